@@ -1,0 +1,85 @@
+// A managed key as the metadata store keeps it: identity, algorithm, usage, lifecycle state,
+// versions (each a key block sealed under the master key), history and use counters.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "algorithm.hpp"
+#include "bytes.hpp"
+#include "key_state.hpp"
+
+namespace kms::core {
+
+/// One version of a key. `rotate` appends one; the newest is used for new work.
+struct KeyVersion {
+    std::uint32_t number = 0;      ///< 1, 2, ...
+    Bytes block;                   ///< sealed key block (domain/key_block.hpp); empty once destroyed
+    Bytes kcv;                     ///< 3 bytes for AES (CMAC form) and DES3; empty otherwise
+    Bytes public_key;              ///< DER SubjectPublicKeyInfo for EC/RSA; empty otherwise
+    std::int64_t created_ms = 0;   ///< Unix epoch milliseconds, UTC
+};
+
+/// One entry of a key's state history.
+struct StateChange {
+    KeyState from = KeyState::PreActive;
+    KeyState to = KeyState::PreActive;
+    std::int64_t at_ms = 0;
+    std::string by;                ///< principal name
+    std::string reason;            ///< free text from the officer, or the revocation reason
+};
+
+/// Per-key use counters (DESIGN: counted, not one audit record per MAC).
+struct UseCounters {
+    std::uint64_t encrypt = 0, decrypt = 0, mac = 0, mac_verify = 0, sign = 0, verify = 0;
+    UseCounters& operator+=(const UseCounters& o) {
+        encrypt += o.encrypt; decrypt += o.decrypt; mac += o.mac;
+        mac_verify += o.mac_verify; sign += o.sign; verify += o.verify;
+        return *this;
+    }
+    bool zero() const {
+        return encrypt == 0 && decrypt == 0 && mac == 0 && mac_verify == 0 && sign == 0 &&
+               verify == 0;
+    }
+};
+
+/// Where the key material lives. KeyBlock (default) is the payment-HSM model of DESIGN §4.
+enum class KeyStorage : std::uint8_t { KeyBlock = 1 };
+
+struct KeyRecord {
+    std::string id;                ///< "k-" followed by 32 hex digits, never reused
+    std::string name;              ///< unique among keys that are not destroyed
+    Algorithm algorithm = Algorithm::Aes256;
+    UsageMask usage;
+    KeyState state = KeyState::PreActive;
+    bool exportable = false;       ///< may ever leave the HSM wrapped (issue: distribution)
+    KeyStorage storage = KeyStorage::KeyBlock;
+    std::string created_by;
+    std::int64_t created_ms = 0;
+    std::optional<std::int64_t> activation_ms;
+    std::optional<std::int64_t> deactivation_ms;
+    std::optional<std::int64_t> compromise_ms;
+    std::optional<std::int64_t> destroy_ms;
+    std::vector<KeyVersion> versions;   ///< ascending by number, never empty after creation
+    std::vector<StateChange> history;
+    UseCounters counters;               ///< as last flushed to the store
+
+    const KeyVersion& current() const { return versions.back(); }
+    /// The version with @p number, or nullptr.
+    const KeyVersion* version(std::uint32_t number) const {
+        for (const auto& v : versions)
+            if (v.number == number) return &v;
+        return nullptr;
+    }
+};
+
+/// The usage an operation needs. MacVerify is allowed with either `verify` or `mac`.
+bool usage_permits(UsageMask mask, Operation op);
+
+/// Validates a key name: 1..128 characters of [A-Za-z0-9._:/-], not starting with '-'.
+/// Throws kms::Error(InvalidArgument) naming the rule that failed.
+void validate_key_name(std::string_view name);
+
+}  // namespace kms::core

@@ -1,0 +1,42 @@
+// The key block: a working key wrapped under the HSM master key (RFC 5649 AES key wrap with
+// padding) with its attributes bound by a MAC computed in the HSM under a second master key.
+// Pure encoding; the HSM adapter produces and opens blocks.
+//
+// Layout (all integers big-endian):
+//   "KMSKB" u8 format(=1)
+//   lv(key_id) u32 version u8 algorithm u32 usage_bits u8 exportable   -- the bound header
+//   lv(wrapped)                                                        -- C_WrapKey output
+//   lv(seal)                                                           -- HMAC-SHA256 over
+//                                                                         everything before it
+#pragma once
+
+#include <string>
+
+#include "algorithm.hpp"
+#include "bytes.hpp"
+
+namespace kms::core {
+
+struct KeyBlockHeader {
+    std::string key_id;
+    std::uint32_t version = 0;
+    Algorithm algorithm = Algorithm::Aes256;
+    UsageMask usage;
+    bool exportable = false;
+    bool operator==(const KeyBlockHeader&) const = default;
+};
+
+struct KeyBlock {
+    KeyBlockHeader header;
+    Bytes wrapped;   ///< the wrapped key (secret key value or PKCS#8 private key)
+    Bytes seal;      ///< MAC over sealed_part(); 32 bytes
+};
+
+/// The bytes the seal covers: magic, format, header and wrapped key.
+Bytes sealed_part(const KeyBlockHeader& header, ByteView wrapped);
+/// The full block: sealed_part() followed by lv(seal).
+Bytes encode_key_block(const KeyBlock& block);
+/// Parses a block; throws kms::Error(Integrity) when it is malformed. Does not check the seal.
+KeyBlock decode_key_block(ByteView encoded);
+
+}  // namespace kms::core

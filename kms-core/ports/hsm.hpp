@@ -1,0 +1,121 @@
+// The Hsm port: everything kms-core asks of a hardware security module. Implemented by
+// hsm-adapters/pkcs11 (any PKCS#11 module; SoftHSM2 by default). No PKCS#11 type leaks here.
+//
+// Thread safety: every method may be called from any thread at the same time; the adapter
+// serialises access to the module as its vendor profile requires.
+// Errors: kms::Error with ErrorCode::HsmError / HsmUnavailable / Unsupported /
+// VerificationFailed / Integrity, native_kind CkRv and the CK_RV kept.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "domain/algorithm.hpp"
+#include "domain/bytes.hpp"
+#include "domain/secure_bytes.hpp"
+
+namespace kms::core {
+
+/// What to create: the attributes that get bound into the key block.
+struct KeySpec {
+    std::string key_id;
+    std::uint32_t version = 1;
+    Algorithm algorithm = Algorithm::Aes256;
+    UsageMask usage;
+    bool exportable = false;
+};
+
+/// A freshly generated or imported key, as the store keeps it.
+struct GeneratedKey {
+    Bytes block;        ///< encode_key_block(...) output, sealed
+    Bytes kcv;          ///< AES: CMAC(K, 0^16)[0..3]; DES3: E(K, 0^8)[0..3]; else empty
+    Bytes public_key;   ///< DER SubjectPublicKeyInfo for EC/RSA, else empty
+};
+
+/// A stored key version handed to the HSM for use. The adapter checks the block's seal and
+/// that its bound header equals (key_id, version, algorithm, usage) before unwrapping it, so a
+/// record edited in the store cannot widen a key's usage. Handles are cached by
+/// (key_id, version); `block` is read only on a cache miss.
+struct KeyRef {
+    std::string_view key_id;
+    std::uint32_t version = 0;
+    Algorithm algorithm = Algorithm::Aes256;
+    UsageMask usage;
+    ByteView block;        ///< may be empty for a public-key-only verify
+    ByteView public_key;   ///< SPKI DER for EC/RSA verify
+};
+
+struct CipherParams {
+    CipherMode mode = CipherMode::AesGcm;
+    ByteView iv;           ///< exactly cipher_iv_size(mode) bytes
+    ByteView aad;          ///< GCM only
+};
+
+/// Facts about the module and token, for /v1/hsm and the console.
+struct HsmInfo {
+    std::string module_path;
+    std::string library_description;
+    std::string library_manufacturer;
+    std::string library_version;         ///< "2.6"
+    std::string cryptoki_version;        ///< "2.40"
+    std::string token_label;
+    std::string token_serial;
+    std::string token_manufacturer;
+    std::string token_model;
+    std::string profile;                 ///< vendor profile in use, e.g. "softhsm2"
+    std::size_t session_pool_size = 0;
+    std::size_t sessions_in_use = 0;
+    std::size_t cached_handles = 0;
+    std::size_t handle_cache_capacity = 0;
+    std::vector<std::string> mechanisms; ///< names of the mechanisms the token offers, e.g. "CKM_AES_CMAC"
+    std::string master_key_kcv;          ///< hex; KCV of the LMK (AES: CMAC form) when the module can compute it
+    /// Operations kmsd computes outside the module because the profile says so, with the reason
+    /// (e.g. "DES3-RETAIL: module lacks ISO/IEC 9797-1 algorithm 3; computed in locked memory").
+    std::vector<std::string> host_fallbacks;
+};
+
+class Hsm {
+public:
+    virtual ~Hsm() = default;
+
+    /// Generates a key inside the HSM and returns it as a key block wrapped under the master
+    /// key. The clear key never leaves the HSM.
+    virtual GeneratedKey generate(const KeySpec& spec) = 0;
+
+    /// Imports a clear symmetric key value (known-answer self-tests; key ceremonies assemble
+    /// components in the HSM in a later step). @p value is wiped by the caller.
+    virtual GeneratedKey import_secret(const KeySpec& spec, const SecureBytes& value) = 0;
+
+    /// The MAC of @p data. Unsupported when @p alg does not fit the key.
+    virtual Bytes mac(const KeyRef& key, MacAlgorithm alg, ByteView data) = 0;
+
+    /// Encrypts; for GCM the 16-byte tag is appended to the returned ciphertext.
+    virtual Bytes encrypt(const KeyRef& key, const CipherParams& params, ByteView plaintext) = 0;
+    /// Decrypts; VerificationFailed when a GCM tag or CBC padding does not verify.
+    virtual Bytes decrypt(const KeyRef& key, const CipherParams& params, ByteView ciphertext) = 0;
+
+    /// Signs @p message (the HSM or the profile's fallback hashes it). ECDSA: raw r||s.
+    virtual Bytes sign(const KeyRef& key, SignAlgorithm alg, ByteView message) = 0;
+    /// Verifies with the public key (KeyRef::public_key); false when the signature is wrong.
+    virtual bool verify(const KeyRef& key, SignAlgorithm alg, ByteView message,
+                        ByteView signature) = 0;
+
+    /// @p length random bytes from the HSM's generator (1..4096).
+    virtual Bytes random(std::size_t length) = 0;
+
+    /// HMAC-SHA256 over @p data under the token's audit key (a non-extractable token object).
+    virtual Bytes audit_seal(ByteView data) = 0;
+
+    /// Drops every cached session object of @p key_id (destroy, compromise).
+    virtual void forget(std::string_view key_id) = 0;
+
+    /// A cheap liveness probe of the module and token (C_GetSessionInfo on a pooled session).
+    /// Returns false instead of throwing. Called by the background health checker only.
+    virtual bool probe() noexcept = 0;
+
+    virtual HsmInfo info() = 0;
+};
+
+}  // namespace kms::core

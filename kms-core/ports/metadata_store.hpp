@@ -1,0 +1,96 @@
+// The MetadataStore port: keys, principals, the audit chain and small settings, with atomic
+// writes. Implemented by kms-core/store (LMDB); PostgreSQL later behind the same port.
+//
+// Durability: write() returns only after its changes are durably committed (fsync), together
+// with the audit records appended in the same call: a change and its audit record commit or
+// fail together (fail closed). Concurrent write() calls may be grouped into one commit by the
+// implementation; each call stays atomic on its own (one call failing does not affect others).
+// Thread safety: every method may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "domain/audit.hpp"
+#include "domain/bytes.hpp"
+#include "domain/key.hpp"
+#include "domain/principal.hpp"
+
+namespace kms::core {
+
+/// Filters of GET /v1/keys. Empty/nullopt fields match everything.
+struct KeyFilter {
+    std::string name_prefix;
+    std::optional<KeyState> state;
+    std::optional<Algorithm> algorithm;
+};
+
+struct KeyPage {
+    std::vector<KeyRecord> keys;   ///< ascending by id
+    std::string next_after;        ///< pass as `after_id` to get the next page; empty at the end
+};
+
+/// Computes the seal of an audit record's hash (the HSM's audit key in production).
+using AuditSealer = std::function<Bytes(ByteView record_hash)>;
+
+/// Reads and writes inside one write transaction. Reads see this transaction's own writes.
+/// Only valid inside the callback given to MetadataStore::write(); never keep a reference.
+class WriteTxn {
+public:
+    virtual ~WriteTxn() = default;
+    virtual std::optional<KeyRecord> find_key(std::string_view id) = 0;
+    virtual std::optional<std::string> find_key_id_by_name(std::string_view name) = 0;
+    /// Inserts or replaces the record, keeping the name index in step: a live key owns its
+    /// name; a destroyed key (is_destroyed(state)) releases it. Throws Conflict when the name
+    /// belongs to another live key.
+    virtual void put_key(const KeyRecord& key) = 0;
+    virtual std::optional<Principal> find_principal(std::string_view name) = 0;
+    /// Inserts or replaces; keeps the token-hash index in step.
+    virtual void put_principal(const Principal& p) = 0;
+    /// Appends to the audit chain (seq, time, prev_hash, hash and seal are filled in here).
+    virtual void append_audit(const AuditEvent& event) = 0;
+    /// Small settings (schema version, CA material, init markers). Keys are ASCII names.
+    virtual std::optional<Bytes> get_setting(std::string_view name) = 0;
+    virtual void put_setting(std::string_view name, ByteView value) = 0;
+};
+
+class MetadataStore {
+public:
+    virtual ~MetadataStore() = default;
+
+    // ---- reads (a consistent snapshot per call) ----
+    virtual std::optional<KeyRecord> find_key(std::string_view id) = 0;
+    virtual std::optional<std::string> find_key_id_by_name(std::string_view name) = 0;
+    /// Keys with id > @p after_id matching @p filter, at most @p limit (1..1000).
+    virtual KeyPage list_keys(const KeyFilter& filter, std::string_view after_id,
+                              std::size_t limit) = 0;
+    virtual std::optional<Principal> find_principal(std::string_view name) = 0;
+    virtual std::optional<Principal> find_principal_by_token_hash(ByteView token_hash) = 0;
+    virtual std::vector<Principal> list_principals() = 0;
+    /// Records with seq >= @p from_seq, ascending, at most @p limit.
+    virtual std::vector<AuditRecord> read_audit(std::uint64_t from_seq, std::size_t limit) = 0;
+    virtual AuditHead audit_head() = 0;
+    virtual std::optional<Bytes> get_setting(std::string_view name) = 0;
+    virtual std::size_t key_count() = 0;
+
+    // ---- writes ----
+    /// Runs @p fn inside a write transaction and commits durably. If @p fn throws, nothing of
+    /// it is written and the exception reaches the caller. If the commit fails, throws
+    /// kms::Error(StoreError) and nothing is written. @p fn may run on another thread; the
+    /// caller blocks until the outcome is known.
+    virtual void write(const std::function<void(WriteTxn&)>& fn) = 0;
+
+    /// Adds @p delta to the stored counters of each key (usage flush); unknown ids are ignored.
+    /// Appends one "key.use" audit record per key in the same transaction.
+    virtual void add_use_counters(
+        const std::vector<std::pair<std::string, UseCounters>>& deltas) = 0;
+
+    /// A cheap liveness probe (a read transaction). False instead of throwing.
+    virtual bool probe() noexcept = 0;
+};
+
+}  // namespace kms::core

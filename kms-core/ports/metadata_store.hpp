@@ -56,6 +56,7 @@ public:
     /// Small settings (schema version, CA material, init markers). Keys are ASCII names.
     virtual std::optional<Bytes> get_setting(std::string_view name) = 0;
     virtual void put_setting(std::string_view name, ByteView value) = 0;
+    virtual void delete_setting(std::string_view name) = 0;
 };
 
 class MetadataStore {
@@ -75,6 +76,9 @@ public:
     virtual std::vector<AuditRecord> read_audit(std::uint64_t from_seq, std::size_t limit) = 0;
     virtual AuditHead audit_head() = 0;
     virtual std::optional<Bytes> get_setting(std::string_view name) = 0;
+    /// Settings whose name starts with @p prefix, ascending by name (e.g. "intent/" records of
+    /// intent-act-commit sequences that the reconciler looks at after a crash).
+    virtual std::vector<std::pair<std::string, Bytes>> list_settings(std::string_view prefix) = 0;
     virtual std::size_t key_count() = 0;
 
     // ---- writes ----

@@ -1,0 +1,72 @@
+// The REST API of kmsd: route registration and the HTTPS server that serves it.
+#pragma once
+
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/ThreadPool.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "api/router.hpp"
+#include "services/audit_service.hpp"
+#include "services/key_lifecycle.hpp"
+#include "services/key_operations.hpp"
+#include "services/principals.hpp"
+
+namespace kms::api {
+
+/// Liveness as background checks last saw it; /healthz reads only this (no HSM or store call).
+struct HealthState {
+    std::atomic<bool> hsm_ok{false};
+    std::atomic<bool> store_ok{false};
+};
+
+/// The use cases the handlers call, wired by kmsd.
+struct ApiServices {
+    core::KeyLifecycle& keys;
+    core::KeyOperations& ops;
+    core::PrincipalService& principals;
+    core::AuditService& audit;
+    core::Hsm& hsm;
+    HealthState& health;
+    std::string_view openapi_json;
+};
+
+/// Registers every route of the API on @p router.
+void add_routes(Router& router, ApiServices& services);
+void add_key_routes(Router& router, ApiServices& services);
+void add_operation_routes(Router& router, ApiServices& services);
+void add_admin_routes(Router& router, ApiServices& services);
+
+struct ServerOptions {
+    std::string listen = "127.0.0.1:8443";   ///< HOST:PORT
+    std::string cert_file;                   ///< PEM: server certificate (then the chain)
+    std::string key_file;                    ///< PEM: server private key
+    std::string ca_file;                     ///< PEM: CA for client certificates (mTLS)
+    int max_connections = 128;               ///< one thread per open connection (keep-alive)
+    bool access_log = false;
+};
+
+/// HTTPS server over the router. TLS 1.2 or newer only. Binds with SO_REUSEADDR but never
+/// SO_REUSEPORT, so a second kmsd on the same port fails at start instead of sharing it.
+class ApiServer {
+public:
+    ApiServer(const ServerOptions& options, const Router& router, ApiServices& services);
+    ~ApiServer();
+    ApiServer(const ApiServer&) = delete;
+    ApiServer& operator=(const ApiServer&) = delete;
+
+    void start();
+    /// Stops accepting, lets running requests finish (up to @p grace_ms), closes connections.
+    void stop(int grace_ms = 5000);
+    std::uint16_t port() const;
+
+private:
+    Poco::ThreadPool m_pool;
+    std::unique_ptr<Poco::Net::HTTPServer> m_server;
+    std::uint16_t m_port = 0;
+};
+
+}  // namespace kms::api

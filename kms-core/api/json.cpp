@@ -1,0 +1,327 @@
+// Request parsing and response rendering (see json.hpp).
+#include "api/json.hpp"
+
+#include <Poco/Base64Encoder.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/StreamCopier.h>
+
+#include <algorithm>
+#include <ctime>
+#include <sstream>
+
+#include "domain/error.hpp"
+
+namespace kms::api {
+
+using Poco::Dynamic::Var;
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+Object::Ptr parse_object_text(const std::string& text) {
+    Poco::JSON::Parser parser;
+    parser.setAllowNullByte(false);
+    parser.setAllowComments(false);
+    parser.setDepth(16);
+    Var v;
+    try {
+        v = parser.parse(text);
+    } catch (const Poco::Exception&) {
+        // Poco's message can quote the input; the input may hold a secret. Keep it out.
+        throw Error(ErrorCode::MalformedRequest, "body is not valid JSON");
+    }
+    if (v.type() != typeid(Object::Ptr))
+        throw Error(ErrorCode::MalformedRequest, "body must be a JSON object");
+    return v.extract<Object::Ptr>();
+}
+
+Object::Ptr parse_object(std::istream& body, std::streamsize content_length) {
+    if (content_length > static_cast<std::streamsize>(kMaxBody))
+        throw Error(ErrorCode::PayloadTooLarge, "body is larger than 1 MiB");
+    std::string text;
+    text.resize(content_length >= 0 ? static_cast<std::size_t>(content_length) : 0);
+    if (content_length > 0) {
+        body.read(text.data(), content_length);
+        text.resize(static_cast<std::size_t>(body.gcount()));
+    } else if (content_length < 0) {  // chunked: read up to the limit plus one byte
+        std::vector<char> buf(kMaxBody + 1);
+        body.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+        const auto n = static_cast<std::size_t>(body.gcount());
+        if (n > kMaxBody) throw Error(ErrorCode::PayloadTooLarge, "body is larger than 1 MiB");
+        text.assign(buf.data(), n);
+    }
+    if (text.empty()) throw Error(ErrorCode::MalformedRequest, "a JSON body is required");
+    return parse_object_text(text);
+}
+
+Body::Body(Object::Ptr obj, std::initializer_list<std::string_view> allowed)
+    : m_obj(std::move(obj)) {
+    for (const auto& name : m_obj->getNames()) {
+        if (std::find(allowed.begin(), allowed.end(), name) == allowed.end())
+            throw Error(ErrorCode::InvalidArgument,
+                        "unknown field '" + name.substr(0, 64) + "'");
+    }
+}
+
+Var Body::get(std::string_view field) const {
+    const std::string f(field);
+    if (!m_obj->has(f)) return Var();
+    return m_obj->get(f);
+}
+
+std::optional<std::string> Body::opt_string(std::string_view field, std::size_t max_len) const {
+    Var v = get(field);
+    if (v.isEmpty()) return std::nullopt;
+    if (!v.isString())
+        throw Error(ErrorCode::InvalidArgument, std::string(field) + ": must be a string");
+    std::string s = v.extract<std::string>();
+    if (s.size() > max_len)
+        throw Error(ErrorCode::InvalidArgument, std::string(field) + ": at most " +
+                                                    std::to_string(max_len) + " characters");
+    return s;
+}
+
+std::string Body::string(std::string_view field, std::size_t max_len) const {
+    auto s = opt_string(field, max_len);
+    if (!s) throw Error(ErrorCode::InvalidArgument, std::string(field) + ": is required");
+    return *s;
+}
+
+std::optional<Bytes> Body::opt_hex(std::string_view field) const {
+    auto s = opt_string(field, kMaxBody);
+    if (!s) return std::nullopt;
+    return from_hex(*s, field);
+}
+
+Bytes Body::hex(std::string_view field) const {
+    auto b = opt_hex(field);
+    if (!b) throw Error(ErrorCode::InvalidArgument, std::string(field) + ": is required");
+    return *b;
+}
+
+std::optional<std::int64_t> Body::opt_int(std::string_view field, std::int64_t min,
+                                          std::int64_t max) const {
+    Var v = get(field);
+    if (v.isEmpty()) return std::nullopt;
+    if (!v.isInteger() || v.type() == typeid(bool))
+        throw Error(ErrorCode::InvalidArgument, std::string(field) + ": must be an integer");
+    std::int64_t n = 0;
+    try {
+        n = v.convert<std::int64_t>();
+    } catch (const Poco::Exception&) {
+        throw Error(ErrorCode::InvalidArgument, std::string(field) + ": out of range");
+    }
+    if (n < min || n > max)
+        throw Error(ErrorCode::InvalidArgument, std::string(field) + ": must be between " +
+                                                    std::to_string(min) + " and " +
+                                                    std::to_string(max));
+    return n;
+}
+
+std::int64_t Body::integer(std::string_view field, std::int64_t min, std::int64_t max) const {
+    auto n = opt_int(field, min, max);
+    if (!n) throw Error(ErrorCode::InvalidArgument, std::string(field) + ": is required");
+    return *n;
+}
+
+std::optional<bool> Body::opt_bool(std::string_view field) const {
+    Var v = get(field);
+    if (v.isEmpty()) return std::nullopt;
+    if (v.type() != typeid(bool))
+        throw Error(ErrorCode::InvalidArgument, std::string(field) + ": must be true or false");
+    return v.extract<bool>();
+}
+
+std::vector<std::string> Body::strings(std::string_view field, std::size_t max_items) const {
+    Var v = get(field);
+    if (v.isEmpty()) throw Error(ErrorCode::InvalidArgument, std::string(field) + ": is required");
+    if (v.type() != typeid(Array::Ptr))
+        throw Error(ErrorCode::InvalidArgument,
+                    std::string(field) + ": must be an array of strings");
+    auto arr = v.extract<Array::Ptr>();
+    if (arr->size() > max_items)
+        throw Error(ErrorCode::InvalidArgument, std::string(field) + ": too many items");
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+        Var item = arr->get(static_cast<unsigned>(i));
+        if (!item.isString())
+            throw Error(ErrorCode::InvalidArgument,
+                        std::string(field) + ": must be an array of strings");
+        out.push_back(item.extract<std::string>().substr(0, 64));
+    }
+    return out;
+}
+
+Object::Ptr new_object() { return new Object(Poco::JSON_PRESERVE_KEY_ORDER); }
+
+std::string stringify(const Object::Ptr& obj) {
+    std::ostringstream out;
+    obj->stringify(out);
+    return out.str();
+}
+
+std::string format_time(std::int64_t ms) {
+    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms % 1000));
+    return buf;
+}
+
+std::int64_t parse_time(std::string_view text, std::string_view field) {
+    int y, mo, d, h, mi, s;
+    int ms = 0;
+    char z = 0;
+    const std::string t(text.substr(0, 40));
+    int n = std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &s, &ms,
+                        &z);
+    if (n != 8) {
+        ms = 0;
+        n = std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &s, &z);
+        if (n != 7) z = 0;
+    }
+    if (z != 'Z' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+        throw Error(ErrorCode::InvalidArgument,
+                    std::string(field) + ": must be an RFC 3339 UTC time like 2026-01-31T12:00:00Z");
+    std::tm tm{};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = s;
+    return static_cast<std::int64_t>(timegm(&tm)) * 1000 + ms;
+}
+
+namespace {
+Var hex_or_null(const Bytes& b) { return b.empty() ? Var() : Var(to_hex(b)); }
+Var time_or_null(const std::optional<std::int64_t>& t) {
+    return t ? Var(format_time(*t)) : Var();
+}
+Array::Ptr string_array(const std::vector<std::string>& v) {
+    Array::Ptr a = new Array();
+    for (const auto& s : v) a->add(s);
+    return a;
+}
+}  // namespace
+
+std::string spki_pem(ByteView der) {
+    std::ostringstream out;
+    out << "-----BEGIN PUBLIC KEY-----\n";
+    Poco::Base64Encoder enc(out);
+    enc.rdbuf()->setLineLength(64);
+    enc.write(reinterpret_cast<const char*>(der.data()), static_cast<std::streamsize>(der.size()));
+    enc.close();
+    out << "\n-----END PUBLIC KEY-----\n";
+    return out.str();
+}
+
+Object::Ptr key_json(const core::KeyRecord& k, bool with_history) {
+    using namespace kms::core;
+    Object::Ptr o = new_object();
+    o->set("id", k.id);
+    o->set("name", k.name);
+    o->set("algorithm", std::string(info(k.algorithm).name));
+    o->set("usage", string_array(usage_names(k.usage)));
+    o->set("state", std::string(key_state_name(k.state)));
+    o->set("version", k.versions.empty() ? 0u : k.current().number);
+    o->set("kcv", k.versions.empty() ? Var() : hex_or_null(k.current().kcv));
+    if (!k.versions.empty() && !k.current().public_key.empty())
+        o->set("publicKey", spki_pem(k.current().public_key));
+    o->set("exportable", k.exportable);
+    o->set("createdAt", format_time(k.created_ms));
+    o->set("createdBy", k.created_by);
+    o->set("activationDate", time_or_null(k.activation_ms));
+    o->set("deactivationDate", time_or_null(k.deactivation_ms));
+    o->set("compromiseDate", time_or_null(k.compromise_ms));
+    o->set("destroyDate", time_or_null(k.destroy_ms));
+    Array::Ptr versions = new Array();
+    for (const auto& v : k.versions) {
+        Object::Ptr vo = new_object();
+        vo->set("version", v.number);
+        vo->set("kcv", hex_or_null(v.kcv));
+        vo->set("createdAt", format_time(v.created_ms));
+        versions->add(vo);
+    }
+    o->set("versions", versions);
+    Object::Ptr c = new_object();
+    c->set("encrypt", k.counters.encrypt);
+    c->set("decrypt", k.counters.decrypt);
+    c->set("mac", k.counters.mac);
+    c->set("macVerify", k.counters.mac_verify);
+    c->set("sign", k.counters.sign);
+    c->set("verify", k.counters.verify);
+    o->set("counters", c);
+    if (with_history) {
+        Array::Ptr h = new Array();
+        for (const auto& s : k.history) {
+            Object::Ptr so = new_object();
+            so->set("from", std::string(key_state_name(s.from)));
+            so->set("to", std::string(key_state_name(s.to)));
+            so->set("at", format_time(s.at_ms));
+            so->set("by", s.by);
+            so->set("reason", s.reason);
+            h->add(so);
+        }
+        o->set("history", h);
+    }
+    return o;
+}
+
+Object::Ptr principal_json(const core::Principal& p) {
+    Object::Ptr o = new_object();
+    o->set("name", p.name);
+    o->set("roles", string_array(core::role_names(p.roles)));
+    o->set("createdAt", format_time(p.created_ms));
+    o->set("createdBy", p.created_by);
+    o->set("disabled", p.disabled);
+    return o;
+}
+
+Object::Ptr audit_json(const core::AuditRecord& r) {
+    Object::Ptr o = new_object();
+    o->set("seq", r.seq);
+    o->set("time", format_time(r.time_ms));
+    o->set("actor", r.event.actor);
+    o->set("action", r.event.action);
+    o->set("target", r.event.target);
+    o->set("outcome", std::string(core::audit_outcome_name(r.event.outcome)));
+    o->set("detail", r.event.detail);
+    o->set("prevHash", to_hex(r.prev_hash));
+    o->set("hash", to_hex(r.hash));
+    return o;
+}
+
+Object::Ptr hsm_json(const core::HsmInfo& i) {
+    Object::Ptr o = new_object();
+    o->set("module", i.module_path);
+    Object::Ptr lib = new_object();
+    lib->set("description", i.library_description);
+    lib->set("manufacturer", i.library_manufacturer);
+    lib->set("version", i.library_version);
+    lib->set("cryptoki", i.cryptoki_version);
+    o->set("library", lib);
+    Object::Ptr tok = new_object();
+    tok->set("label", i.token_label);
+    tok->set("serial", i.token_serial);
+    tok->set("manufacturer", i.token_manufacturer);
+    tok->set("model", i.token_model);
+    o->set("token", tok);
+    o->set("profile", i.profile);
+    Object::Ptr s = new_object();
+    s->set("pool", i.session_pool_size);
+    s->set("inUse", i.sessions_in_use);
+    o->set("sessions", s);
+    Object::Ptr hc = new_object();
+    hc->set("size", i.cached_handles);
+    hc->set("capacity", i.handle_cache_capacity);
+    o->set("handleCache", hc);
+    o->set("mechanisms", string_array(i.mechanisms));
+    o->set("masterKeyKcv", i.master_key_kcv.empty() ? Var() : Var(i.master_key_kcv));
+    o->set("hostFallbacks", string_array(i.host_fallbacks));
+    return o;
+}
+
+}  // namespace kms::api

@@ -1,0 +1,231 @@
+// The HTTPS server: one request handler that matches the route, authenticates, parses the
+// body, calls the use case and maps errors (one place) to JSON error replies; refusals are
+// recorded in the audit log.
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/SecureServerSocket.h>
+#include <Poco/URI.h>
+
+#include <iostream>
+#include <mutex>
+
+#include "api/api.hpp"
+#include "api/error_mapping.hpp"
+#include "api/json.hpp"
+#include "domain/error.hpp"
+
+namespace kms::api {
+
+namespace {
+
+std::mutex g_log_mutex;  // serialises stderr lines only
+
+void log_line(const std::string& line) {
+    std::lock_guard lock(g_log_mutex);
+    std::cerr << line << std::endl;
+}
+
+void send(Poco::Net::HTTPServerResponse& resp, int status, const std::string& content_type,
+          const std::string& body) {
+    resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+    resp.setContentType(content_type);
+    resp.set("Cache-Control", "no-store");
+    resp.set("X-Content-Type-Options", "nosniff");
+    resp.setContentLength(static_cast<std::streamsize>(body.size()));
+    resp.send() << body;
+}
+
+std::string error_body(ErrorCode code, const std::string& message) {
+    auto o = new_object();
+    o->set("error", std::string(error_code_name(code)));
+    o->set("message", message);
+    return stringify(o);
+}
+
+class ApiHandler final : public Poco::Net::HTTPRequestHandler {
+public:
+    ApiHandler(const Router& router, ApiServices& services, bool access_log)
+        : m_router(router), m_services(services), m_access_log(access_log) {}
+
+    void handleRequest(Poco::Net::HTTPServerRequest& req,
+                       Poco::Net::HTTPServerResponse& resp) override {
+        std::string actor = "-";
+        std::string action = "http";
+        std::string target;
+        try {
+            Poco::URI uri(req.getURI());
+            const std::string path = uri.getPath();
+            auto m = m_router.match(req.getMethod(), path);
+            if (m.route == nullptr) {
+                target = path.substr(0, 128);
+                if (m.path_known)
+                    throw Error(ErrorCode::NotFound,
+                                "method " + req.getMethod() + " is not allowed on " + target);
+                throw Error(ErrorCode::NotFound, "no such endpoint: " + target);
+            }
+            const Route& route = *m.route;
+            action = route.action;
+            if (!m.params.empty()) target = m.params.front();
+
+            std::optional<core::Principal> caller;
+            if (route.authenticated) {
+                caller = authenticate(req);
+                actor = caller->name;
+            }
+            Request r{req, std::move(m.params), caller ? &*caller : nullptr, nullptr,
+                      uri.getQueryParameters()};
+            if (route.body != BodyPolicy::None) {
+                const auto len = req.getContentLength();
+                if (len != 0 && !(len == Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH &&
+                                  !req.getChunkedTransferEncoding())) {
+                    if (len > static_cast<std::streamsize>(kMaxBody)) {
+                        // Drain a moderately oversized body so the client reads our 413 instead
+                        // of a reset; past 16 MiB close the connection instead.
+                        if (len <= (16 << 20)) req.stream().ignore(len);
+                        else resp.setKeepAlive(false);
+                        throw Error(ErrorCode::PayloadTooLarge, "body is larger than 1 MiB");
+                    }
+                    try {
+                        r.body = parse_object(req.stream(), len);
+                    } catch (const Error& e) {
+                        if (e.code() == ErrorCode::PayloadTooLarge) resp.setKeepAlive(false);
+                        throw;
+                    }
+                } else if (route.body == BodyPolicy::Required) {
+                    throw Error(ErrorCode::MalformedRequest, "a JSON body is required");
+                }
+            } else if (const auto len = req.getContentLength(); len > 0) {
+                // A body nobody reads would be parsed as the next request on this connection.
+                if (len > static_cast<std::streamsize>(kMaxBody)) resp.setKeepAlive(false);
+                else req.stream().ignore(len);
+            }
+            Reply reply = route.handler(r);
+            const std::string body = reply.json ? stringify(reply.json) : reply.raw;
+            send(resp, reply.status, reply.content_type, body);
+            if (m_access_log)
+                log_line("access " + actor + " " + req.getMethod() + " " + path + " " +
+                         std::to_string(reply.status));
+        } catch (const Error& e) {
+            const int status = http_status(e.code());
+            std::string message = e.what();
+            if (status >= 500) {
+                log_line("error " + action + " " + target + ": " + message + " (" +
+                         std::string(error_code_name(e.code())) + ", native " +
+                         std::to_string(e.native_code()) + ")");
+                if (e.code() == ErrorCode::Internal) message = "internal error";
+            } else if (!m_services.audit.record_denial(
+                           actor, action, target,
+                           std::string(error_code_name(e.code())) + ": " + message)) {
+                log_line("error: could not write the audit record of a denied request");
+            }
+            reply_error(resp, status, e.code(), message);
+        } catch (const Poco::Exception& e) {
+            log_line("error " + action + ": " + e.displayText());
+            reply_error(resp, 500, ErrorCode::Internal, "internal error");
+        } catch (const std::exception& e) {
+            log_line(std::string("error ") + action + ": " + e.what());
+            reply_error(resp, 500, ErrorCode::Internal, "internal error");
+        }
+    }
+
+private:
+    core::Principal authenticate(const Poco::Net::HTTPServerRequest& req) {
+        const std::string auth = req.get("Authorization", "");
+        constexpr std::string_view kBearer = "Bearer ";
+        if (auth.size() <= kBearer.size() || auth.compare(0, kBearer.size(), kBearer) != 0)
+            throw Error(ErrorCode::Unauthenticated,
+                        "an Authorization: Bearer token is required");
+        auto p = m_services.principals.authenticate(
+            std::string_view(auth).substr(kBearer.size()));
+        if (!p) throw Error(ErrorCode::Unauthenticated, "the bearer token is not valid");
+        return *p;
+    }
+
+    static void reply_error(Poco::Net::HTTPServerResponse& resp, int status, ErrorCode code,
+                            const std::string& message) {
+        if (resp.sent()) return;
+        if (status == 401) resp.set("WWW-Authenticate", "Bearer realm=\"kmsd\"");
+        send(resp, status, "application/json", error_body(code, message));
+    }
+
+    const Router& m_router;
+    ApiServices& m_services;
+    bool m_access_log;
+};
+
+class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
+public:
+    Factory(const Router& router, ApiServices& services, bool access_log)
+        : m_router(router), m_services(services), m_access_log(access_log) {}
+    Poco::Net::HTTPRequestHandler* createRequestHandler(
+        const Poco::Net::HTTPServerRequest&) override {
+        return new ApiHandler(m_router, m_services, m_access_log);
+    }
+
+private:
+    const Router& m_router;
+    ApiServices& m_services;
+    bool m_access_log;
+};
+
+Poco::Net::SocketAddress parse_listen(const std::string& listen) {
+    const auto colon = listen.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size())
+        throw Error(ErrorCode::InvalidArgument, "--listen: expected HOST:PORT, got '" + listen + "'");
+    try {
+        return Poco::Net::SocketAddress(listen);
+    } catch (const Poco::Exception& e) {
+        throw Error(ErrorCode::InvalidArgument, "--listen: " + e.displayText());
+    }
+}
+
+}  // namespace
+
+ApiServer::ApiServer(const ServerOptions& options, const Router& router, ApiServices& services)
+    : m_pool(4, std::max(8, options.max_connections + 4), 60) {
+    using Poco::Net::Context;
+    Context::Ptr ctx = new Context(Context::TLS_SERVER_USE, options.key_file, options.cert_file,
+                                   options.ca_file, Context::VERIFY_RELAXED, 9, false,
+                                   "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!MD5:!RC4:!3DES");
+    ctx->requireMinimumProtocol(Context::PROTO_TLSV1_2);
+    ctx->preferServerCiphers();
+    ctx->enableSessionCache(true, "kmsd");
+
+    Poco::Net::SecureServerSocket socket(ctx);
+    // SO_REUSEADDR lets a restarted kmsd bind while old connections sit in TIME_WAIT; Linux
+    // still refuses a second listener on the same address. SO_REUSEPORT stays off (poco#1419).
+    socket.bind(parse_listen(options.listen), true, false);
+    socket.listen(256);
+    m_port = socket.address().port();
+
+    Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
+    params->setMaxThreads(options.max_connections);
+    params->setMaxQueued(256);
+    params->setKeepAlive(true);
+    params->setMaxKeepAliveRequests(0);   // unlimited per connection
+    params->setKeepAliveTimeout(Poco::Timespan(30, 0));
+    params->setTimeout(Poco::Timespan(30, 0));
+    params->setServerName("kmsd");
+    m_server = std::make_unique<Poco::Net::HTTPServer>(
+        new Factory(router, services, options.access_log), m_pool, socket, params);
+}
+
+ApiServer::~ApiServer() {
+    if (m_server) m_server->stopAll(true);
+}
+
+void ApiServer::start() { m_server->start(); }
+
+void ApiServer::stop(int grace_ms) {
+    m_server->stop();   // stop accepting
+    for (int waited = 0; waited < grace_ms && m_server->currentConnections() > 0; waited += 50)
+        Poco::Thread::sleep(50);
+    m_server->stopAll(true);
+}
+
+std::uint16_t ApiServer::port() const { return m_port; }
+
+}  // namespace kms::api

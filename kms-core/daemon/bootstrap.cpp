@@ -1,0 +1,166 @@
+// First-start steps (see bootstrap.hpp).
+#include "daemon/bootstrap.hpp"
+
+#include <cstdlib>
+
+#include "crypto/host_crypto.hpp"
+#include "crypto/x509.hpp"
+#include "daemon/files.hpp"
+#include "daemon/tls_check.hpp"
+#include "domain/error.hpp"
+#include "pkcs11/pkcs11_hsm.hpp"
+
+namespace kms::daemon {
+
+namespace {
+
+std::string new_pin() {
+    // 24 random bytes as hex: SoftHSM2 accepts PINs of 4 to 255 characters.
+    std::string pin = to_hex(crypto::random_bytes(24));
+    return pin;
+}
+
+const char* const kCaCert = "ca/root/cert";
+const char* const kCaBlock = "ca/root/block";
+const char* const kCaSpki = "ca/root/spki";
+const char* const kCaKeyId = "kms-ca-root";
+
+std::string listen_host(const std::string& listen) {
+    const auto colon = listen.rfind(':');
+    std::string host = listen.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    return host;
+}
+
+bool is_ip(const std::string& host) {
+    return !host.empty() && (host.find_first_not_of("0123456789.") == std::string::npos ||
+                             host.find(':') != std::string::npos);
+}
+
+}  // namespace
+
+void prepare_embedded_hsm(const DaemonConfig& cfg) {
+    make_dirs(cfg.data_dir, 0700);
+    if (!cfg.embedded_hsm()) return;
+    make_dirs(cfg.token_dir(), 0700);
+    if (!file_exists(cfg.softhsm_conf())) {
+        write_file_atomic(cfg.softhsm_conf(),
+                          "# SoftHSM2 configuration of kmsd's embedded token (written at first start)\n"
+                          "directories.tokendir = " + cfg.token_dir() + "\n"
+                          "objectstore.backend = file\n"
+                          "log.level = ERROR\n"
+                          "slots.removable = false\n",
+                          0600);
+    }
+    if (!file_exists(cfg.user_pin_file())) {
+        // Both PINs are written before the token exists, so a start interrupted in between
+        // finds them and initializes the token with the same PINs.
+        write_file_atomic(cfg.so_pin_file(), new_pin() + "\n", 0600);
+        write_file_atomic(cfg.user_pin_file(), new_pin() + "\n", 0600);
+    }
+    ::setenv("SOFTHSM2_CONF", cfg.softhsm_conf().c_str(), 1);
+}
+
+bool ensure_embedded_token(const DaemonConfig& cfg) {
+    if (!cfg.embedded_hsm()) return false;
+    const hsm::PinSource so{hsm::PinSource::Kind::File, cfg.so_pin_file()};
+    const hsm::PinSource user{hsm::PinSource::Kind::File, cfg.user_pin_file()};
+    try {
+        hsm::initialize_token(hsm::Pkcs11Config{}.module_path, cfg.token_label, so.resolve(),
+                              user.resolve());
+        return true;
+    } catch (const Error& e) {
+        if (e.code() == ErrorCode::Conflict) return false;  // the token exists already
+        throw;
+    }
+}
+
+void ensure_tls(const DaemonConfig& cfg, core::MetadataStore& store, core::Hsm& hsm,
+                const core::Clock& clock) {
+    make_dirs(cfg.tls_dir(), 0700);
+    auto ca_cert = store.get_setting(kCaCert);
+    auto ca_block = store.get_setting(kCaBlock);
+    auto ca_spki = store.get_setting(kCaSpki);
+    const core::UsageMask ca_usage =
+        core::UsageMask().add(core::Usage::Sign).add(core::Usage::Verify);
+
+    if (!ca_block || !ca_spki) {
+        const core::GeneratedKey g =
+            hsm.generate(core::KeySpec{kCaKeyId, 1, core::Algorithm::EcP256, ca_usage, false});
+        store.write([&](core::WriteTxn& t) {
+            t.put_setting(kCaBlock, g.block);
+            t.put_setting(kCaSpki, g.public_key);
+            t.delete_setting(kCaCert);
+            t.append_audit(core::AuditEvent{"kmsd", "ca.key-create", kCaKeyId,
+                                            core::AuditOutcome::Success,
+                                            "EC-P256 root CA key generated in the HSM"});
+        });
+        ca_block = g.block;
+        ca_spki = g.public_key;
+        ca_cert.reset();
+    }
+    const core::KeyRef ca_ref{kCaKeyId, 1, core::Algorithm::EcP256, ca_usage, *ca_block, *ca_spki};
+    const crypto::TbsSigner signer = [&](ByteView tbs) {
+        return hsm.sign(ca_ref, core::SignAlgorithm::EcdsaSha256, tbs);
+    };
+    const std::int64_t now_s = clock.now_ms() / 1000;
+
+    if (!ca_cert) {
+        crypto::CertificateProfile p;
+        p.common_name = "KMS Appliance Root CA";
+        p.not_before_s = now_s - 300;
+        p.not_after_s = now_s + 20LL * 365 * 86400;
+        p.is_ca = true;
+        p.path_len = 1;
+        const Bytes der = crypto::issue_certificate(p, *ca_spki, {}, signer);
+        store.write([&](core::WriteTxn& t) {
+            t.put_setting(kCaCert, der);
+            t.append_audit(core::AuditEvent{"kmsd", "ca.certificate", kCaKeyId,
+                                            core::AuditOutcome::Success,
+                                            "self-signed root CA certificate issued"});
+        });
+        ca_cert = der;
+    }
+    write_file_atomic(cfg.ca_pem(), crypto::der_to_pem(*ca_cert), 0644);
+
+    // kmsd's TLS certificate: re-issued when missing, close to expiry, for another address,
+    // or from another CA.
+    const std::string host = listen_host(cfg.listen);
+    bool reissue = !file_exists(cfg.server_pem()) || !file_exists(cfg.server_key());
+    if (!reissue) {
+        const std::string marker = read_file(cfg.server_pem());
+        reissue = !certificate_valid_for(crypto::pem_to_der(marker), *ca_cert, host,
+                                                 now_s + 30LL * 86400);
+    }
+    if (!reissue) return;
+    crypto::HostKey key = crypto::generate_host_ec_p256_key();
+    crypto::CertificateProfile p;
+    p.common_name = "kmsd";
+    p.not_before_s = now_s - 300;
+    p.not_after_s = now_s + 397LL * 86400;   // CA/Browser Forum limit for server certificates
+    p.server_auth = true;
+    p.dns_names = {"localhost"};
+    p.ip_addresses = {"127.0.0.1"};
+    if (is_ip(host)) {
+        if (host != "127.0.0.1") p.ip_addresses.push_back(host);
+    } else if (host != "localhost") {
+        p.dns_names.push_back(host);
+    }
+    const Bytes leaf = crypto::issue_certificate(p, key.spki_der, *ca_cert, signer);
+    write_file_atomic(cfg.server_key(), key.private_key_pem, 0600);
+    write_file_atomic(cfg.server_pem(), crypto::der_to_pem(leaf) + crypto::der_to_pem(*ca_cert),
+                      0644);
+    store.write([&](core::WriteTxn& t) {
+        t.append_audit(core::AuditEvent{"kmsd", "tls.certificate", "kmsd",
+                                        core::AuditOutcome::Success,
+                                        "TLS server certificate issued for " + host});
+    });
+}
+
+void ensure_admin(const DaemonConfig& cfg, core::PrincipalService& principals) {
+    const core::IssuedPrincipal admin = principals.bootstrap_admin("admin");
+    write_file_atomic(cfg.admin_token_file(), admin.token + "\n", 0600);
+}
+
+}  // namespace kms::daemon

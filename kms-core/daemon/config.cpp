@@ -1,0 +1,81 @@
+// Configuration file parsing and validation.
+#include "daemon/config.hpp"
+
+#include <fstream>
+
+#include "domain/error.hpp"
+
+namespace kms::daemon {
+
+namespace {
+std::string trim(const std::string& s) {
+    const auto b = s.find_first_not_of(" \t\r");
+    if (b == std::string::npos) return {};
+    const auto e = s.find_last_not_of(" \t\r");
+    return s.substr(b, e - b + 1);
+}
+
+std::size_t to_size(const std::string& key, const std::string& v, std::size_t min,
+                    std::size_t max) {
+    try {
+        std::size_t pos = 0;
+        const unsigned long long n = std::stoull(v, &pos);
+        if (pos == v.size() && n >= min && n <= max) return static_cast<std::size_t>(n);
+    } catch (const std::exception&) {
+    }
+    throw Error(ErrorCode::InvalidArgument, key + ": expected a number from " +
+                                                std::to_string(min) + " to " + std::to_string(max));
+}
+}  // namespace
+
+void load_config_file(const std::string& path, DaemonConfig& cfg) {
+    std::ifstream in(path);
+    if (!in) throw Error(ErrorCode::InvalidArgument, "--config: cannot read " + path);
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) {
+        ++n;
+        line = trim(line);
+        if (line.empty() || line[0] == '#') continue;
+        const auto eq = line.find('=');
+        if (eq == std::string::npos)
+            throw Error(ErrorCode::InvalidArgument,
+                        path + ":" + std::to_string(n) + ": expected key = value");
+        const std::string key = trim(line.substr(0, eq));
+        const std::string value = trim(line.substr(eq + 1));
+        if (key == "listen") cfg.listen = value;
+        else if (key == "hsm.module") cfg.hsm_module = value;
+        else if (key == "hsm.token_label") cfg.token_label = value;
+        else if (key == "hsm.pin_file") cfg.pin_file = value;
+        else if (key == "hsm.pin_env") cfg.pin_env = value;
+        else if (key == "hsm.pin") cfg.pin_value = value;
+        else if (key == "hsm.profile") cfg.hsm_profile = value;
+        else if (key == "hsm.sessions") cfg.hsm_sessions = to_size(key, value, 1, 256);
+        else if (key == "hsm.handle_cache") cfg.handle_cache = to_size(key, value, 16, 10000000);
+        else if (key == "server.max_connections")
+            cfg.max_connections = static_cast<int>(to_size(key, value, 4, 4096));
+        else if (key == "server.access_log") cfg.access_log = value == "true" || value == "1";
+        else if (key == "store.map_size_mb") cfg.store_map_size_mb = to_size(key, value, 16, 1 << 24);
+        else if (key == "counters.flush_seconds")
+            cfg.counter_flush_seconds = static_cast<int>(to_size(key, value, 1, 3600));
+        else
+            throw Error(ErrorCode::InvalidArgument,
+                        path + ":" + std::to_string(n) + ": unknown key '" + key + "'");
+    }
+}
+
+void validate(const DaemonConfig& cfg) {
+    if (cfg.data_dir.empty())
+        throw Error(ErrorCode::InvalidArgument, "--data-dir DIR is required");
+    if (cfg.listen.find(':') == std::string::npos)
+        throw Error(ErrorCode::InvalidArgument, "--listen: expected HOST:PORT");
+    if (!cfg.embedded_hsm() && cfg.pin_file.empty() && cfg.pin_env.empty() &&
+        cfg.pin_value.empty())
+        throw Error(ErrorCode::InvalidArgument,
+                    "a vendor HSM (--hsm-module) needs a PIN source: --pin-file, --pin-env or "
+                    "hsm.pin in the config file");
+    if (cfg.token_label.empty() || cfg.token_label.size() > 32)
+        throw Error(ErrorCode::InvalidArgument, "--token-label: 1 to 32 characters");
+}
+
+}  // namespace kms::daemon

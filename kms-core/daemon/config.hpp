@@ -1,0 +1,56 @@
+// kmsd's configuration: command-line options, optionally a key = value file (--config), and
+// the layout of the data directory.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace kms::daemon {
+
+struct DaemonConfig {
+    std::string data_dir;                  ///< required
+    std::string listen = "127.0.0.1:8443";
+    std::string config_file;
+    // HSM. Without --hsm-module (or hsm.module) kmsd runs an embedded SoftHSM2 token whose
+    // configuration, token files and PINs live in the data directory.
+    std::string hsm_module;
+    std::string token_label = "kms";
+    std::string pin_file;                  ///< a file holding the user PIN
+    std::string pin_env;                   ///< an environment variable holding the user PIN
+    std::string pin_value;                 ///< the PIN itself (config file only; discouraged)
+    std::string hsm_profile = "auto";
+    std::size_t hsm_sessions = 0;          ///< 0: the vendor profile's default
+    std::size_t handle_cache = 4096;
+    // Server.
+    int max_connections = 128;
+    bool access_log = false;
+    int counter_flush_seconds = 5;
+    std::size_t store_map_size_mb = 8192;
+
+    bool embedded_hsm() const { return hsm_module.empty(); }
+
+    // Paths inside the data directory.
+    std::string path(const std::string& name) const { return data_dir + "/" + name; }
+    std::string softhsm_conf() const { return path("softhsm2.conf"); }
+    std::string token_dir() const { return path("tokens"); }
+    std::string user_pin_file() const { return path("hsm.pin"); }
+    std::string so_pin_file() const { return path("hsm-so.pin"); }
+    std::string store_dir() const { return path("store"); }
+    std::string tls_dir() const { return path("tls"); }
+    std::string ca_pem() const { return path("tls/ca.pem"); }
+    std::string server_pem() const { return path("tls/server.pem"); }
+    std::string server_key() const { return path("tls/server.key"); }
+    std::string admin_token_file() const { return path("admin.token"); }
+    std::string url_file() const { return path("kmsd.url"); }
+};
+
+/// Reads "key = value" lines ('#' comments) into @p cfg. Keys: listen, hsm.module,
+/// hsm.token_label, hsm.pin_file, hsm.pin_env, hsm.pin, hsm.profile, hsm.sessions,
+/// hsm.handle_cache, server.max_connections, server.access_log, store.map_size_mb,
+/// counters.flush_seconds. Throws kms::Error(InvalidArgument) naming the line on a bad entry.
+void load_config_file(const std::string& path, DaemonConfig& cfg);
+
+/// Checks values and ranges; throws kms::Error(InvalidArgument) with the option name.
+void validate(const DaemonConfig& cfg);
+
+}  // namespace kms::daemon

@@ -1,0 +1,274 @@
+// kmsd: the composition root. The only place where adapters (PKCS#11, LMDB, HTTPS) are wired
+// to the use cases, and the only process that loads a PKCS#11 module or knows the HSM PIN.
+#include <Poco/Net/SSLManager.h>
+#include <Poco/Util/HelpFormatter.h>
+#include <Poco/Util/Option.h>
+#include <Poco/Util/OptionSet.h>
+#include <Poco/Util/ServerApplication.h>
+
+#include <iostream>
+#include <memory>
+#include <string_view>
+
+#include "api/api.hpp"
+#include "daemon/background.hpp"
+#include "daemon/bootstrap.hpp"
+#include "daemon/config.hpp"
+#include "daemon/files.hpp"
+#include "domain/error.hpp"
+#include "pkcs11/pkcs11_hsm.hpp"
+#include "selftest/self_test.hpp"
+#include "services/reconcile.hpp"
+#include "store/lmdb_store.hpp"
+
+namespace kms::daemon {
+extern const std::string_view kOpenApiJson;
+}
+
+namespace {
+
+using Poco::Util::Option;
+using Poco::Util::OptionSet;
+using namespace kms;
+
+void say(const std::string& line) { std::cout << "kmsd: " << line << std::endl; }
+
+class KmsdApp final : public Poco::Util::ServerApplication {
+protected:
+    void defineOptions(OptionSet& options) override {
+        ServerApplication::defineOptions(options);
+        auto opt = [&](const char* name, const char* arg, const char* help) {
+            Option o(name, "", help);
+            o.required(false).repeatable(false);
+            if (arg) o.argument(arg);
+            options.addOption(o);
+        };
+        opt("help", nullptr, "show this help and exit");
+        opt("data-dir", "DIR", "data directory (created at first start)");
+        opt("listen", "HOST:PORT", "HTTPS address (default 127.0.0.1:8443)");
+        opt("config", "FILE", "key = value configuration file (see docs/operations.md)");
+        opt("hsm-module", "PATH", "PKCS#11 module of a vendor HSM (default: embedded SoftHSM2)");
+        opt("token-label", "LABEL", "token label (default kms)");
+        opt("pin-file", "FILE", "file holding the user PIN (vendor HSM)");
+        opt("pin-env", "VAR", "environment variable holding the user PIN (vendor HSM)");
+        opt("hsm-profile", "NAME", "vendor profile (default auto)");
+        opt("hsm-sessions", "N", "PKCS#11 sessions in the pool (default: the profile's)");
+        opt("max-connections", "N", "concurrent HTTPS connections (default 128)");
+        opt("access-log", nullptr, "log one line per request to stderr");
+    }
+
+    void handleOption(const std::string& name, const std::string& value) override {
+        ServerApplication::handleOption(name, value);
+        auto number = [&](int min, int max) {
+            try {
+                std::size_t pos = 0;
+                const int n = std::stoi(value, &pos);
+                if (pos == value.size() && n >= min && n <= max) return n;
+            } catch (const std::exception&) {
+            }
+            throw Error(ErrorCode::InvalidArgument, "--" + name + ": expected a number from " +
+                                                        std::to_string(min) + " to " +
+                                                        std::to_string(max));
+        };
+        if (name == "help") m_help = true;
+        else if (name == "data-dir") m_cfg.data_dir = value;
+        else if (name == "listen") m_listen = value;
+        else if (name == "config") m_cfg.config_file = value;
+        else if (name == "hsm-module") m_cfg.hsm_module = value;
+        else if (name == "token-label") m_cfg.token_label = value;
+        else if (name == "pin-file") m_cfg.pin_file = value;
+        else if (name == "pin-env") m_cfg.pin_env = value;
+        else if (name == "hsm-profile") m_cfg.hsm_profile = value;
+        else if (name == "hsm-sessions") m_cfg.hsm_sessions = static_cast<std::size_t>(number(1, 256));
+        else if (name == "max-connections") m_cfg.max_connections = number(4, 4096);
+        else if (name == "access-log") m_cfg.access_log = true;
+    }
+
+    int main(const ArgVec& args) override {
+        if (m_help) {
+            Poco::Util::HelpFormatter help(options());
+            help.setCommand("kmsd");
+            help.setUsage("--data-dir DIR [--listen 127.0.0.1:PORT] [OPTIONS]");
+            help.setHeader("Key management daemon: keys in a PKCS#11 HSM, metadata in LMDB, REST over HTTPS.");
+            help.format(std::cout);
+            return EXIT_OK;
+        }
+        if (!args.empty()) {
+            std::cerr << "kmsd: unexpected argument '" << args.front() << "' (see --help)\n";
+            return EXIT_USAGE;
+        }
+        try {
+            if (!m_cfg.config_file.empty()) daemon::load_config_file(m_cfg.config_file, m_cfg);
+            if (!m_listen.empty()) m_cfg.listen = m_listen;   // the command line wins
+            daemon::validate(m_cfg);
+            return serve();
+        } catch (const Error& e) {
+            std::cerr << "kmsd: error: " << e.what() << " (" << error_code_name(e.code()) << ")\n";
+            return e.code() == ErrorCode::InvalidArgument ? EXIT_USAGE : EXIT_SOFTWARE;
+        } catch (const Poco::Exception& e) {
+            std::cerr << "kmsd: error: " << e.displayText() << "\n";
+            return EXIT_SOFTWARE;
+        } catch (const std::exception& e) {
+            std::cerr << "kmsd: error: " << e.what() << "\n";
+            return EXIT_SOFTWARE;
+        }
+    }
+
+private:
+    int serve() {
+        const daemon::DaemonConfig& cfg = m_cfg;
+        daemon::prepare_embedded_hsm(cfg);
+
+        // The store first: whether it was ever initialized decides whether master keys may be
+        // created. The audit sealer needs the HSM, which is opened right after.
+        core::SystemClock clock;
+        core::Hsm* hsm_for_seal = nullptr;
+        store::LmdbOptions sopt;
+        sopt.path = cfg.store_dir();
+        sopt.map_size = cfg.store_map_size_mb << 20;
+        auto store = store::LmdbStore::open(
+            sopt,
+            [&hsm_for_seal](ByteView h) {
+                if (hsm_for_seal == nullptr)
+                    throw Error(ErrorCode::Internal, "audit sealer used before the HSM is open");
+                return hsm_for_seal->audit_seal(h);
+            },
+            clock);
+        const bool initialized = store->get_setting("initialized").has_value();
+
+        bool fresh_token = false;
+        if (!initialized) fresh_token = daemon::ensure_embedded_token(cfg);
+
+        hsm::Pkcs11Config hcfg;
+        if (!cfg.embedded_hsm()) hcfg.module_path = cfg.hsm_module;
+        hcfg.token_label = cfg.token_label;
+        if (cfg.embedded_hsm())
+            hcfg.pin = {hsm::PinSource::Kind::File, cfg.user_pin_file()};
+        else if (!cfg.pin_file.empty())
+            hcfg.pin = {hsm::PinSource::Kind::File, cfg.pin_file};
+        else if (!cfg.pin_env.empty())
+            hcfg.pin = {hsm::PinSource::Kind::Env, cfg.pin_env};
+        else
+            hcfg.pin = {hsm::PinSource::Kind::Value, cfg.pin_value};
+        hcfg.profile = cfg.hsm_profile;
+        hcfg.sessions = cfg.hsm_sessions;
+        hcfg.handle_cache_capacity = cfg.handle_cache;
+        auto hsm = hsm::Pkcs11Hsm::open(hcfg, initialized ? hsm::MasterKeys::RequireExisting
+                                                          : hsm::MasterKeys::CreateIfMissing);
+        hsm_for_seal = hsm.get();
+        const core::HsmInfo hinfo = hsm->info();
+        say("HSM: token '" + hinfo.token_label + "' (" + hinfo.token_manufacturer + " " +
+            hinfo.token_model + "), profile " + hinfo.profile + ", " +
+            std::to_string(hinfo.session_pool_size) + " session(s)");
+
+        // Known-answer self-tests of every algorithm: refuse to serve if one fails.
+        const auto results = run_self_tests(*hsm);
+        std::size_t failed = 0;
+        for (const auto& r : results)
+            if (!r.passed) {
+                ++failed;
+                std::cerr << "kmsd: self-test FAILED: " << r.name << ": " << r.detail << "\n";
+            }
+        if (failed != 0) {
+            std::cerr << "kmsd: " << failed << " self-test(s) failed; refusing to serve\n";
+            return EXIT_SOFTWARE;
+        }
+        say("self-tests passed (" + std::to_string(results.size()) + ")");
+
+        core::KeyCache key_cache;
+        core::UseCounterBook counters;
+        core::ServiceContext ctx{*store, *hsm, clock, key_cache, counters};
+        core::KeyLifecycle keys(ctx);
+        core::KeyOperations ops(ctx);
+        core::PrincipalService principals(ctx);
+        core::AuditService audit(ctx);
+
+        if (!initialized) {
+            store->write([&](core::WriteTxn& t) {
+                t.put_setting("intent/initialize", as_view(std::string("first start")));
+            });
+        }
+        daemon::ensure_tls(cfg, *store, *hsm, clock);
+        if (!initialized) {
+            daemon::ensure_admin(cfg, principals);
+            store->write([&](core::WriteTxn& t) {
+                t.put_setting("initialized", as_view(std::string("1")));
+                t.delete_setting("intent/initialize");
+                t.append_audit(core::AuditEvent{
+                    "kmsd", "kmsd.initialize", cfg.token_label, core::AuditOutcome::Success,
+                    std::string(fresh_token ? "new embedded token, " : "") +
+                        "master keys, store, CA, TLS certificate and first administrator"});
+            });
+            say("first start: initialized " +
+                std::string(cfg.embedded_hsm() ? "the embedded SoftHSM2 token, " : "") +
+                "master keys, the LMDB store, the internal CA and the first administrator");
+        }
+
+        const auto report = core::reconcile(ctx, hsm->foreign_token_objects());
+        for (const auto& o : report.hsm_orphans) say("reconcile: HSM object unknown to the store: " + o);
+        for (const auto& o : report.store_orphans) say("reconcile: live key without key material: " + o);
+        for (const auto& o : report.open_intents) say("reconcile: interrupted operation: " + o);
+
+        api::HealthState health;
+        health.hsm_ok = hsm->probe();
+        health.store_ok = store->probe();
+        daemon::PeriodicTask health_task(1000, [&] {
+            health.hsm_ok.store(hsm->probe(), std::memory_order_relaxed);
+            health.store_ok.store(store->probe(), std::memory_order_relaxed);
+        });
+        daemon::PeriodicTask flush_task(
+            cfg.counter_flush_seconds * 1000,
+            [&] {
+                auto deltas = counters.take();
+                if (deltas.empty()) return;
+                try {
+                    store->add_use_counters(deltas);
+                    for (const auto& d : deltas) key_cache.invalidate(d.first);
+                } catch (const std::exception& e) {
+                    counters.restore(deltas);
+                    std::cerr << "kmsd: could not flush use counters: " << e.what() << "\n";
+                }
+            },
+            true);
+
+        api::ApiServices services{keys, ops, principals, audit, *hsm, health, daemon::kOpenApiJson};
+        api::Router router;
+        api::add_routes(router, services);
+        api::ServerOptions so;
+        so.listen = cfg.listen;
+        so.cert_file = cfg.server_pem();
+        so.key_file = cfg.server_key();
+        so.ca_file = cfg.ca_pem();
+        so.max_connections = cfg.max_connections;
+        so.access_log = cfg.access_log;
+        api::ApiServer server(so, router, services);
+        server.start();
+
+        const std::string host = cfg.listen.substr(0, cfg.listen.rfind(':'));
+        const std::string url = "https://" + host + ":" + std::to_string(server.port());
+        daemon::write_file_atomic(cfg.url_file(), url + "\n", 0644);
+        say("listening on " + url);
+        if (!initialized) {
+            say("admin token: " + cfg.admin_token_file() + " (mode 0600); CA certificate: " +
+                cfg.ca_pem());
+            say("try: curl --cacert " + cfg.ca_pem() + " -H \"Authorization: Bearer $(cat " +
+                cfg.admin_token_file() + ")\" " + url + "/v1/whoami");
+        }
+
+        waitForTerminationRequest();
+        say("shutting down");
+        server.stop(5000);
+        flush_task.stop();
+        health_task.stop();
+        say("stopped");
+        return EXIT_OK;
+    }
+
+    daemon::DaemonConfig m_cfg;
+    std::string m_listen;
+    bool m_help = false;
+};
+
+}  // namespace
+
+POCO_SERVER_MAIN(KmsdApp)

@@ -1,0 +1,77 @@
+// Use cases: list and verify the audit chain, record denials.
+#include "services/audit_service.hpp"
+
+#include "crypto/host_crypto.hpp"
+#include "domain/error.hpp"
+
+namespace kms::core {
+
+std::vector<AuditRecord> AuditService::list(const Principal& caller, std::uint64_t from,
+                                            std::size_t limit) {
+    require_role(caller, {Role::Admin, Role::Auditor}, "reading the audit log");
+    if (limit < 1 || limit > 1000)
+        throw Error(ErrorCode::InvalidArgument, "limit: must be between 1 and 1000");
+    return m_ctx.store.read_audit(from, limit);
+}
+
+AuditVerification AuditService::verify(const Principal& caller) {
+    require_role(caller, {Role::Admin, Role::Auditor}, "verifying the audit log");
+    AuditVerification out;
+    out.head = m_ctx.store.audit_head();
+    Bytes prev(32, 0);
+    std::uint64_t expected = 1;
+    auto fail = [&](std::uint64_t seq, std::string problem) {
+        out.valid = false;
+        out.first_invalid = seq;
+        out.problem = std::move(problem);
+    };
+    while (out.valid) {
+        const auto page = m_ctx.store.read_audit(expected, 1000);
+        if (page.empty()) break;
+        for (const auto& r : page) {
+            if (r.seq != expected) {
+                fail(expected, "record " + std::to_string(expected) + " is missing");
+                break;
+            }
+            if (!equal_ct(r.prev_hash, prev)) {
+                fail(r.seq, "previous-hash link does not match record " +
+                                std::to_string(r.seq - 1));
+                break;
+            }
+            if (!equal_ct(crypto::sha256(canonical_audit_bytes(r)), r.hash)) {
+                fail(r.seq, "content does not match its hash (edited)");
+                break;
+            }
+            if (!equal_ct(m_ctx.hsm.audit_seal(r.hash), r.seal)) {
+                fail(r.seq, "HSM seal does not verify (hashes recomputed or forged)");
+                break;
+            }
+            prev = r.hash;
+            ++expected;
+            ++out.records;
+        }
+    }
+    if (out.valid) {
+        if (out.head.seq != out.records)
+            fail(out.records + 1, "the chain ends at record " + std::to_string(out.records) +
+                                      " but the head says " + std::to_string(out.head.seq) +
+                                      " (records deleted at the end)");
+        else if (out.records > 0 && !equal_ct(out.head.hash, prev))
+            fail(out.records, "the head hash does not match the last record");
+    }
+    return out;
+}
+
+bool AuditService::record_denial(const std::string& actor, const std::string& action,
+                                 const std::string& target, const std::string& detail) noexcept {
+    try {
+        m_ctx.store.write([&](WriteTxn& t) {
+            t.append_audit(AuditEvent{actor, action, target, AuditOutcome::Denied, detail});
+        });
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
+}  // namespace kms::core

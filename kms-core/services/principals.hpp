@@ -1,0 +1,39 @@
+// Officers and plugins: creation (admin only), bearer-token authentication, listing.
+// Tokens are 32 random bytes shown once ("kms_" + 64 hex digits); only their SHA-256 is stored.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "services/context.hpp"
+
+namespace kms::core {
+
+struct IssuedPrincipal {
+    Principal principal;
+    std::string token;   ///< shown once; never logged
+};
+
+class PrincipalService {
+public:
+    explicit PrincipalService(ServiceContext& ctx) : m_ctx(ctx) {}
+
+    IssuedPrincipal create(const Principal& caller, const std::string& name,
+                           std::uint32_t roles);
+    std::vector<Principal> list(const Principal& caller);
+    /// The principal owning @p bearer_token, or nullopt (unknown, malformed, or disabled).
+    std::optional<Principal> authenticate(std::string_view bearer_token);
+    /// First start: creates (or, after an interrupted first start, re-issues the token of)
+    /// the first administrator. Audited as actor "kmsd".
+    IssuedPrincipal bootstrap_admin(const std::string& name);
+
+private:
+    IssuedPrincipal issue(const std::string& actor, const std::string& name, std::uint32_t roles,
+                          bool replace);
+    ServiceContext& m_ctx;
+    std::shared_mutex m_cache_mutex;
+    std::unordered_map<std::string, Principal> m_by_token_hash;   ///< hex hash -> principal
+};
+
+}  // namespace kms::core

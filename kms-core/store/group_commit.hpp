@@ -1,0 +1,99 @@
+// Group commit: one writer thread owns every LMDB write transaction and folds the calls that
+// queue up while it is busy into one durable commit, each call in its own nested
+// transaction so that one failing call does not take the others with it. This is what turns
+// one fsync per write into one fsync per batch. Internal to kms-core/store.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "ports/metadata_store.hpp"
+
+// Opaque LMDB handles, so that this header (and lmdb_store.hpp) does not pull in lmdb.h;
+// lmdb.h declares them as typedefs of these same structs.
+struct MDB_env;
+struct MDB_txn;
+
+namespace kms::store {
+
+/// Counters for benchmarks and diagnostics; read with relaxed ordering.
+struct GroupCommitStats {
+    std::uint64_t batches = 0;  ///< batches run, i.e. parent transactions (committed or not)
+    std::uint64_t calls = 0;    ///< submitted calls that have finished, whatever the outcome
+    std::size_t queued = 0;     ///< calls waiting for the writer at the moment of the snapshot
+};
+
+class GroupCommitter {
+  public:
+    using WriteFn = std::function<void(core::WriteTxn&)>;
+    /// Runs one call's @p fn in the nested write transaction @p child. Whatever it throws is
+    /// that call's failure: the child is aborted and the exception goes to its caller.
+    using Runner = std::function<void(MDB_txn* child, const WriteFn& fn)>;
+
+    /// Starts the writer thread. @p env must be open and outlive this object; @p max_batch
+    /// (>= 1) caps how many calls share one parent transaction.
+    GroupCommitter(MDB_env* env, std::size_t max_batch, Runner runner);
+    /// stop(), then nothing is left running.
+    ~GroupCommitter();
+    GroupCommitter(const GroupCommitter&) = delete;
+    GroupCommitter& operator=(const GroupCommitter&) = delete;
+
+    /// Queues @p fn and blocks until its batch is committed. The writer thread takes up to
+    /// max_batch queued calls, begins one write transaction (the parent) and, for each call
+    /// in queue order, begins a nested transaction, runs @p fn through the runner and
+    /// commits the child, or aborts it if anything threw. Then it commits the parent once,
+    /// durably (the env has neither MDB_NOSYNC nor MDB_NOMETASYNC).
+    /// Outcome for the caller:
+    ///   - returns when its child and the parent both committed;
+    ///   - rethrows (std::exception_ptr, any type) what its own call threw: nothing of it
+    ///     was written, the other calls of the batch are unaffected;
+    ///   - throws Error(StoreError) when beginning or committing a transaction failed; if the
+    ///     parent commit fails, every call of the batch gets it and nothing is written.
+    /// Throws Error(StoreError, "...closing") once stop() has begun, and Error(Internal) when
+    /// called from the writer thread itself (a write() inside a write callback would wait
+    /// for itself forever). Callable from any other thread, concurrently.
+    void submit(const WriteFn& fn);
+
+    /// Refuses new calls, lets the writer finish every call already queued, joins it.
+    /// Idempotent, but not to be called concurrently with itself or from a write callback.
+    void stop() noexcept;
+
+    /// A snapshot of the counters; takes the queue lock briefly.
+    GroupCommitStats stats() const;
+
+  private:
+    struct Request {
+        const WriteFn* fn;
+        std::exception_ptr error;
+        bool done = false;
+    };
+
+    void writer_loop() noexcept;
+    void run_batch(const std::vector<Request*>& batch) noexcept;
+    void finish(const std::vector<Request*>& batch) noexcept;
+
+    MDB_env* m_env;
+    const std::size_t m_max_batch;
+    const Runner m_runner;
+
+    mutable std::mutex m_mutex;
+    std::condition_variable m_work_cv;  ///< writer waits here for requests or stop
+    std::condition_variable m_done_cv;  ///< callers wait here for their request's outcome
+    std::deque<Request*> m_queue;       ///< guarded by m_mutex; requests live on callers' stacks
+    bool m_stopping = false;            ///< guarded by m_mutex
+
+    std::atomic<std::uint64_t> m_batches{0};
+    std::atomic<std::uint64_t> m_calls{0};
+    std::thread m_thread;         ///< last: starts after everything above exists
+    std::thread::id m_writer_id;  ///< m_thread's id, fixed before the constructor returns
+};
+
+}  // namespace kms::store

@@ -1,0 +1,85 @@
+// Database opening, schema version check and migrations.
+#include "store/schema.hpp"
+
+#include <array>
+#include <charconv>
+#include <string>
+
+#include "domain/error.hpp"
+#include "store/lmdb_env.hpp"
+
+namespace kms::store {
+
+namespace {
+
+/// One migration: rewrites a store of schema (i + 1) into schema (i + 2) for step i.
+using MigrationStep = void (*)(MDB_txn* txn, const Dbis& dbis);
+
+/// Exactly one step per schema bump; the array size makes forgetting one a compile error.
+constexpr std::array<MigrationStep, kCurrentSchema - 1> kMigrations{};
+
+MDB_dbi open_dbi(MDB_txn* txn, const char* name) {
+    MDB_dbi dbi = 0;
+    lmdb::check("mdb_dbi_open", mdb_dbi_open(txn, name, MDB_CREATE, &dbi));
+    return dbi;
+}
+
+std::uint32_t parse_version(ByteView stored) {
+    const auto* first = reinterpret_cast<const char*>(stored.data());
+    const auto* last = first + stored.size();
+    std::uint32_t v = 0;
+    const auto [end, ec] = std::from_chars(first, last, v);
+    if (stored.empty() || ec != std::errc() || end != last || v == 0)
+        throw Error(ErrorCode::Integrity, "store schema_version is not a positive number");
+    return v;
+}
+
+void write_version(MDB_txn* txn, const Dbis& dbis, std::uint32_t v) {
+    const std::string text = std::to_string(v);
+    lmdb::put(txn, dbis.meta, as_view(kSchemaVersionSetting), as_view(text));
+}
+
+void check_schema(MDB_txn* txn, const Dbis& dbis) {
+    const auto stored = lmdb::get(txn, dbis.meta, as_view(kSchemaVersionSetting));
+    if (!stored) {
+        write_version(txn, dbis, kCurrentSchema);
+        return;
+    }
+    const std::uint32_t version = parse_version(*stored);
+    if (version > kCurrentSchema)
+        throw Error(ErrorCode::StoreError, "store schema " + std::to_string(version) +
+                                               " is newer than this kmsd (" +
+                                               std::to_string(kCurrentSchema) + ")");
+    for (std::uint32_t v = version; v < kCurrentSchema; ++v) kMigrations[v - 1](txn, dbis);
+    if (version != kCurrentSchema) write_version(txn, dbis, kCurrentSchema);
+}
+
+void check_audit_head(MDB_txn* txn, const Dbis& dbis) {
+    const core::AuditHead head = load_audit_head(txn, dbis);
+    const auto last = load_last_audit(txn, dbis);
+    const bool consistent =
+        last ? (last->seq == head.seq && last->hash == head.hash) : head.seq == 0;
+    if (!consistent)
+        throw Error(ErrorCode::Integrity, "the audit head (seq " + std::to_string(head.seq) +
+                                              ") does not match the last audit record (seq " +
+                                              std::to_string(last ? last->seq : 0) + ")");
+}
+
+}  // namespace
+
+Dbis open_tables(MDB_env* env) {
+    lmdb::Txn txn = lmdb::Txn::begin(env, nullptr, 0);
+    Dbis dbis;
+    dbis.meta = open_dbi(txn.get(), "meta");
+    dbis.keys = open_dbi(txn.get(), "keys");
+    dbis.key_names = open_dbi(txn.get(), "key_names");
+    dbis.principals = open_dbi(txn.get(), "principals");
+    dbis.principal_tokens = open_dbi(txn.get(), "principal_tokens");
+    dbis.audit = open_dbi(txn.get(), "audit");
+    check_schema(txn.get(), dbis);
+    check_audit_head(txn.get(), dbis);
+    txn.commit();
+    return dbis;
+}
+
+}  // namespace kms::store

@@ -1,0 +1,34 @@
+// Opening the store's databases, the schema version check and the migration chain that
+// brings an older store up to this build's schema. Internal to kms-core/store.
+//
+// Adding schema N+1: raise kCurrentSchema and append one step to kMigrations in schema.cpp
+// that rewrites a schema-N store into N+1 inside the given write transaction. The steps run
+// in order, in the one transaction that opens the store, so a migration commits entirely or
+// not at all.
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstdint>
+
+#include "store/tables.hpp"
+
+namespace kms::store {
+
+/// The schema this build reads and writes.
+inline constexpr std::uint32_t kCurrentSchema = 1;
+
+/// Opens (creating where missing) every named database of tables.hpp in one write
+/// transaction on the calling thread, then, in the same transaction:
+///   - schema_version absent (a new store): writes kCurrentSchema;
+///   - equal to kCurrentSchema: nothing;
+///   - newer: throws Error(StoreError, "store schema N is newer than this kmsd (M)");
+///   - older: runs the migration steps from it up to kCurrentSchema;
+///   - not a decimal number: throws Error(Integrity);
+/// and checks that the stored audit head names the last audit record (Error(Integrity)
+/// otherwise: a log cut short or an edited head). Commits durably.
+/// @p env must be open with mdb_env_set_maxdbs() >= 6 and no other transaction of this
+/// process may be live (mdb_dbi_open's rule). Nothing is written when it throws.
+Dbis open_tables(MDB_env* env);
+
+}  // namespace kms::store

@@ -54,17 +54,6 @@ void check_schema(MDB_txn* txn, const Dbis& dbis) {
     if (version != kCurrentSchema) write_version(txn, dbis, kCurrentSchema);
 }
 
-void check_audit_head(MDB_txn* txn, const Dbis& dbis) {
-    const core::AuditHead head = load_audit_head(txn, dbis);
-    const auto last = load_last_audit(txn, dbis);
-    const bool consistent =
-        last ? (last->seq == head.seq && last->hash == head.hash) : head.seq == 0;
-    if (!consistent)
-        throw Error(ErrorCode::Integrity, "the audit head (seq " + std::to_string(head.seq) +
-                                              ") does not match the last audit record (seq " +
-                                              std::to_string(last ? last->seq : 0) + ")");
-}
-
 }  // namespace
 
 Dbis open_tables(MDB_env* env) {
@@ -77,7 +66,6 @@ Dbis open_tables(MDB_env* env) {
     dbis.principal_tokens = open_dbi(txn.get(), "principal_tokens");
     dbis.audit = open_dbi(txn.get(), "audit");
     check_schema(txn.get(), dbis);
-    check_audit_head(txn.get(), dbis);
     txn.commit();
     return dbis;
 }

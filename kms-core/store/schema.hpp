@@ -24,9 +24,9 @@ inline constexpr std::uint32_t kCurrentSchema = 1;
 ///   - equal to kCurrentSchema: nothing;
 ///   - newer: throws Error(StoreError, "store schema N is newer than this kmsd (M)");
 ///   - older: runs the migration steps from it up to kCurrentSchema;
-///   - not a decimal number: throws Error(Integrity);
-/// and checks that the stored audit head names the last audit record (Error(Integrity)
-/// otherwise: a log cut short or an edited head). Commits durably.
+///   - not a decimal number: throws Error(Integrity).
+/// Commits durably. The audit chain is not judged here: a tampered log must not keep kmsd
+/// from starting, so that the audit verification (services) can report what was changed.
 /// @p env must be open with mdb_env_set_maxdbs() >= 6 and no other transaction of this
 /// process may be live (mdb_dbi_open's rule). Nothing is written when it throws.
 Dbis open_tables(MDB_env* env);

@@ -60,11 +60,4 @@ core::AuditHead load_audit_head(MDB_txn* txn, const Dbis& dbis) {
     return decode_audit_head(*v);
 }
 
-std::optional<core::AuditRecord> load_last_audit(MDB_txn* txn, const Dbis& dbis) {
-    lmdb::Cursor cursor(txn, dbis.audit);
-    MDB_val k{}, v{};
-    if (!cursor.get(k, v, MDB_LAST)) return std::nullopt;
-    return decode_audit(lmdb::from_val(v));
-}
-
 }  // namespace kms::store

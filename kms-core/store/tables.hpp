@@ -50,7 +50,5 @@ std::optional<core::Principal> load_principal_by_token_hash(MDB_txn* txn, const 
 std::optional<Bytes> load_setting(MDB_txn* txn, const Dbis& dbis, std::string_view name);
 /// The stored head, or {0, 32 zero bytes} for an empty log.
 core::AuditHead load_audit_head(MDB_txn* txn, const Dbis& dbis);
-/// The last record of the audit database, or nullopt when it is empty.
-std::optional<core::AuditRecord> load_last_audit(MDB_txn* txn, const Dbis& dbis);
 
 }  // namespace kms::store

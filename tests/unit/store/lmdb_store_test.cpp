@@ -410,16 +410,44 @@ TEST_F(StoreTest, GarbledSchemaVersionIsAnIntegrityError) {
     expect_error([&] { open_store(); }, ErrorCode::Integrity, "schema_version");
 }
 
-TEST_F(StoreTest, ACutOffAuditLogIsDetectedOnOpen) {
+TEST_F(StoreTest, ACutOffAuditLogStillOpensAndKeepsItsHeadForVerification) {
+    // Judging the chain is the audit verification's job; the store must open so that it
+    // can run, and must keep the head it had so that the cut shows.
     audit("one");
     audit("two");
+    audit("three");
+    const core::AuditHead head = store->audit_head();
     store.reset();
     edit_raw(dir, "audit", [](MDB_txn* txn, MDB_dbi dbi) {
-        const Bytes key = audit_key(2);
+        const Bytes key = audit_key(3);
         MDB_val k{key.size(), const_cast<std::uint8_t*>(key.data())};
         ASSERT_EQ(mdb_del(txn, dbi, &k, nullptr), 0);
     });
-    expect_error([&] { open_store(); }, ErrorCode::Integrity, "audit head");
+    store = open_store();
+    EXPECT_EQ(store->audit_head().seq, 3u);
+    EXPECT_EQ(store->audit_head().hash, head.hash);
+    ASSERT_EQ(all_audit().size(), 2u);
+    audit("four");  // continues after the head, leaving the gap visible
+    const auto records = all_audit();
+    ASSERT_EQ(records.size(), 3u);
+    EXPECT_EQ(records[2].seq, 4u);
+    EXPECT_EQ(records[2].prev_hash, head.hash);
+}
+
+TEST_F(StoreTest, AnAuditRecordBeyondTheHeadIsNeverOverwritten) {
+    audit("one");
+    store.reset();
+    edit_raw(dir, "audit", [](MDB_txn* txn, MDB_dbi dbi) {
+        const Bytes key = audit_key(2);
+        const Bytes value = encode_audit(core::AuditRecord{2, 0, event("planted", ""), {}, {}, {}});
+        MDB_val k{key.size(), const_cast<std::uint8_t*>(key.data())};
+        MDB_val v{value.size(), const_cast<std::uint8_t*>(value.data())};
+        ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
+    });
+    store = open_store();
+    expect_error([&] { audit("two"); }, ErrorCode::Integrity, "already exists");
+    EXPECT_EQ(store->audit_head().seq, 1u);
+    EXPECT_EQ(store->read_audit(2, 1).at(0).event.action, "planted");
 }
 
 TEST_F(StoreTest, HotBackupOpensAsAStoreWithTheSameContent) {

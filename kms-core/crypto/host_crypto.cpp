@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "domain/error.hpp"
@@ -43,7 +44,12 @@ Bytes mac(const char* mac_name, const char* param_name, const char* param_value,
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(param_name, const_cast<char*>(param_value), 0),
         OSSL_PARAM_construct_end()};
-    if (EVP_MAC_init(ctx.get(), key.data(), key.size(), params) != 1) fail("EVP_MAC_init");
+    // EVP_MAC_init treats a NULL key as "keep the previous key", so an empty key (whose
+    // data() may be NULL) would fail with "no key set". RFC 2104 §2 allows a zero-length HMAC
+    // key; hand OpenSSL a valid pointer with length 0 instead.
+    static const std::uint8_t kNoKey[1] = {0};
+    const std::uint8_t* key_ptr = key.empty() ? kNoKey : key.data();
+    if (EVP_MAC_init(ctx.get(), key_ptr, key.size(), params) != 1) fail("EVP_MAC_init");
     if (EVP_MAC_update(ctx.get(), data.data(), data.size()) != 1) fail("EVP_MAC_update");
     Bytes out(EVP_MAX_MD_SIZE);
     size_t len = 0;
@@ -63,7 +69,8 @@ Bytes ecb(const char* cipher_name, ByteView key, ByteView data, bool encrypt) {
     EVP_CIPHER_CTX_set_padding(ctx.get(), 0);
     Bytes out(data.size() + 32);
     int len = 0, fin = 0;
-    if (EVP_CipherUpdate(ctx.get(), out.data(), &len, data.data(), static_cast<int>(data.size())) != 1)
+    if (EVP_CipherUpdate(ctx.get(), out.data(), &len, data.data(), static_cast<int>(data.size())) !=
+        1)
         fail("EVP_CipherUpdate");
     if (EVP_CipherFinal_ex(ctx.get(), out.data() + len, &fin) != 1) fail("EVP_CipherFinal_ex");
     out.resize(static_cast<std::size_t>(len + fin));
@@ -72,6 +79,19 @@ Bytes ecb(const char* cipher_name, ByteView key, ByteView data, bool encrypt) {
 
 void require(bool ok, const char* what) {
     if (!ok) throw Error(ErrorCode::InvalidArgument, what);
+}
+
+/// Single-DES encryption of one 8-byte block under @p k (8 bytes). OpenSSL 3 keeps DES-ECB in
+/// the legacy provider, which kmsd does not load; EDE with K1 = K2 is the same permutation
+/// (E_K(D_K(E_K(x))) = E_K(x): SP 800-67 Rev. 1 keying option 3, K1 = K2 = K3, kept there for
+/// backward compatibility with DES), so use DES-EDE-ECB.
+void des_encrypt_block(ByteView k, const std::uint8_t in[8], std::uint8_t out[8]) {
+    std::uint8_t kk[16];
+    std::copy(k.begin(), k.end(), kk);
+    std::copy(k.begin(), k.end(), kk + 8);
+    const Bytes e = ecb("DES-EDE-ECB", ByteView(kk, 16), ByteView(in, 8), true);
+    secure_wipe(kk, sizeof kk);
+    std::copy(e.begin(), e.end(), out);
 }
 
 }  // namespace
@@ -98,8 +118,9 @@ Bytes hmac_sha256(ByteView key, ByteView data) {
 
 Bytes aes_cmac(ByteView key, ByteView data) {
     require(key.size() == 16 || key.size() == 24 || key.size() == 32, "AES key length");
-    const char* cipher = key.size() == 16 ? "AES-128-CBC" : key.size() == 24 ? "AES-192-CBC"
-                                                                              : "AES-256-CBC";
+    const char* cipher = key.size() == 16   ? "AES-128-CBC"
+                         : key.size() == 24 ? "AES-192-CBC"
+                                            : "AES-256-CBC";
     return mac("CMAC", OSSL_MAC_PARAM_CIPHER, cipher, key, data);
 }
 
@@ -128,8 +149,7 @@ Bytes retail_mac(ByteView key, ByteView data) {
     for (std::size_t b = 0; b + 1 < blocks; ++b) {
         std::uint8_t x[8];
         for (int i = 0; i < 8; ++i) x[i] = chain[i] ^ padded[b * 8 + i];
-        const Bytes e = ecb("DES-ECB", k1, ByteView(x, 8), true);
-        std::copy(e.begin(), e.end(), chain);
+        des_encrypt_block(k1, x, chain);
         secure_wipe(x, sizeof x);
     }
     std::uint8_t last[8];
@@ -158,8 +178,9 @@ Bytes kcv_aes_gp(ByteView key) {
     require(key.size() == 16 || key.size() == 24 || key.size() == 32, "AES key length");
     std::uint8_t ones[16];
     std::fill(std::begin(ones), std::end(ones), 0x01);
-    const char* cipher = key.size() == 16 ? "AES-128-ECB" : key.size() == 24 ? "AES-192-ECB"
-                                                                              : "AES-256-ECB";
+    const char* cipher = key.size() == 16   ? "AES-128-ECB"
+                         : key.size() == 24 ? "AES-192-ECB"
+                                            : "AES-256-ECB";
     Bytes e = ecb(cipher, key, ByteView(ones, 16), true);
     e.resize(3);
     return e;

@@ -1,0 +1,90 @@
+// The commands and options kmsctl understands, as data: one table drives parsing, validation
+// of required options, and every --help text, so the three never disagree.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kms::cli {
+
+/// Every command kmsctl runs. Each maps to one REST call (key list --all and audit list --all
+/// follow the "next" cursor over several).
+enum class CommandId {
+    Health,
+    OpenApi,
+    Whoami,
+    PrincipalCreate,
+    PrincipalList,
+    KeyCreate,
+    KeyList,
+    KeyShow,
+    KeyRotate,
+    KeyActivate,
+    KeySuspend,
+    KeyResume,
+    KeyDeactivate,
+    KeyRevoke,
+    KeyDestroy,
+    Encrypt,
+    Decrypt,
+    Mac,
+    MacVerify,
+    Sign,
+    Verify,
+    Random,
+    AuditList,
+    AuditVerify,
+    HsmInfo,
+};
+
+/// One `--name [VALUE]` option.
+struct OptionSpec {
+    std::string_view name;        ///< without the leading "--"
+    std::string_view value_name;  ///< e.g. "HEX"; empty for a flag
+    std::string_view help;        ///< one line
+    bool required = false;        ///< the command fails with exit 1 without it
+    bool repeatable = false;      ///< may be given more than once (values are collected)
+
+    bool is_flag() const { return value_name.empty(); }
+};
+
+/// One command: its words ("key create"), at most one positional argument, and its options.
+struct CommandSpec {
+    CommandId id;
+    std::string_view words;        ///< space-separated command words, e.g. "key create"
+    std::string_view positional;   ///< "NAME", "ID", "N", or empty when the command takes none
+    std::string_view summary;      ///< one line for the command list
+    std::string_view description;  ///< paragraph(s) for the command's --help
+    std::vector<OptionSpec> options;
+    bool needs_auth = true;  ///< false for /healthz and /v1/openapi.json
+
+    /// The option named @p name (without "--"), or nullptr.
+    const OptionSpec* find_option(std::string_view name) const;
+};
+
+/// Every command, in the order `kmsctl --help` lists them.
+const std::vector<CommandSpec>& all_commands();
+
+/// Options that apply to every command (--url, --ca, --token, ...).
+const std::vector<OptionSpec>& global_options();
+
+/// The global option named @p name (without "--"), or nullptr.
+const OptionSpec* find_global_option(std::string_view name);
+
+/// The command whose words are exactly @p words, or nullptr.
+const CommandSpec* find_command(const std::vector<std::string>& words);
+
+/// Whether @p words is a proper prefix of some command ("key", "audit"): a command group.
+bool is_command_group(const std::vector<std::string>& words);
+
+/// Help texts, ready to print. main_help() lists commands, global options, environment and
+/// exit codes; group_help() the commands of one group; command_help() one command in full.
+std::string main_help();
+std::string group_help(const std::vector<std::string>& group);
+std::string command_help(const CommandSpec& command);
+
+/// A short pointer printed after a usage error: "see 'kmsctl key create --help'".
+std::string help_hint(const CommandSpec* command);
+
+}  // namespace kms::cli

@@ -1,0 +1,50 @@
+// Client-side checks of kmsctl's arguments: hex strings, numbers in range, names from fixed
+// lists (algorithms, usages, roles, states, modes), RFC 3339 times. Each failure throws
+// UsageError (exit 1) naming the option and what was expected, before anything is sent.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kms::cli {
+
+/// Checks that @p text is hex (either case, even length; empty is allowed) and returns it in
+/// upper case. @p field names the option in the message, e.g. "--data".
+std::string require_hex(std::string_view field, std::string_view text);
+
+/// Parses a decimal integer in [@p min, @p max]. No sign, spaces or leading '+'.
+std::int64_t require_int(std::string_view field, std::string_view text, std::int64_t min,
+                         std::int64_t max);
+
+/// Returns the entry of @p choices equal to @p text ignoring ASCII case ("aes-256" gives
+/// "AES-256"); otherwise throws, listing the choices.
+std::string require_choice(std::string_view field, std::string_view text,
+                           const std::vector<std::string>& choices);
+
+/// Checks an RFC 3339 date-time (YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)) with fields
+/// in range, and returns it in the form kmsd reads: UTC with a "Z", the fraction cut to
+/// milliseconds ("2026-11-26T07:30:00+01:00" gives "2026-11-26T06:30:00Z").
+std::string require_rfc3339(std::string_view field, std::string_view text);
+
+/// Checks a principal name: 1 to 64 of [a-z0-9._-] (the server's rule).
+std::string require_principal_name(std::string_view text);
+
+/// Checks a key id: 1 to 256 printable ASCII characters, no spaces.
+std::string require_key_id(std::string_view text);
+
+/// Splits "a,b,,c" into {"a","b","c"} (empty parts are dropped).
+std::vector<std::string> split_commas(std::string_view text);
+
+/// The names the server accepts, from the domain model (kms-core/domain).
+std::vector<std::string> key_algorithm_names();
+std::vector<std::string> usage_names();
+std::vector<std::string> role_names();
+std::vector<std::string> key_state_names();
+std::vector<std::string> cipher_mode_names();
+std::vector<std::string> mac_algorithm_names();
+std::vector<std::string> sign_algorithm_names();
+std::vector<std::string> revocation_reason_names();
+
+}  // namespace kms::cli

@@ -56,7 +56,9 @@ class GroupCommitter {
     ///   - rethrows (std::exception_ptr, any type) what its own call threw: nothing of it
     ///     was written, the other calls of the batch are unaffected;
     ///   - throws Error(StoreError) when beginning or committing a transaction failed; if the
-    ///     parent commit fails, every call of the batch gets it and nothing is written.
+    ///     parent commit fails, every call of the batch gets it and nothing is written (a
+    ///     child whose own commit fails can make LMDB mark the parent failed, when it cannot
+    ///     undo a half-merged child).
     /// Throws Error(StoreError, "...closing") once stop() has begun, and Error(Internal) when
     /// called from the writer thread itself (a write() inside a write callback would wait
     /// for itself forever). Callable from any other thread, concurrently.

@@ -7,6 +7,7 @@
 #include <array>
 #include <climits>
 
+#include "domain/secure_bytes.hpp"
 #include "host_crypto.hpp"
 #include "ossl.hpp"
 
@@ -322,6 +323,10 @@ Bytes certificate_spki(ByteView cert_der) {
     return encode_der<const EVP_PKEY, i2d_PUBKEY>(key, "i2d_PUBKEY");
 }
 
+HostKey::~HostKey() {
+    secure_wipe(private_key_pem.data(), private_key_pem.size());
+}
+
 HostKey generate_host_ec_p256_key() {
     PkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
     if (!key) openssl_fail("EVP_PKEY_Q_keygen");
@@ -335,7 +340,7 @@ HostKey generate_host_ec_p256_key() {
     const long len = BIO_get_mem_data(bio.get(), &data);
     if (len <= 0 || data == nullptr) openssl_fail("BIO_get_mem_data");
     HostKey out;
-    out.private_key_pem = SecretString(std::string_view(data, static_cast<std::size_t>(len)));
+    out.private_key_pem.assign(data, static_cast<std::size_t>(len));
     out.spki_der = encode_der<const EVP_PKEY, i2d_PUBKEY>(key.get(), "i2d_PUBKEY");
     return out;
 }

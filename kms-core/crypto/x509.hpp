@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "domain/bytes.hpp"
-#include "domain/secure_bytes.hpp"
 #include "public_key.hpp"  // ecdsa_raw_to_der / ecdsa_der_to_raw live there
 
 namespace kms::crypto {
@@ -86,11 +85,19 @@ bool verify_certificate_signature(ByteView cert_der, ByteView issuer_spki);
 Bytes certificate_spki(ByteView cert_der);
 
 /// A key pair made on the host, for kmsd's own TLS server key only (DESIGN §10: TLS keys may
-/// live in a file of mode 0600; CA and working keys live in the HSM).
+/// live in a file of mode 0600; CA and working keys live in the HSM). The destructor wipes the
+/// PEM; copies are wiped when they are destroyed too, so keep the value in a HostKey rather
+/// than copying the string out.
 struct HostKey {
-    SecretString
-        private_key_pem;  ///< unencrypted PKCS#8 PEM ("BEGIN PRIVATE KEY"); wiped on release
-    Bytes spki_der;       ///< DER SubjectPublicKeyInfo of the public half
+    std::string private_key_pem;  ///< unencrypted PKCS#8 PEM ("BEGIN PRIVATE KEY")
+    Bytes spki_der;               ///< DER SubjectPublicKeyInfo of the public half
+
+    HostKey() = default;
+    HostKey(const HostKey&) = default;
+    HostKey(HostKey&&) noexcept = default;
+    HostKey& operator=(const HostKey&) = default;
+    HostKey& operator=(HostKey&&) noexcept = default;
+    ~HostKey();
 };
 
 /// Generates an EC P-256 key pair with OpenSSL's DRBG. The PEM is produced in OpenSSL's secure

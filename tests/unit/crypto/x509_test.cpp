@@ -56,7 +56,7 @@ PkeyPtr public_key(const Bytes& spki) {
 struct HostSigner {
     HostKey key = generate_host_ec_p256_key();
     PkeyPtr private_key = [this] {
-        const auto pem = key.private_key_pem.reveal();
+        const std::string& pem = key.private_key_pem;
         std::unique_ptr<BIO, Free<BIO, BIO_free_all>> bio(
             BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
         return PkeyPtr(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
@@ -408,7 +408,7 @@ TEST(Pem, RejectsMalformedInput) {
 
 TEST(HostKeyTest, GeneratesPkcs8PemAndMatchingSpki) {
     const HostKey k = generate_host_ec_p256_key();
-    const auto pem = k.private_key_pem.reveal();
+    const std::string& pem = k.private_key_pem;
     EXPECT_EQ(pem.rfind("-----BEGIN PRIVATE KEY-----\n", 0), 0u);
     EXPECT_EQ(spki_algorithm(k.spki_der), core::Algorithm::EcP256);
     std::unique_ptr<BIO, Free<BIO, BIO_free_all>> bio(

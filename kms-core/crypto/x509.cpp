@@ -327,6 +327,24 @@ HostKey::~HostKey() {
     secure_wipe(private_key_pem.data(), private_key_pem.size());
 }
 
+HostKey& HostKey::operator=(const HostKey& other) {
+    if (this != &other) {
+        secure_wipe(private_key_pem.data(), private_key_pem.size());
+        private_key_pem = other.private_key_pem;
+        spki_der = other.spki_der;
+    }
+    return *this;
+}
+
+HostKey& HostKey::operator=(HostKey&& other) noexcept {
+    if (this != &other) {
+        secure_wipe(private_key_pem.data(), private_key_pem.size());
+        private_key_pem = std::move(other.private_key_pem);
+        spki_der = std::move(other.spki_der);
+    }
+    return *this;
+}
+
 HostKey generate_host_ec_p256_key() {
     PkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
     if (!key) openssl_fail("EVP_PKEY_Q_keygen");

@@ -95,8 +95,9 @@ struct HostKey {
     HostKey() = default;
     HostKey(const HostKey&) = default;
     HostKey(HostKey&&) noexcept = default;
-    HostKey& operator=(const HostKey&) = default;
-    HostKey& operator=(HostKey&&) noexcept = default;
+    /// Both assignments wipe the PEM being replaced before taking the new one.
+    HostKey& operator=(const HostKey& other);
+    HostKey& operator=(HostKey&& other) noexcept;
     ~HostKey();
 };
 

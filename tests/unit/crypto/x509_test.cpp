@@ -423,5 +423,17 @@ TEST(HostKeyTest, GeneratesPkcs8PemAndMatchingSpki) {
     EXPECT_NE(generate_host_ec_p256_key().spki_der, k.spki_der);
 }
 
+TEST(HostKeyTest, AssignmentsReplaceTheKey) {
+    const HostKey a = generate_host_ec_p256_key();
+    HostKey b = generate_host_ec_p256_key();
+    b = a;
+    EXPECT_EQ(b.private_key_pem, a.private_key_pem);
+    EXPECT_EQ(b.spki_der, a.spki_der);
+    HostKey c = generate_host_ec_p256_key();
+    c = std::move(b);
+    EXPECT_EQ(c.private_key_pem, a.private_key_pem);
+    EXPECT_EQ(c.spki_der, a.spki_der);
+}
+
 }  // namespace
 }  // namespace kms::crypto

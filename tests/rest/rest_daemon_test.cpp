@@ -230,7 +230,7 @@ TEST(Kmsd, Pkcs11ToolSeesTheMasterKeyByLabel) {
     EXPECT_NE(out.find("kms-lmk"), std::string::npos) << out;
     EXPECT_NE(out.find("kms-audit"), std::string::npos) << out;
     // No working key is a token object: they live in the store as key blocks.
-    EXPECT_EQ(out.find("k-"), std::string::npos) << out;
+    EXPECT_EQ(out.find("label:      k-"), std::string::npos) << out;
 }
 
 }  // namespace

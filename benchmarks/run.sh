@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs the benchmarks of docs/benchmarks.md on this machine and prints a table:
+#  - wrk (2 threads, 32 connections, HTTPS keep-alive, 127.0.0.1) against /healthz and against
+#    AES-CMAC of 16 bytes, in one run, and their ratio (goal: MAC >= 0.6 x healthz);
+#  - durable key creation through kmsd vs SoftHSM2 token-object creation (goal: >= 20x);
+#  - raw SoftHSM2 AES-CMAC with 1 and 2 threads (the HSM ceiling);
+#  - kmsd's RSS at idle and after the load.
+# Usage: benchmarks/run.sh [seconds per wrk run, default 15]. Needs a built tree (./test.sh or
+# ninja -C build) and wrk (apt-get install wrk). Starts its own kmsd on a free port and stops it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${1:-15}"
+command -v wrk >/dev/null || { echo "benchmarks: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+ninja -C build >/dev/null
+tmp=$(mktemp -d /tmp/kms-bench-XXXXXX)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+url="https://127.0.0.1:$port"
+build/kms-core/daemon/kmsd --data-dir "$tmp/data" --listen "127.0.0.1:$port" ${KMSD_ARGS:-} >"$tmp/kmsd.log" 2>&1 &
+pid=$!
+cleanup() { kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+for _ in $(seq 1 600); do grep -q listening "$tmp/kmsd.log" && break; sleep 0.1; done
+grep -q listening "$tmp/kmsd.log" || { cat "$tmp/kmsd.log"; exit 1; }
+sleep 1
+rss_idle=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
+token=$(cat "$tmp/data/admin.token")
+curl_k() { curl -sS --cacert "$tmp/data/tls/ca.pem" -H "Authorization: Bearer $token" "$@"; }
+key=$(curl_k -d '{"name":"bench-mac","algorithm":"AES-128","usage":["mac"]}' "$url/v1/keys" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+
+rps() { awk '/Requests\/sec/{print $2}' "$1"; }
+p99() { awk '/ 99%/{print $2}' "$1"; }
+errors() { awk '/Non-2xx|Socket errors/{print}' "$1" | tr '\n' ' '; }
+
+wrk -t2 -c32 -d"${secs}s" --latency "$url/healthz" >"$tmp/healthz.txt"
+KMS_TOKEN="$token" KMS_KEY="$key" wrk -t2 -c32 -d"${secs}s" --latency -s benchmarks/wrk/mac.lua "$url" >"$tmp/mac.txt"
+KMS_TOKEN="$token" wrk -t2 -c32 -d"${secs}s" --latency -s benchmarks/wrk/create_key.lua "$url" >"$tmp/create.txt"
+rss_after=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
+keys_total=$(curl_k "$url/v1/audit/verify" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["valid"], d["records"])')
+
+build/benchmarks/p11_baseline /usr/lib/softhsm/libsofthsm2.so "$tmp/p11" "$(( secs < 10 ? secs : 10 ))" >"$tmp/p11.txt"
+tok=$(awk '/token_objects/{print $2}' "$tmp/p11.txt")
+c1=$(awk '/1thread/{print $2}' "$tmp/p11.txt")
+c2=$(awk '/2threads/{print $2}' "$tmp/p11.txt")
+
+h=$(rps "$tmp/healthz.txt"); m=$(rps "$tmp/mac.txt"); k=$(rps "$tmp/create.txt")
+echo
+echo "| measure | value |"
+echo "|---|---|"
+echo "| /healthz, wrk -t2 -c32, req/s | $h (p99 $(p99 "$tmp/healthz.txt")) |"
+echo "| AES-CMAC 16 B, wrk -t2 -c32, req/s | $m (p99 $(p99 "$tmp/mac.txt")) |"
+echo "| ratio MAC / healthz (goal >= 0.6) | $(python3 -c "print(round($m/$h, 2))") |"
+echo "| key creation (AES-128, durable), keys/s | $k (p99 $(p99 "$tmp/create.txt")) |"
+echo "| SoftHSM2 token-object creation, objects/s | $tok |"
+echo "| ratio key creation / token objects (goal >= 20) | $(python3 -c "print(round($k/$tok, 1))") |"
+echo "| raw SoftHSM2 CMAC 16 B, 1 thread, ops/s | $c1 |"
+echo "| raw SoftHSM2 CMAC 16 B, 2 threads, ops/s | $c2 |"
+echo "| kmsd RSS idle / after load, MiB | $(( rss_idle / 1024 )) / $(( rss_after / 1024 )) |"
+echo "| audit chain after the run (valid, records) | $keys_total |"
+for f in healthz mac create; do e=$(errors "$tmp/$f.txt"); [ -z "$e" ] || echo "warning: $f: $e"; done

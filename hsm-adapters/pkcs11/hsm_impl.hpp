@@ -1,0 +1,141 @@
+// The inside of Pkcs11Hsm, shared by pkcs11_hsm.cpp (open, masters, info), key_blocks.cpp
+// (generate, import, opening blocks) and operations.cpp (MAC, cipher, signatures). Not part of
+// the adapter's public interface.
+//
+// Thread safety: as Pkcs11Hsm. run() is the only way operations reach a session.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "domain/key_block.hpp"
+#include "pkcs11/errors.hpp"
+#include "pkcs11/key_cache.hpp"
+#include "pkcs11/mechanisms.hpp"
+#include "pkcs11/module.hpp"
+#include "pkcs11/object_templates.hpp"
+#include "pkcs11/pkcs11_hsm.hpp"
+#include "pkcs11/profiles.hpp"
+#include "pkcs11/session_pool.hpp"
+
+namespace kms::hsm {
+
+using Lease = SessionPool::Lease;
+
+/// Handles of the three master objects, valid for one pool generation.
+struct MasterHandles {
+    CK_OBJECT_HANDLE lmk = CK_INVALID_HANDLE;
+    CK_OBJECT_HANDLE lmk_mac = CK_INVALID_HANDLE;
+    CK_OBJECT_HANDLE audit = CK_INVALID_HANDLE;
+    std::uint64_t generation = 0;
+};
+
+struct Pkcs11Hsm::Impl {
+    Impl(std::shared_ptr<Module> m, const VendorProfile& p, MechanismSet mechs, Capabilities c,
+         Pkcs11Config cfg, std::unique_ptr<SessionPool> sessions)
+        : module(std::move(m)),
+          profile(p),
+          profile_name(p.name),
+          mechanisms(std::move(mechs)),
+          caps(std::move(c)),
+          config(std::move(cfg)),
+          pool(std::move(sessions)),
+          cache(config.handle_cache_capacity) {}
+    ~Impl() {
+        pool->stop_destroying();  // closing the sessions destroys every session object
+        cache.clear();
+    }
+
+    const CK_FUNCTION_LIST& fn() const noexcept { return module->fn(); }
+
+    /// Runs @p op with a borrowed session. When it fails because the session is gone
+    /// (session_lost()), reconnects the pool and runs it once more on a fresh session.
+    template <class Op>
+    auto run(Op&& op) -> decltype(op(std::declval<Lease&>())) {
+        std::uint64_t generation = 0;
+        try {
+            Lease lease = pool->borrow();
+            generation = lease.generation();
+            return op(lease);
+        } catch (const Error& e) {
+            if (!session_lost(e)) throw;
+        }
+        pool->recover(generation);
+        Lease lease = pool->borrow();
+        return op(lease);
+    }
+
+    // ---- masters (pkcs11_hsm.cpp) ----
+    /// The master handles for the lease's generation, found again after a reconnection.
+    MasterHandles masters(const Lease& lease);
+    /// Finds the three masters (all must exist); checks their attributes when @p check.
+    MasterHandles find_masters(const Lease& lease, bool check);
+
+    // ---- key blocks (key_blocks.cpp) ----
+    core::GeneratedKey make_block(Lease& lease, const core::KeySpec& spec,
+                                  const SecureBytes* value);
+    /// Decodes @p key's block, checks its header against the KeyRef and verifies its seal.
+    /// Throws Integrity on any mismatch, InvalidArgument when the block is empty.
+    core::KeyBlock open_block(Lease& lease, const core::KeyRef& key);
+    /// C_UnwrapKey of a verified block under the LMK. The caller owns the returned handle.
+    CK_OBJECT_HANDLE unwrap(Lease& lease, const core::KeyBlock& block, UnwrapPurpose purpose);
+    /// The usable secret or private key object of @p key: from the cache, else unwrapped and
+    /// cached. Integrity when a cached object's algorithm or usage differs from the KeyRef.
+    CachedHandle key_object(Lease& lease, const core::KeyRef& key);
+    /// The public key object of @p key for verify, cached under ObjectRole::Public.
+    CachedHandle public_object(Lease& lease, const core::KeyRef& key);
+
+    std::shared_ptr<Module> module;
+    const VendorProfile& profile;
+    const std::string profile_name;
+    const MechanismSet mechanisms;
+    const Capabilities caps;
+    const Pkcs11Config config;          // pin.where is cleared for Kind::Value
+    std::unique_ptr<SessionPool> pool;  // before cache: destroyed after it
+    KeyCache cache;
+
+    std::mutex masters_mutex;
+    MasterHandles master_handles;
+};
+
+// ---- single-part operations (operations.cpp), shared with key_blocks.cpp ----
+
+/// C_SignInit + C_Sign into a buffer of @p expected bytes (one retry on CKR_BUFFER_TOO_SMALL,
+/// which per PKCS#11 v2.40 §5.11 leaves the operation active). @p context names the key.
+Bytes sign_once(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE session, CK_MECHANISM& mechanism,
+                CK_OBJECT_HANDLE key, ByteView data, std::size_t expected,
+                std::string_view context);
+/// C_EncryptInit + C_Encrypt, same conventions.
+Bytes encrypt_once(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE session, CK_MECHANISM& mechanism,
+                   CK_OBJECT_HANDLE key, ByteView data, std::size_t expected,
+                   std::string_view context);
+/// C_VerifyInit + C_Verify: true when valid, false for CKR_SIGNATURE_INVALID or
+/// CKR_SIGNATURE_LEN_RANGE, throws otherwise.
+bool verify_once(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE session, CK_MECHANISM& mechanism,
+                 CK_OBJECT_HANDLE key, ByteView data, ByteView signature, std::string_view context);
+
+/// "key <id> version <n>", for error messages.
+std::string key_context(std::string_view key_id, std::uint32_t version);
+
+/// CK_BYTE_PTR for input buffers: PKCS#11 v2.40 takes input as non-const pointers that
+/// modules do not write through. Never NULL, also for empty input: SoftHSM2 answers
+/// CKR_ARGUMENTS_BAD to a NULL pData and leaves the operation active.
+inline CK_BYTE_PTR in_ptr(ByteView v) noexcept {
+    static const CK_BYTE empty = 0;
+    return const_cast<CK_BYTE_PTR>(v.empty() ? &empty : v.data());
+}
+
+/// The four single-part operations, for terminate_operation().
+enum class OperationKind { Sign, Verify, Encrypt, Decrypt };
+
+/// Ends whatever @p kind operation may still be active on @p session after a failed call, by
+/// calling its C_*Final with a large buffer and ignoring the result (PKCS#11 v2.40 §5.8-5.11:
+/// every result but CKR_BUFFER_TOO_SMALL terminates the operation). Without this, a module
+/// that returns early from C_Sign (e.g. CKR_ARGUMENTS_BAD) would leave the pooled session
+/// answering CKR_OPERATION_ACTIVE to its next user. Never throws.
+void terminate_operation(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE session,
+                         OperationKind kind) noexcept;
+
+}  // namespace kms::hsm

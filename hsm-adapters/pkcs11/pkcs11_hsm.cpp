@@ -1,0 +1,312 @@
+// Pkcs11Hsm: opening (module, profile, token, mechanisms, pool, master keys), token
+// initialisation, HSM facts and the small operations. Key blocks are in key_blocks.cpp, the
+// cryptographic operations in operations.cpp.
+#include "pkcs11/pkcs11_hsm.hpp"
+
+#include <algorithm>
+
+#include "pkcs11/hsm_impl.hpp"
+#include "pkcs11/session.hpp"
+
+namespace kms::hsm {
+
+namespace {
+
+constexpr std::size_t kMaxRandom = 4096;
+
+CK_UTF8CHAR* pin_ptr(const SecretString& pin) {
+    return reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(pin.reveal().data()));
+}
+
+void validate(const Pkcs11Config& c) {
+    if (c.module_path.empty())
+        throw Error(ErrorCode::InvalidArgument, "HSM config: module_path is empty");
+    if (c.handle_cache_capacity == 0)
+        throw Error(ErrorCode::InvalidArgument, "HSM config: handle_cache_capacity must be >= 1");
+    if (c.sessions > 64)
+        throw Error(ErrorCode::InvalidArgument, "HSM config: sessions must be 0..64");
+    if (c.lmk_label.empty() || c.lmk_mac_label.empty() || c.audit_key_label.empty() ||
+        c.lmk_label == c.lmk_mac_label || c.lmk_label == c.audit_key_label ||
+        c.lmk_mac_label == c.audit_key_label)
+        throw Error(ErrorCode::InvalidArgument,
+                    "HSM config: the three master key labels must be non-empty and distinct");
+    (void)padded_label(c.token_label);
+}
+
+/// Token secret-key objects labelled @p label.
+std::vector<CK_OBJECT_HANDLE> find_by_label(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE s,
+                                            const std::string& label) {
+    Template t;
+    t.ulong(CKA_CLASS, CKO_SECRET_KEY).flag(CKA_TOKEN, true).text(CKA_LABEL, label);
+    return find_objects(fn, s, t.data(), t.size(), 8);
+}
+
+/// Integrity unless the master object has exactly the security attributes it was created with.
+void check_master(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
+                  const std::string& label, bool is_lmk, bool require_trusted) {
+    CK_KEY_TYPE type = 0;
+    CK_ULONG len = 0;
+    CK_BBOOL sensitive = CK_FALSE, extractable = CK_TRUE, priv = CK_FALSE, wrap = CK_FALSE,
+             unwrap = CK_FALSE, encrypt = CK_TRUE, decrypt = CK_TRUE, sign = CK_FALSE,
+             verify = CK_FALSE, trusted = CK_FALSE;
+    CK_ATTRIBUTE attrs[] = {
+        {CKA_KEY_TYPE, &type, sizeof type},
+        {CKA_VALUE_LEN, &len, sizeof len},
+        {CKA_SENSITIVE, &sensitive, 1},
+        {CKA_EXTRACTABLE, &extractable, 1},
+        {CKA_PRIVATE, &priv, 1},
+        {CKA_WRAP, &wrap, 1},
+        {CKA_UNWRAP, &unwrap, 1},
+        {CKA_ENCRYPT, &encrypt, 1},
+        {CKA_DECRYPT, &decrypt, 1},
+        {CKA_SIGN, &sign, 1},
+        {CKA_VERIFY, &verify, 1},
+        {CKA_TRUSTED, &trusted, 1},
+    };
+    check_rv(fn.C_GetAttributeValue(s, h, attrs, std::size(attrs)), "C_GetAttributeValue", label);
+    const bool common = len == 32 && sensitive && !extractable && priv && !encrypt && !decrypt;
+    const bool ok =
+        is_lmk ? common && type == CKK_AES && wrap && unwrap && !sign && !verify &&
+                     (!require_trusted || trusted)
+               : common && type == CKK_GENERIC_SECRET && sign && verify && !wrap && !unwrap;
+    if (!ok)
+        throw Error(ErrorCode::Integrity,
+                    "master key '" + label +
+                        "' does not have the required attributes (type, "
+                        "length 32, sensitive, non-extractable, private, capabilities)");
+}
+
+Bytes random_id(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE s) {
+    Bytes id(16);
+    check_rv(fn.C_GenerateRandom(s, id.data(), id.size()), "C_GenerateRandom");
+    return id;
+}
+
+void create_masters(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE s, const Pkcs11Config& c) {
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    {
+        const Bytes id = random_id(fn, s);
+        Template t = lmk_template(c.lmk_label, id);
+        CK_MECHANISM m{CKM_AES_KEY_GEN, nullptr, 0};
+        check_rv(fn.C_GenerateKey(s, &m, t.data(), t.size(), &h), "C_GenerateKey", c.lmk_label);
+    }
+    for (const auto* label : {&c.lmk_mac_label, &c.audit_key_label}) {
+        const Bytes id = random_id(fn, s);
+        Template t = master_hmac_template(*label, id);
+        CK_MECHANISM m{CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
+        check_rv(fn.C_GenerateKey(s, &m, t.data(), t.size(), &h), "C_GenerateKey", *label);
+    }
+}
+
+}  // namespace
+
+// ---- initialize_token -------------------------------------------------------------------
+
+void initialize_token(const std::string& module_path, const std::string& label,
+                      const SecretString& so_pin, const SecretString& user_pin) {
+    const auto padded = padded_label(label);
+    if (so_pin.empty() || user_pin.empty())
+        throw Error(ErrorCode::InvalidArgument, "token initialisation needs an SO and a user PIN");
+    const auto module = Module::load(module_path);
+    if (module->find_token(label))
+        throw Error(ErrorCode::Conflict, "a token labelled '" + label + "' already exists");
+    const auto slot = module->find_uninitialized_token();
+    if (!slot)
+        throw Error(ErrorCode::HsmError, "no slot with an uninitialised token in " + module_path);
+    const auto& fn = module->fn();
+    // PKCS#11 v2.40 §5.6 C_InitToken: no session may be open on the slot.
+    check_rv(fn.C_InitToken(*slot, pin_ptr(so_pin), so_pin.size(),
+                            const_cast<CK_UTF8CHAR*>(padded.data())),
+             "C_InitToken", "token '" + label + "'");
+    Session s = Session::open(*module, *slot);
+    check_rv(fn.C_Login(s.handle(), CKU_SO, pin_ptr(so_pin), so_pin.size()), "C_Login",
+             "SO of token '" + label + "'");
+    check_rv(fn.C_InitPIN(s.handle(), pin_ptr(user_pin), user_pin.size()), "C_InitPIN",
+             "token '" + label + "'");
+    fn.C_Logout(s.handle());
+}
+
+// ---- open ---------------------------------------------------------------------------------
+
+std::unique_ptr<Pkcs11Hsm> Pkcs11Hsm::open(const Pkcs11Config& config, MasterKeys master_keys) {
+    validate(config);
+    SecretString pin = config.pin.resolve();
+    auto module = Module::load(config.module_path);
+    const VendorProfile& profile = select_profile(config.profile, module->info());
+    const auto slot = module->find_token(config.token_label);
+    if (!slot)
+        throw Error(ErrorCode::NotFound, "no initialised token labelled '" + config.token_label +
+                                             "' in " + config.module_path);
+    MechanismSet mechanisms = MechanismSet::discover(*module, *slot);
+    Capabilities caps = resolve(profile, mechanisms);
+    const std::size_t sessions = config.sessions != 0 ? config.sessions : profile.default_sessions;
+    auto pool = std::make_unique<SessionPool>(module, config.token_label, std::move(pin), sessions);
+
+    Pkcs11Config kept = config;
+    if (kept.pin.kind == PinSource::Kind::Value) kept.pin.where.clear();
+    auto impl = std::make_unique<Impl>(std::move(module), profile, std::move(mechanisms),
+                                       std::move(caps), std::move(kept), std::move(pool));
+
+    // Master keys: all three, or none (then create them if allowed), never some.
+    {
+        Lease lease = impl->pool->borrow();
+        const auto& fn = impl->fn();
+        const auto& c = impl->config;
+        std::vector<std::string> present, missing;
+        for (const auto* label : {&c.lmk_label, &c.lmk_mac_label, &c.audit_key_label}) {
+            const auto found = find_by_label(fn, lease.handle(), *label);
+            if (found.size() > 1)
+                throw Error(
+                    ErrorCode::Integrity,
+                    "token '" + c.token_label + "' has several objects labelled '" + *label + "'");
+            (found.empty() ? missing : present).push_back(*label);
+        }
+        if (present.empty()) {
+            if (master_keys != MasterKeys::CreateIfMissing)
+                throw Error(ErrorCode::NotFound,
+                            "token '" + c.token_label +
+                                "' has no master keys; the first start must create them");
+            create_masters(fn, lease.handle(), c);
+        } else if (!missing.empty()) {
+            std::string list;
+            for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+            throw Error(ErrorCode::Integrity,
+                        "token '" + c.token_label + "' lacks master key(s) " + list +
+                            " while others exist; refusing to create a new master key");
+        }
+        std::lock_guard lock(impl->masters_mutex);
+        impl->master_handles = impl->find_masters(lease, true);
+    }
+    return std::unique_ptr<Pkcs11Hsm>(new Pkcs11Hsm(std::move(impl)));
+}
+
+Pkcs11Hsm::Pkcs11Hsm(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+Pkcs11Hsm::~Pkcs11Hsm() = default;
+
+// ---- masters ------------------------------------------------------------------------------
+
+MasterHandles Pkcs11Hsm::Impl::find_masters(const Lease& lease, bool check) {
+    MasterHandles m;
+    CK_OBJECT_HANDLE* slots[] = {&m.lmk, &m.lmk_mac, &m.audit};
+    const std::string* labels[] = {&config.lmk_label, &config.lmk_mac_label,
+                                   &config.audit_key_label};
+    for (int i = 0; i < 3; ++i) {
+        const auto found = find_by_label(fn(), lease.handle(), *labels[i]);
+        if (found.size() != 1)
+            throw Error(ErrorCode::Integrity, "master key '" + *labels[i] + "' is " +
+                                                  (found.empty() ? "missing" : "not unique") +
+                                                  " on token '" + config.token_label + "'");
+        *slots[i] = found[0];
+        if (check)
+            check_master(fn(), lease.handle(), found[0], *labels[i], i == 0, caps.lmk_trusted);
+    }
+    m.generation = lease.generation();
+    return m;
+}
+
+MasterHandles Pkcs11Hsm::Impl::masters(const Lease& lease) {
+    std::lock_guard lock(masters_mutex);
+    if (master_handles.generation != lease.generation())
+        master_handles = find_masters(lease, false);  // handles may change across a reconnect
+    return master_handles;
+}
+
+// ---- small operations ---------------------------------------------------------------------
+
+Bytes Pkcs11Hsm::random(std::size_t length) {
+    if (length < 1 || length > kMaxRandom)
+        throw Error(ErrorCode::InvalidArgument, "random: length must be 1..4096 bytes");
+    return m_impl->run([&](Lease& lease) {
+        Bytes out(length);
+        check_rv(m_impl->fn().C_GenerateRandom(lease.handle(), out.data(), length),
+                 "C_GenerateRandom");
+        return out;
+    });
+}
+
+Bytes Pkcs11Hsm::audit_seal(ByteView data) {
+    return m_impl->run([&](Lease& lease) {
+        const auto m = m_impl->masters(lease);
+        CK_MECHANISM mech{CKM_SHA256_HMAC, nullptr, 0};
+        return sign_once(m_impl->fn(), lease.handle(), mech, m.audit, data, 32,
+                         m_impl->config.audit_key_label);
+    });
+}
+
+void Pkcs11Hsm::forget(std::string_view key_id) {
+    m_impl->cache.forget(key_id);
+}
+
+bool Pkcs11Hsm::probe() noexcept {
+    return m_impl->pool->probe();
+}
+
+const std::string& Pkcs11Hsm::profile_name() const noexcept {
+    return m_impl->profile_name;
+}
+
+std::vector<std::string> Pkcs11Hsm::mechanism_names() const {
+    return m_impl->mechanisms.names();
+}
+
+std::size_t Pkcs11Hsm::session_pool_size() const noexcept {
+    return m_impl->pool->size();
+}
+
+Pkcs11Hsm::CacheStats Pkcs11Hsm::cache_stats() const {
+    const auto s = m_impl->cache.stats();
+    return {s.size, s.capacity, s.hits, s.misses, s.evictions};
+}
+
+core::HsmInfo Pkcs11Hsm::info() {
+    auto& impl = *m_impl;
+    const CK_INFO ci = impl.module->info();
+    const CK_TOKEN_INFO ti = impl.module->token_info(impl.pool->slot());
+    core::HsmInfo out;
+    out.module_path = impl.config.module_path;
+    out.library_description = trim_padded(ci.libraryDescription);
+    out.library_manufacturer = trim_padded(ci.manufacturerID);
+    out.library_version = version_string(ci.libraryVersion);
+    out.cryptoki_version = version_string(ci.cryptokiVersion);
+    out.token_label = trim_padded(ti.label);
+    out.token_serial = trim_padded(ti.serialNumber);
+    out.token_manufacturer = trim_padded(ti.manufacturerID);
+    out.token_model = trim_padded(ti.model);
+    out.profile = impl.profile_name;
+    out.session_pool_size = impl.pool->size();
+    out.sessions_in_use = impl.pool->in_use();
+    const auto stats = impl.cache.stats();
+    out.cached_handles = stats.size;
+    out.handle_cache_capacity = stats.capacity;
+    out.mechanisms = impl.mechanisms.names();
+    out.host_fallbacks = impl.caps.host_fallbacks;
+    // PKCS#11 v2.40 §4.10: CKA_CHECK_VALUE of a secret key, computed by the module when it
+    // supports it. For AES, SoftHSM2 gives the ECB form E(K, 0^16)[0..3].
+    out.master_key_kcv = impl.run([&](Lease& lease) {
+        const auto m = impl.masters(lease);
+        const auto kcv = try_read_attribute(impl.fn(), lease.handle(), m.lmk, CKA_CHECK_VALUE);
+        return kcv ? to_hex(*kcv) : std::string();
+    });
+    return out;
+}
+
+std::vector<std::string> Pkcs11Hsm::foreign_token_objects() {
+    auto& impl = *m_impl;
+    return impl.run([&](Lease& lease) {
+        const auto m = impl.masters(lease);
+        Template t;
+        t.flag(CKA_TOKEN, true);
+        std::vector<std::string> out;
+        for (const auto h : find_objects(impl.fn(), lease.handle(), t.data(), t.size())) {
+            if (h == m.lmk || h == m.lmk_mac || h == m.audit) continue;
+            const auto label = try_read_attribute(impl.fn(), lease.handle(), h, CKA_LABEL);
+            const auto id = try_read_attribute(impl.fn(), lease.handle(), h, CKA_ID);
+            out.push_back("label=" + (label ? std::string(label->begin(), label->end()) : "") +
+                          " id=" + (id ? to_hex(*id) : ""));
+        }
+        std::sort(out.begin(), out.end());
+        return out;
+    });
+}
+
+}  // namespace kms::hsm

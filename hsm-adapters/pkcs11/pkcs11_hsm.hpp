@@ -1,0 +1,166 @@
+// kms::core::Hsm over any PKCS#11 v2.40 module (SoftHSM2 by default): the only adapter kmsd
+// uses to reach key material. kmsd's composition root calls initialize_token() on first start
+// of an embedded token and Pkcs11Hsm::open() on every start.
+//
+// Key storage (DESIGN §4, the payment-HSM model)
+// ----------------------------------------------
+// The token holds three master objects and nothing else of ours:
+//   kms-lmk      AES-256, wraps and unwraps working keys (CKM_AES_KEY_WRAP_PAD, RFC 5649);
+//   kms-lmk-mac  32-byte generic secret, seals key blocks (CKM_SHA256_HMAC);
+//   kms-audit    32-byte generic secret, seals audit records (CKM_SHA256_HMAC).
+// All three are CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not CKA_EXTRACTABLE, not modifiable, with
+// only the capabilities listed (object_templates.hpp has the full table). They are created only
+// with MasterKeys::CreateIfMissing when none exists; a token with some but not all of them is an
+// integrity error, never repaired by creating a new master key (which would orphan every block).
+//
+// Working keys are never token objects. generate() creates the key as a session object,
+// computes its KCV inside the HSM, wraps it under kms-lmk, destroys it, and returns a key block
+// (domain/key_block.hpp): the header {key id, version, algorithm, usage, exportable}, the
+// wrapped key, and an HMAC seal under kms-lmk-mac over both. To use a key the adapter checks
+// that the block's header equals the caller's metadata, verifies the seal in the HSM, and
+// unwraps the key into a session object that is CKA_SENSITIVE and not CKA_EXTRACTABLE, with
+// only the capabilities its usage mask allows. The handle is cached (KeyCache).
+//
+// CKA_TRUSTED / CKA_WRAP_WITH_TRUSTED (PKCS#11 v2.40 §4.10): the design asks that working keys
+// be wrappable only by trusted keys. SoftHSM2 lets only the SO set CKA_TRUSTED = true, and an SO
+// session cannot create private objects, so on SoftHSM2 the LMK cannot be trusted. The adapter
+// therefore gives the extractable copy of a working key no life beyond generate()/import: it is
+// wrapped once, at generation, from a short-lived session object, and every object unwrapped for
+// use is CKA_EXTRACTABLE = false, so no later C_WrapKey of it is possible at all (stronger than
+// "wrap with trusted only"). The profile field lmk_trusted (false for softhsm2) switches on
+// CKA_WRAP_WITH_TRUSTED for the temporary objects where a vendor ceremony marks the LMK trusted;
+// open() then requires CKA_TRUSTED on the LMK.
+//
+// Host fallback: where the profile allows it and the module lacks ISO/IEC 9797-1 MAC algorithm
+// 3 (SoftHSM2), DES3-RETAIL unwraps the block into a short-lived non-sensitive object, reads the
+// value into SecureBytes (mlocked, wiped), destroys the object at once and computes the MAC on
+// the host. The clear value is never cached. HsmInfo::host_fallbacks lists it.
+//
+// Errors: kms::Error throughout. PKCS#11 failures keep the CK_RV (NativeKind::CkRv) and name the
+// function and CKR_* value (errors.hpp has the mapping). Messages never hold a PIN or key bytes.
+//
+// Thread safety: every Hsm method of Pkcs11Hsm may be called from any thread at the same time.
+// Operations borrow one pooled session each (SessionPool); a lost session (device removed,
+// session handle invalid, user logged out) makes the adapter reopen its sessions, log in again,
+// treat all cached handles as gone, and retry the operation once.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "domain/secure_bytes.hpp"
+#include "ports/hsm.hpp"
+
+namespace kms::hsm {
+
+/// Where the user PIN comes from. The PIN is never logged or put in an error message.
+struct PinSource {
+    enum class Kind { File, Env, Value };
+    Kind kind = Kind::File;
+    /// File: the path; Env: the variable name; Value: the PIN itself (tests, kmsctl prompts).
+    std::string where;
+
+    /// The PIN. File: the contents without trailing newline characters; the file must not be
+    /// readable by others (mode o+r refused). Throws kms::Error(InvalidArgument) naming the
+    /// file or variable when it is missing, unreadable, world-readable or empty.
+    SecretString resolve() const;
+};
+
+struct Pkcs11Config {
+    std::string module_path = "/usr/lib/softhsm/libsofthsm2.so";
+    std::string token_label = "kms";  ///< the token is found by label, never by slot number
+    PinSource pin;
+    std::string profile = "auto";  ///< "auto", or a row of profiles.cpp ("softhsm2", "generic")
+    std::size_t sessions = 0;      ///< pooled sessions, 1..64; 0 = the profile's default
+    std::size_t handle_cache_capacity = 4096;  ///< unwrapped objects kept, >= 1
+    std::string lmk_label = "kms-lmk";
+    std::string lmk_mac_label = "kms-lmk-mac";
+    std::string audit_key_label = "kms-audit";
+};
+
+enum class MasterKeys {
+    RequireExisting,  ///< every start but the first: all three master objects must exist
+    CreateIfMissing,  ///< first start: create them when none exists
+};
+
+/// First start of an embedded token: C_InitToken on a slot whose token is not initialised
+/// (SoftHSM2 always offers one), labelled @p label, with @p so_pin; then C_InitPIN with
+/// @p user_pin. Master keys are created later by open(..., CreateIfMissing).
+/// The module may be in use by this process (loading is shared, see module.hpp).
+/// Throws kms::Error: Conflict when a token already carries @p label; InvalidArgument for a
+/// label over 32 bytes or an empty PIN; HsmError when no uninitialised token is offered; the
+/// CK_RV error of the failing call otherwise.
+void initialize_token(const std::string& module_path, const std::string& label,
+                      const SecretString& so_pin, const SecretString& user_pin);
+
+class Pkcs11Hsm final : public core::Hsm {
+  public:
+    /// Loads the module, selects the profile, finds the token by label, discovers its
+    /// mechanisms, opens and logs in the session pool, and finds (or, with CreateIfMissing and
+    /// none present, creates) the master keys, checking their security attributes.
+    /// Throws kms::Error: InvalidArgument (config, PIN source), HsmUnavailable (module cannot be
+    /// loaded), NotFound (no token with the label; no master keys with RequireExisting),
+    /// Integrity (some but not all master keys, duplicates, or unsafe attributes), Unsupported
+    /// (a mechanism the key storage model needs is missing), or the CK_RV error (e.g. C_Login
+    /// with CKR_PIN_INCORRECT).
+    static std::unique_ptr<Pkcs11Hsm> open(const Pkcs11Config& config, MasterKeys master_keys);
+
+    ~Pkcs11Hsm() override;
+    Pkcs11Hsm(const Pkcs11Hsm&) = delete;
+    Pkcs11Hsm& operator=(const Pkcs11Hsm&) = delete;
+
+    /// InvalidArgument when the spec's usage is empty or not allowed for the algorithm
+    /// (usages_allowed_for), the key id is empty or over 255 bytes, or the version is 0.
+    core::GeneratedKey generate(const core::KeySpec& spec) override;
+    /// Symmetric algorithms only; @p value must have secret_length(algorithm) bytes.
+    core::GeneratedKey import_secret(const core::KeySpec& spec, const SecureBytes& value) override;
+    /// Unsupported when @p alg does not fit the key; UsageNotPermitted without Usage::Mac;
+    /// Integrity when the block or a cached object disagrees with the KeyRef.
+    Bytes mac(const core::KeyRef& key, core::MacAlgorithm alg, ByteView data) override;
+    /// InvalidArgument for a wrong IV length, AAD outside GCM, or a length that is not a
+    /// multiple of the block size (unpadded CBC).
+    Bytes encrypt(const core::KeyRef& key, const core::CipherParams& params,
+                  ByteView plaintext) override;
+    /// VerificationFailed when the GCM tag or the CBC padding does not verify.
+    Bytes decrypt(const core::KeyRef& key, const core::CipherParams& params,
+                  ByteView ciphertext) override;
+    Bytes sign(const core::KeyRef& key, core::SignAlgorithm alg, ByteView message) override;
+    /// Needs KeyRef::public_key (the block may be empty). Integrity when the SPKI is malformed
+    /// or not a key of KeyRef::algorithm.
+    bool verify(const core::KeyRef& key, core::SignAlgorithm alg, ByteView message,
+                ByteView signature) override;
+    Bytes random(std::size_t length) override;
+    Bytes audit_seal(ByteView data) override;
+    void forget(std::string_view key_id) override;
+    bool probe() noexcept override;
+    core::HsmInfo info() override;
+
+    /// Token objects visible to the user that are not the three master keys, as
+    /// "label=<CKA_LABEL> id=<hex CKA_ID>", for the start-up reconciler's orphan report.
+    std::vector<std::string> foreign_token_objects();
+
+    /// The profile in use ("softhsm2").
+    const std::string& profile_name() const noexcept;
+    /// CKM_* names of the token's mechanisms, as discovered at open().
+    std::vector<std::string> mechanism_names() const;
+
+    struct CacheStats {
+        std::size_t size = 0;
+        std::size_t capacity = 0;
+        std::uint64_t hits = 0;
+        std::uint64_t misses = 0;
+        std::uint64_t evictions = 0;
+    };
+    CacheStats cache_stats() const;
+    std::size_t session_pool_size() const noexcept;
+
+    struct Impl;  // internal (hsm_impl.hpp); public only so the .cpp files can share it
+
+  private:
+    explicit Pkcs11Hsm(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace kms::hsm

@@ -1,0 +1,139 @@
+// The vendor capability table. Add a vendor by adding a row; cite the evidence next to it.
+#include "pkcs11/profiles.hpp"
+
+#include "domain/error.hpp"
+#include "pkcs11/mechanisms.hpp"
+#include "pkcs11/module.hpp"
+
+namespace kms::hsm {
+
+namespace {
+
+const std::vector<VendorProfile> kProfiles = {
+    {
+        .name = "softhsm2",
+        // SoftHSM 2.6.1 C_GetInfo: manufacturerID "SoftHSM", libraryDescription
+        // "Implementation of PKCS11".
+        .manufacturer = "SoftHSM",
+        .description = "Implementation of PKCS11",
+        // SoftHSM2 serialises much of its work on internal locks and gets slower with more
+        // threads in one process (issue measurement: 128k CMAC/s with 1 thread, 79k/s with
+        // 2). Two sessions keep one request from waiting behind a slow key generation;
+        // override with Pkcs11Config::sessions to benchmark.
+        .default_sessions = 2,
+        // 2.6.1 offers CKM_DES3_CMAC but nothing for ISO/IEC 9797-1 algorithm 3.
+        .retail_mac_mechanism = 0,
+        .retail_mac_host_fallback = true,
+        // 2.6.1 lists CKM_ECDSA only; decided from the mechanism list so a later SoftHSM with
+        // CKM_ECDSA_SHA256 hashes in the module.
+        .ecdsa_hashing = EcdsaHashing::Auto,
+        // Only the SO may set CKA_TRUSTED = true (C_CreateObject as user: CKR_ATTRIBUTE_READ_ONLY)
+        // and an SO session cannot create private objects, so the LMK cannot be trusted here.
+        .lmk_trusted = false,
+        // SoftHSM 2.6.1 C_Decrypt answers CKR_GENERAL_ERROR for a wrong GCM tag and for bad
+        // CBC padding (checked in tests/hsm).
+        .decrypt_failure_rvs = {CKR_GENERAL_ERROR, 0},
+        .notes = "SoftHSM2 2.6: software token, file object store; token objects are slow to "
+                 "create (~170/s), so working keys live in key blocks",
+    },
+    {
+        .name = "generic",
+        .manufacturer = "",
+        .description = "",
+        .default_sessions = 4,
+        .retail_mac_mechanism = 0,
+        .retail_mac_host_fallback = true,
+        .ecdsa_hashing = EcdsaHashing::Auto,
+        .lmk_trusted = false,
+        .decrypt_failure_rvs = {0, 0},
+        .notes = "any PKCS#11 v2.40 module; only standard mechanisms are used",
+    },
+};
+
+bool starts_with(std::string_view text, std::string_view prefix) {
+    return text.substr(0, prefix.size()) == prefix;
+}
+
+}  // namespace
+
+const std::vector<VendorProfile>& vendor_profiles() {
+    return kProfiles;
+}
+
+const VendorProfile& select_profile(std::string_view requested, const CK_INFO& info) {
+    if (requested == "auto") {
+        const std::string manufacturer = trim_padded(info.manufacturerID);
+        const std::string description = trim_padded(info.libraryDescription);
+        for (const auto& p : kProfiles) {
+            if (p.manufacturer.empty()) continue;
+            if (starts_with(manufacturer, p.manufacturer) &&
+                starts_with(description, p.description))
+                return p;
+        }
+        return kProfiles.back();
+    }
+    std::string known;
+    for (const auto& p : kProfiles) {
+        if (p.name == requested) return p;
+        known += known.empty() ? "" : ", ";
+        known += p.name;
+    }
+    throw Error(ErrorCode::InvalidArgument, "unknown HSM profile '" + std::string(requested) +
+                                                "' (known: auto, " + known + ")");
+}
+
+Capabilities resolve(const VendorProfile& profile, const MechanismSet& mechanisms) {
+    struct Required {
+        CK_MECHANISM_TYPE mechanism;
+        CK_FLAGS flags;
+    };
+    // DESIGN §4: the LMK, the two HMAC master keys and every key block depend on these.
+    for (const Required r : {Required{CKM_AES_KEY_GEN, CKF_GENERATE},
+                             Required{CKM_AES_KEY_WRAP_PAD, CKF_WRAP | CKF_UNWRAP},
+                             Required{CKM_GENERIC_SECRET_KEY_GEN, CKF_GENERATE},
+                             Required{CKM_SHA256_HMAC, CKF_SIGN | CKF_VERIFY}}) {
+        if (!mechanisms.has(r.mechanism, r.flags))
+            throw Error(ErrorCode::Unsupported, "the token lacks " + ckm_name(r.mechanism) +
+                                                    ", which the key storage model requires");
+    }
+
+    Capabilities caps;
+    caps.lmk_trusted = profile.lmk_trusted;
+    caps.decrypt_failure_rvs = profile.decrypt_failure_rvs;
+
+    if (profile.retail_mac_mechanism != 0 &&
+        mechanisms.has(profile.retail_mac_mechanism, CKF_SIGN)) {
+        caps.retail_mac_mechanism = profile.retail_mac_mechanism;
+    } else if (profile.retail_mac_host_fallback) {
+        caps.retail_mac_on_host = true;
+        caps.host_fallbacks.emplace_back(
+            "DES3-RETAIL: module lacks ISO/IEC 9797-1 MAC algorithm 3; the key block is "
+            "unwrapped into a short-lived non-sensitive object, its value read into locked "
+            "memory, the object destroyed, the MAC computed on the host and the value wiped");
+    }
+
+    const bool module_256 = mechanisms.has(CKM_ECDSA_SHA256, CKF_SIGN | CKF_VERIFY);
+    const bool module_384 = mechanisms.has(CKM_ECDSA_SHA384, CKF_SIGN | CKF_VERIFY);
+    switch (profile.ecdsa_hashing) {
+        case EcdsaHashing::Auto:
+            caps.ecdsa_sha256_in_module = module_256;
+            caps.ecdsa_sha384_in_module = module_384;
+            break;
+        case EcdsaHashing::Module:
+            caps.ecdsa_sha256_in_module = caps.ecdsa_sha384_in_module = true;
+            break;
+        case EcdsaHashing::Host:
+            break;
+    }
+    if (!caps.ecdsa_sha256_in_module || !caps.ecdsa_sha384_in_module) {
+        caps.host_fallbacks.emplace_back(
+            std::string("ECDSA: message hashed on the host (") +
+            (caps.ecdsa_sha256_in_module ? "" : "SHA-256") +
+            (!caps.ecdsa_sha256_in_module && !caps.ecdsa_sha384_in_module ? ", " : "") +
+            (caps.ecdsa_sha384_in_module ? "" : "SHA-384") +
+            "), the digest signed in the module with CKM_ECDSA; no key material leaves the HSM");
+    }
+    return caps;
+}
+
+}  // namespace kms::hsm

@@ -1,0 +1,215 @@
+// Session pool: fixed sessions, one login, reconnection by generation (see session_pool.hpp).
+#include "pkcs11/session_pool.hpp"
+
+#include "domain/error.hpp"
+#include "pkcs11/errors.hpp"
+#include "pkcs11/module.hpp"
+
+namespace kms::hsm {
+
+namespace {
+constexpr std::size_t kMaxSessions = 64;
+constexpr auto kReconnectInterval = std::chrono::seconds(1);
+}  // namespace
+
+SessionPool::SessionPool(std::shared_ptr<Module> module, std::string token_label, SecretString pin,
+                         std::size_t size)
+    : m_module(std::move(module)),
+      m_label(std::move(token_label)),
+      m_pin(std::move(pin)),
+      m_size(size) {
+    if (m_size == 0 || m_size > kMaxSessions)
+        throw Error(ErrorCode::InvalidArgument,
+                    "HSM session pool size must be 1.." + std::to_string(kMaxSessions));
+    std::lock_guard lock(m_mutex);
+    std::lock_guard anchor(m_anchor_mutex);
+    const auto slot = m_module->find_token(m_label);
+    if (!slot)
+        throw Error(ErrorCode::NotFound,
+                    "no initialised token labelled '" + m_label + "' in " + m_module->path());
+    m_slot = *slot;
+    open_all_locked();
+}
+
+SessionPool::~SessionPool() {
+    std::lock_guard lock(m_mutex);
+    std::lock_guard anchor(m_anchor_mutex);
+    m_destroying = false;
+    close_all_locked();
+}
+
+const CK_FUNCTION_LIST& SessionPool::fn() const noexcept {
+    return m_module->fn();
+}
+
+CK_SLOT_ID SessionPool::slot() const {
+    std::lock_guard lock(m_mutex);
+    return m_slot;
+}
+
+std::size_t SessionPool::in_use() const {
+    std::lock_guard lock(m_mutex);
+    return m_in_use;
+}
+
+bool SessionPool::logged_in_by_us() const {
+    std::lock_guard lock(m_mutex);
+    return m_logged_in_by_us;
+}
+
+void SessionPool::open_all_locked() {
+    const auto& fn = m_module->fn();
+    Session anchor = Session::open(*m_module, m_slot);
+    // PKCS#11 v2.40 §5.6 C_Login. The PIN goes straight from locked memory to the module.
+    const auto pin = m_pin.reveal();
+    const CK_RV rv = fn.C_Login(anchor.handle(), CKU_USER,
+                                reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(pin.data())),
+                                static_cast<CK_ULONG>(pin.size()));
+    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
+        throw ck_error(rv, "C_Login", "token '" + m_label + "'");
+    std::vector<Session> sessions;
+    sessions.reserve(m_size);
+    for (std::size_t i = 0; i < m_size; ++i) sessions.push_back(Session::open(*m_module, m_slot));
+
+    m_logged_in_by_us = rv == CKR_OK;
+    m_anchor = std::move(anchor);
+    m_sessions = std::move(sessions);
+    m_free.clear();
+    for (const auto& s : m_sessions) m_free.push_back(s.handle());
+}
+
+void SessionPool::close_all_locked() noexcept {
+    m_free.clear();
+    m_sessions.clear();  // C_CloseSession each
+    m_anchor.close();    // last: with it the login ends, unless another user keeps a session
+}
+
+void SessionPool::reconnect_locked(std::unique_lock<std::mutex>& lock) {
+    m_recovering = true;
+    m_cv.wait(lock, [this] { return m_in_use == 0; });
+    m_last_attempt = std::chrono::steady_clock::now();
+    try {
+        std::lock_guard anchor(m_anchor_mutex);
+        ++m_generation;  // first: objects of the old generation are never destroyed by handle
+        close_all_locked();
+        const auto slot = m_module->find_token(m_label);
+        if (!slot)
+            throw Error(ErrorCode::HsmUnavailable,
+                        "token '" + m_label + "' is not present in " + m_module->path());
+        m_slot = *slot;
+        open_all_locked();
+        m_down = false;
+    } catch (...) {
+        m_down = true;
+        m_recovering = false;
+        m_cv.notify_all();
+        throw;
+    }
+    m_recovering = false;
+    m_cv.notify_all();
+}
+
+SessionPool::Lease SessionPool::borrow() {
+    std::unique_lock lock(m_mutex);
+    for (;;) {
+        if (m_recovering) {
+            m_cv.wait(lock);
+            continue;
+        }
+        if (m_down) {
+            if (std::chrono::steady_clock::now() - m_last_attempt < kReconnectInterval)
+                throw Error(ErrorCode::HsmUnavailable,
+                            "HSM token '" + m_label + "' is unavailable; reconnecting");
+            reconnect_locked(lock);
+            continue;
+        }
+        if (!m_free.empty()) {
+            const auto h = m_free.back();
+            m_free.pop_back();
+            ++m_in_use;
+            return Lease(this, h, m_generation.load());
+        }
+        m_cv.wait(lock);
+    }
+}
+
+void SessionPool::recover(std::uint64_t seen_generation) {
+    std::unique_lock lock(m_mutex);
+    while (m_recovering) m_cv.wait(lock);
+    if (!m_down && m_generation.load() != seen_generation) return;  // someone else did it
+    if (m_down && std::chrono::steady_clock::now() - m_last_attempt < kReconnectInterval)
+        throw Error(ErrorCode::HsmUnavailable,
+                    "HSM token '" + m_label + "' is unavailable; reconnecting");
+    reconnect_locked(lock);
+}
+
+void SessionPool::give_back(CK_SESSION_HANDLE handle, std::uint64_t generation) noexcept {
+    bool wake_all = false;
+    {
+        std::lock_guard lock(m_mutex);
+        --m_in_use;
+        // A session of an older generation was closed by the reconnection: drop it.
+        if (generation == m_generation.load() && !m_down) m_free.push_back(handle);
+        wake_all = m_recovering;
+    }
+    if (wake_all)
+        m_cv.notify_all();
+    else
+        m_cv.notify_one();
+}
+
+SessionPool::Lease& SessionPool::Lease::operator=(Lease&& other) noexcept {
+    if (this != &other) {
+        reset();
+        m_pool = other.m_pool;
+        m_handle = other.m_handle;
+        m_generation = other.m_generation;
+        other.m_pool = nullptr;
+    }
+    return *this;
+}
+
+void SessionPool::Lease::reset() noexcept {
+    if (m_pool == nullptr) return;
+    m_pool->give_back(m_handle, m_generation);
+    m_pool = nullptr;
+}
+
+void SessionPool::destroy_object(CK_OBJECT_HANDLE object, std::uint64_t generation) noexcept {
+    std::lock_guard anchor(m_anchor_mutex);
+    if (!m_destroying || generation != m_generation.load() || !m_anchor) return;
+    m_module->fn().C_DestroyObject(m_anchor.handle(), object);
+}
+
+void SessionPool::stop_destroying() noexcept {
+    std::lock_guard anchor(m_anchor_mutex);
+    m_destroying = false;
+}
+
+bool SessionPool::probe() noexcept {
+    try {
+        const auto check = [this](const Lease& lease, CK_RV& rv) {
+            CK_SESSION_INFO info{};
+            rv = fn().C_GetSessionInfo(lease.handle(), &info);
+            return rv == CKR_OK &&
+                   (info.state == CKS_RW_USER_FUNCTIONS || info.state == CKS_RO_USER_FUNCTIONS);
+        };
+        std::uint64_t generation = 0;
+        CK_RV rv = CKR_OK;
+        {
+            Lease lease = borrow();
+            generation = lease.generation();
+            if (check(lease, rv)) return true;
+            // Logged out without an error code: the token was reset underneath us.
+            if (rv == CKR_OK) rv = CKR_USER_NOT_LOGGED_IN;
+        }
+        if (!ckr_means_session_lost(rv)) return false;
+        recover(generation);
+        Lease lease = borrow();
+        return check(lease, rv);
+    } catch (...) {
+        return false;
+    }
+}
+
+}  // namespace kms::hsm

@@ -268,8 +268,10 @@ Bytes issue_certificate(const CertificateProfile& profile, ByteView subject_spki
     } else {
         issuer = parse_certificate(issuer_cert_der);
         if (!issuer) invalid("certificate: the issuer certificate does not parse");
-        // RFC 5280 §4.2.1.9 / §6.1.4 (k): only a CA certificate may issue.
-        if (X509_check_ca(issuer.get()) == 0) {
+        // RFC 5280 §4.2.1.9 / §6.1.4 (k): only a CA certificate may issue. X509_check_ca returns
+        // 1 for basicConstraints cA = TRUE; its other non-zero answers (v1 self-signed,
+        // keyCertSign without basicConstraints, Netscape cert type) are legacy and refused.
+        if (X509_check_ca(issuer.get()) != 1) {
             ERR_clear_error();
             invalid("certificate: the issuer certificate is not a CA");
         }

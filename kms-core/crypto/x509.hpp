@@ -44,11 +44,12 @@ struct CertificateProfile {
 };
 
 /// Issues an X.509 v3 certificate for @p subject_spki (DER SubjectPublicKeyInfo: EC P-256,
-/// P-384 or RSA) signed by the issuer through @p sign_tbs.
+/// P-384, RSA-2048 or RSA-3072) signed by the issuer through @p sign_tbs.
 ///
 /// @p issuer_cert_der  DER certificate of the issuing CA; empty = self-signed: the issuer name
 ///                     is the subject name and @p subject_spki must be the signer's own key.
-///                     The issuer key (the CA key) must be EC P-256.
+///                     It must have basicConstraints cA = TRUE, and its key (the CA key)
+///                     must be EC P-256.
 /// Contents (RFC 5280 §4.1, §4.2):
 ///  - version 3; serial: 16 random bytes from OpenSSL's DRBG with the top bit cleared and the
 ///    next set, so it is positive and always encodes in exactly 16 octets (§4.1.2.2);
@@ -63,14 +64,17 @@ struct CertificateProfile {
 ///  - extendedKeyUsage (not critical) with serverAuth / clientAuth when asked, else absent;
 ///  - subjectAltName (not critical) when any DNS name or IP address is given.
 /// The certificate is returned as built, without checking the signature the signer produced:
-/// callers that need that guarantee call verify_certificate_signature() (the CA service does).
+/// callers that need that guarantee call verify_certificate_signature() afterwards (a CA
+/// should, so a faulty HSM answer never reaches a relying party).
 ///
 /// Throws kms::Error:
 ///  - InvalidArgument: empty or over-long CN/O, not_after_s <= not_before_s, path_len set on a
 ///    leaf or below -1, a DNS name that is not a host name (letters, digits, '-', '.', an
 ///    optional leading "*."), an IP address that does not parse, an SPKI or issuer certificate
-///    that does not parse, a signer result that is not an even-length raw r || s;
-///  - Unsupported: the issuer key is not EC P-256;
+///    that does not parse, an issuer certificate that is not a CA, a signer result that is not
+///    64 bytes (raw P-256 r || s);
+///  - Unsupported: the issuer key is not EC P-256, or the subject key is not EC P-256/P-384 or
+///    RSA-2048/3072;
 ///  - Internal: OpenSSL failed, or the assembled DER did not parse back;
 ///  - whatever @p sign_tbs throws.
 Bytes issue_certificate(const CertificateProfile& profile, ByteView subject_spki,

@@ -5,6 +5,7 @@
 // Thread safety: as Pkcs11Hsm. run() is the only way operations reach a session.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -70,8 +71,10 @@ struct Pkcs11Hsm::Impl {
     // ---- masters (pkcs11_hsm.cpp) ----
     /// The master handles for the lease's generation, found again after a reconnection.
     MasterHandles masters(const Lease& lease);
-    /// Finds the three masters (all must exist); checks their attributes when @p check.
-    MasterHandles find_masters(const Lease& lease, bool check);
+    /// Finds the three masters (all must exist) and checks their security attributes.
+    MasterHandles find_masters(const Lease& lease);
+    /// CKA_ID of the three masters, in the order lmk, lmk-mac, audit.
+    std::array<Bytes, 3> master_ids(const Lease& lease, const MasterHandles& m);
 
     // ---- key blocks (key_blocks.cpp) ----
     core::GeneratedKey make_block(Lease& lease, const core::KeySpec& spec,
@@ -98,6 +101,9 @@ struct Pkcs11Hsm::Impl {
 
     std::mutex masters_mutex;
     MasterHandles master_handles;
+    /// CKA_IDs seen at open(): after a reconnection the token found by label must carry the
+    /// same master keys (a different token with the same label is refused).
+    std::array<Bytes, 3> master_key_ids;
 };
 
 // ---- single-part operations (operations.cpp), shared with key_blocks.cpp ----

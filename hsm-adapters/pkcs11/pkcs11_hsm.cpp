@@ -175,7 +175,8 @@ std::unique_ptr<Pkcs11Hsm> Pkcs11Hsm::open(const Pkcs11Config& config, MasterKey
                             " while others exist; refusing to create a new master key");
         }
         std::lock_guard lock(impl->masters_mutex);
-        impl->master_handles = impl->find_masters(lease, true);
+        impl->master_handles = impl->find_masters(lease);
+        impl->master_key_ids = impl->master_ids(lease, impl->master_handles);
     }
     return std::unique_ptr<Pkcs11Hsm>(new Pkcs11Hsm(std::move(impl)));
 }
@@ -185,7 +186,7 @@ Pkcs11Hsm::~Pkcs11Hsm() = default;
 
 // ---- masters ------------------------------------------------------------------------------
 
-MasterHandles Pkcs11Hsm::Impl::find_masters(const Lease& lease, bool check) {
+MasterHandles Pkcs11Hsm::Impl::find_masters(const Lease& lease) {
     MasterHandles m;
     CK_OBJECT_HANDLE* slots[] = {&m.lmk, &m.lmk_mac, &m.audit};
     const std::string* labels[] = {&config.lmk_label, &config.lmk_mac_label,
@@ -197,17 +198,32 @@ MasterHandles Pkcs11Hsm::Impl::find_masters(const Lease& lease, bool check) {
                                                   (found.empty() ? "missing" : "not unique") +
                                                   " on token '" + config.token_label + "'");
         *slots[i] = found[0];
-        if (check)
-            check_master(fn(), lease.handle(), found[0], *labels[i], i == 0, caps.lmk_trusted);
+        check_master(fn(), lease.handle(), found[0], *labels[i], i == 0, caps.lmk_trusted);
     }
     m.generation = lease.generation();
     return m;
 }
 
+std::array<Bytes, 3> Pkcs11Hsm::Impl::master_ids(const Lease& lease, const MasterHandles& m) {
+    std::array<Bytes, 3> ids;
+    const CK_OBJECT_HANDLE handles[] = {m.lmk, m.lmk_mac, m.audit};
+    for (int i = 0; i < 3; ++i)
+        ids[i] = try_read_attribute(fn(), lease.handle(), handles[i], CKA_ID).value_or(Bytes());
+    return ids;
+}
+
 MasterHandles Pkcs11Hsm::Impl::masters(const Lease& lease) {
     std::lock_guard lock(masters_mutex);
-    if (master_handles.generation != lease.generation())
-        master_handles = find_masters(lease, false);  // handles may change across a reconnect
+    if (master_handles.generation != lease.generation()) {
+        // After a reconnection: handles may differ, and the token found by label must still
+        // hold the master keys this process opened with.
+        const MasterHandles found = find_masters(lease);
+        if (master_ids(lease, found) != master_key_ids)
+            throw Error(ErrorCode::Integrity, "token '" + config.token_label +
+                                                  "' no longer holds the master keys it was "
+                                                  "opened with (CKA_ID differs)");
+        master_handles = found;
+    }
     return master_handles;
 }
 

@@ -181,6 +181,32 @@ TEST(Reconnect, AllSessionsClosedUnderneathTheAdapter) {
     EXPECT_EQ(hsm->mac(r2, MacAlgorithm::AesCmac, data), crypto::aes_cmac(keys[1].clear, data));
 }
 
+TEST(Reconnect, ATokenWithOtherMasterKeysUnderTheSameLabelIsRefused) {
+    const std::string label = new_token("swap");
+    auto hsm = Pkcs11Hsm::open(config_for(label), MasterKeys::CreateIfMissing);
+    const Bytes data = text_bytes("audit record");
+    const Bytes seal = hsm->audit_seal(data);
+    {
+        // The token is wiped and initialised again under the same label, with new master keys.
+        RawToken raw(label);
+        const auto& fn = raw.fn();
+        const CK_SLOT_ID slot = raw.slot();
+        ASSERT_EQ(fn.C_CloseAllSessions(slot), CKR_OK);
+        auto padded = padded_label(label);
+        const std::string so = kSoPin, user = kUserPin;
+        auto* so_ptr = reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(so.data()));
+        auto* user_ptr = reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(user.data()));
+        ASSERT_EQ(fn.C_InitToken(slot, so_ptr, so.size(), padded.data()), CKR_OK);
+        Session s = Session::open(*Module::load(module_path()), slot);
+        ASSERT_EQ(fn.C_Login(s.handle(), CKU_SO, so_ptr, so.size()), CKR_OK);
+        ASSERT_EQ(fn.C_InitPIN(s.handle(), user_ptr, user.size()), CKR_OK);
+        fn.C_Logout(s.handle());
+    }
+    Pkcs11Hsm::open(config_for(label), MasterKeys::CreateIfMissing).reset();
+    const auto msg = expect_error(ErrorCode::Integrity, [&] { hsm->audit_seal(data); });
+    EXPECT_NE(msg.find("master keys"), std::string::npos) << msg;
+}
+
 TEST(HotPath, ACachedMacIsExactlySignInitAndSign) {
     ::setenv("KMS_COUNTING_TARGET", module_path().c_str(), 1);
     auto cfg = config_for(kSharedToken);

@@ -214,8 +214,11 @@ void print_hsm(const Object::Ptr& answer, std::ostream& out) {
     l.add("Sessions", field(sessions, "inUse") + " in use of " + field(sessions, "pool"));
     l.add("Handle cache", field(cache, "size") + " of " + field(cache, "capacity"));
     l.add("Master key KCV", field(answer, "masterKeyKcv"));
-    l.add("Host fallbacks", field(answer, "hostFallbacks"));
+    auto fallbacks = list(answer, "hostFallbacks");
+    l.add("Host fallbacks", fallbacks && fallbacks->size() > 0 ? "" : "none");
     l.print(out);
+    if (fallbacks)
+        for (const auto& f : *fallbacks) out << "  - " << scalar(f) << '\n';
     if (auto mechs = list(answer, "mechanisms"); mechs && mechs->size() > 0) {
         out << "Mechanisms:\n";
         std::string line = " ";
@@ -253,7 +256,7 @@ ExitCode render_answer(CommandId command, const Object::Ptr& answer, const Rende
         case CommandId::Health:
             print_labels(answer, {{"Status", "status"}, {"HSM", "hsm"}, {"Store", "store"}}, out);
             break;
-        case CommandId::OpenApi:
+        case CommandId::OpenApi:  // normally printed as received by the runner
             answer->stringify(out, 2);
             out << '\n';
             break;

@@ -60,9 +60,16 @@ bool success(const HttpResponse& r) {
     return r.status >= 200 && r.status < 300;
 }
 
-/// Sends @p call and returns the answer's object; throws CliError for non-2xx answers and for
-/// answers that are not JSON objects.
-Object::Ptr call_json(HttpClient& client, const ApiCall& call, std::string* raw = nullptr) {
+/// A successful answer: its object, its text as received, its status.
+struct Answer {
+    Object::Ptr obj;
+    std::string raw;
+    int status = 200;
+};
+
+/// Sends @p call and returns the answer; throws CliError for non-2xx answers and for answers
+/// that are not JSON objects.
+Answer call_json(HttpClient& client, const ApiCall& call) {
     HttpResponse r = client.send(call);
     if (!success(r)) throw http_failure(r);
     auto obj = parse_object(r.body);
@@ -70,8 +77,12 @@ Object::Ptr call_json(HttpClient& client, const ApiCall& call, std::string* raw 
         throw CliError(ExitCode::ServerError, "the server's answer is not a JSON object (HTTP " +
                                                   std::to_string(r.status) +
                                                   "): " + one_line_excerpt(r.body));
-    if (raw) *raw = std::move(r.body);
-    return obj;
+    return Answer{obj, std::move(r.body), r.status};
+}
+
+void print_raw(std::ostream& out, const std::string& text) {
+    out << text;
+    if (!text.ends_with('\n')) out << '\n';
 }
 
 /// key list --all / audit list --all: follows "next" until null and merges the pages into one
@@ -80,7 +91,7 @@ Object::Ptr fetch_all(HttpClient& client, const Invocation& inv, const char* ite
     Array::Ptr merged = new Array();
     std::optional<std::string> cursor;
     for (;;) {
-        auto page = call_json(client, build_call(inv, cursor));
+        auto page = call_json(client, build_call(inv, cursor)).obj;
         if (page->has(items) && page->isArray(items))
             for (const auto& item : *page->getArray(items)) merged->add(item);
         if (!page->has("next") || page->isNull("next")) break;
@@ -100,7 +111,7 @@ void confirm_destroy(HttpClient& client, const Invocation& inv, Console& console
     Invocation show = inv;
     show.command = find_command({"key", "show"});
     show.options.clear();
-    auto key = call_json(client, build_call(show));
+    auto key = call_json(client, build_call(show)).obj;
     console.err << "Destroy key " << *inv.positional << " (name \""
                 << key->optValue<std::string>("name", "?") << "\", "
                 << key->optValue<std::string>("algorithm", "?") << ", state "
@@ -152,7 +163,7 @@ int run_health(HttpClient& client, const Invocation& inv, const ApiCall& call, C
     auto obj = parse_object(r.body);
     if (r.status == 503 && obj && obj->has("status")) {
         if (inv.global.json)
-            console.out << r.body << (r.body.ends_with('\n') ? "" : "\n");
+            print_raw(console.out, r.body);
         else
             render_answer(CommandId::Health, obj, {}, console.out, console.err);
         throw CliError(ExitCode::ServerError, "kmsd is not healthy (HTTP 503)");
@@ -160,7 +171,7 @@ int run_health(HttpClient& client, const Invocation& inv, const ApiCall& call, C
     if (!success(r)) throw http_failure(r);
     if (!obj) throw CliError(ExitCode::ServerError, "the health answer is not a JSON object");
     if (inv.global.json)
-        console.out << r.body << (r.body.ends_with('\n') ? "" : "\n");
+        print_raw(console.out, r.body);
     else
         render_answer(CommandId::Health, obj, {}, console.out, console.err);
     return to_int(ExitCode::Ok);
@@ -184,36 +195,43 @@ int execute(const Invocation& inv, const EnvLookup& env, Console& console) {
     if (cmd.id == CommandId::Health) return run_health(client, inv, call, console);
     if (confirm) confirm_destroy(client, inv, console);
 
-    Object::Ptr answer;
-    std::string raw;
+    Answer answer;
     if (inv.has("all") && (cmd.id == CommandId::KeyList || cmd.id == CommandId::AuditList)) {
-        answer = fetch_all(client, inv, cmd.id == CommandId::KeyList ? "keys" : "records");
+        answer.obj = fetch_all(client, inv, cmd.id == CommandId::KeyList ? "keys" : "records");
         std::ostringstream text;
-        answer->stringify(text);
-        raw = text.str();
+        answer.obj->stringify(text);
+        answer.raw = text.str();
     } else {
-        answer = call_json(client, call, &raw);
+        answer = call_json(client, call);
+    }
+
+    if (answer.status == 202) {  // dual control: the request now waits for a second officer
+        if (!inv.global.json) console.out << "Accepted, pending approval (HTTP 202):\n";
+        print_raw(console.out, answer.raw);
+        return to_int(ExitCode::Ok);
     }
 
     RenderContext ctx;
     if (token_file) {
-        token_file->write(answer->optValue<std::string>("token", ""));
+        const std::string token = answer.obj->optValue<std::string>("token", "");
+        if (token.empty())
+            throw CliError(ExitCode::ServerError, "the server's answer carries no token");
+        token_file->write(token);
         ctx.token_written_to = token_file->path();
+        answer.obj->remove("token");
+        std::ostringstream text;
+        answer.obj->stringify(text);
+        answer.raw = text.str();  // --json output without the token, which is in the file
     }
 
-    if (inv.global.json) {
-        if (token_file) answer->remove("token");
-        if (token_file)
-            answer->stringify(console.out);
-        else
-            console.out << raw;
-        if (token_file || !raw.ends_with('\n')) console.out << '\n';
+    if (inv.global.json || cmd.id == CommandId::OpenApi) {
+        print_raw(console.out, answer.raw);
         const bool is_check = cmd.id == CommandId::MacVerify || cmd.id == CommandId::Verify ||
                               cmd.id == CommandId::AuditVerify;
-        return to_int(is_check && !answer_is_valid(answer) ? ExitCode::VerifyNegative
-                                                           : ExitCode::Ok);
+        return to_int(is_check && !answer_is_valid(answer.obj) ? ExitCode::VerifyNegative
+                                                               : ExitCode::Ok);
     }
-    return to_int(render_answer(cmd.id, answer, ctx, console.out, console.err));
+    return to_int(render_answer(cmd.id, answer.obj, ctx, console.out, console.err));
 }
 
 }  // namespace

@@ -114,6 +114,8 @@ void ensure_tls(const DaemonConfig& cfg, core::MetadataStore& store, core::Hsm& 
         p.is_ca = true;
         p.path_len = 1;
         const Bytes der = crypto::issue_certificate(p, *ca_spki, {}, signer);
+        if (!crypto::verify_certificate_signature(der, *ca_spki))
+            throw Error(ErrorCode::Integrity, "the HSM's signature on the CA certificate does not verify");
         store.write([&](core::WriteTxn& t) {
             t.put_setting(kCaCert, der);
             t.append_audit(core::AuditEvent{"kmsd", "ca.certificate", kCaKeyId,
@@ -148,6 +150,8 @@ void ensure_tls(const DaemonConfig& cfg, core::MetadataStore& store, core::Hsm& 
         p.dns_names.push_back(host);
     }
     const Bytes leaf = crypto::issue_certificate(p, key.spki_der, *ca_cert, signer);
+    if (!crypto::verify_certificate_signature(leaf, *ca_spki))
+        throw Error(ErrorCode::Integrity, "the HSM's signature on the TLS certificate does not verify");
     write_file_atomic(cfg.server_key(), key.private_key_pem, 0600);
     write_file_atomic(cfg.server_pem(), crypto::der_to_pem(leaf) + crypto::der_to_pem(*ca_cert),
                       0644);

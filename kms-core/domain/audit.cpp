@@ -15,7 +15,7 @@ std::string_view audit_outcome_name(AuditOutcome o) {
 Bytes canonical_audit_bytes(const AuditRecord& r) {
     Bytes out;
     const std::string_view magic = "KMSAUD1";
-    out.insert(out.end(), magic.begin(), magic.end());
+    for (char c : magic) out.push_back(static_cast<std::uint8_t>(c));
     put_u64(out, r.seq);
     put_u64(out, static_cast<std::uint64_t>(r.time_ms));
     put_lv(out, r.event.actor);

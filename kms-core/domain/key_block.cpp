@@ -13,7 +13,7 @@ constexpr std::uint8_t kFormat = 1;
 Bytes sealed_part(const KeyBlockHeader& h, ByteView wrapped) {
     Bytes out;
     out.reserve(64 + h.key_id.size() + wrapped.size());
-    out.insert(out.end(), kMagic.begin(), kMagic.end());
+    for (char c : kMagic) out.push_back(static_cast<std::uint8_t>(c));
     put_u8(out, kFormat);
     put_lv(out, h.key_id);
     put_u32(out, h.version);
@@ -44,7 +44,9 @@ KeyBlock decode_key_block(ByteView encoded) {
         throw Error(ErrorCode::Integrity, "key block: unknown algorithm");
     b.header.algorithm = static_cast<Algorithm>(alg);
     b.header.usage = UsageMask(r.u32());
-    b.header.exportable = r.u8() != 0;
+    const auto exportable = r.u8();
+    if (exportable > 1) throw Error(ErrorCode::Integrity, "key block: bad exportable flag");
+    b.header.exportable = exportable == 1;
     b.wrapped = r.lv_bytes();
     b.seal = r.lv_bytes();
     if (!r.at_end()) throw Error(ErrorCode::Integrity, "key block: trailing bytes");

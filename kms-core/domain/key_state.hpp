@@ -2,6 +2,7 @@
 // that says which transitions and which cryptographic operations each state allows.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string_view>
 

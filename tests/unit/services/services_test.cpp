@@ -1,0 +1,254 @@
+// Use cases against a real LMDB store and a recording fake HSM (the use cases' own logic:
+// roles, lifecycle table, versions, tombstones, caches, audit records). The HSM adapter has its
+// own suite against SoftHSM2.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "crypto/host_crypto.hpp"
+#include "domain/error.hpp"
+#include "services/audit_service.hpp"
+#include "services/key_lifecycle.hpp"
+#include "services/key_operations.hpp"
+#include "services/principals.hpp"
+#include "store/lmdb_store.hpp"
+
+namespace kms::core {
+namespace {
+
+/// Records what the use cases ask of the HSM; "MACs" with HMAC over the block so results
+/// depend on the key version.
+class FakeHsm final : public Hsm {
+public:
+    GeneratedKey generate(const KeySpec& s) override {
+        ++generated;
+        const std::string b = s.key_id + "/" + std::to_string(s.version);
+        return GeneratedKey{Bytes(b.begin(), b.end()), Bytes{1, 2, 3}, {}};
+    }
+    GeneratedKey import_secret(const KeySpec& s, const SecureBytes&) override { return generate(s); }
+    Bytes mac(const KeyRef& k, MacAlgorithm, ByteView data) override {
+        if (k.block.empty()) throw Error(ErrorCode::Integrity, "no block");
+        return crypto::hmac_sha256(k.block, data);
+    }
+    Bytes encrypt(const KeyRef&, const CipherParams&, ByteView p) override { return Bytes(p.begin(), p.end()); }
+    Bytes decrypt(const KeyRef&, const CipherParams&, ByteView c) override { return Bytes(c.begin(), c.end()); }
+    Bytes sign(const KeyRef&, SignAlgorithm, ByteView) override { return Bytes(64, 1); }
+    bool verify(const KeyRef&, SignAlgorithm, ByteView, ByteView) override { return true; }
+    Bytes random(std::size_t n) override { return Bytes(n, 7); }
+    Bytes audit_seal(ByteView d) override { return crypto::hmac_sha256(as_view("seal"), d); }
+    void forget(std::string_view id) override { forgotten.push_back(std::string(id)); }
+    bool probe() noexcept override { return true; }
+    HsmInfo info() override { return {}; }
+
+    std::atomic<int> generated{0};
+    std::vector<std::string> forgotten;
+};
+
+class Services : public ::testing::Test {
+protected:
+    void SetUp() override {
+        char tmpl[] = "/tmp/kms-services-XXXXXX";
+        m_dir = ::mkdtemp(tmpl);
+        store::LmdbOptions o;
+        o.path = m_dir + "/store";
+        o.map_size = 64 << 20;
+        m_store = store::LmdbStore::open(o, [this](ByteView h) { return m_hsm.audit_seal(h); }, m_clock);
+        m_ctx = std::make_unique<ServiceContext>(ServiceContext{*m_store, m_hsm, m_clock, m_cache, m_counters});
+        m_admin.name = "admin";
+        m_admin.roles = static_cast<std::uint32_t>(Role::Admin);
+    }
+    void TearDown() override {
+        m_ctx.reset();
+        m_store.reset();
+        std::filesystem::remove_all(m_dir);
+    }
+    KeyRecord make(const std::string& name, Algorithm a = Algorithm::Aes128) {
+        KeyLifecycle k(*m_ctx);
+        return k.create(m_admin, CreateKeyRequest{name, a, UsageMask().add(Usage::Mac), true, false});
+    }
+    std::vector<AuditRecord> audit() { return m_store->read_audit(1, 1000); }
+
+    std::string m_dir;
+    SystemClock m_clock;
+    FakeHsm m_hsm;
+    KeyCache m_cache;
+    UseCounterBook m_counters;
+    std::unique_ptr<store::LmdbStore> m_store;
+    std::unique_ptr<ServiceContext> m_ctx;
+    Principal m_admin;
+};
+
+TEST_F(Services, CreateStoresTheBlockAndAnAuditRecord) {
+    const auto k = make("svc-a");
+    EXPECT_EQ(k.state, KeyState::Active);
+    ASSERT_EQ(k.versions.size(), 1u);
+    const std::string expected_block = k.id + "/1";
+    EXPECT_EQ(k.versions[0].block, Bytes(expected_block.begin(), expected_block.end()));
+    const auto stored = m_store->find_key(k.id);
+    ASSERT_TRUE(stored);
+    EXPECT_EQ(stored->versions[0].block, k.versions[0].block);
+    const auto a = audit();
+    ASSERT_EQ(a.size(), 1u);
+    EXPECT_EQ(a[0].event.action, "key.create");
+    EXPECT_EQ(a[0].event.target, k.id);
+    EXPECT_NE(a[0].event.detail.find("kcv=010203"), std::string::npos);
+}
+
+TEST_F(Services, UsageThatTheAlgorithmCannotHaveIsRefusedBeforeTheHsm) {
+    KeyLifecycle k(*m_ctx);
+    EXPECT_THROW(k.create(m_admin, CreateKeyRequest{"svc-ec", Algorithm::EcP256,
+                                                    UsageMask().add(Usage::Encrypt), true, false}),
+                 Error);
+    EXPECT_EQ(m_hsm.generated.load(), 0);
+}
+
+TEST_F(Services, RotateAddsAVersionAndMacNamesIt) {
+    const auto k = make("svc-rot");
+    KeyLifecycle life(*m_ctx);
+    KeyOperations ops(*m_ctx);
+    const auto m1 = ops.mac(m_admin, k.id, MacAlgorithm::AesCmac, as_view("x"));
+    const auto r = life.rotate(m_admin, k.id);
+    EXPECT_EQ(r.current().number, 2u);
+    const auto m2 = ops.mac(m_admin, k.id, MacAlgorithm::AesCmac, as_view("x"));
+    EXPECT_EQ(m1.version, 1u);
+    EXPECT_EQ(m2.version, 2u) << "the key cache was invalidated by the rotation";
+    EXPECT_NE(m1.mac, m2.mac);
+    const auto v1 = ops.verify_mac(m_admin, k.id, MacAlgorithm::AesCmac, as_view("x"), m1.mac, 1u);
+    EXPECT_TRUE(v1.valid);
+    const auto v2 = ops.verify_mac(m_admin, k.id, MacAlgorithm::AesCmac, as_view("x"), m1.mac, 2u);
+    EXPECT_FALSE(v2.valid);
+}
+
+TEST_F(Services, DestroyWipesBlocksKeepsTheTombstoneAndForgetsHandles) {
+    const auto k = make("svc-destroy");
+    KeyLifecycle life(*m_ctx);
+    life.rotate(m_admin, k.id);
+    EXPECT_THROW(life.destroy(m_admin, k.id, "no"), Error) << "Active keys are deactivated first";
+    life.transition(m_admin, k.id, Transition::Deactivate, "retire");
+    const auto d = life.destroy(m_admin, k.id, "end");
+    EXPECT_EQ(d.state, KeyState::Destroyed);
+    const auto stored = m_store->find_key(k.id);
+    ASSERT_TRUE(stored);
+    ASSERT_EQ(stored->versions.size(), 2u);
+    for (const auto& v : stored->versions) {
+        EXPECT_TRUE(v.block.empty());
+        EXPECT_EQ(v.kcv, (Bytes{1, 2, 3})) << "the tombstone keeps the KCV";
+    }
+    ASSERT_EQ(m_hsm.forgotten.size(), 1u);
+    EXPECT_EQ(m_hsm.forgotten[0], k.id);
+    EXPECT_FALSE(m_store->find_key_id_by_name("svc-destroy")) << "the name is free again";
+    KeyOperations ops(*m_ctx);
+    try {
+        ops.mac(m_admin, k.id, MacAlgorithm::AesCmac, as_view("x"));
+        FAIL() << "a destroyed key was used";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::WrongState);
+    }
+}
+
+TEST_F(Services, RolesAreEnforcedInTheUseCases) {
+    Principal auditor{"aud", static_cast<std::uint32_t>(Role::Auditor), {}, 0, "", false};
+    Principal plugin{"plg", static_cast<std::uint32_t>(Role::Plugin), {}, 0, "", false};
+    const auto k = make("svc-roles");
+    KeyLifecycle life(*m_ctx);
+    KeyOperations ops(*m_ctx);
+    auto code = [](auto&& fn) {
+        try {
+            fn();
+        } catch (const Error& e) {
+            return e.code();
+        }
+        return ErrorCode::Internal;
+    };
+    EXPECT_EQ(code([&] { life.rotate(auditor, k.id); }), ErrorCode::Forbidden);
+    EXPECT_EQ(code([&] { ops.mac(auditor, k.id, MacAlgorithm::AesCmac, as_view("x")); }), ErrorCode::Forbidden);
+    EXPECT_NO_THROW(ops.mac(plugin, k.id, MacAlgorithm::AesCmac, as_view("x")));
+    EXPECT_EQ(code([&] { life.transition(plugin, k.id, Transition::Suspend, ""); }), ErrorCode::Forbidden);
+    Principal disabled = m_admin;
+    disabled.disabled = true;
+    EXPECT_EQ(code([&] { life.get(disabled, k.id); }), ErrorCode::Forbidden);
+}
+
+TEST_F(Services, ConcurrentRotationsNeverLoseAVersion) {
+    const auto k = make("svc-race");
+    KeyLifecycle life(*m_ctx);
+    std::atomic<int> ok{0}, conflicts{0};
+    std::vector<std::thread> ts;
+    for (int i = 0; i < 8; ++i)
+        ts.emplace_back([&] {
+            try {
+                life.rotate(m_admin, k.id);
+                ++ok;
+            } catch (const Error& e) {
+                if (e.code() == ErrorCode::Conflict) ++conflicts;
+            }
+        });
+    for (auto& t : ts) t.join();
+    const auto stored = m_store->find_key(k.id);
+    EXPECT_EQ(ok + conflicts, 8);
+    EXPECT_EQ(stored->versions.size(), 1u + ok);
+    for (std::size_t i = 0; i < stored->versions.size(); ++i)
+        EXPECT_EQ(stored->versions[i].number, i + 1);
+}
+
+TEST_F(Services, UseCountersAreCountedAndGivenBack) {
+    const auto k = make("svc-count");
+    KeyOperations ops(*m_ctx);
+    for (int i = 0; i < 5; ++i) ops.mac(m_admin, k.id, MacAlgorithm::AesCmac, as_view("x"));
+    EXPECT_EQ(m_counters.pending(k.id).mac, 5u);
+    auto taken = m_counters.take();
+    EXPECT_EQ(m_counters.pending(k.id).mac, 0u);
+    m_counters.restore(taken);
+    EXPECT_EQ(m_counters.pending(k.id).mac, 5u);
+    m_store->add_use_counters(m_counters.take());
+    m_cache.invalidate(k.id);
+    KeyLifecycle life(*m_ctx);
+    EXPECT_EQ(life.get(m_admin, k.id).counters.mac, 5u);
+    EXPECT_EQ(audit().back().event.action, "key.use");
+}
+
+TEST(KeyCache, AReaderThatLoadedBeforeAWriteCannotReinsertStaleData) {
+    KeyCache cache;
+    auto old = std::make_shared<KeyRecord>();
+    old->id = "k-1";
+    const auto gen = cache.generation();   // reader starts loading
+    cache.invalidate("k-1");               // a write commits meanwhile
+    cache.insert(old, gen);                // the reader finishes with old data
+    EXPECT_EQ(cache.get("k-1"), nullptr);
+    cache.insert(old, cache.generation());
+    EXPECT_NE(cache.get("k-1"), nullptr);
+}
+
+TEST_F(Services, PrincipalTokensAuthenticateAndReissueRevokesTheOldOne) {
+    PrincipalService p(*m_ctx);
+    const auto first = p.bootstrap_admin("admin");
+    ASSERT_TRUE(p.authenticate(first.token));
+    EXPECT_EQ(p.authenticate(first.token)->name, "admin");
+    const auto second = p.bootstrap_admin("admin");
+    EXPECT_FALSE(p.authenticate(first.token)) << "a re-issued token replaces the old one";
+    EXPECT_TRUE(p.authenticate(second.token));
+    EXPECT_FALSE(p.authenticate("kms_" + std::string(64, 'g')));
+    EXPECT_FALSE(p.authenticate("short"));
+    const auto officer = p.create(m_admin, "officer", static_cast<std::uint32_t>(Role::KeyOfficer));
+    EXPECT_EQ(p.authenticate(officer.token)->roles, static_cast<std::uint32_t>(Role::KeyOfficer));
+    EXPECT_THROW(p.create(m_admin, "officer", static_cast<std::uint32_t>(Role::Auditor)), Error);
+}
+
+TEST_F(Services, AuditVerificationWalksTheChainAndChecksSeals) {
+    make("svc-audit-1");
+    make("svc-audit-2");
+    AuditService a(*m_ctx);
+    const auto ok = a.verify(m_admin);
+    EXPECT_TRUE(ok.valid) << ok.problem;
+    EXPECT_EQ(ok.records, 2u);
+    EXPECT_TRUE(a.record_denial("-", "auth", "", "unauthenticated"));
+    const auto v = a.verify(m_admin);
+    EXPECT_TRUE(v.valid);
+    EXPECT_EQ(v.records, 3u);
+    EXPECT_EQ(audit().back().event.outcome, AuditOutcome::Denied);
+}
+
+}  // namespace
+}  // namespace kms::core

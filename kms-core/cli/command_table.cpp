@@ -254,7 +254,8 @@ std::vector<OptionSpec> build_globals() {
         opt("data-dir", "DIR",
             "kmsd data dir: URL from DIR/kmsd.url, CA DIR/tls/ca.pem, token DIR/admin.token "
             "(env KMS_DATA_DIR)"),
-        opt("timeout", "SECONDS", "connect and read timeout, 1 to 3600 (default 30)"),
+        opt("timeout", "SECONDS",
+            "limit of each network wait (connect, handshake, answer); default 30"),
         opt("json", "", "print the server's JSON answer as is"),
         opt("help", "", "show help (also -h)"),
     };

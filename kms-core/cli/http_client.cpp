@@ -147,12 +147,15 @@ HttpResponse HttpClient::send(const ApiCall& call) {
         std::ostream& out = im.session->sendRequest(request);
         if (call.body) out << *call.body;
         out.flush();
+        // The request stream swallows socket errors (a failed or timed-out TLS handshake, which
+        // happens on the first write) and Poco rethrows them only in receiveResponse(); surface
+        // them here so they count as connection failures, not as a missing answer.
+        if (const Poco::Exception* failed = im.session->networkException()) failed->rethrow();
     } catch (const Poco::Net::SSLException& e) {
         throw CliError(ExitCode::ConnectFailed, im.tls_failure(e.displayText()));
     } catch (const Poco::TimeoutException&) {
         throw CliError(ExitCode::ConnectFailed, "cannot connect to " + im.cfg.url +
-                                                    ": timed out after " +
-                                                    std::to_string(im.cfg.timeout_seconds) + " s");
+                                                    ": the TCP connect or TLS handshake timed out");
     } catch (const Poco::Exception& e) {
         throw CliError(ExitCode::ConnectFailed,
                        "cannot connect to " + im.cfg.url + ": " + e.displayText());

@@ -10,6 +10,7 @@ namespace kms::hsm {
 namespace {
 constexpr std::size_t kMaxSessions = 64;
 constexpr auto kReconnectInterval = std::chrono::seconds(1);
+constexpr auto kHandOffAfter = std::chrono::milliseconds(2);  // see SessionPool::Waiter
 }  // namespace
 
 SessionPool::SessionPool(std::shared_ptr<Module> module, std::string token_label, SecretString pin,
@@ -86,8 +87,28 @@ void SessionPool::close_all_locked() noexcept {
 
 void SessionPool::reconnect_locked(std::unique_lock<std::mutex>& lock) {
     m_recovering = true;
-    m_cv.wait(lock, [this] { return m_in_use == 0; });
+    m_idle.wait(lock, [this] { return m_in_use == 0; });
     m_last_attempt = std::chrono::steady_clock::now();
+    const auto finish = [this](bool ok) {
+        m_recovering = false;
+        m_down = !ok;
+        if (ok) {
+            // Hand the new sessions to the threads that queued meanwhile, in order.
+            while (!m_waiters.empty() && !m_free.empty()) {
+                const auto h = m_free.back();
+                m_free.pop_back();
+                hand_out_locked(h);
+            }
+        } else {
+            // Nothing to hand out: let every waiter look at the state again.
+            for (Waiter* w : m_waiters) {
+                w->state = Waiter::State::Retry;
+                w->cv.notify_one();
+            }
+            m_waiters.clear();
+        }
+        m_recovered.notify_all();
+    };
     try {
         std::lock_guard anchor(m_anchor_mutex);
         ++m_generation;  // first: objects of the old generation are never destroyed by handle
@@ -98,44 +119,55 @@ void SessionPool::reconnect_locked(std::unique_lock<std::mutex>& lock) {
                         "token '" + m_label + "' is not present in " + m_module->path());
         m_slot = *slot;
         open_all_locked();
-        m_down = false;
     } catch (...) {
-        m_down = true;
-        m_recovering = false;
-        m_cv.notify_all();
+        finish(false);
         throw;
     }
-    m_recovering = false;
-    m_cv.notify_all();
+    finish(true);
 }
 
 SessionPool::Lease SessionPool::borrow() {
     std::unique_lock lock(m_mutex);
     for (;;) {
-        if (m_recovering) {
-            m_cv.wait(lock);
-            continue;
-        }
-        if (m_down) {
+        if (m_down && !m_recovering) {
             if (std::chrono::steady_clock::now() - m_last_attempt < kReconnectInterval)
                 throw Error(ErrorCode::HsmUnavailable,
                             "HSM token '" + m_label + "' is unavailable; reconnecting");
             reconnect_locked(lock);
             continue;
         }
-        if (!m_free.empty()) {
+        // Fast path: a free session, and no waiter that has waited too long.
+        if (!m_recovering && !m_free.empty() &&
+            (m_waiters.empty() ||
+             std::chrono::steady_clock::now() - m_waiters.front()->since < kHandOffAfter)) {
             const auto h = m_free.back();
             m_free.pop_back();
             ++m_in_use;
             return Lease(this, h, m_generation.load());
         }
-        m_cv.wait(lock);
+        Waiter me;
+        me.since = std::chrono::steady_clock::now();
+        m_waiters.push_back(&me);
+        me.cv.wait(lock, [this, &me] {
+            return me.state != Waiter::State::Waiting ||
+                   (!m_recovering && !m_free.empty() && m_waiters.front() == &me);
+        });
+        if (me.state == Waiter::State::Served) return Lease(this, me.handle, me.generation);
+        if (me.state == Waiter::State::Waiting) {  // first in line and a session is free
+            m_waiters.pop_front();
+            const auto h = m_free.back();
+            m_free.pop_back();
+            ++m_in_use;
+            if (!m_free.empty() && !m_waiters.empty()) m_waiters.front()->cv.notify_one();
+            return Lease(this, h, m_generation.load());
+        }
+        // Retry: a reconnection failed while we waited; look at the state again.
     }
 }
 
 void SessionPool::recover(std::uint64_t seen_generation) {
     std::unique_lock lock(m_mutex);
-    while (m_recovering) m_cv.wait(lock);
+    m_recovered.wait(lock, [this] { return !m_recovering; });
     if (!m_down && m_generation.load() != seen_generation) return;  // someone else did it
     if (m_down && std::chrono::steady_clock::now() - m_last_attempt < kReconnectInterval)
         throw Error(ErrorCode::HsmUnavailable,
@@ -143,19 +175,35 @@ void SessionPool::recover(std::uint64_t seen_generation) {
     reconnect_locked(lock);
 }
 
-void SessionPool::give_back(CK_SESSION_HANDLE handle, std::uint64_t generation) noexcept {
-    bool wake_all = false;
-    {
-        std::lock_guard lock(m_mutex);
-        --m_in_use;
-        // A session of an older generation was closed by the reconnection: drop it.
-        if (generation == m_generation.load() && !m_down) m_free.push_back(handle);
-        wake_all = m_recovering;
+void SessionPool::hand_out_locked(CK_SESSION_HANDLE handle) noexcept {
+    if (m_waiters.empty()) {
+        m_free.push_back(handle);
+        return;
     }
-    if (wake_all)
-        m_cv.notify_all();
-    else
-        m_cv.notify_one();
+    Waiter* w = m_waiters.front();
+    if (std::chrono::steady_clock::now() - w->since < kHandOffAfter) {
+        m_free.push_back(handle);  // the first waiter competes for it (see Waiter)
+        w->cv.notify_one();
+        return;
+    }
+    m_waiters.pop_front();
+    w->handle = handle;
+    w->generation = m_generation.load();
+    w->state = Waiter::State::Served;
+    ++m_in_use;
+    w->cv.notify_one();  // under the lock: the waiter's stack frame outlives this call
+}
+
+void SessionPool::give_back(CK_SESSION_HANDLE handle, std::uint64_t generation) noexcept {
+    std::lock_guard lock(m_mutex);
+    --m_in_use;
+    if (m_recovering) {
+        // The reconnection closes every session; it waits for the last one to come back.
+        if (m_in_use == 0) m_idle.notify_all();
+        return;
+    }
+    // A session of an older generation was closed by the reconnection: drop it.
+    if (generation == m_generation.load() && !m_down) hand_out_locked(handle);
 }
 
 SessionPool::Lease& SessionPool::Lease::operator=(Lease&& other) noexcept {

@@ -35,7 +35,8 @@ struct Wrap<Member> {
 #define KMS_FUNCTIONS(X)                                                                           \
     X(C_Initialize)                                                                                \
     X(C_Finalize)                                                                                  \
-    X(C_GetInfo) X(C_GetSlotList) X(C_GetSlotInfo) X(C_GetTokenInfo) X(C_WaitForSlotEvent) X(      \
+    X(C_GetInfo)                                                                                   \
+    X(C_GetSlotList) X(C_GetSlotInfo) X(C_GetTokenInfo) X(C_WaitForSlotEvent) X(                   \
         C_GetMechanismList) X(C_GetMechanismInfo) X(C_InitToken) X(C_InitPIN) X(C_SetPIN)          \
         X(C_OpenSession) X(C_CloseSession) X(C_CloseAllSessions) X(C_GetSessionInfo) X(            \
             C_GetOperationState) X(C_SetOperationState) X(C_Login) X(C_Logout) X(C_CreateObject)   \

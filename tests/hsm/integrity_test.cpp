@@ -120,12 +120,14 @@ TEST(Integrity, BadPublicKeysAreIntegrityErrors) {
                               usage({Usage::Sign, Usage::Verify})};
     const auto k384 = shared_hsm().generate(other);
     core::KeyRef wrong = ref(spec, key);
-    wrong.key_id = other.key_id + "-as-p256";
+    const std::string wrong_id = other.key_id + "-as-p256";  // KeyRef holds views
+    wrong.key_id = wrong_id;
     wrong.public_key = k384.public_key;
     expect_error(ErrorCode::Integrity,
                  [&] { shared_hsm().verify(wrong, SignAlgorithm::EcdsaSha256, {}, Bytes(64)); });
     core::KeyRef none = ref(spec, key);
-    none.key_id = spec.key_id + "-nopub";
+    const std::string none_id = spec.key_id + "-nopub";
+    none.key_id = none_id;
     none.public_key = {};
     expect_error(ErrorCode::InvalidArgument,
                  [&] { shared_hsm().verify(none, SignAlgorithm::EcdsaSha256, {}, Bytes(64)); });

@@ -34,13 +34,16 @@ double cmac_rate(CK_SLOT_ID slot, int threads, double secs) {
     for (int t = 0; t < threads; ++t)
         ts.emplace_back([&] {
             CK_SESSION_HANDLE s;
-            check(f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s), "C_OpenSession");
+            check(f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s),
+                  "C_OpenSession");
             CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
             CK_KEY_TYPE kt = CKK_AES;
             CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
             CK_ULONG len = 16;
-            CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_KEY_TYPE, &kt, sizeof kt},
-                                   {CKA_TOKEN, &no, sizeof no}, {CKA_SIGN, &yes, sizeof yes},
+            CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls},
+                                   {CKA_KEY_TYPE, &kt, sizeof kt},
+                                   {CKA_TOKEN, &no, sizeof no},
+                                   {CKA_SIGN, &yes, sizeof yes},
                                    {CKA_VALUE_LEN, &len, sizeof len}};
             CK_MECHANISM gen{CKM_AES_KEY_GEN, nullptr, 0};
             CK_OBJECT_HANDLE key;
@@ -75,7 +78,9 @@ int main(int argc, char** argv) {
     std::system(("mkdir -p " + dir + "/tokens").c_str());
     const std::string conf = dir + "/softhsm2.conf";
     FILE* c = std::fopen(conf.c_str(), "w");
-    std::fprintf(c, "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n", dir.c_str());
+    std::fprintf(
+        c, "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n",
+        dir.c_str());
     std::fclose(c);
     setenv("SOFTHSM2_CONF", conf.c_str(), 1);
 
@@ -106,7 +111,8 @@ int main(int argc, char** argv) {
         if (std::memcmp(ti.label, label, 32) == 0) slot = slots[i];
     }
     CK_SESSION_HANDLE s;
-    check(f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s), "C_OpenSession");
+    check(f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s),
+          "C_OpenSession");
     check(f->C_Login(s, CKU_SO, (CK_UTF8CHAR*)so, std::strlen(so)), "C_Login SO");
     check(f->C_InitPIN(s, (CK_UTF8CHAR*)pin, std::strlen(pin)), "C_InitPIN");
     check(f->C_Logout(s), "C_Logout");
@@ -117,10 +123,10 @@ int main(int argc, char** argv) {
     CK_KEY_TYPE kt = CKK_AES;
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     CK_ULONG len = 16;
-    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_KEY_TYPE, &kt, sizeof kt},
-                           {CKA_TOKEN, &yes, sizeof yes}, {CKA_PRIVATE, &yes, sizeof yes},
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls},     {CKA_KEY_TYPE, &kt, sizeof kt},
+                           {CKA_TOKEN, &yes, sizeof yes},     {CKA_PRIVATE, &yes, sizeof yes},
                            {CKA_SENSITIVE, &yes, sizeof yes}, {CKA_EXTRACTABLE, &no, sizeof no},
-                           {CKA_SIGN, &yes, sizeof yes}, {CKA_VALUE_LEN, &len, sizeof len}};
+                           {CKA_SIGN, &yes, sizeof yes},      {CKA_VALUE_LEN, &len, sizeof len}};
     CK_MECHANISM gen{CKM_AES_KEY_GEN, nullptr, 0};
     long created = 0;
     const auto t0 = std::chrono::steady_clock::now();

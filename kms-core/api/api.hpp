@@ -41,18 +41,18 @@ void add_operation_routes(Router& router, ApiServices& services);
 void add_admin_routes(Router& router, ApiServices& services);
 
 struct ServerOptions {
-    std::string listen = "127.0.0.1:8443";   ///< HOST:PORT
-    std::string cert_file;                   ///< PEM: server certificate (then the chain)
-    std::string key_file;                    ///< PEM: server private key
-    std::string ca_file;                     ///< PEM: CA for client certificates (mTLS)
-    int max_connections = 128;               ///< one thread per open connection (keep-alive)
+    std::string listen = "127.0.0.1:8443";  ///< HOST:PORT
+    std::string cert_file;                  ///< PEM: server certificate (then the chain)
+    std::string key_file;                   ///< PEM: server private key
+    std::string ca_file;                    ///< PEM: CA for client certificates (mTLS)
+    int max_connections = 128;              ///< one thread per open connection (keep-alive)
     bool access_log = false;
 };
 
 /// HTTPS server over the router. TLS 1.2 or newer only. Binds with SO_REUSEADDR but never
 /// SO_REUSEPORT, so a second kmsd on the same port fails at start instead of sharing it.
 class ApiServer {
-public:
+  public:
     ApiServer(const ServerOptions& options, const Router& router, ApiServices& services);
     ~ApiServer();
     ApiServer(const ApiServer&) = delete;
@@ -63,7 +63,7 @@ public:
     void stop(int grace_ms = 5000);
     std::uint16_t port() const;
 
-private:
+  private:
     Poco::ThreadPool m_pool;
     std::unique_ptr<Poco::Net::HTTPServer> m_server;
     std::uint16_t m_port = 0;

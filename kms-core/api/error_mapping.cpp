@@ -8,19 +8,27 @@ int http_status(ErrorCode code) noexcept {
         case ErrorCode::InvalidArgument:
         case ErrorCode::MalformedRequest:
         case ErrorCode::VerificationFailed:
-        case ErrorCode::Unsupported: return 400;
-        case ErrorCode::Unauthenticated: return 401;
+        case ErrorCode::Unsupported:
+            return 400;
+        case ErrorCode::Unauthenticated:
+            return 401;
         case ErrorCode::Forbidden:
-        case ErrorCode::UsageNotPermitted: return 403;
-        case ErrorCode::NotFound: return 404;
+        case ErrorCode::UsageNotPermitted:
+            return 403;
+        case ErrorCode::NotFound:
+            return 404;
         case ErrorCode::Conflict:
-        case ErrorCode::WrongState: return 409;
-        case ErrorCode::PayloadTooLarge: return 413;
-        case ErrorCode::HsmUnavailable: return 503;
+        case ErrorCode::WrongState:
+            return 409;
+        case ErrorCode::PayloadTooLarge:
+            return 413;
+        case ErrorCode::HsmUnavailable:
+            return 503;
         case ErrorCode::HsmError:
         case ErrorCode::StoreError:
         case ErrorCode::Integrity:
-        case ErrorCode::Internal: return 500;
+        case ErrorCode::Internal:
+            return 500;
     }
     return 500;
 }

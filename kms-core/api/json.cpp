@@ -57,8 +57,7 @@ Body::Body(Object::Ptr obj, std::initializer_list<std::string_view> allowed)
     : m_obj(std::move(obj)) {
     for (const auto& name : m_obj->getNames()) {
         if (std::find(allowed.begin(), allowed.end(), name) == allowed.end())
-            throw Error(ErrorCode::InvalidArgument,
-                        "unknown field '" + name.substr(0, 64) + "'");
+            throw Error(ErrorCode::InvalidArgument, "unknown field '" + name.substr(0, 64) + "'");
     }
 }
 
@@ -75,8 +74,8 @@ std::optional<std::string> Body::opt_string(std::string_view field, std::size_t 
         throw Error(ErrorCode::InvalidArgument, std::string(field) + ": must be a string");
     std::string s = v.extract<std::string>();
     if (s.size() > max_len)
-        throw Error(ErrorCode::InvalidArgument, std::string(field) + ": at most " +
-                                                    std::to_string(max_len) + " characters");
+        throw Error(ErrorCode::InvalidArgument,
+                    std::string(field) + ": at most " + std::to_string(max_len) + " characters");
     return s;
 }
 
@@ -151,7 +150,9 @@ std::vector<std::string> Body::strings(std::string_view field, std::size_t max_i
     return out;
 }
 
-Object::Ptr new_object() { return new Object(Poco::JSON_PRESERVE_KEY_ORDER); }
+Object::Ptr new_object() {
+    return new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+}
 
 std::string stringify(const Object::Ptr& obj) {
     std::ostringstream out;
@@ -175,16 +176,17 @@ std::int64_t parse_time(std::string_view text, std::string_view field) {
     int ms = 0;
     char z = 0;
     const std::string t(text.substr(0, 40));
-    int n = std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &s, &ms,
-                        &z);
+    int n =
+        std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &s, &ms, &z);
     if (n != 8) {
         ms = 0;
         n = std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &s, &z);
         if (n != 7) z = 0;
     }
     if (z != 'Z' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
-        throw Error(ErrorCode::InvalidArgument,
-                    std::string(field) + ": must be an RFC 3339 UTC time like 2026-01-31T12:00:00Z");
+        throw Error(
+            ErrorCode::InvalidArgument,
+            std::string(field) + ": must be an RFC 3339 UTC time like 2026-01-31T12:00:00Z");
     std::tm tm{};
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;
@@ -196,7 +198,9 @@ std::int64_t parse_time(std::string_view text, std::string_view field) {
 }
 
 namespace {
-Var hex_or_null(const Bytes& b) { return b.empty() ? Var() : Var(to_hex(b)); }
+Var hex_or_null(const Bytes& b) {
+    return b.empty() ? Var() : Var(to_hex(b));
+}
 Var time_or_null(const std::optional<std::int64_t>& t) {
     return t ? Var(format_time(*t)) : Var();
 }

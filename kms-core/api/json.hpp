@@ -20,7 +20,7 @@
 
 namespace kms::api {
 
-inline constexpr std::size_t kMaxBody = 1 << 20;   ///< 1 MiB
+inline constexpr std::size_t kMaxBody = 1 << 20;  ///< 1 MiB
 
 /// Reads at most kMaxBody bytes (PayloadTooLarge past that) and parses one JSON object
 /// (MalformedRequest otherwise). Nesting depth is limited to 16, NUL bytes are refused.
@@ -31,7 +31,7 @@ Poco::JSON::Object::Ptr parse_object_text(const std::string& text);
 /// A request body with typed, validated accessors. Unknown fields are refused, so a typo in a
 /// field name is an error instead of a silently ignored option.
 class Body {
-public:
+  public:
     Body(Poco::JSON::Object::Ptr obj, std::initializer_list<std::string_view> allowed);
     std::string string(std::string_view field, std::size_t max_len = 256) const;
     std::optional<std::string> opt_string(std::string_view field, std::size_t max_len = 256) const;
@@ -43,7 +43,7 @@ public:
     std::optional<bool> opt_bool(std::string_view field) const;
     std::vector<std::string> strings(std::string_view field, std::size_t max_items = 16) const;
 
-private:
+  private:
     Poco::Dynamic::Var get(std::string_view field) const;
     Poco::JSON::Object::Ptr m_obj;
 };

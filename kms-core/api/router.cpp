@@ -27,8 +27,8 @@ std::optional<std::string> Request::q(std::string_view name) const {
     return std::nullopt;
 }
 
-void Router::add(std::string method, std::string_view pattern, std::string action,
-                 BodyPolicy body, Handler handler, bool authenticated) {
+void Router::add(std::string method, std::string_view pattern, std::string action, BodyPolicy body,
+                 Handler handler, bool authenticated) {
     m_routes.push_back(Route{std::move(method), split(pattern), authenticated, body,
                              std::move(action), std::move(handler)});
 }
@@ -43,8 +43,10 @@ Router::Match Router::match(std::string_view method, std::string_view path) cons
         for (std::size_t i = 0; i < segs.size() && ok; ++i) {
             const auto& p = r.segments[i];
             if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
-                if (segs[i].empty() || segs[i].size() > 128) ok = false;
-                else params.push_back(segs[i]);
+                if (segs[i].empty() || segs[i].size() > 128)
+                    ok = false;
+                else
+                    params.push_back(segs[i]);
             } else if (p != segs[i]) {
                 ok = false;
             }

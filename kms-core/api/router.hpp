@@ -30,8 +30,8 @@ struct Reply {
     Reply(int status_, std::string raw_, std::string content_type_)
         : status(status_), raw(std::move(raw_)), content_type(std::move(content_type_)) {}
     int status = 200;
-    Poco::JSON::Object::Ptr json;   ///< rendered as application/json when set
-    std::string raw;                ///< otherwise this, with content_type
+    Poco::JSON::Object::Ptr json;  ///< rendered as application/json when set
+    std::string raw;               ///< otherwise this, with content_type
     std::string content_type = "application/json";
 };
 
@@ -41,26 +41,26 @@ enum class BodyPolicy { None, Required, Optional };
 
 struct Route {
     std::string method;
-    std::vector<std::string> segments;   ///< "{x}" marks a parameter
+    std::vector<std::string> segments;  ///< "{x}" marks a parameter
     bool authenticated = true;
     BodyPolicy body = BodyPolicy::None;
-    std::string action;                  ///< audit action name, e.g. "key.mac"
+    std::string action;  ///< audit action name, e.g. "key.mac"
     Handler handler;
 };
 
 class Router {
-public:
+  public:
     void add(std::string method, std::string_view pattern, std::string action, BodyPolicy body,
              Handler handler, bool authenticated = true);
 
     struct Match {
         const Route* route = nullptr;
         std::vector<std::string> params;
-        bool path_known = false;   ///< some route has this path (so a miss is a 405)
+        bool path_known = false;  ///< some route has this path (so a miss is a 405)
     };
     Match match(std::string_view method, std::string_view path) const;
 
-private:
+  private:
     std::vector<Route> m_routes;
 };
 

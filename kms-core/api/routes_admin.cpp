@@ -6,19 +6,25 @@
 namespace kms::api {
 
 void add_admin_routes(Router& router, ApiServices& s) {
-    router.add("GET", "/healthz", "health", BodyPolicy::None, [&s](Request&) {
-        const bool hsm = s.health.hsm_ok.load(std::memory_order_relaxed);
-        const bool store = s.health.store_ok.load(std::memory_order_relaxed);
-        auto o = new_object();
-        o->set("status", hsm && store ? "ok" : "unavailable");
-        o->set("hsm", hsm ? "ok" : "unavailable");
-        o->set("store", store ? "ok" : "unavailable");
-        return Reply{hsm && store ? 200 : 503, o};
-    }, false);
+    router.add(
+        "GET", "/healthz", "health", BodyPolicy::None,
+        [&s](Request&) {
+            const bool hsm = s.health.hsm_ok.load(std::memory_order_relaxed);
+            const bool store = s.health.store_ok.load(std::memory_order_relaxed);
+            auto o = new_object();
+            o->set("status", hsm && store ? "ok" : "unavailable");
+            o->set("hsm", hsm ? "ok" : "unavailable");
+            o->set("store", store ? "ok" : "unavailable");
+            return Reply{hsm && store ? 200 : 503, o};
+        },
+        false);
 
-    router.add("GET", "/v1/openapi.json", "openapi", BodyPolicy::None, [&s](Request&) {
-        return Reply{200, std::string(s.openapi_json), "application/json"};
-    }, false);
+    router.add(
+        "GET", "/v1/openapi.json", "openapi", BodyPolicy::None,
+        [&s](Request&) {
+            return Reply{200, std::string(s.openapi_json), "application/json"};
+        },
+        false);
 
     router.add("GET", "/v1/whoami", "whoami", BodyPolicy::None, [](Request& r) {
         auto o = new_object();
@@ -29,30 +35,32 @@ void add_admin_routes(Router& router, ApiServices& s) {
         return Reply{200, o};
     });
 
-    router.add("POST", "/v1/principals", "principal.create", BodyPolicy::Required, [&s](Request& r) {
-        Body b(r.body, {"name", "roles", "csr"});
-        const std::string name = b.string("name", 64);
-        std::uint32_t roles = 0;
-        for (const auto& n : b.strings("roles")) {
-            auto role = core::parse_role(n);
-            if (!role)
-                throw Error(ErrorCode::InvalidArgument,
-                            "roles: unknown role '" + n +
-                                "' (admin, key-officer, custodian, auditor, plugin)");
-            roles |= static_cast<std::uint32_t>(*role);
-        }
-        if (b.opt_string("csr", 16384))
-            throw Error(ErrorCode::Unsupported,
-                        "csr: client certificates from the KMS CA are not issued by this version");
-        auto issued = s.principals.create(*r.caller, name, roles);
-        auto o = new_object();
-        o->set("name", issued.principal.name);
-        Poco::JSON::Array::Ptr arr = new Poco::JSON::Array();
-        for (const auto& n : core::role_names(issued.principal.roles)) arr->add(n);
-        o->set("roles", arr);
-        o->set("token", issued.token);
-        return Reply{201, o};
-    });
+    router.add(
+        "POST", "/v1/principals", "principal.create", BodyPolicy::Required, [&s](Request& r) {
+            Body b(r.body, {"name", "roles", "csr"});
+            const std::string name = b.string("name", 64);
+            std::uint32_t roles = 0;
+            for (const auto& n : b.strings("roles")) {
+                auto role = core::parse_role(n);
+                if (!role)
+                    throw Error(ErrorCode::InvalidArgument,
+                                "roles: unknown role '" + n +
+                                    "' (admin, key-officer, custodian, auditor, plugin)");
+                roles |= static_cast<std::uint32_t>(*role);
+            }
+            if (b.opt_string("csr", 16384))
+                throw Error(
+                    ErrorCode::Unsupported,
+                    "csr: client certificates from the KMS CA are not issued by this version");
+            auto issued = s.principals.create(*r.caller, name, roles);
+            auto o = new_object();
+            o->set("name", issued.principal.name);
+            Poco::JSON::Array::Ptr arr = new Poco::JSON::Array();
+            for (const auto& n : core::role_names(issued.principal.roles)) arr->add(n);
+            o->set("roles", arr);
+            o->set("token", issued.token);
+            return Reply{201, o};
+        });
 
     router.add("GET", "/v1/principals", "principal.list", BodyPolicy::None, [&s](Request& r) {
         Poco::JSON::Array::Ptr arr = new Poco::JSON::Array();
@@ -72,9 +80,9 @@ void add_admin_routes(Router& router, ApiServices& s) {
                 if (pos != v->size() || n < 1 || n > max) throw std::invalid_argument("range");
                 return static_cast<std::uint64_t>(n);
             } catch (const std::exception&) {
-                throw Error(ErrorCode::InvalidArgument, std::string(name) +
-                                                            ": must be an integer from 1 to " +
-                                                            std::to_string(max));
+                throw Error(
+                    ErrorCode::InvalidArgument,
+                    std::string(name) + ": must be an integer from 1 to " + std::to_string(max));
             }
         };
         const std::uint64_t from = num("from", 1, UINT64_MAX / 2);
@@ -96,14 +104,15 @@ void add_admin_routes(Router& router, ApiServices& s) {
         o->set("records", v.records);
         o->set("headSeq", v.head.seq);
         o->set("headHash", to_hex(v.head.hash));
-        o->set("firstInvalid", v.first_invalid ? Poco::Dynamic::Var(*v.first_invalid)
-                                               : Poco::Dynamic::Var());
+        o->set("firstInvalid",
+               v.first_invalid ? Poco::Dynamic::Var(*v.first_invalid) : Poco::Dynamic::Var());
         o->set("problem", v.valid ? Poco::Dynamic::Var() : Poco::Dynamic::Var(v.problem));
         return Reply{200, o};
     });
 
     router.add("GET", "/v1/hsm", "hsm.info", BodyPolicy::None, [&s](Request& r) {
-        core::require_role(*r.caller, {core::Role::Admin, core::Role::KeyOfficer, core::Role::Auditor},
+        core::require_role(*r.caller,
+                           {core::Role::Admin, core::Role::KeyOfficer, core::Role::Auditor},
                            "reading HSM information");
         return Reply{200, hsm_json(s.hsm.info())};
     });

@@ -51,7 +51,8 @@ void add_key_routes(Router& router, ApiServices& s) {
         req.name = b.string("name", 128);
         const std::string alg = b.string("algorithm", 32);
         auto a = core::parse_algorithm(alg);
-        if (!a) throw Error(ErrorCode::InvalidArgument, "algorithm: unknown algorithm '" + alg + "'");
+        if (!a)
+            throw Error(ErrorCode::InvalidArgument, "algorithm: unknown algorithm '" + alg + "'");
         req.algorithm = *a;
         req.usage = parse_usage_list(b.strings("usage"));
         req.activate = b.opt_bool("activate").value_or(true);
@@ -64,12 +65,15 @@ void add_key_routes(Router& router, ApiServices& s) {
         if (auto p = r.q("namePrefix")) f.name_prefix = p->substr(0, 128);
         if (auto st = r.q("state")) {
             f.state = core::parse_key_state(*st);
-            if (!f.state) throw Error(ErrorCode::InvalidArgument, "state: unknown state '" + st->substr(0, 32) + "'");
+            if (!f.state)
+                throw Error(ErrorCode::InvalidArgument,
+                            "state: unknown state '" + st->substr(0, 32) + "'");
         }
         if (auto al = r.q("algorithm")) {
             f.algorithm = core::parse_algorithm(*al);
             if (!f.algorithm)
-                throw Error(ErrorCode::InvalidArgument, "algorithm: unknown algorithm '" + al->substr(0, 32) + "'");
+                throw Error(ErrorCode::InvalidArgument,
+                            "algorithm: unknown algorithm '" + al->substr(0, 32) + "'");
         }
         const std::string after = r.q("after").value_or("").substr(0, 128);
         auto page = s.keys.list(*r.caller, f, after, query_limit(r));
@@ -77,43 +81,47 @@ void add_key_routes(Router& router, ApiServices& s) {
         Poco::JSON::Array::Ptr arr = new Poco::JSON::Array();
         for (const auto& k : page.keys) arr->add(key_json(k, false));
         o->set("keys", arr);
-        o->set("next", page.next_after.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(page.next_after));
+        o->set("next", page.next_after.empty() ? Poco::Dynamic::Var()
+                                               : Poco::Dynamic::Var(page.next_after));
         return Reply{200, o};
     });
 
-    router.add("GET", "/v1/keys/{id}", "key.get", BodyPolicy::None, [&s](Request& r) {
-        return key_reply(s.keys.get(*r.caller, r.params[0]));
-    });
+    router.add("GET", "/v1/keys/{id}", "key.get", BodyPolicy::None,
+               [&s](Request& r) { return key_reply(s.keys.get(*r.caller, r.params[0])); });
 
-    router.add("POST", "/v1/keys/{id}/rotate", "key.rotate", BodyPolicy::None, [&s](Request& r) {
-        return key_reply(s.keys.rotate(*r.caller, r.params[0]));
-    });
+    router.add("POST", "/v1/keys/{id}/rotate", "key.rotate", BodyPolicy::None,
+               [&s](Request& r) { return key_reply(s.keys.rotate(*r.caller, r.params[0])); });
 
     const std::pair<const char*, Transition> transitions[] = {
-        {"activate", Transition::Activate}, {"suspend", Transition::Suspend},
-        {"resume", Transition::Resume},     {"deactivate", Transition::Deactivate}};
+        {"activate", Transition::Activate},
+        {"suspend", Transition::Suspend},
+        {"resume", Transition::Resume},
+        {"deactivate", Transition::Deactivate}};
     for (const auto& [name, t] : transitions) {
         const Transition tr = t;
-        router.add("POST", std::string("/v1/keys/{id}/") + name, std::string("key.") + name,
-                   BodyPolicy::Optional, [&s, tr](Request& r) {
-                       return key_reply(s.keys.transition(*r.caller, r.params[0], tr,
-                                                          optional_reason(r)));
-                   });
+        router.add(
+            "POST", std::string("/v1/keys/{id}/") + name, std::string("key.") + name,
+            BodyPolicy::Optional, [&s, tr](Request& r) {
+                return key_reply(s.keys.transition(*r.caller, r.params[0], tr, optional_reason(r)));
+            });
     }
 
-    router.add("POST", "/v1/keys/{id}/revoke", "key.revoke", BodyPolicy::Required, [&s](Request& r) {
-        Body b(r.body, {"reason", "compromiseDate", "message"});
-        const std::string reason = b.string("reason", 32);
-        auto rr = core::parse_revocation_reason(reason);
-        if (!rr)
-            throw Error(ErrorCode::InvalidArgument,
-                        "reason: one of unspecified, keyCompromise, caCompromise, "
-                        "affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn");
-        std::optional<std::int64_t> when;
-        if (auto d = b.opt_string("compromiseDate", 40)) when = parse_time(*d, "compromiseDate");
-        return key_reply(s.keys.revoke(*r.caller, r.params[0], *rr, when,
-                                       b.opt_string("message", 1024).value_or("")));
-    });
+    router.add(
+        "POST", "/v1/keys/{id}/revoke", "key.revoke", BodyPolicy::Required, [&s](Request& r) {
+            Body b(r.body, {"reason", "compromiseDate", "message"});
+            const std::string reason = b.string("reason", 32);
+            auto rr = core::parse_revocation_reason(reason);
+            if (!rr)
+                throw Error(
+                    ErrorCode::InvalidArgument,
+                    "reason: one of unspecified, keyCompromise, caCompromise, "
+                    "affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn");
+            std::optional<std::int64_t> when;
+            if (auto d = b.opt_string("compromiseDate", 40))
+                when = parse_time(*d, "compromiseDate");
+            return key_reply(s.keys.revoke(*r.caller, r.params[0], *rr, when,
+                                           b.opt_string("message", 1024).value_or("")));
+        });
 
     auto destroy = [&s](Request& r) {
         return key_reply(s.keys.destroy(*r.caller, r.params[0], optional_reason(r)));

@@ -11,8 +11,8 @@ core::MacAlgorithm mac_alg(const Body& b) {
     const std::string n = b.string("algorithm", 32);
     auto a = core::parse_mac_algorithm(n);
     if (!a)
-        throw Error(ErrorCode::InvalidArgument,
-                    "algorithm: unknown MAC algorithm '" + n + "' (AES-CMAC, DES3-RETAIL, HMAC-SHA256)");
+        throw Error(ErrorCode::InvalidArgument, "algorithm: unknown MAC algorithm '" + n +
+                                                    "' (AES-CMAC, DES3-RETAIL, HMAC-SHA256)");
     return *a;
 }
 
@@ -69,31 +69,33 @@ void add_operation_routes(Router& router, ApiServices& s) {
                                                        b.hex("mac"), version(b)));
                });
 
-    router.add("POST", "/v1/keys/{id}/encrypt", "key.encrypt", BodyPolicy::Required, [&s](Request& r) {
-        Body b(r.body, {"algorithm", "plaintext", "iv", "aad"});
-        const auto mode = cipher(b);
-        const Bytes iv = b.opt_hex("iv").value_or(Bytes{});
-        const Bytes aad = b.opt_hex("aad").value_or(Bytes{});
-        auto res = s.ops.encrypt(*r.caller, r.params[0], mode, b.hex("plaintext"), iv, aad);
-        auto o = new_object();
-        o->set("ciphertext", to_hex(res.ciphertext));
-        o->set("iv", to_hex(res.iv));
-        o->set("version", res.version);
-        o->set("algorithm", std::string(core::cipher_mode_name(mode)));
-        return Reply{200, o};
-    });
+    router.add(
+        "POST", "/v1/keys/{id}/encrypt", "key.encrypt", BodyPolicy::Required, [&s](Request& r) {
+            Body b(r.body, {"algorithm", "plaintext", "iv", "aad"});
+            const auto mode = cipher(b);
+            const Bytes iv = b.opt_hex("iv").value_or(Bytes{});
+            const Bytes aad = b.opt_hex("aad").value_or(Bytes{});
+            auto res = s.ops.encrypt(*r.caller, r.params[0], mode, b.hex("plaintext"), iv, aad);
+            auto o = new_object();
+            o->set("ciphertext", to_hex(res.ciphertext));
+            o->set("iv", to_hex(res.iv));
+            o->set("version", res.version);
+            o->set("algorithm", std::string(core::cipher_mode_name(mode)));
+            return Reply{200, o};
+        });
 
-    router.add("POST", "/v1/keys/{id}/decrypt", "key.decrypt", BodyPolicy::Required, [&s](Request& r) {
-        Body b(r.body, {"algorithm", "ciphertext", "iv", "aad", "version"});
-        const auto mode = cipher(b);
-        const Bytes aad = b.opt_hex("aad").value_or(Bytes{});
-        auto res = s.ops.decrypt(*r.caller, r.params[0], mode, b.hex("ciphertext"), b.hex("iv"),
-                                 aad, version(b));
-        auto o = new_object();
-        o->set("plaintext", to_hex(res.plaintext));
-        o->set("version", res.version);
-        return Reply{200, o};
-    });
+    router.add("POST", "/v1/keys/{id}/decrypt", "key.decrypt", BodyPolicy::Required,
+               [&s](Request& r) {
+                   Body b(r.body, {"algorithm", "ciphertext", "iv", "aad", "version"});
+                   const auto mode = cipher(b);
+                   const Bytes aad = b.opt_hex("aad").value_or(Bytes{});
+                   auto res = s.ops.decrypt(*r.caller, r.params[0], mode, b.hex("ciphertext"),
+                                            b.hex("iv"), aad, version(b));
+                   auto o = new_object();
+                   o->set("plaintext", to_hex(res.plaintext));
+                   o->set("version", res.version);
+                   return Reply{200, o};
+               });
 
     router.add("POST", "/v1/keys/{id}/sign", "key.sign", BodyPolicy::Required, [&s](Request& r) {
         Body b(r.body, {"algorithm", "data"});
@@ -105,16 +107,18 @@ void add_operation_routes(Router& router, ApiServices& s) {
         return Reply{200, o};
     });
 
-    router.add("POST", "/v1/keys/{id}/verify", "key.verify", BodyPolicy::Required, [&s](Request& r) {
-        Body b(r.body, {"algorithm", "data", "signature", "version"});
-        const auto alg = sign_alg(b);
-        return check_reply(s.ops.verify(*r.caller, r.params[0], alg, b.hex("data"),
-                                        b.hex("signature"), version(b)));
-    });
+    router.add("POST", "/v1/keys/{id}/verify", "key.verify", BodyPolicy::Required,
+               [&s](Request& r) {
+                   Body b(r.body, {"algorithm", "data", "signature", "version"});
+                   const auto alg = sign_alg(b);
+                   return check_reply(s.ops.verify(*r.caller, r.params[0], alg, b.hex("data"),
+                                                   b.hex("signature"), version(b)));
+               });
 
     router.add("POST", "/v1/random", "random", BodyPolicy::Required, [&s](Request& r) {
         Body b(r.body, {"length"});
-        auto bytes = s.ops.random(*r.caller, static_cast<std::size_t>(b.integer("length", 1, 4096)));
+        auto bytes =
+            s.ops.random(*r.caller, static_cast<std::size_t>(b.integer("length", 1, 4096)));
         auto o = new_object();
         o->set("random", to_hex(bytes));
         return Reply{200, o};

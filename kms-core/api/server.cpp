@@ -46,7 +46,7 @@ std::string error_body(ErrorCode code, const std::string& message) {
 }
 
 class ApiHandler final : public Poco::Net::HTTPRequestHandler {
-public:
+  public:
     ApiHandler(const Router& router, ApiServices& services, bool access_log)
         : m_router(router), m_services(services), m_access_log(access_log) {}
 
@@ -84,8 +84,10 @@ public:
                     if (len > static_cast<std::streamsize>(kMaxBody)) {
                         // Drain a moderately oversized body so the client reads our 413 instead
                         // of a reset; past 16 MiB close the connection instead.
-                        if (len <= (16 << 20)) req.stream().ignore(len);
-                        else resp.setKeepAlive(false);
+                        if (len <= (16 << 20))
+                            req.stream().ignore(len);
+                        else
+                            resp.setKeepAlive(false);
                         throw Error(ErrorCode::PayloadTooLarge, "body is larger than 1 MiB");
                     }
                     try {
@@ -99,8 +101,10 @@ public:
                 }
             } else if (const auto len = req.getContentLength(); len > 0) {
                 // A body nobody reads would be parsed as the next request on this connection.
-                if (len > static_cast<std::streamsize>(kMaxBody)) resp.setKeepAlive(false);
-                else req.stream().ignore(len);
+                if (len > static_cast<std::streamsize>(kMaxBody))
+                    resp.setKeepAlive(false);
+                else
+                    req.stream().ignore(len);
             }
             Reply reply = route.handler(r);
             const std::string body = reply.json ? stringify(reply.json) : reply.raw;
@@ -131,15 +135,13 @@ public:
         }
     }
 
-private:
+  private:
     core::Principal authenticate(const Poco::Net::HTTPServerRequest& req) {
         const std::string auth = req.get("Authorization", "");
         constexpr std::string_view kBearer = "Bearer ";
         if (auth.size() <= kBearer.size() || auth.compare(0, kBearer.size(), kBearer) != 0)
-            throw Error(ErrorCode::Unauthenticated,
-                        "an Authorization: Bearer token is required");
-        auto p = m_services.principals.authenticate(
-            std::string_view(auth).substr(kBearer.size()));
+            throw Error(ErrorCode::Unauthenticated, "an Authorization: Bearer token is required");
+        auto p = m_services.principals.authenticate(std::string_view(auth).substr(kBearer.size()));
         if (!p) throw Error(ErrorCode::Unauthenticated, "the bearer token is not valid");
         return *p;
     }
@@ -157,7 +159,7 @@ private:
 };
 
 class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
-public:
+  public:
     Factory(const Router& router, ApiServices& services, bool access_log)
         : m_router(router), m_services(services), m_access_log(access_log) {}
     Poco::Net::HTTPRequestHandler* createRequestHandler(
@@ -165,7 +167,7 @@ public:
         return new ApiHandler(m_router, m_services, m_access_log);
     }
 
-private:
+  private:
     const Router& m_router;
     ApiServices& m_services;
     bool m_access_log;
@@ -174,7 +176,8 @@ private:
 Poco::Net::SocketAddress parse_listen(const std::string& listen) {
     const auto colon = listen.rfind(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size())
-        throw Error(ErrorCode::InvalidArgument, "--listen: expected HOST:PORT, got '" + listen + "'");
+        throw Error(ErrorCode::InvalidArgument,
+                    "--listen: expected HOST:PORT, got '" + listen + "'");
     try {
         return Poco::Net::SocketAddress(listen);
     } catch (const Poco::Exception& e) {
@@ -205,7 +208,7 @@ ApiServer::ApiServer(const ServerOptions& options, const Router& router, ApiServ
     params->setMaxThreads(options.max_connections);
     params->setMaxQueued(256);
     params->setKeepAlive(true);
-    params->setMaxKeepAliveRequests(0);   // unlimited per connection
+    params->setMaxKeepAliveRequests(0);  // unlimited per connection
     params->setKeepAliveTimeout(Poco::Timespan(30, 0));
     params->setTimeout(Poco::Timespan(30, 0));
     params->setServerName("kmsd");
@@ -217,15 +220,19 @@ ApiServer::~ApiServer() {
     if (m_server) m_server->stopAll(true);
 }
 
-void ApiServer::start() { m_server->start(); }
+void ApiServer::start() {
+    m_server->start();
+}
 
 void ApiServer::stop(int grace_ms) {
-    m_server->stop();   // stop accepting
+    m_server->stop();  // stop accepting
     for (int waited = 0; waited < grace_ms && m_server->currentConnections() > 0; waited += 50)
         Poco::Thread::sleep(50);
     m_server->stopAll(true);
 }
 
-std::uint16_t ApiServer::port() const { return m_port; }
+std::uint16_t ApiServer::port() const {
+    return m_port;
+}
 
 }  // namespace kms::api

@@ -31,6 +31,8 @@ void PeriodicTask::stop() {
     if (m_final_tick) m_tick();
 }
 
-PeriodicTask::~PeriodicTask() { stop(); }
+PeriodicTask::~PeriodicTask() {
+    stop();
+}
 
 }  // namespace kms::daemon

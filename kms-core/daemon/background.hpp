@@ -11,14 +11,14 @@ namespace kms::daemon {
 /// Runs @p tick every @p period_ms on its own thread until stop() (or destruction); stop()
 /// runs one final tick when @p final_tick is set.
 class PeriodicTask {
-public:
+  public:
     PeriodicTask(int period_ms, std::function<void()> tick, bool final_tick = false);
     ~PeriodicTask();
     PeriodicTask(const PeriodicTask&) = delete;
     PeriodicTask& operator=(const PeriodicTask&) = delete;
     void stop();
 
-private:
+  private:
     int m_period_ms;
     std::function<void()> m_tick;
     bool m_final_tick;

@@ -45,13 +45,16 @@ void prepare_embedded_hsm(const DaemonConfig& cfg) {
     if (!cfg.embedded_hsm()) return;
     make_dirs(cfg.token_dir(), 0700);
     if (!file_exists(cfg.softhsm_conf())) {
-        write_file_atomic(cfg.softhsm_conf(),
-                          "# SoftHSM2 configuration of kmsd's embedded token (written at first start)\n"
-                          "directories.tokendir = " + cfg.token_dir() + "\n"
-                          "objectstore.backend = file\n"
-                          "log.level = ERROR\n"
-                          "slots.removable = false\n",
-                          0600);
+        write_file_atomic(
+            cfg.softhsm_conf(),
+            "# SoftHSM2 configuration of kmsd's embedded token (written at first start)\n"
+            "directories.tokendir = " +
+                cfg.token_dir() +
+                "\n"
+                "objectstore.backend = file\n"
+                "log.level = ERROR\n"
+                "slots.removable = false\n",
+            0600);
     }
     if (!file_exists(cfg.user_pin_file())) {
         // Both PINs are written before the token exists, so a start interrupted in between
@@ -115,7 +118,8 @@ void ensure_tls(const DaemonConfig& cfg, core::MetadataStore& store, core::Hsm& 
         p.path_len = 1;
         const Bytes der = crypto::issue_certificate(p, *ca_spki, {}, signer);
         if (!crypto::verify_certificate_signature(der, *ca_spki))
-            throw Error(ErrorCode::Integrity, "the HSM's signature on the CA certificate does not verify");
+            throw Error(ErrorCode::Integrity,
+                        "the HSM's signature on the CA certificate does not verify");
         store.write([&](core::WriteTxn& t) {
             t.put_setting(kCaCert, der);
             t.append_audit(core::AuditEvent{"kmsd", "ca.certificate", kCaKeyId,
@@ -133,14 +137,14 @@ void ensure_tls(const DaemonConfig& cfg, core::MetadataStore& store, core::Hsm& 
     if (!reissue) {
         const std::string marker = read_file(cfg.server_pem());
         reissue = !certificate_valid_for(crypto::pem_to_der(marker), *ca_cert, host,
-                                                 now_s + 30LL * 86400);
+                                         now_s + 30LL * 86400);
     }
     if (!reissue) return;
     crypto::HostKey key = crypto::generate_host_ec_p256_key();
     crypto::CertificateProfile p;
     p.common_name = "kmsd";
     p.not_before_s = now_s - 300;
-    p.not_after_s = now_s + 397LL * 86400;   // CA/Browser Forum limit for server certificates
+    p.not_after_s = now_s + 397LL * 86400;  // CA/Browser Forum limit for server certificates
     p.server_auth = true;
     p.dns_names = {"localhost"};
     p.ip_addresses = {"127.0.0.1"};
@@ -151,7 +155,8 @@ void ensure_tls(const DaemonConfig& cfg, core::MetadataStore& store, core::Hsm& 
     }
     const Bytes leaf = crypto::issue_certificate(p, key.spki_der, *ca_cert, signer);
     if (!crypto::verify_certificate_signature(leaf, *ca_spki))
-        throw Error(ErrorCode::Integrity, "the HSM's signature on the TLS certificate does not verify");
+        throw Error(ErrorCode::Integrity,
+                    "the HSM's signature on the TLS certificate does not verify");
     write_file_atomic(cfg.server_key(), key.private_key_pem, 0600);
     write_file_atomic(cfg.server_pem(), crypto::der_to_pem(leaf) + crypto::der_to_pem(*ca_cert),
                       0644);

@@ -43,19 +43,30 @@ void load_config_file(const std::string& path, DaemonConfig& cfg) {
                         path + ":" + std::to_string(n) + ": expected key = value");
         const std::string key = trim(line.substr(0, eq));
         const std::string value = trim(line.substr(eq + 1));
-        if (key == "listen") cfg.listen = value;
-        else if (key == "hsm.module") cfg.hsm_module = value;
-        else if (key == "hsm.token_label") cfg.token_label = value;
-        else if (key == "hsm.pin_file") cfg.pin_file = value;
-        else if (key == "hsm.pin_env") cfg.pin_env = value;
-        else if (key == "hsm.pin") cfg.pin_value = value;
-        else if (key == "hsm.profile") cfg.hsm_profile = value;
-        else if (key == "hsm.sessions") cfg.hsm_sessions = to_size(key, value, 1, 256);
-        else if (key == "hsm.handle_cache") cfg.handle_cache = to_size(key, value, 16, 10000000);
+        if (key == "listen")
+            cfg.listen = value;
+        else if (key == "hsm.module")
+            cfg.hsm_module = value;
+        else if (key == "hsm.token_label")
+            cfg.token_label = value;
+        else if (key == "hsm.pin_file")
+            cfg.pin_file = value;
+        else if (key == "hsm.pin_env")
+            cfg.pin_env = value;
+        else if (key == "hsm.pin")
+            cfg.pin_value = value;
+        else if (key == "hsm.profile")
+            cfg.hsm_profile = value;
+        else if (key == "hsm.sessions")
+            cfg.hsm_sessions = to_size(key, value, 1, 256);
+        else if (key == "hsm.handle_cache")
+            cfg.handle_cache = to_size(key, value, 16, 10000000);
         else if (key == "server.max_connections")
             cfg.max_connections = static_cast<int>(to_size(key, value, 4, 4096));
-        else if (key == "server.access_log") cfg.access_log = value == "true" || value == "1";
-        else if (key == "store.map_size_mb") cfg.store_map_size_mb = to_size(key, value, 16, 1 << 24);
+        else if (key == "server.access_log")
+            cfg.access_log = value == "true" || value == "1";
+        else if (key == "store.map_size_mb")
+            cfg.store_map_size_mb = to_size(key, value, 16, 1 << 24);
         else if (key == "counters.flush_seconds")
             cfg.counter_flush_seconds = static_cast<int>(to_size(key, value, 1, 3600));
         else
@@ -65,12 +76,10 @@ void load_config_file(const std::string& path, DaemonConfig& cfg) {
 }
 
 void validate(const DaemonConfig& cfg) {
-    if (cfg.data_dir.empty())
-        throw Error(ErrorCode::InvalidArgument, "--data-dir DIR is required");
+    if (cfg.data_dir.empty()) throw Error(ErrorCode::InvalidArgument, "--data-dir DIR is required");
     if (cfg.listen.find(':') == std::string::npos)
         throw Error(ErrorCode::InvalidArgument, "--listen: expected HOST:PORT");
-    if (!cfg.embedded_hsm() && cfg.pin_file.empty() && cfg.pin_env.empty() &&
-        cfg.pin_value.empty())
+    if (!cfg.embedded_hsm() && cfg.pin_file.empty() && cfg.pin_env.empty() && cfg.pin_value.empty())
         throw Error(ErrorCode::InvalidArgument,
                     "a vendor HSM (--hsm-module) needs a PIN source: --pin-file, --pin-env or "
                     "hsm.pin in the config file");

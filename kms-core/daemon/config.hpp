@@ -8,18 +8,18 @@
 namespace kms::daemon {
 
 struct DaemonConfig {
-    std::string data_dir;                  ///< required
+    std::string data_dir;  ///< required
     std::string listen = "127.0.0.1:8443";
     std::string config_file;
     // HSM. Without --hsm-module (or hsm.module) kmsd runs an embedded SoftHSM2 token whose
     // configuration, token files and PINs live in the data directory.
     std::string hsm_module;
     std::string token_label = "kms";
-    std::string pin_file;                  ///< a file holding the user PIN
-    std::string pin_env;                   ///< an environment variable holding the user PIN
-    std::string pin_value;                 ///< the PIN itself (config file only; discouraged)
+    std::string pin_file;   ///< a file holding the user PIN
+    std::string pin_env;    ///< an environment variable holding the user PIN
+    std::string pin_value;  ///< the PIN itself (config file only; discouraged)
     std::string hsm_profile = "auto";
-    std::size_t hsm_sessions = 0;          ///< 0: the vendor profile's default
+    std::size_t hsm_sessions = 0;  ///< 0: the vendor profile's default
     std::size_t handle_cache = 4096;
     // Server.
     int max_connections = 128;

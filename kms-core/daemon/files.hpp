@@ -1,8 +1,9 @@
 // Small file helpers for the data directory: atomic writes with a given mode, reads.
 #pragma once
 
-#include <string>
 #include <sys/types.h>
+
+#include <string>
 
 namespace kms::daemon {
 

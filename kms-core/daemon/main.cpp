@@ -31,10 +31,12 @@ using Poco::Util::Option;
 using Poco::Util::OptionSet;
 using namespace kms;
 
-void say(const std::string& line) { std::cout << "kmsd: " << line << std::endl; }
+void say(const std::string& line) {
+    std::cout << "kmsd: " << line << std::endl;
+}
 
 class KmsdApp final : public Poco::Util::ServerApplication {
-protected:
+  protected:
     void defineOptions(OptionSet& options) override {
         ServerApplication::defineOptions(options);
         auto opt = [&](const char* name, const char* arg, const char* help) {
@@ -70,18 +72,30 @@ protected:
                                                         std::to_string(min) + " to " +
                                                         std::to_string(max));
         };
-        if (name == "help") m_help = true;
-        else if (name == "data-dir") m_cfg.data_dir = value;
-        else if (name == "listen") m_listen = value;
-        else if (name == "config") m_cfg.config_file = value;
-        else if (name == "hsm-module") m_cfg.hsm_module = value;
-        else if (name == "token-label") m_cfg.token_label = value;
-        else if (name == "pin-file") m_cfg.pin_file = value;
-        else if (name == "pin-env") m_cfg.pin_env = value;
-        else if (name == "hsm-profile") m_cfg.hsm_profile = value;
-        else if (name == "hsm-sessions") m_cfg.hsm_sessions = static_cast<std::size_t>(number(1, 256));
-        else if (name == "max-connections") m_cfg.max_connections = number(4, 4096);
-        else if (name == "access-log") m_cfg.access_log = true;
+        if (name == "help")
+            m_help = true;
+        else if (name == "data-dir")
+            m_cfg.data_dir = value;
+        else if (name == "listen")
+            m_listen = value;
+        else if (name == "config")
+            m_cfg.config_file = value;
+        else if (name == "hsm-module")
+            m_cfg.hsm_module = value;
+        else if (name == "token-label")
+            m_cfg.token_label = value;
+        else if (name == "pin-file")
+            m_cfg.pin_file = value;
+        else if (name == "pin-env")
+            m_cfg.pin_env = value;
+        else if (name == "hsm-profile")
+            m_cfg.hsm_profile = value;
+        else if (name == "hsm-sessions")
+            m_cfg.hsm_sessions = static_cast<std::size_t>(number(1, 256));
+        else if (name == "max-connections")
+            m_cfg.max_connections = number(4, 4096);
+        else if (name == "access-log")
+            m_cfg.access_log = true;
     }
 
     int main(const ArgVec& args) override {
@@ -89,7 +103,8 @@ protected:
             Poco::Util::HelpFormatter help(options());
             help.setCommand("kmsd");
             help.setUsage("--data-dir DIR [--listen 127.0.0.1:PORT] [OPTIONS]");
-            help.setHeader("Key management daemon: keys in a PKCS#11 HSM, metadata in LMDB, REST over HTTPS.");
+            help.setHeader(
+                "Key management daemon: keys in a PKCS#11 HSM, metadata in LMDB, REST over HTTPS.");
             help.format(std::cout);
             return EXIT_OK;
         }
@@ -99,7 +114,7 @@ protected:
         }
         try {
             if (!m_cfg.config_file.empty()) daemon::load_config_file(m_cfg.config_file, m_cfg);
-            if (!m_listen.empty()) m_cfg.listen = m_listen;   // the command line wins
+            if (!m_listen.empty()) m_cfg.listen = m_listen;  // the command line wins
             daemon::validate(m_cfg);
             return serve();
         } catch (const Error& e) {
@@ -114,7 +129,7 @@ protected:
         }
     }
 
-private:
+  private:
     int serve() {
         const daemon::DaemonConfig& cfg = m_cfg;
         daemon::prepare_embedded_hsm(cfg);
@@ -205,8 +220,10 @@ private:
         }
 
         const auto report = core::reconcile(ctx, hsm->foreign_token_objects());
-        for (const auto& o : report.hsm_orphans) say("reconcile: HSM object unknown to the store: " + o);
-        for (const auto& o : report.store_orphans) say("reconcile: live key without key material: " + o);
+        for (const auto& o : report.hsm_orphans)
+            say("reconcile: HSM object unknown to the store: " + o);
+        for (const auto& o : report.store_orphans)
+            say("reconcile: live key without key material: " + o);
         for (const auto& o : report.open_intents) say("reconcile: interrupted operation: " + o);
 
         api::HealthState health;
@@ -249,8 +266,8 @@ private:
         daemon::write_file_atomic(cfg.url_file(), url + "\n", 0644);
         say("listening on " + url);
         if (!initialized) {
-            say("admin token: " + cfg.admin_token_file() + " (mode 0600); CA certificate: " +
-                cfg.ca_pem());
+            say("admin token: " + cfg.admin_token_file() +
+                " (mode 0600); CA certificate: " + cfg.ca_pem());
             say("try: curl --cacert " + cfg.ca_pem() + " -H \"Authorization: Bearer $(cat " +
                 cfg.admin_token_file() + ")\" " + url + "/v1/whoami");
         }

@@ -35,13 +35,20 @@ std::optional<Algorithm> parse_algorithm(std::string_view name) {
 
 std::size_t secret_length(Algorithm a) {
     switch (a) {
-        case Algorithm::Aes128: return 16;
-        case Algorithm::Aes192: return 24;
-        case Algorithm::Aes256: return 32;
-        case Algorithm::Des3_2k: return 16;
-        case Algorithm::Des3_3k: return 24;
-        case Algorithm::HmacSha256: return 32;
-        default: return 0;
+        case Algorithm::Aes128:
+            return 16;
+        case Algorithm::Aes192:
+            return 24;
+        case Algorithm::Aes256:
+            return 32;
+        case Algorithm::Des3_2k:
+            return 16;
+        case Algorithm::Des3_3k:
+            return 24;
+        case Algorithm::HmacSha256:
+            return 32;
+        default:
+            return 0;
     }
 }
 
@@ -90,8 +97,13 @@ UsageMask usages_allowed_for(Algorithm a) {
     switch (info(a).family) {
         case KeyFamily::Aes:
         case KeyFamily::Des3:
-            m.add(Usage::Encrypt).add(Usage::Decrypt).add(Usage::Mac).add(Usage::Verify)
-                .add(Usage::Wrap).add(Usage::Unwrap).add(Usage::Derive);
+            m.add(Usage::Encrypt)
+                .add(Usage::Decrypt)
+                .add(Usage::Mac)
+                .add(Usage::Verify)
+                .add(Usage::Wrap)
+                .add(Usage::Unwrap)
+                .add(Usage::Derive);
             break;
         case KeyFamily::Hmac:
             m.add(Usage::Mac).add(Usage::Verify).add(Usage::Derive);
@@ -100,8 +112,12 @@ UsageMask usages_allowed_for(Algorithm a) {
             m.add(Usage::Sign).add(Usage::Verify).add(Usage::Derive);
             break;
         case KeyFamily::Rsa:
-            m.add(Usage::Sign).add(Usage::Verify).add(Usage::Encrypt).add(Usage::Decrypt)
-                .add(Usage::Wrap).add(Usage::Unwrap);
+            m.add(Usage::Sign)
+                .add(Usage::Verify)
+                .add(Usage::Encrypt)
+                .add(Usage::Decrypt)
+                .add(Usage::Wrap)
+                .add(Usage::Unwrap);
             break;
     }
     return m;
@@ -109,9 +125,12 @@ UsageMask usages_allowed_for(Algorithm a) {
 
 std::string_view mac_algorithm_name(MacAlgorithm m) {
     switch (m) {
-        case MacAlgorithm::AesCmac: return "AES-CMAC";
-        case MacAlgorithm::Des3Retail: return "DES3-RETAIL";
-        case MacAlgorithm::HmacSha256: return "HMAC-SHA256";
+        case MacAlgorithm::AesCmac:
+            return "AES-CMAC";
+        case MacAlgorithm::Des3Retail:
+            return "DES3-RETAIL";
+        case MacAlgorithm::HmacSha256:
+            return "HMAC-SHA256";
     }
     return "?";
 }
@@ -125,20 +144,28 @@ std::optional<MacAlgorithm> parse_mac_algorithm(std::string_view name) {
 bool mac_fits(MacAlgorithm m, Algorithm a) {
     const auto f = info(a).family;
     switch (m) {
-        case MacAlgorithm::AesCmac: return f == KeyFamily::Aes;
-        case MacAlgorithm::Des3Retail: return f == KeyFamily::Des3;
-        case MacAlgorithm::HmacSha256: return f == KeyFamily::Hmac;
+        case MacAlgorithm::AesCmac:
+            return f == KeyFamily::Aes;
+        case MacAlgorithm::Des3Retail:
+            return f == KeyFamily::Des3;
+        case MacAlgorithm::HmacSha256:
+            return f == KeyFamily::Hmac;
     }
     return false;
 }
 
 std::string_view cipher_mode_name(CipherMode m) {
     switch (m) {
-        case CipherMode::AesGcm: return "AES-GCM";
-        case CipherMode::AesCbcPad: return "AES-CBC-PAD";
-        case CipherMode::AesCbc: return "AES-CBC";
-        case CipherMode::Des3CbcPad: return "DES3-CBC-PAD";
-        case CipherMode::Des3Cbc: return "DES3-CBC";
+        case CipherMode::AesGcm:
+            return "AES-GCM";
+        case CipherMode::AesCbcPad:
+            return "AES-CBC-PAD";
+        case CipherMode::AesCbc:
+            return "AES-CBC";
+        case CipherMode::Des3CbcPad:
+            return "DES3-CBC-PAD";
+        case CipherMode::Des3Cbc:
+            return "DES3-CBC";
     }
     return "?";
 }
@@ -155,9 +182,11 @@ bool cipher_fits(CipherMode m, Algorithm a) {
     switch (m) {
         case CipherMode::AesGcm:
         case CipherMode::AesCbcPad:
-        case CipherMode::AesCbc: return f == KeyFamily::Aes;
+        case CipherMode::AesCbc:
+            return f == KeyFamily::Aes;
         case CipherMode::Des3CbcPad:
-        case CipherMode::Des3Cbc: return f == KeyFamily::Des3;
+        case CipherMode::Des3Cbc:
+            return f == KeyFamily::Des3;
     }
     return false;
 }
@@ -172,10 +201,14 @@ std::size_t cipher_iv_size(CipherMode m) {
 
 std::string_view sign_algorithm_name(SignAlgorithm s) {
     switch (s) {
-        case SignAlgorithm::EcdsaSha256: return "ECDSA-SHA256";
-        case SignAlgorithm::EcdsaSha384: return "ECDSA-SHA384";
-        case SignAlgorithm::RsaPssSha256: return "RSA-PSS-SHA256";
-        case SignAlgorithm::RsaPkcs1Sha256: return "RSA-PKCS1-SHA256";
+        case SignAlgorithm::EcdsaSha256:
+            return "ECDSA-SHA256";
+        case SignAlgorithm::EcdsaSha384:
+            return "ECDSA-SHA384";
+        case SignAlgorithm::RsaPssSha256:
+            return "RSA-PSS-SHA256";
+        case SignAlgorithm::RsaPkcs1Sha256:
+            return "RSA-PKCS1-SHA256";
     }
     return "?";
 }
@@ -191,9 +224,11 @@ bool sign_fits(SignAlgorithm s, Algorithm a) {
     const auto f = info(a).family;
     switch (s) {
         case SignAlgorithm::EcdsaSha256:
-        case SignAlgorithm::EcdsaSha384: return f == KeyFamily::Ec;
+        case SignAlgorithm::EcdsaSha384:
+            return f == KeyFamily::Ec;
         case SignAlgorithm::RsaPssSha256:
-        case SignAlgorithm::RsaPkcs1Sha256: return f == KeyFamily::Rsa;
+        case SignAlgorithm::RsaPkcs1Sha256:
+            return f == KeyFamily::Rsa;
     }
     return false;
 }

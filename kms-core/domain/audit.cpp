@@ -5,9 +5,12 @@ namespace kms::core {
 
 std::string_view audit_outcome_name(AuditOutcome o) {
     switch (o) {
-        case AuditOutcome::Success: return "success";
-        case AuditOutcome::Denied: return "denied";
-        case AuditOutcome::Failed: return "failed";
+        case AuditOutcome::Success:
+            return "success";
+        case AuditOutcome::Denied:
+            return "denied";
+        case AuditOutcome::Failed:
+            return "failed";
     }
     return "?";
 }

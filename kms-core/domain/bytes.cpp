@@ -47,7 +47,9 @@ bool equal_ct(ByteView a, ByteView b) noexcept {
     return diff == 0;
 }
 
-void put_u8(Bytes& out, std::uint8_t v) { out.push_back(v); }
+void put_u8(Bytes& out, std::uint8_t v) {
+    out.push_back(v);
+}
 void put_u32(Bytes& out, std::uint32_t v) {
     for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<std::uint8_t>(v >> s));
 }
@@ -58,7 +60,9 @@ void put_lv(Bytes& out, ByteView v) {
     put_u32(out, static_cast<std::uint32_t>(v.size()));
     out.insert(out.end(), v.begin(), v.end());
 }
-void put_lv(Bytes& out, std::string_view v) { put_lv(out, as_view(v)); }
+void put_lv(Bytes& out, std::string_view v) {
+    put_lv(out, as_view(v));
+}
 
 ByteView ByteReader::take(std::size_t n) {
     if (n > remaining()) throw Error(ErrorCode::Integrity, "truncated record");
@@ -66,7 +70,9 @@ ByteView ByteReader::take(std::size_t n) {
     m_pos += n;
     return v;
 }
-std::uint8_t ByteReader::u8() { return take(1)[0]; }
+std::uint8_t ByteReader::u8() {
+    return take(1)[0];
+}
 std::uint32_t ByteReader::u32() {
     ByteView v = take(4);
     return (std::uint32_t{v[0]} << 24) | (std::uint32_t{v[1]} << 16) | (std::uint32_t{v[2]} << 8) |

@@ -37,7 +37,7 @@ void put_lv(Bytes& out, std::string_view v);
 /// Reads what the put_* helpers wrote; every read is bounds-checked and throws
 /// kms::Error(Integrity) on truncated input, so a corrupt record never reads out of range.
 class ByteReader {
-public:
+  public:
     explicit ByteReader(ByteView data) : m_data(data) {}
     std::uint8_t u8();
     std::uint32_t u32();
@@ -47,7 +47,7 @@ public:
     bool at_end() const { return m_pos == m_data.size(); }
     std::size_t remaining() const { return m_data.size() - m_pos; }
 
-private:
+  private:
     ByteView take(std::size_t n);
     ByteView m_data;
     std::size_t m_pos = 0;

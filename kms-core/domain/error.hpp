@@ -37,7 +37,7 @@ enum class NativeKind { None, CkRv, Lmdb, Errno, OpenSsl };
 std::string_view error_code_name(ErrorCode code) noexcept;
 
 class Error : public std::runtime_error {
-public:
+  public:
     Error(ErrorCode code, const std::string& message, NativeKind native_kind = NativeKind::None,
           std::uint64_t native_code = 0)
         : std::runtime_error(message),
@@ -49,7 +49,7 @@ public:
     NativeKind native_kind() const noexcept { return m_native_kind; }
     std::uint64_t native_code() const noexcept { return m_native_code; }
 
-private:
+  private:
     ErrorCode m_code;
     NativeKind m_native_kind;
     std::uint64_t m_native_code;

@@ -7,15 +7,24 @@ namespace kms::core {
 
 bool usage_permits(UsageMask mask, Operation op) {
     switch (op) {
-        case Operation::Encrypt: return mask.has(Usage::Encrypt);
-        case Operation::Decrypt: return mask.has(Usage::Decrypt);
-        case Operation::Mac: return mask.has(Usage::Mac);
-        case Operation::MacVerify: return mask.has(Usage::Verify) || mask.has(Usage::Mac);
-        case Operation::Sign: return mask.has(Usage::Sign);
-        case Operation::Verify: return mask.has(Usage::Verify);
-        case Operation::Wrap: return mask.has(Usage::Wrap);
-        case Operation::Unwrap: return mask.has(Usage::Unwrap);
-        case Operation::Derive: return mask.has(Usage::Derive);
+        case Operation::Encrypt:
+            return mask.has(Usage::Encrypt);
+        case Operation::Decrypt:
+            return mask.has(Usage::Decrypt);
+        case Operation::Mac:
+            return mask.has(Usage::Mac);
+        case Operation::MacVerify:
+            return mask.has(Usage::Verify) || mask.has(Usage::Mac);
+        case Operation::Sign:
+            return mask.has(Usage::Sign);
+        case Operation::Verify:
+            return mask.has(Usage::Verify);
+        case Operation::Wrap:
+            return mask.has(Usage::Wrap);
+        case Operation::Unwrap:
+            return mask.has(Usage::Unwrap);
+        case Operation::Derive:
+            return mask.has(Usage::Derive);
     }
     return false;
 }

@@ -15,11 +15,11 @@ namespace kms::core {
 
 /// One version of a key. `rotate` appends one; the newest is used for new work.
 struct KeyVersion {
-    std::uint32_t number = 0;      ///< 1, 2, ...
-    Bytes block;                   ///< sealed key block (domain/key_block.hpp); empty once destroyed
-    Bytes kcv;                     ///< 3 bytes for AES (CMAC form) and DES3; empty otherwise
-    Bytes public_key;              ///< DER SubjectPublicKeyInfo for EC/RSA; empty otherwise
-    std::int64_t created_ms = 0;   ///< Unix epoch milliseconds, UTC
+    std::uint32_t number = 0;     ///< 1, 2, ...
+    Bytes block;                  ///< sealed key block (domain/key_block.hpp); empty once destroyed
+    Bytes kcv;                    ///< 3 bytes for AES (CMAC form) and DES3; empty otherwise
+    Bytes public_key;             ///< DER SubjectPublicKeyInfo for EC/RSA; empty otherwise
+    std::int64_t created_ms = 0;  ///< Unix epoch milliseconds, UTC
 };
 
 /// One entry of a key's state history.
@@ -27,16 +27,20 @@ struct StateChange {
     KeyState from = KeyState::PreActive;
     KeyState to = KeyState::PreActive;
     std::int64_t at_ms = 0;
-    std::string by;                ///< principal name
-    std::string reason;            ///< free text from the officer, or the revocation reason
+    std::string by;      ///< principal name
+    std::string reason;  ///< free text from the officer, or the revocation reason
 };
 
 /// Per-key use counters (DESIGN: counted, not one audit record per MAC).
 struct UseCounters {
     std::uint64_t encrypt = 0, decrypt = 0, mac = 0, mac_verify = 0, sign = 0, verify = 0;
     UseCounters& operator+=(const UseCounters& o) {
-        encrypt += o.encrypt; decrypt += o.decrypt; mac += o.mac;
-        mac_verify += o.mac_verify; sign += o.sign; verify += o.verify;
+        encrypt += o.encrypt;
+        decrypt += o.decrypt;
+        mac += o.mac;
+        mac_verify += o.mac_verify;
+        sign += o.sign;
+        verify += o.verify;
         return *this;
     }
     bool zero() const {
@@ -49,12 +53,12 @@ struct UseCounters {
 enum class KeyStorage : std::uint8_t { KeyBlock = 1 };
 
 struct KeyRecord {
-    std::string id;                ///< "k-" followed by 32 hex digits, never reused
-    std::string name;              ///< unique among keys that are not destroyed
+    std::string id;    ///< "k-" followed by 32 hex digits, never reused
+    std::string name;  ///< unique among keys that are not destroyed
     Algorithm algorithm = Algorithm::Aes256;
     UsageMask usage;
     KeyState state = KeyState::PreActive;
-    bool exportable = false;       ///< may ever leave the HSM wrapped (issue: distribution)
+    bool exportable = false;  ///< may ever leave the HSM wrapped (issue: distribution)
     KeyStorage storage = KeyStorage::KeyBlock;
     std::string created_by;
     std::int64_t created_ms = 0;
@@ -62,9 +66,9 @@ struct KeyRecord {
     std::optional<std::int64_t> deactivation_ms;
     std::optional<std::int64_t> compromise_ms;
     std::optional<std::int64_t> destroy_ms;
-    std::vector<KeyVersion> versions;   ///< ascending by number, never empty after creation
+    std::vector<KeyVersion> versions;  ///< ascending by number, never empty after creation
     std::vector<StateChange> history;
-    UseCounters counters;               ///< as last flushed to the store
+    UseCounters counters;  ///< as last flushed to the store
 
     const KeyVersion& current() const { return versions.back(); }
     /// The version with @p number, or nullptr.

@@ -28,8 +28,8 @@ struct KeyBlockHeader {
 
 struct KeyBlock {
     KeyBlockHeader header;
-    Bytes wrapped;   ///< the wrapped key (secret key value or PKCS#8 private key)
-    Bytes seal;      ///< MAC over sealed_part(); 32 bytes
+    Bytes wrapped;  ///< the wrapped key (secret key value or PKCS#8 private key)
+    Bytes seal;     ///< MAC over sealed_part(); 32 bytes
 };
 
 /// The bytes the seal covers: magic, format, header and wrapped key.

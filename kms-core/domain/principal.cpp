@@ -7,11 +7,16 @@ namespace kms::core {
 
 std::string_view role_name(Role r) {
     switch (r) {
-        case Role::Admin: return "admin";
-        case Role::KeyOfficer: return "key-officer";
-        case Role::Custodian: return "custodian";
-        case Role::Auditor: return "auditor";
-        case Role::Plugin: return "plugin";
+        case Role::Admin:
+            return "admin";
+        case Role::KeyOfficer:
+            return "key-officer";
+        case Role::Custodian:
+            return "custodian";
+        case Role::Auditor:
+            return "auditor";
+        case Role::Plugin:
+            return "plugin";
     }
     return "?";
 }
@@ -39,8 +44,8 @@ void validate_principal_name(std::string_view name) {
     if (name.empty() || name.size() > 64)
         throw Error(ErrorCode::InvalidArgument, "name: must be 1 to 64 characters");
     for (char c : name) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-                        c == '_' || c == '-';
+        const bool ok =
+            (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
         if (!ok)
             throw Error(ErrorCode::InvalidArgument,
                         "name: only lower-case letters, digits and . _ - are allowed");

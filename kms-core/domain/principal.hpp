@@ -12,17 +12,20 @@
 namespace kms::core {
 
 enum class Role : std::uint32_t {
-    Admin = 1u << 0, KeyOfficer = 1u << 1, Custodian = 1u << 2, Auditor = 1u << 3,
+    Admin = 1u << 0,
+    KeyOfficer = 1u << 1,
+    Custodian = 1u << 2,
+    Auditor = 1u << 3,
     Plugin = 1u << 4,
 };
-std::string_view role_name(Role r);   ///< "admin", "key-officer", "custodian", "auditor", "plugin"
+std::string_view role_name(Role r);  ///< "admin", "key-officer", "custodian", "auditor", "plugin"
 std::optional<Role> parse_role(std::string_view name);
 const std::vector<Role>& all_roles();
 
 struct Principal {
-    std::string name;            ///< 1..64 of [a-z0-9._-]
-    std::uint32_t roles = 0;     ///< Role bits
-    Bytes token_hash;            ///< SHA-256 of the bearer token; empty for certificate-only principals
+    std::string name;         ///< 1..64 of [a-z0-9._-]
+    std::uint32_t roles = 0;  ///< Role bits
+    Bytes token_hash;  ///< SHA-256 of the bearer token; empty for certificate-only principals
     std::int64_t created_ms = 0;
     std::string created_by;
     bool disabled = false;

@@ -25,7 +25,9 @@ SecureBytes::SecureBytes(const std::uint8_t* data, std::size_t size) : SecureByt
     if (size != 0) std::memcpy(m_data, data, size);
 }
 
-SecureBytes::~SecureBytes() { release(); }
+SecureBytes::~SecureBytes() {
+    release();
+}
 
 SecureBytes::SecureBytes(SecureBytes&& other) noexcept
     : m_data(other.m_data), m_size(other.m_size), m_locked(other.m_locked) {

@@ -17,7 +17,7 @@ void secure_wipe(void* p, std::size_t len) noexcept;
 /// tolerated: RLIMIT_MEMLOCK may be small; the wipe still happens) and wiped in the destructor.
 /// Never printed, never copied implicitly.
 class SecureBytes {
-public:
+  public:
     SecureBytes() = default;
     explicit SecureBytes(std::size_t size);
     SecureBytes(const std::uint8_t* data, std::size_t size);
@@ -38,7 +38,7 @@ public:
     std::uint8_t& operator[](std::size_t i) noexcept { return m_data[i]; }
     std::uint8_t operator[](std::size_t i) const noexcept { return m_data[i]; }
 
-private:
+  private:
     void release() noexcept;
     std::uint8_t* m_data = nullptr;
     std::size_t m_size = 0;
@@ -47,7 +47,7 @@ private:
 
 /// A PIN or token: wiped on release, shown as "***" if someone tries to print it.
 class SecretString {
-public:
+  public:
     SecretString() = default;
     explicit SecretString(std::string_view value)
         : m_bytes(reinterpret_cast<const std::uint8_t*>(value.data()), value.size()) {}
@@ -57,7 +57,7 @@ public:
     bool empty() const noexcept { return m_bytes.empty(); }
     std::size_t size() const noexcept { return m_bytes.size(); }
 
-private:
+  private:
     SecureBytes m_bytes;
 };
 

@@ -29,9 +29,9 @@ struct KeySpec {
 
 /// A freshly generated or imported key, as the store keeps it.
 struct GeneratedKey {
-    Bytes block;        ///< encode_key_block(...) output, sealed
-    Bytes kcv;          ///< AES: CMAC(K, 0^16)[0..3]; DES3: E(K, 0^8)[0..3]; else empty
-    Bytes public_key;   ///< DER SubjectPublicKeyInfo for EC/RSA, else empty
+    Bytes block;       ///< encode_key_block(...) output, sealed
+    Bytes kcv;         ///< AES: CMAC(K, 0^16)[0..3]; DES3: E(K, 0^8)[0..3]; else empty
+    Bytes public_key;  ///< DER SubjectPublicKeyInfo for EC/RSA, else empty
 };
 
 /// A stored key version handed to the HSM for use. The adapter checks the block's seal and
@@ -43,14 +43,14 @@ struct KeyRef {
     std::uint32_t version = 0;
     Algorithm algorithm = Algorithm::Aes256;
     UsageMask usage;
-    ByteView block;        ///< may be empty for a public-key-only verify
-    ByteView public_key;   ///< SPKI DER for EC/RSA verify
+    ByteView block;       ///< may be empty for a public-key-only verify
+    ByteView public_key;  ///< SPKI DER for EC/RSA verify
 };
 
 struct CipherParams {
     CipherMode mode = CipherMode::AesGcm;
-    ByteView iv;           ///< exactly cipher_iv_size(mode) bytes
-    ByteView aad;          ///< GCM only
+    ByteView iv;   ///< exactly cipher_iv_size(mode) bytes
+    ByteView aad;  ///< GCM only
 };
 
 /// Facts about the module and token, for /v1/hsm and the console.
@@ -58,26 +58,28 @@ struct HsmInfo {
     std::string module_path;
     std::string library_description;
     std::string library_manufacturer;
-    std::string library_version;         ///< "2.6"
-    std::string cryptoki_version;        ///< "2.40"
+    std::string library_version;   ///< "2.6"
+    std::string cryptoki_version;  ///< "2.40"
     std::string token_label;
     std::string token_serial;
     std::string token_manufacturer;
     std::string token_model;
-    std::string profile;                 ///< vendor profile in use, e.g. "softhsm2"
+    std::string profile;  ///< vendor profile in use, e.g. "softhsm2"
     std::size_t session_pool_size = 0;
     std::size_t sessions_in_use = 0;
     std::size_t cached_handles = 0;
     std::size_t handle_cache_capacity = 0;
-    std::vector<std::string> mechanisms; ///< names of the mechanisms the token offers, e.g. "CKM_AES_CMAC"
-    std::string master_key_kcv;          ///< hex; KCV of the LMK (AES: CMAC form) when the module can compute it
+    std::vector<std::string>
+        mechanisms;  ///< names of the mechanisms the token offers, e.g. "CKM_AES_CMAC"
+    std::string
+        master_key_kcv;  ///< hex; KCV of the LMK (AES: CMAC form) when the module can compute it
     /// Operations kmsd computes outside the module because the profile says so, with the reason
     /// (e.g. "DES3-RETAIL: module lacks ISO/IEC 9797-1 algorithm 3; computed in locked memory").
     std::vector<std::string> host_fallbacks;
 };
 
 class Hsm {
-public:
+  public:
     virtual ~Hsm() = default;
 
     /// Generates a key inside the HSM and returns it as a key block wrapped under the master

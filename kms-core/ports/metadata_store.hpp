@@ -30,8 +30,8 @@ struct KeyFilter {
 };
 
 struct KeyPage {
-    std::vector<KeyRecord> keys;   ///< ascending by id
-    std::string next_after;        ///< pass as `after_id` to get the next page; empty at the end
+    std::vector<KeyRecord> keys;  ///< ascending by id
+    std::string next_after;       ///< pass as `after_id` to get the next page; empty at the end
 };
 
 /// Computes the seal of an audit record's hash (the HSM's audit key in production).
@@ -40,7 +40,7 @@ using AuditSealer = std::function<Bytes(ByteView record_hash)>;
 /// Reads and writes inside one write transaction. Reads see this transaction's own writes.
 /// Only valid inside the callback given to MetadataStore::write(); never keep a reference.
 class WriteTxn {
-public:
+  public:
     virtual ~WriteTxn() = default;
     virtual std::optional<KeyRecord> find_key(std::string_view id) = 0;
     virtual std::optional<std::string> find_key_id_by_name(std::string_view name) = 0;
@@ -60,7 +60,7 @@ public:
 };
 
 class MetadataStore {
-public:
+  public:
     virtual ~MetadataStore() = default;
 
     // ---- reads (a consistent snapshot per call) ----

@@ -34,8 +34,8 @@ AuditVerification AuditService::verify(const Principal& caller) {
                 break;
             }
             if (!equal_ct(r.prev_hash, prev)) {
-                fail(r.seq, "previous-hash link does not match record " +
-                                std::to_string(r.seq - 1));
+                fail(r.seq,
+                     "previous-hash link does not match record " + std::to_string(r.seq - 1));
                 break;
             }
             if (!equal_ct(crypto::sha256(canonical_audit_bytes(r)), r.hash)) {

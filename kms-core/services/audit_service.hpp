@@ -12,12 +12,12 @@ struct AuditVerification {
     bool valid = true;
     std::uint64_t records = 0;
     AuditHead head;
-    std::optional<std::uint64_t> first_invalid;   ///< seq of the first bad record
-    std::string problem;                          ///< what is wrong there, empty when valid
+    std::optional<std::uint64_t> first_invalid;  ///< seq of the first bad record
+    std::string problem;                         ///< what is wrong there, empty when valid
 };
 
 class AuditService {
-public:
+  public:
     explicit AuditService(ServiceContext& ctx) : m_ctx(ctx) {}
 
     /// Records with seq >= @p from, at most @p limit (1..1000). Roles: admin, auditor.
@@ -35,7 +35,7 @@ public:
     bool record_denial(const std::string& actor, const std::string& action,
                        const std::string& target, const std::string& detail) noexcept;
 
-private:
+  private:
     ServiceContext& m_ctx;
 };
 

@@ -50,10 +50,9 @@ KeyRecord KeyLifecycle::revoke(const Principal& caller, std::string_view id,
                     "compromiseDate: only allowed with keyCompromise or caCompromise");
     std::string text = std::string(revocation_reason_name(reason));
     if (!message.empty()) text += ": " + message;
-    return change_state(caller, id, compromise ? Transition::Compromise : Transition::Deactivate,
-                        text, compromise ? std::optional(compromise_ms.value_or(
-                                               m_ctx.clock.now_ms()))
-                                         : std::nullopt);
+    return change_state(
+        caller, id, compromise ? Transition::Compromise : Transition::Deactivate, text,
+        compromise ? std::optional(compromise_ms.value_or(m_ctx.clock.now_ms())) : std::nullopt);
 }
 
 KeyRecord KeyLifecycle::destroy(const Principal& caller, std::string_view id,
@@ -75,9 +74,9 @@ KeyRecord KeyLifecycle::change_state(const Principal& caller, std::string_view i
         const KeyState from = rec->state;
         const auto to = next_state(from, t);
         if (!to)
-            throw Error(ErrorCode::WrongState,
-                        "key '" + rec->id + "' is " + std::string(key_state_name(from)) +
-                            ": cannot " + std::string(transition_name(t)) + " it");
+            throw Error(ErrorCode::WrongState, "key '" + rec->id + "' is " +
+                                                   std::string(key_state_name(from)) + ": cannot " +
+                                                   std::string(transition_name(t)) + " it");
         const std::int64_t now = m_ctx.clock.now_ms();
         rec->state = *to;
         if (*to == KeyState::Active && !rec->activation_ms) rec->activation_ms = now;
@@ -95,11 +94,11 @@ KeyRecord KeyLifecycle::change_state(const Principal& caller, std::string_view i
         }
         rec->history.push_back(StateChange{from, *to, now, caller.name, reason});
         txn.put_key(*rec);
-        std::string detail = std::string(key_state_name(from)) + " -> " +
-                             std::string(key_state_name(*to));
+        std::string detail =
+            std::string(key_state_name(from)) + " -> " + std::string(key_state_name(*to));
         if (!reason.empty()) detail += " reason=" + reason;
-        txn.append_audit(AuditEvent{caller.name, "key." + std::string(transition_name(t)),
-                                    rec->id, AuditOutcome::Success, detail});
+        txn.append_audit(AuditEvent{caller.name, "key." + std::string(transition_name(t)), rec->id,
+                                    AuditOutcome::Success, detail});
         out = std::move(*rec);
     });
     if (out.state != KeyState::Active && out.state != KeyState::PreActive &&

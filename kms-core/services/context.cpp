@@ -15,8 +15,7 @@ void require_role(const Principal& caller, std::initializer_list<Role> roles,
         if (!names.empty()) names += ", ";
         names += role_name(r);
     }
-    throw Error(ErrorCode::Forbidden,
-                std::string(what) + " needs one of the roles: " + names);
+    throw Error(ErrorCode::Forbidden, std::string(what) + " needs one of the roles: " + names);
 }
 
 std::shared_ptr<const KeyRecord> load_key(ServiceContext& ctx, std::string_view id) {

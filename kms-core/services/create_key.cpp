@@ -5,7 +5,9 @@
 
 namespace kms::core {
 
-std::string new_key_id() { return "k-" + to_hex(crypto::random_bytes(16)); }
+std::string new_key_id() {
+    return "k-" + to_hex(crypto::random_bytes(16));
+}
 
 namespace {
 
@@ -14,9 +16,9 @@ void validate_usage(Algorithm alg, UsageMask usage) {
     const UsageMask allowed = usages_allowed_for(alg);
     for (Usage u : all_usages()) {
         if (usage.has(u) && !allowed.has(u))
-            throw Error(ErrorCode::InvalidArgument,
-                        "usage: '" + std::string(usage_name(u)) + "' is not possible with " +
-                            std::string(info(alg).name));
+            throw Error(ErrorCode::InvalidArgument, "usage: '" + std::string(usage_name(u)) +
+                                                        "' is not possible with " +
+                                                        std::string(info(alg).name));
     }
 }
 
@@ -49,8 +51,8 @@ KeyRecord KeyLifecycle::create(const Principal& caller, const CreateKeyRequest& 
     rec.created_by = caller.name;
     rec.created_ms = m_ctx.clock.now_ms();
 
-    const GeneratedKey g = m_ctx.hsm.generate(
-        KeySpec{rec.id, 1, req.algorithm, req.usage, req.exportable});
+    const GeneratedKey g =
+        m_ctx.hsm.generate(KeySpec{rec.id, 1, req.algorithm, req.usage, req.exportable});
     rec.versions.push_back(KeyVersion{1, g.block, g.kcv, g.public_key, rec.created_ms});
     rec.state = req.activate ? KeyState::Active : KeyState::PreActive;
     if (req.activate) rec.activation_ms = rec.created_ms;

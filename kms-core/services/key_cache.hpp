@@ -17,7 +17,7 @@
 namespace kms::core {
 
 class KeyCache {
-public:
+  public:
     explicit KeyCache(std::size_t capacity = 100000) : m_capacity(capacity) {}
 
     /// The cached record or nullptr.
@@ -30,7 +30,7 @@ public:
     void invalidate(std::string_view id);
     std::size_t size() const;
 
-private:
+  private:
     std::size_t m_capacity;
     mutable std::shared_mutex m_mutex;
     std::unordered_map<std::string, std::shared_ptr<const KeyRecord>> m_map;

@@ -18,20 +18,25 @@ struct CreateKeyRequest {
     std::string name;
     Algorithm algorithm = Algorithm::Aes256;
     UsageMask usage;
-    bool activate = true;     ///< false leaves the key PreActive
+    bool activate = true;  ///< false leaves the key PreActive
     bool exportable = false;
 };
 
 /// RFC 5280 §5.3.1 reason codes, as KMIP 1.4 §3.31 Revocation Reason uses them.
 enum class RevocationReason : std::uint8_t {
-    Unspecified = 1, KeyCompromise, CaCompromise, AffiliationChanged, Superseded,
-    CessationOfOperation, PrivilegeWithdrawn,
+    Unspecified = 1,
+    KeyCompromise,
+    CaCompromise,
+    AffiliationChanged,
+    Superseded,
+    CessationOfOperation,
+    PrivilegeWithdrawn,
 };
 std::string_view revocation_reason_name(RevocationReason r);  ///< "keyCompromise", ...
 std::optional<RevocationReason> parse_revocation_reason(std::string_view name);
 
 class KeyLifecycle {
-public:
+  public:
     explicit KeyLifecycle(ServiceContext& ctx) : m_ctx(ctx) {}
 
     KeyRecord create(const Principal& caller, const CreateKeyRequest& request);
@@ -51,7 +56,7 @@ public:
     /// Wipes every key block and leaves a tombstone (state Destroyed / DestroyedCompromised).
     KeyRecord destroy(const Principal& caller, std::string_view id, const std::string& reason);
 
-private:
+  private:
     KeyRecord change_state(const Principal& caller, std::string_view id, Transition t,
                            const std::string& reason, std::optional<std::int64_t> compromise_ms);
     ServiceContext& m_ctx;

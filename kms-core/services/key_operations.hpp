@@ -13,14 +13,30 @@
 
 namespace kms::core {
 
-struct MacResult { Bytes mac; std::uint32_t version = 0; };
-struct CheckResult { bool valid = false; std::uint32_t version = 0; };
-struct EncryptResult { Bytes ciphertext; Bytes iv; std::uint32_t version = 0; };
-struct DecryptResult { Bytes plaintext; std::uint32_t version = 0; };
-struct SignResult { Bytes signature; std::uint32_t version = 0; };
+struct MacResult {
+    Bytes mac;
+    std::uint32_t version = 0;
+};
+struct CheckResult {
+    bool valid = false;
+    std::uint32_t version = 0;
+};
+struct EncryptResult {
+    Bytes ciphertext;
+    Bytes iv;
+    std::uint32_t version = 0;
+};
+struct DecryptResult {
+    Bytes plaintext;
+    std::uint32_t version = 0;
+};
+struct SignResult {
+    Bytes signature;
+    std::uint32_t version = 0;
+};
 
 class KeyOperations {
-public:
+  public:
     explicit KeyOperations(ServiceContext& ctx) : m_ctx(ctx) {}
 
     MacResult mac(const Principal& caller, std::string_view id, MacAlgorithm alg, ByteView data);
@@ -34,13 +50,12 @@ public:
     DecryptResult decrypt(const Principal& caller, std::string_view id, CipherMode mode,
                           ByteView ciphertext, ByteView iv, ByteView aad,
                           std::optional<std::uint32_t> version);
-    SignResult sign(const Principal& caller, std::string_view id, SignAlgorithm alg,
-                    ByteView data);
+    SignResult sign(const Principal& caller, std::string_view id, SignAlgorithm alg, ByteView data);
     CheckResult verify(const Principal& caller, std::string_view id, SignAlgorithm alg,
                        ByteView data, ByteView signature, std::optional<std::uint32_t> version);
     Bytes random(const Principal& caller, std::size_t length);
 
-private:
+  private:
     struct Use {
         std::shared_ptr<const KeyRecord> record;
         const KeyVersion* version;

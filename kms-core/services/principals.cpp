@@ -46,7 +46,7 @@ IssuedPrincipal PrincipalService::issue(const std::string& actor, const std::str
     });
     {
         std::unique_lock lock(m_cache_mutex);
-        m_by_token_hash.clear();   // a replaced token must stop working at once
+        m_by_token_hash.clear();  // a replaced token must stop working at once
     }
     return IssuedPrincipal{std::move(p), std::move(token)};
 }

@@ -12,15 +12,14 @@ namespace kms::core {
 
 struct IssuedPrincipal {
     Principal principal;
-    std::string token;   ///< shown once; never logged
+    std::string token;  ///< shown once; never logged
 };
 
 class PrincipalService {
-public:
+  public:
     explicit PrincipalService(ServiceContext& ctx) : m_ctx(ctx) {}
 
-    IssuedPrincipal create(const Principal& caller, const std::string& name,
-                           std::uint32_t roles);
+    IssuedPrincipal create(const Principal& caller, const std::string& name, std::uint32_t roles);
     std::vector<Principal> list(const Principal& caller);
     /// The principal owning @p bearer_token, or nullopt (unknown, malformed, or disabled).
     std::optional<Principal> authenticate(std::string_view bearer_token);
@@ -28,12 +27,12 @@ public:
     /// the first administrator. Audited as actor "kmsd".
     IssuedPrincipal bootstrap_admin(const std::string& name);
 
-private:
+  private:
     IssuedPrincipal issue(const std::string& actor, const std::string& name, std::uint32_t roles,
                           bool replace);
     ServiceContext& m_ctx;
     std::shared_mutex m_cache_mutex;
-    std::unordered_map<std::string, Principal> m_by_token_hash;   ///< hex hash -> principal
+    std::unordered_map<std::string, Principal> m_by_token_hash;  ///< hex hash -> principal
 };
 
 }  // namespace kms::core

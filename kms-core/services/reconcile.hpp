@@ -13,9 +13,9 @@
 namespace kms::core {
 
 struct ReconcileReport {
-    std::vector<std::string> hsm_orphans;     ///< token objects unknown to the store
-    std::vector<std::string> store_orphans;   ///< live keys whose current version has no block
-    std::vector<std::string> open_intents;    ///< intents found (and closed) at start-up
+    std::vector<std::string> hsm_orphans;    ///< token objects unknown to the store
+    std::vector<std::string> store_orphans;  ///< live keys whose current version has no block
+    std::vector<std::string> open_intents;   ///< intents found (and closed) at start-up
     bool clean() const {
         return hsm_orphans.empty() && store_orphans.empty() && open_intents.empty();
     }

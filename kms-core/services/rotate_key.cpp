@@ -20,18 +20,18 @@ KeyRecord KeyLifecycle::rotate(const Principal& caller, std::string_view id) {
         auto rec = t.find_key(id);
         if (!rec) throw Error(ErrorCode::NotFound, "no key with id '" + std::string(id) + "'");
         if (rec->current().number + 1 != next)
-            throw Error(ErrorCode::Conflict, "key '" + rec->id +
-                                                 "' was rotated at the same time; retry");
+            throw Error(ErrorCode::Conflict,
+                        "key '" + rec->id + "' was rotated at the same time; retry");
         if (rec->state != KeyState::Active && rec->state != KeyState::PreActive)
-            throw Error(ErrorCode::WrongState, "key '" + rec->id + "' is " +
-                                                   std::string(key_state_name(rec->state)));
+            throw Error(ErrorCode::WrongState,
+                        "key '" + rec->id + "' is " + std::string(key_state_name(rec->state)));
         const std::int64_t now = m_ctx.clock.now_ms();
         rec->versions.push_back(KeyVersion{next, g.block, g.kcv, g.public_key, now});
         t.put_key(*rec);
         std::string detail = "version=" + std::to_string(next);
         if (!g.kcv.empty()) detail += " kcv=" + to_hex(g.kcv);
-        t.append_audit(AuditEvent{caller.name, "key.rotate", rec->id, AuditOutcome::Success,
-                                  detail});
+        t.append_audit(
+            AuditEvent{caller.name, "key.rotate", rec->id, AuditOutcome::Success, detail});
         out = std::move(*rec);
     });
     return out;

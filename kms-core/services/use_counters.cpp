@@ -16,13 +16,26 @@ void UseCounterBook::count(std::string_view key_id, Operation op) {
     if (it == s.counts.end()) it = s.counts.emplace(std::string(key_id), UseCounters{}).first;
     UseCounters& c = it->second;
     switch (op) {
-        case Operation::Encrypt: ++c.encrypt; break;
-        case Operation::Decrypt: ++c.decrypt; break;
-        case Operation::Mac: ++c.mac; break;
-        case Operation::MacVerify: ++c.mac_verify; break;
-        case Operation::Sign: ++c.sign; break;
-        case Operation::Verify: ++c.verify; break;
-        default: break;
+        case Operation::Encrypt:
+            ++c.encrypt;
+            break;
+        case Operation::Decrypt:
+            ++c.decrypt;
+            break;
+        case Operation::Mac:
+            ++c.mac;
+            break;
+        case Operation::MacVerify:
+            ++c.mac_verify;
+            break;
+        case Operation::Sign:
+            ++c.sign;
+            break;
+        case Operation::Verify:
+            ++c.verify;
+            break;
+        default:
+            break;
     }
 }
 

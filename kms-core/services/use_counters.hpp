@@ -17,7 +17,7 @@
 namespace kms::core {
 
 class UseCounterBook {
-public:
+  public:
     void count(std::string_view key_id, Operation op);
     /// Not yet flushed counts of @p key_id.
     UseCounters pending(std::string_view key_id) const;
@@ -26,7 +26,7 @@ public:
     std::vector<std::pair<std::string, UseCounters>> take();
     void restore(const std::vector<std::pair<std::string, UseCounters>>& deltas);
 
-private:
+  private:
     struct Shard {
         mutable std::mutex mutex;
         std::unordered_map<std::string, UseCounters> counts;

@@ -46,8 +46,9 @@ HttpResponse mac(KmsdProcess& k, const std::string& id) {
 
 std::string create_aes(KmsdProcess& k, const std::string& name) {
     HttpsClient c("127.0.0.1", k.port(), k.ca_file());
-    auto r = c.post("/v1/keys", R"({"name":")" + name + R"(","algorithm":"AES-256","usage":["mac"]})",
-                    k.admin_token());
+    auto r =
+        c.post("/v1/keys", R"({"name":")" + name + R"(","algorithm":"AES-256","usage":["mac"]})",
+               k.admin_token());
     EXPECT_EQ(r.status, 201) << r.body;
     return r.json()->getValue<std::string>("id");
 }
@@ -60,7 +61,8 @@ Poco::JSON::Object::Ptr verify_audit(KmsdProcess& k) {
 }
 
 /// Edits the stopped kmsd's LMDB audit table through @p edit(txn, dbi).
-void edit_audit(const std::string& data_dir, const std::function<void(MDB_txn*, MDB_dbi, MDB_dbi)>& edit) {
+void edit_audit(const std::string& data_dir,
+                const std::function<void(MDB_txn*, MDB_dbi, MDB_dbi)>& edit) {
     MDB_env* env = nullptr;
     ASSERT_EQ(mdb_env_create(&env), 0);
     mdb_env_set_maxdbs(env, 32);
@@ -80,7 +82,8 @@ core::AuditRecord get_record(MDB_txn* txn, MDB_dbi dbi, std::uint64_t seq) {
     Bytes k = store::audit_key(seq);
     MDB_val key{k.size(), k.data()}, val{};
     EXPECT_EQ(mdb_get(txn, dbi, &key, &val), 0);
-    return store::decode_audit(ByteView(static_cast<const std::uint8_t*>(val.mv_data), val.mv_size));
+    return store::decode_audit(
+        ByteView(static_cast<const std::uint8_t*>(val.mv_data), val.mv_size));
 }
 
 void put_record(MDB_txn* txn, MDB_dbi dbi, const core::AuditRecord& r) {
@@ -134,7 +137,8 @@ TEST(Kmsd, ASecondKmsdOnTheSamePortFailsLoudly) {
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     std::string out;
     const int rc = run_kmsd({"--data-dir", std::string(tmpl) + "/d", "--listen",
-                             "127.0.0.1:" + std::to_string(k.port())}, out);
+                             "127.0.0.1:" + std::to_string(k.port())},
+                            out);
     EXPECT_NE(rc, 0) << out;
     EXPECT_NE(out.find("in use"), std::string::npos) << out;
     run(std::string("rm -rf ") + tmpl);
@@ -145,7 +149,8 @@ TEST(Kmsd, BadCommandLinesAreRefusedWithAMessage) {
     std::string out;
     EXPECT_EQ(run_kmsd({"--listen", "127.0.0.1:1"}, out), 64) << out;
     EXPECT_NE(out.find("--data-dir"), std::string::npos) << out;
-    EXPECT_EQ(run_kmsd({"--data-dir", "/tmp/kmsd-nowhere", "--listen", "nonsense"}, out), 64) << out;
+    EXPECT_EQ(run_kmsd({"--data-dir", "/tmp/kmsd-nowhere", "--listen", "nonsense"}, out), 64)
+        << out;
     EXPECT_NE(out.find("--listen"), std::string::npos) << out;
     EXPECT_EQ(run_kmsd({"--help"}, out), 0);
     EXPECT_NE(out.find("--data-dir"), std::string::npos);
@@ -184,8 +189,10 @@ TEST(Kmsd, AuditVerifyFindsRecomputedHashesThroughTheHsmSeal) {
             MDB_val kv{key.size(), key.data()}, vv{};
             if (mdb_get(txn, audit, &kv, &vv) != 0) break;
             auto r = get_record(txn, audit, seq);
-            if (seq == 2) r.event.actor = "someone-else";
-            else r.prev_hash = prev;
+            if (seq == 2)
+                r.event.actor = "someone-else";
+            else
+                r.prev_hash = prev;
             r.hash = crypto::sha256(core::canonical_audit_bytes(r));
             prev = r.hash;
             put_record(txn, audit, r);

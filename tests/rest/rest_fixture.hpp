@@ -12,14 +12,14 @@
 namespace kms::test {
 
 class Rest : public ::testing::Test {
-public:
+  public:
     static void SetUpTestSuite() {
         s_kmsd = std::make_unique<KmsdProcess>();
         s_admin = s_kmsd->admin_token();
     }
     static void TearDownTestSuite() { s_kmsd.reset(); }
 
-protected:
+  protected:
     void SetUp() override {
         m_client = std::make_unique<HttpsClient>("127.0.0.1", s_kmsd->port(), s_kmsd->ca_file());
     }

@@ -59,8 +59,9 @@ TEST_F(Rest, AesKcvIsTheCmacOfAZeroBlock) {
 
 TEST_F(Rest, Des3KcvIsTheEncryptionOfAZeroBlock) {
     auto k = create_key("rest-des3-kcv", "DES3-2K", "[\"encrypt\",\"decrypt\",\"mac\"]");
-    auto e = post("/v1/keys/" + str(k, "id") + "/encrypt",
-                  R"({"algorithm":"DES3-CBC","plaintext":"0000000000000000","iv":"0000000000000000"})");
+    auto e =
+        post("/v1/keys/" + str(k, "id") + "/encrypt",
+             R"({"algorithm":"DES3-CBC","plaintext":"0000000000000000","iv":"0000000000000000"})");
     ASSERT_EQ(e.status, 200) << e.body;
     EXPECT_EQ(lower(str(e.json(), "ciphertext").substr(0, 6)), lower(str(k, "kcv")));
 }
@@ -68,22 +69,26 @@ TEST_F(Rest, Des3KcvIsTheEncryptionOfAZeroBlock) {
 TEST_F(Rest, RetailMacVerifiesAndRejectsAChangedMac) {
     auto k = create_key("rest-retail", "DES3-2K", "[\"mac\",\"verify\"]");
     const std::string id = str(k, "id");
-    auto m = post("/v1/keys/" + id + "/mac", R"({"algorithm":"DES3-RETAIL","data":"0102030405060708090A"})");
+    auto m = post("/v1/keys/" + id + "/mac",
+                  R"({"algorithm":"DES3-RETAIL","data":"0102030405060708090A"})");
     ASSERT_EQ(m.status, 200) << m.body;
     const std::string mac = str(m.json(), "mac");
     EXPECT_EQ(mac.size(), 16u);
-    auto ok = post("/v1/keys/" + id + "/mac/verify",
-                   R"({"algorithm":"DES3-RETAIL","data":"0102030405060708090A","mac":")" + mac + "\"}");
+    auto ok =
+        post("/v1/keys/" + id + "/mac/verify",
+             R"({"algorithm":"DES3-RETAIL","data":"0102030405060708090A","mac":")" + mac + "\"}");
     ASSERT_EQ(ok.status, 200) << ok.body;
     EXPECT_TRUE(ok.json()->getValue<bool>("valid"));
     // A 4-byte truncated MAC verifies too; a changed one does not.
     auto trunc = post("/v1/keys/" + id + "/mac/verify",
-                      R"({"algorithm":"DES3-RETAIL","data":"0102030405060708090A","mac":")" + mac.substr(0, 8) + "\"}");
+                      R"({"algorithm":"DES3-RETAIL","data":"0102030405060708090A","mac":")" +
+                          mac.substr(0, 8) + "\"}");
     EXPECT_TRUE(trunc.json()->getValue<bool>("valid"));
     std::string bad = mac;
     bad[0] = bad[0] == '0' ? '1' : '0';
-    auto no = post("/v1/keys/" + id + "/mac/verify",
-                   R"({"algorithm":"DES3-RETAIL","data":"0102030405060708090A","mac":")" + bad + "\"}");
+    auto no =
+        post("/v1/keys/" + id + "/mac/verify",
+             R"({"algorithm":"DES3-RETAIL","data":"0102030405060708090A","mac":")" + bad + "\"}");
     ASSERT_EQ(no.status, 200);
     EXPECT_FALSE(no.json()->getValue<bool>("valid"));
 }
@@ -110,7 +115,8 @@ TEST_F(Rest, GcmRoundTripWithAadAndTamperDetection) {
 TEST_F(Rest, CbcPadRoundTrip) {
     auto k = create_key("rest-cbc", "AES-128", "[\"encrypt\",\"decrypt\"]");
     const std::string id = str(k, "id");
-    auto e = post("/v1/keys/" + id + "/encrypt", R"({"algorithm":"AES-CBC-PAD","plaintext":"0011223344"})");
+    auto e = post("/v1/keys/" + id + "/encrypt",
+                  R"({"algorithm":"AES-CBC-PAD","plaintext":"0011223344"})");
     ASSERT_EQ(e.status, 200) << e.body;
     EXPECT_EQ(str(e.json(), "ciphertext").size(), 32u);
     auto d = post("/v1/keys/" + id + "/decrypt", R"({"algorithm":"AES-CBC-PAD","ciphertext":")" +
@@ -123,7 +129,8 @@ TEST_F(Rest, CbcPadRoundTrip) {
 TEST_F(Rest, HmacKeyMacs) {
     auto k = create_key("rest-hmac", "HMAC-SHA256", "[\"mac\"]");
     EXPECT_TRUE(k->isNull("kcv"));
-    auto m = post("/v1/keys/" + str(k, "id") + "/mac", R"({"algorithm":"HMAC-SHA256","data":"00"})");
+    auto m =
+        post("/v1/keys/" + str(k, "id") + "/mac", R"({"algorithm":"HMAC-SHA256","data":"00"})");
     ASSERT_EQ(m.status, 200) << m.body;
     EXPECT_EQ(str(m.json(), "mac").size(), 64u);
 }
@@ -148,7 +155,8 @@ bool openssl_verify(const std::string& pem, const std::string& md, bool pss, boo
     }
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     EVP_PKEY_CTX* pctx = nullptr;
-    bool ok = EVP_DigestVerifyInit(ctx, &pctx, EVP_get_digestbyname(md.c_str()), nullptr, pkey) == 1;
+    bool ok =
+        EVP_DigestVerifyInit(ctx, &pctx, EVP_get_digestbyname(md.c_str()), nullptr, pkey) == 1;
     if (ok && pss) {
         EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING);
         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32);
@@ -169,8 +177,10 @@ std::vector<unsigned char> unhex(const std::string& h) {
 void sign_and_check(Rest& t, HttpsClient& c, const std::string& token, const std::string& name,
                     const std::string& alg, const std::string& sigalg, const std::string& md,
                     bool pss, bool ecdsa) {
-    auto r = c.post("/v1/keys", "{\"name\":\"" + name + "\",\"algorithm\":\"" + alg +
-                                    "\",\"usage\":[\"sign\",\"verify\"]}", token);
+    auto r = c.post(
+        "/v1/keys",
+        "{\"name\":\"" + name + "\",\"algorithm\":\"" + alg + "\",\"usage\":[\"sign\",\"verify\"]}",
+        token);
     ASSERT_EQ(r.status, 201) << r.body;
     auto k = r.json();
     const std::string id = k->getValue<std::string>("id");
@@ -182,36 +192,41 @@ void sign_and_check(Rest& t, HttpsClient& c, const std::string& token, const std
     const std::string sig = s.json()->getValue<std::string>("signature");
     EXPECT_TRUE(openssl_verify(pem, md, pss, ecdsa, {'a', 'b', 'c'}, unhex(sig)))
         << alg << " " << sigalg;
-    auto v = c.post("/v1/keys/" + id + "/verify",
-                    R"({"algorithm":")" + sigalg + R"(","data":"616263","signature":")" + sig + "\"}",
-                    token);
+    auto v = c.post(
+        "/v1/keys/" + id + "/verify",
+        R"({"algorithm":")" + sigalg + R"(","data":"616263","signature":")" + sig + "\"}", token);
     ASSERT_EQ(v.status, 200) << v.body;
     EXPECT_TRUE(v.json()->getValue<bool>("valid"));
-    auto v2 = c.post("/v1/keys/" + id + "/verify",
-                     R"({"algorithm":")" + sigalg + R"(","data":"616264","signature":")" + sig + "\"}",
-                     token);
+    auto v2 = c.post(
+        "/v1/keys/" + id + "/verify",
+        R"({"algorithm":")" + sigalg + R"(","data":"616264","signature":")" + sig + "\"}", token);
     ASSERT_EQ(v2.status, 200) << v2.body;
     EXPECT_FALSE(v2.json()->getValue<bool>("valid"));
     (void)t;
 }
 
 TEST_F(Rest, EcdsaP256SignaturesVerifyWithOpenSsl) {
-    sign_and_check(*this, http(), s_admin, "rest-ec256", "EC-P256", "ECDSA-SHA256", "SHA256", false, true);
+    sign_and_check(*this, http(), s_admin, "rest-ec256", "EC-P256", "ECDSA-SHA256", "SHA256", false,
+                   true);
 }
 TEST_F(Rest, EcdsaP384SignaturesVerifyWithOpenSsl) {
-    sign_and_check(*this, http(), s_admin, "rest-ec384", "EC-P384", "ECDSA-SHA384", "SHA384", false, true);
+    sign_and_check(*this, http(), s_admin, "rest-ec384", "EC-P384", "ECDSA-SHA384", "SHA384", false,
+                   true);
 }
 TEST_F(Rest, RsaPssSignaturesVerifyWithOpenSsl) {
-    sign_and_check(*this, http(), s_admin, "rest-rsa-pss", "RSA-2048", "RSA-PSS-SHA256", "SHA256", true, false);
+    sign_and_check(*this, http(), s_admin, "rest-rsa-pss", "RSA-2048", "RSA-PSS-SHA256", "SHA256",
+                   true, false);
 }
 TEST_F(Rest, RsaPkcs1SignaturesVerifyWithOpenSsl) {
-    sign_and_check(*this, http(), s_admin, "rest-rsa-v15", "RSA-2048", "RSA-PKCS1-SHA256", "SHA256", false, false);
+    sign_and_check(*this, http(), s_admin, "rest-rsa-v15", "RSA-2048", "RSA-PKCS1-SHA256", "SHA256",
+                   false, false);
 }
 
 TEST_F(Rest, RotateDeactivateDestroy) {
     auto k = create_key("rest-lifecycle", "AES-128", "[\"mac\",\"verify\"]");
     const std::string id = str(k, "id");
-    const std::string data = R"({"algorithm":"AES-CMAC","data":"6BC1BEE22E409F96E93D7E117393172A"})";
+    const std::string data =
+        R"({"algorithm":"AES-CMAC","data":"6BC1BEE22E409F96E93D7E117393172A"})";
     auto m1 = post("/v1/keys/" + id + "/mac", data);
     ASSERT_EQ(m1.status, 200);
     EXPECT_EQ(m1.json()->getValue<int>("version"), 1);
@@ -232,9 +247,10 @@ TEST_F(Rest, RotateDeactivateDestroy) {
     auto refused = post("/v1/keys/" + id + "/mac", data);
     EXPECT_EQ(refused.status, 409);
     EXPECT_EQ(str(refused.json(), "error"), "wrong_state");
-    auto v1 = post("/v1/keys/" + id + "/mac/verify",
-                   R"({"algorithm":"AES-CMAC","data":"6BC1BEE22E409F96E93D7E117393172A","version":1,"mac":")" +
-                       str(m1.json(), "mac") + "\"}");
+    auto v1 = post(
+        "/v1/keys/" + id + "/mac/verify",
+        R"({"algorithm":"AES-CMAC","data":"6BC1BEE22E409F96E93D7E117393172A","version":1,"mac":")" +
+            str(m1.json(), "mac") + "\"}");
     ASSERT_EQ(v1.status, 200) << v1.body;
     EXPECT_TRUE(v1.json()->getValue<bool>("valid"));
     EXPECT_EQ(v1.json()->getValue<int>("version"), 1);
@@ -246,8 +262,9 @@ TEST_F(Rest, RotateDeactivateDestroy) {
     ASSERT_EQ(del.status, 200) << del.body;
     EXPECT_EQ(str(del.json(), "state"), "Destroyed");
     EXPECT_FALSE(del.json()->isNull("destroyDate"));
-    auto after = post("/v1/keys/" + id + "/mac/verify",
-                      R"({"algorithm":"AES-CMAC","data":"00","mac":")" + str(m1.json(), "mac") + "\"}");
+    auto after =
+        post("/v1/keys/" + id + "/mac/verify",
+             R"({"algorithm":"AES-CMAC","data":"00","mac":")" + str(m1.json(), "mac") + "\"}");
     EXPECT_EQ(after.status, 409);
     // The tombstone stays readable, and the name is free again.
     auto tomb = get("/v1/keys/" + id);
@@ -268,8 +285,9 @@ TEST_F(Rest, RevokeWithCompromiseAndSuspendResume) {
     const std::string id = str(k, "id");
     EXPECT_EQ(str(post("/v1/keys/" + id + "/suspend", "").json(), "state"), "Suspended");
     EXPECT_EQ(str(post("/v1/keys/" + id + "/resume", "").json(), "state"), "Active");
-    auto rv = post("/v1/keys/" + id + "/revoke",
-                   R"({"reason":"keyCompromise","compromiseDate":"2026-11-01T00:00:00Z","message":"HSM card lost"})");
+    auto rv = post(
+        "/v1/keys/" + id + "/revoke",
+        R"({"reason":"keyCompromise","compromiseDate":"2026-11-01T00:00:00Z","message":"HSM card lost"})");
     ASSERT_EQ(rv.status, 200) << rv.body;
     EXPECT_EQ(str(rv.json(), "state"), "Compromised");
     EXPECT_EQ(str(rv.json(), "compromiseDate"), "2026-11-01T00:00:00.000Z");
@@ -281,9 +299,11 @@ TEST_F(Rest, PreActiveKeyCannotBeUsedUntilActivated) {
     auto k = create_key("rest-preactive", "AES-128", "[\"mac\"]", ",\"activate\":false");
     const std::string id = str(k, "id");
     EXPECT_EQ(str(k, "state"), "PreActive");
-    EXPECT_EQ(post("/v1/keys/" + id + "/mac", R"({"algorithm":"AES-CMAC","data":"00"})").status, 409);
+    EXPECT_EQ(post("/v1/keys/" + id + "/mac", R"({"algorithm":"AES-CMAC","data":"00"})").status,
+              409);
     EXPECT_EQ(str(post("/v1/keys/" + id + "/activate", "").json(), "state"), "Active");
-    EXPECT_EQ(post("/v1/keys/" + id + "/mac", R"({"algorithm":"AES-CMAC","data":"00"})").status, 200);
+    EXPECT_EQ(post("/v1/keys/" + id + "/mac", R"({"algorithm":"AES-CMAC","data":"00"})").status,
+              200);
 }
 
 TEST_F(Rest, ListFiltersAndPages) {
@@ -310,7 +330,8 @@ TEST_F(Rest, UseCountersAreCountedPerKey) {
     auto k = create_key("rest-counters", "AES-128", "[\"mac\"]");
     const std::string id = str(k, "id");
     for (int i = 0; i < 3; ++i)
-        ASSERT_EQ(post("/v1/keys/" + id + "/mac", R"({"algorithm":"AES-CMAC","data":"00"})").status, 200);
+        ASSERT_EQ(post("/v1/keys/" + id + "/mac", R"({"algorithm":"AES-CMAC","data":"00"})").status,
+                  200);
     auto r = get("/v1/keys/" + id);
     EXPECT_EQ(r.json()->getObject("counters")->getValue<int>("mac"), 3);
 }
@@ -326,7 +347,8 @@ TEST_F(Rest, ConcurrentMacsFromManyConnections) {
         threads.emplace_back([&] {
             HttpsClient c("127.0.0.1", s_kmsd->port(), s_kmsd->ca_file());
             for (int i = 0; i < 40; ++i) {
-                auto r = c.post("/v1/keys/" + id + "/mac", R"({"algorithm":"AES-CMAC","data":"AA"})", s_admin);
+                auto r = c.post("/v1/keys/" + id + "/mac",
+                                R"({"algorithm":"AES-CMAC","data":"AA"})", s_admin);
                 if (r.status == 200 && r.json()->getValue<std::string>("mac") == mac) ++good;
             }
         });
@@ -338,7 +360,8 @@ TEST_F(Rest, RandomComesFromTheHsm) {
     auto r = post("/v1/random", R"({"length":32})");
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(str(r.json(), "random").size(), 64u);
-    EXPECT_NE(str(r.json(), "random"), str(post("/v1/random", R"({"length":32})").json(), "random"));
+    EXPECT_NE(str(r.json(), "random"),
+              str(post("/v1/random", R"({"length":32})").json(), "random"));
 }
 
 TEST_F(Rest, PrincipalsAndRoles) {
@@ -346,15 +369,24 @@ TEST_F(Rest, PrincipalsAndRoles) {
     const std::string auditor = create_principal("auditor-1", R"(["auditor"])");
     const std::string plugin = create_principal("plugin-1", R"(["plugin"])");
     EXPECT_EQ(officer.substr(0, 4), "kms_");
-    auto k = post("/v1/keys", R"({"name":"officer-key","algorithm":"AES-128","usage":["mac"]})", officer);
+    auto k = post("/v1/keys", R"({"name":"officer-key","algorithm":"AES-128","usage":["mac"]})",
+                  officer);
     ASSERT_EQ(k.status, 201) << k.body;
     const std::string id = str(k.json(), "id");
     // An auditor reads but neither creates nor uses keys; a plugin uses but does not create.
-    EXPECT_EQ(post("/v1/keys", R"({"name":"x","algorithm":"AES-128","usage":["mac"]})", auditor).status, 403);
+    EXPECT_EQ(
+        post("/v1/keys", R"({"name":"x","algorithm":"AES-128","usage":["mac"]})", auditor).status,
+        403);
     EXPECT_EQ(get("/v1/keys/" + id, auditor).status, 200);
-    EXPECT_EQ(post("/v1/keys/" + id + "/mac", R"({"algorithm":"AES-CMAC","data":"00"})", auditor).status, 403);
-    EXPECT_EQ(post("/v1/keys/" + id + "/mac", R"({"algorithm":"AES-CMAC","data":"00"})", plugin).status, 200);
-    EXPECT_EQ(post("/v1/keys", R"({"name":"y","algorithm":"AES-128","usage":["mac"]})", plugin).status, 403);
+    EXPECT_EQ(
+        post("/v1/keys/" + id + "/mac", R"({"algorithm":"AES-CMAC","data":"00"})", auditor).status,
+        403);
+    EXPECT_EQ(
+        post("/v1/keys/" + id + "/mac", R"({"algorithm":"AES-CMAC","data":"00"})", plugin).status,
+        200);
+    EXPECT_EQ(
+        post("/v1/keys", R"({"name":"y","algorithm":"AES-128","usage":["mac"]})", plugin).status,
+        403);
     EXPECT_EQ(post("/v1/principals", R"({"name":"z","roles":["admin"]})", officer).status, 403);
     EXPECT_EQ(get("/v1/audit/verify", auditor).status, 200);
     EXPECT_EQ(get("/v1/audit", plugin).status, 403);

@@ -148,7 +148,9 @@ std::string KmsdProcess::admin_token() const {
     return t;
 }
 
-std::string KmsdProcess::output() const { return slurp(m_log); }
+std::string KmsdProcess::output() const {
+    return slurp(m_log);
+}
 
 int run_kmsd(const std::vector<std::string>& args, std::string& output, int timeout_s) {
     char tmpl[] = "/tmp/kmsd-run-XXXXXX";
@@ -189,11 +191,13 @@ HttpsClient::HttpsClient(const std::string& host, int port, const std::string& c
     m_impl->session->setTimeout(Poco::Timespan(60, 0));
 }
 
-HttpsClient::~HttpsClient() { delete m_impl; }
+HttpsClient::~HttpsClient() {
+    delete m_impl;
+}
 
-HttpResponse HttpsClient::request(
-    const std::string& method, const std::string& path, const std::string& body,
-    const std::string& token, const std::vector<std::pair<std::string, std::string>>& headers) {
+HttpResponse HttpsClient::request(const std::string& method, const std::string& path,
+                                  const std::string& body, const std::string& token,
+                                  const std::vector<std::pair<std::string, std::string>>& headers) {
     Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
     req.setKeepAlive(true);
     if (!token.empty()) req.set("Authorization", "Bearer " + token);

@@ -3,15 +3,15 @@
 #pragma once
 
 #include <Poco/JSON/Object.h>
+#include <sys/types.h>
 
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 namespace kms::test {
 
 class KmsdProcess {
-public:
+  public:
     /// Starts kmsd (path from the KMSD environment variable) with a new temporary data
     /// directory on a free port and waits up to 60 s for its "listening" line.
     explicit KmsdProcess(std::vector<std::string> extra_args = {});
@@ -36,8 +36,8 @@ public:
     void start();
     bool running() const { return m_pid > 0; }
 
-private:
-    std::string m_root;       ///< temporary folder holding data/ and kmsd.log
+  private:
+    std::string m_root;  ///< temporary folder holding data/ and kmsd.log
     std::string m_data_dir;
     std::string m_log;
     int m_port = 0;
@@ -56,12 +56,12 @@ struct HttpResponse {
     int status = 0;
     std::string body;
     std::string content_type;
-    Poco::JSON::Object::Ptr json() const;   ///< parses body; throws on non-JSON
+    Poco::JSON::Object::Ptr json() const;  ///< parses body; throws on non-JSON
 };
 
 /// One keep-alive HTTPS connection to kmsd, verifying its certificate against @p ca_file.
 class HttpsClient {
-public:
+  public:
     HttpsClient(const std::string& host, int port, const std::string& ca_file);
     ~HttpsClient();
     HttpResponse request(const std::string& method, const std::string& path,
@@ -75,7 +75,7 @@ public:
         return request("POST", path, body, token);
     }
 
-private:
+  private:
     struct Impl;
     Impl* m_impl;
 };

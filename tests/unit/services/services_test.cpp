@@ -21,19 +21,25 @@ namespace {
 /// Records what the use cases ask of the HSM; "MACs" with HMAC over the block so results
 /// depend on the key version.
 class FakeHsm final : public Hsm {
-public:
+  public:
     GeneratedKey generate(const KeySpec& s) override {
         ++generated;
         const std::string b = s.key_id + "/" + std::to_string(s.version);
         return GeneratedKey{Bytes(b.begin(), b.end()), Bytes{1, 2, 3}, {}};
     }
-    GeneratedKey import_secret(const KeySpec& s, const SecureBytes&) override { return generate(s); }
+    GeneratedKey import_secret(const KeySpec& s, const SecureBytes&) override {
+        return generate(s);
+    }
     Bytes mac(const KeyRef& k, MacAlgorithm, ByteView data) override {
         if (k.block.empty()) throw Error(ErrorCode::Integrity, "no block");
         return crypto::hmac_sha256(k.block, data);
     }
-    Bytes encrypt(const KeyRef&, const CipherParams&, ByteView p) override { return Bytes(p.begin(), p.end()); }
-    Bytes decrypt(const KeyRef&, const CipherParams&, ByteView c) override { return Bytes(c.begin(), c.end()); }
+    Bytes encrypt(const KeyRef&, const CipherParams&, ByteView p) override {
+        return Bytes(p.begin(), p.end());
+    }
+    Bytes decrypt(const KeyRef&, const CipherParams&, ByteView c) override {
+        return Bytes(c.begin(), c.end());
+    }
     Bytes sign(const KeyRef&, SignAlgorithm, ByteView) override { return Bytes(64, 1); }
     bool verify(const KeyRef&, SignAlgorithm, ByteView, ByteView) override { return true; }
     Bytes random(std::size_t n) override { return Bytes(n, 7); }
@@ -47,15 +53,17 @@ public:
 };
 
 class Services : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         char tmpl[] = "/tmp/kms-services-XXXXXX";
         m_dir = ::mkdtemp(tmpl);
         store::LmdbOptions o;
         o.path = m_dir + "/store";
         o.map_size = 64 << 20;
-        m_store = store::LmdbStore::open(o, [this](ByteView h) { return m_hsm.audit_seal(h); }, m_clock);
-        m_ctx = std::make_unique<ServiceContext>(ServiceContext{*m_store, m_hsm, m_clock, m_cache, m_counters});
+        m_store = store::LmdbStore::open(
+            o, [this](ByteView h) { return m_hsm.audit_seal(h); }, m_clock);
+        m_ctx = std::make_unique<ServiceContext>(
+            ServiceContext{*m_store, m_hsm, m_clock, m_cache, m_counters});
         m_admin.name = "admin";
         m_admin.roles = static_cast<std::uint32_t>(Role::Admin);
     }
@@ -66,7 +74,8 @@ protected:
     }
     KeyRecord make(const std::string& name, Algorithm a = Algorithm::Aes128) {
         KeyLifecycle k(*m_ctx);
-        return k.create(m_admin, CreateKeyRequest{name, a, UsageMask().add(Usage::Mac), true, false});
+        return k.create(m_admin,
+                        CreateKeyRequest{name, a, UsageMask().add(Usage::Mac), true, false});
     }
     std::vector<AuditRecord> audit() { return m_store->read_audit(1, 1000); }
 
@@ -163,9 +172,11 @@ TEST_F(Services, RolesAreEnforcedInTheUseCases) {
         return ErrorCode::Internal;
     };
     EXPECT_EQ(code([&] { life.rotate(auditor, k.id); }), ErrorCode::Forbidden);
-    EXPECT_EQ(code([&] { ops.mac(auditor, k.id, MacAlgorithm::AesCmac, as_view("x")); }), ErrorCode::Forbidden);
+    EXPECT_EQ(code([&] { ops.mac(auditor, k.id, MacAlgorithm::AesCmac, as_view("x")); }),
+              ErrorCode::Forbidden);
     EXPECT_NO_THROW(ops.mac(plugin, k.id, MacAlgorithm::AesCmac, as_view("x")));
-    EXPECT_EQ(code([&] { life.transition(plugin, k.id, Transition::Suspend, ""); }), ErrorCode::Forbidden);
+    EXPECT_EQ(code([&] { life.transition(plugin, k.id, Transition::Suspend, ""); }),
+              ErrorCode::Forbidden);
     Principal disabled = m_admin;
     disabled.disabled = true;
     EXPECT_EQ(code([&] { life.get(disabled, k.id); }), ErrorCode::Forbidden);
@@ -213,9 +224,9 @@ TEST(KeyCache, AReaderThatLoadedBeforeAWriteCannotReinsertStaleData) {
     KeyCache cache;
     auto old = std::make_shared<KeyRecord>();
     old->id = "k-1";
-    const auto gen = cache.generation();   // reader starts loading
-    cache.invalidate("k-1");               // a write commits meanwhile
-    cache.insert(old, gen);                // the reader finishes with old data
+    const auto gen = cache.generation();  // reader starts loading
+    cache.invalidate("k-1");              // a write commits meanwhile
+    cache.insert(old, gen);               // the reader finishes with old data
     EXPECT_EQ(cache.get("k-1"), nullptr);
     cache.insert(old, cache.generation());
     EXPECT_NE(cache.get("k-1"), nullptr);

@@ -100,7 +100,11 @@
 #undef string_data_len
 #undef data_params
 
-// PKCS#11 v3.0 §5.1 return values that a 3.0 module may send even through the 2.40 interface.
+// PKCS#11 v3.0 additions a 3.0 module may use even through the 2.40 interface.
+// CKM_AES_KEY_WRAP_KWP is RFC 5649 in v3.x; see profiles.cpp for why SoftHSM2 differs.
+#ifndef CKM_AES_KEY_WRAP_KWP
+#define CKM_AES_KEY_WRAP_KWP (0x210BUL)
+#endif
 #ifndef CKR_AEAD_DECRYPT_FAILED
 #define CKR_AEAD_DECRYPT_FAILED (0x35UL)
 #endif

@@ -137,10 +137,12 @@ inline CK_BYTE_PTR in_ptr(ByteView v) noexcept {
 enum class OperationKind { Sign, Verify, Encrypt, Decrypt };
 
 /// Ends whatever @p kind operation may still be active on @p session after a failed call, by
-/// calling its C_*Final with a large buffer and ignoring the result (PKCS#11 v2.40 §5.8-5.11:
-/// every result but CKR_BUFFER_TOO_SMALL terminates the operation). Without this, a module
-/// that returns early from C_Sign (e.g. CKR_ARGUMENTS_BAD) would leave the pooled session
-/// answering CKR_OPERATION_ACTIVE to its next user. Never throws.
+/// calling its C_*Final with a large buffer and ignoring the result (PKCS#11 v2.40 §5.8-5.12:
+/// every result but CKR_BUFFER_TOO_SMALL terminates the operation; v2.20 §13.1: "to abandon an
+/// active operation an application may have to complete the operation and discard the
+/// result"). Without this, a module that returns early from C_Sign (SoftHSM2: CKR_ARGUMENTS_BAD
+/// for a NULL pData) would leave the pooled session answering CKR_OPERATION_ACTIVE to its next
+/// user. Never throws.
 void terminate_operation(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE session,
                          OperationKind kind) noexcept;
 

@@ -24,11 +24,11 @@ void validate_spec(const core::KeySpec& spec) {
                     "usage not allowed for " + std::string(core::info(spec.algorithm).name));
 }
 
-/// C_WrapKey with CKM_AES_KEY_WRAP_PAD (RFC 5649; PKCS#11 v2.40 curr. §2.14.4). SoftHSM2 wraps
+/// C_WrapKey with the profile's RFC 5649 mechanism (AES key wrap with padding). SoftHSM2 wraps
 /// a private key as its PKCS#8 PrivateKeyInfo.
-Bytes wrap_key(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE lmk,
-               CK_OBJECT_HANDLE key, std::string_view context) {
-    CK_MECHANISM m{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+Bytes wrap_key(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE s, CK_MECHANISM_TYPE mechanism,
+               CK_OBJECT_HANDLE lmk, CK_OBJECT_HANDLE key, std::string_view context) {
+    CK_MECHANISM m{mechanism, nullptr, 0};
     CK_ULONG len = 0;
     check_rv(fn.C_WrapKey(s, &m, lmk, key, nullptr, &len), "C_WrapKey", context);
     Bytes out(len);
@@ -88,7 +88,7 @@ core::GeneratedKey Pkcs11Hsm::Impl::make_block(Lease& lease, const core::KeySpec
         }
         ScopedObject temp(&f, s, h);  // destroyed on every path, right after wrapping
         out.kcv = in_hsm_kcv(f, s, temp.get(), spec.algorithm, ctx);
-        wrapped = wrap_key(f, s, m.lmk, temp.get(), ctx);
+        wrapped = wrap_key(f, s, caps.key_wrap_mechanism, m.lmk, temp.get(), ctx);
     } else {
         Template pub_t = temp_public_template(spec.algorithm);
         Template priv_t = temp_private_template(spec.algorithm, caps.lmk_trusted);
@@ -105,7 +105,7 @@ core::GeneratedKey Pkcs11Hsm::Impl::make_block(Lease& lease, const core::KeySpec
             out.public_key = rsa_spki(read_attribute(f, s, pub.get(), CKA_MODULUS),
                                       read_attribute(f, s, pub.get(), CKA_PUBLIC_EXPONENT));
         }
-        wrapped = wrap_key(f, s, m.lmk, priv.get(), ctx);
+        wrapped = wrap_key(f, s, caps.key_wrap_mechanism, m.lmk, priv.get(), ctx);
     }
 
     core::KeyBlock block{{spec.key_id, spec.version, spec.algorithm, spec.usage, spec.exportable},
@@ -168,7 +168,7 @@ CK_OBJECT_HANDLE Pkcs11Hsm::Impl::unwrap(Lease& lease, const core::KeyBlock& blo
     const auto& h = block.header;
     const auto m = masters(lease);
     Template t = unwrap_template(h.algorithm, h.usage, h.key_id, purpose);
-    CK_MECHANISM mech{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+    CK_MECHANISM mech{caps.key_wrap_mechanism, nullptr, 0};
     CK_OBJECT_HANDLE out = CK_INVALID_HANDLE;
     check_rv(fn().C_UnwrapKey(lease.handle(), &mech, m.lmk, in_ptr(block.wrapped),
                               block.wrapped.size(), t.data(), t.size(), &out),

@@ -119,6 +119,7 @@ constexpr MechName kMechNames[] = {
     KMS_CKM(CKM_DH_PKCS_PARAMETER_GEN),
     KMS_CKM(CKM_AES_KEY_WRAP),
     KMS_CKM(CKM_AES_KEY_WRAP_PAD),
+    KMS_CKM(CKM_AES_KEY_WRAP_KWP),
 };
 #undef KMS_CKM
 

@@ -23,7 +23,7 @@ void* mutable_ptr(const void* p) {
 // SEC 1 / RFC 5480 §2.1.1.1 named curves, DER-encoded OBJECT IDENTIFIERs.
 constexpr std::uint8_t kP256Oid[] = {0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07};
 constexpr std::uint8_t kP384Oid[] = {0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22};
-// PKCS#11 v2.40 §2.1.4: CKA_PUBLIC_EXPONENT, big-endian; 65537.
+// CKA_PUBLIC_EXPONENT is a big-endian integer (PKCS#11 curr., RSA public key objects): 65537.
 constexpr std::uint8_t kF4[] = {0x01, 0x00, 0x01};
 }  // namespace
 

@@ -31,7 +31,7 @@ void require_usage(const KeyRef& key, Usage usage) {
 std::size_t signature_size(Algorithm a) {
     switch (a) {
         case Algorithm::EcP256:
-            return 64;  // r || s, 32 bytes each (PKCS#11 v2.40 §2.3.1)
+            return 64;  // r || s, 32 bytes each (PKCS#11 curr., EC signatures)
         case Algorithm::EcP384:
             return 96;
         default:
@@ -46,7 +46,8 @@ class CipherMechanism {
     CipherMechanism(const core::CipherParams& p) {
         switch (p.mode) {
             case CipherMode::AesGcm:
-                // PKCS#11 v2.40 curr. §2.12.3 CK_GCM_PARAMS: 96-bit IV, 128-bit tag appended.
+                // CK_GCM_PARAMS (PKCS#11 v3.0 curr. §2.13.5): 96-bit IV, 128-bit tag appended.
+                // ulIvBits is in the v2.40 header but not its text; set it consistently.
                 m_gcm.pIv = in_ptr(p.iv);
                 m_gcm.ulIvLen = p.iv.size();
                 m_gcm.ulIvBits = p.iv.size() * 8;
@@ -303,7 +304,7 @@ Bytes Pkcs11Hsm::decrypt(const KeyRef& key, const core::CipherParams& params, By
 namespace {
 
 /// Mechanism and the bytes it signs: ECDSA hashes in the module when the capabilities say so,
-/// else on the host followed by raw CKM_ECDSA (PKCS#11 v2.40 curr. §2.3.6).
+/// else on the host followed by raw CKM_ECDSA over the digest.
 struct SignPlan {
     CK_RSA_PKCS_PSS_PARAMS pss{};
     CK_MECHANISM mech{};

@@ -5,7 +5,8 @@
 // Key storage (DESIGN §4, the payment-HSM model)
 // ----------------------------------------------
 // The token holds three master objects and nothing else of ours:
-//   kms-lmk      AES-256, wraps and unwraps working keys (CKM_AES_KEY_WRAP_PAD, RFC 5649);
+//   kms-lmk      AES-256, wraps and unwraps working keys (RFC 5649 AES key wrap with padding:
+//                CKM_AES_KEY_WRAP_PAD on SoftHSM2, the profile names the mechanism);
 //   kms-lmk-mac  32-byte generic secret, seals key blocks (CKM_SHA256_HMAC);
 //   kms-audit    32-byte generic secret, seals audit records (CKM_SHA256_HMAC).
 // All three are CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not CKA_EXTRACTABLE, not modifiable, with

@@ -21,6 +21,11 @@ const std::vector<VendorProfile> kProfiles = {
         // 2). Two sessions keep one request from waiting behind a slow key generation;
         // override with Pkcs11Config::sessions to benchmark.
         .default_sessions = 2,
+        // SoftHSM2 implements RFC 5649 under 0x210A, CKM_AES_KEY_WRAP_PAD, the number v3.x
+        // gives to PKCS#7 padding + RFC 3394; v3.x names RFC 5649 CKM_AES_KEY_WRAP_KWP (0x210B),
+        // which SoftHSM2 does not list (softhsm/SoftHSMv2#726). Pinned so a key block stays
+        // RFC 5649 whatever a later SoftHSM2 adds.
+        .key_wrap_mechanism = CKM_AES_KEY_WRAP_PAD,
         // 2.6.1 offers CKM_DES3_CMAC but nothing for ISO/IEC 9797-1 algorithm 3.
         .retail_mac_mechanism = 0,
         .retail_mac_host_fallback = true,
@@ -41,6 +46,7 @@ const std::vector<VendorProfile> kProfiles = {
         .manufacturer = "",
         .description = "",
         .default_sessions = 4,
+        .key_wrap_mechanism = 0,
         .retail_mac_mechanism = 0,
         .retail_mac_host_fallback = true,
         .ecdsa_hashing = EcdsaHashing::Auto,
@@ -87,17 +93,22 @@ Capabilities resolve(const VendorProfile& profile, const MechanismSet& mechanism
         CK_MECHANISM_TYPE mechanism;
         CK_FLAGS flags;
     };
+    CK_MECHANISM_TYPE wrap = profile.key_wrap_mechanism;
+    if (wrap == 0)
+        wrap = mechanisms.has(CKM_AES_KEY_WRAP_KWP, CKF_WRAP | CKF_UNWRAP) ? CKM_AES_KEY_WRAP_KWP
+                                                                           : CKM_AES_KEY_WRAP_PAD;
     // DESIGN §4: the LMK, the two HMAC master keys and every key block depend on these.
-    for (const Required r : {Required{CKM_AES_KEY_GEN, CKF_GENERATE},
-                             Required{CKM_AES_KEY_WRAP_PAD, CKF_WRAP | CKF_UNWRAP},
-                             Required{CKM_GENERIC_SECRET_KEY_GEN, CKF_GENERATE},
-                             Required{CKM_SHA256_HMAC, CKF_SIGN | CKF_VERIFY}}) {
+    for (const Required r :
+         {Required{CKM_AES_KEY_GEN, CKF_GENERATE}, Required{wrap, CKF_WRAP | CKF_UNWRAP},
+          Required{CKM_GENERIC_SECRET_KEY_GEN, CKF_GENERATE},
+          Required{CKM_SHA256_HMAC, CKF_SIGN | CKF_VERIFY}}) {
         if (!mechanisms.has(r.mechanism, r.flags))
             throw Error(ErrorCode::Unsupported, "the token lacks " + ckm_name(r.mechanism) +
                                                     ", which the key storage model requires");
     }
 
     Capabilities caps;
+    caps.key_wrap_mechanism = wrap;
     caps.lmk_trusted = profile.lmk_trusted;
     caps.decrypt_failure_rvs = profile.decrypt_failure_rvs;
 

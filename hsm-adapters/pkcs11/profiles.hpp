@@ -37,6 +37,10 @@ struct VendorProfile {
     std::string_view description;   ///< CK_INFO.libraryDescription prefix; "" = any
     /// Sessions opened at start when Pkcs11Config::sessions is 0.
     std::size_t default_sessions;
+    /// The mechanism number under which this module implements RFC 5649 (AES key wrap with
+    /// padding), the wrapping of every key block. 0 = decide from the mechanism list:
+    /// CKM_AES_KEY_WRAP_KWP (v3.x) when offered, else CKM_AES_KEY_WRAP_PAD.
+    CK_MECHANISM_TYPE key_wrap_mechanism;
     /// A vendor mechanism computing ISO/IEC 9797-1 MAC algorithm 3 with a DES2/DES3 key over
     /// data the adapter has already padded (method 2), with no parameter, returning 8 bytes.
     /// 0 when the module has none.
@@ -64,6 +68,7 @@ const VendorProfile& select_profile(std::string_view requested, const CK_INFO& i
 
 /// The profile applied to the discovered mechanisms: what the adapter will actually do.
 struct Capabilities {
+    CK_MECHANISM_TYPE key_wrap_mechanism = 0;    ///< RFC 5649 wrap/unwrap of key blocks
     CK_MECHANISM_TYPE retail_mac_mechanism = 0;  ///< non-zero: native retail MAC
     bool retail_mac_on_host = false;             ///< host fallback in use
     bool ecdsa_sha256_in_module = false;         ///< else host SHA-256 + CKM_ECDSA
@@ -76,8 +81,8 @@ struct Capabilities {
 
 /// Applies @p profile to @p mechanisms. Throws kms::Error(Unsupported) naming the missing
 /// mechanism when the token lacks one the key storage model cannot do without:
-/// CKM_AES_KEY_GEN, CKM_AES_KEY_WRAP_PAD (wrap and unwrap), CKM_GENERIC_SECRET_KEY_GEN,
-/// CKM_SHA256_HMAC (sign and verify).
+/// CKM_AES_KEY_GEN, the RFC 5649 key wrap mechanism (wrap and unwrap),
+/// CKM_GENERIC_SECRET_KEY_GEN, CKM_SHA256_HMAC (sign and verify).
 Capabilities resolve(const VendorProfile& profile, const MechanismSet& mechanisms);
 
 }  // namespace kms::hsm

@@ -77,7 +77,8 @@ Bytes bn_bytes(const EVP_PKEY* key, const char* name) {
 }  // namespace
 
 ByteView ec_point_octets(ByteView ec_point, std::size_t size) {
-    // PKCS#11 v2.40 §2.3.3: "DER-encoding of ANSI X9.62 ECPoint value Q" (an OCTET STRING).
+    // CKA_EC_POINT: "DER-encoding of ANSI X9.62 ECPoint value Q", an OCTET STRING (PKCS#11
+    // curr. v2.40, EC public key objects; v3.1 §6.3.3).
     // Both sizes stay under 128 bytes, so the DER length is one byte.
     if (ec_point.size() == size + 2 && ec_point[0] == 0x04 && ec_point[1] == size &&
         ec_point[2] == 0x04)
@@ -136,7 +137,7 @@ PublicKeyParts parse_spki(Algorithm algorithm, ByteView spki) {
                                             sizeof point, &plen) <= 0 ||
             plen != point_size(algorithm))
             fail(ErrorCode::Integrity, "public key: unreadable EC point");
-        // PKCS#11 v2.40 §2.3.3: CKA_EC_POINT is the DER OCTET STRING around the point.
+        // CKA_EC_POINT is the DER OCTET STRING around the point (see ec_point_octets).
         parts.ec_point.reserve(plen + 2);
         parts.ec_point.push_back(0x04);
         parts.ec_point.push_back(static_cast<std::uint8_t>(plen));

@@ -17,7 +17,8 @@ struct PublicKeyParts {
 };
 
 /// SPKI of an EC key of @p algorithm from its CKA_EC_POINT. Accepts the DER OCTET STRING that
-/// PKCS#11 v2.40 §2.3.3 prescribes and the raw point some modules return.
+/// PKCS#11 prescribes ("DER-encoding of ANSI X9.62 ECPoint value Q") and the raw point some
+/// modules return.
 /// Throws kms::Error(HsmError) when the point does not fit the curve.
 Bytes ec_spki(core::Algorithm algorithm, ByteView ec_point);
 

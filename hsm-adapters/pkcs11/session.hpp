@@ -3,8 +3,9 @@
 // destructor, and the state it leaves (an object that outlives its use by at most the life of
 // its session) is harmless.
 //
-// Thread safety: PKCS#11 v2.40 §2.6.7: a session must not be used by two threads at once. The
-// objects here are not synchronised; SessionPool hands each session to one thread at a time.
+// Thread safety: a session must not be used by two threads at once (PKCS#11 v2.20 §13.1:
+// "different threads of an application should never share sessions"). The objects here are
+// not synchronised; SessionPool hands each session to one thread at a time.
 #pragma once
 
 #include <cstddef>

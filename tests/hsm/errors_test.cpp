@@ -74,6 +74,7 @@ TEST(CkRvTable, SessionLossIsRecognised) {
 TEST(CkmTable, Names) {
     EXPECT_EQ(ckm_name(CKM_AES_CMAC), "CKM_AES_CMAC");
     EXPECT_EQ(ckm_name(CKM_AES_KEY_WRAP_PAD), "CKM_AES_KEY_WRAP_PAD");
+    EXPECT_EQ(ckm_name(0x210B), "CKM_AES_KEY_WRAP_KWP");
     EXPECT_EQ(ckm_name(CKM_SHA256_RSA_PKCS_PSS), "CKM_SHA256_RSA_PKCS_PSS");
     EXPECT_EQ(ckm_name(0x7777), "CKM_0x00007777");
     EXPECT_EQ(ckm_name(CKM_VENDOR_DEFINED + 0x150), "CKM_VENDOR_DEFINED+0x150");
@@ -118,6 +119,11 @@ TEST(Profiles, ResolvedAgainstTheRealSoftHsmMechanisms) {
     EXPECT_FALSE(mechs.has(CKM_AES_CMAC, CKF_WRAP));
     const auto caps = resolve(select_profile("softhsm2", module->info()), mechs);
     EXPECT_TRUE(caps.retail_mac_on_host);
+    // RFC 5649 is 0x210A on SoftHSM2 (softhsm/SoftHSMv2#726); "generic" picks it from the list.
+    EXPECT_EQ(caps.key_wrap_mechanism, CKM_AES_KEY_WRAP_PAD);
+    EXPECT_FALSE(mechs.has(CKM_AES_KEY_WRAP_KWP));
+    EXPECT_EQ(resolve(select_profile("generic", module->info()), mechs).key_wrap_mechanism,
+              CKM_AES_KEY_WRAP_PAD);
     // SoftHSM 2.6.1 has no CKM_ECDSA_SHA256: the decision follows the list.
     EXPECT_EQ(caps.ecdsa_sha256_in_module, mechs.has(CKM_ECDSA_SHA256, CKF_SIGN));
     ASSERT_FALSE(caps.host_fallbacks.empty());

@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
     }
     const std::string dir = argv[2];
     const double secs = argc > 3 ? std::atof(argv[3]) : 5.0;
-    std::system(("mkdir -p " + dir + "/tokens").c_str());
+    if (std::system(("mkdir -p " + dir + "/tokens").c_str()) != 0) return 1;
     const std::string conf = dir + "/softhsm2.conf";
     FILE* c = std::fopen(conf.c_str(), "w");
     std::fprintf(

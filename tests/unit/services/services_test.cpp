@@ -30,9 +30,11 @@ class FakeHsm final : public Hsm {
     GeneratedKey import_secret(const KeySpec& s, const SecureBytes&) override {
         return generate(s);
     }
-    Bytes mac(const KeyRef& k, MacAlgorithm, ByteView data) override {
+    Bytes mac(const KeyRef& k, MacAlgorithm alg, ByteView data) override {
         if (k.block.empty()) throw Error(ErrorCode::Integrity, "no block");
-        return crypto::hmac_sha256(k.block, data);
+        Bytes m = crypto::hmac_sha256(k.block, data);
+        m.resize(alg == MacAlgorithm::Des3Retail ? 8 : alg == MacAlgorithm::AesCmac ? 16 : 32);
+        return m;
     }
     Bytes encrypt(const KeyRef&, const CipherParams&, ByteView p) override {
         return Bytes(p.begin(), p.end());

@@ -37,6 +37,11 @@
 // value into SecureBytes (mlocked, wiped), destroys the object at once and computes the MAC on
 // the host. The clear value is never cached. HsmInfo::host_fallbacks lists it.
 //
+// Known limit: the seal covers the header and the wrapped (private) key, not the public key
+// the store keeps beside the block (KeyRef::public_key); verify() trusts the store for it and
+// only checks that it is a key of KeyRef::algorithm. Binding it needs a key block format change
+// in domain/key_block.hpp.
+//
 // Errors: kms::Error throughout. PKCS#11 failures keep the CK_RV (NativeKind::CkRv) and name the
 // function and CKR_* value (errors.hpp has the mapping). Messages never hold a PIN or key bytes.
 //

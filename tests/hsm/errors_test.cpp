@@ -110,6 +110,19 @@ TEST(Profiles, SoftHsmRowIsData) {
     EXPECT_GE(p.default_sessions, 1u);
 }
 
+TEST(ModuleLoading, OneInitialisationPerLibraryAndProcess) {
+    const auto a = Module::load(module_path());
+    const auto b = Module::load(module_path());
+    EXPECT_EQ(a.get(), b.get()) << "the same library is shared, not initialised twice";
+    EXPECT_TRUE(a->owns_initialization());
+    EXPECT_EQ(version_string(a->info().cryptokiVersion), "2.40");
+    // A label that is not on any token, and one that cannot be a label.
+    EXPECT_FALSE(a->find_token("no-such-token"));
+    expect_error(ErrorCode::InvalidArgument, [&] { a->find_token(std::string(33, 'x')); });
+    expect_error(ErrorCode::InvalidArgument, [&] { a->find_token(""); });
+    expect_error(ErrorCode::HsmUnavailable, [] { Module::load("/nonexistent/libnothing.so"); });
+}
+
 TEST(Profiles, ResolvedAgainstTheRealSoftHsmMechanisms) {
     const auto module = Module::load(module_path());
     const auto slot = module->find_token(kSharedToken);

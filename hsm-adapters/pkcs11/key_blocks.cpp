@@ -110,10 +110,10 @@ core::GeneratedKey Pkcs11Hsm::Impl::make_block(Lease& lease, const core::KeySpec
 
     core::KeyBlock block{{spec.key_id, spec.version, spec.algorithm, spec.usage, spec.exportable},
                          std::move(wrapped),
+                         out.public_key,
                          {}};
     CK_MECHANISM hmac{CKM_SHA256_HMAC, nullptr, 0};
-    block.seal =
-        sign_once(f, s, hmac, m.lmk_mac, core::sealed_part(block.header, block.wrapped), 32, ctx);
+    block.seal = sign_once(f, s, hmac, m.lmk_mac, core::sealed_part(block), 32, ctx);
     out.block = core::encode_key_block(block);
     return out;
 }
@@ -154,8 +154,8 @@ core::KeyBlock Pkcs11Hsm::Impl::open_block(Lease& lease, const core::KeyRef& key
     CK_MECHANISM hmac{CKM_SHA256_HMAC, nullptr, 0};
     bool sealed = false;
     try {
-        sealed = verify_once(fn(), lease.handle(), hmac, m.lmk_mac,
-                             core::sealed_part(block.header, block.wrapped), block.seal, ctx);
+        sealed = verify_once(fn(), lease.handle(), hmac, m.lmk_mac, core::sealed_part(block),
+                             block.seal, ctx);
     } catch (const Error& e) {
         if (e.code() != ErrorCode::InvalidArgument) throw;  // e.g. CKR_DATA_LEN_RANGE
     }
@@ -198,10 +198,23 @@ CachedHandle Pkcs11Hsm::Impl::public_object(Lease& lease, const core::KeyRef& ke
                                                   key_context(key.key_id, key.version) + ")");
         return cached;
     }
-    if (key.public_key.empty())
+    // A managed key's public key is taken from its sealed block, never from the store's copy
+    // beside it, so an edited record cannot make verify() accept another key's signatures. A
+    // KeyRef without a block (a caller's own public key, e.g. the self-test vectors) is used
+    // as given.
+    ByteView spki = key.public_key;
+    core::KeyBlock block;
+    if (!key.block.empty()) {
+        block = open_block(lease, key);
+        if (!equal_ct(block.public_key, key.public_key))
+            throw Error(ErrorCode::Integrity, "public key does not match its sealed key block (" +
+                                                  key_context(key.key_id, key.version) + ")");
+        spki = block.public_key;
+    }
+    if (spki.empty())
         throw Error(ErrorCode::InvalidArgument,
                     "verify needs the public key of " + key_context(key.key_id, key.version));
-    const PublicKeyParts parts = parse_spki(key.algorithm, key.public_key);
+    const PublicKeyParts parts = parse_spki(key.algorithm, spki);
     const bool ec = core::info(key.algorithm).family == KeyFamily::Ec;
     Template t = public_key_template(key.algorithm, ec ? parts.ec_point : parts.modulus,
                                      parts.exponent, key.key_id);

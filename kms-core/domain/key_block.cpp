@@ -10,9 +10,10 @@ constexpr std::string_view kMagic = "KMSKB";
 constexpr std::uint8_t kFormat = 1;
 }  // namespace
 
-Bytes sealed_part(const KeyBlockHeader& h, ByteView wrapped) {
+Bytes sealed_part(const KeyBlock& b) {
+    const KeyBlockHeader& h = b.header;
     Bytes out;
-    out.reserve(64 + h.key_id.size() + wrapped.size());
+    out.reserve(64 + h.key_id.size() + b.wrapped.size() + b.public_key.size());
     for (char c : kMagic) out.push_back(static_cast<std::uint8_t>(c));
     put_u8(out, kFormat);
     put_lv(out, h.key_id);
@@ -20,12 +21,13 @@ Bytes sealed_part(const KeyBlockHeader& h, ByteView wrapped) {
     put_u8(out, static_cast<std::uint8_t>(h.algorithm));
     put_u32(out, h.usage.bits());
     put_u8(out, h.exportable ? 1 : 0);
-    put_lv(out, wrapped);
+    put_lv(out, b.wrapped);
+    put_lv(out, b.public_key);
     return out;
 }
 
 Bytes encode_key_block(const KeyBlock& b) {
-    Bytes out = sealed_part(b.header, b.wrapped);
+    Bytes out = sealed_part(b);
     put_lv(out, b.seal);
     return out;
 }
@@ -48,6 +50,7 @@ KeyBlock decode_key_block(ByteView encoded) {
     if (exportable > 1) throw Error(ErrorCode::Integrity, "key block: bad exportable flag");
     b.header.exportable = exportable == 1;
     b.wrapped = r.lv_bytes();
+    b.public_key = r.lv_bytes();
     b.seal = r.lv_bytes();
     if (!r.at_end()) throw Error(ErrorCode::Integrity, "key block: trailing bytes");
     return b;

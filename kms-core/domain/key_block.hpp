@@ -6,8 +6,11 @@
 //   "KMSKB" u8 format(=1)
 //   lv(key_id) u32 version u8 algorithm u32 usage_bits u8 exportable   -- the bound header
 //   lv(wrapped)                                                        -- C_WrapKey output
-//   lv(seal)                                                           -- HMAC-SHA256 over
+//   lv(public_key)                                                     -- SPKI DER (EC/RSA) or
+//   empty lv(seal)                                                           -- HMAC-SHA256 over
 //                                                                         everything before it
+// The public key is sealed too, so a store edit cannot swap in a key that verifies someone
+// else's signatures.
 #pragma once
 
 #include <string>
@@ -28,12 +31,13 @@ struct KeyBlockHeader {
 
 struct KeyBlock {
     KeyBlockHeader header;
-    Bytes wrapped;  ///< the wrapped key (secret key value or PKCS#8 private key)
-    Bytes seal;     ///< MAC over sealed_part(); 32 bytes
+    Bytes wrapped;     ///< the wrapped key (secret key value or PKCS#8 private key)
+    Bytes public_key;  ///< DER SubjectPublicKeyInfo of an EC/RSA key; empty for secret keys
+    Bytes seal;        ///< MAC over sealed_part(); 32 bytes
 };
 
-/// The bytes the seal covers: magic, format, header and wrapped key.
-Bytes sealed_part(const KeyBlockHeader& header, ByteView wrapped);
+/// The bytes the seal covers: magic, format, header, wrapped key and public key (not the seal).
+Bytes sealed_part(const KeyBlock& block);
 /// The full block: sealed_part() followed by lv(seal).
 Bytes encode_key_block(const KeyBlock& block);
 /// Parses a block; throws kms::Error(Integrity) when it is malformed. Does not check the seal.

@@ -69,10 +69,10 @@ struct HsmInfo {
     std::size_t sessions_in_use = 0;
     std::size_t cached_handles = 0;
     std::size_t handle_cache_capacity = 0;
-    std::vector<std::string>
-        mechanisms;  ///< names of the mechanisms the token offers, e.g. "CKM_AES_CMAC"
-    std::string
-        master_key_kcv;  ///< hex; KCV of the LMK (AES: CMAC form) when the module can compute it
+    /// Names of the mechanisms the token offers, e.g. "CKM_AES_CMAC".
+    std::vector<std::string> mechanisms;
+    /// Hex: the LMK's CKA_CHECK_VALUE as the module computes it (SoftHSM2: E(K, 0^16)[0..3]).
+    std::string master_key_kcv;
     /// Operations kmsd computes outside the module because the profile says so, with the reason
     /// (e.g. "DES3-RETAIL: module lacks ISO/IEC 9797-1 algorithm 3; computed in locked memory").
     std::vector<std::string> host_fallbacks;

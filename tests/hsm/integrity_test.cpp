@@ -129,8 +129,30 @@ TEST(Integrity, BadPublicKeysAreIntegrityErrors) {
     const std::string none_id = spec.key_id + "-nopub";
     none.key_id = none_id;
     none.public_key = {};
+    none.block = {};  // neither a sealed block nor a public key: nothing to verify with
     expect_error(ErrorCode::InvalidArgument,
                  [&] { shared_hsm().verify(none, SignAlgorithm::EcdsaSha256, {}, Bytes(64)); });
+}
+
+TEST(Integrity, APublicKeySwappedInTheStoreIsRefused) {
+    // The attacker replaces the stored SPKI beside a genuine block with their own key's: the
+    // public key is sealed inside the block, so verify() refuses instead of trusting it.
+    const core::KeySpec spec{unique_id("swap"), 1, Algorithm::EcP256,
+                             usage({Usage::Sign, Usage::Verify})};
+    const auto genuine = shared_hsm().generate(spec);
+    const core::KeySpec theirs_spec{unique_id("swap-theirs"), 1, Algorithm::EcP256,
+                                    usage({Usage::Sign, Usage::Verify})};
+    const auto theirs = shared_hsm().generate(theirs_spec);
+    core::KeyRef r = ref(spec, genuine);
+    r.public_key = theirs.public_key;
+    const auto msg = expect_error(ErrorCode::Integrity, [&] {
+        shared_hsm().verify(r, SignAlgorithm::EcdsaSha256, as_view("m"), Bytes(64));
+    });
+    EXPECT_NE(msg.find("sealed"), std::string::npos) << msg;
+    // The genuine pair still verifies its own signature.
+    core::KeyRef ok = ref(spec, genuine);
+    const Bytes sig = shared_hsm().sign(ok, SignAlgorithm::EcdsaSha256, as_view("m"));
+    EXPECT_TRUE(shared_hsm().verify(ok, SignAlgorithm::EcdsaSha256, as_view("m"), sig));
 }
 
 TEST(Usage, OperationsOutsideTheUsageMaskAreRefused) {

@@ -122,6 +122,7 @@ kb::KeyBlock sample_block() {
     b.header.usage = kb::UsageMask().add(kb::Usage::Encrypt).add(kb::Usage::Decrypt);
     b.header.exportable = true;
     b.wrapped = from_hex("AABB");
+    b.public_key = from_hex("303132");
     b.seal = Bytes(32, 0x11);
     return b;
 }
@@ -138,9 +139,11 @@ TEST(KeyBlockCodec, ExactEncoding) {
         "00000003"  // usage: encrypt | decrypt
         "01"        // exportable
         "00000002"
-        "AABB";  // lv(wrapped)
+        "AABB"  // lv(wrapped)
+        "00000003"
+        "303132";  // lv(public_key)
     const kb::KeyBlock b = sample_block();
-    EXPECT_EQ(to_hex(kb::sealed_part(b.header, b.wrapped)), expected_sealed);
+    EXPECT_EQ(to_hex(kb::sealed_part(b)), expected_sealed);
     EXPECT_EQ(to_hex(kb::encode_key_block(b)), expected_sealed + "00000020" + std::string(64, '1'));
 }
 
@@ -159,6 +162,7 @@ TEST(KeyBlockCodec, RoundTripsEveryAlgorithmAndUsage) {
                 const kb::KeyBlock d = kb::decode_key_block(kb::encode_key_block(b));
                 EXPECT_EQ(d.header, b.header);
                 EXPECT_EQ(d.wrapped, b.wrapped);
+                EXPECT_EQ(d.public_key, b.public_key);
                 EXPECT_EQ(d.seal, b.seal);
             }
         }
@@ -176,12 +180,15 @@ TEST(KeyBlockCodec, RoundTripsEveryAlgorithmAndUsage) {
 TEST(KeyBlockCodec, SealCoversEverythingBeforeIt) {
     const kb::KeyBlock b = sample_block();
     const Bytes encoded = kb::encode_key_block(b);
-    const Bytes sealed = kb::sealed_part(b.header, b.wrapped);
+    const Bytes sealed = kb::sealed_part(b);
     ASSERT_LT(sealed.size(), encoded.size());
     EXPECT_TRUE(std::equal(sealed.begin(), sealed.end(), encoded.begin()));
-    kb::KeyBlockHeader other = b.header;
-    other.usage.add(kb::Usage::Sign);
-    EXPECT_NE(kb::sealed_part(other, b.wrapped), sealed);
+    kb::KeyBlock other = b;
+    other.header.usage.add(kb::Usage::Sign);
+    EXPECT_NE(kb::sealed_part(other), sealed);
+    kb::KeyBlock swapped = b;
+    swapped.public_key = from_hex("303133");
+    EXPECT_NE(kb::sealed_part(swapped), sealed) << "the public key is sealed too";
 }
 
 TEST(KeyBlockCodec, RejectsEveryTruncation) {
@@ -219,17 +226,16 @@ TEST(KeyBlockCodec, RejectsGarbledInput) {
     b[b.size() - 33] = 0x21;  // seal length one more than present
     EXPECT_TRUE(rejects(b));
     EXPECT_TRUE(rejects({}));
-    // Any single-byte change either fails to decode or decodes differently. Byte 21, the
-    // exportable flag, is skipped: the decoder reads any non-zero value as true (see the
-    // report: a canonical 0/1 check belongs in key_block.cpp).
+    // Any single-byte change either fails to decode or decodes differently (the exportable
+    // flag must be exactly 0 or 1).
     for (std::size_t i = 0; i < good.size(); ++i) {
-        if (i == 21) continue;
         Bytes g = good;
         g[i] ^= 0x80;
         const auto code = error_code_of([&] {
             const kb::KeyBlock d = kb::decode_key_block(g);
             const kb::KeyBlock o = sample_block();
-            if (d.header == o.header && d.wrapped == o.wrapped && d.seal == o.seal)
+            if (d.header == o.header && d.wrapped == o.wrapped && d.public_key == o.public_key &&
+                d.seal == o.seal)
                 ADD_FAILURE() << "byte " << i << " flipped without effect";
         });
         if (code) {

@@ -11,11 +11,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-15}"
 command -v wrk >/dev/null || { echo "benchmarks: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-ninja -C build >/dev/null
+build="${KMS_BUILD:-build}"
+ninja -C "$build" >/dev/null
 tmp=$(mktemp -d /tmp/kms-bench-XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 url="https://127.0.0.1:$port"
-build/kms-core/daemon/kmsd --data-dir "$tmp/data" --listen "127.0.0.1:$port" ${KMSD_ARGS:-} >"$tmp/kmsd.log" 2>&1 &
+"$build"/kms-core/daemon/kmsd --data-dir "$tmp/data" --listen "127.0.0.1:$port" ${KMSD_ARGS:-} >"$tmp/kmsd.log" 2>&1 &
 pid=$!
 cleanup() { kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
@@ -38,7 +39,7 @@ KMS_TOKEN="$token" wrk -t2 -c32 -d"${secs}s" --latency -s benchmarks/wrk/create_
 rss_after=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
 keys_total=$(curl_k "$url/v1/audit/verify" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["valid"], d["records"])')
 
-build/benchmarks/p11_baseline /usr/lib/softhsm/libsofthsm2.so "$tmp/p11" "$(( secs < 10 ? secs : 10 ))" >"$tmp/p11.txt"
+"$build"/benchmarks/p11_baseline /usr/lib/softhsm/libsofthsm2.so "$tmp/p11" "$(( secs < 10 ? secs : 10 ))" >"$tmp/p11.txt"
 tok=$(awk '/token_objects/{print $2}' "$tmp/p11.txt")
 c1=$(awk '/1thread/{print $2}' "$tmp/p11.txt")
 c2=$(awk '/2threads/{print $2}' "$tmp/p11.txt")

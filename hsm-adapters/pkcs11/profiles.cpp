@@ -16,11 +16,14 @@ const std::vector<VendorProfile> kProfiles = {
         // "Implementation of PKCS11".
         .manufacturer = "SoftHSM",
         .description = "Implementation of PKCS11",
-        // SoftHSM2 serialises much of its work on internal locks and gets slower with more
-        // threads in one process (issue measurement: 128k CMAC/s with 1 thread, 79k/s with
-        // 2). Two sessions keep one request from waiting behind a slow key generation;
-        // override with Pkcs11Config::sessions to benchmark.
-        .default_sessions = 2,
+        // SoftHSM2 alone is fastest with one thread (issue measurement: 128k CMAC/s with 1
+        // thread, 79k/s with 2), but inside kmsd on 2 cores the cost that dominates is a request
+        // thread blocking for a pooled session: every wait is a futex sleep and wake, a context
+        // switch per MAC. Measured with wrk (docs/benchmarks.md): 2 sessions gave MAC/healthz
+        // 0.30-0.41, 32 sessions 0.59-0.65. SoftHSM2's own critical sections are short, and only
+        // as many threads as cores run at once, so its internal contention costs less than the
+        // pool's. 32 covers typical concurrency; override with Pkcs11Config::sessions (<= 64).
+        .default_sessions = 32,
         // SoftHSM2 implements RFC 5649 under 0x210A, CKM_AES_KEY_WRAP_PAD, the number v3.x
         // gives to PKCS#7 padding + RFC 3394; v3.x names RFC 5649 CKM_AES_KEY_WRAP_KWP (0x210B),
         // which SoftHSM2 does not list (softhsm/SoftHSMv2#726). Pinned so a key block stays

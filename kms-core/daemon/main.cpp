@@ -54,7 +54,7 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         opt("pin-file", "FILE", "file holding the user PIN (vendor HSM)");
         opt("pin-env", "VAR", "environment variable holding the user PIN (vendor HSM)");
         opt("hsm-profile", "NAME", "vendor profile (default auto)");
-        opt("hsm-sessions", "N", "PKCS#11 sessions in the pool (default: the profile's)");
+        opt("hsm-sessions", "N", "PKCS#11 sessions in the pool, 1 to 64 (default: the profile's)");
         opt("max-connections", "N", "concurrent HTTPS connections (default 128)");
         opt("access-log", nullptr, "log one line per request to stderr");
     }
@@ -91,7 +91,7 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         else if (name == "hsm-profile")
             m_cfg.hsm_profile = value;
         else if (name == "hsm-sessions")
-            m_cfg.hsm_sessions = static_cast<std::size_t>(number(1, 256));
+            m_cfg.hsm_sessions = static_cast<std::size_t>(number(1, 64));
         else if (name == "max-connections")
             m_cfg.max_connections = number(4, 4096);
         else if (name == "access-log")

@@ -26,7 +26,7 @@ TEST(Token, SharedTokenWasOpenedWithCreateIfMissing) {
     EXPECT_EQ(info.token_model, "SoftHSM v2");
     EXPECT_FALSE(info.token_serial.empty());
     EXPECT_EQ(info.profile, "softhsm2");
-    EXPECT_EQ(info.session_pool_size, 2u);
+    EXPECT_EQ(info.session_pool_size, 32u);  // the softhsm2 row's default
     EXPECT_EQ(info.handle_cache_capacity, 4096u);
     EXPECT_EQ(info.master_key_kcv.size(), 6u) << "SoftHSM2 computes CKA_CHECK_VALUE";
     const auto has = [&](const std::string& m) {

@@ -41,6 +41,14 @@ std::optional<std::uint32_t> version(const Body& b) {
     return v ? std::optional<std::uint32_t>(static_cast<std::uint32_t>(*v)) : std::nullopt;
 }
 
+/// {"<field>": HEX, "version": n}: the answer of mac, sign and decrypt.
+Reply value_reply(const char* field, const Bytes& value, std::uint32_t version) {
+    auto o = new_object();
+    o->set(field, to_hex(value));
+    o->set("version", version);
+    return Reply{200, o};
+}
+
 Reply check_reply(const core::CheckResult& c) {
     auto o = new_object();
     o->set("valid", c.valid);
@@ -54,11 +62,8 @@ void add_operation_routes(Router& router, ApiServices& s) {
     router.add("POST", "/v1/keys/{id}/mac", "key.mac", BodyPolicy::Required, [&s](Request& r) {
         Body b(r.body, {"algorithm", "data"});
         const auto alg = mac_alg(b);
-        auto res = s.ops.mac(*r.caller, r.params[0], alg, b.hex("data"));
-        auto o = new_object();
-        o->set("mac", to_hex(res.mac));
-        o->set("version", res.version);
-        return Reply{200, o};
+        const auto res = s.ops.mac(*r.caller, r.params[0], alg, b.hex("data"));
+        return value_reply("mac", res.mac, res.version);
     });
 
     router.add("POST", "/v1/keys/{id}/mac/verify", "key.mac-verify", BodyPolicy::Required,
@@ -89,22 +94,16 @@ void add_operation_routes(Router& router, ApiServices& s) {
                    Body b(r.body, {"algorithm", "ciphertext", "iv", "aad", "version"});
                    const auto mode = cipher(b);
                    const Bytes aad = b.opt_hex("aad").value_or(Bytes{});
-                   auto res = s.ops.decrypt(*r.caller, r.params[0], mode, b.hex("ciphertext"),
-                                            b.hex("iv"), aad, version(b));
-                   auto o = new_object();
-                   o->set("plaintext", to_hex(res.plaintext));
-                   o->set("version", res.version);
-                   return Reply{200, o};
+                   const auto res = s.ops.decrypt(*r.caller, r.params[0], mode, b.hex("ciphertext"),
+                                                  b.hex("iv"), aad, version(b));
+                   return value_reply("plaintext", res.plaintext, res.version);
                });
 
     router.add("POST", "/v1/keys/{id}/sign", "key.sign", BodyPolicy::Required, [&s](Request& r) {
         Body b(r.body, {"algorithm", "data"});
         const auto alg = sign_alg(b);
-        auto res = s.ops.sign(*r.caller, r.params[0], alg, b.hex("data"));
-        auto o = new_object();
-        o->set("signature", to_hex(res.signature));
-        o->set("version", res.version);
-        return Reply{200, o};
+        const auto res = s.ops.sign(*r.caller, r.params[0], alg, b.hex("data"));
+        return value_reply("signature", res.signature, res.version);
     });
 
     router.add("POST", "/v1/keys/{id}/verify", "key.verify", BodyPolicy::Required,

@@ -5,6 +5,7 @@
 #include <Poco/Util/Option.h>
 #include <Poco/Util/OptionSet.h>
 #include <Poco/Util/ServerApplication.h>
+#include <sys/resource.h>
 
 #include <iostream>
 #include <memory>
@@ -132,6 +133,10 @@ class KmsdApp final : public Poco::Util::ServerApplication {
   private:
     int serve() {
         const daemon::DaemonConfig& cfg = m_cfg;
+        // No core dumps: a dump could hold a PIN, a token or the DES3-RETAIL fallback's clear
+        // key buffer (DESIGN §10). The systemd unit sets LimitCORE=0 as well.
+        const rlimit no_core{0, 0};
+        if (::setrlimit(RLIMIT_CORE, &no_core) != 0) say("warning: could not disable core dumps");
         daemon::prepare_embedded_hsm(cfg);
 
         // The store first: whether it was ever initialized decides whether master keys may be

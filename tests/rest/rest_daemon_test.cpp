@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <lmdb.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <cstdio>
 #include <fstream>
@@ -174,6 +175,12 @@ TEST(Kmsd, AuditVerifyFindsAnEditedRecord) {
     EXPECT_FALSE(bad->getValue<bool>("valid"));
     EXPECT_EQ(bad->getValue<int>("firstInvalid"), 2);
     EXPECT_NE(bad->getValue<std::string>("problem").find("edited"), std::string::npos);
+    // The officer's tool says so too, with the exit code scripts test (7: verification failed).
+    const char* kmsctl = std::getenv("KMSCTL");
+    ASSERT_NE(kmsctl, nullptr);
+    const std::string cmd = std::string(kmsctl) + " --data-dir " + k.data_dir() + " audit verify";
+    const int status = std::system((cmd + " > /dev/null 2>&1").c_str());
+    EXPECT_EQ(WEXITSTATUS(status), 7) << run(cmd);
 }
 
 TEST(Kmsd, AuditVerifyFindsRecomputedHashesThroughTheHsmSeal) {

@@ -21,12 +21,17 @@ namespace kms::api {
 
 namespace {
 
-std::mutex g_log_mutex;  // serialises stderr lines only
+/// Writes whole lines to stderr; one per server, shared by its handlers.
+class LineLog {
+  public:
+    void operator()(const std::string& line) {
+        std::lock_guard lock(m_mutex);
+        std::cerr << line << std::endl;
+    }
 
-void log_line(const std::string& line) {
-    std::lock_guard lock(g_log_mutex);
-    std::cerr << line << std::endl;
-}
+  private:
+    std::mutex m_mutex;
+};
 
 void send(Poco::Net::HTTPServerResponse& resp, int status, const std::string& content_type,
           const std::string& body) {
@@ -47,8 +52,8 @@ std::string error_body(ErrorCode code, const std::string& message) {
 
 class ApiHandler final : public Poco::Net::HTTPRequestHandler {
   public:
-    ApiHandler(const Router& router, ApiServices& services, bool access_log)
-        : m_router(router), m_services(services), m_access_log(access_log) {}
+    ApiHandler(const Router& router, ApiServices& services, bool access_log, LineLog& log)
+        : m_router(router), m_services(services), m_access_log(access_log), m_log(log) {}
 
     void handleRequest(Poco::Net::HTTPServerRequest& req,
                        Poco::Net::HTTPServerResponse& resp) override {
@@ -110,27 +115,27 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
             const std::string body = reply.json ? stringify(reply.json) : reply.raw;
             send(resp, reply.status, reply.content_type, body);
             if (m_access_log)
-                log_line("access " + actor + " " + req.getMethod() + " " + path + " " +
-                         std::to_string(reply.status));
+                m_log("access " + actor + " " + req.getMethod() + " " + path + " " +
+                      std::to_string(reply.status));
         } catch (const Error& e) {
             const int status = http_status(e.code());
             std::string message = e.what();
             if (status >= 500) {
-                log_line("error " + action + " " + target + ": " + message + " (" +
-                         std::string(error_code_name(e.code())) + ", native " +
-                         std::to_string(e.native_code()) + ")");
+                m_log("error " + action + " " + target + ": " + message + " (" +
+                      std::string(error_code_name(e.code())) + ", native " +
+                      std::to_string(e.native_code()) + ")");
                 if (e.code() == ErrorCode::Internal) message = "internal error";
             } else if (!m_services.audit.record_denial(
                            actor, action, target,
                            std::string(error_code_name(e.code())) + ": " + message)) {
-                log_line("error: could not write the audit record of a denied request");
+                m_log("error: could not write the audit record of a denied request");
             }
             reply_error(resp, status, e.code(), message);
         } catch (const Poco::Exception& e) {
-            log_line("error " + action + ": " + e.displayText());
+            m_log("error " + action + ": " + e.displayText());
             reply_error(resp, 500, ErrorCode::Internal, "internal error");
         } catch (const std::exception& e) {
-            log_line(std::string("error ") + action + ": " + e.what());
+            m_log(std::string("error ") + action + ": " + e.what());
             reply_error(resp, 500, ErrorCode::Internal, "internal error");
         }
     }
@@ -156,6 +161,7 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
     const Router& m_router;
     ApiServices& m_services;
     bool m_access_log;
+    LineLog& m_log;
 };
 
 class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
@@ -164,13 +170,14 @@ class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
         : m_router(router), m_services(services), m_access_log(access_log) {}
     Poco::Net::HTTPRequestHandler* createRequestHandler(
         const Poco::Net::HTTPServerRequest&) override {
-        return new ApiHandler(m_router, m_services, m_access_log);
+        return new ApiHandler(m_router, m_services, m_access_log, m_log);
     }
 
   private:
     const Router& m_router;
     ApiServices& m_services;
     bool m_access_log;
+    LineLog m_log;
 };
 
 Poco::Net::SocketAddress parse_listen(const std::string& listen) {

@@ -1,6 +1,8 @@
 // Use cases: create principals, authenticate bearer tokens, list principals.
 #include "services/principals.hpp"
 
+#include <cctype>
+
 #include "crypto/host_crypto.hpp"
 #include "domain/error.hpp"
 

@@ -16,16 +16,7 @@ using test::read_vector_file;
 /// Compares as upper-case hex so a failure prints both values readably.
 #define EXPECT_BYTES_EQ(actual, expected) EXPECT_EQ(to_hex(actual), to_hex(expected))
 
-template <typename F>
-ErrorCode error_code_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.code();
-    }
-    ADD_FAILURE() << "expected a kms::Error";
-    return ErrorCode::Internal;
-}
+using test::error_code_of;
 
 TEST(VectorFile, ParsesCasesCommentsAndAsciiFields) {
     const auto cases = test::parse_vectors(

@@ -18,16 +18,7 @@ using core::SignAlgorithm;
 
 #define EXPECT_BYTES_EQ(actual, expected) EXPECT_EQ(to_hex(actual), to_hex(expected))
 
-template <typename F>
-ErrorCode error_code_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.code();
-    }
-    ADD_FAILURE() << "expected a kms::Error";
-    return ErrorCode::Internal;
-}
+using test::error_code_of;
 
 Bytes concat(ByteView a, ByteView b) {
     Bytes out(a.begin(), a.end());

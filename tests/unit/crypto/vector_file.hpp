@@ -3,6 +3,8 @@
 // "<name>_ascii" holds text whose bytes are the value, any other field holds hex.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstddef>
 #include <map>
 #include <string>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "domain/bytes.hpp"
+#include "domain/error.hpp"
 
 namespace kms::test {
 
@@ -38,5 +41,17 @@ std::vector<VectorCase> parse_vectors(std::string_view content, const std::strin
 /// Reads $KMS_TEST_VECTORS/@p file_name. Throws std::runtime_error when the variable is not
 /// set, the file cannot be read, or it holds no case.
 std::vector<VectorCase> read_vector_file(const std::string& file_name);
+
+/// The ErrorCode of the kms::Error that @p f throws; a test failure if it throws none.
+template <typename F>
+ErrorCode error_code_of(F&& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.code();
+    }
+    ADD_FAILURE() << "expected a kms::Error";
+    return ErrorCode::Internal;
+}
 
 }  // namespace kms::test

@@ -14,6 +14,7 @@
 
 #include "crypto/host_crypto.hpp"
 #include "domain/error.hpp"
+#include "vector_file.hpp"
 
 namespace kms::crypto {
 namespace {
@@ -27,16 +28,7 @@ using PkeyPtr = std::unique_ptr<EVP_PKEY, Free<EVP_PKEY, EVP_PKEY_free>>;
 using StorePtr = std::unique_ptr<X509_STORE, Free<X509_STORE, X509_STORE_free>>;
 using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Free<X509_STORE_CTX, X509_STORE_CTX_free>>;
 
-template <typename F>
-ErrorCode error_code_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.code();
-    }
-    ADD_FAILURE() << "expected a kms::Error";
-    return ErrorCode::Internal;
-}
+using test::error_code_of;
 
 X509Ptr parse(const Bytes& der) {
     const unsigned char* p = der.data();

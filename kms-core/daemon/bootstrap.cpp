@@ -8,16 +8,21 @@
 #include "daemon/files.hpp"
 #include "daemon/tls_check.hpp"
 #include "domain/error.hpp"
+#include "domain/secure_bytes.hpp"
 #include "pkcs11/pkcs11_hsm.hpp"
 
 namespace kms::daemon {
 
 namespace {
 
-std::string new_pin() {
-    // 24 random bytes as hex: SoftHSM2 accepts PINs of 4 to 255 characters.
-    std::string pin = to_hex(crypto::random_bytes(24));
-    return pin;
+/// Writes a fresh random PIN (24 bytes as hex; SoftHSM2 accepts 4 to 255 characters) to
+/// @p path, mode 0600, and wipes every transient copy of it.
+void write_new_pin(const std::string& path) {
+    Bytes raw = crypto::random_bytes(24);
+    std::string text = to_hex(raw) + "\n";
+    secure_wipe(raw.data(), raw.size());
+    write_file_atomic(path, text, 0600);
+    secure_wipe(text.data(), text.size());
 }
 
 const char* const kCaCert = "ca/root/cert";
@@ -59,8 +64,8 @@ void prepare_embedded_hsm(const DaemonConfig& cfg) {
     if (!file_exists(cfg.user_pin_file())) {
         // Both PINs are written before the token exists, so a start interrupted in between
         // finds them and initializes the token with the same PINs.
-        write_file_atomic(cfg.so_pin_file(), new_pin() + "\n", 0600);
-        write_file_atomic(cfg.user_pin_file(), new_pin() + "\n", 0600);
+        write_new_pin(cfg.so_pin_file());
+        write_new_pin(cfg.user_pin_file());
     }
     ::setenv("SOFTHSM2_CONF", cfg.softhsm_conf().c_str(), 1);
 }
@@ -168,8 +173,13 @@ void ensure_tls(const DaemonConfig& cfg, core::MetadataStore& store, core::Hsm& 
 }
 
 void ensure_admin(const DaemonConfig& cfg, core::PrincipalService& principals) {
-    const core::IssuedPrincipal admin = principals.bootstrap_admin("admin");
-    write_file_atomic(cfg.admin_token_file(), admin.token + "\n", 0600);
+    core::IssuedPrincipal admin = principals.bootstrap_admin("admin");
+    std::string content;
+    content.reserve(admin.token.size() + 1);
+    content.append(admin.token).push_back('\n');
+    write_file_atomic(cfg.admin_token_file(), content, 0600);
+    secure_wipe(content.data(), content.size());
+    secure_wipe(admin.token.data(), admin.token.size());
 }
 
 }  // namespace kms::daemon

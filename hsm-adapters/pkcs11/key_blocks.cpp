@@ -26,7 +26,7 @@ void validate_spec(const core::KeySpec& spec) {
 
 /// C_WrapKey with the profile's RFC 5649 mechanism (AES key wrap with padding). SoftHSM2 wraps
 /// a private key as its PKCS#8 PrivateKeyInfo.
-Bytes wrap_key(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE s, CK_MECHANISM_TYPE mechanism,
+Bytes wrap_under(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE s, CK_MECHANISM_TYPE mechanism,
                CK_OBJECT_HANDLE lmk, CK_OBJECT_HANDLE key, std::string_view context) {
     CK_MECHANISM m{mechanism, nullptr, 0};
     CK_ULONG len = 0;
@@ -88,7 +88,7 @@ core::GeneratedKey Pkcs11Hsm::Impl::make_block(Lease& lease, const core::KeySpec
         }
         ScopedObject temp(&f, s, h);  // destroyed on every path, right after wrapping
         out.kcv = in_hsm_kcv(f, s, temp.get(), spec.algorithm, ctx);
-        wrapped = wrap_key(f, s, caps.key_wrap_mechanism, m.lmk, temp.get(), ctx);
+        wrapped = wrap_under(f, s, caps.key_wrap_mechanism, m.lmk, temp.get(), ctx);
     } else {
         Template pub_t = temp_public_template(spec.algorithm);
         Template priv_t = temp_private_template(spec.algorithm, caps.lmk_trusted);
@@ -105,10 +105,11 @@ core::GeneratedKey Pkcs11Hsm::Impl::make_block(Lease& lease, const core::KeySpec
             out.public_key = rsa_spki(read_attribute(f, s, pub.get(), CKA_MODULUS),
                                       read_attribute(f, s, pub.get(), CKA_PUBLIC_EXPONENT));
         }
-        wrapped = wrap_key(f, s, caps.key_wrap_mechanism, m.lmk, priv.get(), ctx);
+        wrapped = wrap_under(f, s, caps.key_wrap_mechanism, m.lmk, priv.get(), ctx);
     }
 
-    core::KeyBlock block{{spec.key_id, spec.version, spec.algorithm, spec.usage, spec.exportable},
+    core::KeyBlock block{{spec.key_id, spec.version, spec.algorithm, spec.usage, spec.exportable,
+                          spec.trusted},
                          std::move(wrapped),
                          out.public_key,
                          {}};

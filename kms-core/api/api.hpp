@@ -10,9 +10,14 @@
 #include <string>
 
 #include "api/router.hpp"
+#include "services/approvals.hpp"
 #include "services/audit_service.hpp"
+#include "services/ceremonies.hpp"
+#include "services/certificate_authority.hpp"
+#include "services/distribution.hpp"
 #include "services/key_lifecycle.hpp"
 #include "services/key_operations.hpp"
+#include "services/policies.hpp"
 #include "services/principals.hpp"
 
 namespace kms::api {
@@ -29,6 +34,11 @@ struct ApiServices {
     core::KeyOperations& ops;
     core::PrincipalService& principals;
     core::AuditService& audit;
+    core::CeremonyService& ceremonies;
+    core::DistributionService& distribution;
+    core::ApprovalService& approvals;
+    core::CertificateAuthority& ca;
+    core::PolicyService& policies;
     core::Hsm& hsm;
     HealthState& health;
     std::string_view openapi_json;
@@ -39,6 +49,23 @@ void add_routes(Router& router, ApiServices& services);
 void add_key_routes(Router& router, ApiServices& services);
 void add_operation_routes(Router& router, ApiServices& services);
 void add_admin_routes(Router& router, ApiServices& services);
+/// Key ceremonies, export and import (routes_distribution.cpp).
+void add_distribution_routes(Router& router, ApiServices& services);
+/// Dual control: quorums and approvals, including replaying an approved request through
+/// @p router (routes_approvals.cpp).
+void add_approval_routes(Router& router, ApiServices& services);
+/// The internal CA and plugin policies (routes_ca.cpp).
+void add_ca_routes(Router& router, ApiServices& services);
+
+/// Who is calling: a bearer token (officers) or, without one, a client certificate issued by
+/// the KMS CA and not revoked (plugins). Throws Unauthenticated (authn.cpp).
+core::Principal authenticate_request(const Poco::Net::HTTPServerRequest& req,
+                                     ApiServices& services);
+
+/// Dual control: when @p route names an approval operation with a configured quorum and @p r
+/// is not the replay of an approved request, stores the request as a pending approval and
+/// returns the 202 reply; otherwise nullopt and the handler runs (routes_approvals.cpp).
+std::optional<Reply> dual_control_gate(const Route& route, Request& r, ApiServices& services);
 
 struct ServerOptions {
     std::string listen = "127.0.0.1:8443";  ///< HOST:PORT

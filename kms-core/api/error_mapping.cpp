@@ -20,6 +20,8 @@ int http_status(ErrorCode code) noexcept {
         case ErrorCode::Conflict:
         case ErrorCode::WrongState:
             return 409;
+        case ErrorCode::Expired:
+            return 410;
         case ErrorCode::PayloadTooLarge:
             return 413;
         case ErrorCode::HsmUnavailable:

@@ -30,7 +30,7 @@ std::optional<std::string> Request::q(std::string_view name) const {
 void Router::add(std::string method, std::string_view pattern, std::string action, BodyPolicy body,
                  Handler handler, bool authenticated) {
     m_routes.push_back(Route{std::move(method), split(pattern), authenticated, body,
-                             std::move(action), std::move(handler)});
+                             std::move(action), std::move(handler), {}});
 }
 
 Router::Match Router::match(std::string_view method, std::string_view path) const {
@@ -60,6 +60,11 @@ Router::Match Router::match(std::string_view method, std::string_view path) cons
         }
     }
     return m;
+}
+
+void Router::require_approval(std::string operation) {
+    if (m_routes.empty()) throw std::logic_error("require_approval() before any add()");
+    m_routes.back().approval_operation = std::move(operation);
 }
 
 }  // namespace kms::api

@@ -20,6 +20,9 @@ struct Request {
     const core::Principal* caller = nullptr;  ///< null on public routes
     Poco::JSON::Object::Ptr body;             ///< null when the route takes no body
     std::vector<std::pair<std::string, std::string>> query;
+    /// Set when an approved dual-control request is replayed (its approval id): the gate lets
+    /// it through.
+    std::string approved_by_approval;
 
     /// The query parameter or nullopt.
     std::optional<std::string> q(std::string_view name) const;
@@ -46,6 +49,10 @@ struct Route {
     BodyPolicy body = BodyPolicy::None;
     std::string action;  ///< audit action name, e.g. "key.mac"
     Handler handler;
+    /// Non-empty for operations under dual control ("key.export", "key.destroy",
+    /// "principal.create", ...): the quorum of that name decides whether the request runs
+    /// at once or waits for approval.
+    std::string approval_operation;
 };
 
 class Router {
@@ -59,6 +66,8 @@ class Router {
         bool path_known = false;  ///< some route has this path (so a miss is a 405)
     };
     Match match(std::string_view method, std::string_view path) const;
+    /// Marks the route just added (the last add()) as under dual control for @p operation.
+    void require_approval(std::string operation);
 
   private:
     std::vector<Route> m_routes;

@@ -122,6 +122,9 @@ void add_routes(Router& router, ApiServices& services) {
     add_admin_routes(router, services);
     add_key_routes(router, services);
     add_operation_routes(router, services);
+    add_distribution_routes(router, services);
+    add_approval_routes(router, services);
+    add_ca_routes(router, services);
 }
 
 }  // namespace kms::api

@@ -77,11 +77,11 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
 
             std::optional<core::Principal> caller;
             if (route.authenticated) {
-                caller = authenticate(req);
+                caller = authenticate_request(req, m_services);
                 actor = caller->name;
             }
             Request r{req, std::move(m.params), caller ? &*caller : nullptr, nullptr,
-                      uri.getQueryParameters()};
+                      uri.getQueryParameters(), {}};
             if (route.body != BodyPolicy::None) {
                 const auto len = req.getContentLength();
                 if (len != 0 && !(len == Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH &&
@@ -111,7 +111,9 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
                 else
                     req.stream().ignore(len);
             }
-            Reply reply = route.handler(r);
+            std::optional<Reply> gated;
+            if (!route.approval_operation.empty()) gated = dual_control_gate(route, r, m_services);
+            Reply reply = gated ? std::move(*gated) : route.handler(r);
             const std::string body = reply.json ? stringify(reply.json) : reply.raw;
             send(resp, reply.status, reply.content_type, body);
             if (m_access_log)
@@ -141,16 +143,6 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
     }
 
   private:
-    core::Principal authenticate(const Poco::Net::HTTPServerRequest& req) {
-        const std::string auth = req.get("Authorization", "");
-        constexpr std::string_view kBearer = "Bearer ";
-        if (auth.size() <= kBearer.size() || auth.compare(0, kBearer.size(), kBearer) != 0)
-            throw Error(ErrorCode::Unauthenticated, "an Authorization: Bearer token is required");
-        auto p = m_services.principals.authenticate(std::string_view(auth).substr(kBearer.size()));
-        if (!p) throw Error(ErrorCode::Unauthenticated, "the bearer token is not valid");
-        return *p;
-    }
-
     static void reply_error(Poco::Net::HTTPServerResponse& resp, int status, ErrorCode code,
                             const std::string& message) {
         if (resp.sent()) return;

@@ -202,6 +202,11 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         core::KeyOperations ops(ctx);
         core::PrincipalService principals(ctx);
         core::AuditService audit(ctx);
+        core::CeremonyService ceremonies(ctx);
+        core::DistributionService distribution(ctx);
+        core::ApprovalService approvals(ctx);
+        core::CertificateAuthority ca(ctx);
+        core::PolicyService policies(ctx);
 
         if (!initialized) {
             store->write([&](core::WriteTxn& t) {
@@ -253,7 +258,9 @@ class KmsdApp final : public Poco::Util::ServerApplication {
             },
             true);
 
-        api::ApiServices services{keys, ops, principals, audit, *hsm, health, daemon::kOpenApiJson};
+        api::ApiServices services{keys,      ops,          principals, audit,  ceremonies,
+                                  distribution, approvals, ca,         policies, *hsm,
+                                  health,    daemon::kOpenApiJson};
         api::Router router;
         api::add_routes(router, services);
         api::ServerOptions so;

@@ -23,6 +23,8 @@ std::string_view error_code_name(ErrorCode code) noexcept {
             return "conflict";
         case ErrorCode::WrongState:
             return "wrong_state";
+        case ErrorCode::Expired:
+            return "expired";
         case ErrorCode::VerificationFailed:
             return "verification_failed";
         case ErrorCode::Unsupported:

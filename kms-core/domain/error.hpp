@@ -21,6 +21,7 @@ enum class ErrorCode {
     NotFound,            ///< unknown key, principal, route (404)
     Conflict,            ///< a name already taken, a duplicate (409)
     WrongState,          ///< the key's lifecycle state forbids the operation (409)
+    Expired,             ///< a ceremony or approval whose time ran out (410)
     VerificationFailed,  ///< a MAC, signature, KCV or tag that does not verify (400)
     Unsupported,         ///< the algorithm or mechanism is not available on this HSM (400)
     HsmUnavailable,      ///< the HSM cannot be reached now; retry later (503)

@@ -58,7 +58,8 @@ struct KeyRecord {
     Algorithm algorithm = Algorithm::Aes256;
     UsageMask usage;
     KeyState state = KeyState::PreActive;
-    bool exportable = false;  ///< may ever leave the HSM wrapped (issue: distribution)
+    bool exportable = false;  ///< may ever leave the HSM wrapped (bound in the key block)
+    bool trusted = false;     ///< a trusted KEK: exports may go under it (bound in the block)
     KeyStorage storage = KeyStorage::KeyBlock;
     std::string created_by;
     std::int64_t created_ms = 0;

@@ -20,7 +20,7 @@ Bytes sealed_part(const KeyBlock& b) {
     put_u32(out, h.version);
     put_u8(out, static_cast<std::uint8_t>(h.algorithm));
     put_u32(out, h.usage.bits());
-    put_u8(out, h.exportable ? 1 : 0);
+    put_u8(out, static_cast<std::uint8_t>((h.exportable ? 1 : 0) | (h.trusted ? 2 : 0)));
     put_lv(out, b.wrapped);
     put_lv(out, b.public_key);
     return out;
@@ -46,9 +46,10 @@ KeyBlock decode_key_block(ByteView encoded) {
         throw Error(ErrorCode::Integrity, "key block: unknown algorithm");
     b.header.algorithm = static_cast<Algorithm>(alg);
     b.header.usage = UsageMask(r.u32());
-    const auto exportable = r.u8();
-    if (exportable > 1) throw Error(ErrorCode::Integrity, "key block: bad exportable flag");
-    b.header.exportable = exportable == 1;
+    const auto flags = r.u8();
+    if (flags > 3) throw Error(ErrorCode::Integrity, "key block: unknown flags");
+    b.header.exportable = (flags & 1) != 0;
+    b.header.trusted = (flags & 2) != 0;
     b.wrapped = r.lv_bytes();
     b.public_key = r.lv_bytes();
     b.seal = r.lv_bytes();

@@ -4,7 +4,9 @@
 //
 // Layout (all integers big-endian):
 //   "KMSKB" u8 format(=1)
-//   lv(key_id) u32 version u8 algorithm u32 usage_bits u8 exportable   -- the bound header
+//   lv(key_id) u32 version u8 algorithm u32 usage_bits u8 flags        -- the bound header
+//   (flags: bit 0 exportable, bit 1 trusted KEK; blocks written before `trusted` existed
+//   hold 0 or 1 and decode unchanged)
 //   lv(wrapped)                                                        -- C_WrapKey output
 //   lv(public_key)                                                     -- SPKI DER (EC/RSA) or
 //   empty lv(seal)                                                           -- HMAC-SHA256 over
@@ -25,7 +27,8 @@ struct KeyBlockHeader {
     std::uint32_t version = 0;
     Algorithm algorithm = Algorithm::Aes256;
     UsageMask usage;
-    bool exportable = false;
+    bool exportable = false;  ///< may leave the HSM wrapped under a trusted key
+    bool trusted = false;     ///< a trusted KEK: keys may be exported under it
     bool operator==(const KeyBlockHeader&) const = default;
 };
 

@@ -14,7 +14,9 @@
 
 #include "domain/algorithm.hpp"
 #include "domain/bytes.hpp"
+#include "domain/error.hpp"
 #include "domain/secure_bytes.hpp"
+#include "domain/tr31.hpp"
 
 namespace kms::core {
 
@@ -25,6 +27,7 @@ struct KeySpec {
     Algorithm algorithm = Algorithm::Aes256;
     UsageMask usage;
     bool exportable = false;
+    bool trusted = false;  ///< a trusted KEK (bound in the block like `exportable`)
 };
 
 /// A freshly generated or imported key, as the store keeps it.
@@ -51,6 +54,18 @@ struct CipherParams {
     CipherMode mode = CipherMode::AesGcm;
     ByteView iv;   ///< exactly cipher_iv_size(mode) bytes
     ByteView aad;  ///< GCM only
+};
+
+/// Symmetric key wrapping under a KEK (NIST SP 800-38F names).
+enum class WrapFormat {
+    AesKw,   ///< RFC 3394 AES key wrap (key length a multiple of 8 bytes, at least 16)
+    AesKwp,  ///< RFC 5649 AES key wrap with padding
+};
+
+/// The result of opening a TR-31 block: the new key and the header the block's MAC covered.
+struct ImportedTr31 {
+    GeneratedKey key;
+    Tr31Header header;
 };
 
 /// Facts about the module and token, for /v1/hsm and the console.
@@ -90,6 +105,47 @@ class Hsm {
     /// components in the HSM in a later step). @p value is wiped by the caller.
     virtual GeneratedKey import_secret(const KeySpec& spec, const SecureBytes& value) = 0;
 
+    // ---- distribution (DESIGN §5). Export needs a block sealed exportable and, except for
+    // RSA-OAEP to an outside public key, a KEK block sealed trusted; the adapter checks both
+    // from the sealed blocks, not from the caller's metadata. Secret (symmetric) keys only.
+    // The defaults answer Unsupported, for adapters (and test doubles) without distribution.
+    // ----
+
+    /// Wraps the secret key @p key under the AES KEK @p kek (usage wrap).
+    virtual Bytes wrap_key(const KeyRef& /*key*/, const KeyRef& /*kek*/, WrapFormat /*format*/) {
+        unsupported_distribution();
+    }
+    /// Unwraps @p wrapped under the AES KEK @p kek (usage unwrap) and returns it as a new key
+    /// block for @p spec. VerificationFailed when the wrap's integrity check fails or the
+    /// value's length does not fit spec.algorithm.
+    virtual GeneratedKey unwrap_key(const KeySpec& /*spec*/, const KeyRef& /*kek*/, WrapFormat /*format*/,
+                                    ByteView /*wrapped*/) {
+        unsupported_distribution();
+    }
+    /// RSA-OAEP (SHA-256, MGF1-SHA-256, empty label) of the secret key @p key to the RSA public
+    /// key @p recipient (its KeyRef::public_key; usage wrap; trusted).
+    virtual Bytes wrap_key_rsa_oaep(const KeyRef& /*key*/, const KeyRef& /*recipient*/) {
+        unsupported_distribution();
+    }
+    /// Decrypts an RSA-OAEP (SHA-256) wrapped secret with the RSA private key @p rsa_key
+    /// (usage unwrap) into a new key block for @p spec.
+    virtual GeneratedKey unwrap_key_rsa_oaep(const KeySpec& /*spec*/, const KeyRef& /*rsa_key*/,
+                                             ByteView /*wrapped*/) {
+        unsupported_distribution();
+    }
+    /// A TR-31 / ANSI X9.143 key block (version B: TDES KBPK; D: AES KBPK) of @p key under
+    /// @p kbpk (usage wrap, trusted) with @p header (length and optional blocks are computed).
+    virtual std::string export_tr31(const KeyRef& /*key*/, const KeyRef& /*kbpk*/,
+                                    const Tr31Header& /*header*/) {
+        unsupported_distribution();
+    }
+    /// Verifies and opens the TR-31 block @p block under @p kbpk (usage unwrap) into a new key
+    /// block for @p spec. VerificationFailed when its MAC does not verify.
+    virtual ImportedTr31 import_tr31(const KeySpec& /*spec*/, const KeyRef& /*kbpk*/,
+                                     std::string_view /*block*/) {
+        unsupported_distribution();
+    }
+
     /// The MAC of @p data. Unsupported when @p alg does not fit the key.
     virtual Bytes mac(const KeyRef& key, MacAlgorithm alg, ByteView data) = 0;
 
@@ -118,6 +174,11 @@ class Hsm {
     virtual bool probe() noexcept = 0;
 
     virtual HsmInfo info() = 0;
+
+  protected:
+    [[noreturn]] static void unsupported_distribution() {
+        throw Error(ErrorCode::Unsupported, "this HSM adapter does not export or import keys");
+    }
 };
 
 }  // namespace kms::core

@@ -34,6 +34,23 @@ struct KeyPage {
     std::string next_after;       ///< pass as `after_id` to get the next page; empty at the end
 };
 
+/// Record tables of the services beyond keys and principals. Keys are printable ASCII
+/// (1..255 bytes); values are each service's own encoding (domain record codecs).
+enum class Table : std::uint8_t {
+    Ceremonies = 0,    ///< ceremony id -> ceremony record (never a component)
+    Approvals = 1,     ///< approval id -> dual-control request and its votes
+    Quorums = 2,       ///< operation name -> quorum rule
+    Certificates = 3,  ///< serial (hex) -> issued certificate record
+    Policies = 4,      ///< principal name -> plugin policy
+};
+inline constexpr std::size_t kTableCount = 5;
+/// "ceremonies", "approvals", "quorums", "certificates", "policies": the LMDB database names.
+inline std::string_view table_name(Table t) {
+    constexpr std::string_view names[kTableCount] = {"ceremonies", "approvals", "quorums",
+                                                     "certificates", "policies"};
+    return names[static_cast<std::size_t>(t)];
+}
+
 /// Computes the seal of an audit record's hash (the HSM's audit key in production).
 using AuditSealer = std::function<Bytes(ByteView record_hash)>;
 
@@ -57,6 +74,10 @@ class WriteTxn {
     virtual std::optional<Bytes> get_setting(std::string_view name) = 0;
     virtual void put_setting(std::string_view name, ByteView value) = 0;
     virtual void delete_setting(std::string_view name) = 0;
+    /// Record tables (Table). put() inserts or replaces; erase() of an absent key is no error.
+    virtual std::optional<Bytes> get(Table table, std::string_view key) = 0;
+    virtual void put(Table table, std::string_view key, ByteView value) = 0;
+    virtual void erase(Table table, std::string_view key) = 0;
 };
 
 class MetadataStore {
@@ -80,6 +101,10 @@ class MetadataStore {
     /// intent-act-commit sequences that the reconciler looks at after a crash).
     virtual std::vector<std::pair<std::string, Bytes>> list_settings(std::string_view prefix) = 0;
     virtual std::size_t key_count() = 0;
+    virtual std::optional<Bytes> get(Table table, std::string_view key) = 0;
+    /// Entries of @p table with key > @p after (all when empty), ascending, at most @p limit.
+    virtual std::vector<std::pair<std::string, Bytes>> scan(Table table, std::string_view after,
+                                                            std::size_t limit) = 0;
 
     // ---- writes ----
     /// Runs @p fn inside a write transaction and commits durably. If @p fn throws, nothing of

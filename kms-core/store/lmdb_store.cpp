@@ -280,6 +280,33 @@ std::vector<std::pair<std::string, Bytes>> LmdbStore::list_settings(std::string_
     });
 }
 
+std::optional<Bytes> LmdbStore::get(core::Table table, std::string_view key) {
+    check_table_key(key);
+    return read([&](MDB_txn* txn) -> std::optional<Bytes> {
+        const auto v = lmdb::get(txn, m_lmdb->dbis.table(table), as_view(key));
+        if (!v) return std::nullopt;
+        return Bytes(v->begin(), v->end());
+    });
+}
+
+std::vector<std::pair<std::string, Bytes>> LmdbStore::scan(core::Table table,
+                                                           std::string_view after,
+                                                           std::size_t limit) {
+    return read([&](MDB_txn* txn) {
+        std::vector<std::pair<std::string, Bytes>> out;
+        lmdb::Cursor cursor(txn, m_lmdb->dbis.table(table));
+        MDB_val k = lmdb::to_val(as_view(after));
+        MDB_val v{};
+        bool more = after.empty() ? cursor.get(k, v, MDB_FIRST) : cursor.get(k, v, MDB_SET_RANGE);
+        if (more && !after.empty() && as_string(k) == after) more = cursor.get(k, v, MDB_NEXT);
+        for (; more && out.size() < limit; more = cursor.get(k, v, MDB_NEXT)) {
+            const ByteView value = lmdb::from_val(v);
+            out.emplace_back(std::string(as_string(k)), Bytes(value.begin(), value.end()));
+        }
+        return out;
+    });
+}
+
 std::size_t LmdbStore::key_count() {
     return read([&](MDB_txn* txn) {
         MDB_stat st{};

@@ -86,6 +86,9 @@ class LmdbStore final : public core::MetadataStore {
     /// "store/audit_head" (record_codec.hpp), which write callbacks cannot change.
     std::optional<Bytes> get_setting(std::string_view name) override;
     std::vector<std::pair<std::string, Bytes>> list_settings(std::string_view prefix) override;
+    std::optional<Bytes> get(core::Table table, std::string_view key) override;
+    std::vector<std::pair<std::string, Bytes>> scan(core::Table table, std::string_view after,
+                                                    std::size_t limit) override;
     /// Records in the keys table, destroyed tombstones included (mdb_stat, O(1)).
     std::size_t key_count() override;
 

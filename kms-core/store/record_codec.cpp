@@ -87,7 +87,7 @@ core::AuditOutcome get_outcome(ByteReader& in) {
 Bytes encode_key(const KeyRecord& k) {
     Bytes out;
     out.reserve(256);
-    put_u8(out, kRecordFormat);
+    put_u8(out, kKeyRecordFormat);
     put_lv(out, k.id);
     put_lv(out, k.name);
     put_u8(out, static_cast<std::uint8_t>(k.algorithm));
@@ -120,12 +120,15 @@ Bytes encode_key(const KeyRecord& k) {
     const auto& c = k.counters;
     for (std::uint64_t n : {c.encrypt, c.decrypt, c.mac, c.mac_verify, c.sign, c.verify})
         put_u64(out, n);
+    put_u8(out, k.trusted ? 1 : 0);  // format 2
     return out;
 }
 
 KeyRecord decode_key(ByteView data) {
     ByteReader in(data);
-    expect_format(in, "key");
+    const std::uint8_t format = in.u8();
+    if (format != 1 && format != kKeyRecordFormat)
+        corrupt("key has unknown format " + std::to_string(format));
     KeyRecord k;
     k.id = in.lv_string();
     k.name = in.lv_string();
@@ -163,6 +166,7 @@ KeyRecord decode_key(ByteView data) {
     auto& c = k.counters;
     for (std::uint64_t* n : {&c.encrypt, &c.decrypt, &c.mac, &c.mac_verify, &c.sign, &c.verify})
         *n = in.u64();
+    if (format >= 2) k.trusted = get_flag(in, "trusted");
     expect_end(in, "key");
     return k;
 }

@@ -27,6 +27,9 @@ namespace kms::store {
 
 /// The format byte every encoding below writes today.
 inline constexpr std::uint8_t kRecordFormat = 1;
+/// Key records are format 2 since `trusted` was added (a trailing flag byte); format-1 key
+/// records still decode, with trusted = false.
+inline constexpr std::uint8_t kKeyRecordFormat = 2;
 
 /// Encoders. They never fail for any value of their input.
 Bytes encode_key(const core::KeyRecord& key);

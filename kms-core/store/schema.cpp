@@ -15,8 +15,13 @@ namespace {
 /// One migration: rewrites a store of schema (i + 1) into schema (i + 2) for step i.
 using MigrationStep = void (*)(MDB_txn* txn, const Dbis& dbis);
 
+/// 1 -> 2: adds the record tables (ceremonies, approvals, quorums, certificates, policies).
+/// open_tables() has already created them empty, so there is nothing to rewrite; the step
+/// exists so the version says which databases a store has.
+void migrate_1_to_2(MDB_txn*, const Dbis&) {}
+
 /// Exactly one step per schema bump; the array size makes forgetting one a compile error.
-constexpr std::array<MigrationStep, kCurrentSchema - 1> kMigrations{};
+constexpr std::array<MigrationStep, kCurrentSchema - 1> kMigrations{migrate_1_to_2};
 
 MDB_dbi open_dbi(MDB_txn* txn, const char* name) {
     MDB_dbi dbi = 0;
@@ -65,6 +70,10 @@ Dbis open_tables(MDB_env* env) {
     dbis.principals = open_dbi(txn.get(), "principals");
     dbis.principal_tokens = open_dbi(txn.get(), "principal_tokens");
     dbis.audit = open_dbi(txn.get(), "audit");
+    for (std::size_t i = 0; i < core::kTableCount; ++i) {
+        const std::string name(core::table_name(static_cast<core::Table>(i)));
+        dbis.tables[i] = open_dbi(txn.get(), name.c_str());
+    }
     check_schema(txn.get(), dbis);
     txn.commit();
     return dbis;

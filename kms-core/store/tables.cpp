@@ -1,6 +1,8 @@
 // Typed lookups over the store's named databases.
 #include "store/tables.hpp"
 
+#include "domain/error.hpp"
+
 #include "store/lmdb_env.hpp"
 #include "store/record_codec.hpp"
 
@@ -45,6 +47,14 @@ std::optional<core::Principal> load_principal_by_token_hash(MDB_txn* txn, const 
     const auto name = lmdb::get(txn, dbis.principal_tokens, token_hash);
     if (!name) return std::nullopt;
     return load_principal(txn, dbis, to_string(*name));
+}
+
+void check_table_key(std::string_view key) {
+    if (key.empty() || key.size() > 255)
+        throw Error(ErrorCode::InvalidArgument, "record key must have 1 to 255 bytes");
+    for (char c : key)
+        if (c < 0x21 || c > 0x7e)
+            throw Error(ErrorCode::InvalidArgument, "record key must be printable ASCII");
 }
 
 std::optional<Bytes> load_setting(MDB_txn* txn, const Dbis& dbis, std::string_view name) {

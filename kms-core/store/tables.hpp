@@ -7,6 +7,8 @@
 //   principals        principal name          -> encode_principal()
 //   principal_tokens  token hash (32 bytes)   -> principal name
 //   audit             audit_key(seq)          -> encode_audit()
+//   ceremonies, approvals, quorums, certificates, policies (schema 2): core::Table record
+//                     tables, key (printable ASCII) -> the owning service's encoding
 #pragma once
 
 #include <lmdb.h>
@@ -18,6 +20,7 @@
 #include "domain/audit.hpp"
 #include "domain/key.hpp"
 #include "domain/principal.hpp"
+#include "ports/metadata_store.hpp"
 
 namespace kms::store {
 
@@ -29,6 +32,8 @@ struct Dbis {
     MDB_dbi principals = 0;
     MDB_dbi principal_tokens = 0;
     MDB_dbi audit = 0;
+    MDB_dbi tables[core::kTableCount] = {};  ///< indexed by core::Table
+    MDB_dbi table(core::Table t) const { return tables[static_cast<std::size_t>(t)]; }
 };
 
 /// Reserved meta entries, written only by the store itself.
@@ -48,6 +53,9 @@ std::optional<core::Principal> load_principal(MDB_txn* txn, const Dbis& dbis,
 std::optional<core::Principal> load_principal_by_token_hash(MDB_txn* txn, const Dbis& dbis,
                                                             ByteView token_hash);
 std::optional<Bytes> load_setting(MDB_txn* txn, const Dbis& dbis, std::string_view name);
+/// Throws Error(InvalidArgument) unless @p key is 1..255 printable ASCII bytes.
+void check_table_key(std::string_view key);
+
 /// The stored head, or {0, 32 zero bytes} for an empty log.
 core::AuditHead load_audit_head(MDB_txn* txn, const Dbis& dbis);
 

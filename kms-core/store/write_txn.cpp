@@ -139,4 +139,23 @@ void LmdbWriteTxn::delete_setting(std::string_view name) {
     guarded([&] { lmdb::del(m_txn, m_dbis.meta, as_view(name)); });
 }
 
+std::optional<Bytes> LmdbWriteTxn::get(core::Table table, std::string_view key) {
+    check_table_key(key);
+    return guarded([&]() -> std::optional<Bytes> {
+        const auto v = lmdb::get(m_txn, m_dbis.table(table), as_view(key));
+        if (!v) return std::nullopt;
+        return Bytes(v->begin(), v->end());
+    });
+}
+
+void LmdbWriteTxn::put(core::Table table, std::string_view key, ByteView value) {
+    check_table_key(key);
+    guarded([&] { lmdb::put(m_txn, m_dbis.table(table), as_view(key), value); });
+}
+
+void LmdbWriteTxn::erase(core::Table table, std::string_view key) {
+    check_table_key(key);
+    guarded([&] { lmdb::del(m_txn, m_dbis.table(table), as_view(key)); });
+}
+
 }  // namespace kms::store

@@ -41,6 +41,10 @@ class LmdbWriteTxn final : public core::WriteTxn {
     void put_setting(std::string_view name, ByteView value) override;
     /// Same name rules as put_setting(); deleting an absent name is not an error.
     void delete_setting(std::string_view name) override;
+    /// Keys must be 1..255 printable ASCII bytes (InvalidArgument otherwise).
+    std::optional<Bytes> get(core::Table table, std::string_view key) override;
+    void put(core::Table table, std::string_view key, ByteView value) override;
+    void erase(core::Table table, std::string_view key) override;
 
     /// True once an LMDB call through this transaction has thrown. LMDB may then have marked
     /// the transaction failed, and committing it would poison the parent (and so the whole

@@ -30,11 +30,11 @@ std::vector<std::string> ids(const core::KeyPage& page) {
     return out;
 }
 
-TEST_F(StoreTest, OpenCreatesPrivateDirectoryAndFilesAndWritesSchemaOne) {
+TEST_F(StoreTest, OpenCreatesPrivateDirectoryAndFilesAndWritesSchemaTwo) {
     EXPECT_EQ(mode_of(dir), 0700u);
     EXPECT_EQ(mode_of(dir + "/data.mdb"), 0600u);
     EXPECT_EQ(mode_of(dir + "/lock.mdb"), 0600u);
-    EXPECT_EQ(text(store->get_setting("schema_version")), "1");
+    EXPECT_EQ(text(store->get_setting("schema_version")), "2");
     EXPECT_EQ(store->path(), dir);
     EXPECT_EQ(store->key_count(), 0u);
     const core::AuditHead head = store->audit_head();
@@ -225,7 +225,7 @@ TEST_F(StoreTest, ReservedAndMalformedSettingNamesAreRefused) {
         expect_error([&] { store->write([&](WriteTxn& txn) { txn.delete_setting(name); }); },
                      ErrorCode::InvalidArgument);
     }
-    EXPECT_EQ(text(store->get_setting("schema_version")), "1");
+    EXPECT_EQ(text(store->get_setting("schema_version")), "2");
 }
 
 TEST_F(StoreTest, AuditRecordsCarryClockTimeChainAndSeal) {
@@ -393,11 +393,38 @@ TEST_F(StoreTest, NewerSchemaIsRefusedOnOpen) {
     store.reset();
     edit_raw(dir, "meta", [](MDB_txn* txn, MDB_dbi dbi) {
         MDB_val k{14, const_cast<char*>("schema_version")};
-        MDB_val v{1, const_cast<char*>("2")};
+        MDB_val v{1, const_cast<char*>("3")};
         ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
     });
     expect_error([&] { open_store(); }, ErrorCode::StoreError,
-                 "store schema 2 is newer than this kmsd (1)");
+                 "store schema 3 is newer than this kmsd (2)");
+}
+
+TEST_F(StoreTest, SchemaOneStoreIsMigratedToTwoWithItsRecordTables) {
+    store.reset();
+    edit_raw(dir, "meta", [](MDB_txn* txn, MDB_dbi dbi) {
+        MDB_val k{14, const_cast<char*>("schema_version")};
+        MDB_val v{1, const_cast<char*>("1")};
+        ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
+    });
+    store = open_store();
+    EXPECT_EQ(text(store->get_setting("schema_version")), "2");
+    store->write([](core::WriteTxn& t) {
+        t.put(core::Table::Certificates, "0A", as_view("cert"));
+        t.put(core::Table::Certificates, "0B", as_view("other"));
+        t.put(core::Table::Policies, "0A", as_view("policy"));
+    });
+    EXPECT_EQ(text(store->get(core::Table::Certificates, "0A")), "cert");
+    EXPECT_FALSE(store->get(core::Table::Approvals, "0A").has_value());
+    const auto all = store->scan(core::Table::Certificates, "", 10);
+    ASSERT_EQ(all.size(), 2u);
+    const auto after = store->scan(core::Table::Certificates, "0A", 10);
+    ASSERT_EQ(after.size(), 1u);
+    EXPECT_EQ(after[0].first, "0B");
+    store->write([](core::WriteTxn& t) { t.erase(core::Table::Certificates, "0A"); });
+    EXPECT_EQ(store->scan(core::Table::Certificates, "", 10).size(), 1u);
+    expect_error([&] { store->write([](core::WriteTxn& t) { t.put(core::Table::Policies, "", {}); }); },
+                 ErrorCode::InvalidArgument, "record key must have 1 to 255 bytes");
 }
 
 TEST_F(StoreTest, GarbledSchemaVersionIsAnIntegrityError) {
@@ -467,7 +494,7 @@ TEST_F(StoreTest, HotBackupOpensAsAStoreWithTheSameContent) {
         EXPECT_EQ(copy.find_key_id_by_name("key-49"), key_id(49));
         EXPECT_FALSE(copy.find_key(key_id(99)));
         EXPECT_EQ(copy.audit_head().hash, store->audit_head().hash);
-        EXPECT_EQ(text(copy.get_setting("schema_version")), "1");
+        EXPECT_EQ(text(copy.get_setting("schema_version")), "2");
     }
     expect_error([&] { store->hot_backup(backup); }, ErrorCode::InvalidArgument, "must be empty");
     // An existing empty directory is accepted.

@@ -89,7 +89,7 @@ TEST(RecordCodec, KeyRoundTripKeepsEveryField) {
     const core::KeyRecord k = full_key();
     const Bytes encoded = encode_key(k);
     ASSERT_FALSE(encoded.empty());
-    EXPECT_EQ(encoded[0], 1);  // format byte
+    EXPECT_EQ(encoded[0], 2);  // format byte (key records: 2)
     expect_same(decode_key(encoded), k);
 }
 
@@ -103,7 +103,7 @@ TEST(RecordCodec, KeyRoundTripWithDefaultsAndNoOptionals) {
 }
 
 TEST(RecordCodec, KeyEncodingIsStable) {
-    // Pins the format-1 layout of record_codec.hpp byte for byte for a small record.
+    // Pins the format-2 layout of record_codec.hpp byte for byte for a small record.
     core::KeyRecord k;
     k.id = "k";
     k.name = "n";
@@ -114,14 +114,22 @@ TEST(RecordCodec, KeyEncodingIsStable) {
     k.created_ms = 0x0102030405060708;
     k.activation_ms = 9;
     const std::string expected =
-        std::string("01")                            // format
+        std::string("02")                            // format
         + "000000016B" + "000000016E"                // id "k", name "n"
         + "01" + "00000102" + "02" + "00" + "01"     // algorithm, usage, state, exportable, storage
         + "0000000163" + "0102030405060708"          // created_by "c", created_ms
         + "010000000000000009" + "00" + "00" + "00"  // activation 9, three absent dates
         + "00000000" + "00000000"                    // no versions, no history
-        + std::string(6 * 16, '0');                  // six u64 counters
+        + std::string(6 * 16, '0')                   // six u64 counters
+        + "00";                                      // trusted (format 2)
     EXPECT_EQ(to_hex(encode_key(k)), expected);
+    // A format-1 record (written before `trusted` existed) still decodes, as not trusted.
+    const std::string v1 = "01" + expected.substr(2, expected.size() - 4);
+    const auto old = decode_key(from_hex(v1));
+    EXPECT_EQ(old.name, "n");
+    EXPECT_FALSE(old.trusted);
+    k.trusted = true;
+    EXPECT_TRUE(decode_key(encode_key(k)).trusted);
 }
 
 TEST(RecordCodec, EveryTruncationOfAKeyIsAnIntegrityError) {
@@ -138,7 +146,7 @@ TEST(RecordCodec, TrailingBytesAreAnIntegrityError) {
 
 TEST(RecordCodec, UnknownFormatIsAnIntegrityError) {
     Bytes encoded = encode_key(full_key());
-    encoded[0] = 2;
+    encoded[0] = 3;
     expect_integrity_error(encoded, &decode_key);
 }
 

@@ -10,12 +10,17 @@
 
 namespace kms::core {
 
+class PolicyService;
+
 struct ServiceContext {
     MetadataStore& store;
     Hsm& hsm;
     const Clock& clock;
     KeyCache& keys;
     UseCounterBook& counters;
+    /// Plugin policies (services/policies.hpp); set by kmsd after construction. Null means
+    /// "not wired": every policy-restricted caller is refused (fail closed).
+    PolicyService* policies = nullptr;
 };
 
 /// Throws Forbidden unless @p caller has one of @p roles. @p what names the call in the message.

@@ -2,6 +2,7 @@
 #include "services/key_operations.hpp"
 
 #include "domain/error.hpp"
+#include "services/policies.hpp"
 
 namespace kms::core {
 
@@ -41,6 +42,16 @@ KeyOperations::Use KeyOperations::prepare(const Principal& caller, std::string_v
     require_role(caller, {Role::Admin, Role::KeyOfficer, Role::Plugin},
                  std::string("using a key (") + std::string(operation_name(op)) + ")");
     auto rec = load_key(m_ctx, id);
+    // Plugins: their policy must name the key and the operation (before state and usage, so a
+    // plugin learns nothing more about keys outside its policy).
+    if (policy_restricted(caller)) {
+        const auto pop = policy_operation_of(op);
+        if (!pop)
+            throw Error(ErrorCode::Forbidden, "plugin '" + caller.name + "' may not " +
+                                                  std::string(operation_name(op)) + " with key " +
+                                                  rec->id);
+        authorize_policy(m_ctx, caller, rec.get(), *pop);
+    }
     if (!state_allows(rec->state, op))
         throw Error(ErrorCode::WrongState, "key '" + rec->id + "' is " +
                                                std::string(key_state_name(rec->state)) + ": " +
@@ -135,6 +146,7 @@ CheckResult KeyOperations::verify(const Principal& caller, std::string_view id, 
 
 Bytes KeyOperations::random(const Principal& caller, std::size_t length) {
     if (caller.disabled) throw Error(ErrorCode::Forbidden, "principal is disabled");
+    authorize_policy(m_ctx, caller, nullptr, PolicyOperation::Random);
     if (length < 1 || length > 4096)
         throw Error(ErrorCode::InvalidArgument, "length: must be between 1 and 4096");
     return m_ctx.hsm.random(length);

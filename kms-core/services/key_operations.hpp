@@ -2,7 +2,9 @@
 // checks role, lifecycle state and usage mask, picks the version, asks the HSM, and counts
 // the use (counters are flushed to the store in the background).
 //
-// Roles: admin, key-officer or plugin (random: any authenticated principal).
+// Roles: admin, key-officer or plugin (random: any authenticated principal). Plugins are also
+// held to their policy (services/policies.hpp): the key and the operation must be named in it,
+// random needs "random"; otherwise Forbidden.
 // Versions: protecting operations (encrypt, mac, sign) always use the newest version;
 // processing ones (decrypt, mac verify, verify) take a version (default the newest).
 #pragma once

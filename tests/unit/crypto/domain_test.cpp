@@ -200,6 +200,32 @@ TEST(KeyBlockCodec, RejectsEveryTruncation) {
     }
 }
 
+// The flags byte after the usage bits: bit 0 exportable, bit 1 trusted (both sealed); any
+// other bit is refused so a block from a later format is never half-understood.
+TEST(KeyBlockCodec, FlagsByte) {
+    // offset: 5 magic + 1 format + 6 lv("k1") + 4 version + 1 algorithm + 4 usage
+    constexpr std::size_t kFlags = 21;
+    for (const bool exportable : {false, true}) {
+        for (const bool trusted : {false, true}) {
+            kb::KeyBlock b = sample_block();
+            b.header.exportable = exportable;
+            b.header.trusted = trusted;
+            const Bytes encoded = kb::encode_key_block(b);
+            EXPECT_EQ(encoded[kFlags], (exportable ? 1 : 0) | (trusted ? 2 : 0));
+            const kb::KeyBlock d = kb::decode_key_block(encoded);
+            EXPECT_EQ(d.header.exportable, exportable);
+            EXPECT_EQ(d.header.trusted, trusted);
+            EXPECT_EQ(kb::sealed_part(d), kb::sealed_part(b));
+        }
+    }
+    Bytes encoded = kb::encode_key_block(sample_block());
+    for (const std::uint8_t flags : {4, 5, 7, 8, 0x80, 0xFF}) {
+        encoded[kFlags] = flags;
+        EXPECT_EQ(error_code_of([&] { kb::decode_key_block(encoded); }), ErrorCode::Integrity)
+            << "flags " << int(flags);
+    }
+}
+
 TEST(KeyBlockCodec, RejectsGarbledInput) {
     const Bytes good = kb::encode_key_block(sample_block());
     const auto rejects = [](Bytes b) {

@@ -4,8 +4,12 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 
+#include <arpa/inet.h>
+
 #include <array>
 #include <climits>
+#include <cstring>
+#include <ctime>
 
 #include "domain/secure_bytes.hpp"
 #include "host_crypto.hpp"
@@ -161,6 +165,8 @@ void add_constraints(X509* x, const CertificateProfile& p, bool subject_is_ec) {
     std::string ku;
     if (p.is_ca)
         ku = "critical,keyCertSign,cRLSign";
+    else if (p.leaf_key_usage == CertificateProfile::LeafKeyUsage::SignAndKeyAgreement)
+        ku = "critical,digitalSignature,keyAgreement";
     else
         ku = subject_is_ec ? "critical,digitalSignature,keyAgreement"
                            : "critical,digitalSignature,keyEncipherment";
@@ -246,6 +252,12 @@ Bytes assemble_certificate(ByteView tbs, ByteView signature_der) {
     return out;
 }
 
+bool acceptable_rsa(const EVP_PKEY* key) {
+    if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) return false;
+    const int bits = EVP_PKEY_get_bits(key);
+    return bits >= 2048 && bits <= 8192;
+}
+
 }  // namespace
 
 Bytes issue_certificate(const CertificateProfile& profile, ByteView subject_spki,
@@ -255,11 +267,11 @@ Bytes issue_certificate(const CertificateProfile& profile, ByteView subject_spki
     PkeyPtr subject_key = parse_spki(subject_spki);
     if (!subject_key) invalid("certificate: the subject public key does not parse");
     const auto subject_alg = spki_algorithm(subject_spki);
-    if (!subject_alg)
+    const bool subject_is_ec = subject_alg && (*subject_alg == core::Algorithm::EcP256 ||
+                                               *subject_alg == core::Algorithm::EcP384);
+    if (!subject_is_ec && !acceptable_rsa(subject_key.get()))
         throw Error(ErrorCode::Unsupported,
-                    "certificate: subject key must be EC P-256/P-384 or RSA-2048/3072");
-    const bool subject_is_ec =
-        *subject_alg == core::Algorithm::EcP256 || *subject_alg == core::Algorithm::EcP384;
+                    "certificate: subject key must be EC P-256/P-384 or RSA of 2048 to 8192 bits");
 
     X509Ptr issuer;
     Bytes issuer_spki;
@@ -401,6 +413,280 @@ Bytes pem_to_der(std::string_view pem) {
     if (ok != 1 || out.empty()) invalid("PEM: no well-formed PEM block");
     if (has_header) invalid("PEM: encapsulated headers (encrypted PEM) are not supported");
     return out;
+}
+
+
+// ---- certificate details, PKCS#10 and CRLs ----
+
+namespace {
+
+using X509ReqPtr = std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>>;
+using X509CrlPtr = std::unique_ptr<X509_CRL, Deleter<X509_CRL, X509_CRL_free>>;
+using X509RevokedPtr = std::unique_ptr<X509_REVOKED, Deleter<X509_REVOKED, X509_REVOKED_free>>;
+using Asn1TimePtr = std::unique_ptr<ASN1_TIME, Deleter<ASN1_TIME, ASN1_TIME_free>>;
+using Asn1EnumeratedPtr =
+    std::unique_ptr<ASN1_ENUMERATED, Deleter<ASN1_ENUMERATED, ASN1_ENUMERATED_free>>;
+using AkidPtr = std::unique_ptr<AUTHORITY_KEYID, Deleter<AUTHORITY_KEYID, AUTHORITY_KEYID_free>>;
+
+void free_extensions(STACK_OF(X509_EXTENSION) * exts) {
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+}
+using ExtensionsPtr =
+    std::unique_ptr<STACK_OF(X509_EXTENSION), Deleter<STACK_OF(X509_EXTENSION), free_extensions>>;
+
+std::string integer_hex(const ASN1_INTEGER* serial) {
+    BnPtr bn(ASN1_INTEGER_to_BN(serial, nullptr));
+    if (!bn) openssl_fail("ASN1_INTEGER_to_BN");
+    Bytes raw(static_cast<std::size_t>(BN_num_bytes(bn.get())));
+    if (!raw.empty()) BN_bn2bin(bn.get(), raw.data());
+    if (raw.empty()) return "00";
+    std::string hex = to_hex(raw);
+    for (char& c : hex)
+        if (c >= 'a' && c <= 'f') c = static_cast<char>(c - 'a' + 'A');
+    return hex;
+}
+
+std::int64_t time_seconds(const ASN1_TIME* t) {
+    struct tm tm {};
+    if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) invalid("certificate: bad time");
+    return static_cast<std::int64_t>(timegm(&tm));
+}
+
+/// The single CN of @p name as UTF-8; empty when absent. InvalidArgument when there are several
+/// or it does not convert.
+std::string common_name_of(const X509_NAME* name, const char* what) {
+    const int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+    if (i < 0) return {};
+    if (X509_NAME_get_index_by_NID(name, NID_commonName, i) >= 0)
+        invalid(std::string(what) + ": more than one subject CN");
+    const ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+    unsigned char* utf8 = nullptr;
+    const int len = ASN1_STRING_to_UTF8(&utf8, data);
+    if (len < 0) invalid(std::string(what) + ": subject CN is not a valid string");
+    std::string out(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(len));
+    OPENSSL_free(utf8);
+    if (out.find('\0') != std::string::npos) invalid(std::string(what) + ": NUL in subject CN");
+    return out;
+}
+
+std::string ip_text(const ASN1_OCTET_STRING* ip) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    const int len = ASN1_STRING_length(ip);
+    const unsigned char* data = ASN1_STRING_get0_data(ip);
+    if (len == 4 && inet_ntop(AF_INET, data, buf, sizeof buf) != nullptr) return buf;
+    if (len == 16 && inet_ntop(AF_INET6, data, buf, sizeof buf) != nullptr) return buf;
+    invalid("certificate request: iPAddress must be 4 or 16 octets");
+}
+
+Asn1IntegerPtr integer_from_hex(std::string_view hex) {
+    if (hex.empty() || hex.size() > 40 || hex.find_first_not_of("0123456789abcdefABCDEF") !=
+                                              std::string_view::npos)
+        invalid("CRL: serial must be 1..40 hex digits");
+    BIGNUM* raw = nullptr;
+    const std::string text(hex);
+    if (BN_hex2bn(&raw, text.c_str()) == 0) openssl_fail("BN_hex2bn");
+    BnPtr bn(raw);
+    Asn1IntegerPtr out(BN_to_ASN1_INTEGER(bn.get(), nullptr));
+    if (!out) openssl_fail("BN_to_ASN1_INTEGER");
+    return out;
+}
+
+/// An empty v2 CertificateList whose two AlgorithmIdentifiers already read ecdsa-with-SHA256:
+/// OpenSSL 3.0 has no setter for a CRL's TBS signature algorithm (it is only written by
+/// X509_CRL_sign with a key it holds), so the CRL object starts from this parsed template and
+/// every other field is then set through the public API. Layout (RFC 5280 §5.1):
+///   SEQUENCE { SEQUENCE { INTEGER 1, AlgId, Name (empty), UTCTime 700101000000Z }, AlgId,
+///              BIT STRING (empty) }
+X509CrlPtr crl_template() {
+    Bytes der = {0x30, 0x31, 0x30, 0x20, 0x02, 0x01, 0x01};
+    der.insert(der.end(), kEcdsaWithSha256.begin(), kEcdsaWithSha256.end());
+    const char* utc = "700101000000Z";
+    der.insert(der.end(), {0x30, 0x00, 0x17, 0x0D});
+    der.insert(der.end(), utc, utc + 13);
+    der.insert(der.end(), kEcdsaWithSha256.begin(), kEcdsaWithSha256.end());
+    der.insert(der.end(), {0x03, 0x01, 0x00});
+    const unsigned char* p = der.data();
+    X509CrlPtr crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())));
+    if (!crl || p != der.data() + der.size()) openssl_fail("d2i_X509_CRL (template)");
+    return crl;
+}
+
+X509CrlPtr parse_crl(ByteView der) {
+    const unsigned char* p = der.data();
+    X509CrlPtr crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())));
+    if (!crl || p != der.data() + der.size()) {
+        ERR_clear_error();
+        return nullptr;
+    }
+    return crl;
+}
+
+}  // namespace
+
+CertificateInfo certificate_info(ByteView cert_der) {
+    X509Ptr x = parse_certificate(cert_der);
+    if (!x) invalid("certificate: does not parse");
+    CertificateInfo info;
+    info.serial_hex = integer_hex(X509_get0_serialNumber(x.get()));
+    info.common_name = common_name_of(X509_get_subject_name(x.get()), "certificate");
+    info.not_before_s = time_seconds(X509_get0_notBefore(x.get()));
+    info.not_after_s = time_seconds(X509_get0_notAfter(x.get()));
+    return info;
+}
+
+CertificateRequest parse_certificate_request(ByteView csr_der) {
+    const unsigned char* p = csr_der.data();
+    X509ReqPtr req(d2i_X509_REQ(nullptr, &p, static_cast<long>(csr_der.size())));
+    if (!req || p != csr_der.data() + csr_der.size())
+        invalid("certificate request: not a DER PKCS#10 CertificationRequest");
+    if (X509_REQ_get_version(req.get()) != X509_REQ_VERSION_1)
+        invalid("certificate request: version must be v1 (0)");
+    CertificateRequest out;
+    // The public key and its exact SPKI encoding.
+    X509_PUBKEY* pub = X509_REQ_get_X509_PUBKEY(req.get());
+    if (pub == nullptr) invalid("certificate request: no public key");
+    out.spki_der = encode_der<const X509_PUBKEY, i2d_X509_PUBKEY>(pub, "i2d_X509_PUBKEY");
+    PkeyPtr key = parse_spki(out.spki_der);
+    if (!key) invalid("certificate request: the public key does not parse");
+    // RFC 2986 §3: the signature proves possession of the private key.
+    const int rc = X509_REQ_verify(req.get(), key.get());
+    ERR_clear_error();
+    if (rc != 1)
+        throw Error(ErrorCode::VerificationFailed,
+                    "certificate request: the self-signature does not verify");
+
+    out.common_name = common_name_of(X509_REQ_get_subject_name(req.get()), "certificate request");
+    if (out.common_name.empty() || out.common_name.size() > kMaxNameBytes)
+        invalid("certificate request: subject CN must be present and 1..64 bytes");
+
+    ExtensionsPtr exts(X509_REQ_get_extensions(req.get()));
+    ERR_clear_error();
+    if (exts) {
+        int crit = 0;
+        GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
+            X509V3_get_d2i(exts.get(), NID_subject_alt_name, &crit, nullptr)));
+        if (!names && crit != -1)
+            invalid("certificate request: subjectAltName does not parse or appears twice");
+        for (int i = 0; names && i < sk_GENERAL_NAME_num(names.get()); ++i) {
+            const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
+            int type = 0;
+            const void* value = GENERAL_NAME_get0_value(gn, &type);
+            if (type == GEN_DNS) {
+                const auto* s = static_cast<const ASN1_IA5STRING*>(value);
+                std::string dns(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                static_cast<std::size_t>(ASN1_STRING_length(s)));
+                if (!valid_dns_name(dns))
+                    invalid("certificate request: subjectAltName is not a DNS host name: " + dns);
+                out.dns_names.push_back(std::move(dns));
+            } else if (type == GEN_IPADD) {
+                out.ip_addresses.push_back(
+                    ip_text(static_cast<const ASN1_OCTET_STRING*>(value)));
+            } else {
+                invalid("certificate request: subjectAltName may hold dNSName and iPAddress only");
+            }
+        }
+    }
+    return out;
+}
+
+Bytes issue_crl(const CrlContents& c, ByteView issuer_cert_der, const TbsSigner& sign_tbs) {
+    if (!sign_tbs) invalid("CRL: no signer");
+    if (c.this_update_s < 0 || c.next_update_s > kLatestTime ||
+        c.next_update_s <= c.this_update_s)
+        invalid("CRL: validity must satisfy 0 <= thisUpdate < nextUpdate <= 9999-12-31");
+    X509Ptr issuer = parse_certificate(issuer_cert_der);
+    if (!issuer) invalid("CRL: the issuer certificate does not parse");
+    if (X509_check_ca(issuer.get()) != 1) {
+        ERR_clear_error();
+        invalid("CRL: the issuer certificate is not a CA");
+    }
+    if (spki_algorithm(certificate_spki(issuer_cert_der)) != core::Algorithm::EcP256)
+        throw Error(ErrorCode::Unsupported, "CRL: the issuer key must be EC P-256");
+
+    X509CrlPtr crl = crl_template();
+    if (X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) != 1)
+        openssl_fail("X509_CRL_set_version");
+    if (X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer.get())) != 1)
+        openssl_fail("X509_CRL_set_issuer_name");
+    Asn1TimePtr this_update(ASN1_TIME_set(nullptr, static_cast<time_t>(c.this_update_s)));
+    Asn1TimePtr next_update(ASN1_TIME_set(nullptr, static_cast<time_t>(c.next_update_s)));
+    if (!this_update || !next_update) openssl_fail("ASN1_TIME_set");
+    if (X509_CRL_set1_lastUpdate(crl.get(), this_update.get()) != 1 ||
+        X509_CRL_set1_nextUpdate(crl.get(), next_update.get()) != 1)
+        openssl_fail("X509_CRL_set1_lastUpdate");
+
+    for (const auto& r : c.revoked) {
+        if (r.revoked_s < 0 || r.revoked_s > kLatestTime) invalid("CRL: bad revocation time");
+        X509RevokedPtr rev(X509_REVOKED_new());
+        if (!rev) openssl_fail("X509_REVOKED_new");
+        Asn1IntegerPtr serial = integer_from_hex(r.serial_hex);
+        Asn1TimePtr when(ASN1_TIME_set(nullptr, static_cast<time_t>(r.revoked_s)));
+        if (!when) openssl_fail("ASN1_TIME_set");
+        if (X509_REVOKED_set_serialNumber(rev.get(), serial.get()) != 1 ||
+            X509_REVOKED_set_revocationDate(rev.get(), when.get()) != 1)
+            openssl_fail("X509_REVOKED_set");
+        // §5.3.1: the reasonCode unspecified SHOULD be absent rather than present.
+        if (r.reason != CrlReason::Unspecified) {
+            Asn1EnumeratedPtr code(ASN1_ENUMERATED_new());
+            if (!code || ASN1_ENUMERATED_set(code.get(), static_cast<long>(r.reason)) != 1)
+                openssl_fail("ASN1_ENUMERATED_set");
+            if (X509_REVOKED_add1_ext_i2d(rev.get(), NID_crl_reason, code.get(), 0,
+                                          X509V3_ADD_DEFAULT) != 1)
+                openssl_fail("X509_REVOKED_add1_ext_i2d");
+        }
+        if (X509_CRL_add0_revoked(crl.get(), rev.get()) != 1) openssl_fail("X509_CRL_add0_revoked");
+        rev.release();
+    }
+    if (X509_CRL_sort(crl.get()) != 1) openssl_fail("X509_CRL_sort");
+
+    // §5.2.1: authorityKeyIdentifier = the issuer's SKI; §5.2.3: cRLNumber (both not critical).
+    Asn1OctetStringPtr issuer_id;
+    if (const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(issuer.get()))
+        issuer_id.reset(ASN1_OCTET_STRING_dup(ski));
+    else
+        issuer_id = key_identifier(issuer.get());
+    if (!issuer_id) openssl_fail("ASN1_OCTET_STRING_dup");
+    AkidPtr akid(AUTHORITY_KEYID_new());
+    if (!akid) openssl_fail("AUTHORITY_KEYID_new");
+    akid->keyid = issuer_id.release();
+    if (X509_CRL_add1_ext_i2d(crl.get(), NID_authority_key_identifier, akid.get(), 0,
+                              X509V3_ADD_DEFAULT) != 1)
+        openssl_fail("X509_CRL_add1_ext_i2d (AKI)");
+    Asn1IntegerPtr number(ASN1_INTEGER_new());
+    if (!number || ASN1_INTEGER_set_uint64(number.get(), c.crl_number) != 1)
+        openssl_fail("ASN1_INTEGER_set_uint64");
+    if (X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number.get(), 0, X509V3_ADD_DEFAULT) !=
+        1)
+        openssl_fail("X509_CRL_add1_ext_i2d (cRLNumber)");
+
+    // i2d_re_X509_CRL_tbs re-encodes (the template's cached encoding is discarded).
+    const Bytes tbs = encode_der<X509_CRL, i2d_re_X509_CRL_tbs>(crl.get(), "i2d_re_X509_CRL_tbs");
+    const Bytes raw = sign_tbs(tbs);
+    if (raw.size() != kP256RawSignature)
+        invalid("CRL: the signer returned " + std::to_string(raw.size()) +
+                " bytes, expected a 64-byte raw P-256 r || s");
+    // CertificateList has the same outer shape as Certificate (RFC 5280 §5.1 / §4.1).
+    const Bytes der = assemble_certificate(tbs, ecdsa_raw_to_der(raw));
+    if (!parse_crl(der)) throw Error(ErrorCode::Internal, "CRL: the assembled DER does not parse");
+    return der;
+}
+
+std::int64_t crl_next_update(ByteView crl_der) {
+    X509CrlPtr crl = parse_crl(crl_der);
+    if (!crl) invalid("CRL: does not parse");
+    const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl.get());
+    if (next == nullptr) invalid("CRL: no nextUpdate");
+    return time_seconds(next);
+}
+
+bool verify_crl_signature(ByteView crl_der, ByteView issuer_spki) {
+    PkeyPtr key = parse_spki(issuer_spki);
+    if (!key) invalid("CRL: the issuer public key does not parse");
+    X509CrlPtr crl = parse_crl(crl_der);
+    if (!crl) return false;
+    const int rc = X509_CRL_verify(crl.get(), key.get());
+    ERR_clear_error();
+    return rc == 1;
 }
 
 }  // namespace kms::crypto

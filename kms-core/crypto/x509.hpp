@@ -41,6 +41,11 @@ struct CertificateProfile {
     bool client_auth = false;            ///< extendedKeyUsage id-kp-clientAuth
     std::vector<std::string> dns_names;  ///< subjectAltName dNSName ("host.example", "*.example")
     std::vector<std::string> ip_addresses;  ///< subjectAltName iPAddress ("127.0.0.1", "::1")
+    /// Leaf keyUsage. Tls: digitalSignature plus keyAgreement (EC) or keyEncipherment (RSA),
+    /// for TLS servers and clients. SignAndKeyAgreement: digitalSignature | keyAgreement
+    /// whatever the key type (secure elements: ECDSA and ECDH/ECKA, no EKU). Ignored for a CA.
+    enum class LeafKeyUsage : std::uint8_t { Tls, SignAndKeyAgreement };
+    LeafKeyUsage leaf_key_usage = LeafKeyUsage::Tls;
 };
 
 /// Issues an X.509 v3 certificate for @p subject_spki (DER SubjectPublicKeyInfo: EC P-256,
@@ -74,7 +79,7 @@ struct CertificateProfile {
 ///    that does not parse, an issuer certificate that is not a CA, a signer result that is not
 ///    64 bytes (raw P-256 r || s);
 ///  - Unsupported: the issuer key is not EC P-256, or the subject key is not EC P-256/P-384 or
-///    RSA-2048/3072;
+///    RSA of 2048 to 8192 bits;
 ///  - Internal: OpenSSL failed, or the assembled DER did not parse back;
 ///  - whatever @p sign_tbs throws.
 Bytes issue_certificate(const CertificateProfile& profile, ByteView subject_spki,
@@ -87,6 +92,83 @@ bool verify_certificate_signature(ByteView cert_der, ByteView issuer_spki);
 
 /// The DER SubjectPublicKeyInfo of a certificate. Throws InvalidArgument when it does not parse.
 Bytes certificate_spki(ByteView cert_der);
+
+/// What the CA records about a certificate it issued (issue_certificate's serial and dates).
+struct CertificateInfo {
+    std::string serial_hex;   ///< uppercase hex of the serial's magnitude, no leading "00"
+    std::string common_name;  ///< subject CN (UTF-8); empty when there is none
+    std::int64_t not_before_s = 0;
+    std::int64_t not_after_s = 0;
+};
+/// Throws InvalidArgument when @p cert_der does not parse.
+CertificateInfo certificate_info(ByteView cert_der);
+
+// ---- PKCS#10 certification requests (RFC 2986) ----
+
+/// A CSR whose self-signature verified.
+struct CertificateRequest {
+    std::string common_name;                ///< subject CN (UTF-8), 1..64 bytes
+    std::vector<std::string> dns_names;     ///< requested subjectAltName dNSName entries
+    std::vector<std::string> ip_addresses;  ///< requested iPAddress entries, as text
+    Bytes spki_der;                         ///< the subject public key (DER SPKI)
+};
+
+/// Parses a DER PKCS#10 CertificationRequest and verifies its self-signature with the public
+/// key it carries (X509_REQ_verify: proof of possession, RFC 2986 §3).
+/// Throws kms::Error:
+///  - InvalidArgument: not a CSR (or trailing bytes), version other than v1 (0), no or several
+///    subject CNs, a CN over 64 bytes or not valid UTF-8, a subjectAltName that does not parse
+///    or holds a name other than dNSName / iPAddress, a public key that does not parse;
+///  - VerificationFailed: the self-signature does not verify.
+CertificateRequest parse_certificate_request(ByteView csr_der);
+
+// ---- CRLs (RFC 5280 §5) ----
+
+/// RFC 5280 §5.3.1 CRLReason values.
+enum class CrlReason : std::uint8_t {
+    Unspecified = 0,
+    KeyCompromise = 1,
+    CaCompromise = 2,
+    AffiliationChanged = 3,
+    Superseded = 4,
+    CessationOfOperation = 5,
+    CertificateHold = 6,
+    RemoveFromCrl = 8,
+    PrivilegeWithdrawn = 9,
+    AaCompromise = 10,
+};
+
+struct RevokedCertificate {
+    std::string serial_hex;  ///< hex of the serial (either case), 1..40 digits
+    std::int64_t revoked_s = 0;
+    CrlReason reason = CrlReason::Unspecified;  ///< Unspecified: no reasonCode (§5.3.1 SHOULD)
+};
+
+struct CrlContents {
+    std::int64_t this_update_s = 0;
+    std::int64_t next_update_s = 0;  ///< must be after this_update_s
+    std::uint64_t crl_number = 0;    ///< cRLNumber (§5.2.3), monotonically increasing
+    std::vector<RevokedCertificate> revoked;
+};
+
+/// Issues a v2 CRL (RFC 5280 §5.1) signed by the CA of @p issuer_cert_der through @p sign_tbs
+/// (raw P-256 r || s, as for issue_certificate). Contents: issuer = the CA's subject,
+/// thisUpdate/nextUpdate, revoked entries sorted by serial with a reasonCode extension (not
+/// for unspecified), cRLNumber and authorityKeyIdentifier (= the CA's SKI) extensions,
+/// signature ecdsa-with-SHA256. The TBSCertList is built by OpenSSL and encoded with
+/// i2d_re_X509_CRL_tbs; the outer CertificateList is assembled here (no signature setter in
+/// OpenSSL 3.0) and parsed back with d2i_X509_CRL.
+/// Throws InvalidArgument (bad times or serial, issuer not a CA, signer result not 64 bytes),
+/// Unsupported (issuer key not EC P-256), Internal (OpenSSL), or what @p sign_tbs throws.
+Bytes issue_crl(const CrlContents& contents, ByteView issuer_cert_der, const TbsSigner& sign_tbs);
+
+/// The nextUpdate of a CRL (Unix seconds). Throws InvalidArgument when it does not parse or has
+/// no nextUpdate.
+std::int64_t crl_next_update(ByteView crl_der);
+
+/// Whether the CRL's signature verifies under @p issuer_spki (X509_CRL_verify). False when the
+/// CRL does not parse; throws InvalidArgument when the SPKI does not parse.
+bool verify_crl_signature(ByteView crl_der, ByteView issuer_spki);
 
 /// A key pair made on the host, for kmsd's own TLS server key only (DESIGN §10: TLS keys may
 /// live in a file of mode 0600; CA and working keys live in the HSM). The destructor wipes the

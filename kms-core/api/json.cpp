@@ -235,6 +235,7 @@ Object::Ptr key_json(const core::KeyRecord& k, bool with_history) {
     if (!k.versions.empty() && !k.current().public_key.empty())
         o->set("publicKey", spki_pem(k.current().public_key));
     o->set("exportable", k.exportable);
+    o->set("trusted", k.trusted);
     o->set("createdAt", format_time(k.created_ms));
     o->set("createdBy", k.created_by);
     o->set("activationDate", time_or_null(k.activation_ms));

@@ -46,7 +46,7 @@ std::size_t query_limit(const Request& r) {
 
 void add_key_routes(Router& router, ApiServices& s) {
     router.add("POST", "/v1/keys", "key.create", BodyPolicy::Required, [&s](Request& r) {
-        Body b(r.body, {"name", "algorithm", "usage", "activate", "exportable"});
+        Body b(r.body, {"name", "algorithm", "usage", "activate", "exportable", "trusted"});
         core::CreateKeyRequest req;
         req.name = b.string("name", 128);
         const std::string alg = b.string("algorithm", 32);
@@ -57,6 +57,7 @@ void add_key_routes(Router& router, ApiServices& s) {
         req.usage = parse_usage_list(b.strings("usage"));
         req.activate = b.opt_bool("activate").value_or(true);
         req.exportable = b.opt_bool("exportable").value_or(false);
+        req.trusted = b.opt_bool("trusted").value_or(false);
         return key_reply(s.keys.create(*r.caller, req), 201);
     });
 

@@ -9,9 +9,7 @@ std::string new_key_id() {
     return "k-" + to_hex(crypto::random_bytes(16));
 }
 
-namespace {
-
-void validate_usage(Algorithm alg, UsageMask usage) {
+void validate_key_usage(Algorithm alg, UsageMask usage) {
     if (usage.empty()) throw Error(ErrorCode::InvalidArgument, "usage: at least one is required");
     const UsageMask allowed = usages_allowed_for(alg);
     for (Usage u : all_usages()) {
@@ -22,21 +20,33 @@ void validate_usage(Algorithm alg, UsageMask usage) {
     }
 }
 
-std::string describe(const KeyRecord& k) {
+void validate_trusted(bool trusted, UsageMask usage) {
+    if (!trusted) return;
+    // Key separation: a trusted KEK only wraps and unwraps keys. A key that also encrypted or
+    // MACed data would let a caller feed it chosen input and learn about wrapped keys.
+    const std::uint32_t kek_bits =
+        static_cast<std::uint32_t>(Usage::Wrap) | static_cast<std::uint32_t>(Usage::Unwrap);
+    if ((usage.bits() & ~kek_bits) != 0 || (usage.bits() & kek_bits) == 0)
+        throw Error(ErrorCode::InvalidArgument,
+                    "trusted: a trusted KEK may only have the usages wrap and/or unwrap");
+}
+
+std::string describe_new_key(const KeyRecord& k) {
     std::string usage;
     for (const auto& u : usage_names(k.usage)) usage += (usage.empty() ? "" : ",") + u;
     std::string d = "name=" + k.name + " algorithm=" + std::string(info(k.algorithm).name) +
                     " usage=" + usage + " state=" + std::string(key_state_name(k.state));
-    if (!k.current().kcv.empty()) d += " kcv=" + to_hex(k.current().kcv);
+    if (!k.versions.empty() && !k.current().kcv.empty()) d += " kcv=" + to_hex(k.current().kcv);
+    if (k.exportable) d += " exportable";
+    if (k.trusted) d += " trusted";
     return d;
 }
-
-}  // namespace
 
 KeyRecord KeyLifecycle::create(const Principal& caller, const CreateKeyRequest& req) {
     require_role(caller, {Role::Admin, Role::KeyOfficer}, "creating a key");
     validate_key_name(req.name);
-    validate_usage(req.algorithm, req.usage);
+    validate_key_usage(req.algorithm, req.usage);
+    validate_trusted(req.trusted, req.usage);
     // Early, non-authoritative check so a taken name does not cost an HSM generation; the
     // store re-checks inside the transaction.
     if (m_ctx.store.find_key_id_by_name(req.name))
@@ -48,11 +58,12 @@ KeyRecord KeyLifecycle::create(const Principal& caller, const CreateKeyRequest& 
     rec.algorithm = req.algorithm;
     rec.usage = req.usage;
     rec.exportable = req.exportable;
+    rec.trusted = req.trusted;
     rec.created_by = caller.name;
     rec.created_ms = m_ctx.clock.now_ms();
 
-    const GeneratedKey g =
-        m_ctx.hsm.generate(KeySpec{rec.id, 1, req.algorithm, req.usage, req.exportable});
+    const GeneratedKey g = m_ctx.hsm.generate(
+        KeySpec{rec.id, 1, req.algorithm, req.usage, req.exportable, req.trusted});
     rec.versions.push_back(KeyVersion{1, g.block, g.kcv, g.public_key, rec.created_ms});
     rec.state = req.activate ? KeyState::Active : KeyState::PreActive;
     if (req.activate) rec.activation_ms = rec.created_ms;
@@ -61,8 +72,8 @@ KeyRecord KeyLifecycle::create(const Principal& caller, const CreateKeyRequest& 
 
     write_key(m_ctx, rec.id, [&](WriteTxn& t) {
         t.put_key(rec);
-        t.append_audit(
-            AuditEvent{caller.name, "key.create", rec.id, AuditOutcome::Success, describe(rec)});
+        t.append_audit(AuditEvent{caller.name, "key.create", rec.id, AuditOutcome::Success,
+                                  describe_new_key(rec)});
     });
     return rec;
 }

@@ -20,6 +20,9 @@ struct CreateKeyRequest {
     UsageMask usage;
     bool activate = true;  ///< false leaves the key PreActive
     bool exportable = false;
+    /// A trusted KEK: exports may go under it. Only with usage wrap and/or unwrap (nothing
+    /// else), so a KEK never also protects data.
+    bool trusted = false;
 };
 
 /// RFC 5280 §5.3.1 reason codes, as KMIP 1.4 §3.31 Revocation Reason uses them.
@@ -64,5 +67,15 @@ class KeyLifecycle {
 
 /// "k-" and 32 hex digits from the host DRBG.
 std::string new_key_id();
+
+/// Throws InvalidArgument (field "usage") when @p usage is empty or holds a usage a key of
+/// @p alg cannot have.
+void validate_key_usage(Algorithm alg, UsageMask usage);
+/// Throws InvalidArgument (field "trusted") when a trusted key would have a usage other than
+/// wrap and unwrap. No-op when @p trusted is false.
+void validate_trusted(bool trusted, UsageMask usage);
+/// The audit detail of a new key: "name=... algorithm=... usage=... state=... kcv=..." and
+/// " exportable" / " trusted" when set. Never a secret.
+std::string describe_new_key(const KeyRecord& k);
 
 }  // namespace kms::core

@@ -14,7 +14,9 @@ ReconcileReport reconcile(ServiceContext& ctx,
     for (;;) {
         KeyPage page = ctx.store.list_keys(KeyFilter{}, after, 1000);
         for (const auto& k : page.keys)
-            if (!is_destroyed(k.state) && (k.versions.empty() || k.current().block.empty()))
+            // An imported public key only (SPKI) has an empty block and a public key.
+            if (!is_destroyed(k.state) && (k.versions.empty() || (k.current().block.empty() &&
+                                                                  k.current().public_key.empty())))
                 report.store_orphans.push_back(k.id);
         if (page.next_after.empty()) break;
         after = page.next_after;

@@ -61,6 +61,7 @@ void add_admin_routes(Router& router, ApiServices& s) {
             o->set("token", issued.token);
             return Reply{201, o};
         });
+    router.require_approval("principal.create");
 
     router.add("GET", "/v1/principals", "principal.list", BodyPolicy::None, [&s](Request& r) {
         Poco::JSON::Array::Ptr arr = new Poco::JSON::Array();

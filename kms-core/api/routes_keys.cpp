@@ -128,7 +128,9 @@ void add_key_routes(Router& router, ApiServices& s) {
         return key_reply(s.keys.destroy(*r.caller, r.params[0], optional_reason(r)));
     };
     router.add("DELETE", "/v1/keys/{id}", "key.destroy", BodyPolicy::Optional, destroy);
+    router.require_approval("key.destroy");
     router.add("POST", "/v1/keys/{id}/destroy", "key.destroy", BodyPolicy::Optional, destroy);
+    router.require_approval("key.destroy");
 }
 
 }  // namespace kms::api

@@ -10,6 +10,7 @@
 #include "domain/error.hpp"
 #include "domain/secure_bytes.hpp"
 #include "pkcs11/pkcs11_hsm.hpp"
+#include "services/certificate_authority.hpp"
 
 namespace kms::daemon {
 
@@ -135,13 +136,20 @@ void ensure_tls(const DaemonConfig& cfg, core::MetadataStore& store, core::Hsm& 
     }
     write_file_atomic(cfg.ca_pem(), crypto::der_to_pem(*ca_cert), 0644);
 
+    // The issuing CA (signed by the root) issues every leaf, kmsd's TLS certificate included.
+    const Bytes issuing_cert = core::ensure_issuing_ca(store, hsm, clock);
+    const Bytes issuing_spki = crypto::certificate_spki(issuing_cert);
+    // What the server trusts for client certificates: the whole hierarchy.
+    write_file_atomic(client_ca_pem(cfg),
+                      crypto::der_to_pem(*ca_cert) + crypto::der_to_pem(issuing_cert), 0644);
+
     // kmsd's TLS certificate: re-issued when missing, close to expiry, for another address,
-    // or from another CA.
+    // or from another CA (e.g. one the root issued before the issuing CA existed).
     const std::string host = listen_host(cfg.listen);
     bool reissue = !file_exists(cfg.server_pem()) || !file_exists(cfg.server_key());
     if (!reissue) {
         const std::string marker = read_file(cfg.server_pem());
-        reissue = !certificate_valid_for(crypto::pem_to_der(marker), *ca_cert, host,
+        reissue = !certificate_valid_for(crypto::pem_to_der(marker), issuing_cert, host,
                                          now_s + 30LL * 86400);
     }
     if (!reissue) return;
@@ -158,18 +166,30 @@ void ensure_tls(const DaemonConfig& cfg, core::MetadataStore& store, core::Hsm& 
     } else if (host != "localhost") {
         p.dns_names.push_back(host);
     }
-    const Bytes leaf = crypto::issue_certificate(p, key.spki_der, *ca_cert, signer);
-    if (!crypto::verify_certificate_signature(leaf, *ca_spki))
+    const crypto::TbsSigner issuing_signer = [&](ByteView tbs) {
+        return core::sign_with_issuing_ca(store, hsm, tbs);
+    };
+    const Bytes leaf = crypto::issue_certificate(p, key.spki_der, issuing_cert, issuing_signer);
+    if (!crypto::verify_certificate_signature(leaf, issuing_spki))
         throw Error(ErrorCode::Integrity,
                     "the HSM's signature on the TLS certificate does not verify");
+    // Recorded (and audited) before the files change, so every certificate in service is in
+    // the Certificates table.
+    core::record_own_certificate(store, clock, leaf);
     write_file_atomic(cfg.server_key(), key.private_key_pem, 0600);
-    write_file_atomic(cfg.server_pem(), crypto::der_to_pem(leaf) + crypto::der_to_pem(*ca_cert),
-                      0644);
+    write_file_atomic(cfg.server_pem(),
+                      crypto::der_to_pem(leaf) + crypto::der_to_pem(issuing_cert), 0644);
     store.write([&](core::WriteTxn& t) {
         t.append_audit(core::AuditEvent{"kmsd", "tls.certificate", "kmsd",
                                         core::AuditOutcome::Success,
-                                        "TLS server certificate issued for " + host});
+                                        "TLS server certificate issued for " + host +
+                                            " by the issuing CA, serial " +
+                                            crypto::certificate_info(leaf).serial_hex});
     });
+}
+
+std::string client_ca_pem(const DaemonConfig& cfg) {
+    return cfg.tls_dir() + "/client-ca.pem";
 }
 
 void ensure_admin(const DaemonConfig& cfg, core::PrincipalService& principals) {

@@ -20,12 +20,18 @@ void prepare_embedded_hsm(const DaemonConfig& cfg);
 /// Initializes the embedded token when it does not exist yet. Returns true if it did.
 bool ensure_embedded_token(const DaemonConfig& cfg);
 
-/// The internal CA (EC P-256 key as a key block under the master key, self-signed certificate
-/// in the store) and kmsd's TLS certificate for the listen address, 127.0.0.1 and localhost.
-/// Writes DIR/tls/ca.pem, server.pem and server.key (0600). Re-issues the TLS certificate when
-/// missing, when it expires within 30 days, or when the listen address changed.
+/// The internal CA: root (EC P-256 key as a key block under the master key, self-signed
+/// certificate in the store) and issuing CA (core::ensure_issuing_ca), and kmsd's TLS
+/// certificate, issued by the issuing CA, for the listen address, 127.0.0.1 and localhost
+/// (recorded in the Certificates table). Writes DIR/tls/ca.pem (the root: what clients trust),
+/// client-ca.pem (root + issuing: the server's client-certificate CAs), server.pem (leaf +
+/// issuing) and server.key (0600). Re-issues the TLS certificate when missing, when it expires
+/// within 30 days, when the listen address changed, or when the issuing CA did not sign it.
 void ensure_tls(const DaemonConfig& cfg, core::MetadataStore& store, core::Hsm& hsm,
                 const core::Clock& clock);
+
+/// DIR/tls/client-ca.pem: the CA file for client-certificate verification (root + issuing).
+std::string client_ca_pem(const DaemonConfig& cfg);
 
 /// First administrator: creates "admin" and writes DIR/admin.token (0600). Only on first start.
 void ensure_admin(const DaemonConfig& cfg, core::PrincipalService& principals);

@@ -267,7 +267,7 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         so.listen = cfg.listen;
         so.cert_file = cfg.server_pem();
         so.key_file = cfg.server_key();
-        so.ca_file = cfg.ca_pem();
+        so.ca_file = daemon::client_ca_pem(cfg);  // root + issuing CA (mTLS)
         so.max_connections = cfg.max_connections;
         so.access_log = cfg.access_log;
         api::ApiServer server(so, router, services);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "command_specs.hpp"
 #include "exit_codes.hpp"
 
 namespace kms::cli {
@@ -60,18 +61,25 @@ std::vector<CommandSpec> build_table() {
          "Create an officer or plugin principal and its bearer token (admin)",
          "Calls POST /v1/principals. NAME is 1 to 64 of [a-z0-9._-]. The new principal's\n"
          "token is shown once: kmsd keeps only its hash. With --token-out it is written to\n"
-         "a new file (mode 0600) instead of being printed.",
+         "a new file (mode 0600) instead of being printed. With --csr-file kmsd also issues a\n"
+         "client certificate for mTLS (the CSR's CN must be NAME), bound to the principal;\n"
+         "--cert-out writes it to a new file.\n"
+         "Under dual control (principal.create) kmsd answers 202: kmsctl prints the approval and\n"
+         "exits 9; once approved, run 'kmsctl approval execute ID --token-out FILE'.",
          {opt("role", "ROLE",
               "admin, key-officer, custodian, auditor or plugin; repeat or separate "
               "with commas",
               true, true),
-          opt("token-out", "FILE", "write the new token to FILE (created, mode 0600)")}});
+          opt("token-out", "FILE", "write the new token to FILE (created, mode 0600)"),
+          opt("csr-file", "FILE", "PKCS#10 CSR, PEM: also issue a client certificate"),
+          opt("cert-out", "FILE", "write the issued certificate (PEM) to FILE")}});
     t.push_back({CommandId::PrincipalList,
                  "principal list",
                  "",
                  "List principals (admin)",
                  "Calls GET /v1/principals.",
                  {}});
+    for (auto& c : specs::policy_commands()) t.push_back(std::move(c));
 
     t.push_back({CommandId::KeyCreate,
                  "key create",
@@ -84,7 +92,10 @@ std::vector<CommandSpec> build_table() {
                       "with commas",
                       true, true),
                   opt("pre-active", "", "leave the key PreActive (activate it later)"),
-                  opt("exportable", "", "allow wrapped export of the key")}});
+                  opt("exportable", "", "allow wrapped export of the key"),
+                  opt("trusted", "",
+                      "a trusted KEK: may wrap keys for export (usage wrap and/or unwrap only; "
+                      "admin or key-officer)")}});
     t.push_back(
         {CommandId::KeyList,
          "key list",
@@ -158,8 +169,11 @@ std::vector<CommandSpec> build_table() {
          "Destroy a key's material, keeping a tombstone",
          "Calls DELETE /v1/keys/{id}. Asks for confirmation, naming the key, unless --yes\n"
          "is given; without a terminal on stdin it refuses unless --yes is given. An Active\n"
-         "key must be deactivated or revoked first.",
+         "key must be deactivated or revoked first. Under dual control (key.destroy) kmsd\n"
+         "answers 202: kmsctl prints the approval and exits 9.",
          {reason_text(), opt("yes", "", "do not ask for confirmation")}});
+    for (auto& c : specs::key_distribution_commands()) t.push_back(std::move(c));
+    for (auto& c : specs::ceremony_commands()) t.push_back(std::move(c));
 
     t.push_back({CommandId::Encrypt,
                  "encrypt",
@@ -219,6 +233,8 @@ std::vector<CommandSpec> build_table() {
                  "Draw N random bytes (1 to 4096) from the HSM",
                  "Calls POST /v1/random and prints the bytes as hex.",
                  {}});
+    for (auto& c : specs::dual_control_commands()) t.push_back(std::move(c));
+    for (auto& c : specs::ca_commands()) t.push_back(std::move(c));
 
     t.push_back({CommandId::AuditList,
                  "audit list",

@@ -10,24 +10,29 @@ namespace kms::cli {
 
 /// Process exit status of kmsctl. Values are part of the interface: never renumber.
 enum class ExitCode : int {
-    Ok = 0,              ///< the request succeeded
-    Usage = 1,           ///< bad arguments or local configuration; nothing was sent
-    Rejected = 2,        ///< the server rejected the request (4xx other than 401/403/404)
-    AuthFailed = 3,      ///< authentication or authorization failed (401, 403)
-    NotFound = 4,        ///< the key, principal or route does not exist (404)
-    ServerError = 5,     ///< the server failed or is unavailable (5xx)
-    ConnectFailed = 6,   ///< cannot connect, TLS handshake or certificate check failed
-    VerifyNegative = 7,  ///< a verification answered negative (mac-verify, verify, audit verify)
+    Ok = 0,               ///< the request succeeded
+    Usage = 1,            ///< bad arguments or local configuration; nothing was sent
+    Rejected = 2,         ///< the server rejected the request (4xx other than 401/403/404/410)
+    AuthFailed = 3,       ///< authentication or authorization failed (401, 403)
+    NotFound = 4,         ///< the key, principal or route does not exist (404)
+    ServerError = 5,      ///< the server failed or is unavailable (5xx)
+    ConnectFailed = 6,    ///< cannot connect, TLS handshake or certificate check failed
+    VerifyNegative = 7,   ///< a verification answered negative (mac-verify, verify, audit verify)
+    Expired = 8,          ///< the ceremony or approval ran out of time (410): start it again
+    PendingApproval = 9,  ///< accepted under dual control (202): nothing done yet, approval pending
 };
 
 inline int to_int(ExitCode c) {
     return static_cast<int>(c);
 }
 
-/// The exit code for an HTTP error status (>= 400), as the table above says.
+/// The exit code for an HTTP error status (>= 400), as the table above says. 410 (error
+/// "expired": a ceremony or approval past its expiry) has its own code, so a script can tell
+/// "start again" from "fix the request".
 inline ExitCode exit_code_for_status(int status) {
     if (status == 401 || status == 403) return ExitCode::AuthFailed;
     if (status == 404) return ExitCode::NotFound;
+    if (status == 410) return ExitCode::Expired;
     if (status >= 500) return ExitCode::ServerError;
     if (status >= 400) return ExitCode::Rejected;
     return ExitCode::Ok;
@@ -37,12 +42,15 @@ inline ExitCode exit_code_for_status(int status) {
 inline const char* exit_code_help() {
     return "  0  success\n"
            "  1  usage error: bad arguments or local configuration (nothing was sent)\n"
-           "  2  the server rejected the request (HTTP 4xx other than 401, 403, 404)\n"
+           "  2  the server rejected the request (HTTP 4xx other than 401, 403, 404, 410)\n"
            "  3  authentication or authorization failed (HTTP 401, 403)\n"
            "  4  not found (HTTP 404)\n"
            "  5  server error or unavailable (HTTP 5xx)\n"
            "  6  cannot connect, or the TLS handshake or certificate check failed\n"
-           "  7  a verification answered negative (mac-verify, verify, audit verify)\n";
+           "  7  a verification answered negative (mac-verify, verify, audit verify)\n"
+           "  8  expired (HTTP 410): the ceremony or approval ran out of time; start it again\n"
+           "  9  accepted, pending approval (HTTP 202): the operation is under dual control and\n"
+           "     has not run yet; the approval's id is printed (see 'kmsctl approval --help')\n";
 }
 
 /// A failure with the exit code it ends kmsctl with. what() is the text after "kmsctl: "; it

@@ -132,7 +132,7 @@ HttpResponse HttpClient::send(const ApiCall& call) {
     Impl& im = *m_impl;
     Poco::Net::HTTPRequest request(call.method, im.cfg.base_path + call.target,
                                    Poco::Net::HTTPMessage::HTTP_1_1);
-    request.set("Accept", "application/json");
+    request.set("Accept", call.accept);
     request.set("User-Agent", "kmsctl/0.1");
     if (call.needs_auth && im.cfg.token) request.set("Authorization", "Bearer " + *im.cfg.token);
     if (call.body) {

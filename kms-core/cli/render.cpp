@@ -5,16 +5,15 @@
 
 #include <sstream>
 
+#include "render_common.hpp"
 #include "table.hpp"
 
 namespace kms::cli {
 
-namespace {
+namespace detail {
 
 using Poco::JSON::Array;
 using Poco::JSON::Object;
-
-constexpr const char* kNone = "-";
 
 std::string scalar(const Poco::Dynamic::Var& v) {
     if (v.isEmpty()) return kNone;
@@ -66,6 +65,7 @@ void print_key(const Object::Ptr& key, std::ostream& out) {
     l.add("Version", field(key, "version"));
     l.add("KCV", field(key, "kcv"));
     l.add("Exportable", field(key, "exportable"));
+    if (present(key, "trusted")) l.add("Trusted", field(key, "trusted"));
     l.add("Created", field(key, "createdAt") + " by " + field(key, "createdBy"));
     const std::pair<const char*, const char*> dates[] = {{"activationDate", "Activation date"},
                                                          {"deactivationDate", "Deactivation date"},
@@ -108,6 +108,39 @@ void print_key(const Object::Ptr& key, std::ostream& out) {
     }
 }
 
+void print_labels(const Object::Ptr& answer,
+                  std::initializer_list<std::pair<const char*, const char*>> fields,
+                  std::ostream& out) {
+    Labels l;
+    for (const auto& [label, key] : fields) l.add(label, field(answer, key));
+    l.print(out);
+}
+
+void print_principal_created(const Object::Ptr& answer, const RenderContext& ctx, std::ostream& out,
+                             std::ostream& err) {
+    Labels l;
+    l.add("Name", field(answer, "name"));
+    l.add("Roles", field(answer, "roles"));
+    if (auto serial = field(answer, "serial"); serial != kNone) l.add("Certificate serial", serial);
+    if (auto file = ctx.written("certificate")) l.add("Certificate", "written to " + *file);
+    if (auto file = ctx.written("token")) {
+        l.add("Token", "written to " + *file);
+        l.print(out);
+        return;
+    }
+    l.add("Token", field(answer, "token"));
+    l.print(out);
+    if (present(answer, "certificate") && !ctx.written("certificate"))
+        out << field(answer, "certificate");
+    err << "Keep this token now: kmsd stores only its hash and cannot show it again.\n";
+}
+
+}  // namespace detail
+
+namespace {
+
+using namespace detail;
+
 void print_key_list(const Object::Ptr& answer, std::ostream& out, std::ostream& err) {
     auto keys = list(answer, "keys");
     if (!keys || keys->size() == 0) {
@@ -139,21 +172,6 @@ void print_principals(const Object::Ptr& answer, std::ostream& out) {
                field(p, "disabled")});
     }
     t.print(out);
-}
-
-void print_principal_created(const Object::Ptr& answer, const RenderContext& ctx, std::ostream& out,
-                             std::ostream& err) {
-    Labels l;
-    l.add("Name", field(answer, "name"));
-    l.add("Roles", field(answer, "roles"));
-    if (ctx.token_written_to) {
-        l.add("Token", "written to " + *ctx.token_written_to);
-        l.print(out);
-        return;
-    }
-    l.add("Token", field(answer, "token"));
-    l.print(out);
-    err << "Keep this token now: kmsd stores only its hash and cannot show it again.\n";
 }
 
 void print_audit(const Object::Ptr& answer, std::ostream& out, std::ostream& err) {
@@ -234,14 +252,6 @@ void print_hsm(const Object::Ptr& answer, std::ostream& out) {
     }
 }
 
-void print_labels(const Object::Ptr& answer,
-                  std::initializer_list<std::pair<const char*, const char*>> fields,
-                  std::ostream& out) {
-    Labels l;
-    for (const auto& [label, key] : fields) l.add(label, field(answer, key));
-    l.print(out);
-}
-
 }  // namespace
 
 bool answer_is_valid(const Object::Ptr& answer) {
@@ -252,6 +262,7 @@ bool answer_is_valid(const Object::Ptr& answer) {
 
 ExitCode render_answer(CommandId command, const Object::Ptr& answer, const RenderContext& ctx,
                        std::ostream& out, std::ostream& err) {
+    if (auto code = render_issue3(command, answer, ctx, out, err)) return *code;
     switch (command) {
         case CommandId::Health:
             print_labels(answer, {{"Status", "status"}, {"HSM", "hsm"}, {"Store", "store"}}, out);
@@ -315,6 +326,8 @@ ExitCode render_answer(CommandId command, const Object::Ptr& answer, const Rende
         case CommandId::HsmInfo:
             print_hsm(answer, out);
             break;
+        default:
+            break;  // the issue-3 commands, rendered above
     }
     return ExitCode::Ok;
 }

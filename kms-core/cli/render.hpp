@@ -4,6 +4,7 @@
 
 #include <Poco/JSON/Object.h>
 
+#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -15,10 +16,22 @@ namespace kms::cli {
 
 /// What the runner did locally that the output should mention.
 struct RenderContext {
-    /// principal create --token-out: the file the new token was written to (it is then not
-    /// printed).
-    std::optional<std::string> token_written_to;
+    /// Answer fields the runner wrote to files (--token-out, --out, --cert-out, --chain-out):
+    /// JSON field name ("token", "wrapped", "keyBlock", "certificate", "chain") -> file. Such
+    /// a field is not printed; the output says where it went.
+    std::map<std::string, std::string> written_to;
+
+    /// The file @p json_field was written to, if any.
+    std::optional<std::string> written(const std::string& json_field) const {
+        const auto it = written_to.find(json_field);
+        if (it == written_to.end()) return std::nullopt;
+        return it->second;
+    }
 };
+
+/// The approval of a request kmsd put under dual control (HTTP 202), for a person, with the
+/// next steps on @p err.
+void render_pending(const Poco::JSON::Object::Ptr& approval, std::ostream& out, std::ostream& err);
 
 /// Prints @p answer, the JSON object of a successful (2xx) answer to @p command, for a person:
 /// labelled lines for single objects, aligned tables for lists. Hints (such as "more keys

@@ -8,6 +8,7 @@
 
 #include "domain/algorithm.hpp"
 #include "exit_codes.hpp"
+#include "requests_common.hpp"
 #include "validate.hpp"
 
 namespace kms::cli {
@@ -16,58 +17,10 @@ namespace {
 
 using Poco::JSON::Array;
 using Poco::JSON::Object;
-
-/// A JSON object that keeps its members in insertion order, so bodies read naturally.
-Object ordered() {
-    return Object(Poco::JSON_PRESERVE_KEY_ORDER);
-}
-
-std::string to_text(const Object& obj) {
-    std::ostringstream out;
-    obj.stringify(out);
-    return out.str();
-}
+using namespace detail;
 
 std::string key_target(const Invocation& inv, std::string_view suffix = "") {
     return "/v1/keys/" + percent_encode(require_key_id(*inv.positional)) + std::string(suffix);
-}
-
-/// Builds "?a=1&b=2" from the pairs that have a value.
-std::string query(const std::vector<std::pair<std::string, std::optional<std::string>>>& params) {
-    std::string q;
-    for (const auto& [name, value] : params)
-        if (value) q += (q.empty() ? "?" : "&") + name + "=" + percent_encode(*value);
-    return q;
-}
-
-ApiCall get(std::string target, bool needs_auth = true) {
-    return ApiCall{"GET", std::move(target), std::nullopt, needs_auth};
-}
-
-ApiCall post(std::string target, const Object& body) {
-    return ApiCall{"POST", std::move(target), to_text(body), true};
-}
-
-/// Options whose values are several names, given repeatedly and/or comma-separated.
-std::vector<std::string> collect_choices(const Invocation& inv, std::string_view option,
-                                         const std::vector<std::string>& choices) {
-    std::vector<std::string> out;
-    const std::string field = "--" + std::string(option);
-    for (const auto& v : inv.values(option))
-        for (const auto& part : split_commas(v)) {
-            auto name = require_choice(field, part, choices);
-            bool seen = false;
-            for (const auto& o : out) seen = seen || o == name;
-            if (!seen) out.push_back(std::move(name));
-        }
-    if (out.empty()) throw UsageError(field + ": give at least one value");
-    return out;
-}
-
-Array to_array(const std::vector<std::string>& items) {
-    Array a;
-    for (const auto& i : items) a.add(i);
-    return a;
 }
 
 /// Adds {"reason": TEXT} when --reason was given; lifecycle transitions take it optionally.
@@ -153,9 +106,14 @@ ApiCall key_create_call(const Invocation& inv) {
     body.set("name", *inv.positional);
     body.set("algorithm",
              require_choice("--algorithm", *inv.value("algorithm"), key_algorithm_names()));
-    body.set("usage", to_array(collect_choices(inv, "usage", usage_names())));
+    const auto usages = collect_choices(inv, "usage", usage_names());
+    body.set("usage", to_array(usages));
     body.set("activate", !inv.has("pre-active"));
     body.set("exportable", inv.has("exportable"));
+    if (inv.has("trusted")) {
+        check_trusted_usage(usages);
+        body.set("trusted", true);  // sent only when asked, like any field kmsd may not know yet
+    }
     return ApiCall{"POST", "/v1/keys", to_text(body), true};
 }
 
@@ -197,6 +155,9 @@ ApiCall principal_create_call(const Invocation& inv) {
     Object body = ordered();
     body.set("name", require_principal_name(*inv.positional));
     body.set("roles", to_array(collect_choices(inv, "role", role_names())));
+    if (auto csr = inv.value("csr-file")) body.set("csr", read_csr_file("--csr-file", *csr));
+    if (inv.has("cert-out") && !inv.has("csr-file"))
+        throw UsageError("--cert-out: give --csr-file too (no certificate is issued without it)");
     return ApiCall{"POST", "/v1/principals", to_text(body), true};
 }
 
@@ -211,6 +172,7 @@ ApiCall audit_list_call(const Invocation& inv, const std::optional<std::string>&
 }
 
 ApiCall dispatch(const Invocation& inv, const std::optional<std::string>& cursor) {
+    if (auto call = build_issue3_call(inv)) return std::move(*call);
     switch (inv.command->id) {
         case CommandId::Health:
             return get("/healthz", false);
@@ -266,11 +228,69 @@ ApiCall dispatch(const Invocation& inv, const std::optional<std::string>& cursor
             return get("/v1/audit/verify");
         case CommandId::HsmInfo:
             return get("/v1/hsm");
+        default:
+            break;  // the issue-3 commands, built above
     }
     throw UsageError("internal: command without a REST mapping");
 }
 
 }  // namespace
+
+namespace detail {
+
+Object ordered() {
+    return Object(Poco::JSON_PRESERVE_KEY_ORDER);
+}
+
+std::string to_text(const Object& obj) {
+    std::ostringstream out;
+    obj.stringify(out);
+    return out.str();
+}
+
+/// Builds "?a=1&b=2" from the pairs that have a value.
+std::string query(const std::vector<std::pair<std::string, std::optional<std::string>>>& params) {
+    std::string q;
+    for (const auto& [name, value] : params)
+        if (value) q += (q.empty() ? "?" : "&") + name + "=" + percent_encode(*value);
+    return q;
+}
+
+ApiCall get(std::string target, bool needs_auth) {
+    return ApiCall{"GET", std::move(target), std::nullopt, needs_auth};
+}
+
+ApiCall post(std::string target, const Object& body) {
+    return ApiCall{"POST", std::move(target), to_text(body), true};
+}
+
+/// Options whose values are several names, given repeatedly and/or comma-separated.
+std::vector<std::string> collect_choices(const Invocation& inv, std::string_view option,
+                                         const std::vector<std::string>& choices) {
+    std::vector<std::string> out;
+    const std::string field = "--" + std::string(option);
+    for (const auto& v : inv.values(option))
+        for (const auto& part : split_commas(v)) {
+            auto name = require_choice(field, part, choices);
+            bool seen = false;
+            for (const auto& o : out) seen = seen || o == name;
+            if (!seen) out.push_back(std::move(name));
+        }
+    if (out.empty()) throw UsageError(field + ": give at least one value");
+    return out;
+}
+
+Array to_array(const std::vector<std::string>& items) {
+    Array a;
+    for (const auto& i : items) a.add(i);
+    return a;
+}
+
+ApiCall put(std::string target, const Object& body) {
+    return ApiCall{"PUT", std::move(target), to_text(body), true};
+}
+
+}  // namespace detail
 
 std::string percent_encode(std::string_view text) {
     static constexpr char digits[] = "0123456789ABCDEF";

@@ -5,17 +5,19 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <fcntl.h>
+#include <termios.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
+#include <csignal>
+#include <memory>
 #include <sstream>
 
 #include "exit_codes.hpp"
 #include "http_client.hpp"
+#include "local_files.hpp"
 #include "render.hpp"
 #include "requests.hpp"
+#include "validate.hpp"
 
 namespace kms::cli {
 
@@ -72,6 +74,8 @@ struct Answer {
 Answer call_json(HttpClient& client, const ApiCall& call) {
     HttpResponse r = client.send(call);
     if (!success(r)) throw http_failure(r);
+    if (r.status == 204 || r.body.empty())  // e.g. a DELETE answered without a body
+        return Answer{new Object(Poco::JSON_PRESERVE_KEY_ORDER), "{}", r.status};
     auto obj = parse_object(r.body);
     if (!obj)
         throw CliError(ExitCode::ServerError, "the server's answer is not a JSON object (HTTP " +
@@ -124,38 +128,147 @@ void confirm_destroy(HttpClient& client, const Invocation& inv, Console& console
         throw UsageError("key " + *inv.positional + " was not destroyed (not confirmed)");
 }
 
-/// principal create --token-out FILE: the file is created (O_EXCL, 0600) before the request,
-/// so a principal is never created whose token cannot be stored.
-class TokenFile {
-  public:
-    explicit TokenFile(std::string path) : m_path(std::move(path)) {
-        m_fd = ::open(m_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (m_fd < 0)
-            throw UsageError("--token-out: cannot create " + m_path + ": " + std::strerror(errno) +
-                             " (it must not exist yet)");
-    }
-    ~TokenFile() {
-        if (m_fd >= 0) ::close(m_fd);
-        if (!m_written) ::unlink(m_path.c_str());
-    }
-    TokenFile(const TokenFile&) = delete;
-    TokenFile& operator=(const TokenFile&) = delete;
+/// A result file an option asks for, and the answer fields that go into it.
+struct OutputSpec {
+    const char* option;               ///< e.g. "token-out"
+    std::vector<const char*> fields;  ///< the first present one is written; empty: raw body
+    bool secret;                      ///< removed from the answer once written (tokens)
+    const char* lost_hint;            ///< said when the write fails after the request
+};
 
-    void write(const std::string& token) {
-        const std::string line = token + "\n";
-        if (::write(m_fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()) ||
-            ::fsync(m_fd) != 0)
-            throw CliError(ExitCode::Usage, "--token-out: cannot write " + m_path +
-                                                "; the principal was created, but its token is "
-                                                "lost: disable it and create another");
-        m_written = true;
+std::vector<OutputSpec> output_specs(CommandId id) {
+    static const char* const kTokenLost =
+        "the principal was created, but its token is lost: disable it and create another";
+    static const char* const kExportLost = "the key was exported: export it again";
+    switch (id) {
+        case CommandId::PrincipalCreate:
+            return {{"token-out", {"token"}, true, kTokenLost},
+                    {"cert-out",
+                     {"certificate"},
+                     false,
+                     "the certificate was issued: 'kmsctl ca show SERIAL' shows it"}};
+        case CommandId::ApprovalExecute:
+            return {{"token-out", {"token"}, true, kTokenLost},
+                    {"out", {"wrapped", "keyBlock"}, false, kExportLost}};
+        case CommandId::KeyExport:
+            return {{"out", {"wrapped", "keyBlock"}, false, kExportLost}};
+        case CommandId::CaIssue:
+            return {{"out",
+                     {"certificate"},
+                     false,
+                     "the certificate was issued: 'kmsctl ca show SERIAL' shows it"},
+                    {"chain-out", {"chain"}, false, "'kmsctl ca chain' prints the chain"}};
+        case CommandId::CaCrl:
+        case CommandId::CaChain:
+            return {{"out", {}, false, "fetch it again"}};
+        default:
+            return {};
     }
-    const std::string& path() const { return m_path; }
+}
+
+/// The result files of @p inv, created before the request is sent.
+struct Outputs {
+    std::vector<std::pair<OutputSpec, std::unique_ptr<OutputFile>>> files;
+
+    Outputs(const Invocation& inv) {
+        for (const auto& spec : output_specs(inv.command->id))
+            if (auto path = inv.value(spec.option))
+                files.emplace_back(spec, std::make_unique<OutputFile>(spec.option, *path));
+    }
+    bool empty() const { return files.empty(); }
+};
+
+/// Writes the answer fields to their files; returns what went where. A missing token is an
+/// error (exit 5, as before); another missing field is a warning.
+void write_outputs(Outputs& outputs, Answer& answer, RenderContext& ctx, std::ostream& err) {
+    bool changed = false;
+    for (auto& [spec, file] : outputs.files) {
+        const char* found = nullptr;
+        for (const char* f : spec.fields)
+            if (!found && answer.obj->has(f) && answer.obj->get(f).isString()) found = f;
+        if (found == nullptr) {
+            if (spec.secret)
+                throw CliError(ExitCode::ServerError, "the server's answer carries no token");
+            err << "kmsctl: nothing written to " << file->path() << " (--" << spec.option
+                << "): the answer has no " << spec.fields.front() << '\n';
+            continue;
+        }
+        std::string text = answer.obj->getValue<std::string>(found);
+        if (text.empty() || text.back() != '\n') text += '\n';
+        file->write(text, spec.lost_hint);
+        ctx.written_to[found] = file->path();
+        if (spec.secret) {
+            answer.obj->remove(found);
+            changed = true;
+        }
+    }
+    if (changed) {
+        std::ostringstream text;
+        answer.obj->stringify(text);
+        answer.raw = text.str();  // --json output without the secret, which is in the file
+    }
+}
+
+/// Turns terminal echo off while a secret is typed, and back on afterwards, also when the
+/// user interrupts with Ctrl-C (the handler restores the saved settings and re-raises).
+class EchoOff {
+  public:
+    EchoOff() {
+        if (::tcgetattr(STDIN_FILENO, &s_saved) != 0) return;
+        termios quiet = s_saved;
+        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+        struct sigaction sa {};
+        sa.sa_handler = &EchoOff::on_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESETHAND;
+        ::sigaction(SIGINT, &sa, &m_old_int);
+        ::sigaction(SIGTERM, &sa, &m_old_term);
+        m_active = ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+    }
+    ~EchoOff() {
+        if (m_active) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &s_saved);
+        ::sigaction(SIGINT, &m_old_int, nullptr);
+        ::sigaction(SIGTERM, &m_old_term, nullptr);
+    }
+    EchoOff(const EchoOff&) = delete;
+    EchoOff& operator=(const EchoOff&) = delete;
 
   private:
-    std::string m_path;
-    int m_fd = -1;
-    bool m_written = false;
+    static void on_signal(int sig) {
+        ::tcsetattr(STDIN_FILENO, TCSANOW, &s_saved);
+        ::raise(sig);  // SA_RESETHAND: the default action now
+    }
+    // A signal handler can reach nothing else; written before the handler is installed.
+    static inline termios s_saved{};
+    struct sigaction m_old_int {};
+    struct sigaction m_old_term {};
+    bool m_active = false;
+};
+
+/// Asks for a secret on stderr and reads one line from stdin without echo.
+std::string read_hidden(Console& console, const std::string& prompt) {
+    console.err << prompt << std::flush;
+    std::string line;
+    line.reserve(512);  // one buffer for the usual input, so no stray copies are left behind
+    {
+        EchoOff quiet;
+        std::getline(console.in, line);
+    }
+    console.err << '\n';
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    return line;
+}
+
+/// Wipes the secret copies kmsctl made (a prompted component, the request body) on every way
+/// out of execute().
+struct SecretCopies {
+    Invocation* prompted = nullptr;
+    ApiCall* call = nullptr;
+    ~SecretCopies() {
+        if (prompted)
+            for (auto& v : prompted->options["component"]) wipe(v);
+        if (call && call->secret_body && call->body) wipe(*call->body);
+    }
 };
 
 int run_health(HttpClient& client, const Invocation& inv, const ApiCall& call, Console& console) {
@@ -177,9 +290,43 @@ int run_health(HttpClient& client, const Invocation& inv, const ApiCall& call, C
     return to_int(ExitCode::Ok);
 }
 
-int execute(const Invocation& inv, const EnvLookup& env, Console& console) {
-    const CommandSpec& cmd = *inv.command;
-    const ApiCall call = build_call(inv);  // validates every argument before any I/O
+/// ca crl, ca chain: the answer is a CRL or PEM, printed or written as received.
+int run_raw(HttpClient& client, const ApiCall& call, Outputs& outputs, Console& console) {
+    HttpResponse r = client.send(call);
+    if (!success(r)) throw http_failure(r);
+    if (!outputs.empty()) {
+        auto& [spec, file] = outputs.files.front();
+        file->write(r.body, spec.lost_hint);
+        console.out << "Written to " << file->path() << " (" << r.body.size() << " bytes)\n";
+    } else {
+        print_raw(console.out, r.body);
+    }
+    return to_int(ExitCode::Ok);
+}
+
+int execute(const Invocation& given, const EnvLookup& env, Console& console) {
+    const CommandSpec& cmd = *given.command;
+    Invocation prompted;
+    ApiCall call;
+    SecretCopies secrets;  // after what it wipes, so its destructor runs first
+    const Invocation* chosen = &given;
+    if (cmd.id == CommandId::CeremonyComponent && !given.has("component") &&
+        !given.has("component-file")) {
+        if (!console.stdin_is_tty)
+            throw UsageError(
+                "give the component with --component-file FILE (stdin is not a "
+                "terminal, so kmsctl cannot ask for it)");
+        require_object_id("ID", *given.positional);  // check the rest before asking
+        require_kcv("--kcv", given.value("kcv").value_or(""));
+        prompted = given;
+        secrets.prompted = &prompted;
+        prompted.options["component"] = {read_hidden(
+            console, "Component for ceremony " + *given.positional + " (hex, not shown): ")};
+        chosen = &prompted;
+    }
+    const Invocation& inv = *chosen;
+    call = build_call(inv);  // validates every argument before any I/O
+    secrets.call = &call;
 
     const bool confirm = cmd.id == CommandId::KeyDestroy && !inv.has("yes");
     if (confirm && !console.stdin_is_tty)
@@ -187,12 +334,11 @@ int execute(const Invocation& inv, const EnvLookup& env, Console& console) {
                          " without confirmation: stdin is not a terminal; add --yes to confirm");
 
     const ConnectionConfig cfg = resolve_connection(inv.global, call.needs_auth, env);
-    std::optional<TokenFile> token_file;
-    if (cmd.id == CommandId::PrincipalCreate && inv.value("token-out"))
-        token_file.emplace(*inv.value("token-out"));
+    Outputs outputs(inv);  // created before the request, removed again unless written
     HttpClient client(cfg);
 
     if (cmd.id == CommandId::Health) return run_health(client, inv, call, console);
+    if (call.raw_answer) return run_raw(client, call, outputs, console);
     if (confirm) confirm_destroy(client, inv, console);
 
     Answer answer;
@@ -204,25 +350,22 @@ int execute(const Invocation& inv, const EnvLookup& env, Console& console) {
     } else {
         answer = call_json(client, call);
     }
+    if (call.secret_body && call.body) wipe(*call.body);
 
-    if (answer.status == 202) {  // dual control: the request now waits for a second officer
-        if (!inv.global.json) console.out << "Accepted, pending approval (HTTP 202):\n";
-        print_raw(console.out, answer.raw);
-        return to_int(ExitCode::Ok);
+    if (answer.status == 202) {  // dual control: the request now waits for other officers
+        if (inv.global.json)
+            print_raw(console.out, answer.raw);
+        else
+            render_pending(answer.obj, console.out, console.err);
+        for (const auto& [spec, file] : outputs.files)
+            console.err << "Nothing was written to " << file->path() << " (--" << spec.option
+                        << "): give it to 'kmsctl approval execute' once the request is "
+                           "approved.\n";
+        return to_int(ExitCode::PendingApproval);
     }
 
     RenderContext ctx;
-    if (token_file) {
-        const std::string token = answer.obj->optValue<std::string>("token", "");
-        if (token.empty())
-            throw CliError(ExitCode::ServerError, "the server's answer carries no token");
-        token_file->write(token);
-        ctx.token_written_to = token_file->path();
-        answer.obj->remove("token");
-        std::ostringstream text;
-        answer.obj->stringify(text);
-        answer.raw = text.str();  // --json output without the token, which is in the file
-    }
+    write_outputs(outputs, answer, ctx, console.err);
 
     if (inv.global.json || cmd.id == CommandId::OpenApi) {
         print_raw(console.out, answer.raw);

@@ -11,7 +11,8 @@
 
 namespace kms::cli {
 
-/// The process's streams and whether stdin is a terminal (for key destroy's confirmation).
+/// The process's streams and whether stdin is a terminal (for key destroy's confirmation and
+/// the ceremony component prompt, which turns echo off on the terminal).
 struct Console {
     std::istream& in;
     std::ostream& out;

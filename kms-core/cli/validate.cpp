@@ -181,6 +181,53 @@ std::string require_key_id(std::string_view text) {
     return std::string(text);
 }
 
+std::string require_secret_hex(std::string_view field, std::string_view text,
+                               const std::vector<std::size_t>& byte_lengths) {
+    for (std::size_t i = 0; i < text.size(); ++i)
+        if (!is_hex_digit(text[i]))
+            throw UsageError(std::string(field) + ": not hex at position " + std::to_string(i + 1) +
+                             " (use digits 0-9 and letters A-F)");
+    std::string allowed;
+    bool ok = false;
+    for (std::size_t n : byte_lengths) {
+        ok = ok || text.size() == 2 * n;
+        allowed += (allowed.empty() ? "" : ", ") + std::to_string(n);
+    }
+    if (!ok)
+        throw UsageError(std::string(field) + ": expected " + allowed + " bytes (" +
+                         "twice as many hex digits), got " + std::to_string(text.size()) +
+                         " hex digits");
+    std::string out(text);
+    for (char& c : out) c = upper(c);
+    return out;
+}
+
+std::string require_kcv(std::string_view field, std::string_view text) {
+    auto hex = require_hex(field, text);
+    if (hex.size() != 6)
+        throw UsageError(std::string(field) + ": a KCV is 3 bytes (6 hex digits), got " +
+                         quoted(text));
+    return hex;
+}
+
+std::string require_object_id(std::string_view field, std::string_view text) {
+    if (text.empty() || text.size() > 256)
+        throw UsageError(std::string(field) + ": an id has 1 to 256 characters");
+    for (char c : text)
+        if (c < 0x21 || c > 0x7E)
+            throw UsageError(std::string(field) + " " + quoted(text) +
+                             ": only printable characters without spaces");
+    return std::string(text);
+}
+
+std::string require_serial(std::string_view field, std::string_view text) {
+    auto hex = require_hex(field, text);
+    if (hex.empty() || hex.size() > 40)
+        throw UsageError(std::string(field) + ": a serial number is 1 to 20 bytes of hex, got " +
+                         quoted(text));
+    return hex;
+}
+
 std::vector<std::string> split_commas(std::string_view text) {
     std::vector<std::string> out;
     std::size_t start = 0;
@@ -253,6 +300,44 @@ std::vector<std::string> revocation_reason_names() {
     // RFC 5280 §5.3.1 reason codes that apply to a key, in the API's camelCase spelling.
     return {"keyCompromise",      "caCompromise",       "cessationOfOperation", "superseded",
             "affiliationChanged", "privilegeWithdrawn", "unspecified"};
+}
+
+std::vector<std::string> ceremony_algorithm_names() {
+    std::vector<std::string> out;
+    for (const auto& a : core::all_algorithms())
+        if (a.family == core::KeyFamily::Aes || a.family == core::KeyFamily::Des3)
+            out.emplace_back(a.name);
+    return out;
+}
+
+std::vector<std::string> export_format_names() {
+    return {"AES-KW", "AES-KWP", "RSA-OAEP-SHA256", "TR-31"};
+}
+
+std::vector<std::string> import_format_names() {
+    auto out = export_format_names();
+    out.emplace_back("SPKI");
+    return out;
+}
+
+std::vector<std::string> dual_control_operation_names() {
+    return {"key.export", "key.import", "key.destroy", "principal.create", "ceremony.create"};
+}
+
+std::vector<std::string> approval_state_names() {
+    return {"pending", "approved", "rejected", "expired", "executed"};
+}
+
+std::vector<std::string> cert_profile_names() {
+    return {"server", "client", "secure-element"};
+}
+
+std::vector<std::string> cert_status_names() {
+    return {"valid", "revoked", "expired"};
+}
+
+std::vector<std::string> policy_operation_names() {
+    return {"encrypt", "decrypt", "mac", "mac-verify", "sign", "verify", "random", "read", "gp"};
 }
 
 }  // namespace kms::cli

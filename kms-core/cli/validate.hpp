@@ -34,6 +34,21 @@ std::string require_principal_name(std::string_view text);
 /// Checks a key id: 1 to 256 printable ASCII characters, no spaces.
 std::string require_key_id(std::string_view text);
 
+/// Checks a secret hex value (a key component): hex, of one of @p byte_lengths bytes. Messages
+/// name positions and lengths, never the value. Returns it in upper case.
+std::string require_secret_hex(std::string_view field, std::string_view text,
+                               const std::vector<std::size_t>& byte_lengths);
+
+/// Checks a key check value: 3 bytes of hex (6 digits). Returns it in upper case.
+std::string require_kcv(std::string_view field, std::string_view text);
+
+/// Checks the id of a kmsd object (a ceremony, an approval, a KEK): 1 to 256 printable ASCII
+/// characters without spaces; @p field names it in the message.
+std::string require_object_id(std::string_view field, std::string_view text);
+
+/// Checks a certificate serial number: hex, 1 to 20 bytes (RFC 5280 §4.1.2.2). Upper case.
+std::string require_serial(std::string_view field, std::string_view text);
+
 /// Splits "a,b,,c" into {"a","b","c"} (empty parts are dropped).
 std::vector<std::string> split_commas(std::string_view text);
 
@@ -46,5 +61,14 @@ std::vector<std::string> cipher_mode_names();
 std::vector<std::string> mac_algorithm_names();
 std::vector<std::string> sign_algorithm_names();
 std::vector<std::string> revocation_reason_names();
+/// Issue 3: ceremonies take the symmetric algorithms a component can be entered for.
+std::vector<std::string> ceremony_algorithm_names();
+std::vector<std::string> export_format_names();  ///< AES-KW AES-KWP RSA-OAEP-SHA256 TR-31
+std::vector<std::string> import_format_names();  ///< the export formats and SPKI
+std::vector<std::string> dual_control_operation_names();
+std::vector<std::string> approval_state_names();
+std::vector<std::string> cert_profile_names();
+std::vector<std::string> cert_status_names();
+std::vector<std::string> policy_operation_names();
 
 }  // namespace kms::cli

@@ -1,0 +1,50 @@
+// Internal to kmsctl's request builders (requests.cpp, requests_issue3.cpp): JSON bodies in
+// insertion order, query strings, and the multi-valued name options.
+#pragma once
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "args.hpp"
+#include "requests.hpp"
+
+namespace kms::cli::detail {
+
+/// A JSON object that keeps its members in insertion order, so bodies read naturally.
+Poco::JSON::Object ordered();
+
+std::string to_text(const Poco::JSON::Object& obj);
+
+/// Builds "?a=1&b=2" from the pairs that have a value (values percent-encoded).
+std::string query(const std::vector<std::pair<std::string, std::optional<std::string>>>& params);
+
+ApiCall get(std::string target, bool needs_auth = true);
+ApiCall post(std::string target, const Poco::JSON::Object& body);
+ApiCall put(std::string target, const Poco::JSON::Object& body);
+
+/// The values of a repeatable option given repeatedly and/or comma-separated, each matched
+/// against @p choices (ignoring case), without duplicates. Throws UsageError when a value is
+/// unknown or none is given.
+std::vector<std::string> collect_choices(const Invocation& inv, std::string_view option,
+                                         const std::vector<std::string>& choices);
+
+Poco::JSON::Array to_array(const std::vector<std::string>& items);
+
+/// The call of an issue-3 command (policies, export, import, ceremonies, dual control, CA),
+/// or nullopt when @p inv is another command. Throws UsageError like build_call.
+std::optional<ApiCall> build_issue3_call(const Invocation& inv);
+
+/// Reads a PKCS#10 CSR (PEM) from @p path for @p field; refuses a file without a PEM
+/// certificate request.
+std::string read_csr_file(std::string_view field, const std::string& path);
+
+/// Checks `--trusted` against the usages: a trusted key wraps or unwraps keys and nothing else.
+void check_trusted_usage(const std::vector<std::string>& usages);
+
+}  // namespace kms::cli::detail

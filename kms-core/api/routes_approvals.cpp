@@ -103,8 +103,8 @@ Reply approval_reply(int status, const Approval& a, ApiServices& s) {
 /// Approval ids are "a-" + 32 hex; anything else cannot exist (and never reaches the store).
 void check_approval_id(const std::string& id) {
     bool ok = id.size() == 34 && id.compare(0, 2, "a-") == 0;
-    for (std::size_t i = 2; ok && i < id.size(); ++i) ok = std::isxdigit(
-                                                         static_cast<unsigned char>(id[i])) != 0;
+    for (std::size_t i = 2; ok && i < id.size(); ++i)
+        ok = std::isxdigit(static_cast<unsigned char>(id[i])) != 0;
     if (!ok) throw Error(ErrorCode::NotFound, "no approval with id '" + id.substr(0, 64) + "'");
 }
 
@@ -201,8 +201,8 @@ void add_approval_routes(Router& router, ApiServices& s) {
     router.add("GET", "/v1/quorums/{op}", "quorum.get", BodyPolicy::None, [&s](Request& r) {
         for (const auto& q : s.approvals.list_quorums(*r.caller))
             if (q.rule.operation == r.params[0]) return Reply{200, quorum_json(q)};
-        throw Error(ErrorCode::NotFound, "no quorum for operation '" +
-                                             known_operation(r.params[0]) + "'");
+        throw Error(ErrorCode::NotFound,
+                    "no quorum for operation '" + known_operation(r.params[0]) + "'");
     });
 
     router.add("PUT", "/v1/quorums/{op}", "quorum.set", BodyPolicy::Required, [&s](Request& r) {
@@ -287,34 +287,35 @@ void add_approval_routes(Router& router, ApiServices& s) {
 
     // The router outlives the server (kmsd owns both), so the execute handler may keep it.
     const Router* routes = &router;
-    router.add(
-        "POST", "/v1/approvals/{id}/execute", "approval.execute", BodyPolicy::None,
-        [&s, routes](Request& r) {
-            check_approval_id(r.params[0]);
-            const Approval stored = s.approvals.get(*r.caller, r.params[0]);
-            auto m = routes->match(stored.request.method, stored.request.path);
-            if (m.route == nullptr || operation_of(*m.route, m.params) != stored.operation)
-                throw Error(ErrorCode::WrongState,
-                            "approval '" + stored.id + "': its request (" + stored.summary +
-                                ") no longer maps to operation " + stored.operation);
-            // Durably marked executing before the replay: never run twice, even after a crash.
-            const Approval a = s.approvals.begin_execute(*r.caller, r.params[0]);
-            Poco::JSON::Object::Ptr body;
-            if (!a.request.body_json.empty()) body = parse_object_text(a.request.body_json);
-            Request replay{r.http, std::move(m.params), r.caller, body, a.request.query, a.id};
-            try {
-                Reply reply = m.route->handler(replay);
-                s.approvals.finish_execute(a.id, reply.status, "");
-                return reply;
-            } catch (const Error& e) {
-                s.approvals.finish_execute(a.id, http_status(e.code()),
-                                           std::string(error_code_name(e.code())));
-                throw;
-            } catch (...) {
-                s.approvals.finish_execute(a.id, 500, "internal");
-                throw;
-            }
-        });
+    router.add("POST", "/v1/approvals/{id}/execute", "approval.execute", BodyPolicy::None,
+               [&s, routes](Request& r) {
+                   check_approval_id(r.params[0]);
+                   const Approval stored = s.approvals.get(*r.caller, r.params[0]);
+                   auto m = routes->match(stored.request.method, stored.request.path);
+                   if (m.route == nullptr || operation_of(*m.route, m.params) != stored.operation)
+                       throw Error(ErrorCode::WrongState,
+                                   "approval '" + stored.id + "': its request (" + stored.summary +
+                                       ") no longer maps to operation " + stored.operation);
+                   // Durably marked executing before the replay: never run twice, even after a
+                   // crash.
+                   const Approval a = s.approvals.begin_execute(*r.caller, r.params[0]);
+                   Poco::JSON::Object::Ptr body;
+                   if (!a.request.body_json.empty()) body = parse_object_text(a.request.body_json);
+                   Request replay{r.http, std::move(m.params), r.caller,
+                                  body,   a.request.query,     a.id};
+                   try {
+                       Reply reply = m.route->handler(replay);
+                       s.approvals.finish_execute(a.id, reply.status, "");
+                       return reply;
+                   } catch (const Error& e) {
+                       s.approvals.finish_execute(a.id, http_status(e.code()),
+                                                  std::string(error_code_name(e.code())));
+                       throw;
+                   } catch (...) {
+                       s.approvals.finish_execute(a.id, 500, "internal");
+                       throw;
+                   }
+               });
 }
 
 }  // namespace kms::api

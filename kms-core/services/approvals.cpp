@@ -75,13 +75,20 @@ void require_reader(const Principal& caller, const Approval* a) {
 
 std::string_view approval_state_name(ApprovalState s) {
     switch (s) {
-        case ApprovalState::Pending: return "pending";
-        case ApprovalState::Approved: return "approved";
-        case ApprovalState::Rejected: return "rejected";
-        case ApprovalState::Expired: return "expired";
-        case ApprovalState::Executing: return "executing";
-        case ApprovalState::Executed: return "executed";
-        case ApprovalState::Failed: return "failed";
+        case ApprovalState::Pending:
+            return "pending";
+        case ApprovalState::Approved:
+            return "approved";
+        case ApprovalState::Rejected:
+            return "rejected";
+        case ApprovalState::Expired:
+            return "expired";
+        case ApprovalState::Executing:
+            return "executing";
+        case ApprovalState::Executed:
+            return "executed";
+        case ApprovalState::Failed:
+            return "failed";
     }
     return "unknown";
 }
@@ -225,9 +232,9 @@ std::size_t ApprovalService::check_quorum(const QuorumRule& rule) {
     if (std::find(ops.begin(), ops.end(), rule.operation) == ops.end()) {
         std::string names;
         for (const auto& o : ops) names += (names.empty() ? "" : ", ") + o;
-        throw Error(ErrorCode::InvalidArgument,
-                    "operation: '" + rule.operation.substr(0, 64) +
-                        "' is not under dual control (one of " + names + ")");
+        throw Error(ErrorCode::InvalidArgument, "operation: '" + rule.operation.substr(0, 64) +
+                                                    "' is not under dual control (one of " + names +
+                                                    ")");
     }
     if (rule.approvals < 1 || rule.approvals > 9)
         throw Error(ErrorCode::InvalidArgument, "approvals: must be between 1 and 9");
@@ -239,10 +246,10 @@ std::size_t ApprovalService::check_quorum(const QuorumRule& rule) {
         throw Error(ErrorCode::InvalidArgument, "ttlSeconds: must be between 60 and 604800");
     const std::size_t n = eligible(rule.approver_roles);
     if (rule.approvals > n)
-        throw Error(ErrorCode::InvalidArgument,
-                    "approvals: " + std::to_string(rule.approvals) + " exceeds the " +
-                        std::to_string(n) + " principal(s) holding an approver role (" +
-                        roles_text(rule.approver_roles) + ")");
+        throw Error(ErrorCode::InvalidArgument, "approvals: " + std::to_string(rule.approvals) +
+                                                    " exceeds the " + std::to_string(n) +
+                                                    " principal(s) holding an approver role (" +
+                                                    roles_text(rule.approver_roles) + ")");
     return n;
 }
 
@@ -254,8 +261,7 @@ QuorumView ApprovalService::set_quorum(const Principal& caller, QuorumRule rule)
     m_ctx.store.write([&](WriteTxn& t) {
         const bool existed = t.get(Table::Quorums, rule.operation).has_value();
         t.put(Table::Quorums, rule.operation, encode_quorum(rule));
-        t.append_audit(AuditEvent{caller.name, "quorum.set", rule.operation,
-                                  AuditOutcome::Success,
+        t.append_audit(AuditEvent{caller.name, "quorum.set", rule.operation, AuditOutcome::Success,
                                   std::string(existed ? "changed" : "created") +
                                       " approvals=" + std::to_string(rule.approvals) +
                                       " roles=" + roles_text(rule.approver_roles) +
@@ -301,8 +307,7 @@ ApprovalState ApprovalService::state_of(const Approval& a) const {
 }
 
 Approval ApprovalService::request(const Principal& caller, std::string_view operation,
-                                  const QuorumRule& rule, std::string summary,
-                                  StoredRequest req) {
+                                  const QuorumRule& rule, std::string summary, StoredRequest req) {
     if (caller.disabled)
         throw Error(ErrorCode::Forbidden, "principal '" + caller.name + "' is disabled");
     Approval a;
@@ -318,9 +323,9 @@ Approval ApprovalService::request(const Principal& caller, std::string_view oper
     a.request = std::move(req);
     m_ctx.store.write([&](WriteTxn& t) {
         t.put(Table::Approvals, a.id, encode_approval(a));
-        t.append_audit(AuditEvent{caller.name, "approval.request", a.id, AuditOutcome::Success,
-                                  a.operation + " " + a.summary +
-                                      " required=" + std::to_string(a.required)});
+        t.append_audit(
+            AuditEvent{caller.name, "approval.request", a.id, AuditOutcome::Success,
+                       a.operation + " " + a.summary + " required=" + std::to_string(a.required)});
     });
     return a;
 }
@@ -351,9 +356,8 @@ Approval ApprovalService::vote(const Principal& caller, std::string_view id,
         if (!me || me->disabled)
             throw Error(ErrorCode::Forbidden, "principal '" + caller.name + "' is disabled");
         if ((me->roles & a.approver_roles) == 0)
-            throw Error(ErrorCode::Forbidden,
-                        "voting on this request needs one of the roles: " +
-                            roles_text(a.approver_roles));
+            throw Error(ErrorCode::Forbidden, "voting on this request needs one of the roles: " +
+                                                  roles_text(a.approver_roles));
         const ApprovalState st = state_of(a);
         if (st == ApprovalState::Expired)
             throw Error(ErrorCode::Expired, "approval '" + a.id + "' expired");
@@ -379,8 +383,8 @@ Approval ApprovalService::vote(const Principal& caller, std::string_view id,
         t.append_audit(AuditEvent{caller.name, approve ? "approval.approve" : "approval.reject",
                                   a.id, AuditOutcome::Success,
                                   a.operation + " " + std::to_string(a.approvals.size()) + "/" +
-                                      std::to_string(a.required) + " state=" +
-                                      std::string(approval_state_name(a.state))});
+                                      std::to_string(a.required) +
+                                      " state=" + std::string(approval_state_name(a.state))});
     });
     return a;
 }
@@ -397,8 +401,7 @@ Approval ApprovalService::get(const Principal& caller, std::string_view id) {
 }
 
 std::vector<Approval> ApprovalService::list(const Principal& caller,
-                                            std::optional<ApprovalState> state,
-                                            std::size_t limit) {
+                                            std::optional<ApprovalState> state, std::size_t limit) {
     const bool officer = !caller.disabled && caller.has_any({Role::Admin, Role::KeyOfficer,
                                                              Role::Auditor, Role::Custodian});
     if (caller.disabled || !caller.has(Role::Plugin)) require_reader(caller, nullptr);
@@ -428,8 +431,7 @@ Approval ApprovalService::begin_execute(const Principal& caller, std::string_vie
         a = load_in(t, id);
         if (a.requested_by != caller.name)
             throw Error(ErrorCode::Forbidden,
-                        "only the requester ('" + a.requested_by + "') can execute '" + a.id +
-                            "'");
+                        "only the requester ('" + a.requested_by + "') can execute '" + a.id + "'");
         if (caller.disabled)
             throw Error(ErrorCode::Forbidden, "principal '" + caller.name + "' is disabled");
         const ApprovalState st = state_of(a);

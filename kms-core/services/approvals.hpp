@@ -68,18 +68,18 @@ struct Approval {
     std::string id;         ///< "a-" + 32 hex
     std::string operation;  ///< "principal.create", "quorum.key.destroy", ...
     std::string requested_by;
-    std::string summary;  ///< "METHOD /path": no secrets
+    std::string summary;                           ///< "METHOD /path": no secrets
     ApprovalState state = ApprovalState::Pending;  ///< as stored (see ApprovalService::state_of)
-    std::uint32_t required = 1;        ///< M as it was when the request was made
-    std::uint32_t approver_roles = 0;  ///< approver roles as they were then
+    std::uint32_t required = 1;                    ///< M as it was when the request was made
+    std::uint32_t approver_roles = 0;              ///< approver roles as they were then
     std::int64_t created_ms = 0;
     std::int64_t expires_ms = 0;
     StoredRequest request;
     std::vector<ApprovalVote> approvals;
     std::vector<ApprovalVote> rejections;
-    std::int64_t executed_ms = 0;  ///< when the replay started (0 before)
+    std::int64_t executed_ms = 0;    ///< when the replay started (0 before)
     std::int32_t result_status = 0;  ///< HTTP status of the replay once finished (0 before)
-    std::string result;  ///< short outcome ("201", "400 invalid_argument"), no secrets
+    std::string result;              ///< short outcome ("201", "400 invalid_argument"), no secrets
 };
 
 /// A rule plus how many principals can currently approve under it.

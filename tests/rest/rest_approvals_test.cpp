@@ -16,8 +16,8 @@ class Approvals : public Rest {
         Rest::SetUpTestSuite();
         HttpsClient c("127.0.0.1", s_kmsd->port(), s_kmsd->ca_file());
         auto make = [&](const std::string& name, const std::string& roles) {
-            auto r = c.post("/v1/principals",
-                            "{\"name\":\"" + name + "\",\"roles\":" + roles + "}", s_admin);
+            auto r = c.post("/v1/principals", "{\"name\":\"" + name + "\",\"roles\":" + roles + "}",
+                            s_admin);
             if (r.status != 201) throw std::runtime_error("creating " + name + ": " + r.body);
             return r.json()->getValue<std::string>("token");
         };
@@ -70,8 +70,7 @@ class Approvals : public Rest {
     static std::string s_admin2, s_admin3, s_officer, s_auditor;
 };
 
-std::string Approvals::s_admin2, Approvals::s_admin3, Approvals::s_officer,
-    Approvals::s_auditor;
+std::string Approvals::s_admin2, Approvals::s_admin3, Approvals::s_officer, Approvals::s_auditor;
 
 TEST_F(Approvals, FreshDataDirHasNoQuorumAndCreatesAtOnce) {
     auto q = get("/v1/quorums");
@@ -150,8 +149,8 @@ TEST_F(Approvals, PrincipalCreationWaitsForASecondAdministrator) {
     EXPECT_EQ(shown.body.find(token), std::string::npos) << "the token is shown once only";
 
     const std::string audit = audit_text();
-    for (const char* action : {"approval.request", "approval.approve", "approval.execute",
-                               "quorum.set"})
+    for (const char* action :
+         {"approval.request", "approval.approve", "approval.execute", "quorum.set"})
         EXPECT_NE(audit.find(std::string("\"") + action + "\""), std::string::npos) << action;
     EXPECT_EQ(audit.find(token.substr(4)), std::string::npos);
 
@@ -162,8 +161,8 @@ TEST_F(Approvals, PrincipalCreationWaitsForASecondAdministrator) {
 
 TEST_F(Approvals, OneRejectionEndsTheRequest) {
     ASSERT_EQ(put("/v1/quorums/principal.create", R"({"approvals":2})").status, 200);
-    auto refused = post("/v1/principals", R"({"name":"by-officer","roles":["auditor"]})",
-                        s_officer);
+    auto refused =
+        post("/v1/principals", R"({"name":"by-officer","roles":["auditor"]})", s_officer);
     EXPECT_EQ(refused.status, 403) << "a requester who could never run it is refused at once";
     auto dup = post("/v1/principals", R"({"name":"admin2","roles":["auditor"]})");
     EXPECT_EQ(dup.status, 409) << "an existing name is refused before it is held";

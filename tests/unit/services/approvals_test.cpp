@@ -1,6 +1,8 @@
 // ApprovalService against a real LMDB store and a fake clock: quorum rules, votes, expiry
 // (without waiting), exactly-once execution, record codecs and the audit trail. The REST side
 // (gate, replay) is covered by tests/rest/rest_approvals_test.cpp against a real kmsd.
+#include "services/approvals.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -9,7 +11,6 @@
 
 #include "crypto/host_crypto.hpp"
 #include "domain/error.hpp"
-#include "services/approvals.hpp"
 #include "store/lmdb_store.hpp"
 
 namespace kms::core {
@@ -97,9 +98,10 @@ class Approvals : public ::testing::Test {
         return q;
     }
     Approval ask(const Principal& who, const QuorumRule& q) {
-        return m_svc->request(who, q.operation, q, "POST /v1/principals",
-                              StoredRequest{"POST", "/v1/principals", {{"x", "1"}},
-                                            R"({"name":"eve","roles":["auditor"]})"});
+        return m_svc->request(
+            who, q.operation, q, "POST /v1/principals",
+            StoredRequest{
+                "POST", "/v1/principals", {{"x", "1"}}, R"({"name":"eve","roles":["auditor"]})"});
     }
     std::vector<AuditRecord> audit() { return m_store->read_audit(1, 1000); }
 
@@ -127,8 +129,7 @@ TEST_F(Approvals, NoQuorumUntilOneIsSetAndTheCacheFollowsChanges) {
     EXPECT_EQ(m_svc->quorum_for("key.destroy")->approvals, 3u) << "cache invalidated on change";
     m_svc->delete_quorum(m_alice, "key.destroy");
     EXPECT_FALSE(m_svc->quorum_for("key.destroy")) << "cache invalidated on delete";
-    EXPECT_EQ(code_of([&] { m_svc->delete_quorum(m_alice, "key.destroy"); }),
-              ErrorCode::NotFound);
+    EXPECT_EQ(code_of([&] { m_svc->delete_quorum(m_alice, "key.destroy"); }), ErrorCode::NotFound);
     const auto a = audit();
     ASSERT_EQ(a.size(), 3u);
     EXPECT_EQ(a[0].event.action, "quorum.set");
@@ -205,7 +206,10 @@ TEST_F(Approvals, OneRejectionIsFinal) {
     m_svc->approve(m_bob, a.id, "");
     const auto r = m_svc->reject(m_carol, a.id, "wrong roles");
     EXPECT_EQ(r.state, ApprovalState::Rejected);
-    EXPECT_EQ(code_of([&] { add("gina", Role::Admin); m_svc->approve({"gina", 1}, a.id, ""); }),
+    EXPECT_EQ(code_of([&] {
+                  add("gina", Role::Admin);
+                  m_svc->approve({"gina", 1}, a.id, "");
+              }),
               ErrorCode::WrongState);
     EXPECT_EQ(code_of([&] { m_svc->begin_execute(m_alice, a.id); }), ErrorCode::WrongState);
 }

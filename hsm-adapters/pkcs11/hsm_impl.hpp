@@ -79,6 +79,10 @@ struct Pkcs11Hsm::Impl {
     // ---- key blocks (key_blocks.cpp) ----
     core::GeneratedKey make_block(Lease& lease, const core::KeySpec& spec,
                                   const SecureBytes* value);
+    /// The key block of the existing extractable secret key object @p object (a temporary
+    /// session object the caller destroys): KCV in the HSM, C_WrapKey under the LMK, seal.
+    core::GeneratedKey block_from_object(Lease& lease, const core::KeySpec& spec,
+                                         CK_OBJECT_HANDLE object);
     /// Decodes @p key's block, checks its header against the KeyRef and verifies its seal.
     /// Throws Integrity on any mismatch, InvalidArgument when the block is empty.
     core::KeyBlock open_block(Lease& lease, const core::KeyRef& key);
@@ -121,6 +125,9 @@ Bytes encrypt_once(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE session, CK_MEC
 /// CKR_SIGNATURE_LEN_RANGE, throws otherwise.
 bool verify_once(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE session, CK_MECHANISM& mechanism,
                  CK_OBJECT_HANDLE key, ByteView data, ByteView signature, std::string_view context);
+
+/// InvalidArgument when the spec's key id, version or usage is not acceptable (key_blocks.cpp).
+void validate_spec(const core::KeySpec& spec);
 
 /// "key <id> version <n>", for error messages.
 std::string key_context(std::string_view key_id, std::uint32_t version);

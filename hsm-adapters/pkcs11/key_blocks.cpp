@@ -11,8 +11,8 @@ using core::Algorithm;
 using core::KeyFamily;
 
 namespace {
-
 constexpr std::size_t kMaxKeyIdLength = 255;
+}  // namespace
 
 void validate_spec(const core::KeySpec& spec) {
     if (spec.key_id.empty() || spec.key_id.size() > kMaxKeyIdLength)
@@ -23,6 +23,8 @@ void validate_spec(const core::KeySpec& spec) {
         throw Error(ErrorCode::InvalidArgument,
                     "usage not allowed for " + std::string(core::info(spec.algorithm).name));
 }
+
+namespace {
 
 /// C_WrapKey with the profile's RFC 5649 mechanism (AES key wrap with padding). SoftHSM2 wraps
 /// a private key as its PKCS#8 PrivateKeyInfo.
@@ -87,8 +89,7 @@ core::GeneratedKey Pkcs11Hsm::Impl::make_block(Lease& lease, const core::KeySpec
             check_rv(f.C_GenerateKey(s, &gen, t.data(), t.size(), &h), "C_GenerateKey", ctx);
         }
         ScopedObject temp(&f, s, h);  // destroyed on every path, right after wrapping
-        out.kcv = in_hsm_kcv(f, s, temp.get(), spec.algorithm, ctx);
-        wrapped = wrap_under(f, s, caps.key_wrap_mechanism, m.lmk, temp.get(), ctx);
+        return block_from_object(lease, spec, temp.get());
     } else {
         Template pub_t = temp_public_template(spec.algorithm);
         Template priv_t = temp_private_template(spec.algorithm, caps.lmk_trusted);
@@ -112,6 +113,25 @@ core::GeneratedKey Pkcs11Hsm::Impl::make_block(Lease& lease, const core::KeySpec
                           spec.trusted},
                          std::move(wrapped),
                          out.public_key,
+                         {}};
+    CK_MECHANISM hmac{CKM_SHA256_HMAC, nullptr, 0};
+    block.seal = sign_once(f, s, hmac, m.lmk_mac, core::sealed_part(block), 32, ctx);
+    out.block = core::encode_key_block(block);
+    return out;
+}
+
+core::GeneratedKey Pkcs11Hsm::Impl::block_from_object(Lease& lease, const core::KeySpec& spec,
+                                                      CK_OBJECT_HANDLE object) {
+    const auto& f = fn();
+    const auto s = lease.handle();
+    const auto m = masters(lease);
+    const auto ctx = key_context(spec.key_id, spec.version);
+    core::GeneratedKey out;
+    out.kcv = in_hsm_kcv(f, s, object, spec.algorithm, ctx);
+    core::KeyBlock block{{spec.key_id, spec.version, spec.algorithm, spec.usage, spec.exportable,
+                          spec.trusted},
+                         wrap_under(f, s, caps.key_wrap_mechanism, m.lmk, object, ctx),
+                         {},
                          {}};
     CK_MECHANISM hmac{CKM_SHA256_HMAC, nullptr, 0};
     block.seal = sign_once(f, s, hmac, m.lmk_mac, core::sealed_part(block), 32, ctx);

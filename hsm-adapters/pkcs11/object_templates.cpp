@@ -148,6 +148,26 @@ Template temp_secret_template(Algorithm algorithm, bool wrap_with_trusted,
     return t;
 }
 
+Template temp_unwrap_template(Algorithm algorithm, bool wrap_with_trusted) {
+    const auto family = core::info(algorithm).family;
+    Template t;
+    t.ulong(CKA_CLASS, CKO_SECRET_KEY)
+        .ulong(CKA_KEY_TYPE, key_kind(algorithm).key_type)
+        .flag(CKA_TOKEN, false)
+        .flag(CKA_PRIVATE, true)
+        .flag(CKA_SENSITIVE, true)
+        .flag(CKA_EXTRACTABLE, true)
+        .flag(CKA_WRAP_WITH_TRUSTED, wrap_with_trusted)
+        .flag(CKA_SIGN, family == KeyFamily::Aes)
+        .flag(CKA_ENCRYPT, family == KeyFamily::Des3)
+        .flag(CKA_DECRYPT, false)
+        .flag(CKA_VERIFY, false)
+        .flag(CKA_WRAP, false)
+        .flag(CKA_UNWRAP, false)
+        .flag(CKA_DERIVE, false);
+    return t;
+}
+
 Template temp_public_template(Algorithm algorithm) {
     Template t;
     t.flag(CKA_TOKEN, false).flag(CKA_PRIVATE, false).flag(CKA_VERIFY, true);
@@ -177,15 +197,17 @@ Template unwrap_template(Algorithm algorithm, UsageMask usage, std::string_view 
                          UnwrapPurpose purpose) {
     const bool secret = core::is_symmetric(algorithm);
     const bool use = purpose == UnwrapPurpose::Use;
+    const bool clear = purpose == UnwrapPurpose::HostClearValue;
+    const bool raw_decrypt = purpose == UnwrapPurpose::RsaRawDecrypt;
     Template t;
     t.ulong(CKA_CLASS, secret ? CKO_SECRET_KEY : CKO_PRIVATE_KEY)
         .ulong(CKA_KEY_TYPE, key_kind(algorithm).key_type)
         .flag(CKA_TOKEN, false)
         .flag(CKA_PRIVATE, true)
-        .flag(CKA_SENSITIVE, use)
-        .flag(CKA_EXTRACTABLE, !use)
+        .flag(CKA_SENSITIVE, !clear)
+        .flag(CKA_EXTRACTABLE, clear || purpose == UnwrapPurpose::Export)
         .flag(CKA_SIGN, use && (secret ? usage.has(Usage::Mac) : usage.has(Usage::Sign)))
-        .flag(CKA_DECRYPT, use && usage.has(Usage::Decrypt))
+        .flag(CKA_DECRYPT, (use && usage.has(Usage::Decrypt)) || (raw_decrypt && !secret))
         .flag(CKA_UNWRAP, use && usage.has(Usage::Unwrap))
         .flag(CKA_DERIVE, use && usage.has(Usage::Derive))
         .text(CKA_ID, key_id)

@@ -13,7 +13,14 @@
 //                                                                    as soon as it is wrapped
 //   unwrapped key for use          F     T        T          F       from the usage mask
 //   unwrapped key, host fallback   F     T        F          T       none; read and destroyed
-//                                                                    at once (DES3-RETAIL)
+//                                                                    at once (DES3-RETAIL,
+//                                                                    TR-31, RSA-OAEP export)
+//   unwrapped key for export       F     T        T          T       none; one C_WrapKey under
+//                                                                    a trusted KEK, destroyed
+//   key imported under a KEK       F     T        T          T       as the temporary working
+//                                                                    key; destroyed when wrapped
+//   RSA key for OAEP import        F     T        T          F       DECRYPT (CKM_RSA_X_509)
+//                                                                    only; destroyed after use
 //   public key for verify          F     F        -          -       VERIFY
 //
 // Templates keep pointers to the caller's bytes (key ids, values, curve parameters): those must
@@ -72,6 +79,11 @@ Template master_hmac_template(std::string_view label, ByteView id);
 Template temp_secret_template(core::Algorithm algorithm, bool wrap_with_trusted,
                               const SecureBytes* value);
 
+/// The C_UnwrapKey template of a secret key imported under a KEK (AES-KW/KWP): like
+/// temp_secret_template without CKA_VALUE / CKA_VALUE_LEN (the unwrap sets them); destroyed as
+/// soon as its KCV is computed and it is wrapped under the LMK.
+Template temp_unwrap_template(core::Algorithm algorithm, bool wrap_with_trusted);
+
 /// Temporary key pair templates for C_GenerateKeyPair (EC: CKA_EC_PARAMS; RSA: modulus bits
 /// and public exponent 65537).
 Template temp_public_template(core::Algorithm algorithm);
@@ -81,6 +93,8 @@ Template temp_private_template(core::Algorithm algorithm, bool wrap_with_trusted
 enum class UnwrapPurpose {
     Use,             ///< sensitive, non-extractable, capabilities from the usage mask
     HostClearValue,  ///< non-sensitive, extractable, no capabilities: read CKA_VALUE, destroy
+    Export,          ///< sensitive, extractable, no capabilities: one C_WrapKey under a KEK, destroy
+    RsaRawDecrypt,   ///< sensitive, non-extractable, DECRYPT only (CKM_RSA_X_509), destroy
 };
 
 /// The C_UnwrapKey template of a working key: session object, CKA_ID = key id bytes,

@@ -122,6 +122,28 @@ class Pkcs11Hsm final : public core::Hsm {
     core::GeneratedKey generate(const core::KeySpec& spec) override;
     /// Symmetric algorithms only; @p value must have secret_length(algorithm) bytes.
     core::GeneratedKey import_secret(const core::KeySpec& spec, const SecureBytes& value) override;
+    // ---- distribution (distribution.cpp). Exportable / trusted are read from the sealed
+    // blocks. AES-KW/KWP run natively (CKM_AES_KEY_WRAP / CKM_AES_KEY_WRAP_PAD) with a
+    // short-lived extractable copy of the exported key; TR-31 and RSA-OAEP-SHA256 use the host
+    // fallbacks the profile lists (HsmInfo::host_fallbacks). UsageNotPermitted when the key is
+    // not exportable, the KEK not trusted or without wrap/unwrap usage; VerificationFailed when
+    // wrapped material does not verify or the value's length does not fit spec.algorithm.
+    Bytes wrap_key(const core::KeyRef& key, const core::KeyRef& kek,
+                   core::WrapFormat format) override;
+    core::GeneratedKey unwrap_key(const core::KeySpec& spec, const core::KeyRef& kek,
+                                  core::WrapFormat format, ByteView wrapped) override;
+    Bytes wrap_key_rsa_oaep(const core::KeyRef& key, const core::KeyRef& recipient) override;
+    core::GeneratedKey unwrap_key_rsa_oaep(const core::KeySpec& spec, const core::KeyRef& rsa_key,
+                                           ByteView wrapped) override;
+    /// The header's usage, algorithm and mode of use must be what core::tr31_header_for gives
+    /// for the key's sealed algorithm and usage (InvalidArgument otherwise).
+    std::string export_tr31(const core::KeyRef& key, const core::KeyRef& kbpk,
+                            const core::Tr31Header& header) override;
+    /// InvalidArgument when the block's header contradicts spec (core::check_tr31_import, or
+    /// exportability 'N' with spec.exportable).
+    core::ImportedTr31 import_tr31(const core::KeySpec& spec, const core::KeyRef& kbpk,
+                                   std::string_view block) override;
+
     /// Unsupported when @p alg does not fit the key; UsageNotPermitted without Usage::Mac;
     /// Integrity when the block or a cached object disagrees with the KeyRef.
     Bytes mac(const core::KeyRef& key, core::MacAlgorithm alg, ByteView data) override;

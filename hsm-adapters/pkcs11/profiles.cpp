@@ -35,6 +35,11 @@ const std::vector<VendorProfile> kProfiles = {
         // 2.6.1 lists CKM_ECDSA only; decided from the mechanism list so a later SoftHSM with
         // CKM_ECDSA_SHA256 hashes in the module.
         .ecdsa_hashing = EcdsaHashing::Auto,
+        // SoftHSM2 has no TR-31 / X9.143 mechanism (no vendor key block mechanisms at all).
+        .tr31_host_fallback = true,
+        // SoftHSMv2 src/lib/SoftHSM.cpp (AsymEncryptInit / AsymDecryptInit, CKM_RSA_PKCS_OAEP):
+        // "hashAlg must be CKM_SHA_1", "mgf must be CKG_MGF1_SHA1", else CKR_ARGUMENTS_BAD.
+        .rsa_oaep_sha256_in_module = false,
         // Only the SO may set CKA_TRUSTED = true (C_CreateObject as user: CKR_ATTRIBUTE_READ_ONLY)
         // and an SO session cannot create private objects, so the LMK cannot be trusted here.
         .lmk_trusted = false,
@@ -53,6 +58,8 @@ const std::vector<VendorProfile> kProfiles = {
         .retail_mac_mechanism = 0,
         .retail_mac_host_fallback = true,
         .ecdsa_hashing = EcdsaHashing::Auto,
+        .tr31_host_fallback = true,
+        .rsa_oaep_sha256_in_module = false,
         .lmk_trusted = false,
         .decrypt_failure_rvs = {0, 0},
         .notes = "any PKCS#11 v2.40 module; only standard mechanisms are used",
@@ -124,6 +131,23 @@ Capabilities resolve(const VendorProfile& profile, const MechanismSet& mechanism
             "DES3-RETAIL: module lacks ISO/IEC 9797-1 MAC algorithm 3; the key block is "
             "unwrapped into a short-lived non-sensitive object, its value read into locked "
             "memory, the object destroyed, the MAC computed on the host and the value wiped");
+    }
+
+    if (profile.tr31_host_fallback) {
+        caps.tr31_on_host = true;
+        caps.host_fallbacks.emplace_back(
+            "TR-31: module has no ANSI X9.143 key block mechanism; the KBPK and the key are "
+            "unwrapped into short-lived non-sensitive objects, read into locked memory, the "
+            "objects destroyed, the key block built or opened on the host and the values wiped");
+    }
+    if (!profile.rsa_oaep_sha256_in_module && mechanisms.has(CKM_RSA_X_509, CKF_DECRYPT)) {
+        caps.rsa_oaep_sha256_on_host = true;
+        caps.host_fallbacks.emplace_back(
+            "RSA-OAEP-SHA256: module's CKM_RSA_PKCS_OAEP takes SHA-1 only; export: the key value "
+            "is read into locked memory from a short-lived non-sensitive object and encrypted on "
+            "the host to the recipient's sealed public key; import: raw RSA (CKM_RSA_X_509) in "
+            "the module, EME-OAEP decoding on the host in locked memory, the key created in the "
+            "module at once and the value wiped");
     }
 
     const bool module_256 = mechanisms.has(CKM_ECDSA_SHA256, CKF_SIGN | CKF_VERIFY);

@@ -49,6 +49,14 @@ struct VendorProfile {
     /// unwrapped for the purpose (locked memory, wiped at once)? false = Unsupported.
     bool retail_mac_host_fallback;
     EcdsaHashing ecdsa_hashing;
+    /// Key distribution (DESIGN §5) where the module has no mechanism for it: may kmsd build
+    /// and open TR-31 key blocks on the host (KBPK and key read into locked memory from
+    /// short-lived non-sensitive objects, wiped at once)? false = TR-31 is Unsupported.
+    bool tr31_host_fallback;
+    /// Whether the module's CKM_RSA_PKCS_OAEP accepts hashAlg CKM_SHA256 / CKG_MGF1_SHA256.
+    /// false: RSA-OAEP-SHA256 export encrypts on the host (key value in locked memory) and
+    /// import runs raw RSA (CKM_RSA_X_509) in the module and the OAEP decoding on the host.
+    bool rsa_oaep_sha256_in_module;
     /// Whether the deployment marks the LMK CKA_TRUSTED (an SO ceremony) so working keys can
     /// carry CKA_WRAP_WITH_TRUSTED. See pkcs11_hsm.hpp, "Key storage".
     bool lmk_trusted;
@@ -75,6 +83,8 @@ struct Capabilities {
     bool ecdsa_sha384_in_module = false;
     bool lmk_trusted = false;
     std::array<CK_RV, 2> decrypt_failure_rvs{};
+    bool tr31_on_host = false;                   ///< TR-31 export/import on the host
+    bool rsa_oaep_sha256_on_host = false;        ///< RSA-OAEP-SHA256 via the host (see profile)
     /// Human-readable list for HsmInfo::host_fallbacks, with the reason.
     std::vector<std::string> host_fallbacks;
 };

@@ -10,6 +10,8 @@
 //                    M3 (DES3)    T                C                   ISO 9797-1 alg 3
 //                    M7 (HMAC)    H                C                   HMAC
 //   derive           B3           A / T            X
+// On import, mode 'N' (no special restrictions beyond the key usage) allows every usage of
+// the row.
 // A TR-31 block carries one key usage, so a key whose usages span two rows (e.g. encrypt +
 // wrap) has no TR-31 form: Unsupported. AES and HMAC keys are exported in version D blocks
 // only (a TDES KBPK of version B is weaker than an AES key).
@@ -313,8 +315,8 @@ void check_tr31_import(const Tr31Header& h, Algorithm algorithm, UsageMask usage
         if (alg == 'H') refuse("an HMAC key");
         for (Usage x : all_usages()) {
             if (!usage.has(x)) continue;
-            if (x == Usage::Wrap && (m == 'B' || m == 'E')) continue;
-            if (x == Usage::Unwrap && (m == 'B' || m == 'D')) continue;
+            if (x == Usage::Wrap && (m == 'B' || m == 'E' || m == 'N')) continue;
+            if (x == Usage::Unwrap && (m == 'B' || m == 'D' || m == 'N')) continue;
             refuse(std::string(usage_name(x)));
         }
         return;
@@ -323,8 +325,8 @@ void check_tr31_import(const Tr31Header& h, Algorithm algorithm, UsageMask usage
         if (alg == 'H') refuse("an HMAC key");
         for (Usage x : all_usages()) {
             if (!usage.has(x)) continue;
-            if (x == Usage::Encrypt && (m == 'B' || m == 'E')) continue;
-            if (x == Usage::Decrypt && (m == 'B' || m == 'D')) continue;
+            if (x == Usage::Encrypt && (m == 'B' || m == 'E' || m == 'N')) continue;
+            if (x == Usage::Decrypt && (m == 'B' || m == 'D' || m == 'N')) continue;
             refuse(std::string(usage_name(x)));
         }
         return;
@@ -335,8 +337,8 @@ void check_tr31_import(const Tr31Header& h, Algorithm algorithm, UsageMask usage
         if (alg != want) refuse("a " + name + " MAC key (the MAC algorithm needs another key type)");
         for (Usage x : all_usages()) {
             if (!usage.has(x)) continue;
-            if (x == Usage::Mac && (m == 'C' || m == 'G')) continue;
-            if (x == Usage::Verify && (m == 'C' || m == 'V')) continue;
+            if (x == Usage::Mac && (m == 'C' || m == 'G' || m == 'N')) continue;
+            if (x == Usage::Verify && (m == 'C' || m == 'V' || m == 'N')) continue;
             refuse(std::string(usage_name(x)));
         }
         return;
@@ -345,7 +347,7 @@ void check_tr31_import(const Tr31Header& h, Algorithm algorithm, UsageMask usage
         if (alg == 'H') refuse("an HMAC key");
         for (Usage x : all_usages()) {
             if (!usage.has(x)) continue;
-            if (x == Usage::Derive && m == 'X') continue;
+            if (x == Usage::Derive && (m == 'X' || m == 'N')) continue;
             refuse(std::string(usage_name(x)));
         }
         return;

@@ -51,13 +51,20 @@ std::optional<PolicyOperation> parse_policy_operation(std::string_view name) {
 
 std::optional<PolicyOperation> policy_operation_of(Operation op) {
     switch (op) {
-        case Operation::Encrypt: return PolicyOperation::Encrypt;
-        case Operation::Decrypt: return PolicyOperation::Decrypt;
-        case Operation::Mac: return PolicyOperation::Mac;
-        case Operation::MacVerify: return PolicyOperation::MacVerify;
-        case Operation::Sign: return PolicyOperation::Sign;
-        case Operation::Verify: return PolicyOperation::Verify;
-        default: return std::nullopt;
+        case Operation::Encrypt:
+            return PolicyOperation::Encrypt;
+        case Operation::Decrypt:
+            return PolicyOperation::Decrypt;
+        case Operation::Mac:
+            return PolicyOperation::Mac;
+        case Operation::MacVerify:
+            return PolicyOperation::MacVerify;
+        case Operation::Sign:
+            return PolicyOperation::Sign;
+        case Operation::Verify:
+            return PolicyOperation::Verify;
+        default:
+            return std::nullopt;
     }
 }
 
@@ -175,8 +182,7 @@ PluginPolicy PolicyService::set(const Principal& caller, const std::string& name
         return out.empty() ? std::string("(none)") : out;
     };
     std::vector<std::string> op_names;
-    for (PolicyOperation op : p.operation_list())
-        op_names.emplace_back(policy_operation_name(op));
+    for (PolicyOperation op : p.operation_list()) op_names.emplace_back(policy_operation_name(op));
     std::string detail = "keys=" + joined(p.keys) + " operations=" + joined(op_names);
     if (detail.size() > 1024) detail = detail.substr(0, 1021) + "...";
 
@@ -184,15 +190,14 @@ PluginPolicy PolicyService::set(const Principal& caller, const std::string& name
     try {
         m_ctx.store.write([&](WriteTxn& t) {
             auto target = t.find_principal(name);
-            if (!target)
-                throw Error(ErrorCode::NotFound, "no principal named '" + name + "'");
+            if (!target) throw Error(ErrorCode::NotFound, "no principal named '" + name + "'");
             if (!target->has(Role::Plugin))
                 throw Error(ErrorCode::InvalidArgument,
                             "name: principal '" + name +
                                 "' does not hold the plugin role (policies restrict plugins)");
             t.put(Table::Policies, name, record);
-            t.append_audit(AuditEvent{caller.name, "policy.set", name, AuditOutcome::Success,
-                                      detail});
+            t.append_audit(
+                AuditEvent{caller.name, "policy.set", name, AuditOutcome::Success, detail});
         });
     } catch (...) {
         std::unique_lock lock(m_mutex);

@@ -1,6 +1,8 @@
 // Plugin policies: glob matching, the record encoding, deny by default, officers unaffected,
 // the checks in the key use cases, cache invalidation and the audit record (real LMDB, a fake
 // HSM: the HSM is not what is tested here).
+#include "services/policies.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -9,7 +11,6 @@
 #include "domain/error.hpp"
 #include "services/key_lifecycle.hpp"
 #include "services/key_operations.hpp"
-#include "services/policies.hpp"
 #include "services/principals.hpp"
 #include "store/lmdb_store.hpp"
 
@@ -97,12 +98,11 @@ class Policies : public ::testing::Test {
     static std::uint32_t bits(Role r) { return static_cast<std::uint32_t>(r); }
     KeyRecord make(const std::string& name) {
         KeyLifecycle k(*m_ctx);
-        return k.create(m_admin, CreateKeyRequest{name, Algorithm::Aes128,
-                                                  UsageMask()
-                                                      .add(Usage::Mac)
-                                                      .add(Usage::Encrypt)
-                                                      .add(Usage::Decrypt),
-                                                  true, false});
+        return k.create(
+            m_admin,
+            CreateKeyRequest{name, Algorithm::Aes128,
+                             UsageMask().add(Usage::Mac).add(Usage::Encrypt).add(Usage::Decrypt),
+                             true, false});
     }
 
     std::string m_dir;
@@ -284,12 +284,12 @@ TEST_F(Policies, SetChecksCallerAndTarget) {
     EXPECT_EQ(code_of([&] { m_policies->set(m_admin, "tsm-a", {""}, {PolicyOperation::Mac}); }),
               ErrorCode::InvalidArgument);
     EXPECT_EQ(code_of([&] {
-                  m_policies->set(m_admin, "tsm-a", {std::string(256, 'x')}, {PolicyOperation::Mac});
+                  m_policies->set(m_admin, "tsm-a", {std::string(256, 'x')},
+                                  {PolicyOperation::Mac});
               }),
               ErrorCode::InvalidArgument);
-    EXPECT_EQ(
-        code_of([&] { m_policies->set(m_admin, "tsm-a", {"a\nb"}, {PolicyOperation::Mac}); }),
-        ErrorCode::InvalidArgument);
+    EXPECT_EQ(code_of([&] { m_policies->set(m_admin, "tsm-a", {"a\nb"}, {PolicyOperation::Mac}); }),
+              ErrorCode::InvalidArgument);
     // Nothing was stored by the refused calls.
     EXPECT_FALSE(m_store->get(Table::Policies, "tsm-a"));
     EXPECT_FALSE(m_store->get(Table::Policies, "officer"));
@@ -299,7 +299,7 @@ TEST_F(Policies, SetIsAuditedAndInvalidatesTheCache) {
     KeyOperations ops(*m_ctx);
     m_policies->set(m_admin, "tsm-a", {"tsm/a/*", "tsm/a/*"}, {PolicyOperation::Mac});
     EXPECT_NO_THROW(ops.mac(m_plugin_a, m_key_a.id, kCmac, as_view("x")));  // now cached
-    auto got = m_policies->get(m_plugin_a, "tsm-a");                       // its own policy
+    auto got = m_policies->get(m_plugin_a, "tsm-a");                        // its own policy
     ASSERT_TRUE(got);
     EXPECT_EQ(got->keys, std::vector<std::string>{"tsm/a/*"});  // duplicates dropped
     EXPECT_EQ(code_of([&] { m_policies->get(m_plugin_b, "tsm-a"); }), ErrorCode::Forbidden);

@@ -56,7 +56,9 @@ class Approvals : public Rest {
         EXPECT_EQ(str(d.json(), "operation"), "quorum." + op);
         const int required = d.json()->getValue<int>("required");
         ASSERT_EQ(approve(id, s_admin2).status, 200);
-        if (required > 1) ASSERT_EQ(approve(id, s_admin3).status, 200);
+        if (required > 1) {
+            ASSERT_EQ(approve(id, s_admin3).status, 200);
+        }
         auto x = execute(id);
         ASSERT_EQ(x.status, 200) << x.body;
         EXPECT_EQ(get("/v1/quorums/" + op).status, 404);
@@ -161,11 +163,17 @@ TEST_F(Approvals, PrincipalCreationWaitsForASecondAdministrator) {
 
 TEST_F(Approvals, OneRejectionEndsTheRequest) {
     ASSERT_EQ(put("/v1/quorums/principal.create", R"({"approvals":2})").status, 200);
+    const auto held_before = get("/v1/approvals").json()->getArray("approvals")->size();
     auto refused =
         post("/v1/principals", R"({"name":"by-officer","roles":["auditor"]})", s_officer);
     EXPECT_EQ(refused.status, 403) << "a requester who could never run it is refused at once";
     auto dup = post("/v1/principals", R"({"name":"admin2","roles":["auditor"]})");
     EXPECT_EQ(dup.status, 409) << "an existing name is refused before it is held";
+    EXPECT_EQ(post("/v1/principals", "{\"name\":").status, 400) << "unparsable body: not held";
+    EXPECT_EQ(post("/v1/principals", R"({"name":"Bad Name","roles":["auditor"]})").status, 400)
+        << "an invalid name is refused before it is held";
+    EXPECT_EQ(get("/v1/approvals").json()->getArray("approvals")->size(), held_before)
+        << "none of these was held";
 
     auto held = post("/v1/principals", R"({"name":"rejected-one","roles":["admin"]})");
     ASSERT_EQ(held.status, 202) << held.body;

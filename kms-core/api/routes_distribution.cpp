@@ -52,14 +52,16 @@ SecureBytes secret_hex(std::string& text, std::string_view field) {
     bool bad = odd;
     for (std::size_t i = 0; !bad && i < out.size(); ++i) {
         const int hi = nibble(text[2 * i]), lo = nibble(text[2 * i + 1]);
-        if (hi < 0 || lo < 0) bad = true;
-        else out[i] = static_cast<std::uint8_t>((hi << 4) | lo);
+        if (hi < 0 || lo < 0)
+            bad = true;
+        else
+            out[i] = static_cast<std::uint8_t>((hi << 4) | lo);
     }
     secure_wipe(text.data(), text.size());
     if (bad)
         throw Error(ErrorCode::InvalidArgument,
-                    std::string(field) + (odd ? ": hex must have an even number of digits"
-                                              : ": not a hex string"));
+                    std::string(field) +
+                        (odd ? ": hex must have an even number of digits" : ": not a hex string"));
     return out;
 }
 
@@ -106,7 +108,8 @@ Poco::JSON::Object::Ptr ceremony_json(const core::Ceremony& c) {
     o->set("expiresAt", format_time(c.expires_ms));
     o->set("exportable", c.exportable);
     o->set("trusted", c.trusted);
-    o->set("kcv", c.expected_kcv.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(to_hex(c.expected_kcv)));
+    o->set("kcv", c.expected_kcv.empty() ? Poco::Dynamic::Var()
+                                         : Poco::Dynamic::Var(to_hex(c.expected_kcv)));
     o->set("createdBy", c.created_by);
     o->set("createdAt", format_time(c.created_ms));
     if (!c.key_id.empty()) o->set("keyId", c.key_id);
@@ -119,21 +122,20 @@ Poco::JSON::Object::Ptr ceremony_json(const core::Ceremony& c) {
 
 void add_distribution_routes(Router& router, ApiServices& s) {
     // ---- key ceremonies ----
-    router.add("POST", "/v1/ceremonies", "ceremony.create", BodyPolicy::Required,
-               [&s](Request& r) {
-                   Body b(r.body, {"name", "algorithm", "usage", "components", "exportable",
-                                   "trusted", "kcv", "expiresInSeconds"});
-                   core::CeremonyRequest req;
-                   req.name = b.string("name", 128);
-                   req.algorithm = algorithm_field(b);
-                   req.usage = usage_list(b.strings("usage"));
-                   req.components = static_cast<int>(b.integer("components", 2, 3));
-                   req.exportable = b.opt_bool("exportable").value_or(false);
-                   req.trusted = b.opt_bool("trusted").value_or(false);
-                   req.kcv = b.opt_hex("kcv");
-                   req.expires_in_s = b.opt_int("expiresInSeconds", 60, 86400).value_or(3600);
-                   return Reply{201, ceremony_json(s.ceremonies.create(*r.caller, req))};
-               });
+    router.add("POST", "/v1/ceremonies", "ceremony.create", BodyPolicy::Required, [&s](Request& r) {
+        Body b(r.body, {"name", "algorithm", "usage", "components", "exportable", "trusted", "kcv",
+                        "expiresInSeconds"});
+        core::CeremonyRequest req;
+        req.name = b.string("name", 128);
+        req.algorithm = algorithm_field(b);
+        req.usage = usage_list(b.strings("usage"));
+        req.components = static_cast<int>(b.integer("components", 2, 3));
+        req.exportable = b.opt_bool("exportable").value_or(false);
+        req.trusted = b.opt_bool("trusted").value_or(false);
+        req.kcv = b.opt_hex("kcv");
+        req.expires_in_s = b.opt_int("expiresInSeconds", 60, 86400).value_or(3600);
+        return Reply{201, ceremony_json(s.ceremonies.create(*r.caller, req))};
+    });
     router.require_approval("ceremony.create");
 
     router.add("GET", "/v1/ceremonies", "ceremony.list", BodyPolicy::None, [&s](Request& r) {
@@ -148,8 +150,8 @@ void add_distribution_routes(Router& router, ApiServices& s) {
         return Reply{200, ceremony_json(s.ceremonies.get(*r.caller, r.params[0]))};
     });
 
-    router.add("POST", "/v1/ceremonies/{id}/components", "ceremony.component",
-               BodyPolicy::Required, [&s](Request& r) {
+    router.add("POST", "/v1/ceremonies/{id}/components", "ceremony.component", BodyPolicy::Required,
+               [&s](Request& r) {
                    Body b(r.body, {"component", "kcv"});
                    std::string text = b.string("component", 128);
                    SecureBytes component = secret_hex(text, "component");
@@ -190,49 +192,46 @@ void add_distribution_routes(Router& router, ApiServices& s) {
     });
     router.require_approval("key.import");
 
-    router.add("POST", "/v1/keys/{id}/export", "key.export", BodyPolicy::Required,
-               [&s](Request& r) {
-                   Body b(r.body, {"format", "kek", "tr31"});
-                   core::ExportRequest req;
-                   req.key_id = r.params[0];
-                   req.format = format_field(b);
-                   req.kek_id = b.string("kek", 128);
-                   if (r.body->has("tr31")) {
-                       if (req.format != core::DistributionFormat::Tr31)
-                           throw Error(ErrorCode::InvalidArgument,
-                                       "tr31: only with format TR-31");
-                       auto t = r.body->getObject("tr31");
-                       if (!t)
-                           throw Error(ErrorCode::InvalidArgument, "tr31: must be an object");
-                       Body tb(t, {"version", "exportability", "keyVersion"});
-                       const std::string v = tb.opt_string("version", 1).value_or("D");
-                       if (v != "D" && v != "B")
-                           throw Error(ErrorCode::InvalidArgument,
-                                       "tr31.version: must be \"D\" or \"B\"");
-                       req.tr31_version = v[0];
-                       if (auto e = tb.opt_string("exportability", 1)) {
-                           if (*e != "N" && *e != "E" && *e != "S")
-                               throw Error(ErrorCode::InvalidArgument,
-                                           "tr31.exportability: must be \"N\", \"E\" or \"S\"");
-                           req.tr31_exportability = (*e)[0];
-                       }
-                       req.tr31_key_version = tb.opt_string("keyVersion", 2).value_or("00");
-                   }
-                   const auto out = s.distribution.export_key(*r.caller, req);
-                   auto o = new_object();
-                   o->set("keyId", out.key_id);
-                   o->set("version", out.version);
-                   o->set("algorithm", std::string(core::info(out.algorithm).name));
-                   o->set("kcv", out.kcv.empty() ? Poco::Dynamic::Var()
-                                                 : Poco::Dynamic::Var(to_hex(out.kcv)));
-                   o->set("format", std::string(core::distribution_format_name(out.format)));
-                   o->set("kek", out.kek_id);
-                   if (out.format == core::DistributionFormat::Tr31)
-                       o->set("keyBlock", out.key_block);
-                   else
-                       o->set("wrapped", to_hex(out.wrapped));
-                   return Reply{200, o};
-               });
+    router.add(
+        "POST", "/v1/keys/{id}/export", "key.export", BodyPolicy::Required, [&s](Request& r) {
+            Body b(r.body, {"format", "kek", "tr31"});
+            core::ExportRequest req;
+            req.key_id = r.params[0];
+            req.format = format_field(b);
+            req.kek_id = b.string("kek", 128);
+            if (r.body->has("tr31")) {
+                if (req.format != core::DistributionFormat::Tr31)
+                    throw Error(ErrorCode::InvalidArgument, "tr31: only with format TR-31");
+                auto t = r.body->getObject("tr31");
+                if (!t) throw Error(ErrorCode::InvalidArgument, "tr31: must be an object");
+                Body tb(t, {"version", "exportability", "keyVersion"});
+                const std::string v = tb.opt_string("version", 1).value_or("D");
+                if (v != "D" && v != "B")
+                    throw Error(ErrorCode::InvalidArgument, "tr31.version: must be \"D\" or \"B\"");
+                req.tr31_version = v[0];
+                if (auto e = tb.opt_string("exportability", 1)) {
+                    if (*e != "N" && *e != "E" && *e != "S")
+                        throw Error(ErrorCode::InvalidArgument,
+                                    "tr31.exportability: must be \"N\", \"E\" or \"S\"");
+                    req.tr31_exportability = (*e)[0];
+                }
+                req.tr31_key_version = tb.opt_string("keyVersion", 2).value_or("00");
+            }
+            const auto out = s.distribution.export_key(*r.caller, req);
+            auto o = new_object();
+            o->set("keyId", out.key_id);
+            o->set("version", out.version);
+            o->set("algorithm", std::string(core::info(out.algorithm).name));
+            o->set("kcv",
+                   out.kcv.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(to_hex(out.kcv)));
+            o->set("format", std::string(core::distribution_format_name(out.format)));
+            o->set("kek", out.kek_id);
+            if (out.format == core::DistributionFormat::Tr31)
+                o->set("keyBlock", out.key_block);
+            else
+                o->set("wrapped", to_hex(out.wrapped));
+            return Reply{200, o};
+        });
     router.require_approval("key.export");
 }
 

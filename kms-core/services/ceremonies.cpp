@@ -46,12 +46,18 @@ std::string not_found(std::string_view id) {
 
 std::string_view ceremony_state_name(CeremonyState s) {
     switch (s) {
-        case CeremonyState::Open: return "open";
-        case CeremonyState::Completed: return "completed";
-        case CeremonyState::Cancelled: return "cancelled";
-        case CeremonyState::Expired: return "expired";
-        case CeremonyState::Failed: return "failed";
-        case CeremonyState::Interrupted: return "interrupted";
+        case CeremonyState::Open:
+            return "open";
+        case CeremonyState::Completed:
+            return "completed";
+        case CeremonyState::Cancelled:
+            return "cancelled";
+        case CeremonyState::Expired:
+            return "expired";
+        case CeremonyState::Failed:
+            return "failed";
+        case CeremonyState::Interrupted:
+            return "interrupted";
     }
     return "unknown";
 }
@@ -89,7 +95,8 @@ Ceremony decode_ceremony(ByteView data) {
     c.name = r.lv_string();
     const std::uint8_t alg = r.u8();
     bool known = false;
-    for (const auto& a : all_algorithms()) known = known || static_cast<std::uint8_t>(a.algorithm) == alg;
+    for (const auto& a : all_algorithms())
+        known = known || static_cast<std::uint8_t>(a.algorithm) == alg;
     if (!known) throw Error(ErrorCode::Integrity, "ceremony record: unknown algorithm");
     c.algorithm = static_cast<Algorithm>(alg);
     c.usage = UsageMask(r.u32());
@@ -150,10 +157,10 @@ void CeremonyService::close(Ceremony& c, CeremonyState state, const std::string&
     m_ctx.store.write([&](WriteTxn& t) {
         t.put(Table::Ceremonies, c.id, rec);
         if (first) t.append_audit(*first);
-        t.append_audit(AuditEvent{actor, action, c.id,
-                                  state == CeremonyState::Cancelled ? AuditOutcome::Success
-                                                                    : AuditOutcome::Failed,
-                                  "name=" + c.name + " " + reason});
+        t.append_audit(AuditEvent{
+            actor, action, c.id,
+            state == CeremonyState::Cancelled ? AuditOutcome::Success : AuditOutcome::Failed,
+            "name=" + c.name + " " + reason});
     });
 }
 
@@ -259,7 +266,8 @@ ComponentResult CeremonyService::add_component(const Principal& caller, std::str
         if (k.name == caller.name)
             throw Error(ErrorCode::Conflict, "custodian '" + caller.name +
                                                  "' already entered a component of ceremony '" +
-                                                 c.id + "': each component needs another custodian");
+                                                 c.id +
+                                                 "': each component needs another custodian");
     const std::size_t length = secret_length(c.algorithm);
     if (component.size() != length)
         throw Error(ErrorCode::InvalidArgument,
@@ -279,14 +287,12 @@ ComponentResult CeremonyService::add_component(const Principal& caller, std::str
     // so a failed write leaves the ceremony as it was.
     SecureBytes sum(length);
     for (std::size_t i = 0; i < length; ++i)
-        sum[i] = static_cast<std::uint8_t>(
-            component[i] ^ (partial == m_partial.end() ? 0 : partial->second[i]));
+        sum[i] = static_cast<std::uint8_t>(component[i] ^
+                                           (partial == m_partial.end() ? 0 : partial->second[i]));
     const std::int64_t now = m_ctx.clock.now_ms();
     c.custodians.push_back(CeremonyCustodian{caller.name, now});
-    const std::string count =
-        std::to_string(c.received()) + "/" + std::to_string(c.components);
-    const AuditEvent component_event{caller.name, "ceremony.component", c.id,
-                                     AuditOutcome::Success,
+    const std::string count = std::to_string(c.received()) + "/" + std::to_string(c.components);
+    const AuditEvent component_event{caller.name, "ceremony.component", c.id, AuditOutcome::Success,
                                      "custodian=" + caller.name + " received=" + count};
 
     if (c.received() < c.components) {
@@ -306,8 +312,7 @@ ComponentResult CeremonyService::add_component(const Principal& caller, std::str
         // The message names only the expected KCV (already in the record), not the assembled
         // key's: a wrong KCV means a component was wrong, and the custodians start again.
         close(c, CeremonyState::Failed, caller.name, "ceremony.fail",
-              "the assembled key's KCV does not match the expected kcv " +
-                  to_hex(c.expected_kcv),
+              "the assembled key's KCV does not match the expected kcv " + to_hex(c.expected_kcv),
               &component_event);
         throw Error(ErrorCode::VerificationFailed,
                     "kcv: the assembled key's KCV does not match the ceremony's expected kcv " +

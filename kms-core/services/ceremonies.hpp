@@ -55,7 +55,7 @@ struct CeremonyCustodian {
 };
 
 struct Ceremony {
-    std::string id;  ///< "c-" and 32 hex digits
+    std::string id;    ///< "c-" and 32 hex digits
     std::string name;  ///< the name the assembled key gets
     Algorithm algorithm = Algorithm::Aes256;
     UsageMask usage;
@@ -87,8 +87,8 @@ struct CeremonyRequest {
     int components = 2;
     bool exportable = false;
     bool trusted = false;
-    std::optional<Bytes> kcv;            ///< expected KCV of the assembled key (3 bytes)
-    std::int64_t expires_in_s = 3600;    ///< 60..86400
+    std::optional<Bytes> kcv;          ///< expected KCV of the assembled key (3 bytes)
+    std::int64_t expires_in_s = 3600;  ///< 60..86400
 };
 
 /// The answer to a component: how many arrived and, after the last, the new key.

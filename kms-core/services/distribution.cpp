@@ -27,11 +27,16 @@ constexpr FormatName kFormats[] = {
 
 std::string fam_name(KeyFamily f) {
     switch (f) {
-        case KeyFamily::Aes: return "AES";
-        case KeyFamily::Des3: return "DES3";
-        case KeyFamily::Hmac: return "HMAC";
-        case KeyFamily::Ec: return "EC";
-        case KeyFamily::Rsa: return "RSA";
+        case KeyFamily::Aes:
+            return "AES";
+        case KeyFamily::Des3:
+            return "DES3";
+        case KeyFamily::Hmac:
+            return "HMAC";
+        case KeyFamily::Ec:
+            return "EC";
+        case KeyFamily::Rsa:
+            return "RSA";
     }
     return "?";
 }
@@ -47,27 +52,28 @@ std::string state_of(const KeyRecord& k) {
 
 /// The KEK of an export or import, with the checks both share.
 std::shared_ptr<const KeyRecord> load_kek(ServiceContext& ctx, const std::string& kek_id,
-                                          Usage usage, KeyFamily family,
-                                          std::string_view format) {
+                                          Usage usage, KeyFamily family, std::string_view format) {
     if (kek_id.empty()) throw Error(ErrorCode::InvalidArgument, "kek: is required");
     auto kek = load_key(ctx, kek_id);
     const char* what = usage == Usage::Wrap ? "wrap" : "unwrap";
     if (!kek->usage.has(usage))
-        throw Error(ErrorCode::UsageNotPermitted, "kek: key '" + kek->id +
-                                                      "' does not have the usage '" + what + "'");
+        throw Error(ErrorCode::UsageNotPermitted,
+                    "kek: key '" + kek->id + "' does not have the usage '" + what + "'");
     if (info(kek->algorithm).family != family)
         throw Error(ErrorCode::InvalidArgument,
-                    "kek: " + std::string(format) + " needs a " + fam_name(family) +
-                        " key; key '" + kek->id + "' is " +
-                        std::string(info(kek->algorithm).name));
+                    "kek: " + std::string(format) + " needs a " + fam_name(family) + " key; key '" +
+                        kek->id + "' is " + std::string(info(kek->algorithm).name));
     return kek;
 }
 
 KeyFamily kek_family(DistributionFormat f, char tr31_version) {
     switch (f) {
-        case DistributionFormat::RsaOaepSha256: return KeyFamily::Rsa;
-        case DistributionFormat::Tr31: return tr31_version == 'B' ? KeyFamily::Des3 : KeyFamily::Aes;
-        default: return KeyFamily::Aes;
+        case DistributionFormat::RsaOaepSha256:
+            return KeyFamily::Rsa;
+        case DistributionFormat::Tr31:
+            return tr31_version == 'B' ? KeyFamily::Des3 : KeyFamily::Aes;
+        default:
+            return KeyFamily::Aes;
     }
 }
 
@@ -110,12 +116,12 @@ ExportResult DistributionService::export_key(const Principal& caller, const Expo
     const std::string_view format = distribution_format_name(req.format);
     if (req.kek_id == key->id)
         throw Error(ErrorCode::InvalidArgument, "kek: a key cannot be exported under itself");
-    const auto kek = load_kek(m_ctx, req.kek_id, Usage::Wrap,
-                              kek_family(req.format, req.tr31_version), format);
+    const auto kek =
+        load_kek(m_ctx, req.kek_id, Usage::Wrap, kek_family(req.format, req.tr31_version), format);
     if (!kek->trusted)
-        throw Error(ErrorCode::Forbidden,
-                    "kek: key '" + kek->id + "' is not a trusted KEK; exports go only under keys "
-                                             "created (or imported) with \"trusted\": true");
+        throw Error(ErrorCode::Forbidden, "kek: key '" + kek->id +
+                                              "' is not a trusted KEK; exports go only under keys "
+                                              "created (or imported) with \"trusted\": true");
     if (kek->state != KeyState::Active)
         throw Error(ErrorCode::WrongState,
                     "kek: key '" + kek->id + "' is " + state_of(*kek) + ": the KEK must be Active");
@@ -135,17 +141,15 @@ ExportResult DistributionService::export_key(const Principal& caller, const Expo
     switch (req.format) {
         case DistributionFormat::AesKw:
         case DistributionFormat::AesKwp:
-            out.wrapped = m_ctx.hsm.wrap_key(ref_of(*key), ref_of(*kek),
-                                             req.format == DistributionFormat::AesKw
-                                                 ? WrapFormat::AesKw
-                                                 : WrapFormat::AesKwp);
+            out.wrapped = m_ctx.hsm.wrap_key(
+                ref_of(*key), ref_of(*kek),
+                req.format == DistributionFormat::AesKw ? WrapFormat::AesKw : WrapFormat::AesKwp);
             break;
         case DistributionFormat::RsaOaepSha256:
             out.wrapped = m_ctx.hsm.wrap_key_rsa_oaep(ref_of(*key), ref_of(*kek));
             break;
         case DistributionFormat::Tr31: {
-            Tr31Header h =
-                tr31_header_for(req.tr31_version, key->algorithm, key->usage, false);
+            Tr31Header h = tr31_header_for(req.tr31_version, key->algorithm, key->usage, false);
             if (req.tr31_exportability) {
                 const char e = *req.tr31_exportability;
                 if (e != 'N' && e != 'E' && e != 'S')
@@ -160,8 +164,8 @@ ExportResult DistributionService::export_key(const Principal& caller, const Expo
                             "tr31.keyVersion: must be 2 letters or digits, e.g. \"00\"");
             h.key_version = req.tr31_key_version;
             out.key_block = m_ctx.hsm.export_tr31(ref_of(*key), ref_of(*kek), h);
-            detail += " tr31=" + std::string(1, h.version) + h.usage + h.algorithm +
-                      h.mode_of_use + " exportability=" + std::string(1, h.exportability);
+            detail += " tr31=" + std::string(1, h.version) + h.usage + h.algorithm + h.mode_of_use +
+                      " exportability=" + std::string(1, h.exportability);
             break;
         }
         case DistributionFormat::Spki:
@@ -193,8 +197,7 @@ KeyRecord DistributionService::import_key(const Principal& caller, const ImportR
         if ((req.usage.bits() & ~allowed) != 0)
             throw Error(ErrorCode::InvalidArgument,
                         "usage: a public key only can have the usages verify and/or wrap");
-        if (!req.kek_id.empty())
-            throw Error(ErrorCode::InvalidArgument, "kek: not used with SPKI");
+        if (!req.kek_id.empty()) throw Error(ErrorCode::InvalidArgument, "kek: not used with SPKI");
         if (req.exportable)
             throw Error(ErrorCode::InvalidArgument,
                         "exportable: a public key only has nothing to export");
@@ -206,9 +209,9 @@ KeyRecord DistributionService::import_key(const Principal& caller, const ImportR
             throw Error(ErrorCode::InvalidArgument,
                         "publicKey: not an EC P-256/P-384 or RSA 2048/3072 public key");
         if (*alg != req.algorithm)
-            throw Error(ErrorCode::InvalidArgument,
-                        "publicKey: the key is " + std::string(info(*alg).name) +
-                            ", not " + std::string(info(req.algorithm).name));
+            throw Error(ErrorCode::InvalidArgument, "publicKey: the key is " +
+                                                        std::string(info(*alg).name) + ", not " +
+                                                        std::string(info(req.algorithm).name));
     } else {
         if (!is_symmetric(req.algorithm))
             throw Error(ErrorCode::InvalidArgument,
@@ -259,8 +262,9 @@ KeyRecord DistributionService::import_key(const Principal& caller, const ImportR
                                                    ": the KEK must be Active or Deactivated");
         if (kek->current().block.empty())
             throw Error(ErrorCode::InvalidArgument,
-                        "kek: key '" + kek->id + "' is a public key only; unwrapping needs its "
-                                                 "private key");
+                        "kek: key '" + kek->id +
+                            "' is a public key only; unwrapping needs its "
+                            "private key");
     }
 
     KeyRecord rec;
@@ -278,10 +282,10 @@ KeyRecord DistributionService::import_key(const Principal& caller, const ImportR
     switch (req.format) {
         case DistributionFormat::AesKw:
         case DistributionFormat::AesKwp:
-            g = m_ctx.hsm.unwrap_key(spec, ref_of(*kek),
-                                     req.format == DistributionFormat::AesKw ? WrapFormat::AesKw
-                                                                             : WrapFormat::AesKwp,
-                                     req.wrapped);
+            g = m_ctx.hsm.unwrap_key(
+                spec, ref_of(*kek),
+                req.format == DistributionFormat::AesKw ? WrapFormat::AesKw : WrapFormat::AesKwp,
+                req.wrapped);
             break;
         case DistributionFormat::RsaOaepSha256:
             g = m_ctx.hsm.unwrap_key_rsa_oaep(spec, ref_of(*kek), req.wrapped);
@@ -296,10 +300,9 @@ KeyRecord DistributionService::import_key(const Principal& caller, const ImportR
             break;
     }
     if (req.kcv && !equal_ct(g.kcv, *req.kcv))
-        throw Error(ErrorCode::VerificationFailed,
-                    "kcv: the imported key's KCV " + to_hex(g.kcv) +
-                        " does not match the given kcv " + to_hex(*req.kcv) +
-                        "; nothing was stored");
+        throw Error(ErrorCode::VerificationFailed, "kcv: the imported key's KCV " + to_hex(g.kcv) +
+                                                       " does not match the given kcv " +
+                                                       to_hex(*req.kcv) + "; nothing was stored");
 
     rec.versions.push_back(KeyVersion{1, g.block, g.kcv, g.public_key, rec.created_ms});
     rec.state = req.activate ? KeyState::Active : KeyState::PreActive;

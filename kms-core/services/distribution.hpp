@@ -39,9 +39,9 @@ struct ExportRequest {
     std::string key_id;
     DistributionFormat format = DistributionFormat::AesKwp;
     std::string kek_id;
-    char tr31_version = 'D';               ///< 'D' or 'B'
+    char tr31_version = 'D';                 ///< 'D' or 'B'
     std::optional<char> tr31_exportability;  ///< 'N', 'E' or 'S'; default 'N'
-    std::string tr31_key_version = "00";   ///< 2 characters
+    std::string tr31_key_version = "00";     ///< 2 characters
 };
 
 struct ExportResult {
@@ -60,10 +60,10 @@ struct ImportRequest {
     Algorithm algorithm = Algorithm::Aes256;
     UsageMask usage;
     DistributionFormat format = DistributionFormat::AesKwp;
-    std::string kek_id;      ///< empty for SPKI
-    Bytes wrapped;           ///< AES-KW, AES-KWP, RSA-OAEP
-    std::string key_block;   ///< TR-31
-    Bytes public_key;        ///< SPKI: DER SubjectPublicKeyInfo
+    std::string kek_id;        ///< empty for SPKI
+    Bytes wrapped;             ///< AES-KW, AES-KWP, RSA-OAEP
+    std::string key_block;     ///< TR-31
+    Bytes public_key;          ///< SPKI: DER SubjectPublicKeyInfo
     std::optional<Bytes> kcv;  ///< checked against the imported key's KCV
     bool exportable = false;
     bool trusted = false;

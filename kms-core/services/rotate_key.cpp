@@ -16,9 +16,8 @@ KeyRecord KeyLifecycle::rotate(const Principal& caller, std::string_view id) {
                                                "' holds only an imported public key: import "
                                                "the new public key under a new name instead");
     const std::uint32_t next = before->current().number + 1;
-    const GeneratedKey g = m_ctx.hsm.generate(KeySpec{before->id, next, before->algorithm,
-                                                      before->usage, before->exportable,
-                                                      before->trusted});
+    const GeneratedKey g = m_ctx.hsm.generate(KeySpec{
+        before->id, next, before->algorithm, before->usage, before->exportable, before->trusted});
 
     KeyRecord out;
     write_key(m_ctx, id, [&](WriteTxn& t) {

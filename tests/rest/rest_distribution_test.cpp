@@ -28,8 +28,8 @@ class Distribution : public Rest {
         Rest::SetUpTestSuite();
         HttpsClient c("127.0.0.1", s_kmsd->port(), s_kmsd->ca_file());
         auto mk = [&](const std::string& name, const std::string& roles) {
-            auto r = c.post("/v1/principals",
-                            "{\"name\":\"" + name + "\",\"roles\":" + roles + "}", s_admin);
+            auto r = c.post("/v1/principals", "{\"name\":\"" + name + "\",\"roles\":" + roles + "}",
+                            s_admin);
             EXPECT_EQ(r.status, 201) << r.body;
             return r.json()->getValue<std::string>("token");
         };
@@ -41,12 +41,10 @@ class Distribution : public Rest {
 
     /// POST /v1/ceremonies as the key officer; returns the ceremony id (asserts 201).
     std::string ceremony(const std::string& name, const std::string& algorithm,
-                         const std::string& usage, int components,
-                         const std::string& extra = "") {
+                         const std::string& usage, int components, const std::string& extra = "") {
         auto r = post("/v1/ceremonies",
-                      "{\"name\":\"" + name + "\",\"algorithm\":\"" + algorithm +
-                          "\",\"usage\":" + usage + ",\"components\":" +
-                          std::to_string(components) + extra + "}",
+                      "{\"name\":\"" + name + "\",\"algorithm\":\"" + algorithm + "\",\"usage\":" +
+                          usage + ",\"components\":" + std::to_string(components) + extra + "}",
                       s_officer);
         EXPECT_EQ(r.status, 201) << r.body;
         if (r.status != 201) return "";
@@ -68,8 +66,8 @@ class Distribution : public Rest {
                          const std::string& usage, const std::vector<Bytes>& parts,
                          const std::string& extra = "") {
         const bool des = algorithm.rfind("DES3", 0) == 0;
-        const std::string id = ceremony(name, algorithm, usage, static_cast<int>(parts.size()),
-                                        extra);
+        const std::string id =
+            ceremony(name, algorithm, usage, static_cast<int>(parts.size()), extra);
         const std::string* who[] = {&s_alice, &s_bob, &s_carol};
         Object::Ptr key;
         for (std::size_t i = 0; i < parts.size(); ++i) {
@@ -77,8 +75,10 @@ class Distribution : public Rest {
             auto r = component(id, parts[i], kcv, *who[i]);
             EXPECT_EQ(r.status, 200) << r.body;
             EXPECT_EQ(r.json()->getValue<int>("received"), static_cast<int>(i + 1));
-            if (i + 1 == parts.size()) key = r.json()->getObject("key");
-            else EXPECT_FALSE(r.json()->has("key"));
+            if (i + 1 == parts.size())
+                key = r.json()->getObject("key");
+            else
+                EXPECT_FALSE(r.json()->has("key"));
         }
         return key;
     }
@@ -172,8 +172,7 @@ TEST_F(Distribution, EveryComponentErrorIsA4xxAndKeepsNothing) {
     r = component(id, m_c2, crypto::kcv_aes_cmac(m_c2), s_alice);
     EXPECT_EQ(r.status, 409) << "the same custodian twice: " << r.body;
     EXPECT_EQ(get("/v1/ceremonies/" + id).json()->getValue<int>("received"), 1);
-    r = post("/v1/ceremonies/" + id + "/components", R"({"component":"zz","kcv":"000000"})",
-             s_bob);
+    r = post("/v1/ceremonies/" + id + "/components", R"({"component":"zz","kcv":"000000"})", s_bob);
     EXPECT_EQ(r.status, 400);
     EXPECT_EQ(http().request("DELETE", "/v1/ceremonies/" + id, "", s_alice).status, 403);
     auto c = http().request("DELETE", "/v1/ceremonies/" + id, "", s_officer);
@@ -188,8 +187,8 @@ TEST_F(Distribution, EveryComponentErrorIsA4xxAndKeepsNothing) {
 }
 
 TEST_F(Distribution, AWrongAssembledKcvFailsTheCeremonyAndStoresNoKey) {
-    const std::string id = ceremony("cer-wrong-kcv", "AES-128", "[\"mac\"]", 2,
-                                    R"(,"kcv":"123456")");
+    const std::string id =
+        ceremony("cer-wrong-kcv", "AES-128", "[\"mac\"]", 2, R"(,"kcv":"123456")");
     ASSERT_EQ(component(id, m_c1, crypto::kcv_aes_cmac(m_c1), s_alice).status, 200);
     auto r = component(id, m_c2, crypto::kcv_aes_cmac(m_c2), s_bob);
     EXPECT_EQ(r.status, 400) << r.body;
@@ -212,13 +211,13 @@ TEST_F(Distribution, CeremonyCreationChecksItsInput) {
     bad(R"({"name":"c1","algorithm":"AES-128","usage":["mac"],"components":2,"trusted":true})");
     bad(R"({"name":"c1","algorithm":"AES-128","usage":["mac"],"components":2,"extra":1})");
     auto r = post("/v1/ceremonies",
-                  R"({"name":"c1","algorithm":"AES-128","usage":["mac"],"components":2})",
-                  s_alice);
+                  R"({"name":"c1","algorithm":"AES-128","usage":["mac"],"components":2})", s_alice);
     EXPECT_EQ(r.status, 403);
     // The shortest expiry is accepted; its 410 is covered by the service test with a clock.
-    r = post("/v1/ceremonies",
-             R"({"name":"c-min","algorithm":"AES-128","usage":["mac"],"components":2,"expiresInSeconds":60})",
-             s_officer);
+    r = post(
+        "/v1/ceremonies",
+        R"({"name":"c-min","algorithm":"AES-128","usage":["mac"],"components":2,"expiresInSeconds":60})",
+        s_officer);
     ASSERT_EQ(r.status, 201) << r.body;
     EXPECT_EQ(str(r.json(), "id").size(), 34u);
     EXPECT_EQ(str(r.json(), "expiresAt").size(), 24u);
@@ -227,7 +226,8 @@ TEST_F(Distribution, CeremonyCreationChecksItsInput) {
 // ---- trusted keys ----
 
 TEST_F(Distribution, TrustedKeysAreKeksOnly) {
-    auto r = post("/v1/keys", R"({"name":"t-mac","algorithm":"AES-256","usage":["mac"],"trusted":true})");
+    auto r = post("/v1/keys",
+                  R"({"name":"t-mac","algorithm":"AES-256","usage":["mac"],"trusted":true})");
     EXPECT_EQ(r.status, 400) << r.body;
     EXPECT_NE(str(r.json(), "message").find("trusted"), std::string::npos);
     auto k = create_key("t-kek", "AES-256", "[\"wrap\",\"unwrap\"]", ",\"trusted\":true");
@@ -242,8 +242,9 @@ TEST_F(Distribution, ImportRouteIsNotTakenForAKeyId) {
     auto r = post("/v1/keys/import", R"({"algorithm":"AES-128"})");
     EXPECT_EQ(r.status, 400) << r.body;
     EXPECT_NE(str(r.json(), "message").find("name"), std::string::npos) << r.body;
-    r = post("/v1/keys/import",
-             R"({"name":"imp-x","algorithm":"AES-128","usage":["mac"],"format":"TR-31","kek":"k-0","keyBlock":"X0016"})");
+    r = post(
+        "/v1/keys/import",
+        R"({"name":"imp-x","algorithm":"AES-128","usage":["mac"],"format":"TR-31","kek":"k-0","keyBlock":"X0016"})");
     EXPECT_EQ(r.status, 400) << "a malformed TR-31 header is a 400 before the HSM: " << r.body;
 }
 
@@ -251,9 +252,7 @@ TEST_F(Distribution, ImportRouteIsNotTakenForAKeyId) {
 
 class Exports : public Distribution {
   protected:
-    static void SetUpTestSuite() {
-        Distribution::SetUpTestSuite();
-    }
+    static void SetUpTestSuite() { Distribution::SetUpTestSuite(); }
     void SetUp() override {
         Distribution::SetUp();
         if (s_kek.empty()) {
@@ -263,8 +262,8 @@ class Exports : public Distribution {
             ASSERT_TRUE(kek);
             ASSERT_TRUE(kek->getValue<bool>("trusted"));
             s_kek = str(kek, "id");
-            auto data = assemble("x-data", "AES-128", "[\"mac\"]", {m_c1, m_c2},
-                                 ",\"exportable\":true");
+            auto data =
+                assemble("x-data", "AES-128", "[\"mac\"]", {m_c1, m_c2}, ",\"exportable\":true");
             ASSERT_TRUE(data);
             s_data = str(data, "id");
         }
@@ -294,18 +293,20 @@ TEST_F(Exports, AesKwpExportUnwrapsToKOnTheHostAndImportsWithTheSameKcv) {
     const SecureBytes clear = crypto::aes_key_unwrap(m_kek, wrapped, true);
     EXPECT_EQ(Bytes(clear.view().begin(), clear.view().end()), m_k);
 
-    auto imp = post("/v1/keys/import",
-                    R"({"name":"x-data-copy","algorithm":"AES-128","usage":["mac"],"format":"AES-KWP","kek":")" +
-                        s_kek + R"(","wrapped":")" + str(o, "wrapped") + R"(","kcv":")" +
-                        to_hex(crypto::kcv_aes_cmac(m_k)) + "\"}");
+    auto imp = post(
+        "/v1/keys/import",
+        R"({"name":"x-data-copy","algorithm":"AES-128","usage":["mac"],"format":"AES-KWP","kek":")" +
+            s_kek + R"(","wrapped":")" + str(o, "wrapped") + R"(","kcv":")" +
+            to_hex(crypto::kcv_aes_cmac(m_k)) + "\"}");
     ASSERT_EQ(imp.status, 201) << imp.body;
     EXPECT_EQ(str(imp.json(), "kcv"), to_hex(crypto::kcv_aes_cmac(m_k)));
     EXPECT_NE(str(imp.json(), "id"), s_data);
     EXPECT_FALSE(imp.json()->getValue<bool>("exportable"));
     // A wrong expected KCV stores nothing.
-    imp = post("/v1/keys/import",
-               R"({"name":"x-data-bad","algorithm":"AES-128","usage":["mac"],"format":"AES-KWP","kek":")" +
-                   s_kek + R"(","wrapped":")" + str(o, "wrapped") + R"(","kcv":"000000"})");
+    imp = post(
+        "/v1/keys/import",
+        R"({"name":"x-data-bad","algorithm":"AES-128","usage":["mac"],"format":"AES-KWP","kek":")" +
+            s_kek + R"(","wrapped":")" + str(o, "wrapped") + R"(","kcv":"000000"})");
     EXPECT_EQ(imp.status, 400) << imp.body;
     EXPECT_EQ(get("/v1/keys?namePrefix=x-data-bad").json()->getArray("keys")->size(), 0u);
 }
@@ -348,22 +349,25 @@ TEST_F(Exports, Tr31VersionDRoundTrip) {
     EXPECT_EQ(opened.header.algorithm, 'A');
     EXPECT_EQ(opened.header.exportability, 'E');
 
-    auto imp = post("/v1/keys/import",
-                    R"({"name":"x-tr31-copy","algorithm":"AES-128","usage":["mac"],"format":"TR-31","kek":")" +
-                        s_kek + R"(","keyBlock":")" + block + R"(","exportable":true})");
+    auto imp = post(
+        "/v1/keys/import",
+        R"({"name":"x-tr31-copy","algorithm":"AES-128","usage":["mac"],"format":"TR-31","kek":")" +
+            s_kek + R"(","keyBlock":")" + block + R"(","exportable":true})");
     ASSERT_EQ(imp.status, 201) << imp.body;
     EXPECT_EQ(str(imp.json(), "kcv"), to_hex(crypto::kcv_aes_cmac(m_k)));
     // The header says a MAC key: importing it as a data encryption key is refused (400).
-    imp = post("/v1/keys/import",
-               R"({"name":"x-tr31-enc","algorithm":"AES-128","usage":["encrypt"],"format":"TR-31","kek":")" +
-                   s_kek + R"(","keyBlock":")" + block + "\"}");
+    imp = post(
+        "/v1/keys/import",
+        R"({"name":"x-tr31-enc","algorithm":"AES-128","usage":["encrypt"],"format":"TR-31","kek":")" +
+            s_kek + R"(","keyBlock":")" + block + "\"}");
     EXPECT_EQ(imp.status, 400) << imp.body;
     // A changed MAC is refused by the HSM side (400 verification_failed).
     std::string tampered = block;
     tampered.back() = tampered.back() == '0' ? '1' : '0';
-    imp = post("/v1/keys/import",
-               R"({"name":"x-tr31-bad","algorithm":"AES-128","usage":["mac"],"format":"TR-31","kek":")" +
-                   s_kek + R"(","keyBlock":")" + tampered + "\"}");
+    imp = post(
+        "/v1/keys/import",
+        R"({"name":"x-tr31-bad","algorithm":"AES-128","usage":["mac"],"format":"TR-31","kek":")" +
+            s_kek + R"(","keyBlock":")" + tampered + "\"}");
     EXPECT_EQ(imp.status, 400) << imp.body;
 }
 
@@ -379,9 +383,10 @@ TEST_F(Exports, RsaOaepToAnImportedPublicKeyDecryptsToKOnTheHost) {
     std::string escaped;
     for (char c : pem) escaped += c == '\n' ? std::string("\\n") : std::string(1, c);
 
-    auto imp = post("/v1/keys/import",
-                    R"({"name":"x-recipient","algorithm":"RSA-2048","usage":["wrap"],"format":"SPKI","trusted":true,"publicKey":")" +
-                        escaped + "\"}");
+    auto imp = post(
+        "/v1/keys/import",
+        R"({"name":"x-recipient","algorithm":"RSA-2048","usage":["wrap"],"format":"SPKI","trusted":true,"publicKey":")" +
+            escaped + "\"}");
     ASSERT_EQ(imp.status, 201) << imp.body;
     const std::string recipient = str(imp.json(), "id");
     EXPECT_TRUE(imp.json()->has("publicKey"));
@@ -408,9 +413,10 @@ TEST_F(Exports, RsaOaepToAnImportedPublicKeyDecryptsToKOnTheHost) {
     EXPECT_EQ(get("/v1/keys/" + recipient).status, 200);
     EXPECT_EQ(post("/v1/keys/" + recipient + "/rotate", "").status, 409);
     // Not trusted: refused.
-    auto plain = post("/v1/keys/import",
-                      R"({"name":"x-recipient2","algorithm":"RSA-2048","usage":["wrap"],"format":"SPKI","publicKey":")" +
-                          escaped + "\"}");
+    auto plain = post(
+        "/v1/keys/import",
+        R"({"name":"x-recipient2","algorithm":"RSA-2048","usage":["wrap"],"format":"SPKI","publicKey":")" +
+            escaped + "\"}");
     ASSERT_EQ(plain.status, 201) << plain.body;
     r = export_key(s_data,
                    R"({"format":"RSA-OAEP-SHA256","kek":")" + str(plain.json(), "id") + "\"}");

@@ -105,8 +105,8 @@ class Ceremonies : public ::testing::Test {
         m_store.reset();
         std::filesystem::remove_all(m_dir);
     }
-    Ceremony open(const std::string& name, int components = 2,
-                  Algorithm alg = Algorithm::Aes128, std::optional<Bytes> kcv = std::nullopt) {
+    Ceremony open(const std::string& name, int components = 2, Algorithm alg = Algorithm::Aes128,
+                  std::optional<Bytes> kcv = std::nullopt) {
         CeremonyRequest r;
         r.name = name;
         r.algorithm = alg;
@@ -172,9 +172,9 @@ TEST_F(Ceremonies, TwoComponentsAssembleTheirXorAndTheRecordNamesTheCustodians) 
     EXPECT_EQ(done.custodians[0].name, "alice");
     EXPECT_EQ(done.custodians[1].name, "bob");
     ASSERT_TRUE(m_store->find_key(r2.key->id));
-    EXPECT_EQ(actions(), (std::vector<std::string>{"ceremony.create", "ceremony.component",
-                                                   "ceremony.component", "key.create",
-                                                   "ceremony.complete"}));
+    EXPECT_EQ(actions(),
+              (std::vector<std::string>{"ceremony.create", "ceremony.component",
+                                        "ceremony.component", "key.create", "ceremony.complete"}));
     const std::string text = audit_text();
     EXPECT_NE(text.find("custodian=alice received=1/2"), std::string::npos) << text;
     EXPECT_NE(text.find("key=" + r2.key->id), std::string::npos) << text;
@@ -228,8 +228,7 @@ TEST_F(Ceremonies, EveryRefusalKeepsNothingOfTheComponent) {
     EXPECT_EQ(m_service->get(m_officer, c.id).received(), 0u);
     m_service->add_component(m_alice, c.id, secret(m_c1), crypto::kcv_aes_cmac(m_c1));
     EXPECT_EQ(code_of([&] {
-                  m_service->add_component(m_alice, c.id, secret(m_c2),
-                                           crypto::kcv_aes_cmac(m_c2));
+                  m_service->add_component(m_alice, c.id, secret(m_c2), crypto::kcv_aes_cmac(m_c2));
               }),
               ErrorCode::Conflict);
     EXPECT_EQ(m_service->get(m_officer, c.id).received(), 1u);
@@ -342,18 +341,18 @@ TEST_F(Ceremonies, ATrustedCeremonyKeyIsImportedTrusted) {
 TEST_F(Ceremonies, ExportNeedsAnExportableKeyAndATrustedActiveKek) {
     KeyLifecycle life(*m_ctx);
     DistributionService dist(*m_ctx);
-    const auto data = life.create(m_officer, CreateKeyRequest{"d-data", Algorithm::Aes256,
-                                                              UsageMask().add(Usage::Encrypt),
-                                                              true, true, false});
-    const auto closed = life.create(m_officer, CreateKeyRequest{"d-closed", Algorithm::Aes256,
-                                                                UsageMask().add(Usage::Encrypt),
-                                                                true, false, false});
-    const auto kek = life.create(m_officer, CreateKeyRequest{"d-kek", Algorithm::Aes256,
-                                                             UsageMask().add(Usage::Wrap), true,
-                                                             false, true});
-    const auto plain = life.create(m_officer, CreateKeyRequest{"d-plain", Algorithm::Aes256,
-                                                               UsageMask().add(Usage::Wrap),
-                                                               true, false, false});
+    const auto data = life.create(
+        m_officer, CreateKeyRequest{"d-data", Algorithm::Aes256, UsageMask().add(Usage::Encrypt),
+                                    true, true, false});
+    const auto closed = life.create(
+        m_officer, CreateKeyRequest{"d-closed", Algorithm::Aes256, UsageMask().add(Usage::Encrypt),
+                                    true, false, false});
+    const auto kek =
+        life.create(m_officer, CreateKeyRequest{"d-kek", Algorithm::Aes256,
+                                                UsageMask().add(Usage::Wrap), true, false, true});
+    const auto plain =
+        life.create(m_officer, CreateKeyRequest{"d-plain", Algorithm::Aes256,
+                                                UsageMask().add(Usage::Wrap), true, false, false});
     ExportRequest req{data.id, DistributionFormat::AesKwp, kek.id};
     const auto out = dist.export_key(m_officer, req);
     EXPECT_EQ(m_hsm.wraps, 1);
@@ -361,21 +360,24 @@ TEST_F(Ceremonies, ExportNeedsAnExportableKeyAndATrustedActiveKek) {
     EXPECT_NE(audit_text().find("key.export " + data.id + " kek=" + kek.id + " format=AES-KWP"),
               std::string::npos)
         << audit_text();
-    EXPECT_EQ(code_of([&] { dist.export_key(m_officer, {closed.id, DistributionFormat::AesKwp,
-                                                        kek.id}); }),
+    EXPECT_EQ(code_of([&] {
+                  dist.export_key(m_officer, {closed.id, DistributionFormat::AesKwp, kek.id});
+              }),
               ErrorCode::Forbidden);
-    EXPECT_EQ(code_of([&] { dist.export_key(m_officer, {data.id, DistributionFormat::AesKwp,
-                                                        plain.id}); }),
+    EXPECT_EQ(code_of([&] {
+                  dist.export_key(m_officer, {data.id, DistributionFormat::AesKwp, plain.id});
+              }),
               ErrorCode::Forbidden);
-    EXPECT_EQ(code_of([&] { dist.export_key(m_officer, {data.id, DistributionFormat::RsaOaepSha256,
-                                                        kek.id}); }),
+    EXPECT_EQ(code_of([&] {
+                  dist.export_key(m_officer, {data.id, DistributionFormat::RsaOaepSha256, kek.id});
+              }),
               ErrorCode::InvalidArgument);
     EXPECT_EQ(code_of([&] { dist.export_key(m_alice, req); }), ErrorCode::Forbidden);
     EXPECT_EQ(code_of([&] {
-                  life.create(m_officer, CreateKeyRequest{"d-bad-kek", Algorithm::Aes256,
-                                                          UsageMask().add(Usage::Wrap).add(
-                                                              Usage::Encrypt),
-                                                          true, false, true});
+                  life.create(m_officer,
+                              CreateKeyRequest{"d-bad-kek", Algorithm::Aes256,
+                                               UsageMask().add(Usage::Wrap).add(Usage::Encrypt),
+                                               true, false, true});
               }),
               ErrorCode::InvalidArgument);
     life.transition(m_officer, kek.id, Transition::Suspend, "hold");

@@ -199,6 +199,29 @@ TEST_F(Distribution, AWrongAssembledKcvFailsTheCeremonyAndStoresNoKey) {
     EXPECT_EQ(keys.json()->getArray("keys")->size(), 0u);
 }
 
+TEST_F(Distribution, ARestartInterruptsACeremonyWithComponents) {
+    const std::string id = ceremony("cer-restart", "AES-128", "[\"mac\"]", 2);
+    const std::string untouched = ceremony("cer-untouched", "AES-128", "[\"mac\"]", 2);
+    ASSERT_EQ(component(id, m_c1, crypto::kcv_aes_cmac(m_c1), s_alice).status, 200);
+    m_client.reset();
+    ASSERT_EQ(s_kmsd->stop(), 0);
+    s_kmsd->start();
+    m_client = std::make_unique<HttpsClient>("127.0.0.1", s_kmsd->port(), s_kmsd->ca_file());
+    auto g = get("/v1/ceremonies/" + id);
+    ASSERT_EQ(g.status, 200) << g.body;
+    EXPECT_EQ(str(g.json(), "state"), "interrupted");
+    EXPECT_EQ(g.json()->getValue<int>("received"), 1);
+    EXPECT_EQ(str(get("/v1/ceremonies/" + untouched).json(), "state"), "open")
+        << "a ceremony without components lost nothing";
+    auto r = component(id, m_c2, crypto::kcv_aes_cmac(m_c2), s_bob);
+    EXPECT_EQ(r.status, 409) << r.body;
+    EXPECT_NE(str(r.json(), "message").find("interrupted"), std::string::npos);
+    auto c = http().request("DELETE", "/v1/ceremonies/" + id, "", s_officer);
+    ASSERT_EQ(c.status, 200) << c.body;
+    EXPECT_EQ(str(c.json(), "state"), "cancelled");
+    EXPECT_EQ(get("/v1/keys?namePrefix=cer-restart").json()->getArray("keys")->size(), 0u);
+}
+
 TEST_F(Distribution, CeremonyCreationChecksItsInput) {
     auto bad = [&](const std::string& body, int status = 400) {
         auto r = post("/v1/ceremonies", body, s_officer);

@@ -394,6 +394,56 @@ TEST_F(Exports, Tr31VersionDRoundTrip) {
     EXPECT_EQ(imp.status, 400) << imp.body;
 }
 
+TEST_F(Exports, Tr31VersionBUnderADes3KekRoundTrip) {
+    const Bytes kbpk = from_hex("89E88CF7931444F334BD7547FC3F380C");
+    const Bytes kbpk1 = from_hex("0123456789ABCDEF0123456789ABCDEF");
+    auto kek = assemble("x-kek-des3", "DES3-2K", "[\"wrap\",\"unwrap\"]",
+                        {kbpk1, xor_of(kbpk, kbpk1)}, ",\"trusted\":true");
+    ASSERT_TRUE(kek);
+    const Bytes k = from_hex("F039121BEC83D26B169BDCD5B22AAF8F");
+    const Bytes k1 = from_hex("1111111111111111FFFFFFFFFFFFFFFF");
+    auto key = assemble("x-des3-data", "DES3-2K", "[\"encrypt\",\"decrypt\"]", {k1, xor_of(k, k1)},
+                        ",\"exportable\":true");
+    ASSERT_TRUE(key);
+    auto r = export_key(str(key, "id"), R"({"format":"TR-31","kek":")" + str(kek, "id") +
+                                            R"(","tr31":{"version":"B"}})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    const std::string block = str(r.json(), "keyBlock");
+    EXPECT_EQ(block.substr(0, 1), "B");
+    const auto opened = crypto::tr31_unwrap(kbpk, block);
+    EXPECT_EQ(opened.header.usage, "D0");
+    EXPECT_EQ(opened.header.algorithm, 'T');
+    EXPECT_EQ(opened.header.exportability, 'N');
+    ASSERT_EQ(opened.key.size(), 16u);
+    for (std::size_t i = 0; i < 16; ++i)  // the ceremony set odd parity; compare without it
+        EXPECT_EQ(opened.key[i] & 0xFE, k[i] & 0xFE);
+    auto imp = post(
+        "/v1/keys/import",
+        R"({"name":"x-des3-copy","algorithm":"DES3-2K","usage":["encrypt","decrypt"],"format":"TR-31","kek":")" +
+            str(kek, "id") + R"(","keyBlock":")" + block + R"(","kcv":")" +
+            to_hex(crypto::kcv_des3(k)) + "\"}");
+    ASSERT_EQ(imp.status, 201) << imp.body;
+    // Exportable is refused for a block whose header says N.
+    imp = post(
+        "/v1/keys/import",
+        R"({"name":"x-des3-copy2","algorithm":"DES3-2K","usage":["encrypt","decrypt"],"format":"TR-31","kek":")" +
+            str(kek, "id") + R"(","keyBlock":")" + block + R"(","exportable":true})");
+    EXPECT_EQ(imp.status, 400) << imp.body;
+}
+
+TEST_F(Exports, RsaOaepRoundTripThroughAnRsaKeyOfTheKms) {
+    auto rsa = create_key("x-rsa-kek", "RSA-2048", "[\"wrap\",\"unwrap\"]", ",\"trusted\":true");
+    ASSERT_TRUE(rsa->getValue<bool>("trusted"));
+    auto r = export_key(s_data, R"({"format":"RSA-OAEP-SHA256","kek":")" + str(rsa, "id") + "\"}");
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto imp = post(
+        "/v1/keys/import",
+        R"({"name":"x-oaep-copy","algorithm":"AES-128","usage":["mac"],"format":"RSA-OAEP-SHA256","kek":")" +
+            str(rsa, "id") + R"(","wrapped":")" + str(r.json(), "wrapped") + "\"}");
+    ASSERT_EQ(imp.status, 201) << imp.body;
+    EXPECT_EQ(str(imp.json(), "kcv"), to_hex(crypto::kcv_aes_cmac(m_k)));
+}
+
 TEST_F(Exports, RsaOaepToAnImportedPublicKeyDecryptsToKOnTheHost) {
     EVP_PKEY* pkey = EVP_RSA_gen(2048);
     ASSERT_NE(pkey, nullptr);

@@ -56,6 +56,7 @@ void add_distribution_routes(Router& router, ApiServices& services);
 void add_approval_routes(Router& router, ApiServices& services);
 /// The internal CA and plugin policies (routes_ca.cpp).
 void add_ca_routes(Router& router, ApiServices& services);
+void add_policy_routes(Router& router, ApiServices& services);  ///< routes_policies.cpp
 
 /// Who is calling: a bearer token (officers) or, without one, a client certificate issued by
 /// the KMS CA and not revoked (plugins). Throws Unauthenticated (authn.cpp).

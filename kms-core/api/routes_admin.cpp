@@ -1,9 +1,29 @@
 // Routes: health, OpenAPI document, identity, principals, audit, HSM information.
 #include "api/api.hpp"
 #include "api/json.hpp"
+#include "crypto/x509.hpp"
 #include "domain/error.hpp"
 
 namespace kms::api {
+
+namespace {
+/// Refuses (400, naming "csr") a CSR that does not parse, whose self-signature does not verify
+/// or whose subject CN is not @p name, so a bad CSR leaves no principal behind.
+void check_principal_csr(const std::string& pem, const std::string& name) {
+    crypto::CertificateRequest req;
+    try {
+        req = crypto::parse_certificate_request(crypto::pem_to_der(pem));
+    } catch (const Error& e) {
+        if (e.code() != ErrorCode::InvalidArgument && e.code() != ErrorCode::VerificationFailed)
+            throw;
+        throw Error(e.code(), std::string("csr: ") + e.what());
+    }
+    if (req.common_name != name)
+        throw Error(ErrorCode::InvalidArgument,
+                    "csr: the subject CN '" + req.common_name.substr(0, 64) +
+                        "' must equal the principal's name '" + name + "'");
+}
+}  // namespace
 
 void add_admin_routes(Router& router, ApiServices& s) {
     router.add(
@@ -48,10 +68,8 @@ void add_admin_routes(Router& router, ApiServices& s) {
                                     "' (admin, key-officer, custodian, auditor, plugin)");
                 roles |= static_cast<std::uint32_t>(*role);
             }
-            if (b.opt_string("csr", 16384))
-                throw Error(
-                    ErrorCode::Unsupported,
-                    "csr: client certificates from the KMS CA are not issued by this version");
+            const auto csr = b.opt_string("csr", 16384);
+            if (csr) check_principal_csr(*csr, name);  // before anything is stored
             auto issued = s.principals.create(*r.caller, name, roles);
             auto o = new_object();
             o->set("name", issued.principal.name);
@@ -59,6 +77,15 @@ void add_admin_routes(Router& router, ApiServices& s) {
             for (const auto& n : core::role_names(issued.principal.roles)) arr->add(n);
             o->set("roles", arr);
             o->set("token", issued.token);
+            if (csr) {
+                // Client profile, CN = the principal's name, bound to it (mTLS). Only an HSM or
+                // store failure can stop it now; the principal then exists without one.
+                const auto cert = s.ca.issue_for_principal(*r.caller, name, *csr);
+                o->set("certificate", cert.pem);
+                o->set("serial", cert.record.serial);
+                o->set("chain", cert.chain_pem);
+                o->set("notAfter", format_time(cert.record.not_after_s * 1000));
+            }
             return Reply{201, o};
         });
     router.require_approval("principal.create");
@@ -126,6 +153,7 @@ void add_routes(Router& router, ApiServices& services) {
     add_distribution_routes(router, services);
     add_approval_routes(router, services);
     add_ca_routes(router, services);
+    add_policy_routes(router, services);
 }
 
 }  // namespace kms::api

@@ -207,6 +207,7 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         core::ApprovalService approvals(ctx);
         core::CertificateAuthority ca(ctx);
         core::PolicyService policies(ctx);
+        ctx.policies = &policies;
 
         if (!initialized) {
             store->write([&](core::WriteTxn& t) {

@@ -85,4 +85,8 @@ std::optional<Principal> PrincipalService::authenticate(std::string_view bearer_
     return p;
 }
 
+std::optional<Principal> PrincipalService::find(std::string_view name) {
+    return m_ctx.store.find_principal(name);
+}
+
 }  // namespace kms::core

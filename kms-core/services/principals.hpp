@@ -23,6 +23,9 @@ class PrincipalService {
     std::vector<Principal> list(const Principal& caller);
     /// The principal owning @p bearer_token, or nullopt (unknown, malformed, or disabled).
     std::optional<Principal> authenticate(std::string_view bearer_token);
+    /// The principal named @p name, or nullopt. No role check: for authentication paths
+    /// (client certificates), never for answering a caller.
+    std::optional<Principal> find(std::string_view name);
     /// First start: creates (or, after an interrupted first start, re-issues the token of)
     /// the first administrator. Audited as actor "kmsd".
     IssuedPrincipal bootstrap_admin(const std::string& name);

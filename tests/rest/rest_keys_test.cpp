@@ -381,6 +381,15 @@ TEST_F(Rest, PrincipalsAndRoles) {
     EXPECT_EQ(
         post("/v1/keys/" + id + "/mac", R"({"algorithm":"AES-CMAC","data":"00"})", auditor).status,
         403);
+    // A plugin without a policy may do nothing with keys; its policy opens them (rest_mtls_test).
+    EXPECT_EQ(
+        post("/v1/keys/" + id + "/mac", R"({"algorithm":"AES-CMAC","data":"00"})", plugin).status,
+        403);
+    ASSERT_EQ(http()
+                  .request("PUT", "/v1/principals/plugin-1/policy",
+                           R"({"keys":["officer-key"],"operations":["mac"]})", s_admin)
+                  .status,
+              200);
     EXPECT_EQ(
         post("/v1/keys/" + id + "/mac", R"({"algorithm":"AES-CMAC","data":"00"})", plugin).status,
         200);

@@ -181,9 +181,11 @@ struct HttpsClient::Impl {
     std::unique_ptr<Poco::Net::HTTPSClientSession> session;
 };
 
-HttpsClient::HttpsClient(const std::string& host, int port, const std::string& ca_file)
+HttpsClient::HttpsClient(const std::string& host, int port, const std::string& ca_file,
+                         const std::string& cert_file, const std::string& key_file)
     : m_impl(new Impl) {
-    m_impl->ctx = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", ca_file,
+    m_impl->ctx = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, key_file, cert_file,
+                                         ca_file,
                                          Poco::Net::Context::VERIFY_STRICT, 9, false);
     m_impl->session = std::make_unique<Poco::Net::HTTPSClientSession>(
         host, static_cast<Poco::UInt16>(port), m_impl->ctx);

@@ -60,9 +60,12 @@ struct HttpResponse {
 };
 
 /// One keep-alive HTTPS connection to kmsd, verifying its certificate against @p ca_file.
+/// With @p cert_file and @p key_file (PEM; the certificate file may hold the chain after the
+/// leaf) the client presents that certificate (mutual TLS).
 class HttpsClient {
   public:
-    HttpsClient(const std::string& host, int port, const std::string& ca_file);
+    HttpsClient(const std::string& host, int port, const std::string& ca_file,
+                const std::string& cert_file = "", const std::string& key_file = "");
     ~HttpsClient();
     HttpResponse request(const std::string& method, const std::string& path,
                          const std::string& body = "", const std::string& token = "",

@@ -57,26 +57,25 @@ std::optional<int> query_int(const Request& r, std::string_view name, int min, i
 }  // namespace
 
 void add_ca_routes(Router& router, ApiServices& s) {
-    router.add(
-        "POST", "/v1/ca/certificates", "ca.certificate-issue", BodyPolicy::Required,
-        [&s](Request& r) {
-            Body b(r.body, {"csr", "profile", "validityDays", "principal"});
-            core::IssueRequest req;
-            req.csr_pem = b.string("csr", kMaxCsrPem);
-            const std::string profile = b.string("profile", 32);
-            auto p = core::parse_cert_profile(profile);
-            if (!p)
-                throw Error(ErrorCode::InvalidArgument,
-                            "profile: one of server, client, secure-element");
-            req.profile = *p;
-            if (auto days = b.opt_int("validityDays", 1, 7305))
-                req.validity_days = static_cast<int>(*days);
-            req.principal = b.opt_string("principal", 64).value_or("");
-            const core::IssuedCertificate issued = s.ca.issue(*r.caller, req);
-            auto o = certificate_json(issued.record, true);
-            o->set("chain", issued.chain_pem);
-            return Reply{201, o};
-        });
+    router.add("POST", "/v1/ca/certificates", "ca.certificate-issue", BodyPolicy::Required,
+               [&s](Request& r) {
+                   Body b(r.body, {"csr", "profile", "validityDays", "principal"});
+                   core::IssueRequest req;
+                   req.csr_pem = b.string("csr", kMaxCsrPem);
+                   const std::string profile = b.string("profile", 32);
+                   auto p = core::parse_cert_profile(profile);
+                   if (!p)
+                       throw Error(ErrorCode::InvalidArgument,
+                                   "profile: one of server, client, secure-element");
+                   req.profile = *p;
+                   if (auto days = b.opt_int("validityDays", 1, 7305))
+                       req.validity_days = static_cast<int>(*days);
+                   req.principal = b.opt_string("principal", 64).value_or("");
+                   const core::IssuedCertificate issued = s.ca.issue(*r.caller, req);
+                   auto o = certificate_json(issued.record, true);
+                   o->set("chain", issued.chain_pem);
+                   return Reply{201, o};
+               });
 
     router.add("GET", "/v1/ca/certificates", "ca.certificate-list", BodyPolicy::None,
                [&s](Request& r) {

@@ -1,10 +1,9 @@
 // X.509 assembly with an external (HSM) signer, host TLS keys and PEM (see x509.hpp).
 #include "x509.hpp"
 
+#include <arpa/inet.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
-
-#include <arpa/inet.h>
 
 #include <array>
 #include <climits>
@@ -415,7 +414,6 @@ Bytes pem_to_der(std::string_view pem) {
     return out;
 }
 
-
 // ---- certificate details, PKCS#10 and CRLs ----
 
 namespace {
@@ -479,8 +477,8 @@ std::string ip_text(const ASN1_OCTET_STRING* ip) {
 }
 
 Asn1IntegerPtr integer_from_hex(std::string_view hex) {
-    if (hex.empty() || hex.size() > 40 || hex.find_first_not_of("0123456789abcdefABCDEF") !=
-                                              std::string_view::npos)
+    if (hex.empty() || hex.size() > 40 ||
+        hex.find_first_not_of("0123456789abcdefABCDEF") != std::string_view::npos)
         invalid("CRL: serial must be 1..40 hex digits");
     BIGNUM* raw = nullptr;
     const std::string text(hex);
@@ -579,8 +577,7 @@ CertificateRequest parse_certificate_request(ByteView csr_der) {
                     invalid("certificate request: subjectAltName is not a DNS host name: " + dns);
                 out.dns_names.push_back(std::move(dns));
             } else if (type == GEN_IPADD) {
-                out.ip_addresses.push_back(
-                    ip_text(static_cast<const ASN1_OCTET_STRING*>(value)));
+                out.ip_addresses.push_back(ip_text(static_cast<const ASN1_OCTET_STRING*>(value)));
             } else {
                 invalid("certificate request: subjectAltName may hold dNSName and iPAddress only");
             }
@@ -591,8 +588,7 @@ CertificateRequest parse_certificate_request(ByteView csr_der) {
 
 Bytes issue_crl(const CrlContents& c, ByteView issuer_cert_der, const TbsSigner& sign_tbs) {
     if (!sign_tbs) invalid("CRL: no signer");
-    if (c.this_update_s < 0 || c.next_update_s > kLatestTime ||
-        c.next_update_s <= c.this_update_s)
+    if (c.this_update_s < 0 || c.next_update_s > kLatestTime || c.next_update_s <= c.this_update_s)
         invalid("CRL: validity must satisfy 0 <= thisUpdate < nextUpdate <= 9999-12-31");
     X509Ptr issuer = parse_certificate(issuer_cert_der);
     if (!issuer) invalid("CRL: the issuer certificate does not parse");
@@ -655,8 +651,7 @@ Bytes issue_crl(const CrlContents& c, ByteView issuer_cert_der, const TbsSigner&
     Asn1IntegerPtr number(ASN1_INTEGER_new());
     if (!number || ASN1_INTEGER_set_uint64(number.get(), c.crl_number) != 1)
         openssl_fail("ASN1_INTEGER_set_uint64");
-    if (X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number.get(), 0, X509V3_ADD_DEFAULT) !=
-        1)
+    if (X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number.get(), 0, X509V3_ADD_DEFAULT) != 1)
         openssl_fail("X509_CRL_add1_ext_i2d (cRLNumber)");
 
     // i2d_re_X509_CRL_tbs re-encodes (the template's cached encoding is discarded).

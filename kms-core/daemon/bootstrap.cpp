@@ -177,14 +177,13 @@ void ensure_tls(const DaemonConfig& cfg, core::MetadataStore& store, core::Hsm& 
     // the Certificates table.
     core::record_own_certificate(store, clock, leaf);
     write_file_atomic(cfg.server_key(), key.private_key_pem, 0600);
-    write_file_atomic(cfg.server_pem(),
-                      crypto::der_to_pem(leaf) + crypto::der_to_pem(issuing_cert), 0644);
+    write_file_atomic(cfg.server_pem(), crypto::der_to_pem(leaf) + crypto::der_to_pem(issuing_cert),
+                      0644);
     store.write([&](core::WriteTxn& t) {
-        t.append_audit(core::AuditEvent{"kmsd", "tls.certificate", "kmsd",
-                                        core::AuditOutcome::Success,
-                                        "TLS server certificate issued for " + host +
-                                            " by the issuing CA, serial " +
-                                            crypto::certificate_info(leaf).serial_hex});
+        t.append_audit(core::AuditEvent{
+            "kmsd", "tls.certificate", "kmsd", core::AuditOutcome::Success,
+            "TLS server certificate issued for " + host + " by the issuing CA, serial " +
+                crypto::certificate_info(leaf).serial_hex});
     });
 }
 

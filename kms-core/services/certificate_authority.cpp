@@ -126,7 +126,8 @@ bool is_dns_name(std::string_view name) {
 
 bool is_ip_address(const std::string& text) {
     unsigned char buf[16];
-    return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
+    return inet_pton(AF_INET, text.c_str(), buf) == 1 ||
+           inet_pton(AF_INET6, text.c_str(), buf) == 1;
 }
 
 int max_validity_days(CertProfile p) {
@@ -142,7 +143,8 @@ int max_validity_days(CertProfile p) {
 }
 
 std::string record_detail(const CertificateRecord& r) {
-    std::string d = "profile=" + std::string(cert_profile_name(r.profile)) + " subject=" + r.subject;
+    std::string d =
+        "profile=" + std::string(cert_profile_name(r.profile)) + " subject=" + r.subject;
     if (!r.principal.empty()) d += " principal=" + r.principal;
     return d;
 }
@@ -156,8 +158,8 @@ Bytes issue_issuing_certificate(Hsm& hsm, const CaMaterial& root, ByteView issui
     p.not_after_s = std::min<std::int64_t>(now_s + 10LL * 365 * kDay, root_info.not_after_s);
     p.is_ca = true;
     p.path_len = 0;
-    const Bytes der = crypto::issue_certificate(p, issuing_spki, root.cert,
-                                                signer_for(hsm, kRootKeyId, root));
+    const Bytes der =
+        crypto::issue_certificate(p, issuing_spki, root.cert, signer_for(hsm, kRootKeyId, root));
     if (!crypto::verify_certificate_signature(der, root.spki))
         throw Error(ErrorCode::Integrity,
                     "the HSM's signature on the issuing CA certificate does not verify");
@@ -233,7 +235,8 @@ CertificateRecord decode_certificate(ByteView value) {
     r.issued_by = in.lv_string();
     r.revoked_ms = static_cast<std::int64_t>(in.u64());
     const auto reason = in.u8();
-    if (reason < 1 || reason > 7) throw Error(ErrorCode::Integrity, "certificate record: bad reason");
+    if (reason < 1 || reason > 7)
+        throw Error(ErrorCode::Integrity, "certificate record: bad reason");
     r.reason = static_cast<RevocationReason>(reason);
     r.revoked_by = in.lv_string();
     r.der = in.lv_bytes();
@@ -249,8 +252,8 @@ Bytes ensure_issuing_ca(MetadataStore& store, Hsm& hsm, const Clock& clock) {
     auto block = store.get_setting(kIssuingBlock);
     auto spki = store.get_setting(kIssuingSpki);
     if (!block || !spki) {
-        const GeneratedKey g = hsm.generate(KeySpec{std::string(kIssuingKeyId), 1,
-                                                    Algorithm::EcP256, ca_usage(), false});
+        const GeneratedKey g = hsm.generate(
+            KeySpec{std::string(kIssuingKeyId), 1, Algorithm::EcP256, ca_usage(), false});
         store.write([&](WriteTxn& t) {
             t.put_setting(kIssuingBlock, g.block);
             t.put_setting(kIssuingSpki, g.public_key);
@@ -455,14 +458,13 @@ std::vector<CertificateRecord> CertificateAuthority::list(const Principal& calle
         auto page = m_ctx.store.scan(Table::Certificates, after, 1000);
         for (auto& [key, value] : page) {
             CertificateRecord r = decode_certificate(value);
-            const std::string_view status =
-                certificate_status_name(r.status, r.not_after_s, now_s);
+            const std::string_view status = certificate_status_name(r.status, r.not_after_s, now_s);
             if (filter.status && status != *filter.status) continue;
             if (!filter.principal.empty() && r.principal != filter.principal) continue;
             if (filter.expiring_within_days &&
                 (status != "valid" ||
-                 r.not_after_s > now_s + static_cast<std::int64_t>(*filter.expiring_within_days) *
-                                             kDay))
+                 r.not_after_s >
+                     now_s + static_cast<std::int64_t>(*filter.expiring_within_days) * kDay))
                 continue;
             out.push_back(std::move(r));
         }
@@ -470,18 +472,15 @@ std::vector<CertificateRecord> CertificateAuthority::list(const Principal& calle
         after = page.back().first;
     }
     if (filter.expiring_within_days)
-        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-            return a.not_after_s < b.not_after_s;
-        });
+        std::sort(out.begin(), out.end(),
+                  [](const auto& a, const auto& b) { return a.not_after_s < b.not_after_s; });
     else
-        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-            return a.issued_ms > b.issued_ms;
-        });
+        std::sort(out.begin(), out.end(),
+                  [](const auto& a, const auto& b) { return a.issued_ms > b.issued_ms; });
     return out;
 }
 
-CertificateRecord CertificateAuthority::revoke(const Principal& caller,
-                                               std::string_view serial_hex,
+CertificateRecord CertificateAuthority::revoke(const Principal& caller, std::string_view serial_hex,
                                                RevocationReason reason) {
     require_role(caller, {Role::Admin, Role::KeyOfficer}, "revoking a certificate");
     const auto serial = normalize_serial(serial_hex);
@@ -504,10 +503,9 @@ CertificateRecord CertificateAuthority::revoke(const Principal& caller,
         // The cached CRL no longer lists every revoked certificate: drop it in the same
         // transaction, so even if issuing the new one fails below, no stale CRL is served.
         t.delete_setting(kCrlDer);
-        t.append_audit(AuditEvent{caller.name, "ca.certificate-revoke", r.serial,
-                                  AuditOutcome::Success,
-                                  record_detail(r) + " reason=" +
-                                      std::string(revocation_reason_name(reason))});
+        t.append_audit(AuditEvent{
+            caller.name, "ca.certificate-revoke", r.serial, AuditOutcome::Success,
+            record_detail(r) + " reason=" + std::string(revocation_reason_name(reason))});
     });
     issue_crl(true);
     return r;

@@ -51,11 +51,11 @@ struct CertificateRecord {
     std::int64_t not_after_s = 0;
     CertificateStatus status = CertificateStatus::Valid;
     std::int64_t issued_ms = 0;
-    std::string issued_by;  ///< principal name, or "kmsd" for its own TLS certificate
+    std::string issued_by;        ///< principal name, or "kmsd" for its own TLS certificate
     std::int64_t revoked_ms = 0;  ///< revoked only
     RevocationReason reason = RevocationReason::Unspecified;  ///< revoked only
     std::string revoked_by;                                   ///< revoked only
-    Bytes der;  ///< the certificate
+    Bytes der;                                                ///< the certificate
 };
 
 Bytes encode_certificate(const CertificateRecord& r);
@@ -75,7 +75,7 @@ struct IssuedCertificate {
 };
 
 struct CertificateFilter {
-    std::optional<std::string> status;  ///< "valid" | "revoked" | "expired"
+    std::optional<std::string> status;        ///< "valid" | "revoked" | "expired"
     std::optional<int> expiring_within_days;  ///< valid and notAfter <= now + N days
     std::string principal;                    ///< empty = any
 };

@@ -2,13 +2,12 @@
 // (EC P-256, RSA-2048); every issued certificate is checked with the openssl binary
 // (`openssl verify -CAfile root -untrusted issuing`), revocation with `-crl_check` and the CRL
 // served by kmsd, and the CRL's signature with the issuing CA's public key.
+#include <Poco/JSON/Array.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <sys/wait.h>
-
-#include <Poco/JSON/Array.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -49,9 +48,8 @@ std::string make_csr(EVP_PKEY* key, const std::string& cn, const std::string& sa
     X509_REQ_set_pubkey(req, key);
     if (!san.empty()) {
         STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
-        sk_X509_EXTENSION_push(exts,
-                               X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name,
-                                                   san.c_str()));
+        sk_X509_EXTENSION_push(
+            exts, X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, san.c_str()));
         X509_REQ_add_extensions(req, exts);
         sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     }
@@ -113,7 +111,7 @@ std::vector<std::string> pem_blocks(const std::string& pem) {
         const auto begin = pem.find("-----BEGIN ", pos);
         if (begin == std::string::npos) break;
         const auto end_marker = pem.find("-----END ", begin);
-        const auto end = pem.find('\n', pem.find("-----", end_marker + 9) );
+        const auto end = pem.find('\n', pem.find("-----", end_marker + 9));
         out.push_back(pem.substr(begin, end + 1 - begin));
         pos = end + 1;
     }
@@ -269,9 +267,9 @@ TEST_F(RestCa, EveryProfileIsIssuedAndOpenSslAcceptsTheChain) {
                           : std::string(c.profile) == "client" ? 825
                                                                : 7305;
         int pday = 0, psec = 0;
-        ASSERT_EQ(ASN1_TIME_diff(&pday, &psec, X509_get0_notBefore(x.get()),
-                                 X509_get0_notAfter(x.get())),
-                  1);
+        ASSERT_EQ(
+            ASN1_TIME_diff(&pday, &psec, X509_get0_notBefore(x.get()), X509_get0_notAfter(x.get())),
+            1);
         EXPECT_NEAR(pday * 86400.0 + psec, days * 86400.0 + 60, 5.0);
 
         auto got = get("/v1/ca/certificates/" + serial);
@@ -421,10 +419,10 @@ TEST_F(RestCa, BadRequestsAreRefusedWith4xx) {
     EXPECT_EQ(post("/v1/ca/certificates/ABCDEF0123/revoke", R"({"reason":"keyCompromise"})").status,
               404);
     auto issued = issue_ok(csr, "client");
-    EXPECT_EQ(post("/v1/ca/certificates/" + str(issued, "serial") + "/revoke",
-                   R"({"reason":"lost"})")
-                  .status,
-              400);
+    EXPECT_EQ(
+        post("/v1/ca/certificates/" + str(issued, "serial") + "/revoke", R"({"reason":"lost"})")
+            .status,
+        400);
     EXPECT_EQ(get("/v1/ca/certificates?status=bogus").status, 400);
     EXPECT_EQ(get("/v1/ca/certificates?expiringWithinDays=x").status, 400);
     EXPECT_EQ(http().get("/v1/ca/crl?format=txt").status, 400);
@@ -440,8 +438,8 @@ TEST_F(RestCa, RolesAndPrincipalBindingAndExpiringSoon) {
     PkeyPtr key = new_key(false);
     const std::string plugin_csr = make_csr(key.get(), "ca-plugin");
     EXPECT_EQ(issue(plugin_csr, "client", "", auditor).status, 403);
-    auto bound = issue(plugin_csr, "client", ",\"principal\":\"ca-plugin\",\"validityDays\":10",
-                       officer);
+    auto bound =
+        issue(plugin_csr, "client", ",\"principal\":\"ca-plugin\",\"validityDays\":10", officer);
     ASSERT_EQ(bound.status, 201) << bound.body;
     EXPECT_EQ(str(bound.json(), "principal"), "ca-plugin");
     const std::string serial = str(bound.json(), "serial");

@@ -88,8 +88,7 @@ Bytes make_csr(EVP_PKEY* key, const char* cn, const char* san = nullptr) {
         // V_ASN1_UTF8STRING rather than MBSTRING_UTF8: no length table, so an over-long CN can
         // be made for the negative test.
         EXPECT_EQ(X509_NAME_add_entry_by_txt(name, "CN", V_ASN1_UTF8STRING,
-                                             reinterpret_cast<const unsigned char*>(cn), -1, -1,
-                                             0),
+                                             reinterpret_cast<const unsigned char*>(cn), -1, -1, 0),
                   1);
     EXPECT_EQ(X509_REQ_set_pubkey(req.get(), key), 1);
     if (san != nullptr) {
@@ -164,7 +163,9 @@ TEST(CertificateRequest, BadSelfSignatureIsRejected) {
 
 TEST(CertificateRequest, MalformedRequestsAreRejected) {
     PkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
-    EXPECT_EQ(error_code_of([&] { parse_certificate_request(Bytes{0x30, 0x03, 0x02, 0x01, 0x00}); }),
+    EXPECT_EQ(error_code_of([&] {
+                  parse_certificate_request(Bytes{0x30, 0x03, 0x02, 0x01, 0x00});
+              }),
               ErrorCode::InvalidArgument);
     EXPECT_EQ(error_code_of([&] { parse_certificate_request(Bytes{}); }),
               ErrorCode::InvalidArgument);
@@ -176,9 +177,9 @@ TEST(CertificateRequest, MalformedRequestsAreRejected) {
     EXPECT_EQ(error_code_of([&] { parse_certificate_request(make_csr(key.get(), nullptr)); }),
               ErrorCode::InvalidArgument);
     const std::string long_cn(65, 'a');
-    EXPECT_EQ(error_code_of(
-                  [&] { parse_certificate_request(make_csr(key.get(), long_cn.c_str())); }),
-              ErrorCode::InvalidArgument);
+    EXPECT_EQ(
+        error_code_of([&] { parse_certificate_request(make_csr(key.get(), long_cn.c_str())); }),
+        ErrorCode::InvalidArgument);
     EXPECT_EQ(error_code_of([&] {
                   parse_certificate_request(make_csr(key.get(), "a", "email:a@bank.example"));
               }),
@@ -191,8 +192,7 @@ TEST(CertificateRequest, MalformedRequestsAreRejected) {
     p.not_after_s = 100;
     p.is_ca = true;
     const Bytes cert = issue_certificate(p, ca.spki, {}, ca.signer());
-    EXPECT_EQ(error_code_of([&] { parse_certificate_request(cert); }),
-              ErrorCode::InvalidArgument);
+    EXPECT_EQ(error_code_of([&] { parse_certificate_request(cert); }), ErrorCode::InvalidArgument);
 }
 
 class CaTest : public ::testing::Test {
@@ -228,8 +228,8 @@ TEST_F(CaTest, SecureElementProfileHasSignAndKeyAgreementAndNoEku) {
     PkeyPtr rsa(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048)));
     PkeyPtr ec(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"));
     for (EVP_PKEY* key : {rsa.get(), ec.get()}) {
-        const Bytes der = leaf(spki_of(key),
-                               CertificateProfile::LeafKeyUsage::SignAndKeyAgreement, false);
+        const Bytes der =
+            leaf(spki_of(key), CertificateProfile::LeafKeyUsage::SignAndKeyAgreement, false);
         X509Ptr x = parse(der);
         ASSERT_TRUE(x);
         EXPECT_EQ(X509_get_key_usage(x.get()),
@@ -246,9 +246,9 @@ TEST_F(CaTest, Rsa4096SubjectIsAcceptedAndRsa1024Refused) {
     PkeyPtr big(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(4096)));
     EXPECT_TRUE(parse(leaf(spki_of(big.get()), CertificateProfile::LeafKeyUsage::Tls)));
     PkeyPtr small(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(1024)));
-    EXPECT_EQ(error_code_of(
-                  [&] { leaf(spki_of(small.get()), CertificateProfile::LeafKeyUsage::Tls); }),
-              ErrorCode::Unsupported);
+    EXPECT_EQ(
+        error_code_of([&] { leaf(spki_of(small.get()), CertificateProfile::LeafKeyUsage::Tls); }),
+        ErrorCode::Unsupported);
 }
 
 TEST_F(CaTest, CertificateInfoReportsSerialNameAndDates) {
@@ -265,7 +265,9 @@ TEST_F(CaTest, CertificateInfoReportsSerialNameAndDates) {
     EXPECT_EQ(info.common_name, "leaf");
     EXPECT_EQ(info.not_before_s, now - 60);
     EXPECT_EQ(info.not_after_s, now + 3600);
-    EXPECT_EQ(error_code_of([] { certificate_info(Bytes{0x30, 0x00}); }),
+    EXPECT_EQ(error_code_of([] {
+                  certificate_info(Bytes{0x30, 0x00});
+              }),
               ErrorCode::InvalidArgument);
 }
 

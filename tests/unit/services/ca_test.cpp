@@ -35,8 +35,8 @@ class HostKeyHsm final : public Hsm {
         ++generated;
         last_spec = s;
         crypto::HostKey k = crypto::generate_host_ec_p256_key();
-        return GeneratedKey{Bytes(k.private_key_pem.begin(), k.private_key_pem.end()), {},
-                            k.spki_der};
+        return GeneratedKey{
+            Bytes(k.private_key_pem.begin(), k.private_key_pem.end()), {}, k.spki_der};
     }
     GeneratedKey import_secret(const KeySpec&, const SecureBytes&) override { return {}; }
     Bytes mac(const KeyRef&, MacAlgorithm, ByteView) override { return Bytes(16, 0); }
@@ -130,14 +130,14 @@ CrlView read_crl(const Bytes& der) {
     const unsigned char* p = der.data();
     X509_CRL* crl = d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size()));
     if (crl == nullptr) return v;
-    auto* n = static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr));
+    auto* n =
+        static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr));
     v.number = n ? ASN1_INTEGER_get(n) : -1;
     ASN1_INTEGER_free(n);
     STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl);
     for (int i = 0; revoked && i < sk_X509_REVOKED_num(revoked); ++i) {
-        BIGNUM* bn =
-            ASN1_INTEGER_to_BN(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i)),
-                               nullptr);
+        BIGNUM* bn = ASN1_INTEGER_to_BN(
+            X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i)), nullptr);
         char* hex = BN_bn2hex(bn);
         v.serials.emplace_back(hex);
         OPENSSL_free(hex);
@@ -170,8 +170,8 @@ class CaService : public ::testing::Test {
     }
     /// The root as daemon/bootstrap.cpp makes it: settings ca/root/{block,spki,cert}.
     void make_root() {
-        const GeneratedKey g = m_hsm.generate(KeySpec{"kms-ca-root", 1, Algorithm::EcP256,
-                                                      UsageMask().add(Usage::Sign), false});
+        const GeneratedKey g = m_hsm.generate(
+            KeySpec{"kms-ca-root", 1, Algorithm::EcP256, UsageMask().add(Usage::Sign), false});
         crypto::CertificateProfile p;
         p.common_name = "Test Root CA";
         p.not_before_s = now_s() - 300;
@@ -179,10 +179,9 @@ class CaService : public ::testing::Test {
         p.is_ca = true;
         p.path_len = 1;
         const KeyRef ref{"kms-ca-root", 1, Algorithm::EcP256, UsageMask(), g.block, g.public_key};
-        root_cert = crypto::issue_certificate(
-            p, g.public_key, {}, [&](ByteView tbs) {
-                return m_hsm.sign(ref, SignAlgorithm::EcdsaSha256, tbs);
-            });
+        root_cert = crypto::issue_certificate(p, g.public_key, {}, [&](ByteView tbs) {
+            return m_hsm.sign(ref, SignAlgorithm::EcdsaSha256, tbs);
+        });
         root_spki = g.public_key;
         m_store->write([&](WriteTxn& t) {
             t.put_setting("ca/root/block", g.block);
@@ -245,8 +244,7 @@ TEST_F(CaService, IssuingCaIsCreatedOnceSignedByTheRootAndAudited) {
 
 TEST_F(CaService, IssuedCertificatesAreRecordedFoundAndSignedByTheIssuingCa) {
     m_ca->ensure_issuing_ca();
-    const Bytes issuing_spki =
-        crypto::certificate_spki(*m_store->get_setting("ca/issuing/cert"));
+    const Bytes issuing_spki = crypto::certificate_spki(*m_store->get_setting("ca/issuing/cert"));
     m_hsm.signed_by.clear();
     const IssuedCertificate c = issue("pay.bank.example", CertProfile::Server);
     EXPECT_EQ(m_hsm.signed_by, std::vector<std::string>{"kms-ca-issuing"});
@@ -358,8 +356,7 @@ TEST_F(CaService, ListFiltersByStatusExpiryAndPrincipal) {
 
 TEST_F(CaService, RevocationIssuesANewCrlAndTheCrlIsRenewedBeforeNextUpdate) {
     m_ca->ensure_issuing_ca();
-    const Bytes issuing_spki =
-        crypto::certificate_spki(*m_store->get_setting("ca/issuing/cert"));
+    const Bytes issuing_spki = crypto::certificate_spki(*m_store->get_setting("ca/issuing/cert"));
     const auto a = issue("a", CertProfile::Client);
     const auto b = issue("b", CertProfile::Client);
 
@@ -369,16 +366,18 @@ TEST_F(CaService, RevocationIssuesANewCrlAndTheCrlIsRenewedBeforeNextUpdate) {
     EXPECT_TRUE(read_crl(first).serials.empty());
     EXPECT_EQ(m_ca->crl_der(), first);  // cached
 
-    const CertificateRecord r = m_ca->revoke(m_officer, a.record.serial,
-                                             RevocationReason::KeyCompromise);
+    const CertificateRecord r =
+        m_ca->revoke(m_officer, a.record.serial, RevocationReason::KeyCompromise);
     EXPECT_EQ(r.status, CertificateStatus::Revoked);
     EXPECT_EQ(r.revoked_by, "olivia");
     EXPECT_EQ(r.reason, RevocationReason::KeyCompromise);
     EXPECT_EQ(m_ca->find(a.record.serial)->status, CertificateStatus::Revoked);
-    EXPECT_EQ(code_of([&] { m_ca->revoke(m_officer, a.record.serial, RevocationReason::Superseded); }),
-              ErrorCode::Conflict);
-    EXPECT_EQ(code_of([&] { m_ca->revoke(m_auditor, b.record.serial, RevocationReason::Superseded); }),
-              ErrorCode::Forbidden);
+    EXPECT_EQ(
+        code_of([&] { m_ca->revoke(m_officer, a.record.serial, RevocationReason::Superseded); }),
+        ErrorCode::Conflict);
+    EXPECT_EQ(
+        code_of([&] { m_ca->revoke(m_auditor, b.record.serial, RevocationReason::Superseded); }),
+        ErrorCode::Forbidden);
     EXPECT_EQ(code_of([&] { m_ca->revoke(m_officer, "0102", RevocationReason::Superseded); }),
               ErrorCode::NotFound);
 
@@ -387,7 +386,8 @@ TEST_F(CaService, RevocationIssuesANewCrlAndTheCrlIsRenewedBeforeNextUpdate) {
     EXPECT_TRUE(crypto::verify_crl_signature(second, issuing_spki));
     EXPECT_EQ(read_crl(second).number, 2);
     EXPECT_EQ(read_crl(second).serials, std::vector<std::string>{a.record.serial});
-    EXPECT_NE(audit_text().find("olivia ca.certificate-revoke " + a.record.serial), std::string::npos);
+    EXPECT_NE(audit_text().find("olivia ca.certificate-revoke " + a.record.serial),
+              std::string::npos);
 
     // Five days on, the CRL (nextUpdate + 7 days) is still served; past six days it is renewed.
     m_clock.now += 5LL * 86400 * 1000;
@@ -408,9 +408,9 @@ TEST_F(CaService, KmsdsOwnCertificateIsRecorded) {
     p.not_after_s = now_s() + 3600;
     p.server_auth = true;
     p.ip_addresses = {"127.0.0.1"};
-    const Bytes leaf = crypto::issue_certificate(
-        p, key.spki_der, issuing,
-        [&](ByteView tbs) { return sign_with_issuing_ca(*m_store, m_hsm, tbs); });
+    const Bytes leaf = crypto::issue_certificate(p, key.spki_der, issuing, [&](ByteView tbs) {
+        return sign_with_issuing_ca(*m_store, m_hsm, tbs);
+    });
     EXPECT_TRUE(crypto::verify_certificate_signature(leaf, crypto::certificate_spki(issuing)));
     record_own_certificate(*m_store, m_clock, leaf);
     auto rec = m_ca->find(crypto::certificate_info(leaf).serial_hex);

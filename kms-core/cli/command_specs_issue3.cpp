@@ -192,12 +192,13 @@ std::vector<CommandSpec> dual_control_commands() {
                  "Calls DELETE /v1/quorums/{operation}. This is itself a request under the quorum\n"
                  "being removed: expect exit 9 and an approval to vote on.",
                  {}});
-    t.push_back({CommandId::ApprovalList,
-                 "approval list",
-                 "",
-                 "List dual-control requests",
-                 "Calls GET /v1/approvals.",
-                 {opt("state", "S", "pending approved rejected expired executed")}});
+    t.push_back(
+        {CommandId::ApprovalList,
+         "approval list",
+         "",
+         "List dual-control requests",
+         "Calls GET /v1/approvals.",
+         {opt("state", "S", "pending approved rejected expired executing executed failed")}});
     t.push_back({CommandId::ApprovalShow,
                  "approval show",
                  "ID",

@@ -28,6 +28,8 @@ void print_policy(const Object::Ptr& a, std::ostream& out) {
     l.add("Principal", present(a, "principal") ? field(a, "principal") : field(a, "name"));
     l.add("Keys", field(a, "keys"));
     l.add("Operations", field(a, "operations"));
+    if (present(a, "defined") && field(a, "defined") == "no")
+        l.add("Defined", "no: as a plugin, this principal may do nothing with keys");
     l.print(out);
 }
 
@@ -64,6 +66,7 @@ void print_ceremony(const Object::Ptr& c, std::ostream& out) {
     if (present(c, "createdBy")) l.add("Created by", field(c, "createdBy"));
     l.add("Expires", field(c, "expiresAt"));
     if (present(c, "keyId")) l.add("Key ID", field(c, "keyId"));
+    if (present(c, "reason")) l.add("Reason", field(c, "reason"));
     l.print(out);
 }
 
@@ -143,6 +146,12 @@ void print_approval(const Object::Ptr& a, std::ostream& out) {
     l.add("State", field(a, "state"));
     l.add("Requested by", field(a, "requestedBy"));
     l.add("Request", summary_text(a));
+    // What exactly is approved: the stored body (kmsd redacts key material in it).
+    if (auto body = child(child(a, "request"), "body"); body && body->size() > 0) {
+        std::ostringstream text;
+        body->stringify(text);
+        l.add("Request body", text.str());
+    }
     l.add("Approvals", std::to_string(count(a, "approvals")) + " of " + field(a, "required"));
     if (count(a, "rejections") > 0) l.add("Rejections", std::to_string(count(a, "rejections")));
     l.add("Expires", field(a, "expiresAt"));
@@ -271,10 +280,11 @@ std::optional<ExitCode> render_issue3(CommandId command, const Object::Ptr& answ
             print_quorum(answer, out);
             break;
         case CommandId::QuorumDelete:
-            if (present(answer, "operation"))
+            if (present(answer, "approvals"))
                 print_quorum(answer, out);
             else
-                out << "Removed: the operation runs without approvals.\n";
+                out << "Removed: " << field(answer, "operation")
+                    << " runs without approvals now.\n";
             break;
         case CommandId::QuorumList:
             print_quorums(answer, out);

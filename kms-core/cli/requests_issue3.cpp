@@ -341,7 +341,7 @@ ApiCall ca_list_call(const Invocation& inv) {
     std::optional<std::string> status, within, principal;
     if (auto s = inv.value("status")) status = require_choice("--status", *s, cert_status_names());
     if (auto d = inv.value("expiring-within-days"))
-        within = std::to_string(require_int("--expiring-within-days", *d, 1, 7305));
+        within = std::to_string(require_int("--expiring-within-days", *d, 0, 36500));
     if (auto p = inv.value("principal")) principal = require_principal_name(*p);
     return get(
         "/v1/ca/certificates" +

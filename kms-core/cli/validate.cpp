@@ -325,7 +325,7 @@ std::vector<std::string> dual_control_operation_names() {
 }
 
 std::vector<std::string> approval_state_names() {
-    return {"pending", "approved", "rejected", "expired", "executed"};
+    return {"pending", "approved", "rejected", "expired", "executing", "executed", "failed"};
 }
 
 std::vector<std::string> cert_profile_names() {

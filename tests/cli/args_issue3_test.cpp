@@ -484,7 +484,7 @@ TEST_F(KmsctlIssue3, CaListShowRevokeCrlChain) {
                   .target,
               "/v1/ca/certificates?status=revoked&expiringWithinDays=30&principal=tsm1");
     EXPECT_REFUSED((Args{"ca", "list", "--status", "bad"}), "--status: unknown value");
-    EXPECT_REFUSED((Args{"ca", "list", "--expiring-within-days", "0"}), "expiring-within-days");
+    EXPECT_REFUSED((Args{"ca", "list", "--expiring-within-days", "-1"}), "expiring-within-days");
 
     EXPECT_EQ(call_of({"ca", "show", "0a1b"}).target, "/v1/ca/certificates/0A1B");
     EXPECT_REFUSED((Args{"ca", "show", "xyz"}), "SERIAL: not hex");

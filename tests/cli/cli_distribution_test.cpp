@@ -8,10 +8,12 @@
 #include <openssl/params.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "cli_fixture.hpp"
 
@@ -374,6 +376,37 @@ TEST_F(CliDualControl, PrincipalCreationExecutedWithTokenOut) {
     auto who = ctl_as(trim(read_file(token_file)), {"whoami"});
     ASSERT_EQ(who.code, 0) << who.err;
     EXPECT_EQ(label(who.out, "Name"), "late");
+}
+
+// ---- expiry: exit 8 ---------------------------------------------------------------------------
+
+class CliExpiry : public CliIssue3 {};
+
+// Waits out the shortest lifetimes kmsd allows (60 s) once, for a ceremony and an approval.
+TEST_F(CliExpiry, ExpiredCeremonyAndApprovalExit8) {
+    const std::string admin2 = make_principal("admin2c", "admin");
+    const std::string cust = make_principal("cust-late", "custodian");
+    auto ceremony = ctl({"--json", "ceremony", "create", "short", "--algorithm", "AES-128",
+                         "--usage", "encrypt", "--components", "2", "--expires-in", "60"});
+    ASSERT_EQ(ceremony.code, 0) << ceremony.err;
+    const std::string ceremony_id = ceremony.json()->getValue<std::string>("id");
+    ASSERT_EQ(ctl({"quorum", "set", "ceremony.create", "--approvals", "1", "--ttl", "60"}).code, 0);
+    auto pending = ctl({"--json", "ceremony", "create", "gated", "--algorithm", "AES-128",
+                        "--usage", "encrypt", "--components", "2"});
+    ASSERT_EQ(pending.code, 9) << pending.err;
+    const std::string approval_id = pending.json()->getValue<std::string>("id");
+
+    std::this_thread::sleep_for(std::chrono::seconds(62));
+
+    const std::string c = std::string(32, '1');
+    auto late =
+        ctl_as(cust, {"ceremony", "component", ceremony_id, "--component", c, "--kcv", aes_kcv(c)});
+    EXPECT_EQ(late.code, 8) << late.err;
+    EXPECT_NE(late.err.find("HTTP 410"), std::string::npos) << late.err;
+    EXPECT_EQ(label(ctl({"ceremony", "show", ceremony_id}).out, "State"), "expired");
+    auto vote = ctl_as(admin2, {"approval", "approve", approval_id});
+    EXPECT_EQ(vote.code, 8) << vote.err;
+    EXPECT_EQ(label(ctl({"approval", "show", approval_id}).out, "State"), "expired");
 }
 
 // ---- plugin policies ------------------------------------------------------------------------

@@ -15,28 +15,20 @@
 #include "crypto/x509.hpp"
 #include "domain/error.hpp"
 #include "vector_file.hpp"
+#include "x509_test_support.hpp"
 
 namespace kms::crypto {
 namespace {
 
-template <typename T, void (*F)(T*)>
-struct Free {
-    void operator()(T* p) const { F(p); }
-};
-using X509Ptr = std::unique_ptr<X509, Free<X509, X509_free>>;
-using CrlPtr = std::unique_ptr<X509_CRL, Free<X509_CRL, X509_CRL_free>>;
-using ReqPtr = std::unique_ptr<X509_REQ, Free<X509_REQ, X509_REQ_free>>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Free<EVP_PKEY, EVP_PKEY_free>>;
-using StorePtr = std::unique_ptr<X509_STORE, Free<X509_STORE, X509_STORE_free>>;
-using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Free<X509_STORE_CTX, X509_STORE_CTX_free>>;
-using ExtPtr = std::unique_ptr<X509_EXTENSION, Free<X509_EXTENSION, X509_EXTENSION_free>>;
-
 using test::error_code_of;
-
-PkeyPtr public_key(const Bytes& spki) {
-    const unsigned char* p = spki.data();
-    return PkeyPtr(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size())));
-}
+using x509_support::CrlPtr;
+using x509_support::PkeyPtr;
+using x509_support::public_key;
+using x509_support::ReqPtr;
+using x509_support::sign_raw_ecdsa_sha256;
+using x509_support::StoreCtxPtr;
+using x509_support::StorePtr;
+using x509_support::X509Ptr;
 
 Bytes spki_of(EVP_PKEY* key) {
     const int len = i2d_PUBKEY(key, nullptr);
@@ -64,18 +56,7 @@ struct HostSigner {
     Bytes spki = spki_of(key.get());
 
     TbsSigner signer() {
-        return [this](ByteView tbs) {
-            std::unique_ptr<EVP_MD_CTX, Free<EVP_MD_CTX, EVP_MD_CTX_free>> ctx(EVP_MD_CTX_new());
-            EXPECT_EQ(EVP_DigestSignInit_ex(ctx.get(), nullptr, "SHA256", nullptr, nullptr,
-                                            key.get(), nullptr),
-                      1);
-            size_t len = 0;
-            EXPECT_EQ(EVP_DigestSign(ctx.get(), nullptr, &len, tbs.data(), tbs.size()), 1);
-            Bytes der(len);
-            EXPECT_EQ(EVP_DigestSign(ctx.get(), der.data(), &len, tbs.data(), tbs.size()), 1);
-            der.resize(len);
-            return ecdsa_der_to_raw(der, 32);
-        };
+        return [this](ByteView tbs) { return sign_raw_ecdsa_sha256(key.get(), tbs); };
     }
 };
 

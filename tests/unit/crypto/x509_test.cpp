@@ -15,20 +15,19 @@
 #include "crypto/host_crypto.hpp"
 #include "domain/error.hpp"
 #include "vector_file.hpp"
+#include "x509_test_support.hpp"
 
 namespace kms::crypto {
 namespace {
 
-template <typename T, void (*F)(T*)>
-struct Free {
-    void operator()(T* p) const { F(p); }
-};
-using X509Ptr = std::unique_ptr<X509, Free<X509, X509_free>>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Free<EVP_PKEY, EVP_PKEY_free>>;
-using StorePtr = std::unique_ptr<X509_STORE, Free<X509_STORE, X509_STORE_free>>;
-using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Free<X509_STORE_CTX, X509_STORE_CTX_free>>;
-
 using test::error_code_of;
+using x509_support::Free;
+using x509_support::PkeyPtr;
+using x509_support::public_key;
+using x509_support::sign_raw_ecdsa_sha256;
+using x509_support::StoreCtxPtr;
+using x509_support::StorePtr;
+using x509_support::X509Ptr;
 
 X509Ptr parse(const Bytes& der) {
     const unsigned char* p = der.data();
@@ -36,11 +35,6 @@ X509Ptr parse(const Bytes& der) {
     EXPECT_TRUE(x) << "certificate does not parse";
     EXPECT_EQ(p, der.data() + der.size()) << "trailing bytes";
     return x;
-}
-
-PkeyPtr public_key(const Bytes& spki) {
-    const unsigned char* p = spki.data();
-    return PkeyPtr(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size())));
 }
 
 /// A CA key held on the host for the test, signing as the HSM would: ECDSA over SHA-256 of the
@@ -58,16 +52,7 @@ struct HostSigner {
     TbsSigner signer() {
         return [this](ByteView tbs) {
             ++calls;
-            std::unique_ptr<EVP_MD_CTX, Free<EVP_MD_CTX, EVP_MD_CTX_free>> ctx(EVP_MD_CTX_new());
-            EXPECT_EQ(EVP_DigestSignInit_ex(ctx.get(), nullptr, "SHA256", nullptr, nullptr,
-                                            private_key.get(), nullptr),
-                      1);
-            size_t len = 0;
-            EXPECT_EQ(EVP_DigestSign(ctx.get(), nullptr, &len, tbs.data(), tbs.size()), 1);
-            Bytes der(len);
-            EXPECT_EQ(EVP_DigestSign(ctx.get(), der.data(), &len, tbs.data(), tbs.size()), 1);
-            der.resize(len);
-            return ecdsa_der_to_raw(der, 32);
+            return sign_raw_ecdsa_sha256(private_key.get(), tbs);
         };
     }
 };

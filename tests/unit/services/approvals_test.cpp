@@ -6,67 +6,31 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <filesystem>
 #include <thread>
 
 #include "crypto/host_crypto.hpp"
 #include "domain/error.hpp"
-#include "store/lmdb_store.hpp"
+#include "service_fixture.hpp"
 
 namespace kms::core {
 namespace {
 
-/// Time moves only when the test says so.
-class FakeClock final : public Clock {
-  public:
-    std::int64_t now_ms() const override { return m_now.load(); }
-    void advance_s(std::int64_t s) { m_now += s * 1000; }
-
-  private:
-    std::atomic<std::int64_t> m_now{1'800'000'000'000};
-};
+using namespace test_support;
 
 /// The approval service never calls the HSM; the store's audit sealer uses audit_seal only.
-class NoHsm final : public Hsm {
+class NoHsm final : public FakeHsm {
   public:
     GeneratedKey generate(const KeySpec&) override { throw Error(ErrorCode::Internal, "unused"); }
     GeneratedKey import_secret(const KeySpec&, const SecureBytes&) override {
         throw Error(ErrorCode::Internal, "unused");
     }
-    Bytes mac(const KeyRef&, MacAlgorithm, ByteView) override { return {}; }
-    Bytes encrypt(const KeyRef&, const CipherParams&, ByteView) override { return {}; }
-    Bytes decrypt(const KeyRef&, const CipherParams&, ByteView) override { return {}; }
-    Bytes sign(const KeyRef&, SignAlgorithm, ByteView) override { return {}; }
-    bool verify(const KeyRef&, SignAlgorithm, ByteView, ByteView) override { return false; }
-    Bytes random(std::size_t n) override { return Bytes(n, 7); }
-    Bytes audit_seal(ByteView d) override { return crypto::hmac_sha256(as_view("seal"), d); }
-    void forget(std::string_view) override {}
-    bool probe() noexcept override { return true; }
-    HsmInfo info() override { return {}; }
 };
 
-ErrorCode code_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return e.code();
-    }
-    ADD_FAILURE() << "no kms::Error thrown";
-    return ErrorCode::Internal;
-}
-
-class Approvals : public ::testing::Test {
+class Approvals : public ServiceFixture<NoHsm> {
   protected:
+    Approvals() : ServiceFixture("approvals") {}
     void SetUp() override {
-        char tmpl[] = "/tmp/kms-approvals-XXXXXX";
-        m_dir = ::mkdtemp(tmpl);
-        store::LmdbOptions o;
-        o.path = m_dir + "/store";
-        o.map_size = 64 << 20;
-        m_store = store::LmdbStore::open(
-            o, [this](ByteView h) { return m_hsm.audit_seal(h); }, m_clock);
-        m_ctx = std::make_unique<ServiceContext>(
-            ServiceContext{*m_store, m_hsm, m_clock, m_cache, m_counters});
+        ServiceFixture::SetUp();
         m_svc = std::make_unique<ApprovalService>(*m_ctx);
         m_alice = add("alice", Role::Admin);
         m_bob = add("bob", Role::Admin);
@@ -75,14 +39,10 @@ class Approvals : public ::testing::Test {
     }
     void TearDown() override {
         m_svc.reset();
-        m_ctx.reset();
-        m_store.reset();
-        std::filesystem::remove_all(m_dir);
+        ServiceFixture::TearDown();
     }
     Principal add(const std::string& name, Role role, bool disabled = false) {
-        Principal p;
-        p.name = name;
-        p.roles = static_cast<std::uint32_t>(role);
+        Principal p = person(name, role);
         p.token_hash = crypto::sha256(as_view(name));
         p.created_ms = m_clock.now_ms();
         p.created_by = "test";
@@ -103,15 +63,7 @@ class Approvals : public ::testing::Test {
             StoredRequest{
                 "POST", "/v1/principals", {{"x", "1"}}, R"({"name":"eve","roles":["auditor"]})"});
     }
-    std::vector<AuditRecord> audit() { return m_store->read_audit(1, 1000); }
 
-    std::string m_dir;
-    FakeClock m_clock;
-    NoHsm m_hsm;
-    KeyCache m_cache;
-    UseCounterBook m_counters;
-    std::unique_ptr<store::LmdbStore> m_store;
-    std::unique_ptr<ServiceContext> m_ctx;
     std::unique_ptr<ApprovalService> m_svc;
     Principal m_alice, m_bob, m_carol, m_dave;
 };

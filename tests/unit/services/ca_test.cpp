@@ -9,27 +9,22 @@
 #include <openssl/x509v3.h>
 
 #include <cctype>
-#include <filesystem>
 
 #include "crypto/host_crypto.hpp"
 #include "crypto/public_key.hpp"
 #include "crypto/x509.hpp"
 #include "domain/error.hpp"
+#include "service_fixture.hpp"
 #include "services/certificate_authority.hpp"
-#include "store/lmdb_store.hpp"
 
 namespace kms::core {
 namespace {
 
-class MovableClock final : public Clock {
-  public:
-    std::int64_t now_ms() const override { return now; }
-    std::int64_t now = 1'800'000'000'000;
-};
+using namespace test_support;
 
 /// generate(): an EC P-256 host key whose "block" is its PKCS#8 PEM; sign(): ECDSA-SHA256 with
 /// the key in the block, raw r || s like the PKCS#11 adapter.
-class HostKeyHsm final : public Hsm {
+class HostKeyHsm final : public FakeHsm {
   public:
     GeneratedKey generate(const KeySpec& s) override {
         ++generated;
@@ -37,14 +32,6 @@ class HostKeyHsm final : public Hsm {
         crypto::HostKey k = crypto::generate_host_ec_p256_key();
         return GeneratedKey{
             Bytes(k.private_key_pem.begin(), k.private_key_pem.end()), {}, k.spki_der};
-    }
-    GeneratedKey import_secret(const KeySpec&, const SecureBytes&) override { return {}; }
-    Bytes mac(const KeyRef&, MacAlgorithm, ByteView) override { return Bytes(16, 0); }
-    Bytes encrypt(const KeyRef&, const CipherParams&, ByteView p) override {
-        return Bytes(p.begin(), p.end());
-    }
-    Bytes decrypt(const KeyRef&, const CipherParams&, ByteView c) override {
-        return Bytes(c.begin(), c.end());
     }
     Bytes sign(const KeyRef& key, SignAlgorithm alg, ByteView message) override {
         ++signatures;
@@ -65,35 +52,11 @@ class HostKeyHsm final : public Hsm {
         EVP_PKEY_free(pkey);
         return crypto::ecdsa_der_to_raw(der, 32);
     }
-    bool verify(const KeyRef&, SignAlgorithm, ByteView, ByteView) override { return true; }
-    Bytes random(std::size_t n) override { return Bytes(n, 7); }
-    Bytes audit_seal(ByteView d) override { return crypto::hmac_sha256(as_view("seal"), d); }
-    void forget(std::string_view) override {}
-    bool probe() noexcept override { return true; }
-    HsmInfo info() override { return {}; }
 
-    int generated = 0;
     int signatures = 0;
     KeySpec last_spec;
     std::vector<std::string> signed_by;
 };
-
-Principal person(const std::string& name, Role role) {
-    Principal p;
-    p.name = name;
-    p.roles = static_cast<std::uint32_t>(role);
-    return p;
-}
-
-ErrorCode code_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.code();
-    }
-    ADD_FAILURE() << "no kms::Error thrown";
-    return ErrorCode::Internal;
-}
 
 std::string csr_pem(const std::string& cn, const std::string& san = "") {
     EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
@@ -147,26 +110,17 @@ CrlView read_crl(const Bytes& der) {
     return v;
 }
 
-class CaService : public ::testing::Test {
+class CaService : public ServiceFixture<HostKeyHsm> {
   protected:
+    CaService() : ServiceFixture("ca") {}
     void SetUp() override {
-        char tmpl[] = "/tmp/kms-ca-XXXXXX";
-        m_dir = ::mkdtemp(tmpl);
-        store::LmdbOptions o;
-        o.path = m_dir + "/store";
-        o.map_size = 64 << 20;
-        m_store = store::LmdbStore::open(
-            o, [this](ByteView h) { return m_hsm.audit_seal(h); }, m_clock);
-        m_ctx = std::make_unique<ServiceContext>(
-            ServiceContext{*m_store, m_hsm, m_clock, m_cache, m_counters});
+        ServiceFixture::SetUp();
         m_ca = std::make_unique<CertificateAuthority>(*m_ctx);
         make_root();
     }
     void TearDown() override {
         m_ca.reset();
-        m_ctx.reset();
-        m_store.reset();
-        std::filesystem::remove_all(m_dir);
+        ServiceFixture::TearDown();
     }
     /// The root as daemon/bootstrap.cpp makes it: settings ca/root/{block,spki,cert}.
     void make_root() {
@@ -208,13 +162,6 @@ class CaService : public ::testing::Test {
         return m_ca->issue(m_officer, r);
     }
 
-    std::string m_dir;
-    MovableClock m_clock;
-    HostKeyHsm m_hsm;
-    KeyCache m_cache;
-    UseCounterBook m_counters;
-    std::unique_ptr<store::LmdbStore> m_store;
-    std::unique_ptr<ServiceContext> m_ctx;
     std::unique_ptr<CertificateAuthority> m_ca;
     Bytes root_cert;
     Bytes root_spki;

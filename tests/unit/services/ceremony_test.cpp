@@ -4,27 +4,23 @@
 // the service assembled.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include "crypto/host_crypto.hpp"
 #include "crypto/public_key.hpp"
 #include "domain/error.hpp"
+#include "service_fixture.hpp"
 #include "services/ceremonies.hpp"
 #include "services/distribution.hpp"
 #include "services/key_lifecycle.hpp"
 #include "services/reconcile.hpp"
-#include "store/lmdb_store.hpp"
 
 namespace kms::core {
 namespace {
 
-class MovableClock final : public Clock {
-  public:
-    std::int64_t now_ms() const override { return now; }
-    std::int64_t now = 1'800'000'000'000;
-};
+using namespace test_support;
 
-class FakeHsm final : public Hsm {
+/// Keeps an imported value as its "block" (the test checks what the service assembled) with its
+/// real KCV, wraps to the key's block, and counts imports and wraps.
+class ImportingHsm final : public FakeHsm {
   public:
     GeneratedKey generate(const KeySpec& s) override {
         const std::string b = "gen:" + s.key_id;
@@ -44,66 +40,26 @@ class FakeHsm final : public Hsm {
         ++wraps;
         return Bytes(key.block.begin(), key.block.end());
     }
-    Bytes mac(const KeyRef&, MacAlgorithm, ByteView) override { return Bytes(16, 0); }
-    Bytes encrypt(const KeyRef&, const CipherParams&, ByteView p) override {
-        return Bytes(p.begin(), p.end());
-    }
-    Bytes decrypt(const KeyRef&, const CipherParams&, ByteView c) override {
-        return Bytes(c.begin(), c.end());
-    }
-    Bytes sign(const KeyRef&, SignAlgorithm, ByteView) override { return Bytes(64, 1); }
-    bool verify(const KeyRef&, SignAlgorithm, ByteView, ByteView) override { return true; }
-    Bytes random(std::size_t n) override { return Bytes(n, 7); }
-    Bytes audit_seal(ByteView d) override { return crypto::hmac_sha256(as_view("seal"), d); }
-    void forget(std::string_view) override {}
-    bool probe() noexcept override { return true; }
-    HsmInfo info() override { return {}; }
 
     int imports = 0;
     int wraps = 0;
     KeySpec last_spec;
 };
 
-Principal person(const std::string& name, Role role) {
-    Principal p;
-    p.name = name;
-    p.roles = static_cast<std::uint32_t>(role);
-    return p;
-}
-
-ErrorCode code_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.code();
-    }
-    ADD_FAILURE() << "no kms::Error thrown";
-    return ErrorCode::Internal;
-}
-
 SecureBytes secret(const Bytes& b) {
     return SecureBytes(b.data(), b.size());
 }
 
-class Ceremonies : public ::testing::Test {
+class Ceremonies : public ServiceFixture<ImportingHsm> {
   protected:
+    Ceremonies() : ServiceFixture("ceremony") {}
     void SetUp() override {
-        char tmpl[] = "/tmp/kms-ceremony-XXXXXX";
-        m_dir = ::mkdtemp(tmpl);
-        store::LmdbOptions o;
-        o.path = m_dir + "/store";
-        o.map_size = 64 << 20;
-        m_store = store::LmdbStore::open(
-            o, [this](ByteView h) { return m_hsm.audit_seal(h); }, m_clock);
-        m_ctx = std::make_unique<ServiceContext>(
-            ServiceContext{*m_store, m_hsm, m_clock, m_cache, m_counters});
+        ServiceFixture::SetUp();
         m_service = std::make_unique<CeremonyService>(*m_ctx);
     }
     void TearDown() override {
         m_service.reset();
-        m_ctx.reset();
-        m_store.reset();
-        std::filesystem::remove_all(m_dir);
+        ServiceFixture::TearDown();
     }
     Ceremony open(const std::string& name, int components = 2, Algorithm alg = Algorithm::Aes128,
                   std::optional<Bytes> kcv = std::nullopt) {
@@ -128,13 +84,6 @@ class Ceremonies : public ::testing::Test {
         return all;
     }
 
-    std::string m_dir;
-    MovableClock m_clock;
-    FakeHsm m_hsm;
-    KeyCache m_cache;
-    UseCounterBook m_counters;
-    std::unique_ptr<store::LmdbStore> m_store;
-    std::unique_ptr<ServiceContext> m_ctx;
     std::unique_ptr<CeremonyService> m_service;
     Principal m_officer = person("officer", Role::KeyOfficer);
     Principal m_alice = person("alice", Role::Custodian);

@@ -5,55 +5,17 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include "crypto/host_crypto.hpp"
 #include "domain/error.hpp"
+#include "service_fixture.hpp"
 #include "services/key_lifecycle.hpp"
 #include "services/key_operations.hpp"
 #include "services/principals.hpp"
-#include "store/lmdb_store.hpp"
 
 namespace kms::core {
 namespace {
 
-class PolicyFakeHsm final : public Hsm {
-  public:
-    GeneratedKey generate(const KeySpec& s) override {
-        const std::string b = s.key_id + "/" + std::to_string(s.version);
-        return GeneratedKey{Bytes(b.begin(), b.end()), Bytes{1, 2, 3}, {}};
-    }
-    GeneratedKey import_secret(const KeySpec& s, const SecureBytes&) override {
-        return generate(s);
-    }
-    Bytes mac(const KeyRef& k, MacAlgorithm, ByteView data) override {
-        Bytes m = crypto::hmac_sha256(k.block, data);
-        m.resize(16);
-        return m;
-    }
-    Bytes encrypt(const KeyRef&, const CipherParams&, ByteView p) override {
-        return Bytes(p.begin(), p.end());
-    }
-    Bytes decrypt(const KeyRef&, const CipherParams&, ByteView c) override {
-        return Bytes(c.begin(), c.end());
-    }
-    Bytes sign(const KeyRef&, SignAlgorithm, ByteView) override { return Bytes(64, 1); }
-    bool verify(const KeyRef&, SignAlgorithm, ByteView, ByteView) override { return true; }
-    Bytes random(std::size_t n) override { return Bytes(n, 7); }
-    Bytes audit_seal(ByteView d) override { return crypto::hmac_sha256(as_view("seal"), d); }
-    void forget(std::string_view) override {}
-    bool probe() noexcept override { return true; }
-    HsmInfo info() override { return {}; }
-};
-
-ErrorCode code_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return e.code();
-    }
-    return ErrorCode::Internal;  // "no error" in these tests
-}
+using namespace test_support;
 
 std::string message_of(const std::function<void()>& fn) {
     try {
@@ -66,22 +28,13 @@ std::string message_of(const std::function<void()>& fn) {
 
 constexpr auto kCmac = MacAlgorithm::AesCmac;
 
-class Policies : public ::testing::Test {
+class Policies : public ServiceFixture<FakeHsm, SystemClock> {
   protected:
+    Policies() : ServiceFixture("policies") {}
     void SetUp() override {
-        char tmpl[] = "/tmp/kms-policies-XXXXXX";
-        m_dir = ::mkdtemp(tmpl);
-        store::LmdbOptions o;
-        o.path = m_dir + "/store";
-        o.map_size = 64 << 20;
-        m_store = store::LmdbStore::open(
-            o, [this](ByteView h) { return m_hsm.audit_seal(h); }, m_clock);
-        m_ctx = std::make_unique<ServiceContext>(
-            ServiceContext{*m_store, m_hsm, m_clock, m_cache, m_counters});
+        ServiceFixture::SetUp();
         m_policies = std::make_unique<PolicyService>(*m_ctx);
         m_ctx->policies = m_policies.get();
-        m_admin.name = "admin";
-        m_admin.roles = static_cast<std::uint32_t>(Role::Admin);
         PrincipalService principals(*m_ctx);
         m_plugin_a = principals.create(m_admin, "tsm-a", bits(Role::Plugin)).principal;
         m_plugin_b = principals.create(m_admin, "tsm-b", bits(Role::Plugin)).principal;
@@ -91,9 +44,7 @@ class Policies : public ::testing::Test {
     }
     void TearDown() override {
         m_policies.reset();
-        m_ctx.reset();
-        m_store.reset();
-        std::filesystem::remove_all(m_dir);
+        ServiceFixture::TearDown();
     }
     static std::uint32_t bits(Role r) { return static_cast<std::uint32_t>(r); }
     KeyRecord make(const std::string& name) {
@@ -105,15 +56,9 @@ class Policies : public ::testing::Test {
                              true, false});
     }
 
-    std::string m_dir;
-    SystemClock m_clock;
-    PolicyFakeHsm m_hsm;
-    KeyCache m_cache;
-    UseCounterBook m_counters;
-    std::unique_ptr<store::LmdbStore> m_store;
-    std::unique_ptr<ServiceContext> m_ctx;
     std::unique_ptr<PolicyService> m_policies;
-    Principal m_admin, m_plugin_a, m_plugin_b, m_officer;
+    Principal m_admin = person("admin", Role::Admin);
+    Principal m_plugin_a, m_plugin_b, m_officer;
     KeyRecord m_key_a, m_key_b;
 };
 

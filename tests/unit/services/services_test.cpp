@@ -4,91 +4,31 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <filesystem>
 #include <thread>
 
 #include "crypto/host_crypto.hpp"
 #include "domain/error.hpp"
+#include "service_fixture.hpp"
 #include "services/audit_service.hpp"
 #include "services/key_lifecycle.hpp"
 #include "services/key_operations.hpp"
 #include "services/principals.hpp"
-#include "store/lmdb_store.hpp"
 
 namespace kms::core {
 namespace {
 
-/// Records what the use cases ask of the HSM; "MACs" with HMAC over the block so results
-/// depend on the key version.
-class FakeHsm final : public Hsm {
-  public:
-    GeneratedKey generate(const KeySpec& s) override {
-        ++generated;
-        const std::string b = s.key_id + "/" + std::to_string(s.version);
-        return GeneratedKey{Bytes(b.begin(), b.end()), Bytes{1, 2, 3}, {}};
-    }
-    GeneratedKey import_secret(const KeySpec& s, const SecureBytes&) override {
-        return generate(s);
-    }
-    Bytes mac(const KeyRef& k, MacAlgorithm alg, ByteView data) override {
-        if (k.block.empty()) throw Error(ErrorCode::Integrity, "no block");
-        Bytes m = crypto::hmac_sha256(k.block, data);
-        m.resize(alg == MacAlgorithm::Des3Retail ? 8 : alg == MacAlgorithm::AesCmac ? 16 : 32);
-        return m;
-    }
-    Bytes encrypt(const KeyRef&, const CipherParams&, ByteView p) override {
-        return Bytes(p.begin(), p.end());
-    }
-    Bytes decrypt(const KeyRef&, const CipherParams&, ByteView c) override {
-        return Bytes(c.begin(), c.end());
-    }
-    Bytes sign(const KeyRef&, SignAlgorithm, ByteView) override { return Bytes(64, 1); }
-    bool verify(const KeyRef&, SignAlgorithm, ByteView, ByteView) override { return true; }
-    Bytes random(std::size_t n) override { return Bytes(n, 7); }
-    Bytes audit_seal(ByteView d) override { return crypto::hmac_sha256(as_view("seal"), d); }
-    void forget(std::string_view id) override { forgotten.push_back(std::string(id)); }
-    bool probe() noexcept override { return true; }
-    HsmInfo info() override { return {}; }
+using namespace test_support;
 
-    std::atomic<int> generated{0};
-    std::vector<std::string> forgotten;
-};
-
-class Services : public ::testing::Test {
+class Services : public ServiceFixture<FakeHsm, SystemClock> {
   protected:
-    void SetUp() override {
-        char tmpl[] = "/tmp/kms-services-XXXXXX";
-        m_dir = ::mkdtemp(tmpl);
-        store::LmdbOptions o;
-        o.path = m_dir + "/store";
-        o.map_size = 64 << 20;
-        m_store = store::LmdbStore::open(
-            o, [this](ByteView h) { return m_hsm.audit_seal(h); }, m_clock);
-        m_ctx = std::make_unique<ServiceContext>(
-            ServiceContext{*m_store, m_hsm, m_clock, m_cache, m_counters});
-        m_admin.name = "admin";
-        m_admin.roles = static_cast<std::uint32_t>(Role::Admin);
-    }
-    void TearDown() override {
-        m_ctx.reset();
-        m_store.reset();
-        std::filesystem::remove_all(m_dir);
-    }
+    Services() : ServiceFixture("services") {}
     KeyRecord make(const std::string& name, Algorithm a = Algorithm::Aes128) {
         KeyLifecycle k(*m_ctx);
         return k.create(m_admin,
                         CreateKeyRequest{name, a, UsageMask().add(Usage::Mac), true, false});
     }
-    std::vector<AuditRecord> audit() { return m_store->read_audit(1, 1000); }
 
-    std::string m_dir;
-    SystemClock m_clock;
-    FakeHsm m_hsm;
-    KeyCache m_cache;
-    UseCounterBook m_counters;
-    std::unique_ptr<store::LmdbStore> m_store;
-    std::unique_ptr<ServiceContext> m_ctx;
-    Principal m_admin;
+    Principal m_admin = person("admin", Role::Admin);
 };
 
 TEST_F(Services, CreateStoresTheBlockAndAnAuditRecord) {

@@ -65,12 +65,13 @@ Bytes make_csr(EVP_PKEY* key, const char* cn, const char* san = nullptr) {
     ReqPtr req(X509_REQ_new());
     EXPECT_EQ(X509_REQ_set_version(req.get(), X509_REQ_VERSION_1), 1);
     X509_NAME* name = X509_REQ_get_subject_name(req.get());
-    if (cn != nullptr)
+    if (cn != nullptr) {
         // V_ASN1_UTF8STRING rather than MBSTRING_UTF8: no length table, so an over-long CN can
         // be made for the negative test.
         EXPECT_EQ(X509_NAME_add_entry_by_txt(name, "CN", V_ASN1_UTF8STRING,
                                              reinterpret_cast<const unsigned char*>(cn), -1, -1, 0),
                   1);
+    }
     EXPECT_EQ(X509_REQ_set_pubkey(req.get(), key), 1);
     if (san != nullptr) {
         STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();

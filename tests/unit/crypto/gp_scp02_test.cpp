@@ -26,8 +26,12 @@ TEST(Scp02, PublishedSessionKeys) {
         const Bytes c = v.bytes("constant");
         const auto constant = static_cast<Scp02KeyConstant>((c.at(0) << 8) | c.at(1));
         const SecureBytes k = scp02_session_key(v.bytes("static"), constant, v.bytes("seq"));
-        if (v.has("key")) EXPECT_EQ(to_hex(k.view()), to_hex(v.bytes("key")));
-        if (v.has("kcv")) EXPECT_EQ(to_hex(kcv_des3(k.view())), to_hex(v.bytes("kcv")));
+        if (v.has("key")) {
+            EXPECT_EQ(to_hex(k.view()), to_hex(v.bytes("key")));
+        }
+        if (v.has("kcv")) {
+            EXPECT_EQ(to_hex(kcv_des3(k.view())), to_hex(v.bytes("kcv")));
+        }
         ++n;
     }
     EXPECT_EQ(n, 7);

@@ -160,7 +160,7 @@ TEST_F(Approvals, OneRejectionIsFinal) {
     EXPECT_EQ(r.state, ApprovalState::Rejected);
     EXPECT_EQ(code_of([&] {
                   add("gina", Role::Admin);
-                  m_svc->approve({"gina", 1}, a.id, "");
+                  m_svc->approve(person("gina", Role::Admin), a.id, "");
               }),
               ErrorCode::WrongState);
     EXPECT_EQ(code_of([&] { m_svc->begin_execute(m_alice, a.id); }), ErrorCode::WrongState);
@@ -252,7 +252,7 @@ TEST_F(Approvals, ListIsNewestFirstAndFiltersByState) {
     const auto pending = m_svc->list(m_carol, ApprovalState::Pending);
     ASSERT_EQ(pending.size(), 1u);
     EXPECT_EQ(pending[0].id, a.id);
-    Principal plugin{"plug", static_cast<std::uint32_t>(Role::Plugin)};
+    const Principal plugin = person("plug", Role::Plugin);
     EXPECT_TRUE(m_svc->list(plugin, std::nullopt).empty()) << "a plugin sees only its own";
     EXPECT_EQ(code_of([&] { m_svc->get(plugin, a.id); }), ErrorCode::Forbidden);
     EXPECT_EQ(code_of([&] { m_svc->get(m_dave, "a-00000000000000000000000000000000"); }),

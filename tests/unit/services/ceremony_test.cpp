@@ -99,6 +99,15 @@ class Ceremonies : public ServiceFixture<ImportingHsm> {
     }();
 };
 
+ExportRequest export_request(const std::string& key_id, DistributionFormat format,
+                             const std::string& kek_id) {
+    ExportRequest r;
+    r.key_id = key_id;
+    r.format = format;
+    r.kek_id = kek_id;
+    return r;
+}
+
 TEST_F(Ceremonies, TwoComponentsAssembleTheirXorAndTheRecordNamesTheCustodians) {
     const auto c = open("cer-two", 2, Algorithm::Aes128, crypto::kcv_aes_cmac(m_key));
     EXPECT_EQ(c.id.substr(0, 2), "c-");
@@ -302,7 +311,7 @@ TEST_F(Ceremonies, ExportNeedsAnExportableKeyAndATrustedActiveKek) {
     const auto plain =
         life.create(m_officer, CreateKeyRequest{"d-plain", Algorithm::Aes256,
                                                 UsageMask().add(Usage::Wrap), true, false, false});
-    ExportRequest req{data.id, DistributionFormat::AesKwp, kek.id};
+    const ExportRequest req = export_request(data.id, DistributionFormat::AesKwp, kek.id);
     const auto out = dist.export_key(m_officer, req);
     EXPECT_EQ(m_hsm.wraps, 1);
     EXPECT_EQ(out.kek_id, kek.id);
@@ -310,15 +319,15 @@ TEST_F(Ceremonies, ExportNeedsAnExportableKeyAndATrustedActiveKek) {
               std::string::npos)
         << audit_text();
     EXPECT_EQ(code_of([&] {
-                  dist.export_key(m_officer, {closed.id, DistributionFormat::AesKwp, kek.id});
+                  dist.export_key(m_officer, export_request(closed.id, DistributionFormat::AesKwp, kek.id));
               }),
               ErrorCode::Forbidden);
     EXPECT_EQ(code_of([&] {
-                  dist.export_key(m_officer, {data.id, DistributionFormat::AesKwp, plain.id});
+                  dist.export_key(m_officer, export_request(data.id, DistributionFormat::AesKwp, plain.id));
               }),
               ErrorCode::Forbidden);
     EXPECT_EQ(code_of([&] {
-                  dist.export_key(m_officer, {data.id, DistributionFormat::RsaOaepSha256, kek.id});
+                  dist.export_key(m_officer, export_request(data.id, DistributionFormat::RsaOaepSha256, kek.id));
               }),
               ErrorCode::InvalidArgument);
     EXPECT_EQ(code_of([&] { dist.export_key(m_alice, req); }), ErrorCode::Forbidden);

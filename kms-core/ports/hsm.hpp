@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +67,27 @@ enum class WrapFormat {
 struct ImportedTr31 {
     GeneratedKey key;
     Tr31Header header;
+};
+
+/// GlobalPlatform secure channel key derivation (DESIGN §7).
+enum class GpProtocol { Scp02, Scp03 };
+enum class GpDiversification { None, Visa2, EmvCps11 };
+
+/// The card's static keys: either the three static keys (usage derive; the DEK also wrap) or a
+/// master key (KMC, usage derive) with a diversification method and the 10-byte key
+/// diversification data from the INITIALIZE UPDATE response.
+struct GpCardKeys {
+    std::optional<KeyRef> enc, mac, dek;
+    std::optional<KeyRef> kmc;
+    GpDiversification diversification = GpDiversification::None;
+    Bytes kdd;
+};
+
+/// Session keys, held by kmsd in locked memory only for the life of one secure channel session
+/// and never returned to a plugin. SCP02: S-ENC, C-MAC, R-MAC and the session DEK. SCP03:
+/// S-ENC, S-MAC, S-RMAC; `dek` empty (SCP03 uses the static DEK inside the HSM).
+struct GpSessionKeys {
+    SecureBytes enc, mac, rmac, dek;
 };
 
 /// Facts about the module and token, for /v1/hsm and the console.
@@ -143,6 +165,18 @@ class Hsm {
     /// block for @p spec. VerificationFailed when its MAC does not verify.
     virtual ImportedTr31 import_tr31(const KeySpec& /*spec*/, const KeyRef& /*kbpk*/,
                                      std::string_view /*block*/) {
+        unsupported_distribution();
+    }
+
+    /// Derives a secure channel session's keys inside the HSM (diversifying a KMC first when
+    /// @p card has one; the static keys stay in the HSM). @p context: SCP02, the 2-byte
+    /// sequence counter; SCP03, host challenge || card challenge (16 bytes). SCP02 uses
+    /// CKM_DES3_CBC_ENCRYPT_DATA-style derivation (GP 2.2 E.4.1); SCP03 the SP 800-108 KDF with
+    /// AES-CMAC (Amendment D §6.2.2), natively where the profile has it, else with CKM_AES_CMAC
+    /// in the HSM. The adapter names the path in HsmInfo::host_fallbacks.
+    virtual GpSessionKeys derive_gp_session_keys(GpProtocol /*protocol*/,
+                                                 const GpCardKeys& /*card*/,
+                                                 ByteView /*context*/) {
         unsupported_distribution();
     }
 

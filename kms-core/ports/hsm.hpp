@@ -177,7 +177,7 @@ class Hsm {
     virtual GpSessionKeys derive_gp_session_keys(GpProtocol /*protocol*/,
                                                  const GpCardKeys& /*card*/,
                                                  ByteView /*context*/) {
-        unsupported_distribution();
+        unsupported_gp();
     }
 
     /// The MAC of @p data. Unsupported when @p alg does not fit the key.
@@ -212,6 +212,10 @@ class Hsm {
   protected:
     [[noreturn]] static void unsupported_distribution() {
         throw Error(ErrorCode::Unsupported, "this HSM adapter does not export or import keys");
+    }
+    [[noreturn]] static void unsupported_gp() {
+        throw Error(ErrorCode::Unsupported,
+                    "this HSM adapter does not derive GlobalPlatform session keys");
     }
 };
 

@@ -33,6 +33,7 @@ class SessionPool;
 enum class ObjectRole : std::uint8_t {
     Key,     ///< the secret or private key unwrapped from the key block
     Public,  ///< the public key object made from KeyRef::public_key, for verify
+    GpKdf,   ///< a static AES key unwrapped for the SCP03 KDF: CKA_SIGN only (CKM_AES_CMAC)
 };
 
 /// One cached session object. Destroys itself through the pool when the last reference goes.

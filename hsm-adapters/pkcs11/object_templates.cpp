@@ -199,6 +199,7 @@ Template unwrap_template(Algorithm algorithm, UsageMask usage, std::string_view 
     const bool use = purpose == UnwrapPurpose::Use;
     const bool clear = purpose == UnwrapPurpose::HostClearValue;
     const bool raw_decrypt = purpose == UnwrapPurpose::RsaRawDecrypt;
+    const bool gp_kdf = purpose == UnwrapPurpose::GpKdf;
     Template t;
     t.ulong(CKA_CLASS, secret ? CKO_SECRET_KEY : CKO_PRIVATE_KEY)
         .ulong(CKA_KEY_TYPE, key_kind(algorithm).key_type)
@@ -206,7 +207,8 @@ Template unwrap_template(Algorithm algorithm, UsageMask usage, std::string_view 
         .flag(CKA_PRIVATE, true)
         .flag(CKA_SENSITIVE, !clear)
         .flag(CKA_EXTRACTABLE, clear || purpose == UnwrapPurpose::Export)
-        .flag(CKA_SIGN, use && (secret ? usage.has(Usage::Mac) : usage.has(Usage::Sign)))
+        .flag(CKA_SIGN, (use && (secret ? usage.has(Usage::Mac) : usage.has(Usage::Sign))) ||
+                            (gp_kdf && secret))
         .flag(CKA_DECRYPT, (use && usage.has(Usage::Decrypt)) || (raw_decrypt && !secret))
         .flag(CKA_UNWRAP, use && usage.has(Usage::Unwrap))
         .flag(CKA_DERIVE, use && usage.has(Usage::Derive))

@@ -21,6 +21,12 @@
 //                                                                    key; destroyed when wrapped
 //   RSA key for OAEP import        F     T        T          F       DECRYPT (CKM_RSA_X_509)
 //                                                                    only; destroyed after use
+//   static SCP03 key for the KDF   F     T        T          F       SIGN (CKM_AES_CMAC) only;
+//                                                                    cached (ObjectRole::GpKdf)
+//   KMC-diversified static key     F     T        T          F       DERIVE only; destroyed
+//                                                                    after the session keys
+//   SCP02 session key (derived)    F     T        F          T       none; generic secret,
+//                                                                    read and destroyed at once
 //   public key for verify          F     F        -          -       VERIFY
 //
 // Templates keep pointers to the caller's bytes (key ids, values, curve parameters): those must
@@ -95,6 +101,8 @@ enum class UnwrapPurpose {
     HostClearValue,  ///< non-sensitive, extractable, no capabilities: read CKA_VALUE, destroy
     Export,          ///< sensitive, extractable, no capabilities: one C_WrapKey under a KEK, destroy
     RsaRawDecrypt,   ///< sensitive, non-extractable, DECRYPT only (CKM_RSA_X_509), destroy
+    GpKdf,           ///< sensitive, non-extractable, SIGN only: a static SCP03 key (usage derive)
+                     ///< computing the SP 800-108 KDF with CKM_AES_CMAC (gp_derivation.cpp)
 };
 
 /// The C_UnwrapKey template of a working key: session object, CKA_ID = key id bytes,

@@ -144,6 +144,22 @@ class Pkcs11Hsm final : public core::Hsm {
     core::ImportedTr31 import_tr31(const core::KeySpec& spec, const core::KeyRef& kbpk,
                                    std::string_view block) override;
 
+    // ---- GlobalPlatform session keys (gp_derivation.cpp, DESIGN §7). Static keys and the KMC
+    // stay in the HSM: a KMC is diversified with CKM_DES3_ECB_ENCRYPT_DATA into sensitive,
+    // non-extractable session objects; SCP02 session keys come from CKM_DES3_CBC_ENCRYPT_DATA
+    // (zero IV) into short-lived non-sensitive objects whose values are read into SecureBytes
+    // and the objects destroyed; SCP03 session keys are the SP 800-108 KDF computed with
+    // CKM_AES_CMAC by the static ENC / MAC objects (unwrapped for this purpose, CKA_SIGN only,
+    // cached under ObjectRole::GpKdf). Every key needs usage derive in its sealed block
+    // (UsageNotPermitted). InvalidArgument: a context of the wrong length (SCP02 2 bytes, SCP03
+    // 16), a KDD that is not 10 bytes, no keys or both a KMC and static keys, a missing static
+    // key, a KMC without a diversification method, a key of the wrong algorithm for the
+    // protocol (SCP02 and the KMC: DES3-2K; SCP03: AES, all of one length). Unsupported: a KMC
+    // with SCP03, or a module without the mechanism. ----
+    core::GpSessionKeys derive_gp_session_keys(core::GpProtocol protocol,
+                                               const core::GpCardKeys& card,
+                                               ByteView context) override;
+
     /// Unsupported when @p alg does not fit the key; UsageNotPermitted without Usage::Mac;
     /// Integrity when the block or a cached object disagrees with the KeyRef.
     Bytes mac(const core::KeyRef& key, core::MacAlgorithm alg, ByteView data) override;

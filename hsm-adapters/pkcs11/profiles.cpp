@@ -171,6 +171,18 @@ Capabilities resolve(const VendorProfile& profile, const MechanismSet& mechanism
             (caps.ecdsa_sha384_in_module ? "" : "SHA-384") +
             "), the digest signed in the module with CKM_ECDSA; no key material leaves the HSM");
     }
+    // GlobalPlatform secure channels (gp_derivation.cpp). CKM_SP800_108_COUNTER_KDF is PKCS#11
+    // v3.0 (0x3AC); SoftHSM2 2.6.1 does not have it, and the adapter does not use it yet.
+    constexpr CK_MECHANISM_TYPE kSp800108CounterKdf = 0x3ACUL;
+    caps.host_fallbacks.emplace_back(
+        std::string("GlobalPlatform session keys: derived in the HSM (KMC diversification with "
+                    "CKM_DES3_ECB_ENCRYPT_DATA into sensitive session objects; SCP02 with "
+                    "CKM_DES3_CBC_ENCRYPT_DATA; SCP03 SP 800-108 KDF with CKM_AES_CMAC by the "
+                    "static key objects, ") +
+        (mechanisms.has(kSp800108CounterKdf, CKF_DERIVE)
+             ? "CKM_SP800_108_COUNTER_KDF not used yet"
+             : "the module lacks CKM_SP800_108_COUNTER_KDF") +
+        "); the session keys are held by kmsd in locked memory and wiped when the session ends");
     return caps;
 }
 

@@ -37,11 +37,12 @@ TEST(Token, SharedTokenWasOpenedWithCreateIfMissing) {
     EXPECT_TRUE(has("CKM_AES_KEY_WRAP_PAD"));
     EXPECT_TRUE(has("CKM_SHA256_HMAC"));
     EXPECT_FALSE(has("CKM_ECDSA_SHA256"));  // SoftHSM 2.6.1
-    ASSERT_EQ(info.host_fallbacks.size(), 4u);
+    ASSERT_EQ(info.host_fallbacks.size(), 5u);
     EXPECT_EQ(info.host_fallbacks[0].rfind("DES3-RETAIL:", 0), 0u);
     EXPECT_EQ(info.host_fallbacks[1].rfind("TR-31:", 0), 0u);
     EXPECT_EQ(info.host_fallbacks[2].rfind("RSA-OAEP-SHA256:", 0), 0u);
     EXPECT_EQ(info.host_fallbacks[3].rfind("ECDSA:", 0), 0u);
+    EXPECT_EQ(info.host_fallbacks[4].rfind("GlobalPlatform session keys:", 0), 0u);
     EXPECT_EQ(shared_hsm().profile_name(), "softhsm2");
     EXPECT_TRUE(shared_hsm().probe());
 }

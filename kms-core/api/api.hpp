@@ -15,6 +15,7 @@
 #include "services/ceremonies.hpp"
 #include "services/certificate_authority.hpp"
 #include "services/distribution.hpp"
+#include "services/gp_sessions.hpp"
 #include "services/key_lifecycle.hpp"
 #include "services/key_operations.hpp"
 #include "services/policies.hpp"
@@ -39,6 +40,7 @@ struct ApiServices {
     core::ApprovalService& approvals;
     core::CertificateAuthority& ca;
     core::PolicyService& policies;
+    core::GpSessionService& gp;
     core::Hsm& hsm;
     HealthState& health;
     std::string_view openapi_json;
@@ -57,6 +59,8 @@ void add_approval_routes(Router& router, ApiServices& services);
 /// The internal CA and plugin policies (routes_ca.cpp).
 void add_ca_routes(Router& router, ApiServices& services);
 void add_policy_routes(Router& router, ApiServices& services);  ///< routes_policies.cpp
+/// GlobalPlatform secure channel sessions (routes_gp.cpp).
+void add_gp_routes(Router& router, ApiServices& services);
 
 /// Who is calling: a bearer token (officers) or, without one, a client certificate issued by
 /// the KMS CA and not revoked (plugins). Throws Unauthenticated (authn.cpp).

@@ -69,6 +69,8 @@ void load_config_file(const std::string& path, DaemonConfig& cfg) {
             cfg.store_map_size_mb = to_size(key, value, 16, 1 << 24);
         else if (key == "counters.flush_seconds")
             cfg.counter_flush_seconds = static_cast<int>(to_size(key, value, 1, 3600));
+        else if (key == "gp.session_seconds")
+            cfg.gp_session_seconds = static_cast<int>(to_size(key, value, 10, 86400));
         else
             throw Error(ErrorCode::InvalidArgument,
                         path + ":" + std::to_string(n) + ": unknown key '" + key + "'");

@@ -208,6 +208,7 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         core::CertificateAuthority ca(ctx);
         core::PolicyService policies(ctx);
         ctx.policies = &policies;
+        core::GpSessionService gp(ctx, cfg.gp_session_seconds);
 
         if (!initialized) {
             store->write([&](core::WriteTxn& t) {
@@ -259,9 +260,9 @@ class KmsdApp final : public Poco::Util::ServerApplication {
             },
             true);
 
-        api::ApiServices services{keys,      ops,          principals, audit,  ceremonies,
-                                  distribution, approvals, ca,         policies, *hsm,
-                                  health,    daemon::kOpenApiJson};
+        api::ApiServices services{keys,      ops,          principals, audit,    ceremonies,
+                                  distribution, approvals, ca,         policies, gp,
+                                  *hsm,      health,       daemon::kOpenApiJson};
         api::Router router;
         api::add_routes(router, services);
         api::ServerOptions so;

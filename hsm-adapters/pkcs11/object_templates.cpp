@@ -119,13 +119,11 @@ Template master_hmac_template(std::string_view label, ByteView id) {
     return t;
 }
 
-Template temp_secret_template(Algorithm algorithm, bool wrap_with_trusted,
-                              const SecureBytes* value) {
-    const auto kind = key_kind(algorithm);
+Template temp_unwrap_template(Algorithm algorithm, bool wrap_with_trusted) {
     const auto family = core::info(algorithm).family;
     Template t;
     t.ulong(CKA_CLASS, CKO_SECRET_KEY)
-        .ulong(CKA_KEY_TYPE, kind.key_type)
+        .ulong(CKA_KEY_TYPE, key_kind(algorithm).key_type)
         .flag(CKA_TOKEN, false)
         .flag(CKA_PRIVATE, true)
         .flag(CKA_SENSITIVE, true)
@@ -139,32 +137,19 @@ Template temp_secret_template(Algorithm algorithm, bool wrap_with_trusted,
         .flag(CKA_WRAP, false)
         .flag(CKA_UNWRAP, false)
         .flag(CKA_DERIVE, false);
+    return t;
+}
+
+Template temp_secret_template(Algorithm algorithm, bool wrap_with_trusted,
+                              const SecureBytes* value) {
+    const auto family = core::info(algorithm).family;
+    Template t = temp_unwrap_template(algorithm, wrap_with_trusted);
     if (value != nullptr) {
         t.bytes(CKA_VALUE, value->view());
     } else if (family == KeyFamily::Aes || family == KeyFamily::Hmac) {
         // DES2/DES3 key generation has a fixed length and rejects CKA_VALUE_LEN.
         t.ulong(CKA_VALUE_LEN, core::secret_length(algorithm));
     }
-    return t;
-}
-
-Template temp_unwrap_template(Algorithm algorithm, bool wrap_with_trusted) {
-    const auto family = core::info(algorithm).family;
-    Template t;
-    t.ulong(CKA_CLASS, CKO_SECRET_KEY)
-        .ulong(CKA_KEY_TYPE, key_kind(algorithm).key_type)
-        .flag(CKA_TOKEN, false)
-        .flag(CKA_PRIVATE, true)
-        .flag(CKA_SENSITIVE, true)
-        .flag(CKA_EXTRACTABLE, true)
-        .flag(CKA_WRAP_WITH_TRUSTED, wrap_with_trusted)
-        .flag(CKA_SIGN, family == KeyFamily::Aes)
-        .flag(CKA_ENCRYPT, family == KeyFamily::Des3)
-        .flag(CKA_DECRYPT, false)
-        .flag(CKA_VERIFY, false)
-        .flag(CKA_WRAP, false)
-        .flag(CKA_UNWRAP, false)
-        .flag(CKA_DERIVE, false);
     return t;
 }
 

@@ -26,17 +26,10 @@ class Distribution : public Rest {
   protected:
     static void SetUpTestSuite() {
         Rest::SetUpTestSuite();
-        HttpsClient c("127.0.0.1", s_kmsd->port(), s_kmsd->ca_file());
-        auto mk = [&](const std::string& name, const std::string& roles) {
-            auto r = c.post("/v1/principals", "{\"name\":\"" + name + "\",\"roles\":" + roles + "}",
-                            s_admin);
-            EXPECT_EQ(r.status, 201) << r.body;
-            return r.json()->getValue<std::string>("token");
-        };
-        s_alice = mk("alice", "[\"custodian\"]");
-        s_bob = mk("bob", "[\"custodian\"]");
-        s_carol = mk("carol", "[\"custodian\"]");
-        s_officer = mk("officer", "[\"key-officer\"]");
+        s_alice = create_principal("alice", "[\"custodian\"]");
+        s_bob = create_principal("bob", "[\"custodian\"]");
+        s_carol = create_principal("carol", "[\"custodian\"]");
+        s_officer = create_principal("officer", "[\"key-officer\"]");
     }
 
     /// POST /v1/ceremonies as the key officer; returns the ceremony id (asserts 201).

@@ -40,9 +40,12 @@ class Rest : public ::testing::Test {
         EXPECT_EQ(r.status, 201) << r.body;
         return r.json();
     }
-    /// Creates a principal with @p roles_json and returns its token.
-    std::string create_principal(const std::string& name, const std::string& roles_json) {
-        auto r = post("/v1/principals", "{\"name\":\"" + name + "\",\"roles\":" + roles_json + "}");
+    /// Creates a principal with @p roles_json as the first administrator and returns its token.
+    /// Static, so SetUpTestSuite() can use it too (it opens its own connection).
+    static std::string create_principal(const std::string& name, const std::string& roles_json) {
+        HttpsClient c("127.0.0.1", s_kmsd->port(), s_kmsd->ca_file());
+        auto r = c.post("/v1/principals",
+                        "{\"name\":\"" + name + "\",\"roles\":" + roles_json + "}", s_admin);
         EXPECT_EQ(r.status, 201) << r.body;
         return r.json()->getValue<std::string>("token");
     }

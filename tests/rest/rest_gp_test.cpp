@@ -30,18 +30,11 @@ class Gp : public Rest {
   protected:
     static void SetUpTestSuite() {
         Rest::SetUpTestSuite();
-        HttpsClient c("127.0.0.1", s_kmsd->port(), s_kmsd->ca_file());
-        auto mk = [&](const std::string& name, const std::string& roles) {
-            auto r = c.post("/v1/principals", "{\"name\":\"" + name + "\",\"roles\":" + roles + "}",
-                            s_admin);
-            EXPECT_EQ(r.status, 201) << r.body;
-            return r.json()->getValue<std::string>("token");
-        };
-        s_alice = mk("alice", "[\"custodian\"]");
-        s_bob = mk("bob", "[\"custodian\"]");
-        s_officer = mk("officer", "[\"key-officer\"]");
-        s_tsm = mk("tsm-a", "[\"plugin\"]");
-        s_other = mk("tsm-b", "[\"plugin\"]");
+        s_alice = create_principal("alice", "[\"custodian\"]");
+        s_bob = create_principal("bob", "[\"custodian\"]");
+        s_officer = create_principal("officer", "[\"key-officer\"]");
+        s_tsm = create_principal("tsm-a", "[\"plugin\"]");
+        s_other = create_principal("tsm-b", "[\"plugin\"]");
     }
 
     /// A key ceremony of two custodians for @p k; returns the key id.

@@ -90,6 +90,28 @@ struct GpSessionKeys {
     SecureBytes enc, mac, rmac, dek;
 };
 
+/// The card's DEK for PUT KEY and sensitive data (STORE DATA) encryption. SCP03: the static DEK
+/// in the HSM (`key`: the static DEK, or the KMC a session was opened with, which serves as
+/// every static key); AES-CBC with a zero ICV. SCP02: the session DEK held by kmsd
+/// (`session_dek`, 16 bytes) derived from `key` (the static DEK or the KMC); TDEA-ECB.
+struct GpDek {
+    GpProtocol protocol = GpProtocol::Scp03;
+    KeyRef key;
+    const SecureBytes* session_dek = nullptr;  ///< SCP02 only
+};
+
+/// A key encrypted under the card's DEK for PUT KEY (crypto/gp_put_key.hpp): the cryptogram
+/// (SCP02: 16 bytes; SCP03: the key padded to a multiple of 16) and the GlobalPlatform KCV
+/// (DES3: E(K, 0^8)[0..3]; AES: AES(K, 01^16)[0..3]).
+struct GpEncryptedKey {
+    Bytes encrypted;
+    Bytes kcv;
+    std::size_t key_length = 0;
+};
+
+/// Which static key a KMC is diversified into (the byte k of the diversification input).
+enum class GpKeyRole : std::uint8_t { Enc = 1, Mac = 2, Dek = 3 };
+
 /// Facts about the module and token, for /v1/hsm and the console.
 struct HsmInfo {
     std::string module_path;
@@ -177,6 +199,37 @@ class Hsm {
     virtual GpSessionKeys derive_gp_session_keys(GpProtocol /*protocol*/,
                                                  const GpCardKeys& /*card*/,
                                                  ByteView /*context*/) {
+        unsupported_gp();
+    }
+
+    /// SCP03 pseudo-random card challenge (Amd D §6.2.2.3): the first 8 bytes of the KDF with
+    /// constant 02, L = 64, context = sequence counter (3 bytes) || @p aid, under the static ENC
+    /// key @p static_enc (usage derive), computed in the HSM.
+    virtual Bytes gp_scp03_card_challenge(const KeyRef& /*static_enc*/,
+                                          ByteView /*sequence_counter*/, ByteView /*aid*/) {
+        unsupported_gp();
+    }
+
+    /// Encrypts the secret key @p key under the card's DEK for PUT KEY and computes its
+    /// GlobalPlatform KCV. @p key must be sealed exportable; @p dek.key sealed trusted with usage
+    /// wrap (UsageNotPermitted otherwise). SCP02 takes DES3-2K keys, SCP03 AES keys.
+    virtual GpEncryptedKey gp_encrypt_key(const GpDek& /*dek*/, const KeyRef& /*key*/) {
+        unsupported_gp();
+    }
+
+    /// Encrypts sensitive data (STORE DATA) under the card's DEK: SCP02 TDEA-ECB under the
+    /// session DEK, SCP03 AES-CBC with a zero ICV under the static DEK (usage wrap). @p data must
+    /// be a whole number of blocks (8 or 16 bytes), at most 4096 bytes.
+    virtual Bytes gp_encrypt_data(const GpDek& /*dek*/, ByteView /*data*/) {
+        unsupported_gp();
+    }
+
+    /// Diversifies the DES3-2K master key @p kmc (usage derive) with @p method and the 10-byte
+    /// @p kdd into the card's static key @p role, inside the HSM, and returns it as a new key
+    /// block for @p spec (DES3-2K).
+    virtual GeneratedKey gp_diversify_key(const KeySpec& /*spec*/, const KeyRef& /*kmc*/,
+                                          GpDiversification /*method*/, ByteView /*kdd*/,
+                                          GpKeyRole /*role*/) {
         unsupported_gp();
     }
 

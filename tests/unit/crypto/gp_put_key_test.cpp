@@ -38,38 +38,9 @@ std::vector<VectorCase> cases_of(const std::string& kind) {
 }
 
 /// AES-CBC, zero ICV, no padding: the SCP03 DEK encryption of Amendment D §7.2 / pySim
-/// SCP03.dek_encrypt. Whole blocks only.
+/// SCP03.dek_encrypt (crypto::aes_cbc_encrypt). Whole blocks only.
 Bytes aes_cbc_zero_icv(ByteView key, ByteView data) {
-    const EVP_CIPHER* cipher = nullptr;
-    switch (key.size()) {
-        case 16:
-            cipher = EVP_aes_128_cbc();
-            break;
-        case 24:
-            cipher = EVP_aes_192_cbc();
-            break;
-        case 32:
-            cipher = EVP_aes_256_cbc();
-            break;
-        default:
-            ADD_FAILURE() << "AES key of " << key.size() << " bytes";
-            return {};
-    }
-    std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
-                                                                        &EVP_CIPHER_CTX_free);
-    const std::array<unsigned char, 16> iv{};
-    Bytes out(data.size() + 16);
-    int n = 0, m = 0;
-    if (!ctx || EVP_EncryptInit_ex(ctx.get(), cipher, nullptr, key.data(), iv.data()) != 1 ||
-        EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1 ||
-        EVP_EncryptUpdate(ctx.get(), out.data(), &n, data.data(), static_cast<int>(data.size())) !=
-            1 ||
-        EVP_EncryptFinal_ex(ctx.get(), out.data() + n, &m) != 1) {
-        ADD_FAILURE() << "EVP AES-CBC failed";
-        return {};
-    }
-    out.resize(static_cast<std::size_t>(n + m));
-    return out;
+    return crypto::aes_cbc_encrypt(key, Bytes(16, 0), data);
 }
 
 Bytes session_dek_of(const VectorCase& c) {

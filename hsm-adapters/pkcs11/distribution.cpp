@@ -43,22 +43,6 @@ void require_family(const KeyRef& key, KeyFamily family, std::string_view what) 
                                                     std::string(core::info(key.algorithm).name));
 }
 
-void require_exportable(const core::KeyBlock& b) {
-    if (!b.header.exportable)
-        throw Error(ErrorCode::UsageNotPermitted,
-                    key_context(b.header.key_id, b.header.version) + " is not exportable");
-}
-
-/// A KEK for export: sealed trusted, with usage wrap.
-void require_export_kek(const core::KeyBlock& b) {
-    const auto name = key_context(b.header.key_id, b.header.version);
-    if (!b.header.usage.has(Usage::Wrap))
-        throw Error(ErrorCode::UsageNotPermitted, name + " does not allow wrap");
-    if (!b.header.trusted)
-        throw Error(ErrorCode::UsageNotPermitted,
-                    name + " is not a trusted key encryption key");
-}
-
 void require_unwrap(const core::KeyBlock& b) {
     if (!b.header.usage.has(Usage::Unwrap))
         throw Error(ErrorCode::UsageNotPermitted,
@@ -101,6 +85,23 @@ bool means_bad_wrapped(const Error& e, const Capabilities& caps) {
     }
 }
 
+}  // namespace
+
+void require_exportable(const core::KeyBlock& b) {
+    if (!b.header.exportable)
+        throw Error(ErrorCode::UsageNotPermitted,
+                    key_context(b.header.key_id, b.header.version) + " is not exportable");
+}
+
+void require_export_kek(const core::KeyBlock& b) {
+    const auto name = key_context(b.header.key_id, b.header.version);
+    if (!b.header.usage.has(Usage::Wrap))
+        throw Error(ErrorCode::UsageNotPermitted, name + " does not allow wrap");
+    if (!b.header.trusted)
+        throw Error(ErrorCode::UsageNotPermitted,
+                    name + " is not a trusted key encryption key");
+}
+
 /// The clear value of the key in @p block: unwrapped into a short-lived non-sensitive object,
 /// read into locked memory, the object destroyed at once (the DES3-RETAIL fallback's path).
 SecureBytes clear_value(Pkcs11Hsm::Impl& impl, Lease& lease, const core::KeyBlock& block) {
@@ -115,8 +116,6 @@ SecureBytes clear_value(Pkcs11Hsm::Impl& impl, Lease& lease, const core::KeyBloc
                                               ")");
     return value;
 }
-
-}  // namespace
 
 // ---- AES-KW / AES-KWP (native) ----------------------------------------------------------------
 

@@ -115,24 +115,6 @@ Template session_key_template(const CK_ULONG& length) {
     return t;
 }
 
-/// A static key object for the SCP03 KDF (CKA_SIGN only), cached under ObjectRole::GpKdf.
-CachedHandle kdf_object(Pkcs11Hsm::Impl& impl, Lease& lease, const KeyRef& key) {
-    if (auto cached =
-            impl.cache.find(key.key_id, key.version, ObjectRole::GpKdf, lease.generation())) {
-        if (cached->algorithm != key.algorithm || !(cached->usage == key.usage))
-            throw Error(ErrorCode::Integrity,
-                        "key block does not match its metadata (" + ref_name(key) + ")");
-        return cached;
-    }
-    const core::KeyBlock block = impl.open_block(lease, key);
-    ScopedObject object(&impl.fn(), lease.handle(),
-                        impl.unwrap(lease, block, UnwrapPurpose::GpKdf));
-    auto entry = std::make_shared<const CachedObject>(object.get(), lease.generation(),
-                                                      key.algorithm, key.usage, impl.pool.get());
-    object.release();
-    return impl.cache.insert(key.key_id, key.version, ObjectRole::GpKdf, std::move(entry));
-}
-
 /// The KMC-diversified static key for @p purpose: a sensitive DES2 object with CKA_DERIVE.
 ScopedObject diversify(Pkcs11Hsm::Impl& impl, Lease& lease, CK_OBJECT_HANDLE kmc,
                        const GpCardKeys& card, crypto::GpKeyPurpose purpose,
@@ -216,6 +198,22 @@ void require_mechanism(const Pkcs11Hsm::Impl& impl, CK_MECHANISM_TYPE type, CK_F
 }
 
 }  // namespace
+
+CachedHandle gp_object(Pkcs11Hsm::Impl& impl, Lease& lease, const KeyRef& key, ObjectRole role,
+                       UnwrapPurpose purpose) {
+    if (auto cached = impl.cache.find(key.key_id, key.version, role, lease.generation())) {
+        if (cached->algorithm != key.algorithm || !(cached->usage == key.usage))
+            throw Error(ErrorCode::Integrity,
+                        "key block does not match its metadata (" + ref_name(key) + ")");
+        return cached;
+    }
+    const core::KeyBlock block = impl.open_block(lease, key);
+    ScopedObject object(&impl.fn(), lease.handle(), impl.unwrap(lease, block, purpose));
+    auto entry = std::make_shared<const CachedObject>(object.get(), lease.generation(),
+                                                      key.algorithm, key.usage, impl.pool.get());
+    object.release();
+    return impl.cache.insert(key.key_id, key.version, role, std::move(entry));
+}
 
 GpSessionKeys Pkcs11Hsm::derive_gp_session_keys(GpProtocol protocol, const GpCardKeys& card,
                                                 ByteView context) {
@@ -322,16 +320,73 @@ GpSessionKeys Pkcs11Hsm::derive_gp_session_keys(GpProtocol protocol, const GpCar
         using D = crypto::scp03::DerivationConstant;
         GpSessionKeys out;
         {
-            const CachedHandle o = kdf_object(impl, lease, enc);
+            const CachedHandle o = gp_object(impl, lease, enc, ObjectRole::GpKdf, UnwrapPurpose::GpKdf);
             out.enc = scp03_kdf(impl, lease, o->handle, D::SEnc, length, context, ref_name(enc));
         }
         {
-            const CachedHandle o = kdf_object(impl, lease, mac);
+            const CachedHandle o = gp_object(impl, lease, mac, ObjectRole::GpKdf, UnwrapPurpose::GpKdf);
             const auto ctx = ref_name(mac);
             out.mac = scp03_kdf(impl, lease, o->handle, D::SMac, length, context, ctx);
             out.rmac = scp03_kdf(impl, lease, o->handle, D::SRmac, length, context, ctx);
         }
         return out;
+    });
+}
+
+Bytes Pkcs11Hsm::gp_scp03_card_challenge(const KeyRef& enc, ByteView sequence_counter,
+                                         ByteView aid) {
+    if (sequence_counter.size() != 3)
+        throw Error(ErrorCode::InvalidArgument, "the SCP03 sequence counter has 3 bytes, got " +
+                                                    std::to_string(sequence_counter.size()));
+    if (aid.size() < 5 || aid.size() > 16)
+        throw Error(ErrorCode::InvalidArgument, "an AID has 5 to 16 bytes");
+    require_algorithm(enc, core::info(enc.algorithm).family == KeyFamily::Aes,
+                      "SCP03 static keys must be AES");
+    require_derive(enc);
+    require_mechanism(*m_impl, CKM_AES_CMAC, CKF_SIGN, "SCP03");
+    Bytes context(sequence_counter.begin(), sequence_counter.end());
+    context.insert(context.end(), aid.begin(), aid.end());
+    return m_impl->run([&](Lease& lease) {
+        const CachedHandle o =
+            gp_object(*m_impl, lease, enc, ObjectRole::GpKdf, UnwrapPurpose::GpKdf);
+        const SecureBytes c = scp03_kdf(*m_impl, lease, o->handle,
+                                        crypto::scp03::DerivationConstant::CardChallenge, 8,
+                                        context, ref_name(enc));
+        return Bytes(c.view().begin(), c.view().end());
+    });
+}
+
+core::GeneratedKey Pkcs11Hsm::gp_diversify_key(const core::KeySpec& spec, const KeyRef& kmc,
+                                               GpDiversification method, ByteView kdd,
+                                               core::GpKeyRole role) {
+    validate_spec(spec);
+    if (spec.algorithm != Algorithm::Des3_2k)
+        throw Error(ErrorCode::InvalidArgument, "a diversified card key is DES3-2K");
+    require_algorithm(kmc, kmc.algorithm == Algorithm::Des3_2k, "the KMC must be DES3-2K");
+    require_derive(kmc);
+    if (method == GpDiversification::None)
+        throw Error(ErrorCode::InvalidArgument,
+                    "a diversification method is needed (VISA2, EMV CPS 1.1)");
+    if (kdd.size() != 10)
+        throw Error(ErrorCode::InvalidArgument,
+                    "the key diversification data must have 10 bytes, got " +
+                        std::to_string(kdd.size()));
+    require_mechanism(*m_impl, CKM_DES3_ECB_ENCRYPT_DATA, CKF_DERIVE, "KMC diversification");
+    Bytes input = crypto::gp_diversification_input(
+        crypto_method(method), kdd, static_cast<crypto::GpKeyPurpose>(role));
+    return m_impl->run([&](Lease& lease) {
+        const auto& f = m_impl->fn();
+        const CachedHandle kmc_object = m_impl->key_object(lease, kmc);
+        CK_KEY_DERIVATION_STRING_DATA data{input.data(), static_cast<CK_ULONG>(input.size())};
+        CK_MECHANISM m{CKM_DES3_ECB_ENCRYPT_DATA, &data, sizeof data};
+        // The working-key template (extractable only to be wrapped under the LMK, ENCRYPT for
+        // the DES3 KCV), as for a key imported under a KEK.
+        Template t = temp_unwrap_template(spec.algorithm, m_impl->caps.lmk_trusted);
+        CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+        check_rv(f.C_DeriveKey(lease.handle(), &m, kmc_object->handle, t.data(), t.size(), &h),
+                 "C_DeriveKey", ref_name(kmc));
+        ScopedObject temp(&f, lease.handle(), h);
+        return m_impl->block_from_object(lease, spec, temp.get());
     });
 }
 

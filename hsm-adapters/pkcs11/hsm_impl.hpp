@@ -126,6 +126,25 @@ Bytes encrypt_once(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE session, CK_MEC
 bool verify_once(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE session, CK_MECHANISM& mechanism,
                  CK_OBJECT_HANDLE key, ByteView data, ByteView signature, std::string_view context);
 
+// ---- shared by the distribution and GlobalPlatform paths (distribution.cpp) ----
+
+/// UsageNotPermitted unless the sealed block says exportable.
+void require_exportable(const core::KeyBlock& b);
+/// A KEK for export (also a card's DEK for PUT KEY): sealed trusted, with usage wrap;
+/// UsageNotPermitted otherwise.
+void require_export_kek(const core::KeyBlock& b);
+/// The clear value of the key in @p block: unwrapped into a short-lived non-sensitive object,
+/// read into locked memory, the object destroyed at once (a listed host fallback's path).
+SecureBytes clear_value(Pkcs11Hsm::Impl& impl, Lease& lease, const core::KeyBlock& block);
+
+// ---- GlobalPlatform (gp_derivation.cpp) ----
+
+/// The object of @p key unwrapped for @p purpose and cached under @p role (GpKdf, GpDek), so
+/// the use object of the same key keeps its own capabilities. Integrity when a cached object's
+/// algorithm or usage differs from the KeyRef.
+CachedHandle gp_object(Pkcs11Hsm::Impl& impl, Lease& lease, const core::KeyRef& key,
+                       ObjectRole role, UnwrapPurpose purpose);
+
 /// InvalidArgument when the spec's key id, version or usage is not acceptable (key_blocks.cpp).
 void validate_spec(const core::KeySpec& spec);
 

@@ -34,6 +34,7 @@ enum class ObjectRole : std::uint8_t {
     Key,     ///< the secret or private key unwrapped from the key block
     Public,  ///< the public key object made from KeyRef::public_key, for verify
     GpKdf,   ///< a static AES key unwrapped for the SCP03 KDF: CKA_SIGN only (CKM_AES_CMAC)
+    GpDek,   ///< a static SCP03 DEK for PUT KEY and STORE DATA: CKA_WRAP + CKA_ENCRYPT only
 };
 
 /// One cached session object. Destroys itself through the pool when the last reference goes.

@@ -185,13 +185,15 @@ Template unwrap_template(Algorithm algorithm, UsageMask usage, std::string_view 
     const bool clear = purpose == UnwrapPurpose::HostClearValue;
     const bool raw_decrypt = purpose == UnwrapPurpose::RsaRawDecrypt;
     const bool gp_kdf = purpose == UnwrapPurpose::GpKdf;
+    const bool gp_dek = purpose == UnwrapPurpose::GpDek;
+    const bool gp_put_key = purpose == UnwrapPurpose::GpPutKey;
     Template t;
     t.ulong(CKA_CLASS, secret ? CKO_SECRET_KEY : CKO_PRIVATE_KEY)
         .ulong(CKA_KEY_TYPE, key_kind(algorithm).key_type)
         .flag(CKA_TOKEN, false)
         .flag(CKA_PRIVATE, true)
         .flag(CKA_SENSITIVE, !clear)
-        .flag(CKA_EXTRACTABLE, clear || purpose == UnwrapPurpose::Export)
+        .flag(CKA_EXTRACTABLE, clear || purpose == UnwrapPurpose::Export || gp_put_key)
         .flag(CKA_SIGN, (use && (secret ? usage.has(Usage::Mac) : usage.has(Usage::Sign))) ||
                             (gp_kdf && secret))
         .flag(CKA_DECRYPT, (use && usage.has(Usage::Decrypt)) || (raw_decrypt && !secret))
@@ -201,8 +203,8 @@ Template unwrap_template(Algorithm algorithm, UsageMask usage, std::string_view 
         .text(CKA_LABEL, key_id);
     if (secret) {
         t.flag(CKA_VERIFY, use && (usage.has(Usage::Mac) || usage.has(Usage::Verify)))
-            .flag(CKA_ENCRYPT, use && usage.has(Usage::Encrypt))
-            .flag(CKA_WRAP, use && usage.has(Usage::Wrap));
+            .flag(CKA_ENCRYPT, (use && usage.has(Usage::Encrypt)) || gp_dek || gp_put_key)
+            .flag(CKA_WRAP, (use && usage.has(Usage::Wrap)) || gp_dek);
     }
     return t;
 }

@@ -23,6 +23,13 @@
 //                                                                    only; destroyed after use
 //   static SCP03 key for the KDF   F     T        T          F       SIGN (CKM_AES_CMAC) only;
 //                                                                    cached (ObjectRole::GpKdf)
+//   static SCP03 DEK               F     T        T          F       WRAP, ENCRYPT only; cached
+//                                                                    (ObjectRole::GpDek)
+//   key for PUT KEY (SCP03)        F     T        T          T       ENCRYPT only (KCV); one
+//                                                                    C_WrapKey under the DEK,
+//                                                                    destroyed at once
+//   key diversified from a KMC     F     T        T          T       as the temporary working
+//     into a key block                                               key; destroyed when wrapped
 //   KMC-diversified static key     F     T        T          F       DERIVE only; destroyed
 //                                                                    after the session keys
 //   SCP02 session key (derived)    F     T        F          T       none; generic secret,
@@ -103,6 +110,10 @@ enum class UnwrapPurpose {
     RsaRawDecrypt,   ///< sensitive, non-extractable, DECRYPT only (CKM_RSA_X_509), destroy
     GpKdf,           ///< sensitive, non-extractable, SIGN only: a static SCP03 key (usage derive)
                      ///< computing the SP 800-108 KDF with CKM_AES_CMAC (gp_derivation.cpp)
+    GpDek,           ///< sensitive, non-extractable, WRAP + ENCRYPT only: a card's static SCP03
+                     ///< DEK (usage wrap) for PUT KEY and STORE DATA encryption (gp_keys.cpp)
+    GpPutKey,        ///< sensitive, extractable, ENCRYPT only (the GP KCV): one C_WrapKey under
+                     ///< a card's DEK for PUT KEY, destroyed at once (gp_keys.cpp)
 };
 
 /// The C_UnwrapKey template of a working key: session object, CKA_ID = key id bytes,

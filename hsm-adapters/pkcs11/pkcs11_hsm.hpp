@@ -159,6 +159,22 @@ class Pkcs11Hsm final : public core::Hsm {
     core::GpSessionKeys derive_gp_session_keys(core::GpProtocol protocol,
                                                const core::GpCardKeys& card,
                                                ByteView context) override;
+    // GlobalPlatform key delivery. gp_scp03_card_challenge: the KDF in the HSM like the
+    // session keys (GpKdf object). gp_diversify_key: CKM_DES3_ECB_ENCRYPT_DATA under the KMC into
+    // a working key, then the usual key block path (KCV in the HSM, C_WrapKey under the LMK,
+    // seal). gp_encrypt_key (gp_keys.cpp): key sealed exportable, DEK sealed trusted with usage
+    // wrap; SCP03 C_WrapKey CKM_AES_CBC (CKM_AES_CBC_PAD for AES-192) with a zero ICV under the
+    // static DEK (ObjectRole::GpDek) and the KCV by CKM_AES_ECB in the HSM; SCP02 the session
+    // DEK is kmsd's, so the key value is read into locked memory (clear_value) and TDEA-ECB
+    // encrypted on the host. gp_encrypt_data: SCP03 CKM_AES_CBC under the static DEK (usage
+    // wrap), SCP02 TDEA-ECB under the session DEK on the host.
+    Bytes gp_scp03_card_challenge(const core::KeyRef& static_enc, ByteView sequence_counter,
+                                  ByteView aid) override;
+    core::GpEncryptedKey gp_encrypt_key(const core::GpDek& dek, const core::KeyRef& key) override;
+    Bytes gp_encrypt_data(const core::GpDek& dek, ByteView data) override;
+    core::GeneratedKey gp_diversify_key(const core::KeySpec& spec, const core::KeyRef& kmc,
+                                        core::GpDiversification method, ByteView kdd,
+                                        core::GpKeyRole role) override;
 
     /// Unsupported when @p alg does not fit the key; UsageNotPermitted without Usage::Mac;
     /// Integrity when the block or a cached object disagrees with the KeyRef.

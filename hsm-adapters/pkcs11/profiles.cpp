@@ -182,7 +182,10 @@ Capabilities resolve(const VendorProfile& profile, const MechanismSet& mechanism
         (mechanisms.has(kSp800108CounterKdf, CKF_DERIVE)
              ? "CKM_SP800_108_COUNTER_KDF not used yet"
              : "the module lacks CKM_SP800_108_COUNTER_KDF") +
-        "); the session keys are held by kmsd in locked memory and wiped when the session ends");
+        "); the session keys are held by kmsd in locked memory and wiped when the session "
+        "ends. SCP02 PUT KEY and STORE DATA encryption use that session DEK on the host (the "
+        "key to deliver is read into locked memory from a short-lived non-sensitive object); "
+        "SCP03 PUT KEY wraps in the module with CKM_AES_CBC under the static DEK");
     return caps;
 }
 

@@ -137,6 +137,69 @@ void add_gp_routes(Router& router, ApiServices& s) {
                    return Reply{200, o};
                });
 
+    router.add("POST", "/v1/gp/scp/sessions/{session}/put-key", "gp.put-key",
+               BodyPolicy::Required, [&s](Request& r) {
+                   Body b(r.body, {"keys", "newKeyVersion", "replaceKeyVersion", "keyId"});
+                   core::GpPutKeyRequest req;
+                   req.keys = b.strings("keys", 3);
+                   req.new_version = static_cast<std::uint8_t>(b.integer("newKeyVersion", 1, 127));
+                   req.replace_version =
+                       static_cast<std::uint8_t>(b.opt_int("replaceKeyVersion", 0, 127).value_or(0));
+                   req.key_id = static_cast<std::uint8_t>(b.opt_int("keyId", 1, 127).value_or(1));
+                   const auto res = s.gp.put_key(*r.caller, r.params[0], req);
+                   auto o = new_object();
+                   o->set("apdu", to_hex(res.apdu));
+                   o->set("keyVersion", static_cast<int>(res.key_version));
+                   o->set("kcvs", hex_array(res.kcvs));
+                   return Reply{200, o};
+               });
+
+    router.add("POST", "/v1/gp/scp/sessions/{session}/put-key/verify", "gp.put-key.verify",
+               BodyPolicy::Required, [&s](Request& r) {
+                   Body b(r.body, {"response"});
+                   const auto res = s.gp.verify_put_key(*r.caller, r.params[0], b.hex("response"));
+                   auto o = new_object();
+                   o->set("keyVersion", static_cast<int>(res.key_version));
+                   o->set("kcvs", hex_array(res.kcvs));
+                   o->set("verified", true);
+                   return Reply{200, o};
+               });
+
+    router.add("POST", "/v1/gp/scp/sessions/{session}/encrypt", "gp.encrypt",
+               BodyPolicy::Required, [&s](Request& r) {
+                   Body b(r.body, {"data", "padding"});
+                   const Bytes data = b.hex("data");
+                   const std::string padding = b.opt_string("padding", 16).value_or("none");
+                   if (padding != "none" && padding != "ISO9797-M2")
+                       throw Error(ErrorCode::InvalidArgument,
+                                   "padding: '" + padding + "' is not none or ISO9797-M2");
+                   auto o = new_object();
+                   o->set("data", to_hex(s.gp.encrypt_data(*r.caller, r.params[0], data,
+                                                           padding == "ISO9797-M2")));
+                   return Reply{200, o};
+               });
+
+    router.add("POST", "/v1/gp/keys/diversify", "gp.diversify", BodyPolicy::Required,
+               [&s](Request& r) {
+                   Body b(r.body, {"kmc", "diversification", "kdd", "name"});
+                   core::GpDiversifyRequest req;
+                   req.kmc = b.string("kmc", 128);
+                   const std::string d = b.string("diversification", 32);
+                   const auto div = core::parse_gp_diversification(d);
+                   if (!div || *div == core::GpDiversification::None)
+                       throw Error(ErrorCode::InvalidArgument,
+                                   "diversification: '" + d + "' is not VISA2 or EMV-CPS11");
+                   req.diversification = *div;
+                   req.kdd = b.hex("kdd");
+                   req.name = b.string("name", 240);
+                   const auto keys = s.gp.diversify(*r.caller, req);
+                   auto o = new_object();
+                   o->set("enc", key_json(keys.enc, false));
+                   o->set("mac", key_json(keys.mac, false));
+                   o->set("dek", key_json(keys.dek, false));
+                   return Reply{201, o};
+               });
+
     router.add("DELETE", "/v1/gp/scp/sessions/{session}", "gp.session.close", BodyPolicy::None,
                [&s](Request& r) {
                    s.gp.close(*r.caller, r.params[0]);

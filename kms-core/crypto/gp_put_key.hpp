@@ -6,8 +6,10 @@
 //
 // Key data field of one key:
 //   DES (SCP02):  '80' L=10 | E_DEK(key, 16 bytes, TDEA-ECB) | '03' | KCV = E(K, 0^8)[0..3]
-//   AES (SCP03):  '88' L=1+n | key length | E_DEK(key padded to n, AES-CBC, ICV 0) | '03' |
-//                 KCV = AES(K, 01^16)[0..3]
+//   AES:          '88' L=1+n | key length | E_DEK(key padded to n) | '03' |
+//                 KCV = AES(K, 01^16)[0..3]; SCP03 AES-CBC with a zero ICV under the static DEK
+//                 (AES-192 padded to 32 bytes: the card reads the key length, the sources pad
+//                 differently); SCP02 TDEA-ECB under the session DEK (AES-128/256)
 // Command: CLA '80' INS 'D8' P1 = key version to replace ('00': a new key set) P2 = key
 // identifier, b8 set when several keys follow; data = new key version || key data fields; Le 00.
 // Response data: key version || the KCV of each key, in order.

@@ -112,6 +112,8 @@ class Scp02Wrapper {
     Bytes unwrap(ByteView response);
 
     std::uint8_t security_level() const { return m_level; }
+    /// The session DEK (GP 2.2.1 E.4.1, constant 0181): PUT KEY and sensitive data encryption.
+    const SecureBytes& session_dek() const { return m_keys.dek; }
 
   private:
     Bytes next_cmac_icv() const;

@@ -19,9 +19,6 @@ namespace {
 constexpr std::size_t kBlock = 16;
 constexpr std::size_t kS8 = 8;  // S8 mode: challenges, cryptograms and MACs are 8 bytes
 
-struct CipherCtxDeleter {
-    void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
-};
 
 [[noreturn]] void invalid(const std::string& what) {
     throw Error(ErrorCode::InvalidArgument, "SCP03: " + what);
@@ -32,35 +29,10 @@ void require_aes_key(ByteView key, const char* what) {
         invalid(std::string(what) + " must be a 16-, 24- or 32-byte AES key");
 }
 
-const EVP_CIPHER* cbc_cipher(std::size_t key_size) {
-    switch (key_size) {
-        case 16:
-            return EVP_aes_128_cbc();
-        case 24:
-            return EVP_aes_192_cbc();
-        default:
-            return EVP_aes_256_cbc();
-    }
-}
-
 /// AES-CBC over whole blocks, no padding (the GP padding is applied by the caller).
 Bytes aes_cbc(ByteView key, ByteView iv, ByteView data, bool encrypt) {
     require_aes_key(key, "S-ENC");
-    std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter> ctx(EVP_CIPHER_CTX_new());
-    if (!ctx) detail::openssl_fail("EVP_CIPHER_CTX_new");
-    if (EVP_CipherInit_ex(ctx.get(), cbc_cipher(key.size()), nullptr, key.data(), iv.data(),
-                          encrypt ? 1 : 0) != 1)
-        detail::openssl_fail("EVP_CipherInit_ex");
-    EVP_CIPHER_CTX_set_padding(ctx.get(), 0);
-    Bytes out(data.size() + kBlock);
-    int len = 0, fin = 0;
-    if (EVP_CipherUpdate(ctx.get(), out.data(), &len, data.data(), static_cast<int>(data.size())) !=
-        1)
-        detail::openssl_fail("EVP_CipherUpdate");
-    if (EVP_CipherFinal_ex(ctx.get(), out.data() + len, &fin) != 1)
-        detail::openssl_fail("EVP_CipherFinal_ex");
-    out.resize(static_cast<std::size_t>(len + fin));
-    return out;
+    return encrypt ? aes_cbc_encrypt(key, iv, data) : aes_cbc_decrypt(key, iv, data);
 }
 
 /// Amd D §6.2.6 / §6.2.7: ICV = AES-ECB(S-ENC, block) = AES-CBC with a zero IV over one block.

@@ -116,6 +116,41 @@ Bytes hmac_sha256(ByteView key, ByteView data) {
     return mac("HMAC", OSSL_MAC_PARAM_DIGEST, "SHA256", key, data);
 }
 
+namespace {
+Bytes aes_cbc(ByteView key, ByteView iv, ByteView data, bool encrypt) {
+    const EVP_CIPHER* cipher = key.size() == 16   ? EVP_aes_128_cbc()
+                               : key.size() == 24 ? EVP_aes_192_cbc()
+                               : key.size() == 32 ? EVP_aes_256_cbc()
+                                                  : nullptr;
+    if (cipher == nullptr || iv.size() != 16 || data.size() % 16 != 0)
+        throw Error(ErrorCode::InvalidArgument,
+                    "AES-CBC needs a 16-, 24- or 32-byte key, a 16-byte IV and whole blocks");
+    std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
+                                                                        &EVP_CIPHER_CTX_free);
+    if (!ctx) fail("EVP_CIPHER_CTX_new");
+    if (EVP_CipherInit_ex(ctx.get(), cipher, nullptr, key.data(), iv.data(), encrypt ? 1 : 0) != 1)
+        fail("EVP_CipherInit_ex");
+    EVP_CIPHER_CTX_set_padding(ctx.get(), 0);
+    Bytes out(data.size() + 16);
+    int len = 0, fin = 0;
+    if (EVP_CipherUpdate(ctx.get(), out.data(), &len, data.data(), static_cast<int>(data.size())) !=
+        1)
+        fail("EVP_CipherUpdate");
+    if (EVP_CipherFinal_ex(ctx.get(), out.data() + len, &fin) != 1)
+        fail("EVP_CipherFinal_ex");
+    out.resize(static_cast<std::size_t>(len + fin));
+    return out;
+}
+}  // namespace
+
+Bytes aes_cbc_encrypt(ByteView key, ByteView iv, ByteView data) {
+    return aes_cbc(key, iv, data, true);
+}
+
+Bytes aes_cbc_decrypt(ByteView key, ByteView iv, ByteView data) {
+    return aes_cbc(key, iv, data, false);
+}
+
 Bytes aes_cmac(ByteView key, ByteView data) {
     require(key.size() == 16 || key.size() == 24 || key.size() == 32, "AES key length");
     const char* cipher = key.size() == 16   ? "AES-128-CBC"

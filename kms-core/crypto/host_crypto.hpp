@@ -18,6 +18,10 @@ Bytes hmac_sha256(ByteView key, ByteView data);
 Bytes aes_cmac(ByteView key, ByteView data);
 /// TDEA ECB encryption of whole 8-byte blocks, no padding. Key 16 (K1K2K1) or 24 bytes.
 Bytes des3_ecb_encrypt(ByteView key, ByteView data);
+/// AES-CBC over whole 16-byte blocks, no padding; key 16, 24 or 32 bytes, @p iv 16 bytes.
+/// InvalidArgument otherwise. (SCP03 C-DECRYPTION, GlobalPlatform DEK encryption in tests.)
+Bytes aes_cbc_encrypt(ByteView key, ByteView iv, ByteView data);
+Bytes aes_cbc_decrypt(ByteView key, ByteView iv, ByteView data);
 /// ISO/IEC 9797-1 MAC algorithm 3 ("retail MAC") with padding method 2, 8-byte MAC:
 /// single-DES CBC-MAC under K1 over all blocks but the last, then TDEA (K1,K2,K1 for a 16-byte
 /// key; K1,K2,K3 for a 24-byte key) on the last chained block.

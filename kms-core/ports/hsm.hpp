@@ -212,7 +212,8 @@ class Hsm {
 
     /// Encrypts the secret key @p key under the card's DEK for PUT KEY and computes its
     /// GlobalPlatform KCV. @p key must be sealed exportable; @p dek.key sealed trusted with usage
-    /// wrap (UsageNotPermitted otherwise). SCP02 takes DES3-2K keys, SCP03 AES keys.
+    /// wrap (UsageNotPermitted otherwise). SCP02 delivers DES3-2K, AES-128 and AES-256 keys
+    /// (TDEA-ECB under the session DEK), SCP03 AES keys (AES-CBC under the static DEK).
     virtual GpEncryptedKey gp_encrypt_key(const GpDek& /*dek*/, const KeyRef& /*key*/) {
         unsupported_gp();
     }

@@ -22,13 +22,17 @@ void validate_key_usage(Algorithm alg, UsageMask usage) {
 
 void validate_trusted(bool trusted, UsageMask usage) {
     if (!trusted) return;
-    // Key separation: a trusted KEK only wraps and unwraps keys. A key that also encrypted or
-    // MACed data would let a caller feed it chosen input and learn about wrapped keys.
+    // Key separation: a trusted KEK only wraps and unwraps keys, and may derive (a
+    // GlobalPlatform card DEK or KMC: the HSM derives session keys from it, never returned to a
+    // caller). A key that also encrypted or MACed data would let a caller feed it chosen input
+    // and learn about wrapped keys.
     const std::uint32_t kek_bits =
         static_cast<std::uint32_t>(Usage::Wrap) | static_cast<std::uint32_t>(Usage::Unwrap);
-    if ((usage.bits() & ~kek_bits) != 0 || (usage.bits() & kek_bits) == 0)
+    const std::uint32_t allowed = kek_bits | static_cast<std::uint32_t>(Usage::Derive);
+    if ((usage.bits() & ~allowed) != 0 || (usage.bits() & kek_bits) == 0)
         throw Error(ErrorCode::InvalidArgument,
-                    "trusted: a trusted KEK may only have the usages wrap and/or unwrap");
+                    "trusted: a trusted KEK may only have the usages wrap and/or unwrap (and "
+                    "derive)");
 }
 
 std::string describe_new_key(const KeyRecord& k) {

@@ -1,11 +1,13 @@
 // GlobalPlatform secure channel sessions (see gp_sessions.hpp).
 #include "services/gp_sessions.hpp"
 
+#include "crypto/gp_put_key.hpp"
 #include "crypto/gp_scp02.hpp"
 #include "crypto/gp_scp03.hpp"
 #include "crypto/host_crypto.hpp"
 #include "domain/apdu.hpp"
 #include "domain/error.hpp"
+#include "services/key_lifecycle.hpp"
 #include "services/policies.hpp"
 
 namespace kms::core {
@@ -64,6 +66,8 @@ struct GpSessionService::Session {
     bool closed = false;
     std::optional<crypto::Scp02Wrapper> scp02;
     std::optional<crypto::scp03::Wrapper> scp03;
+    /// The last PUT KEY built, until verify_put_key() checks the card's answer.
+    std::optional<GpPutKeyResult> pending_put_key;
 };
 
 GpSessionService::GpSessionService(ServiceContext& ctx, std::int64_t lifetime_seconds,
@@ -333,9 +337,19 @@ Bytes GpSessionService::authenticate(const Principal& caller, const std::string&
     const Bytes expected =
         crypto::scp03::card_cryptogram(k.mac.view(), s->host_challenge, r.card_challenge);
     if (!equal_ct(expected, r.card_cryptogram)) fail("the card cryptogram does not verify");
-    // The pseudo-random card challenge of i bit 0x10 is computed under the static ENC key, which
-    // stays in the HSM (usage derive only): the card cryptogram above already authenticates the
-    // card, and checking the challenge needs an HSM port call that does not exist yet.
+    // i bit 0x10: the card challenge must be the pseudo-random one (Amd D §6.2.2.3), computed
+    // in the HSM under the static ENC key (the KMC when the session was opened with one).
+    if ((s->i & 0x10) != 0) {
+        if (!r.sequence_counter)
+            throw Error(ErrorCode::InvalidArgument,
+                        "initializeUpdateResponse: i=" + hex_byte(s->i) +
+                            " needs the sequence counter (32 bytes of data)");
+        const KeyRef enc = s->kmc ? ref_of(*s->kmc) : ref_of(*s->enc);
+        if (!equal_ct(m_ctx.hsm.gp_scp03_card_challenge(enc, *r.sequence_counter, s->aid),
+                      r.card_challenge))
+            fail("the card challenge is not the pseudo-random challenge for AID " +
+                 to_hex(s->aid));
+    }
     const Bytes host =
         crypto::scp03::host_cryptogram(k.mac.view(), s->host_challenge, r.card_challenge);
     crypto::scp03::SessionKeys keys{std::move(k.enc), std::move(k.mac), std::move(k.rmac)};
@@ -421,6 +435,241 @@ std::vector<Bytes> GpSessionService::unwrap(const Principal& caller, const std::
         }
     }
     return out;
+}
+
+namespace {
+
+/// The card's DEK of session @p s: the static DEK, or the KMC; SCP02 adds the session DEK.
+GpDek dek_of(const std::shared_ptr<const KeyRecord>& dek, const std::shared_ptr<const KeyRecord>& kmc,
+             const std::optional<crypto::Scp02Wrapper>& scp02) {
+    GpDek d;
+    d.protocol = scp02 ? GpProtocol::Scp02 : GpProtocol::Scp03;
+    d.key = ref_of(dek ? *dek : *kmc);
+    if (scp02) d.session_dek = &scp02->session_dek();
+    return d;
+}
+
+std::string kcv_list(const std::vector<Bytes>& kcvs) {
+    std::string out;
+    for (const auto& k : kcvs) out += (out.empty() ? "" : ",") + to_hex(k);
+    return out;
+}
+
+}  // namespace
+
+GpPutKeyResult GpSessionService::put_key(const Principal& caller, const std::string& id,
+                                         const GpPutKeyRequest& req) {
+    if (req.keys.empty() || req.keys.size() > 3)
+        throw Error(ErrorCode::InvalidArgument, "keys: 1 to 3 key ids per PUT KEY");
+    if (req.new_version < 1 || req.new_version > 0x7F)
+        throw Error(ErrorCode::InvalidArgument, "newKeyVersion: must be 1..127");
+    if (req.replace_version > 0x7F)
+        throw Error(ErrorCode::InvalidArgument, "replaceKeyVersion: must be 0..127");
+    if (req.key_id < 1 || req.key_id > 0x7F)
+        throw Error(ErrorCode::InvalidArgument, "keyId: must be 1..127");
+    auto s = find(caller, id);
+    std::lock_guard lock(s->mutex);
+    if (s->closed) throw Error(ErrorCode::NotFound, "no secure channel session '" + id + "'");
+    if (!s->authenticated)
+        throw Error(ErrorCode::WrongState,
+                    "secure channel session '" + id + "' is not authenticated yet");
+    const auto& dek_rec = s->dek ? s->dek : s->kmc;
+    if (!dek_rec->trusted || !dek_rec->usage.has(Usage::Wrap))
+        throw Error(ErrorCode::UsageNotPermitted,
+                    "the card's DEK (key '" + dek_rec->id +
+                        "') must be trusted with usage wrap to deliver keys by PUT KEY");
+    std::vector<std::shared_ptr<const KeyRecord>> keys;
+    for (std::size_t n = 0; n < req.keys.size(); ++n) {
+        const std::string field = "keys[" + std::to_string(n) + "]";
+        if (req.keys[n].empty()) throw Error(ErrorCode::InvalidArgument, field + ": a key id is required");
+        auto rec = load_key(m_ctx, req.keys[n]);
+        authorize_policy(m_ctx, caller, rec.get(), PolicyOperation::Gp);
+        if (rec->state != KeyState::Active)
+            throw Error(ErrorCode::WrongState, field + ": key '" + rec->id + "' is " +
+                                                   std::string(key_state_name(rec->state)) +
+                                                   "; PUT KEY delivers Active keys");
+        if (!rec->exportable)
+            throw Error(ErrorCode::UsageNotPermitted,
+                        field + ": key '" + rec->id + "' is not exportable");
+        // SCP02 also loads AES-128/256 keys (a card moving to SCP03), TDEA-ECB encrypted.
+        const bool fits = s->scp02 ? rec->algorithm == Algorithm::Des3_2k ||
+                                         rec->algorithm == Algorithm::Aes128 ||
+                                         rec->algorithm == Algorithm::Aes256
+                                   : is_aes(rec->algorithm);
+        if (!fits)
+            throw Error(ErrorCode::InvalidArgument,
+                        field + ": " +
+                            (s->scp02 ? "SCP02 loads DES3-2K, AES-128 and AES-256 keys"
+                                      : "SCP03 loads AES keys") +
+                            ", key '" + rec->id + "' is " + std::string(info(rec->algorithm).name));
+        keys.push_back(std::move(rec));
+    }
+    const GpDek dek = dek_of(s->dek, s->kmc, s->scp02);
+    std::vector<crypto::gp::PutKeyComponent> components;
+    GpPutKeyResult out;
+    std::string key_list;
+    for (const auto& rec : keys) {
+        GpEncryptedKey e = m_ctx.hsm.gp_encrypt_key(dek, ref_of(*rec));
+        out.kcvs.push_back(e.kcv);
+        components.push_back(crypto::gp::PutKeyComponent{
+            rec->algorithm == Algorithm::Des3_2k ? crypto::gp::KeyType::Des
+                                                 : crypto::gp::KeyType::Aes,
+            static_cast<std::uint8_t>(e.key_length), std::move(e.encrypted), std::move(e.kcv)});
+        key_list += (key_list.empty() ? "" : ",") + rec->id;
+    }
+    const CommandApdu command =
+        crypto::gp::put_key_command(req.replace_version, req.key_id, req.new_version, components);
+    out.apdu = s->scp02 ? s->scp02->wrap(command) : encode_command_apdu(s->scp03->wrap(command));
+    out.key_version = req.new_version;
+    s->pending_put_key = out;
+    audit(AuditEvent{caller.name, "gp.put-key", id, AuditOutcome::Success,
+                     "keyVersion=" + std::to_string(req.new_version) +
+                         " replacing=" + std::to_string(req.replace_version) +
+                         " keyId=" + std::to_string(req.key_id) + " keys=" + key_list +
+                         " kcvs=" + kcv_list(out.kcvs) + " dek=" + dek_rec->id});
+    return out;
+}
+
+GpPutKeyResult GpSessionService::verify_put_key(const Principal& caller, const std::string& id,
+                                                ByteView response) {
+    auto s = find(caller, id);
+    std::lock_guard lock(s->mutex);
+    if (s->closed) throw Error(ErrorCode::NotFound, "no secure channel session '" + id + "'");
+    if (!s->pending_put_key)
+        throw Error(ErrorCode::WrongState,
+                    "secure channel session '" + id + "' has no PUT KEY waiting for its response");
+    const GpPutKeyResult expected = *s->pending_put_key;
+    crypto::gp::PutKeyResponse got;
+    try {
+        got = crypto::gp::parse_put_key_response(response, expected.kcvs.size());
+    } catch (const Error& e) {
+        throw Error(ErrorCode::InvalidArgument, std::string("response: ") + e.what());
+    }
+    std::string why;
+    if (got.key_version != expected.key_version)
+        why = "the card reports key version " + std::to_string(got.key_version) + ", expected " +
+              std::to_string(expected.key_version);
+    for (std::size_t n = 0; why.empty() && n < got.kcvs.size(); ++n)
+        if (!equal_ct(got.kcvs[n], expected.kcvs[n]))
+            why = "the card's KCV of key " + std::to_string(n + 1) + " is " + to_hex(got.kcvs[n]) +
+                  ", expected " + to_hex(expected.kcvs[n]);
+    s->pending_put_key.reset();
+    if (!why.empty()) {
+        audit(AuditEvent{caller.name, "gp.put-key.verify", id, AuditOutcome::Failed, why});
+        throw Error(ErrorCode::VerificationFailed, why);
+    }
+    audit(AuditEvent{caller.name, "gp.put-key.verify", id, AuditOutcome::Success,
+                     "keyVersion=" + std::to_string(got.key_version) +
+                         " kcvs=" + kcv_list(got.kcvs)});
+    GpPutKeyResult out;
+    out.key_version = got.key_version;
+    out.kcvs = std::move(got.kcvs);
+    return out;
+}
+
+Bytes GpSessionService::encrypt_data(const Principal& caller, const std::string& id, ByteView data,
+                                     bool pad) {
+    auto s = find(caller, id);
+    std::lock_guard lock(s->mutex);
+    if (s->closed) throw Error(ErrorCode::NotFound, "no secure channel session '" + id + "'");
+    if (!s->authenticated)
+        throw Error(ErrorCode::WrongState,
+                    "secure channel session '" + id + "' is not authenticated yet");
+    const auto& dek_rec = s->dek ? s->dek : s->kmc;
+    if (!dek_rec->usage.has(Usage::Wrap))
+        throw Error(ErrorCode::UsageNotPermitted,
+                    "the card's DEK (key '" + dek_rec->id + "') needs usage wrap");
+    const std::size_t block = s->scp02 ? 8 : 16;
+    const Bytes padded = pad ? crypto::pad_iso9797_m2(data, block) : Bytes(data.begin(), data.end());
+    if (padded.empty() || padded.size() % block != 0)
+        throw Error(ErrorCode::InvalidArgument,
+                    "data: " + std::to_string(data.size()) + " bytes is not a whole number of " +
+                        std::to_string(block) + "-byte blocks (ask for padding ISO9797-M2)");
+    if (padded.size() > kGpMaxDataBytes)
+        throw Error(ErrorCode::InvalidArgument,
+                    "data: at most " + std::to_string(kGpMaxDataBytes) + " bytes per call");
+    return m_ctx.hsm.gp_encrypt_data(dek_of(s->dek, s->kmc, s->scp02), padded);
+}
+
+GpDiversifiedKeys GpSessionService::diversify(const Principal& caller,
+                                              const GpDiversifyRequest& req) {
+    require_role(caller, {Role::Admin, Role::KeyOfficer, Role::Plugin},
+                 "diversifying a card key set");
+    if (req.diversification == GpDiversification::None)
+        throw Error(ErrorCode::InvalidArgument, "diversification: VISA2 or EMV-CPS11");
+    if (req.kdd.size() != 10)
+        throw Error(ErrorCode::InvalidArgument, "kdd: the key diversification data has 10 bytes");
+    auto kmc = load_key(m_ctx, req.kmc);
+    authorize_policy(m_ctx, caller, kmc.get(), PolicyOperation::Gp);
+    if (kmc->state != KeyState::Active)
+        throw Error(ErrorCode::WrongState, "kmc: key '" + kmc->id + "' is " +
+                                               std::string(key_state_name(kmc->state)) +
+                                               "; diversification needs an Active key");
+    if (!kmc->usage.has(Usage::Derive))
+        throw Error(ErrorCode::UsageNotPermitted, "kmc: key '" + kmc->id + "' needs the usage derive");
+    if (kmc->algorithm != Algorithm::Des3_2k)
+        throw Error(ErrorCode::InvalidArgument,
+                    "kmc: VISA2 and EMV-CPS11 diversify a DES3-2K master key; key '" + kmc->id +
+                        "' is " + std::string(info(kmc->algorithm).name));
+
+    struct Role_ {
+        const char* suffix;
+        GpKeyRole role;
+        bool dek;
+    };
+    const Role_ roles[] = {{"-enc", GpKeyRole::Enc, false},
+                           {"-mac", GpKeyRole::Mac, false},
+                           {"-dek", GpKeyRole::Dek, true}};
+    std::vector<KeyRecord> recs;
+    const std::int64_t now = m_ctx.clock.now_ms();
+    for (const auto& r : roles) {
+        KeyRecord rec;
+        rec.name = req.name + r.suffix;
+        try {
+            validate_key_name(rec.name);
+        } catch (const Error& e) {
+            throw Error(ErrorCode::InvalidArgument, std::string("name: ") + e.what());
+        }
+        if (m_ctx.store.find_key_id_by_name(rec.name))
+            throw Error(ErrorCode::Conflict, "name: a key named '" + rec.name + "' already exists");
+        rec.id = new_key_id();
+        rec.algorithm = Algorithm::Des3_2k;
+        rec.usage = UsageMask().add(Usage::Derive);
+        if (r.dek) rec.usage.add(Usage::Wrap);
+        rec.exportable = true;
+        rec.trusted = r.dek;
+        rec.created_by = caller.name;
+        rec.created_ms = now;
+        // A plugin must be able to use what it creates: its policy must name the new keys.
+        authorize_policy(m_ctx, caller, &rec, PolicyOperation::Gp);
+        recs.push_back(std::move(rec));
+    }
+    for (std::size_t n = 0; n < recs.size(); ++n) {
+        KeyRecord& rec = recs[n];
+        const KeySpec spec{rec.id, 1, rec.algorithm, rec.usage, rec.exportable, rec.trusted};
+        GeneratedKey g = m_ctx.hsm.gp_diversify_key(spec, ref_of(*kmc), req.diversification,
+                                                    req.kdd, roles[n].role);
+        rec.versions.push_back(KeyVersion{1, g.block, g.kcv, {}, now});
+        rec.state = KeyState::Active;
+        rec.activation_ms = now;
+        rec.history.push_back(StateChange{KeyState::PreActive, KeyState::Active, now, caller.name,
+                                          "diversified from " + kmc->id});
+    }
+    // All three in one transaction: a card key set is stored whole or not at all.
+    m_ctx.store.write([&](WriteTxn& t) {
+        for (const auto& rec : recs) {
+            if (t.find_key_id_by_name(rec.name))
+                throw Error(ErrorCode::Conflict, "name: a key named '" + rec.name + "' already exists");
+            t.put_key(rec);
+            t.append_audit(AuditEvent{
+                caller.name, "gp.diversify", rec.id, AuditOutcome::Success,
+                describe_new_key(rec) + " kmc=" + kmc->id + " method=" +
+                    std::string(gp_diversification_name(req.diversification)) +
+                    " kdd=" + to_hex(req.kdd)});
+        }
+    });
+    for (const auto& rec : recs) m_ctx.keys.invalidate(rec.id);
+    return GpDiversifiedKeys{recs[0], recs[1], recs[2]};
 }
 
 void GpSessionService::close(const Principal& caller, const std::string& id) {

@@ -46,11 +46,40 @@ struct GpSessionOpened {
     Bytes initialize_update;
 };
 
+/// POST /v1/gp/scp/sessions/{session}/put-key: keys of the KMS to load into the card.
+struct GpPutKeyRequest {
+    std::vector<std::string> keys;     ///< 1 to 3 key ids, in key identifier order
+    std::uint8_t new_version = 0;      ///< 1..127
+    std::uint8_t replace_version = 0;  ///< P1: 0 adds a key set, else the version replaced
+    std::uint8_t key_id = 1;           ///< the first key identifier, 1..127
+};
+
+/// The PUT KEY command, already wrapped in the session, and what the card must answer.
+struct GpPutKeyResult {
+    Bytes apdu;
+    std::uint8_t key_version = 0;
+    std::vector<Bytes> kcvs;  ///< 3 bytes each, in the order of the keys
+};
+
+/// POST /v1/gp/keys/diversify: a card's static key set from a master key.
+struct GpDiversifyRequest {
+    std::string kmc;
+    GpDiversification diversification = GpDiversification::None;
+    Bytes kdd;         ///< 10 bytes, from the card's INITIALIZE UPDATE response
+    std::string name;  ///< the keys are named NAME-enc, NAME-mac, NAME-dek
+};
+
+struct GpDiversifiedKeys {
+    KeyRecord enc, mac, dek;
+};
+
 /// Defaults: a session lives 5 minutes from its opening; at most 100000 live sessions.
 inline constexpr std::int64_t kGpSessionLifetimeSeconds = 300;
 inline constexpr std::size_t kGpMaxSessions = 100000;
 /// Most APDUs (or responses) one wrap or unwrap call takes.
 inline constexpr std::size_t kGpMaxApdusPerCall = 256;
+/// Most bytes of sensitive data one encrypt call takes (after padding).
+inline constexpr std::size_t kGpMaxDataBytes = 4096;
 
 std::string_view gp_protocol_name(GpProtocol p);  ///< "SCP02", "SCP03"
 std::optional<GpProtocol> parse_gp_protocol(std::string_view name);
@@ -89,6 +118,30 @@ class GpSessionService {
     /// the last unwrap. VerificationFailed when an R-MAC does not verify.
     std::vector<Bytes> unwrap(const Principal& caller, const std::string& session,
                               const std::vector<Bytes>& responses);
+
+    /// Builds PUT KEY for @p request (GP 2.2.1 §11.8): each key (Active, exportable, of the
+    /// protocol's family: SCP02 DES3-2K, SCP03 AES; plugins need "gp" on it) is encrypted under
+    /// the card's DEK in the HSM (SCP02: the session DEK; SCP03: the static DEK), which must be
+    /// trusted with usage wrap. The command is wrapped in the session (advancing it) and the
+    /// expected key version and KCVs are kept for verify_put_key(). Audited "gp.put-key".
+    GpPutKeyResult put_key(const Principal& caller, const std::string& session,
+                           const GpPutKeyRequest& request);
+    /// Checks the card's answer to the last PUT KEY (the R-APDU after unwrap: key version ||
+    /// KCVs || 9000). VerificationFailed (audited) when the version or a KCV differs;
+    /// InvalidArgument for another status word or length; WrongState when no PUT KEY waits.
+    GpPutKeyResult verify_put_key(const Principal& caller, const std::string& session,
+                                  ByteView response);
+    /// Encrypts sensitive data (STORE DATA) under the card's DEK: SCP02 TDEA-ECB under the
+    /// session DEK, SCP03 AES-CBC with a zero ICV under the static DEK (usage wrap). With
+    /// @p pad, ISO/IEC 9797-1 method 2 padding first; without, whole blocks only.
+    Bytes encrypt_data(const Principal& caller, const std::string& session, ByteView data,
+                       bool pad);
+
+    /// Diversifies the DES3-2K master key (usage derive; plugins need "gp" on it and on the new
+    /// names) into a card's static key set stored as new Active key blocks: NAME-enc and
+    /// NAME-mac (usage derive), NAME-dek (derive, wrap, trusted), all DES3-2K and exportable, so
+    /// a later PUT KEY can load them. Audited "gp.diversify" per key.
+    GpDiversifiedKeys diversify(const Principal& caller, const GpDiversifyRequest& request);
 
     /// Closes the session and wipes its keys. Audited "gp.session.close".
     void close(const Principal& caller, const std::string& session);

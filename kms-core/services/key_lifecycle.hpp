@@ -72,7 +72,7 @@ std::string new_key_id();
 /// @p alg cannot have.
 void validate_key_usage(Algorithm alg, UsageMask usage);
 /// Throws InvalidArgument (field "trusted") when a trusted key would have a usage other than
-/// wrap and unwrap. No-op when @p trusted is false.
+/// wrap, unwrap and derive, or neither wrap nor unwrap. No-op when @p trusted is false.
 void validate_trusted(bool trusted, UsageMask usage);
 /// The audit detail of a new key: "name=... algorithm=... usage=... state=... kcv=..." and
 /// " exportable" / " trusted" when set. Never a secret.

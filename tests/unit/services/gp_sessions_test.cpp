@@ -61,6 +61,40 @@ class GpHsm : public FakeHsm {
         auto k = crypto::scp03::derive_session_keys(enc, mac, context.first(8), context.subspan(8));
         return GpSessionKeys{std::move(k.s_enc), std::move(k.s_mac), std::move(k.s_rmac), {}};
     }
+    Bytes gp_scp03_card_challenge(const KeyRef& enc, ByteView seq, ByteView aid) override {
+        return crypto::scp03::pseudo_random_card_challenge(clear(enc.key_id), seq, aid);
+    }
+    /// Host PUT KEY: SCP02 TDEA-ECB under the session DEK; SCP03 AES-CBC, zero ICV, under the
+    /// static DEK (AES-192 padded with 80 00..; the real adapter's padding is tested in hsm/).
+    GpEncryptedKey gp_encrypt_key(const GpDek& dek, const KeyRef& key) override {
+        const Bytes& v = clear(key.key_id);
+        GpEncryptedKey out;
+        out.key_length = v.size();
+        out.kcv = key.algorithm == Algorithm::Des3_2k ? crypto::kcv_des3(v) : crypto::kcv_aes_gp(v);
+        const Bytes padded = v.size() % 16 == 0 ? v : crypto::pad_iso9797_m2(v, 16);
+        out.encrypted = gp_encrypt_data(dek, padded);
+        return out;
+    }
+    Bytes gp_encrypt_data(const GpDek& dek, ByteView data) override {
+        if (dek.protocol == GpProtocol::Scp02)
+            return crypto::des3_ecb_encrypt(dek.session_dek->view(), data);
+        return crypto::aes_cbc_encrypt(clear(dek.key.key_id), Bytes(16, 0), data);
+    }
+    GeneratedKey gp_diversify_key(const KeySpec& spec, const KeyRef& kmc,
+                                  GpDiversification method, ByteView kdd,
+                                  GpKeyRole role) override {
+        const auto m = method == GpDiversification::Visa2 ? crypto::GpDiversification::Visa2
+                                                          : crypto::GpDiversification::EmvCps11;
+        auto k = crypto::gp_diversify_key(m, clear(kmc.key_id), kdd,
+                                          static_cast<crypto::GpKeyPurpose>(role));
+        {
+            std::lock_guard lock(this->m);
+            keys[spec.key_id] = Bytes(k.view().begin(), k.view().end());
+        }
+        GeneratedKey g = generate(spec);
+        g.kcv = crypto::kcv_des3(k.view());
+        return g;
+    }
     const Bytes& clear(std::string_view id) {
         std::lock_guard lock(m);
         return keys.at(std::string(id));
@@ -77,6 +111,9 @@ Bytes cat(std::initializer_list<ByteView> parts) {
 }
 
 constexpr std::uint32_t bits(Role r) { return static_cast<std::uint32_t>(r); }
+
+/// The ISD-R AID of pySim's eUICC: its pseudo-random card challenges (i = 70) verify under it.
+constexpr const char* kEuiccIsdR = "A0000005591010FFFFFFFF8900000100";
 
 class GpSessions : public ServiceFixture<GpHsm> {
   protected:
@@ -144,6 +181,7 @@ TEST_F(GpSessions, PublishedScp03SessionsRunThroughTheService) {
                            iu_response.at(12));
         req.key_version = static_cast<std::uint8_t>(c.bytes("key_version").at(0));
         req.host_challenge = c.bytes("host_challenge");
+        if (c.has("aid")) req.aid = c.bytes("aid");
         const auto opened = m_gp->create(m_admin, req);
         EXPECT_EQ(opened.session.size(), 34u);
         EXPECT_EQ(opened.session.substr(0, 2), "s-");
@@ -178,6 +216,7 @@ TEST_F(GpSessions, PublishedScp02SessionsRunThroughTheServiceInOneWrapCall) {
         auto req = statics(GpProtocol::Scp02, c.bytes("enc"), c.bytes("mac"), c.bytes("dek"),
                            c.bytes("i").at(0));
         req.host_challenge = c.bytes("host_challenge");
+        if (c.has("aid")) req.aid = c.bytes("aid");
         const auto opened = m_gp->create(m_admin, req);
         EXPECT_EQ(to_hex(opened.initialize_update),
                   "8050000008" + to_hex(c.bytes("host_challenge")) + "00");
@@ -217,6 +256,7 @@ TEST_F(GpSessions, Scp03ScriptInOneCall) {
                        iu_response.at(12));
     req.key_version = 0x30;
     req.host_challenge = c->bytes("host_challenge");
+    if (c->has("aid")) req.aid = c->bytes("aid");
     const auto s = m_gp->create(m_admin, req);
     m_gp->authenticate(m_admin, s.session, iu_response, 0x33);
     // plain_1 with its response first, then the rest in one call.
@@ -238,6 +278,7 @@ TEST_F(GpSessions, WrongCardCryptogramIsVerificationFailedAndAudited) {
                        from_hex("101112131415161718191A1B1C1D1E1F"),
                        from_hex("000102030405060708090A0B0C0D0E0F"), 0x70);
     req.host_challenge = from_hex("FDF38259A1E0DE44");
+    req.aid = from_hex(kEuiccIsdR);
     const auto s = m_gp->create(m_admin, req);
     Bytes bad = from_hex("000000000000000000003003703B1ACA81E821F219081CDC01C26B372D000003");
     bad[25] ^= 0x01;  // inside the card cryptogram
@@ -261,6 +302,7 @@ TEST_F(GpSessions, SessionsAreBoundToThePrincipalThatOpenedThem) {
                        from_hex("101112131415161718191A1B1C1D1E1F"),
                        from_hex("000102030405060708090A0B0C0D0E0F"), 0x70);
     req.host_challenge = from_hex("FDF38259A1E0DE44");
+    req.aid = from_hex(kEuiccIsdR);
     const auto s = m_gp->create(m_plugin, req);
     const Bytes iu =
         from_hex("000000000000000000003003703B1ACA81E821F219081CDC01C26B372D000003");
@@ -297,6 +339,7 @@ TEST_F(GpSessions, SessionsExpireFiveMinutesAfterOpening) {
                        from_hex("101112131415161718191A1B1C1D1E1F"),
                        from_hex("000102030405060708090A0B0C0D0E0F"), 0x70);
     req.host_challenge = from_hex("FDF38259A1E0DE44");
+    req.aid = from_hex(kEuiccIsdR);
     const auto s = m_gp->create(m_admin, req);
     m_gp->authenticate(m_admin, s.session,
                        from_hex("000000000000000000003003703B1ACA81E821F219081CDC01C26B372D000003"),
@@ -443,6 +486,7 @@ TEST_F(GpSessions, RMacFailureIsVerificationFailed) {
         const Bytes iu = c.bytes("initialize_update_response");
         auto req = statics(GpProtocol::Scp03, c.bytes("enc"), c.bytes("mac"), c.bytes("enc"), iu.at(12));
         req.host_challenge = c.bytes("host_challenge");
+        if (c.has("aid")) req.aid = c.bytes("aid");
         const auto s = m_gp->create(m_admin, req);
         m_gp->authenticate(m_admin, s.session, iu, 0x33);
         m_gp->wrap(m_admin, s.session, {c.bytes("plain_1")});

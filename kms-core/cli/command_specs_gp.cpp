@@ -129,7 +129,7 @@ std::vector<CommandSpec> gp_commands() {
          "(3DES-ECB), SCP03 with the static DEK (AES-CBC, zero ICV). --padding none needs whole\n"
          "blocks: 8 bytes for SCP02, 16 for SCP03." KMSCTL_SESSION_NOTE,
          {opt("data", "HEX", "the data to encrypt", true),
-          opt("padding", "P", "none ISO9797-M2 (default: kmsd's)")}});
+          opt("padding", "P", "none (the default) or ISO9797-M2")}});
     t.push_back(
         {CommandId::GpDiversify,
          "gp diversify",

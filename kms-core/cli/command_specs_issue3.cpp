@@ -97,7 +97,8 @@ std::vector<CommandSpec> key_distribution_commands() {
           opt("public-key-file", "PEM", "file holding the public key, PEM (SPKI)"),
           opt("kcv", "HEX", "expected key check value, 3 bytes"),
           opt("exportable", "", "allow wrapped export of the imported key"),
-          opt("trusted", "", "mark the key as a trusted KEK (usage wrap and/or unwrap only)"),
+          opt("trusted", "",
+              "mark the key as a trusted KEK (usage wrap and/or unwrap, and optionally derive)"),
           opt("pre-active", "", "leave the key PreActive (activate it later)")}});
     return t;
 }
@@ -120,7 +121,9 @@ std::vector<CommandSpec> ceremony_commands() {
           opt("components", "N", "number of custodians, 2 or 3", true),
           opt("kcv", "HEX", "expected KCV of the assembled key, 3 bytes; a mismatch fails it"),
           opt("exportable", "", "allow wrapped export of the assembled key"),
-          opt("trusted", "", "the assembled key is a trusted KEK (usage wrap and/or unwrap only)"),
+          opt("trusted", "",
+              "the assembled key is a trusted KEK (usage wrap and/or unwrap, and optionally "
+              "derive: a GlobalPlatform DEK or KMC)"),
           opt("expires-in", "SECONDS", "time for all components, 60 to 86400 (default 3600)")}});
     t.push_back(
         {CommandId::CeremonyComponent,

@@ -94,8 +94,8 @@ std::vector<CommandSpec> build_table() {
                   opt("pre-active", "", "leave the key PreActive (activate it later)"),
                   opt("exportable", "", "allow wrapped export of the key"),
                   opt("trusted", "",
-                      "a trusted KEK: may wrap keys for export (usage wrap and/or unwrap only; "
-                      "admin or key-officer)")}});
+                      "a trusted KEK: may wrap keys for export (usage wrap and/or unwrap, plus "
+                      "derive for a GlobalPlatform DEK or KMC; admin or key-officer)")}});
     t.push_back(
         {CommandId::KeyList,
          "key list",

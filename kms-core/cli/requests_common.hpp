@@ -54,7 +54,8 @@ std::vector<std::pair<std::size_t, std::string>> script_lines(std::string_view t
 /// certificate request.
 std::string read_csr_file(std::string_view field, const std::string& path);
 
-/// Checks `--trusted` against the usages: a trusted key wraps or unwraps keys and nothing else.
+/// Checks `--trusted` against the usages: a trusted key wraps and/or unwraps keys, and may also
+/// derive (a GlobalPlatform card DEK or KMC); nothing else.
 void check_trusted_usage(const std::vector<std::string>& usages);
 
 }  // namespace kms::cli::detail

@@ -17,6 +17,8 @@ using Poco::JSON::Object;
 constexpr std::size_t kMaxApdusPerCall = 256;
 constexpr std::size_t kMinApdu = 4, kMaxApdu = 65544;
 constexpr std::size_t kMinResponse = 2, kMaxResponse = 65538;
+/// Most bytes gp encrypt takes (after padding).
+constexpr std::size_t kMaxDataBytes = 4096;
 
 std::string session_target(const Invocation& inv, std::string_view suffix = "") {
     return "/v1/gp/scp/sessions/" + percent_encode(require_object_id("SESSION", *inv.positional)) +
@@ -162,19 +164,23 @@ ApiCall encrypt_call(const Invocation& inv) {
     const std::string data = require_hex("--data", *inv.value("data"));
     const std::size_t len = data.size() / 2;
     if (len == 0) throw UsageError("--data: give at least one byte");
+    std::optional<std::string> padding;
+    if (auto p = inv.value("padding"))
+        padding = require_choice("--padding", *p, {"none", "ISO9797-M2"});
+    const bool padded = padding == "ISO9797-M2";  // kmsd's default is none
+    // SCP02 blocks are 8 bytes, SCP03 16: the session's protocol is kmsd's to check; a length
+    // that fits neither is refused here. Padding adds 1 to 16 bytes.
+    if (!padded && len % 8 != 0)
+        throw UsageError(
+            "--data: without padding the data must be whole blocks (8 bytes for "
+            "SCP02, 16 for SCP03), got " +
+            std::to_string(len) + " bytes; add --padding ISO9797-M2");
+    if (len + (padded ? 1 : 0) > kMaxDataBytes)
+        throw UsageError("--data: kmsd encrypts at most " + std::to_string(kMaxDataBytes) +
+                         " bytes per call (padding included), got " + std::to_string(len));
     Object body = ordered();
     body.set("data", data);
-    if (auto p = inv.value("padding")) {
-        const std::string padding = require_choice("--padding", *p, {"none", "ISO9797-M2"});
-        // SCP02 blocks are 8 bytes, SCP03 16: the session's protocol is kmsd's to check, a
-        // length that fits neither is refused here.
-        if (padding == "none" && len % 8 != 0)
-            throw UsageError(
-                "--data: --padding none needs whole blocks (8 bytes for SCP02, 16 "
-                "for SCP03), got " +
-                std::to_string(len) + " bytes; use --padding ISO9797-M2");
-        body.set("padding", padding);
-    }
+    if (padding) body.set("padding", *padding);
     return post(target, body);
 }
 

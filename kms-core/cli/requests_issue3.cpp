@@ -371,10 +371,15 @@ std::string read_csr_file(std::string_view field, const std::string& path) {
 }
 
 void check_trusted_usage(const std::vector<std::string>& usages) {
-    for (const auto& u : usages)
-        if (u != "wrap" && u != "unwrap")
+    bool kek = false;
+    for (const auto& u : usages) {
+        // derive: a GlobalPlatform card DEK or KMC, from which the HSM derives session keys.
+        if (u != "wrap" && u != "unwrap" && u != "derive")
             throw UsageError("--trusted: a trusted key wraps or unwraps keys only; usage " + u +
-                             " is not allowed with it");
+                             " is not allowed with it (derive is: a GlobalPlatform DEK or KMC)");
+        kek = kek || u != "derive";
+    }
+    if (!kek) throw UsageError("--trusted: a trusted key needs the usage wrap and/or unwrap");
 }
 
 std::optional<ApiCall> build_issue3_call(const Invocation& inv) {

@@ -251,9 +251,20 @@ TEST(KmsctlGp, EncryptAndDiversify) {
     auto call = call_of({"gp", "encrypt", kS, "--data", "0011223344556677", "--padding", "NONE"});
     EXPECT_EQ(call.target, "/v1/gp/scp/sessions/" + kS + "/encrypt");
     EXPECT_EQ(*call.body, "{\"data\":\"0011223344556677\",\"padding\":\"none\"}");
-    EXPECT_EQ(*call_of({"gp", "encrypt", kS, "--data", "01"}).body, "{\"data\":\"01\"}");
+    EXPECT_EQ(*call_of({"gp", "encrypt", kS, "--data", "01", "--padding", "iso9797-m2"}).body,
+              "{\"data\":\"01\",\"padding\":\"ISO9797-M2\"}");
+    EXPECT_EQ(*call_of({"gp", "encrypt", kS, "--data", "0011223344556677"}).body,
+              "{\"data\":\"0011223344556677\"}");
     EXPECT_REFUSED((Args{"gp", "encrypt", kS, "--data", "001122", "--padding", "none"}),
-                   "--padding none needs whole blocks");
+                   "--data: without padding the data must be whole blocks");
+    EXPECT_REFUSED((Args{"gp", "encrypt", kS, "--data", "001122"}), "add --padding ISO9797-M2");
+    EXPECT_REFUSED(
+        (Args{"gp", "encrypt", kS, "--data", std::string(8192, '0'), "--padding", "ISO9797-M2"}),
+        "at most 4096 bytes");
+    EXPECT_EQ(body_of(call_of({"gp", "encrypt", kS, "--data", std::string(8192, '0')}))
+                  ->getValue<std::string>("data")
+                  .size(),
+              8192u);
     EXPECT_REFUSED((Args{"gp", "encrypt", kS, "--data", "00", "--padding", "pkcs7"}),
                    "--padding: unknown value 'pkcs7'");
     EXPECT_REFUSED((Args{"gp", "encrypt", kS, "--data", ""}), "--data: give at least one byte");
@@ -274,6 +285,22 @@ TEST(KmsctlGp, EncryptAndDiversify) {
                          "00010203040506070809", "--name", std::string(125, 'n')}),
                    "--name: 1 to 124 characters");
     EXPECT_REFUSED((Args{"gp", "diversify", "card", "--kmc", "k"}), "takes no argument");
+}
+
+TEST(KmsctlGp, TrustedKeysMayDeriveForACardDekOrKmc) {
+    // A card's DEK delivers keys by PUT KEY (trusted, wrap) and derives session keys (derive).
+    EXPECT_TRUE(body_of(call_of({"ceremony", "create", "card-dek", "--algorithm", "AES-128",
+                                 "--usage", "derive,wrap", "--components", "2", "--trusted"}))
+                    ->getValue<bool>("trusted"));
+    EXPECT_TRUE(body_of(call_of({"key", "create", "kmc", "--algorithm", "DES3-2K", "--usage",
+                                 "derive", "--usage", "wrap", "--trusted"}))
+                    ->getValue<bool>("trusted"));
+    EXPECT_REFUSED(
+        (Args{"key", "create", "kmc", "--algorithm", "DES3-2K", "--usage", "derive", "--trusted"}),
+        "--trusted: a trusted key needs the usage wrap and/or unwrap");
+    EXPECT_REFUSED((Args{"key", "create", "kmc", "--algorithm", "DES3-2K", "--usage",
+                         "derive,wrap,mac", "--trusted"}),
+                   "usage mac is not allowed with it");
 }
 
 TEST(KmsctlGp, HelpTexts) {

@@ -6,7 +6,12 @@
 //   (tests/vectors/gp_scp03.txt, read at run time), R-MAC and R-ENC included.
 // Also: a plugin without a policy (exit 3), another principal's session (exit 4), a wrong card
 // cryptogram and a wrong R-MAC (exit 2), a closed session (exit 4), and APDU scripts from a file
-// and from stdin. One kmsd for the whole suite.
+// and from stdin. PUT KEY round trip in pySim's level 03 session (SCP03_Test_AES128_03): the
+// KCVs kmsd returns are checked against OpenSSL's GP AES KCVs of the known key values, the
+// card's answer built from them is unwrapped and verified, a wrong KCV is refused; sensitive
+// data encrypted under the static DEK compared with OpenSSL's AES-CBC; KMC diversification
+// compared with GlobalPlatformPro's published KCVs (tests/vectors/gp_diversify.txt). One kmsd
+// for the whole suite.
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
@@ -40,7 +45,6 @@ std::string trim(std::string s) {
     while (start < s.size() && (s[start] == ' ' || s[start] == '\t')) ++start;
     return s.substr(start);
 }
-
 
 std::vector<unsigned char> from_hex(const std::string& hex) {
     std::vector<unsigned char> out;
@@ -116,7 +120,6 @@ std::string des3_kcv(const std::string& key_hex) {
     return encrypt_hex("DES-EDE3-ECB", k3, std::string(16, '0')).substr(0, 6);
 }
 
-
 /// The cases of a vector file in $KMS_TEST_VECTORS: "key = value" lines, a blank line between
 /// cases, '#' comments (the format of tests/vectors, README there).
 std::vector<Fields> read_vectors(const std::string& name) {
@@ -143,20 +146,37 @@ std::vector<Fields> read_vectors(const std::string& name) {
     return cases;
 }
 
-/// pySim SCP03_Test_AES128_33: the AES-128 session at security level 33.
-Fields pysim_aes128_level33() {
+/// The GlobalPlatform AES KCV (Amd D §7.2; GlobalPlatformPro GPCrypto.kcv_aes): the first 3
+/// bytes of AES(K, 01^16).
+std::string aes_gp_kcv(const std::string& key_hex) {
+    const char* cipher = key_hex.size() == 32   ? "AES-128-ECB"
+                         : key_hex.size() == 48 ? "AES-192-ECB"
+                                                : "AES-256-ECB";
+    std::string ones;
+    for (int i = 0; i < 16; ++i) ones += "01";
+    return encrypt_hex(cipher, key_hex, ones).substr(0, 6);
+}
+
+/// pySim SCP03_Test_AES128_<level>: the AES-128 session at security level 33 (R-MAC, R-ENC)
+/// or 03 (no R-MAC: the card's responses unwrap to themselves).
+Fields pysim_aes128(const std::string& level) {
     for (auto& c : read_vectors("gp_scp03.txt"))
-        if (c["kind"] == "session" && c["security_level"] == "33" &&
+        if (c["kind"] == "session" && c["security_level"] == level &&
             c["enc"] == "000102030405060708090A0B0C0D0E0F")
             return c;
-    ADD_FAILURE() << "no SCP03 AES-128 level 33 session in gp_scp03.txt";
+    ADD_FAILURE() << "no SCP03 AES-128 level " << level << " session in gp_scp03.txt";
     return {};
+}
+Fields pysim_aes128_level33() {
+    return pysim_aes128("33");
 }
 
 /// The static DEK of the session (not part of pySim's vector, which needs none for wrapping).
 const std::string kDek = "202122232425262728292A2B2C2D2E2F";
-/// The AID of the security domain in pySim's test (ISD-R), as in tests/rest/rest_gp_test.cpp.
-const std::string kAid = "A0000005591010FFFFFFFF8900000100";
+/// The keys PUT KEY delivers to the card (made up; the KCVs are computed here with OpenSSL).
+const std::string kNewEnc = "404142434445464748494A4B4C4D4E4F";
+const std::string kNewMac = "505152535455565758595A5B5C5D5E5F";
+const std::string kNewDek = "606162636465666768696A6B6C6D6E6F";
 
 class CliGp : public Cli {
   public:
@@ -168,7 +188,8 @@ class CliGp : public Cli {
         s_tsm = make_principal("gp-tsm", "plugin");
         s_enc = ceremony_key("gp-cli-enc", "AES-128", "derive", "000102030405060708090A0B0C0D0E0F");
         s_mac = ceremony_key("gp-cli-mac", "AES-128", "derive", "101112131415161718191A1B1C1D1E1F");
-        s_dek = ceremony_key("gp-cli-dek", "AES-128", "derive,wrap", kDek);
+        // Trusted: PUT KEY encrypts the card's new keys under it.
+        s_dek = ceremony_key("gp-cli-dek", "AES-128", "derive,wrap", kDek, {"--trusted"});
     }
 
   protected:
@@ -238,12 +259,26 @@ class CliGp : public Cli {
             out.push_back(a->getElement<std::string>(static_cast<unsigned>(i)));
         return out;
     }
-    /// `gp session open` for the published SCP03 session as @p token; returns the session id.
-    static KmsctlResult open_scp03(const std::string& token, const Fields& v) {
+    /// `gp session open` for the published SCP03 session @p v as @p token (i = 70: the card
+    /// challenge is the pseudo-random one under the vector's AID, which kmsd checks).
+    static KmsctlResult open_scp03(const std::string& token, const Fields& v,
+                                   const std::string& dek = s_dek) {
         return ctl_as(token, {"gp", "session", "open", "--protocol", "SCP03", "--i", "70", "--enc",
-                              s_enc, "--mac", s_mac, "--dek", s_dek, "--key-version",
+                              s_enc, "--mac", s_mac, "--dek", dek, "--key-version",
                               std::to_string(std::stoi(v.at("key_version"), nullptr, 16)),
-                              "--host-challenge", v.at("host_challenge"), "--aid", kAid});
+                              "--host-challenge", v.at("host_challenge"), "--aid", v.at("aid")});
+    }
+    /// Opens and authenticates the published session @p v as the officer; returns its id.
+    static std::string authenticated_scp03(const Fields& v, const std::string& dek = s_dek) {
+        auto open = open_scp03(s_officer, v, dek);
+        EXPECT_EQ(open.code, 0) << open.err;
+        const std::string session = label(open.out, "Session");
+        auto auth = ctl_as(s_officer,
+                           {"gp", "session", "authenticate", session, "--response",
+                            v.at("initialize_update_response"), "--level", v.at("security_level")});
+        EXPECT_EQ(auth.code, 0) << auth.err;
+        EXPECT_EQ(label(auth.out, "EXTERNAL AUTHENTICATE"), v.at("external_authenticate"));
+        return session;
     }
 
     static inline std::string s_officer, s_cust1, s_cust2, s_tsm;
@@ -376,6 +411,152 @@ TEST_F(CliGp, ApduScriptFromAFileAndItsErrors) {
     ASSERT_EQ(good.code, 0) << good.err;
     EXPECT_EQ(lines(good.out), (std::vector<std::string>{v.at("wrapped_1"), v.at("wrapped_2")}));
     EXPECT_EQ(ctl_as(s_officer, {"gp", "session", "close", session}).code, 0);
+}
+
+TEST_F(CliGp, PutKeyRoundTripWithTheCardsAnswer) {
+    const Fields v = pysim_aes128("03");
+    ASSERT_FALSE(v.empty());
+    const std::string new_enc =
+        ceremony_key("gp-cli-new-enc", "AES-128", "derive", kNewEnc, {"--exportable"});
+    const std::string new_mac =
+        ceremony_key("gp-cli-new-mac", "AES-128", "derive", kNewMac, {"--exportable"});
+    const std::string new_dek =
+        ceremony_key("gp-cli-new-dek", "AES-128", "derive,wrap", kNewDek, {"--exportable"});
+    ASSERT_NE(new_dek, "none");
+    const std::string session = authenticated_scp03(v);
+    const std::vector<std::string> kcvs = {aes_gp_kcv(kNewEnc), aes_gp_kcv(kNewMac),
+                                           aes_gp_kcv(kNewDek)};
+
+    auto put =
+        ctl_as(s_officer, {"--json", "gp", "put-key", session, "--keys", new_enc + "," + new_mac,
+                           "--keys", new_dek, "--new-version", "49", "--replace-version", "48"});
+    ASSERT_EQ(put.code, 0) << put.err;
+    EXPECT_EQ(put.json()->getValue<int>("keyVersion"), 49);
+    EXPECT_EQ(strings(put.json(), "kcvs"), kcvs);
+    // 84 D8 P1 = 30 (replace version 48) P2 = 81 (key id 1, more keys follow); the data
+    // (version 31, three 23-byte AES key fields = 70 bytes) is encrypted (C-DECRYPTION pads it
+    // to 80) and MACed (8): Lc 58, then Le 00.
+    const std::string apdu = put.json()->getValue<std::string>("apdu");
+    EXPECT_EQ(apdu.substr(0, 10), "84D8308158") << apdu;
+    EXPECT_EQ(apdu.size(), 2u * (5 + 0x58 + 1)) << apdu;
+    EXPECT_EQ(apdu.substr(apdu.size() - 2), "00");
+
+    // The card answers key version || KCVs || 9000; at level 03 it has no R-MAC.
+    const std::string answer = "31" + kcvs[0] + kcvs[1] + kcvs[2] + "9000";
+    auto unwrapped = ctl_as(s_officer, {"gp", "unwrap", session, answer});
+    ASSERT_EQ(unwrapped.code, 0) << unwrapped.err;
+    EXPECT_EQ(unwrapped.out, answer + "\n");
+    auto verified = ctl_as(s_officer, {"gp", "put-key-verify", session, "--response", answer});
+    ASSERT_EQ(verified.code, 0) << verified.err;
+    EXPECT_EQ(label(verified.out, "Verified"), "yes");
+    EXPECT_EQ(label(verified.out, "Key version"), "49");
+    EXPECT_EQ(label(verified.out, "KCVs"), kcvs[0] + ", " + kcvs[1] + ", " + kcvs[2]);
+    auto again = ctl_as(s_officer, {"gp", "put-key-verify", session, "--response", answer});
+    EXPECT_EQ(again.code, 2) << again.err;  // nothing pending any more (409)
+    EXPECT_NE(again.err.find("HTTP 409"), std::string::npos) << again.err;
+
+    // One key, human output; a card that reports another KCV is refused.
+    auto one =
+        ctl_as(s_officer, {"gp", "put-key", session, "--keys", new_mac, "--new-version", "50"});
+    ASSERT_EQ(one.code, 0) << one.err;
+    EXPECT_EQ(label(one.out, "KCVs"), kcvs[1]);
+    EXPECT_EQ(label(one.out, "Key version"), "50");
+    EXPECT_EQ(label(one.out, "PUT KEY").substr(0, 8), "84D80001");
+    auto mismatch = ctl_as(s_officer, {"gp", "put-key-verify", session, "--response",
+                                       "32" + tamper(kcvs[1]) + "9000"});
+    EXPECT_EQ(mismatch.code, 2) << mismatch.err;
+    EXPECT_NE(mismatch.err.find("verification_failed, HTTP 400"), std::string::npos)
+        << mismatch.err;
+
+    // Only exportable keys leave kmsd (403: exit 3).
+    auto not_exportable =
+        ctl_as(s_officer, {"gp", "put-key", session, "--keys", s_enc, "--new-version", "51"});
+    EXPECT_EQ(not_exportable.code, 3) << not_exportable.err;
+    EXPECT_EQ(ctl_as(s_officer, {"gp", "session", "close", session}).code, 0);
+
+    // A DEK that is not trusted does not deliver keys (403: exit 3).
+    const std::string plain_dek =
+        ceremony_key("gp-cli-dek-untrusted", "AES-128", "derive,wrap", kDek);
+    const std::string other = authenticated_scp03(v, plain_dek);
+    auto untrusted =
+        ctl_as(s_officer, {"gp", "put-key", other, "--keys", new_enc, "--new-version", "49"});
+    EXPECT_EQ(untrusted.code, 3) << untrusted.err;
+    EXPECT_NE(untrusted.err.find("trusted"), std::string::npos) << untrusted.err;
+    EXPECT_EQ(ctl_as(s_officer, {"gp", "session", "close", other}).code, 0);
+}
+
+TEST_F(CliGp, SensitiveDataUnderTheStaticDek) {
+    const Fields v = pysim_aes128("03");
+    ASSERT_FALSE(v.empty());
+    const std::string session = authenticated_scp03(v);
+    // SCP03: AES-CBC under the static DEK with a zero ICV, checked with OpenSSL.
+    const std::string block = "00112233445566778899AABBCCDDEEFF";
+    auto whole = ctl_as(s_officer, {"gp", "encrypt", session, "--data", block});
+    ASSERT_EQ(whole.code, 0) << whole.err;
+    EXPECT_EQ(label(whole.out, "Data"), encrypt_hex("AES-128-CBC", kDek, block));
+    auto padded = ctl_as(s_officer, {"--json", "gp", "encrypt", session, "--data", "0102030405",
+                                     "--padding", "ISO9797-M2"});
+    ASSERT_EQ(padded.code, 0) << padded.err;
+    EXPECT_EQ(
+        padded.json()->getValue<std::string>("data"),
+        encrypt_hex("AES-128-CBC", kDek, "0102030405" + std::string("80") + std::string(20, '0')));
+    // 8 bytes fit an SCP02 block, not an SCP03 one: kmsd refuses (400: exit 2).
+    auto half = ctl_as(s_officer, {"gp", "encrypt", session, "--data", "0011223344556677"});
+    EXPECT_EQ(half.code, 2) << half.err;
+    // 5 bytes fit no block: refused locally (exit 1).
+    auto local = ctl_as(s_officer, {"gp", "encrypt", session, "--data", "0102030405"});
+    EXPECT_EQ(local.code, 1) << local.err;
+    EXPECT_EQ(ctl_as(s_officer, {"gp", "session", "close", session}).code, 0);
+}
+
+TEST_F(CliGp, DiversifyThePublishedKmcIntoKeySets) {
+    const std::string kmc =
+        ceremony_key("gp-cli-kmc", "DES3-2K", "derive", "404142434445464748494A4B4C4D4E4F");
+    ASSERT_NE(kmc, "none");
+    auto cases = read_vectors("gp_diversify.txt");
+    ASSERT_EQ(cases.size(), 2u);
+    for (auto c : cases) {
+        SCOPED_TRACE(c["method"]);
+        const std::string method = c["method"] == "visa2" ? "VISA2" : "EMV-CPS11";
+        const std::string name = "gp-cli-card-" + c["method"];
+        auto r = ctl({"--json", "gp", "diversify", "--kmc", kmc, "--diversification", method,
+                      "--kdd", c["kdd"], "--name", name});
+        ASSERT_EQ(r.code, 0) << r.err;
+        for (const std::string role : {"enc", "mac", "dek"}) {
+            auto key = r.json()->getObject(role);
+            ASSERT_TRUE(key) << role;
+            EXPECT_EQ(key->getValue<std::string>("kcv"), c["kcv_" + role]) << role;
+            EXPECT_EQ(key->getValue<std::string>("name"), name + "-" + role);
+            EXPECT_EQ(key->getValue<std::string>("algorithm"), "DES3-2K");
+            EXPECT_EQ(key->getValue<std::string>("state"), "Active");
+            EXPECT_TRUE(key->getValue<bool>("exportable"));
+        }
+        EXPECT_TRUE(r.json()->getObject("dek")->getValue<bool>("trusted"));
+    }
+    // Human output: one row per key with its KCV.
+    auto human = ctl({"gp", "diversify", "--kmc", kmc, "--diversification", "visa2", "--kdd",
+                      cases[0]["kdd"], "--name", "gp-cli-card-table"});
+    ASSERT_EQ(human.code, 0) << human.err;
+    const auto rows = lines(human.out);
+    ASSERT_EQ(rows.size(), 4u) << human.out;
+    EXPECT_EQ(rows[0].rfind("KEY", 0), 0u);
+    EXPECT_NE(rows[1].find("gp-cli-card-table-enc"), std::string::npos) << rows[1];
+    EXPECT_NE(rows[1].find(cases[0]["kcv_enc"]), std::string::npos) << rows[1];
+    EXPECT_NE(rows[3].find(cases[0]["kcv_dek"]), std::string::npos) << rows[3];
+    // The names are taken now (409: exit 2); an AES key is no KMC (400: exit 2).
+    EXPECT_EQ(ctl({"gp", "diversify", "--kmc", kmc, "--diversification", "VISA2", "--kdd",
+                   cases[0]["kdd"], "--name", "gp-cli-card-table"})
+                  .code,
+              2);
+    EXPECT_EQ(ctl({"gp", "diversify", "--kmc", s_enc, "--diversification", "VISA2", "--kdd",
+                   cases[0]["kdd"], "--name", "gp-cli-card-aes"})
+                  .code,
+              2);
+    EXPECT_EQ(
+        ctl({"gp", "diversify", "--kmc", "k-00000000000000000000000000000000", "--diversification",
+             "VISA2", "--kdd", cases[0]["kdd"], "--name", "gp-cli-card-none"})
+            .code,
+        4);
 }
 
 }  // namespace

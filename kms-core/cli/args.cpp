@@ -155,6 +155,10 @@ void take_word(ParseState& st, const std::string& word) {
         fail("'kmsctl " + std::string(inv.command->words) + "' takes no argument, got '" + word +
                  "'",
              inv.command);
+    if (inv.positional && !inv.command->rest.empty()) {
+        inv.rest.push_back(word);
+        return;
+    }
     if (inv.positional)
         fail("unexpected extra argument '" + word + "' (only one " +
                  std::string(inv.command->positional) + " is taken)",

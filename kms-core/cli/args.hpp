@@ -38,6 +38,12 @@ struct Invocation {
     std::vector<std::string> words;
     /// The command's argument (NAME, ID, N), when it takes one.
     std::optional<std::string> positional;
+    /// The further arguments after the positional one (gp wrap's APDUs), when the command
+    /// takes them (CommandSpec::rest).
+    std::vector<std::string> rest;
+    /// Standard input as read by the runner for an option given as '-' (gp wrap --file -);
+    /// build_call reads it from here, so it stays free of I/O.
+    std::optional<std::string> stdin_text;
     /// Command options by name (without "--"); a flag maps to one empty string.
     std::map<std::string, std::vector<std::string>, std::less<>> options;
 

@@ -19,5 +19,8 @@ std::vector<CommandSpec> ceremony_commands();
 std::vector<CommandSpec> dual_control_commands();
 /// ca issue, list, show, revoke, crl, chain.
 std::vector<CommandSpec> ca_commands();
+/// gp session open, authenticate, close; gp wrap, unwrap, put-key, put-key-verify, encrypt,
+/// diversify (GlobalPlatform secure channel; command_specs_gp.cpp).
+std::vector<CommandSpec> gp_commands();
 
 }  // namespace kms::cli::specs

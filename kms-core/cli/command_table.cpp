@@ -235,6 +235,7 @@ std::vector<CommandSpec> build_table() {
                  {}});
     for (auto& c : specs::dual_control_commands()) t.push_back(std::move(c));
     for (auto& c : specs::ca_commands()) t.push_back(std::move(c));
+    for (auto& c : specs::gp_commands()) t.push_back(std::move(c));
 
     t.push_back({CommandId::AuditList,
                  "audit list",
@@ -298,6 +299,7 @@ bool starts_with_words(const CommandSpec& c, const std::vector<std::string>& pre
 std::string usage_line(const CommandSpec& c) {
     std::string line = "kmsctl " + std::string(c.words);
     if (!c.positional.empty()) line += " " + std::string(c.positional);
+    if (!c.rest.empty()) line += " [" + std::string(c.rest) + " ...]";
     for (const auto& o : c.options) {
         std::string part = "--" + std::string(o.name);
         if (!o.is_flag()) part += " " + std::string(o.value_name);
@@ -353,6 +355,7 @@ void append_command_list(std::ostringstream& out, const std::vector<const Comman
     for (const auto* c : cmds) {
         std::string head(c->words);
         if (!c->positional.empty()) head += " " + std::string(c->positional);
+        if (!c->rest.empty()) head += " [" + std::string(c->rest) + "...]";
         width = std::max(width, head.size());
         heads.push_back(std::move(head));
     }

@@ -10,7 +10,8 @@ namespace kms::cli {
 
 /// Every command kmsctl runs. Each maps to one REST call (key list --all and audit list --all
 /// follow the "next" cursor over several). The issue-3 commands (policies, export and import,
-/// ceremonies, dual control, the internal CA) are specified in command_specs_issue3.cpp.
+/// ceremonies, dual control, the internal CA) are specified in command_specs_issue3.cpp, the
+/// GlobalPlatform secure channel commands (gp ...) in command_specs_gp.cpp.
 enum class CommandId {
     Health,
     OpenApi,
@@ -57,6 +58,15 @@ enum class CommandId {
     CaRevoke,
     CaCrl,
     CaChain,
+    GpSessionOpen,
+    GpSessionAuthenticate,
+    GpSessionClose,
+    GpWrap,
+    GpUnwrap,
+    GpPutKey,
+    GpPutKeyVerify,
+    GpEncrypt,
+    GpDiversify,
     AuditList,
     AuditVerify,
     HsmInfo,
@@ -73,7 +83,8 @@ struct OptionSpec {
     bool is_flag() const { return value_name.empty(); }
 };
 
-/// One command: its words ("key create"), at most one positional argument, and its options.
+/// One command: its words ("key create"), at most one positional argument (optionally followed
+/// by any number of further arguments, see rest), and its options.
 struct CommandSpec {
     CommandId id;
     std::string_view words;        ///< space-separated command words, e.g. "key create"
@@ -82,6 +93,9 @@ struct CommandSpec {
     std::string_view description;  ///< paragraph(s) for the command's --help
     std::vector<OptionSpec> options;
     bool needs_auth = true;  ///< false for /healthz and /v1/openapi.json
+    /// Name of the further arguments taken after the positional one ("APDU" for gp wrap), each
+    /// collected in Invocation::rest; empty when the command takes none.
+    std::string_view rest = {};
 
     /// The option named @p name (without "--"), or nullptr.
     const OptionSpec* find_option(std::string_view name) const;

@@ -263,6 +263,7 @@ bool answer_is_valid(const Object::Ptr& answer) {
 ExitCode render_answer(CommandId command, const Object::Ptr& answer, const RenderContext& ctx,
                        std::ostream& out, std::ostream& err) {
     if (auto code = render_issue3(command, answer, ctx, out, err)) return *code;
+    if (auto code = render_gp(command, answer, out, err)) return *code;
     switch (command) {
         case CommandId::Health:
             print_labels(answer, {{"Status", "status"}, {"HSM", "hsm"}, {"Store", "store"}}, out);
@@ -327,7 +328,7 @@ ExitCode render_answer(CommandId command, const Object::Ptr& answer, const Rende
             print_hsm(answer, out);
             break;
         default:
-            break;  // the issue-3 commands, rendered above
+            break;  // the issue-3 and gp commands, rendered above
     }
     return ExitCode::Ok;
 }

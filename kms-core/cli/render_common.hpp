@@ -43,4 +43,8 @@ std::optional<ExitCode> render_issue3(CommandId command, const Poco::JSON::Objec
                                       const RenderContext& ctx, std::ostream& out,
                                       std::ostream& err);
 
+/// The human output of the GlobalPlatform commands (render_gp.cpp); std::nullopt for others.
+std::optional<ExitCode> render_gp(CommandId command, const Poco::JSON::Object::Ptr& answer,
+                                  std::ostream& out, std::ostream& err);
+
 }  // namespace kms::cli::detail

@@ -173,6 +173,7 @@ ApiCall audit_list_call(const Invocation& inv, const std::optional<std::string>&
 
 ApiCall dispatch(const Invocation& inv, const std::optional<std::string>& cursor) {
     if (auto call = build_issue3_call(inv)) return std::move(*call);
+    if (auto call = build_gp_call(inv)) return std::move(*call);
     switch (inv.command->id) {
         case CommandId::Health:
             return get("/healthz", false);
@@ -229,7 +230,7 @@ ApiCall dispatch(const Invocation& inv, const std::optional<std::string>& cursor
         case CommandId::HsmInfo:
             return get("/v1/hsm");
         default:
-            break;  // the issue-3 commands, built above
+            break;  // the issue-3 and gp commands, built above
     }
     throw UsageError("internal: command without a REST mapping");
 }

@@ -40,6 +40,16 @@ Poco::JSON::Array to_array(const std::vector<std::string>& items);
 /// or nullopt when @p inv is another command. Throws UsageError like build_call.
 std::optional<ApiCall> build_issue3_call(const Invocation& inv);
 
+/// The call of a GlobalPlatform command (gp ...), or nullopt when @p inv is another command.
+/// Throws UsageError like build_call: bad hex, lengths (one-byte i and level, 8-byte host
+/// challenge, 5 to 16-byte AID, 10-byte KDD, APDUs of 4 bytes or more), numbers out of range,
+/// static keys and KMC mixed, more than 256 APDUs, an unreadable --file.
+std::optional<ApiCall> build_gp_call(const Invocation& inv);
+
+/// The lines of an APDU script with their 1-based line numbers: spaces, tabs and CRs removed,
+/// blank lines and lines starting with '#' skipped.
+std::vector<std::pair<std::size_t, std::string>> script_lines(std::string_view text);
+
 /// Reads a PKCS#10 CSR (PEM) from @p path for @p field; refuses a file without a PEM
 /// certificate request.
 std::string read_csr_file(std::string_view field, const std::string& path);

@@ -259,6 +259,19 @@ std::string read_hidden(Console& console, const std::string& prompt) {
     return line;
 }
 
+/// All of @p in (an APDU script on stdin), at most kMaxRequestBody bytes.
+std::string read_input(std::istream& in, const std::string& field) {
+    std::string text;
+    char buffer[4096];
+    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+        text.append(buffer, static_cast<std::size_t>(in.gcount()));
+        if (text.size() > kMaxRequestBody)
+            throw UsageError(field + ": standard input is larger than " +
+                             std::to_string(kMaxRequestBody) + " bytes");
+    }
+    return text;
+}
+
 /// Wipes the secret copies kmsctl made (a prompted component, the request body) on every way
 /// out of execute().
 struct SecretCopies {
@@ -322,6 +335,12 @@ int execute(const Invocation& given, const EnvLookup& env, Console& console) {
         secrets.prompted = &prompted;
         prompted.options["component"] = {read_hidden(
             console, "Component for ceremony " + *given.positional + " (hex, not shown): ")};
+        chosen = &prompted;
+    }
+    if ((cmd.id == CommandId::GpWrap || cmd.id == CommandId::GpUnwrap) &&
+        given.value("file") == "-") {
+        prompted = given;
+        prompted.stdin_text = read_input(console.in, "--file -");
         chosen = &prompted;
     }
     const Invocation& inv = *chosen;

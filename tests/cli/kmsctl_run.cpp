@@ -74,8 +74,8 @@ Poco::JSON::Object::Ptr KmsctlResult::json() const {
 }
 
 KmsctlResult run_kmsctl(const std::vector<std::string>& args,
-                        const std::vector<std::pair<std::string, std::string>>& env,
-                        int timeout_s) {
+                        const std::vector<std::pair<std::string, std::string>>& env, int timeout_s,
+                        const std::string& stdin_path) {
     const char* exe = std::getenv("KMSCTL");
     if (exe == nullptr || *exe == '\0') throw std::runtime_error("KMSCTL is not set");
     const std::string out_path = capture_dir().next("out");
@@ -83,7 +83,7 @@ KmsctlResult run_kmsctl(const std::vector<std::string>& args,
 
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 0, stdin_path.c_str(), O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     std::vector<std::string> argv_s = {exe};

@@ -19,11 +19,12 @@ struct KmsctlResult {
     Poco::JSON::Object::Ptr json() const;
 };
 
-/// Runs `$KMSCTL args...` with stdin from /dev/null (so not a terminal), the test's environment
-/// minus every KMS_* variable, plus @p env. Kills it after @p timeout_s seconds (code -9).
-/// Throws std::runtime_error when KMSCTL is unset or the process cannot be started.
+/// Runs `$KMSCTL args...` with stdin from @p stdin_path (by default /dev/null, so not a
+/// terminal), the test's environment minus every KMS_* variable, plus @p env. Kills it after
+/// @p timeout_s seconds (code -9). Throws std::runtime_error when KMSCTL is unset or the
+/// process cannot be started.
 KmsctlResult run_kmsctl(const std::vector<std::string>& args,
                         const std::vector<std::pair<std::string, std::string>>& env = {},
-                        int timeout_s = 120);
+                        int timeout_s = 120, const std::string& stdin_path = "/dev/null");
 
 }  // namespace kms::test

@@ -1,6 +1,8 @@
 // Baselines measured straight through PKCS#11 against SoftHSM2, without kmsd: token-object key
 // creation per second, and AES-CMAC of 16 bytes per second with 1 and 2 threads (one session
-// each). Usage: p11_baseline MODULE WORKDIR [seconds]. WORKDIR gets a fresh token.
+// each), and HMAC-SHA256 of 32 bytes (kmsd's audit seal, one per audit record) under a token
+// object and under a session object, 1 thread. Usage: p11_baseline MODULE WORKDIR [seconds].
+// WORKDIR gets a fresh token.
 #include <dlfcn.h>
 #include <p11-kit/pkcs11.h>
 
@@ -64,6 +66,37 @@ double cmac_rate(CK_SLOT_ID slot, int threads, double secs) {
         });
     for (auto& t : ts) t.join();
     return static_cast<double>(total.load()) / secs;
+}
+
+/// HMAC-SHA256 of 32 bytes per second on session @p s under a generic secret that is a token
+/// object (@p token true, like kmsd's audit key) or a session object.
+double hmac_rate(CK_SESSION_HANDLE s, bool token, double secs) {
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE, tok = token ? CK_TRUE : CK_FALSE;
+    CK_ULONG len = 32;
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls},     {CKA_KEY_TYPE, &kt, sizeof kt},
+                           {CKA_TOKEN, &tok, sizeof tok},     {CKA_PRIVATE, &yes, sizeof yes},
+                           {CKA_SENSITIVE, &yes, sizeof yes}, {CKA_EXTRACTABLE, &no, sizeof no},
+                           {CKA_SIGN, &yes, sizeof yes},      {CKA_VALUE_LEN, &len, sizeof len}};
+    CK_MECHANISM gen{CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
+    CK_OBJECT_HANDLE key;
+    check(f->C_GenerateKey(s, &gen, tmpl, 8, &key), "C_GenerateKey(hmac)");
+    CK_MECHANISM mech{CKM_SHA256_HMAC, nullptr, 0};
+    unsigned char data[32] = {0}, mac[32];
+    long n = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    while (seconds_since(t0) < secs) {
+        for (int i = 0; i < 64; ++i) {
+            CK_ULONG mlen = sizeof mac;
+            check(f->C_SignInit(s, &mech, key), "C_SignInit(hmac)");
+            check(f->C_Sign(s, data, sizeof data, mac, &mlen), "C_Sign(hmac)");
+        }
+        n += 64;
+    }
+    const double rate = static_cast<double>(n) / seconds_since(t0);
+    f->C_DestroyObject(s, key);
+    return rate;
 }
 
 }  // namespace
@@ -136,11 +169,15 @@ int main(int argc, char** argv) {
         ++created;
     }
     const double token_rate = static_cast<double>(created) / seconds_since(t0);
+    const double hmac_token = hmac_rate(s, true, secs < 3 ? secs : 3);
+    const double hmac_session = hmac_rate(s, false, secs < 3 ? secs : 3);
     const double one = cmac_rate(slot, 1, secs);
     const double two = cmac_rate(slot, 2, secs);
     std::printf("softhsm2_token_objects_per_s %.0f\n", token_rate);
     std::printf("softhsm2_cmac16_per_s_1thread %.0f\n", one);
     std::printf("softhsm2_cmac16_per_s_2threads %.0f\n", two);
+    std::printf("softhsm2_hmac32_token_object_per_s %.0f\n", hmac_token);
+    std::printf("softhsm2_hmac32_session_object_per_s %.0f\n", hmac_session);
     f->C_Finalize(nullptr);
     return 0;
 }

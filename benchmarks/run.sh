@@ -4,9 +4,13 @@
 #    AES-CMAC of 16 bytes, in one run, and their ratio (goal: MAC >= 0.6 x healthz);
 #  - durable key creation through kmsd vs SoftHSM2 token-object creation (goal: >= 20x);
 #  - raw SoftHSM2 AES-CMAC with 1 and 2 threads (the HSM ceiling);
-#  - kmsd's RSS at idle and after the load.
+#  - kmsd's RSS at idle and after the load;
+#  - GlobalPlatform (benchmarks/gp.sh): SCP03 session open (create + authenticate) per second
+#    (goal >= 5,000), also with a close per session, and wrapping a 10-APDU script per call
+#    (goal >= 20,000 APDUs/s), next to the raw SoftHSM2 CMAC rate of the same run.
 # Usage: benchmarks/run.sh [seconds per wrk run, default 15]. Needs a built tree (./test.sh or
 # ninja -C build) and wrk (apt-get install wrk). Starts its own kmsd on a free port and stops it.
+# BENCH_ONLY=gp runs only the GlobalPlatform phases and the raw SoftHSM2 baseline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-15}"
@@ -33,17 +37,48 @@ rps() { awk '/Requests\/sec/{print $2}' "$1"; }
 p99() { awk '/ 99%/{print $2}' "$1"; }
 errors() { awk '/Non-2xx|Socket errors/{print}' "$1" | tr '\n' ' '; }
 
+only="${BENCH_ONLY:-}"
+if [ "$only" != gp ]; then
 wrk -t2 -c32 -d"${secs}s" --latency "$url/healthz" >"$tmp/healthz.txt"
 KMS_TOKEN="$token" KMS_KEY="$key" wrk -t2 -c32 -d"${secs}s" --latency -s benchmarks/wrk/mac.lua "$url" >"$tmp/mac.txt"
 KMS_TOKEN="$token" wrk -t2 -c32 -d"${secs}s" --latency -s benchmarks/wrk/create_key.lua "$url" >"$tmp/create.txt"
+fi
 rss_after=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
+benchmarks/gp.sh "$url" "$tmp/data/tls/ca.pem" "$token" "$secs" "$tmp"
+rss_gp=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
 keys_total=$(curl_k "$url/v1/audit/verify" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["valid"], d["records"])')
 
 "$build"/benchmarks/p11_baseline /usr/lib/softhsm/libsofthsm2.so "$tmp/p11" "$(( secs < 10 ? secs : 10 ))" >"$tmp/p11.txt"
 tok=$(awk '/token_objects/{print $2}' "$tmp/p11.txt")
 c1=$(awk '/1thread/{print $2}' "$tmp/p11.txt")
 c2=$(awk '/2threads/{print $2}' "$tmp/p11.txt")
+ht=$(awk '/hmac32_token_object/{print $2}' "$tmp/p11.txt")
+hs=$(awk '/hmac32_session_object/{print $2}' "$tmp/p11.txt")
 
+val() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
+wc_=$(val "$tmp/gp_wrap.txt" gp_wrap_calls_per_s); wa=$(val "$tmp/gp_wrap.txt" gp_apdus_per_s)
+go=$(val "$tmp/gp_open.txt" gp_sessions_per_s); gc=$(val "$tmp/gp_open_close.txt" gp_sessions_per_s)
+gp_rows() {
+echo "| GP wrap, 10-APDU script per call, calls/s (p99) | $wc_ ($(p99 "$tmp/gp_wrap.txt")) |"
+echo "| **GP wrap, APDUs/s (goal >= 20,000)** | **$wa** |"
+echo "| **SCP03 session open (create + authenticate), sessions/s (goal >= 5,000)** | **$go** (p99 per request $(p99 "$tmp/gp_open.txt")) |"
+echo "| SCP03 session open + close (3 calls), sessions/s | $gc (p99 per request $(p99 "$tmp/gp_open_close.txt")) |"
+echo "| GP open runs: created / authenticated / closed / non-2xx | $(for f in gp_open gp_open_close; do echo -n "$(val "$tmp/$f.txt" gp_created)/$(val "$tmp/$f.txt" gp_opened)/$(val "$tmp/$f.txt" gp_closed)/$(val "$tmp/$f.txt" gp_failed); "; done) |"
+echo "| kmsd RSS before / after the GP phases, MiB | $(( rss_after / 1024 )) / $(( rss_gp / 1024 )) |"
+echo "| raw SoftHSM2 HMAC-SHA256 32 B (audit seal), token / session object, 1 thread, ops/s | $ht / $hs |"
+}
+if [ "$only" = gp ]; then
+  echo
+  echo "| measure | value |"
+  echo "|---|---|"
+  gp_rows
+  echo "| raw SoftHSM2 CMAC 16 B, 1 thread, ops/s | $c1 |"
+  echo "| raw SoftHSM2 CMAC 16 B, 2 threads, ops/s | $c2 |"
+  echo "| audit chain after the run (valid, records) | $keys_total |"
+  for f in gp_wrap gp_open gp_open_close; do e=$(errors "$tmp/$f.txt"); [ -z "$e" ] || echo "warning: $f: $e"; done
+  [ -z "${BENCH_KEEP:-}" ] || cp "$tmp"/*.txt "$BENCH_KEEP"/
+  exit 0
+fi
 h=$(rps "$tmp/healthz.txt"); m=$(rps "$tmp/mac.txt"); k=$(rps "$tmp/create.txt")
 echo
 echo "| measure | value |"
@@ -57,5 +92,7 @@ echo "| ratio key creation / token objects (goal >= 20) | $(python3 -c "print(ro
 echo "| raw SoftHSM2 CMAC 16 B, 1 thread, ops/s | $c1 |"
 echo "| raw SoftHSM2 CMAC 16 B, 2 threads, ops/s | $c2 |"
 echo "| kmsd RSS idle / after load, MiB | $(( rss_idle / 1024 )) / $(( rss_after / 1024 )) |"
+gp_rows
 echo "| audit chain after the run (valid, records) | $keys_total |"
-for f in healthz mac create; do e=$(errors "$tmp/$f.txt"); [ -z "$e" ] || echo "warning: $f: $e"; done
+[ -z "${BENCH_KEEP:-}" ] || cp "$tmp"/*.txt "$BENCH_KEEP"/
+for f in healthz mac create gp_wrap gp_open gp_open_close; do e=$(errors "$tmp/$f.txt"); [ -z "$e" ] || echo "warning: $f: $e"; done

@@ -73,10 +73,13 @@ core::GpEncryptedKey Pkcs11Hsm::gp_encrypt_key(const GpDek& dek, const KeyRef& k
     if (scp02) (void)session_dek(dek);
     const std::size_t length = core::secret_length(key.algorithm);
     const bool pad = length % 16 != 0;  // AES-192
+    // SoftHSM2 2.6.1 lists CKF_WRAP for CKM_AES_CBC but not for CKM_AES_CBC_PAD: there an
+    // AES-192 key (not a whole number of blocks) cannot be delivered under SCP03.
     if (!scp02 && !m_impl->mechanisms.has(pad ? CKM_AES_CBC_PAD : CKM_AES_CBC, CKF_WRAP))
-        throw Error(ErrorCode::Unsupported, "SCP03 PUT KEY needs " +
-                                                ckm_name(pad ? CKM_AES_CBC_PAD : CKM_AES_CBC) +
-                                                " wrapping, which the token lacks");
+        throw Error(ErrorCode::Unsupported,
+                    "SCP03 PUT KEY of " + std::string(core::info(key.algorithm).name) +
+                        " needs " + ckm_name(pad ? CKM_AES_CBC_PAD : CKM_AES_CBC) +
+                        " wrapping, which the token lacks");
     return m_impl->run([&](Lease& lease) {
         const auto& f = m_impl->fn();
         const core::KeyBlock key_block = m_impl->open_block(lease, key);

@@ -6,6 +6,10 @@
 //          (tests/vectors/gp_scp03.txt), R-MAC and R-ENC included;
 //   SCP02: pySim SCP02_Auth_Test / SCP02_Test.test_mac_command, i = 15, level 01
 //          (tests/vectors/gp_scp02.txt).
+// Then PUT KEY (cryptograms and KCVs recomputed on the host from the ceremony values), its
+// verification, STORE DATA encryption under the DEK, and a KMC diversified into a card key set
+// (GlobalPlatformPro's KCVs, tests/vectors/gp_diversify.txt).
+#include "crypto/gp_put_key.hpp"
 #include "crypto/host_crypto.hpp"
 #include "rest_fixture.hpp"
 
@@ -39,14 +43,15 @@ class Gp : public Rest {
 
     /// A key ceremony of two custodians for @p k; returns the key id.
     std::string ceremony_key(const std::string& name, const std::string& algorithm,
-                             const std::string& usage, const Bytes& k) {
+                             const std::string& usage, const Bytes& k,
+                             const std::string& flags = "") {
         const bool des = algorithm.rfind("DES3", 0) == 0;
         const Bytes c2 = from_hex(des ? "1F2E3D4C5B6A79880123456789ABCDEF"
                                       : "0F1E2D3C4B5A69788796A5B4C3D2E1F0");
         const Bytes c1 = xor_of(k, c2);
         auto r = post("/v1/ceremonies",
                       "{\"name\":\"" + name + "\",\"algorithm\":\"" + algorithm + "\",\"usage\":" +
-                          usage + ",\"components\":2}",
+                          usage + ",\"components\":2" + flags + "}",
                       s_officer);
         EXPECT_EQ(r.status, 201) << r.body;
         if (r.status != 201) return "";
@@ -244,6 +249,145 @@ TEST_F(Gp, WrongCardCryptogramAndBadBodiesAre4xx) {
                    "{\"apdus\":[]}", s_officer)
                   .status,
               404);
+}
+
+TEST_F(Gp, PutKeyAndSensitiveDataUnderTheCardDek) {
+    const Bytes dek_value = from_hex("202122232425262728292A2B2C2D2E2F");
+    const std::string enc = ceremony_key("gp3/enc", "AES-128", "[\"derive\"]",
+                                         from_hex("000102030405060708090A0B0C0D0E0F"));
+    const std::string mac = ceremony_key("gp3/mac", "AES-128", "[\"derive\"]",
+                                         from_hex("101112131415161718191A1B1C1D1E1F"));
+    const std::string dek = ceremony_key("gp3/dek", "AES-128", "[\"derive\",\"wrap\"]",
+                                         dek_value, ",\"trusted\":true");
+    // The new ISD keys: known values, so the cryptograms can be checked on the host.
+    const Bytes new_key = from_hex("404142434445464748494A4B4C4D4E4F");
+    const std::string k1 = ceremony_key("gp3/new", "AES-128", "[\"derive\"]", new_key,
+                                        ",\"exportable\":true");
+    const std::string fixed = ceremony_key("gp3/fixed", "AES-128", "[\"derive\"]", new_key);
+    ASSERT_FALSE(enc.empty() || mac.empty() || dek.empty() || k1.empty() || fixed.empty());
+    auto open = post("/v1/gp/scp/sessions",
+                     "{\"protocol\":\"SCP03\",\"i\":\"70\",\"keys\":{\"enc\":\"" + enc +
+                         "\",\"mac\":\"" + mac + "\",\"dek\":\"" + dek +
+                         "\"},\"keyVersion\":48,\"hostChallenge\":\"FDF38259A1E0DE44\","
+                         "\"aid\":\"A0000005591010FFFFFFFF8900000100\"}",
+                     s_officer);
+    ASSERT_EQ(open.status, 201) << open.body;
+    const std::string base = "/v1/gp/scp/sessions/" + str(open.json(), "session");
+    // Before authentication nothing can be built.
+    EXPECT_EQ(post(base + "/put-key", "{\"keys\":[\"" + k1 + "\"],\"newKeyVersion\":49}",
+                   s_officer).status, 409);
+    auto auth = post(base + "/authenticate",
+                     "{\"initializeUpdateResponse\":"
+                     "\"000000000000000000003003703B1ACA81E821F219081CDC01C26B372D0000039000\","
+                     "\"securityLevel\":\"01\"}",
+                     s_officer);
+    ASSERT_EQ(auth.status, 200) << auth.body;
+
+    // PUT KEY of three copies of the new key as key set 49 (C-MAC only: the data stays
+    // readable). Each key: 88 11 10 AES-CBC(DEK, ICV 0, key) 03 AES(key, 01^16)[0..3].
+    const std::string keys3 = "[\"" + k1 + "\",\"" + k1 + "\",\"" + k1 + "\"]";
+    auto put = post(base + "/put-key", "{\"keys\":" + keys3 + ",\"newKeyVersion\":49}", s_officer);
+    ASSERT_EQ(put.status, 200) << put.body;
+    const std::string kcv = to_hex(crypto::kcv_aes_gp(new_key));
+    const std::string field =
+        "881110" + to_hex(crypto::aes_cbc_encrypt(dek_value, Bytes(16, 0), new_key)) + "03" + kcv;
+    const std::string apdu = str(put.json(), "apdu");
+    // 84 D8 00 81, Lc = 1 + 3 x 23 + 8 (C-MAC) = 4E, new version 31, the key fields, the C-MAC,
+    // Le 00.
+    EXPECT_EQ(apdu.substr(0, 10), "84D800814E");
+    EXPECT_EQ(apdu.substr(10, 2 + 3 * field.size()), "31" + field + field + field);
+    EXPECT_EQ(apdu.size(), 2u * (5 + 0x4E + 1));
+    EXPECT_EQ(put.json()->getValue<int>("keyVersion"), 49);
+    EXPECT_EQ(strings_of(put, "kcvs"), (std::vector<std::string>{kcv, kcv, kcv}));
+    // The card's answer (after /unwrap): version 49 and the three KCVs.
+    auto ok = post(base + "/put-key/verify",
+                   "{\"response\":\"31" + kcv + kcv + kcv + "9000\"}", s_officer);
+    ASSERT_EQ(ok.status, 200) << ok.body;
+    EXPECT_TRUE(ok.json()->getValue<bool>("verified"));
+    // Nothing waits any more.
+    EXPECT_EQ(post(base + "/put-key/verify", "{\"response\":\"31" + kcv + kcv + kcv + "9000\"}",
+                   s_officer).status, 409);
+    // A card that took another key: 400, audited.
+    put = post(base + "/put-key", "{\"keys\":[\"" + k1 + "\"],\"newKeyVersion\":50,"
+                                  "\"replaceKeyVersion\":49,\"keyId\":2}", s_officer);
+    ASSERT_EQ(put.status, 200) << put.body;
+    EXPECT_EQ(str(put.json(), "apdu").substr(0, 8), "84D83102");
+    auto bad = post(base + "/put-key/verify", "{\"response\":\"320000009000\"}", s_officer);
+    EXPECT_EQ(bad.status, 400) << bad.body;
+    EXPECT_NE(bad.body.find("KCV"), std::string::npos) << bad.body;
+    // A key not created exportable never leaves: 403.
+    EXPECT_EQ(post(base + "/put-key", "{\"keys\":[\"" + fixed + "\"],\"newKeyVersion\":50}",
+                   s_officer).status, 403);
+    // Bad bodies.
+    for (const std::string& b : std::vector<std::string>{"{\"keys\":[],\"newKeyVersion\":50}",
+                                "{\"keys\":[\"" + k1 + "\"],\"newKeyVersion\":0}",
+                                "{\"keys\":[\"" + k1 + "\"],\"newKeyVersion\":50,\"keyId\":128}",
+                                "{\"keys\":[\"" + k1 + "\"]}"})
+        EXPECT_EQ(post(base + "/put-key", b, s_officer).status, 400) << b;
+
+    // STORE DATA: sensitive data under the static DEK, AES-CBC with a zero ICV.
+    const Bytes data = from_hex("0102030405060708090A0B0C0D0E0F10");
+    auto e = post(base + "/encrypt", "{\"data\":\"" + to_hex(data) + "\"}", s_officer);
+    ASSERT_EQ(e.status, 200) << e.body;
+    EXPECT_EQ(str(e.json(), "data"), to_hex(crypto::aes_cbc_encrypt(dek_value, Bytes(16, 0), data)));
+    e = post(base + "/encrypt", "{\"data\":\"0102030405\",\"padding\":\"ISO9797-M2\"}", s_officer);
+    ASSERT_EQ(e.status, 200) << e.body;
+    EXPECT_EQ(str(e.json(), "data"),
+              to_hex(crypto::aes_cbc_encrypt(dek_value, Bytes(16, 0),
+                                             crypto::pad_iso9797_m2(from_hex("0102030405"), 16))));
+    EXPECT_EQ(post(base + "/encrypt", "{\"data\":\"0102030405\"}", s_officer).status, 400);
+    EXPECT_EQ(post(base + "/encrypt", "{\"data\":\"00\",\"padding\":\"PKCS7\"}", s_officer).status,
+              400);
+    // Audit: the PUT KEY, its verification and the failed one.
+    int put_keys = 0, verified = 0, failed = 0;
+    for (std::string from = "1";;) {
+        auto audit = get("/v1/audit?limit=1000&from=" + from, s_admin);
+        ASSERT_EQ(audit.status, 200) << audit.body;
+        auto records = audit.json()->getArray("records");
+        for (std::size_t i = 0; i < records->size(); ++i) {
+            auto rec = records->getObject(static_cast<unsigned>(i));
+            const std::string action = str(rec, "action"), outcome = str(rec, "outcome");
+            put_keys += action == "gp.put-key" && outcome == "success";
+            verified += action == "gp.put-key.verify" && outcome == "success";
+            failed += action == "gp.put-key.verify" && outcome == "failed";
+        }
+        if (audit.json()->isNull("next")) break;
+        from = std::to_string(audit.json()->getValue<std::uint64_t>("next"));
+    }
+    EXPECT_EQ(put_keys, 2);
+    EXPECT_EQ(verified, 1);
+    EXPECT_EQ(failed, 1);
+}
+
+TEST_F(Gp, DiversifiedCardKeySetMatchesGlobalPlatformProKcvs) {
+    const std::string kmc = ceremony_key("gp4/kmc", "DES3-2K", "[\"derive\"]",
+                                         from_hex("404142434445464748494A4B4C4D4E4F"));
+    ASSERT_FALSE(kmc.empty());
+    const std::string body = "{\"kmc\":\"" + kmc +
+                             "\",\"diversification\":\"VISA2\",\"kdd\":\"00010203040506070809\","
+                             "\"name\":\"card-0001\"}";
+    auto r = post("/v1/gp/keys/diversify", body, s_officer);
+    ASSERT_EQ(r.status, 201) << r.body;
+    // tests/vectors/gp_diversify.txt: GlobalPlatformPro TestPlaintextKeys, VISA2.
+    EXPECT_EQ(str(r.json()->getObject("enc"), "kcv"), "2BE598");
+    EXPECT_EQ(str(r.json()->getObject("mac"), "kcv"), "58DA38");
+    EXPECT_EQ(str(r.json()->getObject("dek"), "kcv"), "3C328E");
+    EXPECT_EQ(str(r.json()->getObject("dek"), "name"), "card-0001-dek");
+    EXPECT_EQ(str(r.json()->getObject("enc"), "state"), "Active");
+    // The same names again: 409; a bad KDD or method: 400; an unknown KMC: 404.
+    EXPECT_EQ(post("/v1/gp/keys/diversify", body, s_officer).status, 409);
+    EXPECT_EQ(post("/v1/gp/keys/diversify",
+                   "{\"kmc\":\"" + kmc + "\",\"diversification\":\"VISA2\",\"kdd\":\"0001\","
+                   "\"name\":\"card-0002\"}", s_officer).status, 400);
+    EXPECT_EQ(post("/v1/gp/keys/diversify",
+                   "{\"kmc\":\"" + kmc + "\",\"diversification\":\"none\",\"kdd\":"
+                   "\"00010203040506070809\",\"name\":\"card-0002\"}", s_officer).status, 400);
+    EXPECT_EQ(post("/v1/gp/keys/diversify",
+                   "{\"kmc\":\"k-00000000000000000000000000000000\",\"diversification\":"
+                   "\"VISA2\",\"kdd\":\"00010203040506070809\",\"name\":\"card-0002\"}",
+                   s_officer).status, 404);
+    // A plugin without "gp" on the KMC: 403.
+    EXPECT_EQ(post("/v1/gp/keys/diversify", body, s_other).status, 403);
 }
 
 }  // namespace

@@ -234,6 +234,22 @@ std::shared_ptr<GpSessionService::Session> GpSessionService::find(const Principa
     return it->second;
 }
 
+GpSessionService::Held GpSessionService::hold(const Principal& caller, const std::string& id) {
+    Held h{find(caller, id), {}};
+    h.lock = std::unique_lock(h.session->mutex);
+    if (h.session->closed) throw Error(ErrorCode::NotFound, "no secure channel session '" + id + "'");
+    return h;
+}
+
+GpSessionService::Held GpSessionService::hold_authenticated(const Principal& caller,
+                                                            const std::string& id) {
+    Held h = hold(caller, id);
+    if (!h.session->authenticated)
+        throw Error(ErrorCode::WrongState,
+                    "secure channel session '" + id + "' is not authenticated yet");
+    return h;
+}
+
 namespace {
 
 /// Strips a trailing SW 9000 from an INITIALIZE UPDATE response when the length says it has one.
@@ -262,9 +278,7 @@ Bytes concat(ByteView a, ByteView b) {
 
 Bytes GpSessionService::authenticate(const Principal& caller, const std::string& id,
                                      ByteView response, std::uint8_t level) {
-    auto s = find(caller, id);
-    std::lock_guard lock(s->mutex);
-    if (s->closed) throw Error(ErrorCode::NotFound, "no secure channel session '" + id + "'");
+    const Held s = hold(caller, id);
     if (s->authenticated)
         throw Error(ErrorCode::WrongState, "secure channel session '" + id +
                                                "' is already authenticated");
@@ -377,12 +391,7 @@ std::vector<Bytes> GpSessionService::wrap(const Principal& caller, const std::st
                         "apdus[" + std::to_string(n) + "]: " + e.what());
         }
     }
-    auto s = find(caller, id);
-    std::lock_guard lock(s->mutex);
-    if (s->closed) throw Error(ErrorCode::NotFound, "no secure channel session '" + id + "'");
-    if (!s->authenticated)
-        throw Error(ErrorCode::WrongState,
-                    "secure channel session '" + id + "' is not authenticated yet");
+    const Held s = hold_authenticated(caller, id);
     std::vector<Bytes> out;
     out.reserve(parsed.size());
     for (std::size_t n = 0; n < parsed.size(); ++n) {
@@ -412,12 +421,7 @@ std::vector<Bytes> GpSessionService::unwrap(const Principal& caller, const std::
         if (responses[n].size() < 2)
             throw Error(ErrorCode::InvalidArgument,
                         "responses[" + std::to_string(n) + "]: a response has at least SW1 SW2");
-    auto s = find(caller, id);
-    std::lock_guard lock(s->mutex);
-    if (s->closed) throw Error(ErrorCode::NotFound, "no secure channel session '" + id + "'");
-    if (!s->authenticated)
-        throw Error(ErrorCode::WrongState,
-                    "secure channel session '" + id + "' is not authenticated yet");
+    const Held s = hold_authenticated(caller, id);
     std::vector<Bytes> out;
     out.reserve(responses.size());
     for (std::size_t n = 0; n < responses.size(); ++n) {
@@ -439,12 +443,11 @@ std::vector<Bytes> GpSessionService::unwrap(const Principal& caller, const std::
 
 namespace {
 
-/// The card's DEK of session @p s: the static DEK, or the KMC; SCP02 adds the session DEK.
-GpDek dek_of(const std::shared_ptr<const KeyRecord>& dek, const std::shared_ptr<const KeyRecord>& kmc,
-             const std::optional<crypto::Scp02Wrapper>& scp02) {
+/// The card's DEK: the static DEK, or the KMC; SCP02 adds the session DEK.
+GpDek dek_of(const KeyRecord& dek_record, const std::optional<crypto::Scp02Wrapper>& scp02) {
     GpDek d;
     d.protocol = scp02 ? GpProtocol::Scp02 : GpProtocol::Scp03;
-    d.key = ref_of(dek ? *dek : *kmc);
+    d.key = ref_of(dek_record);
     if (scp02) d.session_dek = &scp02->session_dek();
     return d;
 }
@@ -467,12 +470,7 @@ GpPutKeyResult GpSessionService::put_key(const Principal& caller, const std::str
         throw Error(ErrorCode::InvalidArgument, "replaceKeyVersion: must be 0..127");
     if (req.key_id < 1 || req.key_id > 0x7F)
         throw Error(ErrorCode::InvalidArgument, "keyId: must be 1..127");
-    auto s = find(caller, id);
-    std::lock_guard lock(s->mutex);
-    if (s->closed) throw Error(ErrorCode::NotFound, "no secure channel session '" + id + "'");
-    if (!s->authenticated)
-        throw Error(ErrorCode::WrongState,
-                    "secure channel session '" + id + "' is not authenticated yet");
+    const Held s = hold_authenticated(caller, id);
     const auto& dek_rec = s->dek ? s->dek : s->kmc;
     if (!dek_rec->trusted || !dek_rec->usage.has(Usage::Wrap))
         throw Error(ErrorCode::UsageNotPermitted,
@@ -504,7 +502,7 @@ GpPutKeyResult GpSessionService::put_key(const Principal& caller, const std::str
                             ", key '" + rec->id + "' is " + std::string(info(rec->algorithm).name));
         keys.push_back(std::move(rec));
     }
-    const GpDek dek = dek_of(s->dek, s->kmc, s->scp02);
+    const GpDek dek = dek_of(*dek_rec, s->scp02);
     std::vector<crypto::gp::PutKeyComponent> components;
     GpPutKeyResult out;
     std::string key_list;
@@ -532,9 +530,7 @@ GpPutKeyResult GpSessionService::put_key(const Principal& caller, const std::str
 
 GpPutKeyResult GpSessionService::verify_put_key(const Principal& caller, const std::string& id,
                                                 ByteView response) {
-    auto s = find(caller, id);
-    std::lock_guard lock(s->mutex);
-    if (s->closed) throw Error(ErrorCode::NotFound, "no secure channel session '" + id + "'");
+    const Held s = hold(caller, id);
     if (!s->pending_put_key)
         throw Error(ErrorCode::WrongState,
                     "secure channel session '" + id + "' has no PUT KEY waiting for its response");
@@ -569,12 +565,7 @@ GpPutKeyResult GpSessionService::verify_put_key(const Principal& caller, const s
 
 Bytes GpSessionService::encrypt_data(const Principal& caller, const std::string& id, ByteView data,
                                      bool pad) {
-    auto s = find(caller, id);
-    std::lock_guard lock(s->mutex);
-    if (s->closed) throw Error(ErrorCode::NotFound, "no secure channel session '" + id + "'");
-    if (!s->authenticated)
-        throw Error(ErrorCode::WrongState,
-                    "secure channel session '" + id + "' is not authenticated yet");
+    const Held s = hold_authenticated(caller, id);
     const auto& dek_rec = s->dek ? s->dek : s->kmc;
     if (!dek_rec->usage.has(Usage::Wrap))
         throw Error(ErrorCode::UsageNotPermitted,
@@ -588,7 +579,7 @@ Bytes GpSessionService::encrypt_data(const Principal& caller, const std::string&
     if (padded.size() > kGpMaxDataBytes)
         throw Error(ErrorCode::InvalidArgument,
                     "data: at most " + std::to_string(kGpMaxDataBytes) + " bytes per call");
-    return m_ctx.hsm.gp_encrypt_data(dek_of(s->dek, s->kmc, s->scp02), padded);
+    return m_ctx.hsm.gp_encrypt_data(dek_of(*dek_rec, s->scp02), padded);
 }
 
 GpDiversifiedKeys GpSessionService::diversify(const Principal& caller,

@@ -153,6 +153,15 @@ class GpSessionService {
     struct Session;
     /// The session of @p caller; NotFound (unknown or another principal's), Expired (dropped).
     std::shared_ptr<Session> find(const Principal& caller, const std::string& id);
+    /// A session found and locked for one call (NotFound once closed by a concurrent close()).
+    struct Held {
+        std::shared_ptr<Session> session;
+        std::unique_lock<std::mutex> lock;
+        Session* operator->() const { return session.get(); }
+    };
+    Held hold(const Principal& caller, const std::string& id);
+    /// Like hold(), and WrongState unless the session is authenticated.
+    Held hold_authenticated(const Principal& caller, const std::string& id);
     void sweep_expired_locked(std::int64_t now_ms);
     void audit(const AuditEvent& event);
 

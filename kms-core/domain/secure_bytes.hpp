@@ -13,9 +13,11 @@ namespace kms {
 /// Overwrites @p len bytes at @p p with zeros; never optimised away.
 void secure_wipe(void* p, std::size_t len) noexcept;
 
-/// Move-only owner of secret bytes. The buffer is mlock()ed when possible (failure to lock is
-/// tolerated: RLIMIT_MEMLOCK may be small; the wipe still happens) and wiped in the destructor.
-/// Never printed, never copied implicitly.
+/// Move-only owner of secret bytes, zero-filled at construction and wiped in the destructor.
+/// Up to 4096 bytes it lives in a process-wide arena of pages locked once (mlock) and kept out
+/// of core dumps (MADV_DONTDUMP); larger buffers get pages of their own with the same
+/// treatment. Failure to lock is tolerated (RLIMIT_MEMLOCK may be small; the wipe still
+/// happens) and shows in locked(). Never printed, never copied implicitly.
 class SecureBytes {
   public:
     SecureBytes() = default;
@@ -34,6 +36,8 @@ class SecureBytes {
     const std::uint8_t* data() const noexcept { return m_data; }
     std::size_t size() const noexcept { return m_size; }
     bool empty() const noexcept { return m_size == 0; }
+    /// True when the pages holding the buffer are locked in RAM.
+    bool locked() const noexcept { return m_locked; }
     std::span<const std::uint8_t> view() const noexcept { return {m_data, m_size}; }
     std::uint8_t& operator[](std::size_t i) noexcept { return m_data[i]; }
     std::uint8_t operator[](std::size_t i) const noexcept { return m_data[i]; }

@@ -3,9 +3,14 @@
 // the lifecycle table (every transition and every state x operation, spelled out).
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <tuple>
+#include <vector>
 
 #include "domain/bytes.hpp"
 #include "domain/error.hpp"
@@ -99,6 +104,72 @@ TEST(SecureBytesTest, SecureWipeZeroesTheBuffer) {
     secure_wipe(buf, sizeof buf);
     for (auto b : buf) EXPECT_EQ(b, 0);
     secure_wipe(nullptr, 10);  // tolerated
+}
+
+namespace {
+
+/// The "Locked:" figure of /proc/self/smaps, in kB, for the mapping that holds @p p
+/// (-1 when no mapping holds it).
+long locked_kb_at(const void* p) {
+    std::ifstream smaps("/proc/self/smaps");
+    const auto addr = reinterpret_cast<std::uintptr_t>(p);
+    std::string line;
+    bool inside = false;
+    while (std::getline(smaps, line)) {
+        unsigned long lo = 0, hi = 0;
+        if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find(':') > 8) {
+            inside = addr >= lo && addr < hi;
+            continue;
+        }
+        long kb = 0;
+        if (inside && std::sscanf(line.c_str(), "Locked: %ld kB", &kb) == 1) return kb;
+    }
+    return -1;
+}
+
+}  // namespace
+
+TEST(SecureBytesTest, EverySizeIsZeroFilledAndDisjoint) {
+    // Sizes across all arena classes (16 .. 4096 bytes) and beyond (own pages), many at once.
+    std::vector<SecureBytes> live;
+    for (std::size_t n = 1; n <= 5000; n += (n < 64 ? 1 : 37)) live.emplace_back(n);
+    live.emplace_back(std::size_t{70000});
+    for (std::size_t i = 0; i < live.size(); ++i) {
+        for (std::size_t j = 0; j < live[i].size(); ++j) ASSERT_EQ(live[i][j], 0) << i;
+        std::memset(live[i].data(), static_cast<int>(i & 0xFF), live[i].size());
+    }
+    for (std::size_t i = 0; i < live.size(); ++i)
+        for (std::size_t j = 0; j < live[i].size(); ++j)
+            ASSERT_EQ(live[i][j], static_cast<std::uint8_t>(i & 0xFF))
+                << "buffer " << i << " overlaps another";
+}
+
+TEST(SecureBytesTest, AReusedBlockComesBackWiped) {
+    // Same size class (17..32 bytes): the freed block is the next one handed out.
+    const std::uint8_t* first = nullptr;
+    {
+        SecureBytes secret(from_hex("00112233445566778899AABBCCDDEEFF0011223344556677"));
+        first = secret.data();
+    }
+    SecureBytes next(32);
+    EXPECT_EQ(next.data(), first) << "the arena reuses the block just freed";
+    EXPECT_EQ(to_hex(next.view()), std::string(64, '0'));
+}
+
+TEST(SecureBytesTest, FreeingANeighbourLeavesTheSurvivorLocked) {
+    // Two secrets on one page: releasing one must not munlock the page under the other (the
+    // old mlock-per-buffer code did). Only checkable where locking works (root, or a
+    // sufficient RLIMIT_MEMLOCK).
+    SecureBytes survivor(from_hex("000102030405060708090A0B0C0D0E0F"));
+    if (!survivor.locked()) GTEST_SKIP() << "mlock is refused here (RLIMIT_MEMLOCK)";
+    {
+        SecureBytes neighbour(from_hex("F0F1F2F3F4F5F6F7F8F9FAFBFCFDFEFF"));
+        ASSERT_TRUE(neighbour.locked());
+    }
+    EXPECT_GT(locked_kb_at(survivor.data()), 0) << "the survivor's page is no longer locked";
+    SecureBytes large(std::size_t{10000});
+    ASSERT_TRUE(large.locked());
+    EXPECT_GT(locked_kb_at(large.data()), 0);
 }
 
 TEST(SecretStringTest, RevealsValue) {

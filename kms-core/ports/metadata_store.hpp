@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -80,6 +81,16 @@ class WriteTxn {
     virtual void erase(Table table, std::string_view key) = 0;
 };
 
+/// A write queued by MetadataStore::write_queued(). Owned jointly by the caller and the store:
+/// dropping it does not cancel the write.
+class QueuedWrite {
+  public:
+    virtual ~QueuedWrite() = default;
+    /// Blocks until the write's outcome is known: returns once it is durably committed,
+    /// rethrows what write() would have thrown otherwise. May be called more than once.
+    virtual void wait() = 0;
+};
+
 class MetadataStore {
   public:
     virtual ~MetadataStore() = default;
@@ -112,6 +123,14 @@ class MetadataStore {
     /// kms::Error(StoreError) and nothing is written. @p fn may run on another thread; the
     /// caller blocks until the outcome is known.
     virtual void write(const std::function<void(WriteTxn&)>& fn) = 0;
+
+    /// Queues @p fn as write() does but returns without waiting for the commit. Writes commit
+    /// in queue order: a write() or write_queued() called after this one returned commits in
+    /// the same transaction or a later one, so once such a later write() has returned,
+    /// wait() on this one returns at once. For records that must be durable before a later
+    /// step is acknowledged, not before this call returns (gp.session.open before the
+    /// session's first cryptogram). Throws Error(StoreError) when the store is closing.
+    virtual std::shared_ptr<QueuedWrite> write_queued(std::function<void(WriteTxn&)> fn) = 0;
 
     /// Adds @p delta to the stored counters of each key (usage flush); unknown ids are ignored.
     /// Appends one "key.use" audit record per key in the same transaction.

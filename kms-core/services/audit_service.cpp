@@ -6,17 +6,29 @@
 
 namespace kms::core {
 
+namespace {
+
+/// Records queued without waiting (MetadataStore::write_queued) that were queued before this
+/// call are committed when it returns: an empty write commits after them, and costs no fsync.
+void settle_queued_records(MetadataStore& store) {
+    store.write([](WriteTxn&) {});
+}
+
+}  // namespace
+
 std::vector<AuditRecord> AuditService::list(const Principal& caller, std::uint64_t from,
                                             std::size_t limit) {
     require_role(caller, {Role::Admin, Role::Auditor}, "reading the audit log");
     if (limit < 1 || limit > 1000)
         throw Error(ErrorCode::InvalidArgument, "limit: must be between 1 and 1000");
+    settle_queued_records(m_ctx.store);
     return m_ctx.store.read_audit(from, limit);
 }
 
 AuditVerification AuditService::verify(const Principal& caller) {
     require_role(caller, {Role::Admin, Role::Auditor}, "verifying the audit log");
     AuditVerification out;
+    settle_queued_records(m_ctx.store);
     out.head = m_ctx.store.audit_head();
     Bytes prev(32, 0);
     std::uint64_t expected = 1;

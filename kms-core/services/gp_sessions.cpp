@@ -68,6 +68,9 @@ struct GpSessionService::Session {
     std::optional<crypto::scp03::Wrapper> scp03;
     /// The last PUT KEY built, until verify_put_key() checks the card's answer.
     std::optional<GpPutKeyResult> pending_put_key;
+    /// The "gp.session.open" record, queued by create() without waiting for its commit;
+    /// authenticate() waits for it before any cryptogram of the session is computed.
+    std::shared_ptr<QueuedWrite> open_record;
 };
 
 GpSessionService::GpSessionService(ServiceContext& ctx, std::int64_t lifetime_seconds,
@@ -209,10 +212,16 @@ GpSessionOpened GpSessionService::create(const Principal& caller, const GpSessio
                             std::to_string(m_max_sessions) + "); close some or retry later");
         m_sessions.emplace(s->id, s);
     }
+    // Queued, not waited for: INITIALIZE UPDATE uses no key, and authenticate() waits for
+    // this record before the session's first cryptogram. A crash before the commit loses the
+    // record together with the in-memory session, which never did anything.
+    AuditEvent opened{caller.name, "gp.session.open", s->id, AuditOutcome::Success,
+                      std::string(gp_protocol_name(s->protocol)) + " i=" + hex_byte(s->i) +
+                          " keyVersion=" + std::to_string(s->key_version) + ", " + key_list};
     try {
-        audit(AuditEvent{caller.name, "gp.session.open", s->id, AuditOutcome::Success,
-                         std::string(gp_protocol_name(s->protocol)) + " i=" + hex_byte(s->i) +
-                             " keyVersion=" + std::to_string(s->key_version) + ", " + key_list});
+        std::lock_guard session_lock(s->mutex);  // the session is in the map already
+        s->open_record = m_ctx.store.write_queued(
+            [opened = std::move(opened)](WriteTxn& t) { t.append_audit(opened); });
     } catch (...) {
         std::lock_guard lock(m_mutex);
         m_sessions.erase(s->id);
@@ -282,6 +291,15 @@ Bytes GpSessionService::authenticate(const Principal& caller, const std::string&
     if (s->authenticated)
         throw Error(ErrorCode::WrongState, "secure channel session '" + id +
                                                "' is already authenticated");
+    try {
+        s->open_record->wait();
+    } catch (...) {
+        // Fail closed: a session whose opening is not on record does not authenticate.
+        s->closed = true;
+        std::lock_guard lock(m_mutex);
+        m_sessions.erase(id);
+        throw;
+    }
 
     GpCardKeys card;
     if (s->kmc) {

@@ -99,14 +99,16 @@ class GpSessionService {
     /// each key). Each key must be Active with usage derive (the DEK also wrap) and fit the
     /// protocol: SCP02 two-key TDEA, SCP03 AES keys of one length (a KMC with SCP03 takes no
     /// diversification). Conflict when the live session limit is reached. Audited
-    /// "gp.session.open".
+    /// "gp.session.open": the record is queued and durable before authenticate() answers,
+    /// not necessarily before this returns.
     GpSessionOpened create(const Principal& caller, const GpSessionRequest& request);
 
     /// Checks the card's INITIALIZE UPDATE response (data, optionally followed by SW 9000):
     /// derives the session keys in the HSM, checks the card cryptogram (VerificationFailed,
     /// audited as a failed "gp.authenticate") and, where i says so, the pseudo-random card
     /// challenge, and returns EXTERNAL AUTHENTICATE at @p security_level. WrongState when the
-    /// session is already authenticated.
+    /// session is already authenticated. First waits for the "gp.session.open" record; if it
+    /// could not be written the session is dropped and that error is thrown.
     Bytes authenticate(const Principal& caller, const std::string& session,
                        ByteView initialize_update_response, std::uint8_t security_level);
 

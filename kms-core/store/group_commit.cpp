@@ -44,18 +44,40 @@ void GroupCommitter::stop() noexcept {
     if (m_thread.joinable()) m_thread.join();
 }
 
-void GroupCommitter::submit(const WriteFn& fn) {
+void GroupCommitter::Request::wait() {
+    std::unique_lock lock(mutex);
+    cv.wait(lock, [&] { return done; });
+    if (error) std::rethrow_exception(error);
+}
+
+void GroupCommitter::Request::complete() noexcept {
+    // Notified under the lock, so that the notification cannot reach a condition variable
+    // whose request the last owner has already dropped.
+    std::lock_guard lock(mutex);
+    done = true;
+    cv.notify_all();
+}
+
+GroupCommitter::RequestPtr GroupCommitter::push(WriteFn fn) {
     if (std::this_thread::get_id() == m_writer_id)
         throw Error(ErrorCode::Internal,
                     "MetadataStore::write() called from inside a write callback");
-    Request request{&fn, nullptr, false};
-    std::unique_lock lock(m_mutex);
-    if (m_stopping) throw Error(ErrorCode::StoreError, "the metadata store is closing");
-    m_queue.push_back(&request);
+    auto request = std::make_shared<Request>(std::move(fn));
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_stopping) throw Error(ErrorCode::StoreError, "the metadata store is closing");
+        m_queue.push_back(request);
+    }
     m_work_cv.notify_one();
-    m_done_cv.wait(lock, [&] { return request.done; });
-    lock.unlock();
-    if (request.error) std::rethrow_exception(request.error);
+    return request;
+}
+
+void GroupCommitter::submit(const WriteFn& fn) {
+    push(fn)->wait();
+}
+
+std::shared_ptr<core::QueuedWrite> GroupCommitter::enqueue(WriteFn fn) {
+    return push(std::move(fn));
 }
 
 GroupCommitStats GroupCommitter::stats() const {
@@ -68,7 +90,7 @@ GroupCommitStats GroupCommitter::stats() const {
 }
 
 void GroupCommitter::writer_loop() noexcept {
-    std::vector<Request*> batch;
+    std::vector<RequestPtr> batch;
     batch.reserve(m_max_batch);  // no allocation inside the loop
     std::unique_lock lock(m_mutex);
     for (;;) {
@@ -86,26 +108,31 @@ void GroupCommitter::writer_loop() noexcept {
     }
 }
 
-void GroupCommitter::run_batch(const std::vector<Request*>& batch) noexcept {
+void GroupCommitter::run_batch(const std::vector<RequestPtr>& batch) noexcept {
+    auto finish = [&] {
+        m_batches.fetch_add(1, std::memory_order_relaxed);
+        m_calls.fetch_add(batch.size(), std::memory_order_relaxed);
+        for (const RequestPtr& r : batch) r->complete();
+    };
     std::optional<lmdb::Txn> parent;
     try {
         parent.emplace(lmdb::Txn::begin(m_env, nullptr, 0));
     } catch (...) {
         const std::exception_ptr failure = std::current_exception();
-        for (Request* r : batch) r->error = copy_for_caller(failure);
-        finish(batch);
+        for (const RequestPtr& r : batch) r->error = copy_for_caller(failure);
+        finish();
         return;
     }
 
     std::size_t succeeded = 0;
-    for (Request* r : batch) {
+    for (const RequestPtr& r : batch) {
         try {
             // A child that fails is aborted on unwinding, which leaves the parent as it was.
             // A child whose commit fails may poison the parent (LMDB sets MDB_TXN_ERROR on it
             // when it cannot undo a half-merge); the parent's commit then fails below and
             // every call of the batch learns it.
             lmdb::Txn child = lmdb::Txn::begin(m_env, parent->get(), 0);
-            m_runner(child.get(), *r->fn);
+            m_runner(child.get(), r->fn);
             child.commit();
             ++succeeded;
         } catch (...) {
@@ -120,22 +147,11 @@ void GroupCommitter::run_batch(const std::vector<Request*>& batch) noexcept {
             parent->commit();
         } catch (...) {
             const std::exception_ptr failure = std::current_exception();
-            for (Request* r : batch)
+            for (const RequestPtr& r : batch)
                 if (!r->error) r->error = copy_for_caller(failure);
         }
     }
-    m_batches.fetch_add(1, std::memory_order_relaxed);
-    finish(batch);
-}
-
-void GroupCommitter::finish(const std::vector<Request*>& batch) noexcept {
-    m_calls.fetch_add(batch.size(), std::memory_order_relaxed);
-    {
-        std::lock_guard lock(m_mutex);
-        for (Request* r : batch) r->done = true;
-    }
-    // After done is set a caller may return and its Request vanish: no touching them here.
-    m_done_cv.notify_all();
+    finish();
 }
 
 }  // namespace kms::store

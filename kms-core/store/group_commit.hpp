@@ -11,6 +11,7 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -64,6 +65,12 @@ class GroupCommitter {
     /// for itself forever). Callable from any other thread, concurrently.
     void submit(const WriteFn& fn);
 
+    /// Queues @p fn like submit() and returns at once; the returned handle's wait() blocks
+    /// for the outcome submit() would have had. The committer keeps the call alive until it
+    /// has run, whether or not the handle is kept. Same errors as submit() for a stopping
+    /// committer or a call from the writer thread.
+    std::shared_ptr<core::QueuedWrite> enqueue(WriteFn fn);
+
     /// Refuses new calls, lets the writer finish every call already queued, joins it.
     /// Idempotent, but not to be called concurrently with itself or from a write callback.
     void stop() noexcept;
@@ -72,15 +79,26 @@ class GroupCommitter {
     GroupCommitStats stats() const;
 
   private:
-    struct Request {
-        const WriteFn* fn;
-        std::exception_ptr error;
-        bool done = false;
-    };
+    /// One queued call. Its waiter sleeps on the request's own condition variable, so a
+    /// finished batch wakes exactly its callers, not every thread still queued.
+    struct Request final : core::QueuedWrite {
+        explicit Request(WriteFn f) : fn(std::move(f)) {}
+        void wait() override;
+        /// Sets done and wakes the waiters; error must be set before.
+        void complete() noexcept;
 
+        const WriteFn fn;
+        /// Written by the writer thread before complete(); read by waiters once done.
+        std::exception_ptr error;
+        std::mutex mutex;
+        std::condition_variable cv;
+        bool done = false;  ///< guarded by mutex
+    };
+    using RequestPtr = std::shared_ptr<Request>;
+
+    RequestPtr push(WriteFn fn);
     void writer_loop() noexcept;
-    void run_batch(const std::vector<Request*>& batch) noexcept;
-    void finish(const std::vector<Request*>& batch) noexcept;
+    void run_batch(const std::vector<RequestPtr>& batch) noexcept;
 
     MDB_env* m_env;
     const std::size_t m_max_batch;
@@ -88,8 +106,7 @@ class GroupCommitter {
 
     mutable std::mutex m_mutex;
     std::condition_variable m_work_cv;  ///< writer waits here for requests or stop
-    std::condition_variable m_done_cv;  ///< callers wait here for their request's outcome
-    std::deque<Request*> m_queue;       ///< guarded by m_mutex; requests live on callers' stacks
+    std::deque<RequestPtr> m_queue;     ///< guarded by m_mutex
     bool m_stopping = false;            ///< guarded by m_mutex
 
     std::atomic<std::uint64_t> m_batches{0};

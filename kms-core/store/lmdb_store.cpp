@@ -320,6 +320,12 @@ void LmdbStore::write(const std::function<void(core::WriteTxn&)>& fn) {
     m_writer->submit(fn);
 }
 
+std::shared_ptr<core::QueuedWrite> LmdbStore::write_queued(
+    std::function<void(core::WriteTxn&)> fn) {
+    if (!fn) throw Error(ErrorCode::InvalidArgument, "write_queued() needs a callback");
+    return m_writer->enqueue(std::move(fn));
+}
+
 void LmdbStore::add_use_counters(
     const std::vector<std::pair<std::string, core::UseCounters>>& deltas) {
     if (deltas.empty()) return;

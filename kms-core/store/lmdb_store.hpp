@@ -103,6 +103,9 @@ class LmdbStore final : public core::MetadataStore {
     /// is already committed. Keep @p fn short: the batch behind it waits.
     /// Error(InvalidArgument) for an empty fn.
     void write(const std::function<void(core::WriteTxn&)>& fn) override;
+    /// write() without waiting: GroupCommitter::enqueue().
+    std::shared_ptr<core::QueuedWrite> write_queued(
+        std::function<void(core::WriteTxn&)> fn) override;
     /// One write(): for each (id, delta) with a non-zero delta and a stored key, adds delta
     /// to the key's counters and appends {actor "kmsd", action "key.use", target id, outcome
     /// Success, detail "encrypt=3 mac=12"} (non-zero counters only, in the order encrypt

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 
@@ -28,6 +29,13 @@ using namespace test_support;
 /// Derives GlobalPlatform session keys on the host from clear keys the test registers by key id.
 class GpHsm : public FakeHsm {
   public:
+    /// While true the audit seal fails, as when the audit key is unreachable.
+    std::atomic<bool> seal_fails{false};
+    Bytes audit_seal(ByteView d) override {
+        if (seal_fails) throw Error(ErrorCode::HsmUnavailable, "audit key unreachable");
+        return FakeHsm::audit_seal(d);
+    }
+
     GpSessionKeys derive_gp_session_keys(GpProtocol protocol, const GpCardKeys& card,
                                          ByteView context) override {
         ++derivations;
@@ -332,6 +340,29 @@ TEST_F(GpSessions, SessionsAreBoundToThePrincipalThatOpenedThem) {
     EXPECT_EQ(opened, 1);
     EXPECT_EQ(authenticated, 1);
     EXPECT_EQ(closed, 1);
+}
+
+TEST_F(GpSessions, ASessionWhoseOpeningIsNotOnRecordNeverAuthenticates) {
+    // gp.session.open is queued without waiting; when it cannot be written (the audit seal
+    // fails), authenticate() refuses before any cryptogram and the session is gone.
+    auto req = statics(GpProtocol::Scp03, from_hex("000102030405060708090A0B0C0D0E0F"),
+                       from_hex("101112131415161718191A1B1C1D1E1F"),
+                       from_hex("000102030405060708090A0B0C0D0E0F"), 0x70);
+    req.host_challenge = from_hex("FDF38259A1E0DE44");
+    req.aid = from_hex(kEuiccIsdR);
+    const int derivations_before = m_hsm.derivations;
+    m_hsm.seal_fails = true;
+    const auto s = m_gp->create(m_admin, req);
+    EXPECT_EQ(to_hex(s.initialize_update), "8050000008FDF38259A1E0DE4400");
+    const Bytes iu =
+        from_hex("000000000000000000003003703B1ACA81E821F219081CDC01C26B372D000003");
+    EXPECT_EQ(code_of([&] { m_gp->authenticate(m_admin, s.session, iu, 0x33); }),
+              ErrorCode::HsmUnavailable);
+    EXPECT_EQ(m_hsm.derivations, derivations_before) << "no session key was derived";
+    m_hsm.seal_fails = false;
+    EXPECT_EQ(code_of([&] { m_gp->authenticate(m_admin, s.session, iu, 0x33); }),
+              ErrorCode::NotFound);
+    for (const auto& r : audit()) EXPECT_NE(r.event.target, s.session);
 }
 
 TEST_F(GpSessions, SessionsExpireFiveMinutesAfterOpening) {

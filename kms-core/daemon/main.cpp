@@ -291,7 +291,9 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         server.stop(5000);
         flush_task.stop();
         health_task.stop();
-        say("stopped");
+        const store::GroupCommitStats commits = store->commit_stats();
+        say("stopped (" + std::to_string(commits.calls) + " store writes in " +
+            std::to_string(commits.batches) + " commits since start)");
         return EXIT_OK;
     }
 

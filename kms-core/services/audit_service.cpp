@@ -1,6 +1,9 @@
 // Use cases: list and verify the audit chain, record denials.
 #include "services/audit_service.hpp"
 
+#include <algorithm>
+#include <optional>
+
 #include "crypto/host_crypto.hpp"
 #include "domain/error.hpp"
 
@@ -32,6 +35,10 @@ AuditVerification AuditService::verify(const Principal& caller) {
     out.head = m_ctx.store.audit_head();
     Bytes prev(32, 0);
     std::uint64_t expected = 1;
+    // The store seals the last record of each commit batch, naming the batch's first record;
+    // the records between are covered through the hash chain. The first record after the
+    // last seal, 0 when the last record checked was sealed.
+    std::uint64_t unsealed_from = 0;
     auto fail = [&](std::uint64_t seq, std::string problem) {
         out.valid = false;
         out.first_invalid = seq;
@@ -54,9 +61,37 @@ AuditVerification AuditService::verify(const Principal& caller) {
                 fail(r.seq, "content does not match its hash (edited)");
                 break;
             }
-            if (!equal_ct(m_ctx.hsm.audit_seal(r.hash), r.seal)) {
-                fail(r.seq, "HSM seal does not verify (hashes recomputed or forged)");
+            std::optional<AuditSealParts> seal;
+            try {
+                seal = audit_seal_parts(r);
+            } catch (const Error& e) {
+                fail(r.seq, e.what());
                 break;
+            }
+            if (!seal) {
+                if (unsealed_from == 0) unsealed_from = r.seq;
+            } else {
+                const std::uint64_t from = unsealed_from == 0 ? r.seq : unsealed_from;
+                if (seal->first_seq != from) {
+                    // Either records lost their seal (and a later batch's seal does not
+                    // reach back to them), or the seal claims records that were sealed.
+                    fail(std::min(from, seal->first_seq),
+                         "the HSM seal of record " + std::to_string(r.seq) + " covers records " +
+                             std::to_string(seal->first_seq) + " on, but the last seal before " +
+                             "it is on record " + std::to_string(from - 1) +
+                             " (seal removed, or records edited)");
+                    break;
+                }
+                if (!equal_ct(m_ctx.hsm.audit_seal(seal->mac_input), seal->mac)) {
+                    fail(from, from == r.seq
+                                   ? "HSM seal does not verify (hashes recomputed or forged)"
+                                   : "the HSM seal of record " + std::to_string(r.seq) +
+                                         " does not verify: records " + std::to_string(from) +
+                                         " to " + std::to_string(r.seq) +
+                                         " were edited and their hashes recomputed, or forged");
+                    break;
+                }
+                unsealed_from = 0;
             }
             prev = r.hash;
             ++expected;
@@ -70,6 +105,10 @@ AuditVerification AuditService::verify(const Principal& caller) {
                                       " (records deleted at the end)");
         else if (out.records > 0 && !equal_ct(out.head.hash, prev))
             fail(out.records, "the head hash does not match the last record");
+        else if (unsealed_from != 0)
+            fail(unsealed_from, "records " + std::to_string(unsealed_from) + " to " +
+                                    std::to_string(out.records) +
+                                    " are covered by no HSM seal (the last record has none)");
     }
     return out;
 }

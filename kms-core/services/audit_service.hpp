@@ -24,9 +24,12 @@ class AuditService {
     std::vector<AuditRecord> list(const Principal& caller, std::uint64_t from, std::size_t limit);
 
     /// Walks the whole chain: seq without gaps, each prev_hash equal to the hash before, each
-    /// hash equal to SHA-256 of the canonical bytes, each seal equal to the HSM's HMAC of the
-    /// hash, and the stored head equal to the last record. Detects an edited, inserted or
-    /// deleted record, including one whose hashes were recomputed (the seal needs the HSM).
+    /// hash equal to SHA-256 of the canonical bytes, each seal present equal to the HSM's HMAC
+    /// of the hash, the last record sealed (the store seals the last record of each commit
+    /// batch; the chain carries that seal back over the batch), and the stored head equal to
+    /// the last record. Detects an edited, inserted or deleted record, including one whose
+    /// hashes were recomputed (the seal needs the HSM): then the first record reported is
+    /// the first one after the last seal that still verifies.
     AuditVerification verify(const Principal& caller);
 
     /// Appends a "denied" record for a refused request. Never throws: a request already being

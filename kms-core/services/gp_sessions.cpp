@@ -69,7 +69,7 @@ struct GpSessionService::Session {
     /// The last PUT KEY built, until verify_put_key() checks the card's answer.
     std::optional<GpPutKeyResult> pending_put_key;
     /// The "gp.session.open" record, queued by create() without waiting for its commit;
-    /// authenticate() waits for it before any cryptogram of the session is computed.
+    /// authenticate() confirms it before EXTERNAL AUTHENTICATE leaves kmsd.
     std::shared_ptr<QueuedWrite> open_record;
 };
 
@@ -212,9 +212,9 @@ GpSessionOpened GpSessionService::create(const Principal& caller, const GpSessio
                             std::to_string(m_max_sessions) + "); close some or retry later");
         m_sessions.emplace(s->id, s);
     }
-    // Queued, not waited for: INITIALIZE UPDATE uses no key, and authenticate() waits for
-    // this record before the session's first cryptogram. A crash before the commit loses the
-    // record together with the in-memory session, which never did anything.
+    // Queued, not waited for: INITIALIZE UPDATE uses no key, and authenticate() confirms
+    // this record before the session's first cryptogram leaves kmsd. A crash before the
+    // commit loses the record together with the in-memory session, which never did anything.
     AuditEvent opened{caller.name, "gp.session.open", s->id, AuditOutcome::Success,
                       std::string(gp_protocol_name(s->protocol)) + " i=" + hex_byte(s->i) +
                           " keyVersion=" + std::to_string(s->key_version) + ", " + key_list};
@@ -248,6 +248,20 @@ GpSessionService::Held GpSessionService::hold(const Principal& caller, const std
     h.lock = std::unique_lock(h.session->mutex);
     if (h.session->closed) throw Error(ErrorCode::NotFound, "no secure channel session '" + id + "'");
     return h;
+}
+
+void GpSessionService::confirm_opened(const Held& s, const std::string& id) {
+    // Called after the HSM work of authenticate(), by which time the open record's batch has
+    // almost always committed: this rarely blocks, and the success record comes after it.
+    try {
+        s->open_record->wait();
+    } catch (...) {
+        // Fail closed: a session whose opening is not on record answers no cryptogram.
+        s->closed = true;
+        std::lock_guard lock(m_mutex);
+        m_sessions.erase(id);
+        throw;
+    }
 }
 
 GpSessionService::Held GpSessionService::hold_authenticated(const Principal& caller,
@@ -291,15 +305,6 @@ Bytes GpSessionService::authenticate(const Principal& caller, const std::string&
     if (s->authenticated)
         throw Error(ErrorCode::WrongState, "secure channel session '" + id +
                                                "' is already authenticated");
-    try {
-        s->open_record->wait();
-    } catch (...) {
-        // Fail closed: a session whose opening is not on record does not authenticate.
-        s->closed = true;
-        std::lock_guard lock(m_mutex);
-        m_sessions.erase(id);
-        throw;
-    }
 
     GpCardKeys card;
     if (s->kmc) {
@@ -343,9 +348,10 @@ Bytes GpSessionService::authenticate(const Principal& caller, const std::string&
                                       std::move(k.dek)};
         s->scp02.emplace(std::move(keys), s->i, level);
         Bytes ea = s->scp02->external_authenticate(host);
-        s->authenticated = true;
+        confirm_opened(s, id);
         audit(AuditEvent{caller.name, "gp.authenticate", id, AuditOutcome::Success,
                          "SCP02 level " + hex_byte(level)});
+        s->authenticated = true;
         return ea;
     }
 
@@ -387,9 +393,10 @@ Bytes GpSessionService::authenticate(const Principal& caller, const std::string&
     crypto::scp03::SessionKeys keys{std::move(k.enc), std::move(k.mac), std::move(k.rmac)};
     s->scp03.emplace(std::move(keys), s->i);
     Bytes ea = encode_command_apdu(s->scp03->external_authenticate(host, level));
-    s->authenticated = true;
+    confirm_opened(s, id);
     audit(AuditEvent{caller.name, "gp.authenticate", id, AuditOutcome::Success,
                      "SCP03 level " + hex_byte(level)});
+    s->authenticated = true;
     return ea;
 }
 

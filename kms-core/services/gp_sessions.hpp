@@ -107,8 +107,8 @@ class GpSessionService {
     /// derives the session keys in the HSM, checks the card cryptogram (VerificationFailed,
     /// audited as a failed "gp.authenticate") and, where i says so, the pseudo-random card
     /// challenge, and returns EXTERNAL AUTHENTICATE at @p security_level. WrongState when the
-    /// session is already authenticated. First waits for the "gp.session.open" record; if it
-    /// could not be written the session is dropped and that error is thrown.
+    /// session is already authenticated. Before answering, confirms the "gp.session.open"
+    /// record; if it could not be written the session is dropped and that error is thrown.
     Bytes authenticate(const Principal& caller, const std::string& session,
                        ByteView initialize_update_response, std::uint8_t security_level);
 
@@ -162,6 +162,9 @@ class GpSessionService {
         Session* operator->() const { return session.get(); }
     };
     Held hold(const Principal& caller, const std::string& id);
+    /// Waits for the session's "gp.session.open" record; if it failed, drops the session and
+    /// rethrows.
+    void confirm_opened(const Held& s, const std::string& id);
     /// Like hold(), and WrongState unless the session is authenticated.
     Held hold_authenticated(const Principal& caller, const std::string& id);
     void sweep_expired_locked(std::int64_t now_ms);

@@ -25,8 +25,12 @@ std::exception_ptr copy_for_caller(const std::exception_ptr& failure) {
 
 }  // namespace
 
-GroupCommitter::GroupCommitter(MDB_env* env, std::size_t max_batch, Runner runner)
-    : m_env(env), m_max_batch(max_batch == 0 ? 1 : max_batch), m_runner(std::move(runner)) {
+GroupCommitter::GroupCommitter(MDB_env* env, std::size_t max_batch, Runner runner,
+                               BatchHooks hooks)
+    : m_env(env),
+      m_max_batch(max_batch == 0 ? 1 : max_batch),
+      m_runner(std::move(runner)),
+      m_hooks(std::move(hooks)) {
     m_thread = std::thread([this] { writer_loop(); });
     m_writer_id = m_thread.get_id();
 }
@@ -117,6 +121,7 @@ void GroupCommitter::run_batch(const std::vector<RequestPtr>& batch) noexcept {
     std::optional<lmdb::Txn> parent;
     try {
         parent.emplace(lmdb::Txn::begin(m_env, nullptr, 0));
+        if (m_hooks.begin) m_hooks.begin(parent->get());
     } catch (...) {
         const std::exception_ptr failure = std::current_exception();
         for (const RequestPtr& r : batch) r->error = copy_for_caller(failure);
@@ -144,6 +149,7 @@ void GroupCommitter::run_batch(const std::vector<RequestPtr>& batch) noexcept {
         parent->abort();
     } else {
         try {
+            if (m_hooks.end) m_hooks.end(parent->get());
             parent->commit();
         } catch (...) {
             const std::exception_ptr failure = std::current_exception();

@@ -38,10 +38,18 @@ class GroupCommitter {
     /// Runs one call's @p fn in the nested write transaction @p child. Whatever it throws is
     /// that call's failure: the child is aborted and the exception goes to its caller.
     using Runner = std::function<void(MDB_txn* child, const WriteFn& fn)>;
+    /// Run in each batch's parent transaction: begin before the first call, end after the
+    /// last one and before the commit, when at least one call succeeded (the store seals the
+    /// audit head here). What either throws fails every call of the batch that has not
+    /// failed on its own; nothing of the batch is written. Either may be empty.
+    struct BatchHooks {
+        std::function<void(MDB_txn* parent)> begin;
+        std::function<void(MDB_txn* parent)> end;
+    };
 
     /// Starts the writer thread. @p env must be open and outlive this object; @p max_batch
     /// (>= 1) caps how many calls share one parent transaction.
-    GroupCommitter(MDB_env* env, std::size_t max_batch, Runner runner);
+    GroupCommitter(MDB_env* env, std::size_t max_batch, Runner runner, BatchHooks hooks = {});
     /// stop(), then nothing is left running.
     ~GroupCommitter();
     GroupCommitter(const GroupCommitter&) = delete;
@@ -103,6 +111,7 @@ class GroupCommitter {
     MDB_env* m_env;
     const std::size_t m_max_batch;
     const Runner m_runner;
+    const BatchHooks m_hooks;
 
     mutable std::mutex m_mutex;
     std::condition_variable m_work_cv;  ///< writer waits here for requests or stop

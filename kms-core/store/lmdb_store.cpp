@@ -123,14 +123,20 @@ LmdbStore::LmdbStore(LmdbOptions options, core::AuditSealer sealer, const core::
     m_lmdb->dbis = open_tables(env);
 
     m_writer = std::make_unique<GroupCommitter>(
-        env, m_options.max_batch, [this](MDB_txn* child, const GroupCommitter::WriteFn& fn) {
-            LmdbWriteTxn txn(child, m_lmdb->dbis, m_sealer, m_clock);
+        env, m_options.max_batch,
+        [this](MDB_txn* child, const GroupCommitter::WriteFn& fn) {
+            LmdbWriteTxn txn(child, m_lmdb->dbis, m_clock);
             fn(txn);
             if (txn.failed())
                 throw Error(ErrorCode::StoreError,
                             "a store operation failed inside the write callback; its changes "
                             "were discarded");
-        });
+        },
+        GroupCommitter::BatchHooks{
+            [this](MDB_txn* parent) {
+                m_batch_start_seq = load_audit_head(parent, m_lmdb->dbis).seq;
+            },
+            [this](MDB_txn* parent) { seal_audit_head(parent); }});
 }
 
 std::unique_ptr<LmdbStore> LmdbStore::open(LmdbOptions options, core::AuditSealer sealer,
@@ -313,6 +319,21 @@ std::size_t LmdbStore::key_count() {
         lmdb::check("mdb_stat", mdb_stat(txn, m_lmdb->dbis.keys, &st));
         return static_cast<std::size_t>(st.ms_entries);
     });
+}
+
+void LmdbStore::seal_audit_head(MDB_txn* parent) {
+    const core::AuditHead head = load_audit_head(parent, m_lmdb->dbis);
+    if (head.seq == m_batch_start_seq) return;  // this batch appended no record
+    const Bytes key = audit_key(head.seq);
+    const auto stored = lmdb::get(parent, m_lmdb->dbis.audit, key);
+    if (!stored)  // it was appended by this very transaction
+        throw Error(ErrorCode::Internal,
+                    "audit record " + std::to_string(head.seq) + " vanished before its seal");
+    core::AuditRecord r = decode_audit(*stored);
+    const Bytes input = core::audit_batch_seal_input(m_batch_start_seq + 1, r.hash);
+    // DESIGN §10 fail closed: a sealer failure fails the batch.
+    r.seal = core::audit_batch_seal(m_batch_start_seq + 1, m_sealer(input));
+    lmdb::put(parent, m_lmdb->dbis.audit, key, encode_audit(r));
 }
 
 void LmdbStore::write(const std::function<void(core::WriteTxn&)>& fn) {

@@ -39,9 +39,10 @@ class LmdbStore final : public core::MetadataStore {
     /// (schema.hpp: a new store gets schema 1; a newer schema throws Error(StoreError,
     /// "store schema N is newer than this kmsd (M)"); an older one is migrated) and the
     /// audit head, and starts the writer thread.
-    /// @param sealer computes each audit record's seal from its hash; called on the writer
-    ///        thread inside the write transaction. Must not be empty; what it throws fails
-    ///        the write() that appended the record.
+    /// @param sealer computes an audit record's seal from its hash. Called on the writer
+    ///        thread once per commit batch that appended records, for the last of them (the
+    ///        head): by the hash chain that seal covers every record of the batch. Must not
+    ///        be empty; what it throws fails every write() of the batch (fail closed).
     /// @param clock  supplies audit record times; must outlive the store.
     /// Throws Error(InvalidArgument) for bad options or an empty sealer, Error(StoreError)
     /// when LMDB or the file system fails, Error(Integrity) for a corrupt store.
@@ -133,6 +134,8 @@ class LmdbStore final : public core::MetadataStore {
   private:
     template <class Fn>
     auto read(Fn&& fn);
+    /// Batch end on the writer thread: seals the head audit record when it has no seal yet.
+    void seal_audit_head(MDB_txn* parent);
     core::KeyPage list_keys_by_id(const core::KeyFilter& filter, std::string_view after_id,
                                   std::size_t limit);
     core::KeyPage list_keys_by_name(const core::KeyFilter& filter, std::string_view after_id,
@@ -144,6 +147,7 @@ class LmdbStore final : public core::MetadataStore {
     const core::AuditSealer m_sealer;
     const core::Clock& m_clock;
     std::unique_ptr<Lmdb> m_lmdb;
+    std::uint64_t m_batch_start_seq = 0;  ///< writer thread only: audit head before the batch
     std::unique_ptr<GroupCommitter> m_writer;  ///< after m_lmdb: stopped before the env closes
 };
 

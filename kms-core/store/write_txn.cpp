@@ -110,7 +110,6 @@ void LmdbWriteTxn::append_audit_unguarded(const core::AuditEvent& event) {
     r.event = event;
     r.prev_hash = head.hash;
     r.hash = crypto::sha256(core::canonical_audit_bytes(r));
-    r.seal = m_sealer(r.hash);  // DESIGN §10 fail closed: a sealer failure fails the write
     const Bytes key = audit_key(r.seq);
     try {
         lmdb::put(m_txn, m_dbis.audit, key, encode_audit(r), MDB_NOOVERWRITE);

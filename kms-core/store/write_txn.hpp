@@ -16,11 +16,10 @@ namespace kms::store {
 /// this callback's own earlier writes and nothing survives an abort of @p txn.
 class LmdbWriteTxn final : public core::WriteTxn {
   public:
-    /// @p txn: the caller's nested write transaction; @p sealer and @p clock are used by
-    /// append_audit(). All must outlive this object.
-    LmdbWriteTxn(MDB_txn* txn, const Dbis& dbis, const core::AuditSealer& sealer,
-                 const core::Clock& clock)
-        : m_txn(txn), m_dbis(dbis), m_sealer(sealer), m_clock(clock) {}
+    /// @p txn: the caller's nested write transaction; @p clock is used by append_audit().
+    /// All must outlive this object.
+    LmdbWriteTxn(MDB_txn* txn, const Dbis& dbis, const core::Clock& clock)
+        : m_txn(txn), m_dbis(dbis), m_clock(clock) {}
 
     std::optional<core::KeyRecord> find_key(std::string_view id) override;
     std::optional<std::string> find_key_id_by_name(std::string_view name) override;
@@ -32,8 +31,9 @@ class LmdbWriteTxn final : public core::WriteTxn {
     /// another principal already has the same token hash.
     void put_principal(const core::Principal& p) override;
     /// seq = head.seq + 1, time_ms from the clock, prev_hash = head.hash, hash =
-    /// SHA-256(canonical_audit_bytes), seal = sealer(hash); stores it and advances the head,
-    /// all through this transaction. An exception from the sealer propagates (fail closed).
+    /// SHA-256(canonical_audit_bytes); stores it and advances the head, all through this
+    /// transaction. The seal is left empty: the store seals the head record once per commit
+    /// batch (LmdbStore::seal_audit_head), which covers the records before it by the chain.
     void append_audit(const core::AuditEvent& event) override;
     std::optional<Bytes> get_setting(std::string_view name) override;
     /// Throws Error(InvalidArgument) for a reserved name ("schema_version", "store/...") or a
@@ -69,7 +69,6 @@ class LmdbWriteTxn final : public core::WriteTxn {
 
     MDB_txn* m_txn;
     const Dbis& m_dbis;
-    const core::AuditSealer& m_sealer;
     const core::Clock& m_clock;
     bool m_failed = false;
 };

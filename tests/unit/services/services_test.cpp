@@ -3,7 +3,10 @@
 // own suite against SoftHSM2.
 #include <gtest/gtest.h>
 
+#include <lmdb.h>
+
 #include <atomic>
+#include <functional>
 #include <thread>
 
 #include "crypto/host_crypto.hpp"
@@ -13,6 +16,7 @@
 #include "services/key_lifecycle.hpp"
 #include "services/key_operations.hpp"
 #include "services/principals.hpp"
+#include "store/record_codec.hpp"
 
 namespace kms::core {
 namespace {
@@ -27,6 +31,7 @@ class Services : public ServiceFixture<FakeHsm, SystemClock> {
         return k.create(m_admin,
                         CreateKeyRequest{name, a, UsageMask().add(Usage::Mac), true, false});
     }
+    void tamper(const std::function<bool(AuditRecord&)>& edit);
 
     Principal m_admin = person("admin", Role::Admin);
 };
@@ -203,6 +208,135 @@ TEST_F(Services, AuditVerificationWalksTheChainAndChecksSeals) {
     EXPECT_TRUE(v.valid);
     EXPECT_EQ(v.records, 3u);
     EXPECT_EQ(audit().back().event.outcome, AuditOutcome::Denied);
+}
+
+/// Closes the store, rewrites audit records through raw LMDB as an attacker with file access
+/// would (@p edit gets every record; it returns whether it changed it), and reopens the store
+/// under a new m_ctx: services built on the old one must not be used after.
+void Services::tamper(const std::function<bool(AuditRecord&)>& edit) {
+    m_ctx.reset();
+    m_store.reset();
+    MDB_env* env = nullptr;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 32);
+    mdb_env_set_mapsize(env, 64 << 20);
+    ASSERT_EQ(mdb_env_open(env, (m_dir + "/store").c_str(), 0, 0600), 0);
+    MDB_txn* txn = nullptr;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    MDB_dbi audit = 0;
+    ASSERT_EQ(mdb_dbi_open(txn, "audit", 0, &audit), 0);
+    for (std::uint64_t seq = 1;; ++seq) {
+        Bytes k = store::audit_key(seq);
+        MDB_val key{k.size(), k.data()}, val{};
+        if (mdb_get(txn, audit, &key, &val) != 0) break;
+        AuditRecord r = store::decode_audit(
+            ByteView(static_cast<const std::uint8_t*>(val.mv_data), val.mv_size));
+        if (!edit(r)) continue;
+        Bytes v = store::encode_audit(r);
+        MDB_val nv{v.size(), v.data()};
+        ASSERT_EQ(mdb_put(txn, audit, &key, &nv, 0), 0);
+    }
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    store::LmdbOptions o;
+    o.path = m_dir + "/store";
+    o.map_size = 64 << 20;
+    m_store = store::LmdbStore::open(o, [this](ByteView h) { return m_hsm.audit_seal(h); },
+                                     m_clock);
+    m_ctx = std::make_unique<ServiceContext>(
+        ServiceContext{*m_store, m_hsm, m_clock, m_cache, m_counters});
+}
+
+TEST_F(Services, AuditRecordsOfOneBatchShareOneSealThatVerifies) {
+    // Eight concurrent creations: their records commit in fewer batches than records.
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 8; ++i)
+        threads.emplace_back([this, i] { make("svc-batch-" + std::to_string(i)); });
+    for (auto& t : threads) t.join();
+    const auto records = audit();
+    std::size_t sealed = 0;
+    for (const auto& r : records) sealed += !r.seal.empty();
+    EXPECT_FALSE(records.back().seal.empty());
+    AuditService a(*m_ctx);
+    const auto v = a.verify(m_admin);
+    EXPECT_TRUE(v.valid) << v.problem;
+    EXPECT_EQ(v.records, records.size());
+    std::printf("[ info ] %zu records, %zu seals\n", records.size(), sealed);
+}
+
+TEST_F(Services, AnEditedRecordInsideABatchIsFoundThroughTheBatchSeal) {
+    // Records 2..4 form one batch (only 4 sealed, naming 2); the attacker edits record 3 and
+    // recomputes the hashes after it. The seal of record 4 no longer verifies: records 2 to 4
+    // are reported, from 2.
+    make("svc-edit-1");
+    const std::uint64_t base = audit().size();
+    m_store->write([](WriteTxn& t) {
+        for (int i = 0; i < 3; ++i)
+            t.append_audit(AuditEvent{"alice", "batched", std::to_string(i),
+                                      AuditOutcome::Success, ""});
+    });
+    ASSERT_TRUE(audit()[base].seal.empty());
+    ASSERT_EQ(audit_seal_parts(audit()[base + 2])->first_seq, base + 1);
+    Bytes prev;
+    tamper([&](AuditRecord& r) {
+        if (r.seq < base + 2) return false;
+        if (r.seq == base + 2) r.event.actor = "mallory";
+        else r.prev_hash = prev;
+        r.hash = crypto::sha256(canonical_audit_bytes(r));
+        prev = r.hash;
+        return true;
+    });
+    AuditService a(*m_ctx);
+    const auto v = a.verify(m_admin);
+    EXPECT_FALSE(v.valid);
+    EXPECT_EQ(v.first_invalid, base + 1);
+    EXPECT_NE(v.problem.find("were edited"), std::string::npos) << v.problem;
+}
+
+TEST_F(Services, ARemovedSealIsNotCoveredByALaterBatch) {
+    // The attacker strips the seal of the last record; kmsd then writes more. The new batch's
+    // seal names only its own records, so the stripped record stays uncovered.
+    make("svc-strip-1");
+    const std::uint64_t last = audit().size();
+    tamper([&](AuditRecord& r) {
+        if (r.seq != last) return false;
+        r.seal.clear();
+        return true;
+    });
+    AuditService a(*m_ctx);
+    const auto cut = a.verify(m_admin);
+    EXPECT_FALSE(cut.valid);
+    EXPECT_EQ(cut.first_invalid, last);
+    EXPECT_NE(cut.problem.find("covered by no HSM seal"), std::string::npos) << cut.problem;
+    make("svc-strip-2");
+    const auto v = a.verify(m_admin);
+    EXPECT_FALSE(v.valid);
+    EXPECT_EQ(v.first_invalid, last);
+    EXPECT_NE(v.problem.find("seal removed"), std::string::npos) << v.problem;
+}
+
+TEST_F(Services, LegacySealsOfOneRecordStillVerifyAndMalformedOnesAreReported) {
+    // Records written before batch seals carry HMAC(hash) alone (32 bytes).
+    make("svc-legacy-1");
+    make("svc-legacy-2");
+    tamper([&](AuditRecord& r) {
+        r.seal = m_hsm.audit_seal(r.hash);
+        return true;
+    });
+    AuditService a(*m_ctx);
+    const auto v = a.verify(m_admin);
+    EXPECT_TRUE(v.valid) << v.problem;
+    make("svc-legacy-3");  // a batch seal after legacy ones
+    EXPECT_TRUE(a.verify(m_admin).valid);
+    tamper([&](AuditRecord& r) {
+        if (r.seq != 1) return false;
+        r.seal.resize(33);
+        return true;
+    });
+    const auto bad = AuditService(*m_ctx).verify(m_admin);  // tamper() made a new context
+    EXPECT_FALSE(bad.valid);
+    EXPECT_EQ(bad.first_invalid, 1u);
+    EXPECT_NE(bad.problem.find("33 bytes"), std::string::npos) << bad.problem;
 }
 
 }  // namespace

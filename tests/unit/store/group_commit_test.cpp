@@ -277,6 +277,40 @@ TEST_F(StoreTest, ConcurrentReadersSeeConsistentSnapshotsWhileWritersRun) {
     EXPECT_EQ(store->key_count(), 200u);
 }
 
+TEST_F(StoreTest, ABatchSealsOnlyItsLastRecordNamingItsFirst) {
+    audit("alone");  // a batch of one: sealed, naming itself
+    {
+        WriterGate gate(*store);
+        std::vector<std::shared_ptr<core::QueuedWrite>> calls;
+        for (int i = 0; i < 5; ++i)
+            calls.push_back(store->write_queued([i](WriteTxn& txn) {
+                txn.append_audit(event("batched", std::to_string(i)));
+                if (i == 4) throw Boom{4};  // the last call fails: its record is not written
+            }));
+        gate.wait_queued(5);
+        gate.release();
+        for (int i = 0; i < 4; ++i) calls[i]->wait();
+        EXPECT_THROW(calls[4]->wait(), Boom);
+    }
+    const auto records = all_audit();
+    ASSERT_EQ(records.size(), 6u);  // alone, gate, batched 0..3
+    expect_chain(records, 1, Bytes(32, 0));
+    EXPECT_EQ(core::audit_seal_parts(records[0])->first_seq, 1u);
+    EXPECT_EQ(core::audit_seal_parts(records[1])->first_seq, 2u) << "the gate's own batch";
+    for (std::size_t i = 2; i < 5; ++i) EXPECT_TRUE(records[i].seal.empty()) << i;
+    EXPECT_EQ(core::audit_seal_parts(records[5])->first_seq, 3u);
+    EXPECT_EQ(records[5].event.target, "3");
+}
+
+TEST_F(StoreTest, AWriteWithoutAuditRecordsLeavesTheSealsAlone) {
+    audit("sealed");
+    const auto before = all_audit();
+    put_key(make_key(1, "no-record"));
+    store->write([](WriteTxn&) {});
+    EXPECT_EQ(all_audit().size(), 1u);
+    EXPECT_EQ(all_audit()[0].seal, before[0].seal);
+}
+
 // ---- write_queued(): queued like write(), waited for later ----
 
 TEST_F(StoreTest, AQueuedWriteCommitsInQueueOrderAndIsDoneOnceALaterWriteReturns) {

@@ -98,19 +98,34 @@ inline core::AuditEvent event(const std::string& action, const std::string& targ
 }
 
 /// Asserts every link of @p records: seq from @p first_seq without gaps, prev_hash equal to
-/// the hash before (@p prev_hash for the first), hash == SHA-256(canonical bytes), seal ==
-/// HMAC-SHA256(seal_key(), hash).
+/// the hash before (@p prev_hash for the first), hash == SHA-256(canonical bytes), and the
+/// batch seals: each sealed record names the first record after the previous seal (when that
+/// lies before @p first_seq, anything from there on) and carries HMAC-SHA256(seal_key(),
+/// first || hash); the last record is sealed.
 inline void expect_chain(const std::vector<core::AuditRecord>& records, std::uint64_t first_seq,
                          Bytes prev_hash) {
     std::uint64_t seq = first_seq;
+    std::uint64_t unsealed_from = 0;
     for (const auto& r : records) {
         ASSERT_EQ(r.seq, seq) << "gap or disorder in the audit log";
         ASSERT_EQ(r.prev_hash, prev_hash) << "seq " << r.seq;
         ASSERT_EQ(r.hash, crypto::sha256(core::canonical_audit_bytes(r))) << "seq " << r.seq;
-        ASSERT_EQ(r.seal, test_seal(r.hash)) << "seq " << r.seq;
+        if (r.seal.empty()) {
+            if (unsealed_from == 0) unsealed_from = r.seq;
+        } else {
+            ASSERT_EQ(r.seal.size(), 40u) << "seq " << r.seq;
+            const auto parts = core::audit_seal_parts(r);
+            ASSERT_TRUE(parts);
+            if (unsealed_from != first_seq || first_seq == 1)
+                ASSERT_EQ(parts->first_seq, unsealed_from == 0 ? r.seq : unsealed_from)
+                    << "seq " << r.seq;
+            ASSERT_EQ(parts->mac, test_seal(parts->mac_input)) << "seq " << r.seq;
+            unsealed_from = 0;
+        }
         prev_hash = r.hash;
         ++seq;
     }
+    ASSERT_EQ(unsealed_from, 0u) << "records from " << unsealed_from << " on have no seal";
 }
 
 }  // namespace kms::store::test

@@ -227,7 +227,7 @@ Bytes Scp02Wrapper::unwrap(ByteView response) {
     if ((m_level & scp02_level::RMac) == 0) return Bytes(response.begin(), response.end());
     require(!m_pending.empty(), "no wrapped command is waiting for this response");
     Bytes prefix = std::move(m_pending.front());
-    m_pending.erase(m_pending.begin());
+    m_pending.pop_front();
     const std::uint8_t sw1 = response[response.size() - 2];
     const std::uint8_t sw2 = response[response.size() - 1];
     if (response.size() == 2 && sw1 != 0x90 && sw1 != 0x61) {

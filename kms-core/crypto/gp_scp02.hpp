@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 
 #include "domain/apdu.hpp"
@@ -112,6 +113,9 @@ class Scp02Wrapper {
     Bytes unwrap(ByteView response);
 
     std::uint8_t security_level() const { return m_level; }
+    /// Number of wrapped commands whose responses have not been unwrapped (always 0 without
+    /// R-MAC in the level: nothing is kept for them).
+    std::size_t pending_responses() const noexcept { return m_pending.size(); }
     /// The session DEK (GP 2.2.1 E.4.1, constant 0181): PUT KEY and sensitive data encryption.
     const SecureBytes& session_dek() const { return m_keys.dek; }
 
@@ -124,7 +128,7 @@ class Scp02Wrapper {
     bool m_authenticated = false;
     Bytes m_cmac;  ///< last C-MAC; the next ICV derives from it
     Bytes m_rmac_icv;
-    std::vector<Bytes> m_pending;  ///< R-MAC input prefix of each command awaiting its response
+    std::deque<Bytes> m_pending;  ///< R-MAC input prefix of each command awaiting its response
 };
 
 }  // namespace kms::crypto

@@ -259,10 +259,7 @@ CommandApdu Wrapper::wrap(const CommandApdu& command) {
     // incremented" when there is no data field to encrypt.
     ++m_counter;
     if (m_counter == 0) throw Error(ErrorCode::WrongState, "SCP03: encryption counter exhausted");
-    if (!(m_level & kLevelCMac)) {
-        m_pending.push_back(Pending{{}, m_counter});
-        return command;
-    }
+    if (!(m_level & kLevelCMac)) return command;  // no C-MAC, hence no R-MAC either
     CommandApdu out = command;
     if ((m_level & kLevelCDecryption) && !command.data.empty()) {
         // §6.2.6: pad 80 00.. to a multiple of 16 (always at least one padding byte).
@@ -283,18 +280,21 @@ CommandApdu Wrapper::wrap(const CommandApdu& command) {
     mac_input.resize(mac_input.size() - kS8);
     const Bytes mac = c_mac(mac_input);
     out.data.insert(out.data.end(), mac.begin(), mac.end());
-    m_pending.push_back(Pending{m_mac_chaining, m_counter});
+    // Only an R-MAC (and R-ENCRYPTION, which needs it) uses the command's chaining value and
+    // counter when its response comes back.
+    if (m_level & kLevelRMac) m_pending.push_back(Pending{m_mac_chaining, m_counter});
     return out;
 }
 
 ResponseApdu Wrapper::unwrap(const ResponseApdu& response) {
+    if (!(m_level & kLevelRMac)) return response;  // nothing protects it
     if (m_pending.empty())
         throw Error(ErrorCode::WrongState, "SCP03: no wrapped command awaits this response");
     const Pending p = std::move(m_pending.front());
     m_pending.pop_front();
     // §6.2.5 (Amd D v1.1.1+): "No R-MAC shall be generated and no protection shall be applied
     // to a response that includes an error status word" (all but 9000, 62xx and 63xx).
-    if (!(m_level & kLevelRMac) || is_error_sw(response.sw)) return response;
+    if (is_error_sw(response.sw)) return response;
     if (response.data.size() < kS8)
         throw Error(ErrorCode::VerificationFailed, "SCP03: response lacks its R-MAC");
     ResponseApdu out;

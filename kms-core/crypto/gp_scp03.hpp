@@ -141,12 +141,14 @@ class Wrapper {
     /// (VerificationFailed otherwise); with R-ENCRYPTION non-empty data is AES-CBC decrypted with
     /// ICV = AES(S-ENC, 80 || counter in the 15 low bytes) and unpadded (VerificationFailed on bad
     /// padding); empty data stays empty. WrongState when no wrapped command is pending.
+    /// Without R-MAC in the level the response is returned as it is and nothing is pending.
     ResponseApdu unwrap(const ResponseApdu& response);
 
     std::uint8_t security_level() const noexcept { return m_level; }
     /// The encryption counter of the last wrapped command (0 before the first).
     std::uint32_t encryption_counter() const noexcept { return m_counter; }
-    /// Number of wrapped commands whose responses have not been unwrapped.
+    /// Number of wrapped commands whose responses have not been unwrapped (always 0 without
+    /// R-MAC in the level: nothing is kept for them).
     std::size_t pending_responses() const noexcept { return m_pending.size(); }
 
   private:

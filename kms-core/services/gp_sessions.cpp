@@ -417,6 +417,16 @@ std::vector<Bytes> GpSessionService::wrap(const Principal& caller, const std::st
         }
     }
     const Held s = hold_authenticated(caller, id);
+    const std::size_t pending =
+        s->scp02 ? s->scp02->pending_responses() : s->scp03->pending_responses();
+    const bool rmac = s->scp02 ? (s->scp02->security_level() & crypto::scp02_level::RMac) != 0
+                               : (s->scp03->security_level() & crypto::scp03::kLevelRMac) != 0;
+    if (rmac && pending + parsed.size() > kGpMaxPendingResponses)
+        throw Error(ErrorCode::Conflict,
+                    "secure channel session '" + id + "' has " + std::to_string(pending) +
+                        " wrapped commands whose responses were not unwrapped; with R-MAC at most " +
+                        std::to_string(kGpMaxPendingResponses) +
+                        " may wait: unwrap their responses first");
     std::vector<Bytes> out;
     out.reserve(parsed.size());
     for (std::size_t n = 0; n < parsed.size(); ++n) {

@@ -80,6 +80,10 @@ inline constexpr std::size_t kGpMaxSessions = 100000;
 inline constexpr std::size_t kGpMaxApdusPerCall = 256;
 /// Most bytes of sensitive data one encrypt call takes (after padding).
 inline constexpr std::size_t kGpMaxDataBytes = 4096;
+/// Commands wrapped with R-MAC whose responses have not been unwrapped yet, per session: each
+/// keeps what its R-MAC check needs (SCP02: up to 260 bytes), so a client that wraps and never
+/// unwraps cannot grow a session without bound. One full wrap call always fits.
+inline constexpr std::size_t kGpMaxPendingResponses = 256;
 
 std::string_view gp_protocol_name(GpProtocol p);  ///< "SCP02", "SCP03"
 std::optional<GpProtocol> parse_gp_protocol(std::string_view name);
@@ -113,7 +117,9 @@ class GpSessionService {
                        ByteView initialize_update_response, std::uint8_t security_level);
 
     /// Wraps @p apdus in order (at most kGpMaxApdusPerCall). All are parsed before any is
-    /// wrapped. WrongState before authenticate.
+    /// wrapped. WrongState before authenticate; Conflict, before anything is wrapped, when
+    /// the level has R-MAC and more than kGpMaxPendingResponses commands would then be waiting
+    /// for their responses to be unwrapped.
     std::vector<Bytes> wrap(const Principal& caller, const std::string& session,
                             const std::vector<Bytes>& apdus);
     /// Unwraps whole R-APDUs (data || SW1 SW2) answering, in order, the commands wrapped since

@@ -355,13 +355,51 @@ TEST_F(GpSessions, ASessionWhoseOpeningIsNotOnRecordNeverAuthenticates) {
     EXPECT_EQ(to_hex(s.initialize_update), "8050000008FDF38259A1E0DE4400");
     const Bytes iu =
         from_hex("000000000000000000003003703B1ACA81E821F219081CDC01C26B372D000003");
-    m_store->write([](WriteTxn&) {});  // the queued open record has failed once this returns
+    // Once this write returns (or fails with it, if they share a batch) the queued open
+    // record has failed.
+    try {
+        m_store->write([](WriteTxn&) {});
+    } catch (const Error&) {
+    }
     m_hsm.seal_fails = false;
     EXPECT_EQ(code_of([&] { m_gp->authenticate(m_admin, s.session, iu, 0x33); }),
               ErrorCode::HsmUnavailable);
     EXPECT_EQ(code_of([&] { m_gp->authenticate(m_admin, s.session, iu, 0x33); }),
               ErrorCode::NotFound);
     for (const auto& r : audit()) EXPECT_NE(r.event.target, s.session);
+}
+
+TEST_F(GpSessions, CommandsAwaitingTheirRMacAreCappedPerSession) {
+    // pySim's SCP03 AES-128 session (i = 70). At level 33 (R-MAC) each wrapped command keeps
+    // what its response's check needs until unwrap: at most kGpMaxPendingResponses. At level
+    // 03 (no R-MAC) nothing is kept and there is no cap.
+    const Bytes iu =
+        from_hex("000000000000000000003003703B1ACA81E821F219081CDC01C26B372D000003");
+    auto open = [&](std::uint8_t level) {
+        auto req = statics(GpProtocol::Scp03, from_hex("000102030405060708090A0B0C0D0E0F"),
+                           from_hex("101112131415161718191A1B1C1D1E1F"),
+                           from_hex("000102030405060708090A0B0C0D0E0F"), 0x70);
+        req.host_challenge = from_hex("FDF38259A1E0DE44");
+        req.aid = from_hex(kEuiccIsdR);
+        const auto s = m_gp->create(m_admin, req);
+        m_gp->authenticate(m_admin, s.session, iu, level);
+        return s.session;
+    };
+    const std::vector<Bytes> script(kGpMaxApdusPerCall, from_hex("80CA006600"));
+    const std::string rmac = open(0x33);
+    ASSERT_EQ(m_gp->wrap(m_admin, rmac, script).size(), kGpMaxPendingResponses);
+    const auto over = [&] { m_gp->wrap(m_admin, rmac, {from_hex("80CA006600")}); };
+    EXPECT_EQ(code_of(over), ErrorCode::Conflict);
+    // The refused call advanced nothing: an error status word (no R-MAC, Amd D §6.2.5)
+    // answers the oldest command, and then exactly one more command fits.
+    EXPECT_EQ(to_hex(m_gp->unwrap(m_admin, rmac, {from_hex("6A88")}).at(0)), "6A88");
+    EXPECT_EQ(m_gp->wrap(m_admin, rmac, {from_hex("80CA006600")}).size(), 1u);
+    EXPECT_EQ(code_of(over), ErrorCode::Conflict);
+
+    const std::string plain = open(0x03);
+    for (int call = 0; call < 3; ++call)
+        EXPECT_EQ(m_gp->wrap(m_admin, plain, script).size(), script.size());
+    EXPECT_EQ(to_hex(m_gp->unwrap(m_admin, plain, {from_hex("9000")}).at(0)), "9000");
 }
 
 TEST_F(GpSessions, SessionsExpireFiveMinutesAfterOpening) {

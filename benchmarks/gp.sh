@@ -3,7 +3,7 @@
 #  1. set-up (gp_setup.py): the pySim SCP03 AES-128 static keys by key ceremony (two custodians,
 #     components XOR, CMAC KCVs), a plugin principal with policy gp on gp/*, and GP_WRAP_SESSIONS
 #     (default 64) authenticated sessions, the first checked against the published APDUs;
-#  2. wrap: wrk -t2 -c32 posting a 10-APDU script per call round-robin over those sessions
+#  2. wrap: wrk -t2 -c32 posting a 10-APDU script per call round-robin over those sessions (level 03)
 #     (wrk/gp_wrap.lua); APDUs/s = calls/s x 10;
 #  3. open: wrk -t2 -c32 chaining create -> authenticate (wrk/gp_open.lua); sessions/s =
 #     authenticate 200s per second. Sessions stay open (they live 300 s, at most 100000 live),

@@ -4,8 +4,9 @@
 Loads the published pySim SCP03 AES-128 static keys (tests/vectors/gp_scp03.txt,
 SCP03_Test_AES128_33; DEK 2021..2F as in tests/rest/rest_gp_test.cpp) by key ceremony: two
 custodian principals each enter one component (K = C1 xor C2) with its CMAC KCV. Creates a plugin
-principal allowed "gp" on "gp/*", opens and authenticates N sessions for the wrap benchmark and
-checks the first one against the published APDUs. Prints shell assignments for gp.sh.
+principal allowed "gp" on "gp/*", checks one session against pySim's published APDUs (level 33,
+including the unwrap of the card's answer), then opens and authenticates N sessions at level 03
+for the wrap benchmark. Prints shell assignments for gp.sh.
 
 Usage: gp_setup.py URL CA_FILE ADMIN_TOKEN WRAP_SESSIONS
 """
@@ -29,6 +30,9 @@ EXTERNAL_AUTHENTICATE = "84823300108C36F96BCC00724A4E13AD591D7DA3F0"
 AID = "A0000005591010FFFFFFFF8900000100"
 PLAIN_1 = "80E2910006BF3E035C015A00"
 WRAPPED_1 = "84E2910018267A85DFE4A98FCA6FB0527E0DFECCE4914E40401433C87F00"
+RESPONSE_1 = ("F3BA2B1013AA6224F5E1C138D71805C569E5439B47576260B75FC021B25097CB2E68F8A0144975B9"
+              "9000")
+UNWRAPPED_1 = "BF3E125A10898821199000000000000000000000059000"
 C2 = "0F1E2D3C4B5A69788796A5B4C3D2E1F0"
 
 url, ca, admin, n_wrap = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -89,17 +93,31 @@ open_body = {"protocol": "SCP03", "i": "70", "keys": {"enc": enc, "mac": mac, "d
              "keyVersion": 48, "hostChallenge": HOST_CHALLENGE, "aid": AID}
 auth_body = {"initializeUpdateResponse": IU_RESPONSE, "securityLevel": "33"}
 
+# One session exactly as pySim's (level 33): INITIALIZE UPDATE, EXTERNAL AUTHENTICATE, the first
+# wrap and the unwrap of the card's answer must match the published bytes.
+o = call("POST", "/v1/gp/scp/sessions", open_body, tsm, 201)
+if o["initializeUpdate"] != INITIALIZE_UPDATE:
+    sys.exit("gp_setup: unexpected INITIALIZE UPDATE " + o["initializeUpdate"])
+a = call("POST", f"/v1/gp/scp/sessions/{o['session']}/authenticate", auth_body, tsm, 200)
+if a["externalAuthenticate"] != EXTERNAL_AUTHENTICATE:
+    sys.exit("gp_setup: unexpected EXTERNAL AUTHENTICATE " + a["externalAuthenticate"])
+w = call("POST", f"/v1/gp/scp/sessions/{o['session']}/wrap", {"apdus": [PLAIN_1]}, tsm, 200)
+if w["apdus"] != [WRAPPED_1]:
+    sys.exit("gp_setup: first wrap differs from pySim: " + str(w["apdus"]))
+u = call("POST", f"/v1/gp/scp/sessions/{o['session']}/unwrap", {"responses": [RESPONSE_1]}, tsm,
+         200)
+if u["responses"] != [UNWRAPPED_1]:
+    sys.exit("gp_setup: unwrap differs from pySim: " + str(u["responses"]))
+call("DELETE", f"/v1/gp/scp/sessions/{o['session']}", None, tsm, 200)
+
+# The wrap benchmark's sessions: level 03, C-MAC and C-DECRYPTION on every command as at 33, but
+# no R-MAC, so no command waits for its response to be unwrapped (at R-MAC levels at most 256
+# may wait per session, and the benchmark sends no card answers).
 sessions = []
 for n in range(n_wrap):
     o = call("POST", "/v1/gp/scp/sessions", open_body, tsm, 201)
-    if o["initializeUpdate"] != INITIALIZE_UPDATE:
-        sys.exit("gp_setup: unexpected INITIALIZE UPDATE " + o["initializeUpdate"])
-    a = call("POST", f"/v1/gp/scp/sessions/{o['session']}/authenticate", auth_body, tsm, 200)
-    if a["externalAuthenticate"] != EXTERNAL_AUTHENTICATE:
-        sys.exit("gp_setup: unexpected EXTERNAL AUTHENTICATE " + a["externalAuthenticate"])
-    w = call("POST", f"/v1/gp/scp/sessions/{o['session']}/wrap", {"apdus": [PLAIN_1]}, tsm, 200)
-    if w["apdus"] != [WRAPPED_1]:
-        sys.exit("gp_setup: first wrap differs from pySim: " + str(w["apdus"]))
+    call("POST", f"/v1/gp/scp/sessions/{o['session']}/authenticate",
+         dict(auth_body, securityLevel="03"), tsm, 200)
     sessions.append(o["session"])
 
 print(f"GP_TOKEN={tsm}")

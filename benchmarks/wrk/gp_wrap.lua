@@ -1,5 +1,6 @@
 -- wrk: one 10-APDU script per call, POST /v1/gp/scp/sessions/{id}/wrap, round-robin over
--- authenticated SCP03 sessions (level 33: C-MAC and C-DECRYPTION on every command). The APDUs
+-- authenticated SCP03 sessions (level 03: C-MAC and C-DECRYPTION on every command, as at 33,
+-- but no R-MAC, so no command waits for an unwrap). The APDUs
 -- are the pySim test commands (tests/vectors/gp_scp03.txt plain_1..5), twice.
 -- Environment: GP_TOKEN, GP_SESSIONS (comma-separated ids; thread k of n takes every n-th one,
 -- so two wrk threads never share a session). APDUs/s = answers 200 per second x 10.

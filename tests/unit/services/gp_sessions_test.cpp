@@ -122,6 +122,9 @@ constexpr std::uint32_t bits(Role r) { return static_cast<std::uint32_t>(r); }
 
 /// The ISD-R AID of pySim's eUICC: its pseudo-random card challenges (i = 70) verify under it.
 constexpr const char* kEuiccIsdR = "A0000005591010FFFFFFFF8900000100";
+/// The card's INITIALIZE UPDATE response (data only) in pySim's SCP03_Test_AES128_33.
+constexpr const char* kPySimIuResponse =
+    "000000000000000000003003703B1ACA81E821F219081CDC01C26B372D000003";
 
 class GpSessions : public ServiceFixture<GpHsm> {
   protected:
@@ -169,6 +172,17 @@ class GpSessions : public ServiceFixture<GpHsm> {
         r.mac = key("gp/" + tag + "/mac", mac);
         r.dek = key("gp/" + tag + "/dek", dek, true);
         return r;
+    }
+
+    /// pySim's SCP03_Test_AES128_33 session: i = 70, the eUICC ISD-R AID, the fixed host
+    /// challenge (the card answers kPySimIuResponse); the DEK is the ENC value.
+    GpSessionRequest pysim_scp03_request() {
+        auto req = statics(GpProtocol::Scp03, from_hex("000102030405060708090A0B0C0D0E0F"),
+                           from_hex("101112131415161718191A1B1C1D1E1F"),
+                           from_hex("000102030405060708090A0B0C0D0E0F"), 0x70);
+        req.host_challenge = from_hex("FDF38259A1E0DE44");
+        req.aid = from_hex(kEuiccIsdR);
+        return req;
     }
 
     std::unique_ptr<PolicyService> m_policies;
@@ -282,13 +296,9 @@ TEST_F(GpSessions, Scp03ScriptInOneCall) {
 }
 
 TEST_F(GpSessions, WrongCardCryptogramIsVerificationFailedAndAudited) {
-    auto req = statics(GpProtocol::Scp03, from_hex("000102030405060708090A0B0C0D0E0F"),
-                       from_hex("101112131415161718191A1B1C1D1E1F"),
-                       from_hex("000102030405060708090A0B0C0D0E0F"), 0x70);
-    req.host_challenge = from_hex("FDF38259A1E0DE44");
-    req.aid = from_hex(kEuiccIsdR);
+    auto req = pysim_scp03_request();
     const auto s = m_gp->create(m_admin, req);
-    Bytes bad = from_hex("000000000000000000003003703B1ACA81E821F219081CDC01C26B372D000003");
+    Bytes bad = from_hex(kPySimIuResponse);
     bad[25] ^= 0x01;  // inside the card cryptogram
     EXPECT_EQ(code_of([&] { m_gp->authenticate(m_admin, s.session, bad, 0x33); }),
               ErrorCode::VerificationFailed);
@@ -306,14 +316,10 @@ TEST_F(GpSessions, WrongCardCryptogramIsVerificationFailedAndAudited) {
 TEST_F(GpSessions, SessionsAreBoundToThePrincipalThatOpenedThem) {
     m_policies->set(m_admin, "tsm-a", {"gp/*"}, {PolicyOperation::Gp});
     m_policies->set(m_admin, "tsm-b", {"gp/*"}, {PolicyOperation::Gp});
-    auto req = statics(GpProtocol::Scp03, from_hex("000102030405060708090A0B0C0D0E0F"),
-                       from_hex("101112131415161718191A1B1C1D1E1F"),
-                       from_hex("000102030405060708090A0B0C0D0E0F"), 0x70);
-    req.host_challenge = from_hex("FDF38259A1E0DE44");
-    req.aid = from_hex(kEuiccIsdR);
+    auto req = pysim_scp03_request();
     const auto s = m_gp->create(m_plugin, req);
     const Bytes iu =
-        from_hex("000000000000000000003003703B1ACA81E821F219081CDC01C26B372D000003");
+        from_hex(kPySimIuResponse);
     EXPECT_EQ(code_of([&] { m_gp->authenticate(m_other, s.session, iu, 0x33); }),
               ErrorCode::NotFound);
     EXPECT_EQ(code_of([&] { m_gp->close(m_other, s.session); }), ErrorCode::NotFound);
@@ -345,16 +351,12 @@ TEST_F(GpSessions, SessionsAreBoundToThePrincipalThatOpenedThem) {
 TEST_F(GpSessions, ASessionWhoseOpeningIsNotOnRecordNeverAuthenticates) {
     // gp.session.open is queued without waiting; when it cannot be written (the audit seal
     // fails), authenticate() answers no EXTERNAL AUTHENTICATE and the session is gone.
-    auto req = statics(GpProtocol::Scp03, from_hex("000102030405060708090A0B0C0D0E0F"),
-                       from_hex("101112131415161718191A1B1C1D1E1F"),
-                       from_hex("000102030405060708090A0B0C0D0E0F"), 0x70);
-    req.host_challenge = from_hex("FDF38259A1E0DE44");
-    req.aid = from_hex(kEuiccIsdR);
+    auto req = pysim_scp03_request();
     m_hsm.seal_fails = true;
     const auto s = m_gp->create(m_admin, req);
     EXPECT_EQ(to_hex(s.initialize_update), "8050000008FDF38259A1E0DE4400");
     const Bytes iu =
-        from_hex("000000000000000000003003703B1ACA81E821F219081CDC01C26B372D000003");
+        from_hex(kPySimIuResponse);
     // Once this write returns (or fails with it, if they share a batch) the queued open
     // record has failed.
     try {
@@ -374,13 +376,9 @@ TEST_F(GpSessions, CommandsAwaitingTheirRMacAreCappedPerSession) {
     // what its response's check needs until unwrap: at most kGpMaxPendingResponses. At level
     // 03 (no R-MAC) nothing is kept and there is no cap.
     const Bytes iu =
-        from_hex("000000000000000000003003703B1ACA81E821F219081CDC01C26B372D000003");
+        from_hex(kPySimIuResponse);
     auto open = [&](std::uint8_t level) {
-        auto req = statics(GpProtocol::Scp03, from_hex("000102030405060708090A0B0C0D0E0F"),
-                           from_hex("101112131415161718191A1B1C1D1E1F"),
-                           from_hex("000102030405060708090A0B0C0D0E0F"), 0x70);
-        req.host_challenge = from_hex("FDF38259A1E0DE44");
-        req.aid = from_hex(kEuiccIsdR);
+        auto req = pysim_scp03_request();
         const auto s = m_gp->create(m_admin, req);
         m_gp->authenticate(m_admin, s.session, iu, level);
         return s.session;
@@ -403,14 +401,10 @@ TEST_F(GpSessions, CommandsAwaitingTheirRMacAreCappedPerSession) {
 }
 
 TEST_F(GpSessions, SessionsExpireFiveMinutesAfterOpening) {
-    auto req = statics(GpProtocol::Scp03, from_hex("000102030405060708090A0B0C0D0E0F"),
-                       from_hex("101112131415161718191A1B1C1D1E1F"),
-                       from_hex("000102030405060708090A0B0C0D0E0F"), 0x70);
-    req.host_challenge = from_hex("FDF38259A1E0DE44");
-    req.aid = from_hex(kEuiccIsdR);
+    auto req = pysim_scp03_request();
     const auto s = m_gp->create(m_admin, req);
     m_gp->authenticate(m_admin, s.session,
-                       from_hex("000000000000000000003003703B1ACA81E821F219081CDC01C26B372D000003"),
+                       from_hex(kPySimIuResponse),
                        0x33);
     m_clock.advance_s(299);
     EXPECT_EQ(m_gp->wrap(m_admin, s.session, {from_hex("80CA006600")}).size(), 1u);
@@ -425,9 +419,7 @@ TEST_F(GpSessions, SessionsExpireFiveMinutesAfterOpening) {
 
 TEST_F(GpSessions, ConfigurableLifetimeAndSessionLimit) {
     GpSessionService small(*m_ctx, 10, 2);
-    auto req = statics(GpProtocol::Scp03, from_hex("000102030405060708090A0B0C0D0E0F"),
-                       from_hex("101112131415161718191A1B1C1D1E1F"),
-                       from_hex("000102030405060708090A0B0C0D0E0F"), 0x70);
+    auto req = pysim_scp03_request();
     small.create(m_admin, req);
     const auto b = small.create(m_admin, req);
     EXPECT_EQ(code_of([&] { small.create(m_admin, req); }), ErrorCode::Conflict);

@@ -6,7 +6,8 @@
 #  - raw SoftHSM2 AES-CMAC with 1 and 2 threads (the HSM ceiling);
 #  - kmsd's RSS at idle and after the load;
 #  - GlobalPlatform (benchmarks/gp.sh): SCP03 session open (create + authenticate) per second
-#    (goal >= 5,000), also with a close per session, and wrapping a 10-APDU script per call
+#    (goal >= 5,000) at 32 and 128 connections, also with a close per session, and wrapping a
+#    10-APDU script per call
 #    (goal >= 20,000 APDUs/s), next to the raw SoftHSM2 CMAC rate of the same run.
 # Usage: benchmarks/run.sh [seconds per wrk run, default 15]. Needs a built tree (./test.sh or
 # ninja -C build) and wrk (apt-get install wrk). Starts its own kmsd on a free port and stops it.
@@ -58,12 +59,14 @@ hs=$(awk '/hmac32_session_object/{print $2}' "$tmp/p11.txt")
 val() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
 wc_=$(val "$tmp/gp_wrap.txt" gp_wrap_calls_per_s); wa=$(val "$tmp/gp_wrap.txt" gp_apdus_per_s)
 go=$(val "$tmp/gp_open.txt" gp_sessions_per_s); gc=$(val "$tmp/gp_open_close.txt" gp_sessions_per_s)
+g128=$(val "$tmp/gp_open_c128.txt" gp_sessions_per_s)
 gp_rows() {
 echo "| GP wrap, 10-APDU script per call, calls/s (p99) | $wc_ ($(p99 "$tmp/gp_wrap.txt")) |"
 echo "| **GP wrap, APDUs/s (goal >= 20,000)** | **$wa** |"
 echo "| **SCP03 session open (create + authenticate), sessions/s (goal >= 5,000)** | **$go** (p99 per request $(p99 "$tmp/gp_open.txt")) |"
+echo "| SCP03 session open, wrk -c128, sessions/s | $g128 (p99 per request $(p99 "$tmp/gp_open_c128.txt")) |"
 echo "| SCP03 session open + close (3 calls), sessions/s | $gc (p99 per request $(p99 "$tmp/gp_open_close.txt")) |"
-echo "| GP open runs: created / authenticated / closed / non-2xx | $(for f in gp_open gp_open_close; do echo -n "$(val "$tmp/$f.txt" gp_created)/$(val "$tmp/$f.txt" gp_opened)/$(val "$tmp/$f.txt" gp_closed)/$(val "$tmp/$f.txt" gp_failed); "; done) |"
+echo "| GP open runs (c32, c128, close): created / authenticated / closed / non-2xx | $(for f in gp_open gp_open_c128 gp_open_close; do echo -n "$(val "$tmp/$f.txt" gp_created)/$(val "$tmp/$f.txt" gp_opened)/$(val "$tmp/$f.txt" gp_closed)/$(val "$tmp/$f.txt" gp_failed); "; done) |"
 echo "| kmsd RSS before / after the GP phases, MiB | $(( rss_after / 1024 )) / $(( rss_gp / 1024 )) |"
 echo "| raw SoftHSM2 HMAC-SHA256 32 B (audit seal), token / session object, 1 thread, ops/s | $ht / $hs |"
 }
@@ -75,7 +78,7 @@ if [ "$only" = gp ]; then
   echo "| raw SoftHSM2 CMAC 16 B, 1 thread, ops/s | $c1 |"
   echo "| raw SoftHSM2 CMAC 16 B, 2 threads, ops/s | $c2 |"
   echo "| audit chain after the run (valid, records) | $keys_total |"
-  for f in gp_wrap gp_open gp_open_close; do e=$(errors "$tmp/$f.txt"); [ -z "$e" ] || echo "warning: $f: $e"; done
+  for f in gp_wrap gp_open gp_open_c128 gp_open_close; do e=$(errors "$tmp/$f.txt"); [ -z "$e" ] || echo "warning: $f: $e"; done
   [ -z "${BENCH_KEEP:-}" ] || cp "$tmp"/*.txt "$BENCH_KEEP"/
   exit 0
 fi
@@ -95,4 +98,4 @@ echo "| kmsd RSS idle / after load, MiB | $(( rss_idle / 1024 )) / $(( rss_after
 gp_rows
 echo "| audit chain after the run (valid, records) | $keys_total |"
 [ -z "${BENCH_KEEP:-}" ] || cp "$tmp"/*.txt "$BENCH_KEEP"/
-for f in healthz mac create gp_wrap gp_open gp_open_close; do e=$(errors "$tmp/$f.txt"); [ -z "$e" ] || echo "warning: $f: $e"; done
+for f in healthz mac create gp_wrap gp_open gp_open_c128 gp_open_close; do e=$(errors "$tmp/$f.txt"); [ -z "$e" ] || echo "warning: $f: $e"; done

@@ -1,14 +1,12 @@
 // Resolution of kmsctl's connection settings from options, a data dir and the environment.
 #include "config.hpp"
 
-#include <Poco/Exception.h>
-#include <Poco/URI.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "client/https_connection.hpp"
 #include "exit_codes.hpp"
 
 namespace kms::cli {
@@ -70,24 +68,16 @@ std::string url_from_data_dir(const DataDir& dir) {
 }
 
 void parse_url(const std::string& url, ConnectionConfig& cfg) {
-    Poco::URI uri;
+    client::HttpsEndpoint e;
     try {
-        uri = Poco::URI(url);
-    } catch (const Poco::Exception& e) {
-        throw UsageError("--url: cannot parse '" + url + "': " + e.message());
+        client::parse_https_url(url, e);
+    } catch (const std::invalid_argument& ex) {
+        throw UsageError(std::string("--url: ") + ex.what());
     }
-    if (uri.getScheme() != "https")
-        throw UsageError("--url: kmsd serves HTTPS only; expected https://HOST:PORT, got '" + url +
-                         "'");
-    if (uri.getHost().empty()) throw UsageError("--url: no host in '" + url + "'");
-    if (!uri.getUserInfo().empty() || !uri.getRawQuery().empty() || !uri.getFragment().empty())
-        throw UsageError("--url: give only https://HOST:PORT[/PATH], got '" + url + "'");
-    cfg.url = url;
-    cfg.host = uri.getHost();
-    cfg.port = uri.getPort();
-    std::string path = uri.getPath();
-    while (!path.empty() && path.back() == '/') path.pop_back();
-    cfg.base_path = path;
+    cfg.url = e.url;
+    cfg.host = e.host;
+    cfg.port = e.port;
+    cfg.base_path = e.base_path;
 }
 
 /// Checks that a token can go into an HTTP header as is; the message never shows the token.

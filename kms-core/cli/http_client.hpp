@@ -1,17 +1,14 @@
-// kmsctl's HTTPS client: one keep-alive connection to kmsd, TLS 1.2 or newer, the server's
-// certificate checked against the configured CA and the URL's host before any byte of a
-// request (and so the token) is sent.
+// kmsctl's HTTPS client: one keep-alive connection to kmsd (kms-core/client), TLS 1.2 or newer,
+// the server's certificate checked against the configured CA and the URL's host before any
+// byte of a request (and so the token) is sent.
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "client/https_connection.hpp"
 #include "config.hpp"
 #include "requests.hpp"
-
-namespace Poco::Net {
-class HTTPSClientSession;
-}
 
 namespace kms::cli {
 
@@ -53,14 +50,7 @@ class HttpClient {
     std::unique_ptr<Impl> m_impl;
 };
 
-/// Initializes and releases the OpenSSL and Poco TLS machinery for the process (RAII; create
-/// one in main before any HttpClient).
-class TlsLibrary {
-  public:
-    TlsLibrary();
-    ~TlsLibrary();
-    TlsLibrary(const TlsLibrary&) = delete;
-    TlsLibrary& operator=(const TlsLibrary&) = delete;
-};
+/// The process-wide TLS set-up (RAII; create one in main before any HttpClient).
+using TlsLibrary = client::TlsLibrary;
 
 }  // namespace kms::cli

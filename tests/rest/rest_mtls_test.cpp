@@ -14,59 +14,17 @@
 #include <filesystem>
 #include <fstream>
 
+#include "plugin_support.hpp"
 #include "rest_fixture.hpp"
 
 namespace kms::test {
 namespace {
 
-using PkeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
 using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
-
-PkeyPtr new_p256_key() {
-    PkeyPtr k(EVP_EC_gen("P-256"), &EVP_PKEY_free);
-    if (!k) throw std::runtime_error("EVP_EC_gen failed");
-    return k;
-}
-
-std::string bio_text(BIO* bio) {
-    char* data = nullptr;
-    const long n = BIO_get_mem_data(bio, &data);
-    std::string out(data, static_cast<std::size_t>(n));
-    BIO_free(bio);
-    return out;
-}
-
-std::string key_pem(EVP_PKEY* k) {
-    BIO* b = BIO_new(BIO_s_mem());
-    PEM_write_bio_PrivateKey(b, k, nullptr, nullptr, 0, nullptr, nullptr);
-    return bio_text(b);
-}
 
 std::string cert_pem(X509* x) {
     BIO* b = BIO_new(BIO_s_mem());
     PEM_write_bio_X509(b, x);
-    return bio_text(b);
-}
-
-X509_NAME* name_cn(const std::string& cn) {
-    X509_NAME* n = X509_NAME_new();
-    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
-                               reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-    return n;
-}
-
-/// A PKCS#10 CSR for @p cn signed with @p k (PEM).
-std::string make_csr(EVP_PKEY* k, const std::string& cn) {
-    X509_REQ* req = X509_REQ_new();
-    X509_REQ_set_version(req, 0);
-    X509_NAME* n = name_cn(cn);
-    X509_REQ_set_subject_name(req, n);
-    X509_NAME_free(n);
-    X509_REQ_set_pubkey(req, k);
-    if (X509_REQ_sign(req, k, EVP_sha256()) <= 0) throw std::runtime_error("X509_REQ_sign");
-    BIO* b = BIO_new(BIO_s_mem());
-    PEM_write_bio_X509_REQ(b, req);
-    X509_REQ_free(req);
     return bio_text(b);
 }
 
@@ -99,25 +57,6 @@ X509Ptr make_cert(EVP_PKEY* subject_key, const std::string& cn, EVP_PKEY* issuer
     return x;
 }
 
-void write_file(const std::string& path, const std::string& text) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out) throw std::runtime_error("cannot write " + path);
-}
-
-std::string json_string(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '\n')
-            out += "\\n";
-        else if (c == '"' || c == '\\')
-            out += std::string("\\") + c;
-        else
-            out += c;
-    }
-    return out + "\"";
-}
-
 class Mtls : public Rest {
   protected:
     void SetUp() override {
@@ -131,29 +70,12 @@ class Mtls : public Rest {
         std::filesystem::remove_all(m_dir, ec);
     }
 
-    struct Plugin {
-        std::string name, token, serial, cert_file, key_file;
-    };
     /// Creates plugin @p name with a CSR (a fresh P-256 key) and writes its key and
-    /// certificate + chain to files for the client.
+    /// certificate + chain under m_dir.
     Plugin create_plugin(const std::string& name) {
-        PkeyPtr k = new_p256_key();
-        auto r =
-            post("/v1/principals", "{\"name\":\"" + name + "\",\"roles\":[\"plugin\"],\"csr\":" +
-                                       json_string(make_csr(k.get(), name)) + "}");
-        EXPECT_EQ(r.status, 201) << r.body;
-        if (r.status != 201) throw std::runtime_error("principal not created: " + r.body);
-        auto o = r.json();
-        Plugin p;
-        p.name = name;
-        p.token = str(o, "token");
-        p.serial = str(o, "serial");
-        EXPECT_NE(str(o, "certificate").find("BEGIN CERTIFICATE"), std::string::npos);
-        p.cert_file = m_dir + "/" + name + ".crt";
-        p.key_file = m_dir + "/" + name + ".key";
-        write_file(p.cert_file, str(o, "certificate") + str(o, "chain"));
-        write_file(p.key_file, key_pem(k.get()));
-        return p;
+        return create_plugin_identity(
+            [&](const std::string& path, const std::string& body) { return post(path, body); },
+            name, m_dir);
     }
     std::unique_ptr<HttpsClient> mtls(const Plugin& p) {
         return std::make_unique<HttpsClient>("127.0.0.1", s_kmsd->port(), s_kmsd->ca_file(),

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <fstream>
 #include <memory>
@@ -44,15 +45,22 @@ inline X509_NAME* name_cn(const std::string& cn) {
     return n;
 }
 
-/// A PKCS#10 CSR for @p cn signed with @p k (PEM).
-inline std::string make_csr(EVP_PKEY* k, const std::string& cn) {
+/// A PEM CSR for @p key with subject CN @p cn and, optionally, a subjectAltName (config text,
+/// e.g. "DNS:a.example,IP:10.0.0.1").
+inline std::string make_csr(EVP_PKEY* key, const std::string& cn, const std::string& san = "") {
     X509_REQ* req = X509_REQ_new();
-    X509_REQ_set_version(req, 0);
-    X509_NAME* n = name_cn(cn);
-    X509_REQ_set_subject_name(req, n);
-    X509_NAME_free(n);
-    X509_REQ_set_pubkey(req, k);
-    if (X509_REQ_sign(req, k, EVP_sha256()) <= 0) throw std::runtime_error("X509_REQ_sign");
+    X509_REQ_set_version(req, X509_REQ_VERSION_1);
+    X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN", MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+    X509_REQ_set_pubkey(req, key);
+    if (!san.empty()) {
+        STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
+        sk_X509_EXTENSION_push(
+            exts, X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, san.c_str()));
+        X509_REQ_add_extensions(req, exts);
+        sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    }
+    X509_REQ_sign(req, key, EVP_sha256());
     BIO* b = BIO_new(BIO_s_mem());
     PEM_write_bio_X509_REQ(b, req);
     X509_REQ_free(req);

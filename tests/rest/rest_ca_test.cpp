@@ -15,63 +15,19 @@
 #include <fstream>
 #include <sstream>
 
+#include "plugin_support.hpp"
 #include "rest_fixture.hpp"
 
 namespace kms::test {
 namespace {
 
 namespace fs = std::filesystem;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
-
-std::string bio_text(BIO* bio) {
-    char* data = nullptr;
-    const long n = BIO_get_mem_data(bio, &data);
-    std::string out(data, static_cast<std::size_t>(n));
-    BIO_free(bio);
-    return out;
-}
 
 PkeyPtr new_key(bool rsa) {
     EVP_PKEY* k = rsa ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048))
                       : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
     if (k == nullptr) throw std::runtime_error("keygen failed");
     return PkeyPtr(k, &EVP_PKEY_free);
-}
-
-/// A PEM CSR for @p key with subject CN @p cn and, optionally, a subjectAltName (config text,
-/// e.g. "DNS:a.example,IP:10.0.0.1").
-std::string make_csr(EVP_PKEY* key, const std::string& cn, const std::string& san = "") {
-    X509_REQ* req = X509_REQ_new();
-    X509_REQ_set_version(req, X509_REQ_VERSION_1);
-    X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN", MBSTRING_UTF8,
-                               reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-    X509_REQ_set_pubkey(req, key);
-    if (!san.empty()) {
-        STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
-        sk_X509_EXTENSION_push(
-            exts, X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, san.c_str()));
-        X509_REQ_add_extensions(req, exts);
-        sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-    }
-    X509_REQ_sign(req, key, EVP_sha256());
-    BIO* b = BIO_new(BIO_s_mem());
-    PEM_write_bio_X509_REQ(b, req);
-    X509_REQ_free(req);
-    return bio_text(b);
-}
-
-/// JSON string escaping for PEM text (newlines only need it).
-std::string json_str(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '\n')
-            out += "\\n";
-        else if (c == '"' || c == '\\')
-            out += std::string("\\") + c;
-        else
-            out += c;
-    }
-    return out + "\"";
 }
 
 struct Cmd {
@@ -167,7 +123,7 @@ class RestCa : public Rest {
     HttpResponse issue(const std::string& csr, const std::string& profile,
                        const std::string& extra = "", const std::string& token = s_admin) {
         return post("/v1/ca/certificates",
-                    "{\"csr\":" + json_str(csr) + ",\"profile\":\"" + profile + "\"" + extra + "}",
+                    "{\"csr\":" + json_string(csr) + ",\"profile\":\"" + profile + "\"" + extra + "}",
                     token);
     }
 

@@ -9,18 +9,13 @@
 #include "crypto/host_crypto.hpp"
 #include "crypto/key_wrap.hpp"
 #include "crypto/tr31.hpp"
+#include "ceremony_fixture.hpp"  // xor_of
 #include "rest_fixture.hpp"
 
 namespace kms::test {
 namespace {
 
 using Poco::JSON::Object;
-
-Bytes xor_of(const Bytes& a, const Bytes& b) {
-    Bytes out(a.size());
-    for (std::size_t i = 0; i < a.size(); ++i) out[i] = a[i] ^ b[i];
-    return out;
-}
 
 class Distribution : public Rest {
   protected:

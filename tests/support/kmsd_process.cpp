@@ -38,6 +38,8 @@ std::string kmsd_path() {
     return p;
 }
 
+}  // namespace
+
 std::string slurp(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     std::ostringstream out;
@@ -70,8 +72,6 @@ int wait_exit(pid_t pid, int timeout_ms) {
     }
     return -1000;
 }
-
-}  // namespace
 
 int free_port() {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -52,6 +52,15 @@ int run_kmsd(const std::vector<std::string>& args, std::string& output, int time
 /// A free TCP port on 127.0.0.1 (bound and released; a race is possible but unlikely).
 int free_port();
 
+/// The whole content of @p path ("" when it cannot be read).
+std::string slurp(const std::string& path);
+/// Starts args[0] with @p args, stdin from /dev/null, stdout and stderr appended to @p log.
+/// Throws std::runtime_error when it cannot be started.
+pid_t spawn(const std::vector<std::string>& args, const std::string& log);
+/// Waits up to @p timeout_ms for @p pid to end: its exit code, -signal, or -1000 when it is
+/// still running.
+int wait_exit(pid_t pid, int timeout_ms);
+
 struct HttpResponse {
     int status = 0;
     std::string body;

@@ -1,0 +1,97 @@
+// A tsmd test plugin built against plugin-api/tsm_plugin.h alone (no host code linked), to drive
+// the host through every part of the ABI:
+//   POST /echo            answers the body with the request's content type
+//   GET  /whoami          {"instance config": the configuration JSON, "client": CN, "path"...}
+//   PUT|GET|DELETE /kv/T/K   the instance's store (GET first with a 16-byte buffer, so values
+//                            longer than that take the TSM_STORE_TOO_LARGE path)
+//   GET  /silent          never answers (the host must answer 500)
+//   GET  /twice           answers twice (the host keeps the first)
+// create() refuses a configuration containing "refuse". Built twice: with ECHO_ABI_VERSION 2 it
+// claims an ABI newer than the host's.
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "plugin-api/tsm_plugin.h"
+
+#ifndef ECHO_ABI_VERSION
+#define ECHO_ABI_VERSION TSM_PLUGIN_ABI_VERSION
+#endif
+
+namespace {
+
+struct Echo {
+    const tsm_host_api* host;
+    std::string config;
+};
+
+void answer(const tsm_host_api* h, tsm_response* r, int status, const std::string& body,
+            const char* type = "application/json") {
+    h->respond(r, status, type, body.data(), body.size());
+}
+
+void* create(const tsm_host_api* host, const char* config, char* error, size_t error_size) {
+    if (std::strstr(config, "refuse") != nullptr) {
+        std::snprintf(error, error_size, "echo: refused by configuration");
+        return nullptr;
+    }
+    host->log(host->host, TSM_LOG_INFO, "echo: created");
+    return new Echo{host, config};
+}
+
+void handle(void* instance, const tsm_request* req, tsm_response* r) {
+    auto* e = static_cast<Echo*>(instance);
+    const tsm_host_api* h = e->host;
+    const std::string method = req->method, path = req->path;
+    if (method == "POST" && path == "/echo") {
+        answer(h, r, 200, std::string(req->body, req->body_size), req->content_type);
+    } else if (method == "GET" && path == "/whoami") {
+        answer(h, r, 200,
+               "{\"config\":" + e->config + ",\"client\":\"" + req->client + "\",\"query\":\"" +
+                   req->query + "\"}");
+    } else if (path.rfind("/kv/", 0) == 0 && path.find('/', 4) != std::string::npos) {
+        const std::size_t slash = path.find('/', 4);
+        const std::string table = path.substr(4, slash - 4), key = path.substr(slash + 1);
+        int rc = TSM_STORE_FAILED;
+        if (method == "PUT") {
+            rc = h->store_put(h->host, table.c_str(), key.c_str(), req->body, req->body_size);
+            if (rc == TSM_STORE_OK) return answer(h, r, 204, "");
+        } else if (method == "DELETE") {
+            rc = h->store_delete(h->host, table.c_str(), key.c_str());
+            if (rc == TSM_STORE_OK) return answer(h, r, 204, "");
+        } else {
+            std::vector<char> buffer(16);
+            std::size_t size = buffer.size();
+            rc = h->store_get(h->host, table.c_str(), key.c_str(), buffer.data(), &size);
+            if (rc == TSM_STORE_TOO_LARGE) {
+                buffer.resize(size);
+                rc = h->store_get(h->host, table.c_str(), key.c_str(), buffer.data(), &size);
+            }
+            if (rc == TSM_STORE_OK)
+                return answer(h, r, 200, std::string(buffer.data(), size),
+                              "application/octet-stream");
+        }
+        answer(h, r, rc == TSM_STORE_NOT_FOUND ? 404 : rc == TSM_STORE_INVALID ? 400 : 503,
+               "{\"store\":" + std::to_string(rc) + "}");
+    } else if (path == "/twice") {
+        answer(h, r, 200, "{\"first\":true}");
+        answer(h, r, 201, "{\"second\":true}");
+    } else if (path == "/silent") {
+        h->log(h->host, TSM_LOG_WARNING, "echo: not answering on purpose");
+    } else {
+        answer(h, r, 404, "{\"error\":\"not_found\",\"message\":\"echo has no " + path + "\"}");
+    }
+}
+
+void destroy(void* instance) {
+    delete static_cast<Echo*>(instance);
+}
+
+const tsm_plugin kEcho = {ECHO_ABI_VERSION, "echo", "1.0.0", create, handle, destroy};
+
+}  // namespace
+
+extern "C" __attribute__((visibility("default"))) const tsm_plugin* tsm_plugin_entry(
+    uint32_t host_abi_version) {
+    return host_abi_version >= 1 ? &kEcho : nullptr;
+}

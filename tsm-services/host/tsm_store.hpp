@@ -1,0 +1,45 @@
+// The TSM store: tsmd's own LMDB environment (never kmsd's), shared by every tsmd instance on
+// the machine (LMDB is safe across processes). Each plugin instance sees only its own
+// namespace of (table, key) -> value; every put and delete is a durable commit.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "domain/bytes.hpp"
+
+namespace kms::tsm {
+
+class TsmStore {
+  public:
+    /// Opens (creating when missing, mode 0700) the environment in @p dir. Throws
+    /// std::runtime_error naming the directory and LMDB's reason.
+    explicit TsmStore(const std::string& dir, std::size_t map_size = std::size_t{1} << 30);
+    ~TsmStore();
+    TsmStore(const TsmStore&) = delete;
+    TsmStore& operator=(const TsmStore&) = delete;
+
+    /// Largest value stored.
+    static constexpr std::size_t kMaxValue = 1024 * 1024;
+
+    /// True when @p name is 1..200 printable ASCII characters (a table or a key).
+    static bool valid_name(std::string_view name);
+
+    /// std::invalid_argument for a bad instance, table or key or a value over kMaxValue;
+    /// std::runtime_error when LMDB fails (nothing is written then).
+    void put(std::string_view instance, std::string_view table, std::string_view key,
+             ByteView value);
+    std::optional<Bytes> get(std::string_view instance, std::string_view table,
+                             std::string_view key) const;
+    /// True when something was deleted.
+    bool erase(std::string_view instance, std::string_view table, std::string_view key);
+
+  private:
+    struct Env;
+    std::unique_ptr<Env> m_env;
+};
+
+}  // namespace kms::tsm

@@ -1,0 +1,340 @@
+// tsmd: the TSM plugin host. Loads the plugin instances of its configuration file, serves each
+// under https://LISTEN/<instance>/..., keeps the TSM store (its own LMDB environment).
+//
+//   tsmd --config FILE
+//
+// FILE (JSON; relative paths are taken from FILE's folder):
+//   {"listen": "127.0.0.1:9443",
+//    "tls": {"certificate": "tsmd.crt", "key": "tsmd.key", "clientCa": "ca.pem"?},
+//    "store": "tsm-store",
+//    "maxBodyBytes": 1048576?, "maxConnections": 64?,
+//    "plugins": [{"instance": "sp-a", "library": "libsp_tsm.so", "config": {...}?}, ...]}
+// With clientCa, clients must present a certificate from that CA (mTLS); its CN reaches the
+// plugin as tsm_request.client. Prints one line containing "listening" when it accepts
+// connections; stops on SIGTERM or SIGINT.
+#include <Poco/Exception.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NetSSL.h>
+#include <Poco/Net/SecureServerSocket.h>
+#include <Poco/Net/SecureStreamSocket.h>
+#include <Poco/Net/X509Certificate.h>
+#include <Poco/ThreadPool.h>
+#include <Poco/URI.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <vector>
+
+#include "plugin-api/tsm_plugin.h"
+#include "plugin_host.hpp"
+#include "tsm_store.hpp"
+
+namespace {
+
+using kms::tsm::PluginAnswer;
+using kms::tsm::PluginCall;
+using kms::tsm::PluginInstance;
+using kms::tsm::PluginSpec;
+using kms::tsm::TsmStore;
+
+constexpr int kExitUsage = 64;
+constexpr int kExitConfig = 78;
+
+std::mutex g_log_mutex;
+void log_line(int level, const std::string& line) {
+    static const char* names[] = {"debug", "info", "warning", "error"};
+    std::lock_guard lock(g_log_mutex);
+    std::cerr << "tsmd: " << names[(level >= 0 && level <= 3) ? level : 3] << ": " << line
+              << std::endl;
+}
+
+struct Config {
+    std::string listen;
+    std::string cert_file, key_file, client_ca;
+    std::string store_dir;
+    std::size_t max_body = 1024 * 1024;
+    int max_connections = 64;
+    std::vector<PluginSpec> plugins;
+};
+
+std::string error_body(const std::string& code, const std::string& message) {
+    return kms::tsm::json_error(code, message);
+}
+
+/// Throws std::runtime_error naming the field that is missing or wrong.
+Config read_config(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("cannot read the configuration file " + path);
+    std::stringstream text;
+    text << in.rdbuf();
+    Poco::JSON::Object::Ptr o;
+    try {
+        o = Poco::JSON::Parser().parse(text.str()).extract<Poco::JSON::Object::Ptr>();
+    } catch (const Poco::Exception& e) {
+        throw std::runtime_error(path + " is not a JSON object: " + e.displayText());
+    }
+    const std::filesystem::path base = std::filesystem::path(path).parent_path();
+    auto file = [&](const std::string& v) {
+        const std::filesystem::path p(v);
+        return (p.is_absolute() ? p : base / p).string();
+    };
+    auto need = [&](const Poco::JSON::Object::Ptr& obj, const std::string& field,
+                    const std::string& where) {
+        if (!obj || !obj->has(field) || !obj->get(field).isString() ||
+            obj->getValue<std::string>(field).empty())
+            throw std::runtime_error(path + ": " + where + field + " (a string) is required");
+        return obj->getValue<std::string>(field);
+    };
+    Config c;
+    c.listen = need(o, "listen", "");
+    auto tls = o->getObject("tls");
+    c.cert_file = file(need(tls, "certificate", "tls."));
+    c.key_file = file(need(tls, "key", "tls."));
+    if (tls->has("clientCa")) c.client_ca = file(need(tls, "clientCa", "tls."));
+    c.store_dir = file(need(o, "store", ""));
+    if (o->has("maxBodyBytes")) c.max_body = o->getValue<std::size_t>("maxBodyBytes");
+    if (o->has("maxConnections")) c.max_connections = o->getValue<int>("maxConnections");
+    if (c.max_body == 0 || c.max_body > 16 * 1024 * 1024 || c.max_connections < 1 ||
+        c.max_connections > 1024)
+        throw std::runtime_error(path + ": maxBodyBytes 1..16 MiB, maxConnections 1..1024");
+    auto plugins = o->getArray("plugins");
+    if (!plugins || plugins->size() == 0)
+        throw std::runtime_error(path + ": plugins (a list of at least one instance) is required");
+    for (std::size_t i = 0; i < plugins->size(); ++i) {
+        auto p = plugins->getObject(static_cast<unsigned>(i));
+        const std::string where = "plugins[" + std::to_string(i) + "].";
+        if (!p) throw std::runtime_error(path + ": " + where + " must be an object");
+        PluginSpec s;
+        s.instance = need(p, "instance", where);
+        s.library = file(need(p, "library", where));
+        if (p->has("config")) {
+            std::ostringstream out;
+            p->getObject("config")->stringify(out);
+            s.config_json = out.str();
+        } else {
+            s.config_json = "{}";
+        }
+        for (const auto& other : c.plugins)
+            if (other.instance == s.instance)
+                throw std::runtime_error(path + ": instance '" + s.instance + "' appears twice");
+        c.plugins.push_back(std::move(s));
+    }
+    return c;
+}
+
+/// The client certificate's CN, or "" (no mTLS, or none presented).
+std::string client_name(Poco::Net::HTTPServerRequest& req) {
+    auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&req);
+    if (impl == nullptr || !req.secure()) return "";
+    try {
+        Poco::Net::SecureStreamSocket socket(impl->socket());
+        if (!socket.havePeerCertificate()) return "";
+        return socket.peerCertificate().commonName();
+    } catch (const Poco::Exception&) {
+        return "";
+    }
+}
+
+class Handler final : public Poco::Net::HTTPRequestHandler {
+  public:
+    Handler(const std::map<std::string, std::unique_ptr<PluginInstance>>& instances,
+            std::size_t max_body, std::atomic<std::uint64_t>& ids)
+        : m_instances(instances), m_max_body(max_body), m_ids(ids) {}
+
+    void handleRequest(Poco::Net::HTTPServerRequest& req,
+                       Poco::Net::HTTPServerResponse& resp) override {
+        PluginAnswer a;
+        try {
+            a = route(req, resp);
+        } catch (const std::exception& e) {
+            log_line(TSM_LOG_ERROR, std::string("request failed: ") + e.what());
+            a = {500, "application/json", error_body("internal", "tsmd could not serve this")};
+        }
+        resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(a.status));
+        if (!a.content_type.empty()) resp.setContentType(a.content_type);
+        resp.setContentLength(static_cast<std::streamsize>(a.body.size()));
+        resp.send() << a.body;
+    }
+
+  private:
+    PluginAnswer route(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) {
+        const Poco::URI uri(req.getURI());
+        const std::string path = uri.getPath();
+        if (path == "/healthz" && req.getMethod() == "GET") {
+            std::string list;
+            for (const auto& [name, inst] : m_instances)
+                list += (list.empty() ? "\"" : ",\"") + name + "\"";  // names are printable
+            return {200, "application/json", "{\"status\":\"ok\",\"instances\":[" + list + "]}"};
+        }
+        const std::size_t slash = path.find('/', 1);
+        const std::string instance = path.substr(1, slash == std::string::npos ? std::string::npos
+                                                                                : slash - 1);
+        const auto it = m_instances.find(instance);
+        const auto len = req.getContentLength();
+        if (it == m_instances.end()) {
+            if (len > 0 && static_cast<std::size_t>(len) <= m_max_body) req.stream().ignore(len);
+            if (len > 0 && static_cast<std::size_t>(len) > m_max_body) resp.setKeepAlive(false);
+            return {404, "application/json",
+                    error_body("not_found", "no plugin instance '" + instance.substr(0, 64) +
+                                                "' in this tsmd")};
+        }
+        PluginCall call;
+        auto too_large = [&] {
+            resp.setKeepAlive(false);  // the rest of the body is not read
+            return PluginAnswer{413, "application/json",
+                                error_body("payload_too_large", "the body is larger than " +
+                                                                    std::to_string(m_max_body) +
+                                                                    " bytes")};
+        };
+        // Without Content-Length or chunked encoding a request has no body (RFC 9112 §6.3).
+        if (req.getChunkedTransferEncoding()) {
+            char buffer[8192];
+            while (req.stream().read(buffer, sizeof buffer) || req.stream().gcount() > 0) {
+                call.body.append(buffer, static_cast<std::size_t>(req.stream().gcount()));
+                if (call.body.size() > m_max_body) {
+                    return too_large();
+                }
+            }
+        } else if (len > 0) {
+            if (static_cast<std::size_t>(len) > m_max_body) return too_large();
+            call.body.resize(static_cast<std::size_t>(len));
+            req.stream().read(call.body.data(), len);
+            if (req.stream().gcount() != len) {
+                resp.setKeepAlive(false);
+                return {400, "application/json",
+                        error_body("malformed_request", "the body is shorter than announced")};
+            }
+        }
+        call.method = req.getMethod();
+        call.path = slash == std::string::npos ? "/" : path.substr(slash);
+        call.query = uri.getRawQuery();
+        call.content_type = req.getContentType();
+        call.client = client_name(req);
+        call.request_id = std::to_string(++m_ids);
+        return it->second->handle(call);
+    }
+
+    const std::map<std::string, std::unique_ptr<PluginInstance>>& m_instances;
+    std::size_t m_max_body;
+    std::atomic<std::uint64_t>& m_ids;
+};
+
+class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
+  public:
+    Factory(const std::map<std::string, std::unique_ptr<PluginInstance>>& instances,
+            std::size_t max_body)
+        : m_instances(instances), m_max_body(max_body) {}
+    Poco::Net::HTTPRequestHandler* createRequestHandler(
+        const Poco::Net::HTTPServerRequest&) override {
+        return new Handler(m_instances, m_max_body, m_ids);
+    }
+
+  private:
+    const std::map<std::string, std::unique_ptr<PluginInstance>>& m_instances;
+    std::size_t m_max_body;
+    std::atomic<std::uint64_t> m_ids{0};
+};
+
+int serve(const Config& cfg) {
+    TsmStore store(cfg.store_dir);
+    std::map<std::string, std::unique_ptr<PluginInstance>> instances;
+    for (const PluginSpec& spec : cfg.plugins) {
+        auto inst = std::make_unique<PluginInstance>(spec, store, log_line);
+        log_line(TSM_LOG_INFO, "instance " + spec.instance + ": " + inst->description());
+        instances.emplace(spec.instance, std::move(inst));
+    }
+
+    using Poco::Net::Context;
+    Context::Ptr ctx = new Context(
+        Context::TLS_SERVER_USE, cfg.key_file, cfg.cert_file, cfg.client_ca,
+        cfg.client_ca.empty() ? Context::VERIFY_NONE : Context::VERIFY_STRICT, 9, false,
+        "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!MD5:!RC4:!3DES");
+    ctx->requireMinimumProtocol(Context::PROTO_TLSV1_2);
+    ctx->preferServerCiphers();
+
+    Poco::Net::SecureServerSocket socket(ctx);
+    const auto colon = cfg.listen.rfind(':');
+    if (colon == std::string::npos || colon == 0)
+        throw std::runtime_error("listen: expected HOST:PORT, got '" + cfg.listen + "'");
+    socket.bind(Poco::Net::SocketAddress(cfg.listen), true, false);
+    socket.listen(256);
+
+    Poco::ThreadPool pool(2, cfg.max_connections + 4, 60);
+    Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
+    params->setMaxThreads(cfg.max_connections);
+    params->setKeepAlive(true);
+    params->setMaxKeepAliveRequests(0);
+    params->setKeepAliveTimeout(Poco::Timespan(30, 0));
+    params->setServerName("tsmd");
+    Poco::Net::HTTPServer server(new Factory(instances, cfg.max_body), pool, socket, params);
+
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before the server's threads start
+    server.start();
+    const std::string host = cfg.listen.substr(0, colon);
+    std::cout << "tsmd: listening on https://" << host << ":" << socket.address().port()
+              << std::endl;
+    int sig = 0;
+    sigwait(&signals, &sig);
+    log_line(TSM_LOG_INFO, "stopping");
+    server.stop();
+    server.stopAll(true);
+    pool.joinAll();
+    instances.clear();  // destroy() after the last request
+    std::cout << "tsmd: stopped" << std::endl;
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string config;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--config" && i + 1 < argc) {
+            config = argv[++i];
+        } else if (a == "--help") {
+            std::cout << "usage: tsmd --config FILE (see docs/tsmd.md)\n";
+            return 0;
+        } else {
+            std::cerr << "tsmd: unknown argument '" << a << "'; usage: tsmd --config FILE\n";
+            return kExitUsage;
+        }
+    }
+    if (config.empty()) {
+        std::cerr << "tsmd: usage: tsmd --config FILE\n";
+        return kExitUsage;
+    }
+    Poco::Net::initializeSSL();
+    int rc = 0;
+    try {
+        rc = serve(read_config(config));
+    } catch (const Poco::Exception& e) {
+        std::cerr << "tsmd: " << e.displayText() << "\n";
+        rc = kExitConfig;
+    } catch (const std::exception& e) {
+        std::cerr << "tsmd: " << e.what() << "\n";
+        rc = kExitConfig;
+    }
+    Poco::Net::uninitializeSSL();
+    return rc;
+}

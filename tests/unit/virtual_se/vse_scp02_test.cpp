@@ -57,10 +57,11 @@ TEST_P(Scp02RoundTrip, HostAndCardAgreeOnEveryCommandAndResponse) {
 }
 
 INSTANTIATE_TEST_SUITE_P(IAndLevels, Scp02RoundTrip,
-                         ::testing::Values(std::make_tuple(0x15, 0x01), std::make_tuple(0x15, 0x03),
-                                           std::make_tuple(0x55, 0x01), std::make_tuple(0x55, 0x03),
-                                           std::make_tuple(0x35, 0x11), std::make_tuple(0x35, 0x13),
-                                           std::make_tuple(0x75, 0x01), std::make_tuple(0x75, 0x11),
+                         ::testing::Values(std::make_tuple(0x15, 0x00), std::make_tuple(0x15, 0x01),
+                                           std::make_tuple(0x15, 0x03), std::make_tuple(0x55, 0x01),
+                                           std::make_tuple(0x55, 0x03), std::make_tuple(0x35, 0x11),
+                                           std::make_tuple(0x35, 0x13), std::make_tuple(0x75, 0x01),
+                                           std::make_tuple(0x75, 0x11),
                                            std::make_tuple(0x75, 0x13)));
 
 // i = 15 and 55 do not announce R-MAC (GP 2.2.1 Table E-1, b6): the card refuses level 11.

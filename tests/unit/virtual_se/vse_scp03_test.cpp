@@ -40,11 +40,18 @@ TEST_P(Scp03RoundTrip, HostAndCardAgreeOnEveryCommandAndResponse) {
 
     // Case 3 (C-DECRYPTION when the level has it); the card keeps the clear block.
     const Bytes personalisation = pattern(37, 0x11);
-    r = transmit(card, *w, command(0x80, 0xE2, 0x80, 0x00, personalisation));
+    r = transmit(card, *w, command(0x80, 0xE2, 0x00, 0x00, personalisation));
     EXPECT_EQ(r.sw, 0x9000);
     EXPECT_TRUE(r.data.empty());
     ASSERT_EQ(card.stored_data().size(), 1u);
     EXPECT_BYTES_EQ(card.stored_data()[0].data, personalisation);
+
+    // An extended-length command: the C-MAC covers the 3-byte Lc as sent.
+    const Bytes large = pattern(300, 0x07);
+    r = transmit(card, *w, command(0x80, 0xE2, 0x80, 0x01, large));
+    EXPECT_EQ(r.sw, 0x9000);
+    ASSERT_EQ(card.stored_data().size(), 2u);
+    EXPECT_BYTES_EQ(card.stored_data()[1].data, large);
 
     // An error status word carries no R-MAC, and the session goes on.
     r = transmit(card, *w, command(0x80, 0xCA, 0x00, 0x66, {}, 256));
@@ -57,13 +64,13 @@ TEST_P(Scp03RoundTrip, HostAndCardAgreeOnEveryCommandAndResponse) {
     const auto n = static_cast<std::uint8_t>(key_length);
     EXPECT_BYTES_EQ(r.data, Bytes({0xE0, 0x12, 0xC0, 0x04, 0x01, 0x30, 0x88, n,    0xC0, 0x04,
                                    0x02, 0x30, 0x88, n,    0xC0, 0x04, 0x03, 0x30, 0x88, n}));
-    EXPECT_EQ(w->encryption_counter(), 4u);
+    EXPECT_EQ(w->encryption_counter(), 5u);
     EXPECT_EQ(w->pending_responses(), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(KeyLengthsAndLevels, Scp03RoundTrip,
                          ::testing::Combine(::testing::Values(16u, 24u, 32u),
-                                            ::testing::Values(0x01, 0x03, 0x13, 0x33)));
+                                            ::testing::Values(0x00, 0x01, 0x03, 0x11, 0x13, 0x33)));
 
 TEST(Scp03Card, PseudoRandomChallengeAndSequenceCounter) {
     const TestKeys keys;

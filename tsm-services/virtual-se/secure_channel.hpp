@@ -3,6 +3,7 @@
 // (virtual_se.hpp) uses, implemented by Scp02CardChannel and Scp03CardChannel.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 

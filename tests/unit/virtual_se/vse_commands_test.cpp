@@ -88,6 +88,27 @@ TEST_F(Scp03Commands, PutKeyWithAWrongKcvChangesNothing) {
     EXPECT_EQ(m_card.key_versions(), (std::vector<std::uint8_t>{0x30}));
 }
 
+TEST_F(Scp03Commands, PutKeyRefusesMalformedData) {
+    auto w = open_scp03(m_card, m_keys, 0x30, 0x01);
+    ASSERT_TRUE(w);
+    const auto comps = key_set(m_keys.dek, TestKeys(16));
+    CommandApdu c = crypto::gp::put_key_command(0x00, 0x01, 0x31, comps);
+    CommandApdu truncated = c;
+    truncated.data.pop_back();
+    EXPECT_EQ(transmit(m_card, *w, truncated).sw, 0x6A80);
+    CommandApdu unknown_type = c;
+    unknown_type.data[1] = 0xA1;  // the first key's type: neither DES nor AES
+    EXPECT_EQ(transmit(m_card, *w, unknown_type).sw, 0x9484);
+    CommandApdu one_key_flag = c;
+    one_key_flag.p2 = 0x01;  // b8 clear, yet three keys follow
+    EXPECT_EQ(transmit(m_card, *w, one_key_flag).sw, 0x6A80);
+    CommandApdu version_zero = c;
+    version_zero.data[0] = 0x00;
+    EXPECT_EQ(transmit(m_card, *w, version_zero).sw, 0x6A80);
+    EXPECT_EQ(m_card.key_versions(), (std::vector<std::uint8_t>{0x30}));
+    EXPECT_EQ(transmit(m_card, *w, c).sw, 0x9000);
+}
+
 TEST_F(Scp03Commands, PutKeyAndStoreDataNeedASession) {
     const auto comps = key_set(m_keys.dek, TestKeys(16));
     EXPECT_EQ(send(m_card, crypto::gp::put_key_command(0x00, 0x01, 0x31, comps)).sw, 0x6982);

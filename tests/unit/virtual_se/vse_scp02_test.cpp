@@ -101,6 +101,21 @@ TEST(Scp02Card, PseudoRandomChallengeAndSequenceCounter) {
     }
 }
 
+TEST(Scp02Card, RandomChallengeWithoutBit40) {
+    const TestKeys keys;
+    VirtualSe card(config_of(Scp::Scp02, 0x15, keys));
+    const auto a = send(card, command(0x80, 0x50, 0x30, 0x00, pattern(8, 0xB0), 256));
+    const auto b = send(card, command(0x80, 0x50, 0x30, 0x00, pattern(8, 0xB0), 256));
+    ASSERT_EQ(a.sw, 0x9000);
+    ASSERT_EQ(b.sw, 0x9000);
+    const auto ra = crypto::parse_scp02_initialize_update_response(a.data);
+    const auto rb = crypto::parse_scp02_initialize_update_response(b.data);
+    EXPECT_NE(to_hex(ra.card_challenge), to_hex(rb.card_challenge));
+    const auto session = crypto::scp02_session_keys(keys.enc, keys.mac, keys.dek, ra.seq);
+    EXPECT_NE(to_hex(ra.card_challenge), to_hex(crypto::scp02_pseudo_random_card_challenge(
+                                             session.cmac.view(), from_hex("A000000151000000"))));
+}
+
 TEST(Scp02Card, WrongCMacGets6982AndEndsTheSession) {
     const TestKeys keys;
     VirtualSe card(config_of(Scp::Scp02, 0x15, keys));

@@ -266,5 +266,32 @@ TEST(Scp03Card, PublishedPseudoRandomChallengesWithoutInjection) {
     EXPECT_EQ(sessions, 9);
 }
 
+// The published pseudo-random challenges (omfgp, kaoh: static ENC key, counter, AID): a card
+// with that key, counter and ISD AID puts exactly that challenge in its INITIALIZE UPDATE answer.
+TEST(Scp03Card, PublishedPseudoRandomChallenges) {
+    int cases = 0;
+    for (const auto& v : kms::test::read_vector_file("gp_scp03.txt")) {
+        if (v.text("kind") != "challenge") continue;
+        SCOPED_TRACE(v.where());
+        TestKeys keys;
+        keys.enc = v.bytes("key");
+        keys.mac = keys.dek = Bytes(keys.enc.size(), 0x5A);
+        VirtualSeConfig config = config_of(Scp::Scp03, 0x70, keys);
+        const Bytes seq = v.bytes("sequence_counter");
+        ASSERT_EQ(seq.size(), 3u);
+        config.sequence_counter = static_cast<std::uint32_t>(seq[0] << 16 | seq[1] << 8 | seq[2]);
+        config.isd_aid = v.bytes("aid");
+        VirtualSe card(std::move(config));
+        const auto iu = send(card, s3::initialize_update_command(0x30, pattern(8, 0xA0)));
+        ASSERT_EQ(iu.sw, 0x9000);
+        const auto r = s3::parse_initialize_update_response(iu.data);
+        EXPECT_BYTES_EQ(r.card_challenge, v.bytes("card_challenge"));
+        ASSERT_TRUE(r.sequence_counter);
+        EXPECT_BYTES_EQ(*r.sequence_counter, seq);
+        ++cases;
+    }
+    EXPECT_EQ(cases, 3);
+}
+
 }  // namespace
 }  // namespace kms::tsm::vse::test

@@ -165,6 +165,12 @@ Bytes des3_ecb_encrypt(ByteView key, ByteView data) {
     return ecb(key.size() == 16 ? "DES-EDE-ECB" : "DES-EDE3-ECB", key, data, true);
 }
 
+Bytes des3_ecb_decrypt(ByteView key, ByteView data) {
+    require(key.size() == 16 || key.size() == 24, "DES3 key length");
+    require(data.size() % 8 == 0, "DES3 data must be whole 8-byte blocks");
+    return ecb(key.size() == 16 ? "DES-EDE-ECB" : "DES-EDE3-ECB", key, data, false);
+}
+
 Bytes pad_iso9797_m2(ByteView data, std::size_t block) {
     Bytes out(data.begin(), data.end());
     out.push_back(0x80);

@@ -18,6 +18,9 @@ Bytes hmac_sha256(ByteView key, ByteView data);
 Bytes aes_cmac(ByteView key, ByteView data);
 /// TDEA ECB encryption of whole 8-byte blocks, no padding. Key 16 (K1K2K1) or 24 bytes.
 Bytes des3_ecb_encrypt(ByteView key, ByteView data);
+/// The inverse of des3_ecb_encrypt, same key and length rules (the card side of GlobalPlatform
+/// PUT KEY over SCP02 and of SCP02 C-DECRYPTION in the virtual SE).
+Bytes des3_ecb_decrypt(ByteView key, ByteView data);
 /// AES-CBC over whole 16-byte blocks, no padding; key 16, 24 or 32 bytes, @p iv 16 bytes.
 /// InvalidArgument otherwise. (SCP03 C-DECRYPTION, GlobalPlatform DEK encryption in tests.)
 Bytes aes_cbc_encrypt(ByteView key, ByteView iv, ByteView data);

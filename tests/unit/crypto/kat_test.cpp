@@ -143,6 +143,8 @@ TEST(HostCryptoKat, TdeaEcb) {
         SCOPED_TRACE(c.where());
         EXPECT_BYTES_EQ(des3_ecb_encrypt(c.bytes("key"), c.bytes("plaintext")),
                         c.bytes("ciphertext"));
+        EXPECT_BYTES_EQ(des3_ecb_decrypt(c.bytes("key"), c.bytes("ciphertext")),
+                        c.bytes("plaintext"));
     }
 }
 
@@ -150,6 +152,9 @@ TEST(HostCrypto, TdeaEcbRejectsBadInput) {
     const Bytes key16(16, 0x01), key8(8, 0x01);
     EXPECT_EQ(error_code_of([&] { des3_ecb_encrypt(key8, Bytes(8)); }), ErrorCode::InvalidArgument);
     EXPECT_EQ(error_code_of([&] { des3_ecb_encrypt(key16, Bytes(7)); }),
+              ErrorCode::InvalidArgument);
+    EXPECT_EQ(error_code_of([&] { des3_ecb_decrypt(key8, Bytes(8)); }), ErrorCode::InvalidArgument);
+    EXPECT_EQ(error_code_of([&] { des3_ecb_decrypt(key16, Bytes(7)); }),
               ErrorCode::InvalidArgument);
 }
 

@@ -148,6 +148,11 @@ std::vector<BadCase> bad_cases() {
               "fields": [{"name": "x", "type": "hex"}]},)" +
              kEnd),
          "step 'c': field 'x': a hex capture needs a length"},
+        {"AID capture of 3 bytes",
+         doc(kSelect + R"({"id": "c", "kind": "capture", "onFail": "no",
+              "fields": [{"name": "x", "type": "aid", "length": 3}]},)" +
+             kEnd),
+         "step 'c': field 'x': an AID is 5 to 16 bytes"},
         {"capture overwrites an input",
          doc(kSelect + R"({"id": "c", "kind": "capture", "onFail": "no",
               "fields": [{"name": "amount", "type": "u32"}]},)" +

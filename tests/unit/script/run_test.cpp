@@ -341,3 +341,84 @@ TEST(ScriptRun, LoopBoundEndsTheRun) {
 
 }  // namespace
 }  // namespace kms::test
+
+namespace kms::test {
+namespace {
+
+/// GET DATA, then: the KMS encrypts the returned tag unless it is 9F7F; its result cut to 4
+/// bytes goes into a STORE DATA.
+std::shared_ptr<const sc::Script> tag_script() {
+    return std::make_shared<const sc::Script>(sc::load_script_json(R"({"name": "tags",
+      "inputs": [{"name": "skip", "type": "hex"}],
+      "steps": [
+        {"id": "get", "kind": "apdu", "header": "80 CA 00 00", "le": 256},
+        {"id": "tag", "kind": "capture", "onFail": "short", "fields": [{"name": "tag", "type": "hex", "length": 2}]},
+        {"id": "same", "kind": "branch", "if": {"var": "tag", "op": "==", "value": "9F7F"}, "goto": "cplc"},
+        {"id": "other", "kind": "branch", "if": {"var": "tag", "op": "==", "value": "${skip}"}, "goto": "skipped"},
+        {"id": "enc", "kind": "kms", "operation": "encrypt", "key": "k-dek", "algorithm": "AES-CBC",
+         "input": "${tag} 80 00", "result": "cipher", "truncate": 4},
+        {"id": "store", "kind": "apdu", "header": "80 E2 80 00", "data": "${cipher}"},
+        {"id": "done", "kind": "end", "outcome": "success"},
+        {"id": "cplc", "kind": "end", "outcome": "cplc"},
+        {"id": "skipped", "kind": "end", "outcome": "skipped"}]})"));
+}
+
+std::string run_tag(const std::string& tag_answer, Bytes* kms_input = nullptr,
+                    Bytes* store = nullptr) {
+    ScriptRun run(tag_script(), {{"skip", "DF01"}});
+    const Action& a = run.feed_response(run.next().seq, from_hex(tag_answer));
+    if (const auto* k = std::get_if<KmsRequest>(&a.what)) {
+        EXPECT_EQ(k->operation, sc::KmsOperation::Encrypt);
+        if (kms_input) *kms_input = k->input;
+        const std::uint64_t seq = a.seq;
+        EXPECT_EQ(error_of([&] { run.feed_kms_result(seq, from_hex("010203")); }).first,
+                  ErrorCode::InvalidArgument)
+            << "shorter than truncate";
+        const Action& s = run.feed_kms_result(seq, from_hex("0102030405060708"));
+        if (store) *store = std::get<SendApdu>(s.what).apdu;
+        run.feed_response(s.seq, from_hex("9000"));
+    }
+    return std::get<Done>(run.next().what).outcome;
+}
+
+TEST(ScriptRun, HexComparisonsAndTruncatedKmsResults) {
+    EXPECT_EQ(run_tag("9F7F9000"), "cplc");
+    EXPECT_EQ(run_tag("DF019000"), "skipped");
+    EXPECT_EQ(run_tag("9F9000"), "short");
+    Bytes input, store;
+    EXPECT_EQ(run_tag("9F6E9000", &input, &store), "success");
+    EXPECT_EQ(to_hex(input), "9F6E8000");
+    EXPECT_EQ(to_hex(store),
+              "80E2800004"
+              "01020304");
+}
+
+}  // namespace
+}  // namespace kms::test
+
+namespace kms::test {
+namespace {
+
+TEST(ScriptRun, TheHostCanAbandonARun) {
+    FakePurse card;
+    ScriptRun run(top_up_script(), top_up_inputs(card));
+    drive_to(run, card, "credit-mac");
+    const std::uint64_t mac_seq = run.next().seq;
+    EXPECT_EQ(error_of([&] { run.abandon("success"); }).first, ErrorCode::InvalidArgument);
+    EXPECT_EQ(error_of([&] { run.abandon("kms down"); }).first, ErrorCode::InvalidArgument);
+    EXPECT_FALSE(run.done());
+    const Action& a = run.abandon("kms-unavailable");
+    ASSERT_TRUE(run.done());
+    EXPECT_EQ(std::get<Done>(a.what).outcome, "kms-unavailable");
+    EXPECT_EQ(std::get<Done>(a.what).variables.at("balance").text(), "1000");
+    EXPECT_EQ(a.seq, mac_seq + 1);
+    EXPECT_EQ(std::get<Done>(run.abandon("other").what).outcome, "kms-unavailable")
+        << "an ended run keeps its outcome";
+    EXPECT_EQ(error_of([&] { run.feed_kms_result(mac_seq, from_hex("0102030405060708")); }).first,
+              ErrorCode::Conflict);
+    ScriptRun restored = ScriptRun::restore(top_up_script(), run.serialize());
+    EXPECT_EQ(std::get<Done>(restored.next().what).outcome, "kms-unavailable");
+}
+
+}  // namespace
+}  // namespace kms::test

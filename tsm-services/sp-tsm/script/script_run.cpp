@@ -274,6 +274,14 @@ const Action& ScriptRun::feed_channel_result(std::uint64_t seq, bool opened) {
     return m_action;
 }
 
+const Action& ScriptRun::abandon(std::string_view outcome) {
+    if (!valid_name(outcome) || outcome == kSuccess)
+        throw Error(ErrorCode::InvalidArgument,
+                    "script run: abandon needs a failure outcome name (1..64 of A-Z a-z 0-9 _ -)");
+    if (!done()) finish(std::string(outcome));
+    return m_action;
+}
+
 Bytes ScriptRun::serialize() const {
     Bytes out(std::begin(kStateMagic), std::end(kStateMagic));
     put_u8(out, kStateFormat);

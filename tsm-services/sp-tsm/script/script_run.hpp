@@ -107,6 +107,12 @@ class ScriptRun {
     /// Whether the secure channel of OpenSecureChannel @p seq is open. Same rules.
     const Action& feed_channel_result(std::uint64_t seq, bool opened);
 
+    /// Ends the run with the failure @p outcome chosen by the host (the KMS refused a request,
+    /// the wallet gave up, the operation timed out) and returns the Done action. A run that has
+    /// already ended keeps its outcome. Throws Error(InvalidArgument) when @p outcome is not a
+    /// valid name or is "success": only an end step can succeed.
+    const Action& abandon(std::string_view outcome);
+
     /// The whole state, to persist between requests (binary, versioned; no secrets beyond the
     /// script's variables and the last response).
     Bytes serialize() const;

@@ -195,6 +195,13 @@ std::vector<BadCase> bad_cases() {
          "input #1: 'type': unknown type 'u64'"},
         {"maxSteps over the hard cap", doc(kSelect + kEnd, R"( "maxSteps": 100000,)"),
          "'maxSteps' must be 0..4096"},
+        {"maxSteps past 64 bits", doc(kSelect + kEnd, R"( "maxSteps": 18446744073709551615,)"),
+         "'maxSteps' is out of range"},
+        {"branch value past 64 bits",
+         doc(kSelect + R"({"id": "b", "kind": "branch", "if": {"var": "amount", "op": "==",
+              "value": 18446744073709551615}, "goto": "done"},)" +
+             kEnd),
+         "step 'b': 'value' is out of range"},
         {"maxSteps zero", doc(kSelect + kEnd, R"( "maxSteps": 0,)"), "maxSteps: 1..4096"},
         {"unknown protocol",
          doc(R"({"id": "sc", "kind": "secure-channel", "protocol": "SCP11", "keyset": "k", "onFail": "no"},)" +

@@ -23,6 +23,16 @@ using Poco::JSON::Object;
     throw Error(ErrorCode::InvalidArgument, where + message);
 }
 
+/// A JSON integer as a signed 64-bit value; Poco throws RangeException past INT64_MAX, which
+/// must come out as our error naming the field.
+std::int64_t as_int64(const Var& v, const std::string& where, const std::string& field) {
+    try {
+        return v.convert<Poco::Int64>();
+    } catch (const Poco::Exception&) {
+        refuse(where, "'" + field + "' is out of range");
+    }
+}
+
 /// One JSON object with typed accessors; @c m_where prefixes every message ("step 'x': ").
 class Fields {
   public:
@@ -53,7 +63,7 @@ class Fields {
         if (!has(f)) return std::nullopt;
         const Var v = m_obj->get(f);
         if (!v.isInteger()) refuse(m_where, "'" + f + "' must be an integer");
-        const auto n = v.convert<Poco::Int64>();
+        const auto n = as_int64(v, m_where, f);
         if (n < 0 || static_cast<std::uint64_t>(n) > max)
             refuse(m_where, "'" + f + "' must be 0.." + std::to_string(max));
         return static_cast<std::uint64_t>(n);
@@ -167,7 +177,7 @@ Step read_step(const Var& v, std::size_t index) {
             if (!c.has("value")) refuse(f.where(), "if: 'value' is required");
             const Var value = c.get("value");
             if (value.isInteger()) {
-                const auto n = value.convert<Poco::Int64>();
+                const auto n = as_int64(value, f.where(), "value");
                 if (n < 0) refuse(f.where(), "if: 'value' must not be negative");
                 s.condition.value.number = static_cast<std::uint64_t>(n);
             } else if (value.isString()) {

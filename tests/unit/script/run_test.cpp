@@ -422,3 +422,28 @@ TEST(ScriptRun, TheHostCanAbandonARun) {
 
 }  // namespace
 }  // namespace kms::test
+
+namespace kms::test {
+namespace {
+
+TEST(ScriptRun, ACommandLongerThanExtendedLengthEndsTheRun) {
+    std::string data;
+    for (int i = 0; i < 64; ++i) data += "${blob}";
+    const std::string text = R"({"name": "big", "inputs": [{"name": "blob", "type": "hex"}],
+      "steps": [{"id": "store", "kind": "apdu", "header": "80E20000", "data": ")" +
+                             data + R"("},
+                {"id": "done", "kind": "end", "outcome": "success"}]})";
+    const auto script = std::make_shared<const sc::Script>(sc::load_script_json(text));
+    // 64 x 1023 bytes = 65472: still one extended-length command.
+    ScriptRun fits(script, {{"blob", std::string(2046, 'A')}});
+    ASSERT_FALSE(fits.done());
+    EXPECT_EQ(std::get<SendApdu>(fits.next().what).apdu.size(), 4u + 3u + 65472u);
+    // 64 x 1024 bytes = 65536: one byte too many for Lc.
+    ScriptRun too_long(script, {{"blob", std::string(2048, 'A')}});
+    ASSERT_TRUE(too_long.done());
+    EXPECT_EQ(std::get<Done>(too_long.next().what).outcome, "command-too-long");
+    EXPECT_EQ(too_long.next().seq, 1u);
+}
+
+}  // namespace
+}  // namespace kms::test

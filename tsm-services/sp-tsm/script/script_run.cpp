@@ -161,6 +161,7 @@ void ScriptRun::run() {
                 } catch (const Error& e) {
                     // Only a command whose data outgrew 65535 bytes gets here.
                     if (e.code() != ErrorCode::InvalidArgument) throw;
+                    --m_seq;  // the Done takes the number the command would have had
                     return finish("command-too-long");
                 }
                 return;

@@ -447,3 +447,37 @@ TEST(ScriptRun, ACommandLongerThanExtendedLengthEndsTheRun) {
 
 }  // namespace
 }  // namespace kms::test
+
+namespace kms::test {
+namespace {
+
+TEST(ScriptRun, RestoreRefusesAStateMissingWhatLaterStepsNeed) {
+    const auto script = std::make_shared<const sc::Script>(sc::load_script_json(R"({"name": "later",
+      "steps": [
+        {"id": "a", "kind": "apdu", "header": "80CA0000", "le": 1},
+        {"id": "x", "kind": "capture", "onFail": "short", "fields": [{"name": "x", "type": "u8"}]},
+        {"id": "b", "kind": "apdu", "header": "80CB0000"},
+        {"id": "c", "kind": "apdu", "header": "80CC0000", "data": "${x}"},
+        {"id": "done", "kind": "end", "outcome": "success"}]})"));
+    ScriptRun run(script, {});
+    const Action& b = run.feed_response(run.next().seq, from_hex("059000"));
+    ASSERT_EQ(b.step_id, "b");
+    const Bytes saved = run.serialize();
+    ASSERT_NO_THROW(ScriptRun::restore(script, saved));
+
+    // The same state with x unset: b itself does not use x, but c would.
+    // Layout at the end: x (present 01, length 00000001, value 05), then the last answers:
+    // response (seq 1, length 3, 059000), KMS (seq 0, empty), channel (seq 0, empty).
+    const std::size_t tail = (8 + 4 + 3) + (8 + 4) + (8 + 4);
+    const std::size_t x_at = saved.size() - tail - 6;
+    ASSERT_EQ(to_hex(ByteView(saved).subspan(x_at, 6)), "010000000105");
+    Bytes edited(saved.begin(), saved.begin() + static_cast<std::ptrdiff_t>(x_at));
+    edited.push_back(0);
+    edited.insert(edited.end(), saved.end() - static_cast<std::ptrdiff_t>(tail), saved.end());
+    const auto [code, message] = error_of([&] { ScriptRun::restore(script, edited); });
+    EXPECT_EQ(code, ErrorCode::Integrity);
+    EXPECT_NE(message.find("variable 'x' is unset at step 'b'"), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace kms::test

@@ -613,9 +613,11 @@ Script compile_script(ScriptSpec spec) {
     }
     std::vector<bool> reachable(n);
     for (std::size_t i = 0; i < n; ++i) {
-        const Step& s = sc.steps[i];
+        Step& s = sc.steps[i];
         if (!facts[i].reached) refuse_step(s, "is unreachable from the first step");
         reachable[i] = true;
+        s.set_on_entry = facts[i].defined;
+        s.response_on_entry = facts[i].has_response;
         for (int v : uses(s))
             if (!facts[i].defined[static_cast<std::size_t>(v)])
                 refuse_step(s, "variable '" + sc.variables[static_cast<std::size_t>(v)].name +

@@ -149,6 +149,10 @@ struct Step {
     int next = -1;
     int goto_step = -1;
     int result_var = -1;
+    /// What holds on every path into this step (ScriptRun::restore() checks a saved state
+    /// against it): the variables surely set (by index), and whether a response surely exists.
+    std::vector<bool> set_on_entry;
+    bool response_on_entry = false;
 };
 
 /// A compiled, validated script. Immutable once compiled; share it between runs.

@@ -357,6 +357,16 @@ ScriptRun ScriptRun::restore(std::shared_ptr<const Script> script, ByteView stat
         if (!r.m_vars[i]) corrupt("input '" + sc.variables[i].name + "' is missing");
     if (r.m_outcome.empty() ? !waits_for_host(sc.steps[r.m_step].kind) : !valid_name(r.m_outcome))
         corrupt("the run is neither waiting at a step nor done");
+    if (r.m_outcome.empty()) {
+        // What every path into the step guarantees must hold, or a later step would use an
+        // unset variable or a missing response.
+        const Step& at = sc.steps[r.m_step];
+        for (std::size_t i = 0; i < sc.variables.size(); ++i)
+            if (at.set_on_entry[i] && !r.m_vars[i])
+                corrupt("variable '" + sc.variables[i].name + "' is unset at step '" + at.id + "'");
+        if (at.response_on_entry && !r.m_has_response)
+            corrupt("no response at step '" + at.id + "'");
+    }
     try {
         r.build_action();
     } catch (const Error&) {

@@ -251,6 +251,19 @@ class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
     std::atomic<std::uint64_t> m_ids{0};
 };
 
+/// SIGTERM and SIGINT, blocked in main() before any thread exists so that every thread inherits
+/// the mask and only serve()'s sigwait() receives them.
+sigset_t& stop_signals() {
+    static sigset_t set = [] {
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, SIGTERM);
+        sigaddset(&s, SIGINT);
+        return s;
+    }();
+    return set;
+}
+
 int serve(const Config& cfg) {
     TsmStore store(cfg.store_dir);
     std::map<std::string, std::unique_ptr<PluginInstance>> instances;
@@ -284,17 +297,12 @@ int serve(const Config& cfg) {
     params->setServerName("tsmd");
     Poco::Net::HTTPServer server(new Factory(instances, cfg.max_body), pool, socket, params);
 
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before the server's threads start
     server.start();
     const std::string host = cfg.listen.substr(0, colon);
     std::cout << "tsmd: listening on https://" << host << ":" << socket.address().port()
               << std::endl;
     int sig = 0;
-    sigwait(&signals, &sig);
+    sigwait(&stop_signals(), &sig);
     log_line(TSM_LOG_INFO, "stopping");
     server.stop();
     server.stopAll(true);
@@ -324,6 +332,7 @@ int main(int argc, char** argv) {
         std::cerr << "tsmd: usage: tsmd --config FILE\n";
         return kExitUsage;
     }
+    pthread_sigmask(SIG_BLOCK, &stop_signals(), nullptr);
     Poco::Net::initializeSSL();
     int rc = 0;
     try {

@@ -8,7 +8,8 @@
 //     as key set 31, the card's KCVs checked by kmsd; then a session on key set 31 opens, so
 //     the card holds exactly the KMS's keys;
 //   - SCP02 i = 55 level 03: sensitive data encrypted by kmsd under the session DEK and sent in
-//     STORE DATA is what the card decrypts;
+//     STORE DATA is what the card decrypts; SCP02 i = 75 level 13: the card's R-MACs verify in
+//     kmsd, a tampered one does not;
 //   - a card whose keys differ: the card cryptogram fails in kmsd (400 verification_failed).
 #include <openssl/rand.h>
 
@@ -190,6 +191,44 @@ TEST_F(GpCard, Scp02SensitiveDataEncryptedByKmsdIsWhatTheCardDecrypts) {
     EXPECT_TRUE(card.stored_data()[0].was_encrypted);
     EXPECT_EQ(to_hex(card.stored_data()[0].data), to_hex(secret));
     kms.gp_close(s);
+}
+
+TEST_F(GpCard, Scp02RMacOfTheCardVerifiesInKmsdAndATamperedOneDoesNot) {
+    // No published SCP02 R-MAC session exists; the card's R-MAC code is written apart from
+    // kmsd's. i = 75: R-MAC supported (b6), pseudo-random challenge (b7); level 13.
+    VirtualSeConfig cfg;
+    cfg.scp = tsm::vse::Scp::Scp02;
+    cfg.i = 0x75;
+    cfg.key_version = 0x21;
+    const Bytes enc = random_bytes(16), mac = random_bytes(16), dek = random_bytes(16);
+    cfg.enc = SecureBytes(enc);
+    cfg.mac = SecureBytes(mac);
+    cfg.dek = SecureBytes(dek);
+    cfg.kdd = random_bytes(10);
+    cfg.cplc = random_bytes(42);
+    VirtualSe card(std::move(cfg));
+    const Bytes cplc = card.process(from_hex("80CA9F7F00"));
+
+    KmsClient kms = plugin();
+    GpOpenRequest r = load_keys("card/scp02-rmac", "DES3-2K", enc, mac, dek);
+    r.protocol = "SCP02";
+    r.i = 0x75;
+    r.key_version = 0x21;
+    r.aid = from_hex("A000000151000000");
+    const std::string s = authenticate(kms, card, r, 0x13);
+    const auto wrapped = kms.gp_wrap(s, {from_hex("80CA9F7F00"), from_hex("80CA9F7F00")});
+    const Bytes first = card_says(card, wrapped.at(0));
+    Bytes second = card_says(card, wrapped.at(1));
+    EXPECT_EQ(first.size(), cplc.size() + 8) << "data, R-MAC, SW";
+    EXPECT_EQ(to_hex(kms.gp_unwrap(s, {first}).at(0)), to_hex(cplc));
+    second[second.size() - 3] ^= 0x01;  // inside the R-MAC
+    try {
+        kms.gp_unwrap(s, {second});
+        FAIL() << "kmsd accepted a tampered R-MAC";
+    } catch (const KmsError& e) {
+        EXPECT_EQ(e.status(), 400);
+        EXPECT_EQ(e.code(), "verification_failed") << e.what();
+    }
 }
 
 TEST_F(GpCard, ACardWithOtherKeysFailsTheCardCryptogramInKmsd) {

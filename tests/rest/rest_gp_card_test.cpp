@@ -13,6 +13,8 @@
 //   - a card whose keys differ: the card cryptogram fails in kmsd (400 verification_failed).
 #include <openssl/rand.h>
 
+#include <memory>
+
 #include "ceremony_fixture.hpp"
 #include "plugin-api/kms_client.hpp"
 #include "virtual_se.hpp"
@@ -31,6 +33,26 @@ Bytes random_bytes(std::size_t n) {
     if (RAND_bytes(b.data(), static_cast<int>(n)) != 1) throw std::runtime_error("RAND_bytes");
     return b;
 }
+
+/// A card with fresh random static keys (16 bytes: AES-128 or two-key TDEA), key diversification
+/// data and CPLC, and the key values for the KMS's ceremonies.
+struct TestCard {
+    Bytes enc = random_bytes(16), mac = random_bytes(16), dek = random_bytes(16);
+    std::unique_ptr<VirtualSe> card;
+
+    TestCard(tsm::vse::Scp scp, std::uint8_t i, std::uint8_t key_version) {
+        VirtualSeConfig cfg;
+        cfg.scp = scp;
+        cfg.i = i;
+        cfg.key_version = key_version;
+        cfg.enc = SecureBytes(enc);
+        cfg.mac = SecureBytes(mac);
+        cfg.dek = SecureBytes(dek);
+        cfg.kdd = random_bytes(10);
+        cfg.cplc = random_bytes(42);
+        card = std::make_unique<VirtualSe>(std::move(cfg));
+    }
+};
 
 /// Sends @p apdu to @p card and returns the response; fails the test unless it ends in 9000
 /// (when @p ok).
@@ -91,21 +113,12 @@ class GpCard : public CeremonyRest {
 std::string GpCard::s_tsm;
 
 TEST_F(GpCard, Scp03SessionAndPutKeyOfKmsGeneratedKeysThatTheCardThenUses) {
-    VirtualSeConfig cfg;
-    cfg.i = 0x70;
-    cfg.key_version = 0x30;
-    const Bytes enc = random_bytes(16), mac = random_bytes(16), dek = random_bytes(16);
-    cfg.enc = SecureBytes(enc);
-    cfg.mac = SecureBytes(mac);
-    cfg.dek = SecureBytes(dek);
-    cfg.kdd = random_bytes(10);
-    cfg.sequence_counter = 0x2A;
-    cfg.cplc = random_bytes(42);
-    VirtualSe card(std::move(cfg));
+    TestCard t(tsm::vse::Scp::Scp03, 0x70, 0x30);
+    VirtualSe& card = *t.card;
     const Bytes cplc = card.process(from_hex("80CA9F7F00"));  // plain, before any session
 
     KmsClient kms = plugin();
-    GpOpenRequest r = load_keys("card/scp03", "AES-128", enc, mac, dek);
+    GpOpenRequest r = load_keys("card/scp03", "AES-128", t.enc, t.mac, t.dek);
     r.protocol = "SCP03";
     r.i = 0x70;
     r.key_version = 0x30;
@@ -156,20 +169,11 @@ TEST_F(GpCard, Scp03SessionAndPutKeyOfKmsGeneratedKeysThatTheCardThenUses) {
 }
 
 TEST_F(GpCard, Scp02SensitiveDataEncryptedByKmsdIsWhatTheCardDecrypts) {
-    VirtualSeConfig cfg;
-    cfg.scp = tsm::vse::Scp::Scp02;
-    cfg.i = 0x55;
-    cfg.key_version = 0x20;
-    const Bytes enc = random_bytes(16), mac = random_bytes(16), dek = random_bytes(16);
-    cfg.enc = SecureBytes(enc);
-    cfg.mac = SecureBytes(mac);
-    cfg.dek = SecureBytes(dek);
-    cfg.kdd = random_bytes(10);
-    cfg.sequence_counter = 0x0107;
-    VirtualSe card(std::move(cfg));
+    TestCard t(tsm::vse::Scp::Scp02, 0x55, 0x20);
+    VirtualSe& card = *t.card;
 
     KmsClient kms = plugin();
-    GpOpenRequest r = load_keys("card/scp02", "DES3-2K", enc, mac, dek);
+    GpOpenRequest r = load_keys("card/scp02", "DES3-2K", t.enc, t.mac, t.dek);
     r.protocol = "SCP02";
     r.i = 0x55;
     r.key_version = 0x20;
@@ -196,21 +200,12 @@ TEST_F(GpCard, Scp02SensitiveDataEncryptedByKmsdIsWhatTheCardDecrypts) {
 TEST_F(GpCard, Scp02RMacOfTheCardVerifiesInKmsdAndATamperedOneDoesNot) {
     // No published SCP02 R-MAC session exists; the card's R-MAC code is written apart from
     // kmsd's. i = 75: R-MAC supported (b6), pseudo-random challenge (b7); level 13.
-    VirtualSeConfig cfg;
-    cfg.scp = tsm::vse::Scp::Scp02;
-    cfg.i = 0x75;
-    cfg.key_version = 0x21;
-    const Bytes enc = random_bytes(16), mac = random_bytes(16), dek = random_bytes(16);
-    cfg.enc = SecureBytes(enc);
-    cfg.mac = SecureBytes(mac);
-    cfg.dek = SecureBytes(dek);
-    cfg.kdd = random_bytes(10);
-    cfg.cplc = random_bytes(42);
-    VirtualSe card(std::move(cfg));
+    TestCard t(tsm::vse::Scp::Scp02, 0x75, 0x21);
+    VirtualSe& card = *t.card;
     const Bytes cplc = card.process(from_hex("80CA9F7F00"));
 
     KmsClient kms = plugin();
-    GpOpenRequest r = load_keys("card/scp02-rmac", "DES3-2K", enc, mac, dek);
+    GpOpenRequest r = load_keys("card/scp02-rmac", "DES3-2K", t.enc, t.mac, t.dek);
     r.protocol = "SCP02";
     r.i = 0x75;
     r.key_version = 0x21;
@@ -232,12 +227,8 @@ TEST_F(GpCard, Scp02RMacOfTheCardVerifiesInKmsdAndATamperedOneDoesNot) {
 }
 
 TEST_F(GpCard, ACardWithOtherKeysFailsTheCardCryptogramInKmsd) {
-    VirtualSeConfig cfg;
-    cfg.enc = SecureBytes(random_bytes(16));
-    cfg.mac = SecureBytes(random_bytes(16));
-    cfg.dek = SecureBytes(random_bytes(16));
-    cfg.kdd = random_bytes(10);
-    VirtualSe card(std::move(cfg));
+    TestCard t(tsm::vse::Scp::Scp03, 0x70, 0x30);
+    VirtualSe& card = *t.card;
     KmsClient kms = plugin();
     GpOpenRequest r = load_keys("card/other", "AES-128", random_bytes(16), random_bytes(16),
                                 random_bytes(16));

@@ -180,6 +180,12 @@ HttpAnswer HttpsConnection::send(const HttpCall& call) {
 
     im.verifier->clear();
     try {
+        // An idle keep-alive connection that is readable has been closed by kmsd (a restart,
+        // its keep-alive timeout): start a new one rather than send into it.
+        if (im.session->connected() &&
+            im.session->socket().poll(Poco::Timespan(0),
+                                      Poco::Net::Socket::SELECT_READ | Poco::Net::Socket::SELECT_ERROR))
+            im.session->reset();
         std::ostream& out = im.session->sendRequest(request);
         if (call.body) out << *call.body;
         out.flush();

@@ -171,6 +171,18 @@ TEST_F(KmsClientTest, MacsEqualOpenSslsAndConcurrentCallersShareAFewConnections)
     EXPECT_LE(kms.connections_opened(), static_cast<std::size_t>(kThreads) + 1);
 }
 
+TEST_F(KmsClientTest, PooledConnectionsSurviveARestartOfKmsd) {
+    const Bytes k = from_hex("2B7E151628AED2A6ABF7158809CF4F3C");
+    const std::string id = ceremony_key("tsm/client/restart", "AES-128", R"(["mac"])", k);
+    KmsClient kms(plugin_options());
+    const Bytes data = from_hex("6BC1BEE22E409F96E93D7E117393172A");
+    ASSERT_EQ(kms.mac(id, "AES-CMAC", data).mac, crypto::aes_cmac(k, data));
+    ASSERT_EQ(s_kmsd->stop(), 0);  // closes the pooled connection
+    s_kmsd->start();
+    EXPECT_EQ(kms.mac(id, "AES-CMAC", data).mac, crypto::aes_cmac(k, data));
+    EXPECT_EQ(kms.connections_opened(), 1u) << "the same connection object, reconnected";
+}
+
 TEST_F(KmsClientTest, BadSettingsAndAnUnreachableKmsdAreClearErrors) {
     KmsClientOptions o = plugin_options();
     o.url = "http://127.0.0.1:1";

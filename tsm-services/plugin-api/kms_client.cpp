@@ -126,7 +126,12 @@ struct KmsClient::Impl {
             try {
                 answer = connection->send(c);
             } catch (const client::TransportError& e) {
-                if (!e.request_sent() && reused && attempt == 0) continue;
+                if (!e.request_sent() && reused && attempt == 0) {
+                    // kmsd closed it (a restart closes them all): retry on a new connection.
+                    std::lock_guard lock(mutex);
+                    idle.clear();
+                    continue;
+                }
                 throw KmsError(0, "unreachable", e.what());
             }
             release(std::move(connection));

@@ -1,0 +1,433 @@
+// The SP TSM as a tsmd plugin (docs/sp-tsm.md): runs service scripts as HTTPS conversations
+// with the wallet. KMS steps and the GlobalPlatform secure channel are carried out here through
+// KmsClient; the wallet only ever relays APDUs. State lives only in the host's TSM store.
+#include <Poco/JSON/Parser.h>
+
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <sstream>
+
+#include "conversation.hpp"
+#include "domain/error.hpp"
+#include "plugin-api/kms_client.hpp"
+#include "plugin-api/tsm_plugin.h"
+#include "script_json.hpp"
+#include "script_run.hpp"
+
+namespace kms::tsm::sp {
+namespace {
+
+using Poco::JSON::Object;
+using script::ScriptRun;
+
+/// A key set of a `secure-channel` step: three static keys by KMS key id.
+struct KeySet {
+    std::string enc, mac, dek;
+    std::uint8_t i = 0x55;
+    std::uint8_t key_version = 0;
+};
+
+int status_of(ErrorCode c) {
+    switch (c) {
+        case ErrorCode::InvalidArgument:
+        case ErrorCode::MalformedRequest: return 400;
+        case ErrorCode::NotFound: return 404;
+        case ErrorCode::Conflict:
+        case ErrorCode::WrongState: return 409;
+        case ErrorCode::PayloadTooLarge: return 413;
+        case ErrorCode::HsmUnavailable:
+        case ErrorCode::StoreError: return 503;
+        default: return 500;
+    }
+}
+
+std::string json_text(std::string_view s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\')
+            out += std::string("\\") + c;
+        else if (static_cast<unsigned char>(c) < 0x20)
+            out += ' ';
+        else
+            out += c;
+    }
+    return out + "\"";
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(ErrorCode::InvalidArgument, "cannot read " + path);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+std::uint16_t sw_of(const Bytes& r) {
+    return static_cast<std::uint16_t>(r[r.size() - 2] << 8 | r[r.size() - 1]);
+}
+
+class SpTsm {
+  public:
+    SpTsm(const tsm_host_api* host, std::string_view config_json) : m_host(*host) {
+        Poco::JSON::Parser p;
+        Object::Ptr cfg;
+        try {
+            cfg = p.parse(std::string(config_json)).extract<Object::Ptr>();
+        } catch (const std::exception&) {
+            throw Error(ErrorCode::InvalidArgument, "configuration is not a JSON object");
+        }
+        const auto kms = cfg->getObject("kms");
+        if (!kms || !kms->has("url") || !kms->has("ca"))
+            throw Error(ErrorCode::InvalidArgument, "kms: url and ca are required");
+        KmsClientOptions o;
+        o.url = kms->getValue<std::string>("url");
+        o.ca_file = kms->getValue<std::string>("ca");
+        if (kms->has("token"))
+            o.bearer_token = kms->getValue<std::string>("token");
+        else if (kms->has("certificate") && kms->has("key")) {
+            o.cert_file = kms->getValue<std::string>("certificate");
+            o.key_file = kms->getValue<std::string>("key");
+        } else
+            throw Error(ErrorCode::InvalidArgument, "kms: certificate and key, or token, required");
+        try {
+            m_kms = std::make_unique<KmsClient>(o);
+        } catch (const KmsError& e) {
+            throw Error(ErrorCode::InvalidArgument, std::string("kms: ") + e.what());
+        }
+        if (const auto keys = cfg->getObject("kmsKeys")) {
+            for (const auto& [ref, v] : *keys) {
+                if (v.isString()) {
+                    m_keys[ref] = v.extract<std::string>();
+                    continue;
+                }
+                const auto ks = keys->getObject(ref);
+                if (!ks || !ks->has("enc") || !ks->has("mac") || !ks->has("dek"))
+                    throw Error(ErrorCode::InvalidArgument,
+                                "kmsKeys." + ref + ": a key id, or {enc, mac, dek}");
+                KeySet k;
+                k.enc = ks->getValue<std::string>("enc");
+                k.mac = ks->getValue<std::string>("mac");
+                k.dek = ks->getValue<std::string>("dek");
+                if (ks->has("i")) k.i = static_cast<std::uint8_t>(ks->getValue<int>("i"));
+                if (ks->has("keyVersion"))
+                    k.key_version = static_cast<std::uint8_t>(ks->getValue<int>("keyVersion"));
+                m_keysets[ref] = k;
+            }
+        }
+        const auto scripts = cfg->getObject("scripts");
+        if (!scripts || scripts->size() == 0)
+            throw Error(ErrorCode::InvalidArgument, "scripts: at least one script is required");
+        for (const auto& [name, v] : *scripts) {
+            if (!v.isString()) throw Error(ErrorCode::InvalidArgument, "scripts." + name + ": a path");
+            auto s = std::make_shared<const script::Script>(
+                script::load_script_json(read_text(v.extract<std::string>())));
+            // Every key reference must be mapped now, so a run never fails on configuration.
+            for (const auto& step : s->steps) {
+                if (step.kind == script::StepKind::Kms && !m_keys.contains(step.key))
+                    throw Error(ErrorCode::InvalidArgument, "scripts." + name + ": key '" +
+                                                                step.key + "' is not in kmsKeys");
+                if (step.kind == script::StepKind::SecureChannel && !m_keysets.contains(step.keyset))
+                    throw Error(ErrorCode::InvalidArgument, "scripts." + name + ": keyset '" +
+                                                                step.keyset + "' is not in kmsKeys");
+            }
+            m_scripts[name] = std::move(s);
+        }
+    }
+
+    void handle(const tsm_request* req, tsm_response* resp) {
+        try {
+            const std::string method = req->method, path = req->path;
+            const std::string_view body(req->body, req->body_size);
+            const std::string prefix = "/operations";
+            if (path == prefix) {
+                if (method != "POST") return respond(resp, 405, error_body("method_not_allowed", "POST only"));
+                return respond(resp, 201, start(body));
+            }
+            if (path.rfind(prefix + "/", 0) == 0) {
+                std::string rest = path.substr(prefix.size() + 1);
+                const auto slash = rest.find('/');
+                const std::string id = rest.substr(0, slash);
+                const std::string tail = slash == std::string::npos ? "" : rest.substr(slash);
+                if (tail.empty() && method == "GET") return respond(resp, 200, summary(id));
+                if (tail == "/responses" && method == "POST")
+                    return respond(resp, 200, response(id, body));
+                if (tail.empty() || tail == "/responses")
+                    return respond(resp, 405, error_body("method_not_allowed", "wrong method"));
+            }
+            respond(resp, 404, error_body("not_found", "no such route"));
+        } catch (const Error& e) {
+            respond(resp, status_of(e.code()),
+                    error_body(std::string(error_code_name(e.code())), e.what()));
+        } catch (const std::exception& e) {
+            log(TSM_LOG_ERROR, std::string("sp-tsm: ") + e.what());
+            respond(resp, 500, error_body("internal", "internal error"));
+        }
+    }
+
+  private:
+    static std::string error_body(const std::string& code, const std::string& message) {
+        return "{\"error\":" + json_text(code) + ",\"message\":" + json_text(message) + "}";
+    }
+    void respond(tsm_response* r, int status, const std::string& body) {
+        m_host.respond(r, status, "application/json", body.data(), body.size());
+    }
+    void log(int level, const std::string& m) { m_host.log(m_host.host, level, m.c_str()); }
+
+    std::shared_ptr<const script::Script> script_of(const std::string& name) const {
+        const auto it = m_scripts.find(name);
+        if (it == m_scripts.end()) throw Error(ErrorCode::NotFound, "script: no script '" + name + "'");
+        return it->second;
+    }
+
+    static std::string new_id() {
+        std::random_device rd;
+        Bytes b(16);
+        for (auto& x : b) x = static_cast<std::uint8_t>(rd());
+        return to_hex(b);
+    }
+
+    std::optional<OperationRecord> load(const std::string& id) {
+        if (id.empty() || id.size() > 64) return std::nullopt;
+        std::string buf(4096, '\0');
+        size_t size = buf.size();
+        int rc = m_host.store_get(m_host.host, "operations", id.c_str(), buf.data(), &size);
+        if (rc == TSM_STORE_TOO_LARGE) {
+            buf.resize(size);
+            rc = m_host.store_get(m_host.host, "operations", id.c_str(), buf.data(), &size);
+        }
+        if (rc == TSM_STORE_NOT_FOUND || rc == TSM_STORE_INVALID) return std::nullopt;
+        if (rc != TSM_STORE_OK) throw Error(ErrorCode::StoreError, "the TSM store failed");
+        buf.resize(size);
+        return OperationRecord::from_json(buf);
+    }
+    void save(const OperationRecord& r) {
+        const std::string v = r.to_json();
+        if (m_host.store_put(m_host.host, "operations", r.id.c_str(), v.data(), v.size()) !=
+            TSM_STORE_OK)
+            throw Error(ErrorCode::StoreError, "the TSM store failed");
+    }
+
+    void close_session(OperationRecord& r) {
+        if (r.session.empty()) return;
+        try {
+            m_kms->gp_close(r.session);
+        } catch (const KmsError& e) {
+            log(TSM_LOG_WARNING, "sp-tsm: closing GP session failed: " + std::string(e.what()));
+        }
+        r.session.clear();
+    }
+
+    /// Carries out the engine's actions that need no card (KMS, opening a channel) until the
+    /// run wants an APDU sent or has ended, and records what the wallet must do.
+    void drive(OperationRecord& r, ScriptRun& run) {
+        for (;;) {
+            const script::Action& a = run.next();
+            if (const auto* d = std::get_if<script::Done>(&a.what)) {
+                close_session(r);
+                r.waiting = Waiting::Nothing;
+                r.engine_seq = 0;
+                r.secure = false;
+                r.outcome = d->outcome;
+                r.action = wallet_done_json(*d);
+                return;
+            }
+            if (const auto* k = std::get_if<script::KmsRequest>(&a.what)) {
+                if (k->operation != script::KmsOperation::Mac) {
+                    run.abandon("kms-operation-unsupported");
+                    continue;
+                }
+                try {
+                    const auto m = m_kms->mac(m_keys.at(k->key), k->algorithm, k->input);
+                    run.feed_kms_result(a.seq, m.mac);
+                } catch (const KmsError& e) {
+                    log(TSM_LOG_WARNING, "sp-tsm: KMS refused step '" + a.step_id + "': " + e.what());
+                    run.abandon("kms-refused");
+                }
+                continue;
+            }
+            if (const auto* c = std::get_if<script::OpenSecureChannel>(&a.what)) {
+                const KeySet& ks = m_keysets.at(c->keyset);
+                GpOpenRequest g;
+                g.protocol = c->protocol;
+                g.i = ks.i;
+                g.enc = ks.enc;
+                g.mac = ks.mac;
+                g.dek = ks.dek;
+                g.key_version = ks.key_version;
+                try {
+                    const GpOpened o = m_kms->gp_open(g);
+                    r.session = o.session;
+                    r.level = c->level;
+                    r.waiting = Waiting::InitializeUpdate;
+                    r.engine_seq = a.seq;
+                    r.secure = false;
+                    r.action = wallet_apdu_json(o.initialize_update);
+                    return;
+                } catch (const KmsError& e) {
+                    log(TSM_LOG_WARNING, "sp-tsm: KMS refused the secure channel: " + std::string(e.what()));
+                    run.feed_channel_result(a.seq, false);
+                    continue;
+                }
+            }
+            const auto& s = std::get<script::SendApdu>(a.what);
+            Bytes apdu = s.apdu;
+            if (s.secure) {
+                try {
+                    apdu = m_kms->gp_wrap(r.session, {s.apdu}).at(0);
+                } catch (const KmsError& e) {
+                    log(TSM_LOG_WARNING, "sp-tsm: KMS wrap failed: " + std::string(e.what()));
+                    run.abandon("secure-channel-failed");
+                    continue;
+                }
+            }
+            r.waiting = Waiting::CardResponse;
+            r.engine_seq = a.seq;
+            r.secure = s.secure;
+            r.action = wallet_apdu_json(apdu);
+            return;
+        }
+    }
+
+    std::string start(std::string_view body) {
+        const StartRequest req = parse_start_request(body);
+        const auto sc = script_of(req.script);
+        std::lock_guard lock(m_mutex);
+        ScriptRun run(sc, req.variables);
+        OperationRecord r;
+        r.id = new_id();
+        r.script = req.script;
+        r.seq = 1;
+        drive(r, run);
+        r.state = run.serialize();
+        save(r);
+        return answer_json(r, true);
+    }
+
+    std::string response(const std::string& id, std::string_view body) {
+        const ResponseRequest req = parse_response_request(body);
+        std::lock_guard lock(m_mutex);
+        auto rec = load(id);
+        if (!rec) throw Error(ErrorCode::NotFound, "no operation '" + id + "'");
+        OperationRecord& r = *rec;
+        switch (judge(r, req)) {
+            case Verdict::Replay: {
+                // The answer to the retried request: the record moved on by exactly one action.
+                return answer_json(r, false);
+            }
+            case Verdict::Conflict:
+                throw Error(ErrorCode::Conflict, "seq " + std::to_string(req.seq) +
+                                                     " was answered with another response");
+            case Verdict::Unknown:
+                throw Error(ErrorCode::InvalidArgument, "seq: no action " + std::to_string(req.seq) + " yet");
+            case Verdict::Ended: throw Error(ErrorCode::Conflict, "the operation has ended");
+            case Verdict::Advance: break;
+        }
+        ScriptRun run = ScriptRun::restore(script_of(r.script), r.state);
+        bool engine_moved = true;  // false while the channel is still being opened
+        switch (r.waiting) {
+            case Waiting::CardResponse: {
+                Bytes plain = req.response;
+                if (r.secure) {
+                    try {
+                        plain = m_kms->gp_unwrap(r.session, {req.response}).at(0);
+                    } catch (const KmsError& e) {
+                        log(TSM_LOG_WARNING, "sp-tsm: unwrap failed: " + std::string(e.what()));
+                        run.abandon("secure-channel-failed");
+                        break;
+                    }
+                }
+                run.feed_response(r.engine_seq, plain);
+                break;
+            }
+            case Waiting::InitializeUpdate: {
+                bool ok = sw_of(req.response) == 0x9000;
+                if (ok) {
+                    try {
+                        const Bytes ea = m_kms->gp_authenticate(r.session, req.response, r.level);
+                        r.waiting = Waiting::ExternalAuthenticate;
+                        r.action = wallet_apdu_json(ea);
+                        engine_moved = false;
+                    } catch (const KmsError& e) {
+                        log(TSM_LOG_WARNING, "sp-tsm: card not authenticated: " + std::string(e.what()));
+                        ok = false;
+                    }
+                }
+                if (!ok) {
+                    close_session(r);
+                    run.feed_channel_result(r.engine_seq, false);
+                }
+                break;
+            }
+            case Waiting::ExternalAuthenticate: {
+                const bool ok = sw_of(req.response) == 0x9000;
+                if (!ok) close_session(r);
+                run.feed_channel_result(r.engine_seq, ok);
+                break;
+            }
+            case Waiting::Nothing: break;
+        }
+        if (engine_moved) drive(r, run);
+        r.state = run.serialize();
+        r.answered_seq = req.seq;
+        r.answered_response = req.response;
+        r.seq = req.seq + 1;
+        save(r);
+        return answer_json(r, false);
+    }
+
+    std::string summary(const std::string& id) {
+        std::lock_guard lock(m_mutex);
+        const auto r = load(id);
+        if (!r) throw Error(ErrorCode::NotFound, "no operation '" + id + "'");
+        static const char* const kWaiting[] = {"card-response", "initialize-update",
+                                               "external-authenticate", "nothing"};
+        ScriptRun run = ScriptRun::restore(script_of(r->script), r->state);
+        std::string out = "{\"operation\":" + json_text(r->id) + ",\"script\":" +
+                          json_text(r->script) + ",\"state\":" +
+                          (r->waiting == Waiting::Nothing ? "\"done\"" : "\"waiting\"") +
+                          ",\"waitingFor\":" + json_text(kWaiting[static_cast<int>(r->waiting)]) +
+                          ",\"seq\":" + std::to_string(r->seq) +
+                          ",\"stepsExecuted\":" + std::to_string(run.steps_executed()) +
+                          ",\"action\":" + r->action;
+        if (!r->outcome.empty()) out += ",\"outcome\":" + json_text(r->outcome);
+        return out + "}";
+    }
+
+    tsm_host_api m_host;
+    std::unique_ptr<KmsClient> m_kms;
+    std::map<std::string, std::string> m_keys;
+    std::map<std::string, KeySet> m_keysets;
+    std::map<std::string, std::shared_ptr<const script::Script>> m_scripts;
+    /// Serializes all operations of the instance: load, feed, KMS calls, save. Simple and
+    /// correct for step 1; per-operation locks come with load (docs/sp-tsm.md).
+    std::mutex m_mutex;
+};
+
+void* create(const tsm_host_api* host, const char* config, char* error, size_t error_size) {
+    try {
+        return new SpTsm(host, config);
+    } catch (const std::exception& e) {
+        std::snprintf(error, error_size, "sp-tsm: %s", e.what());
+        return nullptr;
+    }
+}
+
+void handle(void* instance, const tsm_request* request, tsm_response* response) {
+    static_cast<SpTsm*>(instance)->handle(request, response);
+}
+
+void destroy(void* instance) { delete static_cast<SpTsm*>(instance); }
+
+const tsm_plugin kPlugin = {TSM_PLUGIN_ABI_VERSION, "sp-tsm", "0.1.0", &create, &handle, &destroy};
+
+}  // namespace
+}  // namespace kms::tsm::sp
+
+extern "C" __attribute__((visibility("default"))) const tsm_plugin* tsm_plugin_entry(
+    uint32_t host_abi_version) {
+    if (host_abi_version < TSM_PLUGIN_ABI_VERSION) return nullptr;
+    return &kms::tsm::sp::kPlugin;
+}

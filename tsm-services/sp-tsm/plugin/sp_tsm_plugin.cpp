@@ -28,6 +28,7 @@ struct KeySet {
     std::string enc, mac, dek;
     std::uint8_t i = 0x55;
     std::uint8_t key_version = 0;
+    std::optional<Bytes> aid;  ///< the security domain's AID, when kmsd needs it
 };
 
 int status_of(ErrorCode c) {
@@ -114,6 +115,7 @@ class SpTsm {
                 if (ks->has("i")) k.i = static_cast<std::uint8_t>(ks->getValue<int>("i"));
                 if (ks->has("keyVersion"))
                     k.key_version = static_cast<std::uint8_t>(ks->getValue<int>("keyVersion"));
+                if (ks->has("aid")) k.aid = from_hex(ks->getValue<std::string>("aid"), "aid");
                 m_keysets[ref] = k;
             }
         }
@@ -257,6 +259,7 @@ class SpTsm {
                 g.mac = ks.mac;
                 g.dek = ks.dek;
                 g.key_version = ks.key_version;
+                g.aid = ks.aid;
                 try {
                     const GpOpened o = m_kms->gp_open(g);
                     r.session = o.session;

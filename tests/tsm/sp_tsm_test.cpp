@@ -205,6 +205,36 @@ TEST_F(SpTsm, TopUpCreditsOnceEvenWhenTheSameResponseIsPostedTwice) {
     EXPECT_EQ(answer(op, seq, from_hex("9000")).status, 409);  // ended
 }
 
+TEST_F(SpTsm, AnOperationContinuesAfterTsmdRestartsFromTheStoreAlone) {
+    TestCard card(random_bytes(16));
+    start(card);
+    auto r = begin();
+    ASSERT_EQ(r.status, 201) << r.body;
+    const std::string op = str(r.json(), "operation");
+    std::uint64_t seq = 1;
+    Bytes last_response;
+    std::string last_body;
+    while (str(action(r), "kind") == "apdu") {
+        const Bytes apdu = from_hex(str(action(r), "apdu"));
+        last_response = card.process(apdu);
+        r = answer(op, seq, last_response);
+        ASSERT_EQ(r.status, 200) << r.body;
+        ++seq;
+        if (apdu[1] == 0x52) {  // after the CREDIT: tsmd stops, and starts again
+            last_body = r.body;
+            ASSERT_EQ(m_tsmd->stop(), 0);
+            ASSERT_TRUE(m_tsmd->start()) << m_tsmd->log();
+            m_wallet = std::make_unique<Wallet>(*m_tsmd);
+            const auto again = answer(op, seq - 1, last_response);  // the retry, after it
+            EXPECT_EQ(again.body, last_body);
+        }
+    }
+    EXPECT_FALSE(last_body.empty());
+    EXPECT_EQ(str(action(r), "outcome"), "success") << r.body;
+    EXPECT_EQ(card.balance, 1500u);
+    EXPECT_EQ(card.credits, 1);
+}
+
 TEST_F(SpTsm, WrongResponsesEndWithTheScriptsNamedFailure) {
     TestCard card(random_bytes(16));
     start(card);

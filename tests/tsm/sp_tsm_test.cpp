@@ -9,9 +9,8 @@
 // 8-byte C-MAC without verifying it (kmsd's SCP02 C-MACs are checked against the virtual SE in
 // rest-gp-card), and checks CREDIT's SP MAC itself with the ceremony key's value (ISO/IEC 9797-1
 // MAC algorithm 3) and its own counter, as a real purse does.
-#include <openssl/rand.h>
-
 #include <gtest/gtest.h>
+#include <openssl/rand.h>
 
 #include "../rest/ceremony_fixture.hpp"
 #include "../rest/plugin_support.hpp"
@@ -46,8 +45,8 @@ struct TestCard {
     std::unique_ptr<VirtualSe> isd;
     std::uint32_t balance = 1000;
     std::uint16_t counter = 7;
-    int credits = 0;         ///< CREDITs the purse executed
-    int commands = 0;        ///< APDUs the card received
+    int credits = 0;   ///< CREDITs the purse executed
+    int commands = 0;  ///< APDUs the card received
     bool purse_selected = false;
 
     explicit TestCard(Bytes credit) : credit_key(std::move(credit)) {
@@ -88,8 +87,8 @@ struct TestCard {
             const std::uint16_t their = static_cast<std::uint16_t>(data[4] << 8 | data[5]);
             if (their != counter || !std::equal(expected.begin(), expected.end(), data.begin() + 6))
                 return from_hex("6985");
-            balance += static_cast<std::uint32_t>(data[0]) << 24 | data[1] << 16 | data[2] << 8 |
-                       data[3];
+            balance +=
+                static_cast<std::uint32_t>(data[0]) << 24 | data[1] << 16 | data[2] << 8 | data[3];
             ++counter;
             ++credits;
             return from_hex("9000");
@@ -132,22 +131,22 @@ class SpTsm : public CeremonyRest {
             "\"},\"kmsKeys\":{\"sp-transit-credit-mac\":\"" + credit +
             "\",\"sp-transit-scp\":{\"enc\":\"" + enc + "\",\"mac\":\"" + mac + "\",\"dek\":\"" +
             dek + "\",\"i\":85,\"keyVersion\":32,\"aid\":\"A000000151000000\"}}}";
-        m_tsmd = std::make_unique<TsmdProcess>("[{\"instance\":\"sp\",\"library\":\"" +
-                                               env("SP_TSM_PLUGIN") + "\",\"config\":" + config +
-                                               "}]");
+        m_tsmd =
+            std::make_unique<TsmdProcess>("[{\"instance\":\"sp\",\"library\":\"" +
+                                          env("SP_TSM_PLUGIN") + "\",\"config\":" + config + "}]");
         ASSERT_TRUE(m_tsmd->start()) << m_tsmd->log();
         m_wallet = std::make_unique<Wallet>(*m_tsmd);
     }
     HttpResponse begin(std::uint32_t amount = 500) {
-        return m_wallet->https.post("/sp/operations",
-                              R"({"script":"top-up","variables":{"purseAid":"A0000005591010FFFF",)"
-                              R"("amount":)" + std::to_string(amount) +
-                                  R"(,"balanceCeiling":100000}})");
+        return m_wallet->https.post(
+            "/sp/operations", R"({"script":"top-up","variables":{"purseAid":"A0000005591010FFFF",)"
+                              R"("amount":)" +
+                                  std::to_string(amount) + R"(,"balanceCeiling":100000}})");
     }
     HttpResponse answer(const std::string& op, std::uint64_t seq, const Bytes& response) {
-        return m_wallet->https.post("/sp/operations/" + op + "/responses",
-                              "{\"seq\":" + std::to_string(seq) + ",\"response\":\"" +
-                                  to_hex(response) + "\"}");
+        return m_wallet->https.post(
+            "/sp/operations/" + op + "/responses",
+            "{\"seq\":" + std::to_string(seq) + ",\"response\":\"" + to_hex(response) + "\"}");
     }
     static Poco::JSON::Object::Ptr action(const HttpResponse& r) {
         return r.json()->getObject("action");
@@ -283,7 +282,7 @@ TEST_F(SpTsm, RequestRefusals) {
     ASSERT_EQ(r.status, 201) << r.body;
     const std::string op = str(r.json(), "operation");
     auto bad = m_wallet->https.post("/sp/operations/" + op + "/responses",
-                              R"({"seq":1,"response":"90G0"})");
+                                    R"({"seq":1,"response":"90G0"})");
     EXPECT_EQ(bad.status, 400);
     EXPECT_EQ(str(bad.json(), "message").rfind("response:", 0), 0u) << bad.body;
     EXPECT_EQ(answer("00112233445566778899AABBCCDDEEFF", 1, from_hex("9000")).status, 404);

@@ -109,9 +109,7 @@ class TsmdProcess {
         return rc;
     }
     int exit_code() const { return m_exit; }
-    HttpsClient client() const {
-        return HttpsClient("127.0.0.1", m_port, m_dir + "/tsmd.crt");
-    }
+    HttpsClient client() const { return HttpsClient("127.0.0.1", m_port, m_dir + "/tsmd.crt"); }
 
   private:
     std::string m_dir;

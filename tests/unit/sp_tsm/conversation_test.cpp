@@ -46,7 +46,9 @@ TEST(SpTsmConversation, ResponseRequestRefusalsNameTheField) {
     const auto ok = parse_response_request(R"({"seq":3,"response":"000003E800079000"})");
     EXPECT_EQ(ok.seq, 3u);
     EXPECT_EQ(to_hex(ok.response), "000003E800079000");
-    auto msg = [](const char* body) { return refusal([&] { parse_response_request(body); }).first; };
+    auto msg = [](const char* body) {
+        return refusal([&] { parse_response_request(body); }).first;
+    };
     EXPECT_EQ(msg(R"({"response":"9000"})").rfind("seq:", 0), 0u);
     EXPECT_EQ(msg(R"({"seq":0,"response":"9000"})").rfind("seq:", 0), 0u);
     EXPECT_EQ(msg(R"({"seq":"1","response":"9000"})").rfind("seq:", 0), 0u);

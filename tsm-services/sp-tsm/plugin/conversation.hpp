@@ -41,10 +41,10 @@ std::string wallet_done_json(const script::Done& done);
 
 /// What the plugin is waiting for from the wallet.
 enum class Waiting : std::uint8_t {
-    CardResponse = 0,        ///< the answer to the engine's SendApdu `engine_seq`
-    InitializeUpdate = 1,    ///< the answer to the KMS's INITIALIZE UPDATE (channel `engine_seq`)
-    ExternalAuthenticate = 2,///< the answer to the KMS's EXTERNAL AUTHENTICATE
-    Nothing = 3              ///< the run has ended
+    CardResponse = 0,          ///< the answer to the engine's SendApdu `engine_seq`
+    InitializeUpdate = 1,      ///< the answer to the KMS's INITIALIZE UPDATE (channel `engine_seq`)
+    ExternalAuthenticate = 2,  ///< the answer to the KMS's EXTERNAL AUTHENTICATE
+    Nothing = 3                ///< the run has ended
 };
 
 /// One operation as stored in the TSM store (table "operations", key: the operation id), as
@@ -55,7 +55,7 @@ struct OperationRecord {
     std::string id;
     std::string script;
     Bytes state;
-    std::uint64_t seq = 1;         ///< the wallet's current action number
+    std::uint64_t seq = 1;  ///< the wallet's current action number
     Waiting waiting = Waiting::CardResponse;
     std::uint64_t engine_seq = 0;  ///< the engine action the wallet's answer belongs to
     bool secure = false;           ///< the pending card APDU was wrapped (unwrap its answer)

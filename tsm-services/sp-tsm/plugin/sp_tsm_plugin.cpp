@@ -34,14 +34,20 @@ struct KeySet {
 int status_of(ErrorCode c) {
     switch (c) {
         case ErrorCode::InvalidArgument:
-        case ErrorCode::MalformedRequest: return 400;
-        case ErrorCode::NotFound: return 404;
+        case ErrorCode::MalformedRequest:
+            return 400;
+        case ErrorCode::NotFound:
+            return 404;
         case ErrorCode::Conflict:
-        case ErrorCode::WrongState: return 409;
-        case ErrorCode::PayloadTooLarge: return 413;
+        case ErrorCode::WrongState:
+            return 409;
+        case ErrorCode::PayloadTooLarge:
+            return 413;
         case ErrorCode::HsmUnavailable:
-        case ErrorCode::StoreError: return 503;
-        default: return 500;
+        case ErrorCode::StoreError:
+            return 503;
+        default:
+            return 500;
     }
 }
 
@@ -123,17 +129,20 @@ class SpTsm {
         if (!scripts || scripts->size() == 0)
             throw Error(ErrorCode::InvalidArgument, "scripts: at least one script is required");
         for (const auto& [name, v] : *scripts) {
-            if (!v.isString()) throw Error(ErrorCode::InvalidArgument, "scripts." + name + ": a path");
+            if (!v.isString())
+                throw Error(ErrorCode::InvalidArgument, "scripts." + name + ": a path");
             auto s = std::make_shared<const script::Script>(
                 script::load_script_json(read_text(v.extract<std::string>())));
             // Every key reference must be mapped now, so a run never fails on configuration.
             for (const auto& step : s->steps) {
                 if (step.kind == script::StepKind::Kms && !m_keys.contains(step.key))
-                    throw Error(ErrorCode::InvalidArgument, "scripts." + name + ": key '" +
-                                                                step.key + "' is not in kmsKeys");
-                if (step.kind == script::StepKind::SecureChannel && !m_keysets.contains(step.keyset))
-                    throw Error(ErrorCode::InvalidArgument, "scripts." + name + ": keyset '" +
-                                                                step.keyset + "' is not in kmsKeys");
+                    throw Error(ErrorCode::InvalidArgument,
+                                "scripts." + name + ": key '" + step.key + "' is not in kmsKeys");
+                if (step.kind == script::StepKind::SecureChannel &&
+                    !m_keysets.contains(step.keyset))
+                    throw Error(
+                        ErrorCode::InvalidArgument,
+                        "scripts." + name + ": keyset '" + step.keyset + "' is not in kmsKeys");
             }
             m_scripts[name] = std::move(s);
         }
@@ -145,7 +154,8 @@ class SpTsm {
             const std::string_view body(req->body, req->body_size);
             const std::string prefix = "/operations";
             if (path == prefix) {
-                if (method != "POST") return respond(resp, 405, error_body("method_not_allowed", "POST only"));
+                if (method != "POST")
+                    return respond(resp, 405, error_body("method_not_allowed", "POST only"));
                 return respond(resp, 201, start(body));
             }
             if (path.rfind(prefix + "/", 0) == 0) {
@@ -180,7 +190,8 @@ class SpTsm {
 
     std::shared_ptr<const script::Script> script_of(const std::string& name) const {
         const auto it = m_scripts.find(name);
-        if (it == m_scripts.end()) throw Error(ErrorCode::NotFound, "script: no script '" + name + "'");
+        if (it == m_scripts.end())
+            throw Error(ErrorCode::NotFound, "script: no script '" + name + "'");
         return it->second;
     }
 
@@ -245,7 +256,8 @@ class SpTsm {
                     const auto m = m_kms->mac(m_keys.at(k->key), k->algorithm, k->input);
                     run.feed_kms_result(a.seq, m.mac);
                 } catch (const KmsError& e) {
-                    log(TSM_LOG_WARNING, "sp-tsm: KMS refused step '" + a.step_id + "': " + e.what());
+                    log(TSM_LOG_WARNING,
+                        "sp-tsm: KMS refused step '" + a.step_id + "': " + e.what());
                     run.abandon("kms-refused");
                 }
                 continue;
@@ -270,7 +282,8 @@ class SpTsm {
                     r.action = wallet_apdu_json(o.initialize_update);
                     return;
                 } catch (const KmsError& e) {
-                    log(TSM_LOG_WARNING, "sp-tsm: KMS refused the secure channel: " + std::string(e.what()));
+                    log(TSM_LOG_WARNING,
+                        "sp-tsm: KMS refused the secure channel: " + std::string(e.what()));
                     run.feed_channel_result(a.seq, false);
                     continue;
                 }
@@ -324,9 +337,12 @@ class SpTsm {
                 throw Error(ErrorCode::Conflict, "seq " + std::to_string(req.seq) +
                                                      " was answered with another response");
             case Verdict::Unknown:
-                throw Error(ErrorCode::InvalidArgument, "seq: no action " + std::to_string(req.seq) + " yet");
-            case Verdict::Ended: throw Error(ErrorCode::Conflict, "the operation has ended");
-            case Verdict::Advance: break;
+                throw Error(ErrorCode::InvalidArgument,
+                            "seq: no action " + std::to_string(req.seq) + " yet");
+            case Verdict::Ended:
+                throw Error(ErrorCode::Conflict, "the operation has ended");
+            case Verdict::Advance:
+                break;
         }
         ScriptRun run = ScriptRun::restore(script_of(r.script), r.state);
         bool engine_moved = true;  // false while the channel is still being opened
@@ -354,7 +370,8 @@ class SpTsm {
                         r.action = wallet_apdu_json(ea);
                         engine_moved = false;
                     } catch (const KmsError& e) {
-                        log(TSM_LOG_WARNING, "sp-tsm: card not authenticated: " + std::string(e.what()));
+                        log(TSM_LOG_WARNING,
+                            "sp-tsm: card not authenticated: " + std::string(e.what()));
                         ok = false;
                     }
                 }
@@ -370,7 +387,8 @@ class SpTsm {
                 run.feed_channel_result(r.engine_seq, ok);
                 break;
             }
-            case Waiting::Nothing: break;
+            case Waiting::Nothing:
+                break;
         }
         if (engine_moved) drive(r, run);
         r.state = run.serialize();
@@ -388,13 +406,13 @@ class SpTsm {
         static const char* const kWaiting[] = {"card-response", "initialize-update",
                                                "external-authenticate", "nothing"};
         ScriptRun run = ScriptRun::restore(script_of(r->script), r->state);
-        std::string out = "{\"operation\":" + json_text(r->id) + ",\"script\":" +
-                          json_text(r->script) + ",\"state\":" +
-                          (r->waiting == Waiting::Nothing ? "\"done\"" : "\"waiting\"") +
-                          ",\"waitingFor\":" + json_text(kWaiting[static_cast<int>(r->waiting)]) +
-                          ",\"seq\":" + std::to_string(r->seq) +
-                          ",\"stepsExecuted\":" + std::to_string(run.steps_executed()) +
-                          ",\"action\":" + r->action;
+        std::string out =
+            "{\"operation\":" + json_text(r->id) + ",\"script\":" + json_text(r->script) +
+            ",\"state\":" + (r->waiting == Waiting::Nothing ? "\"done\"" : "\"waiting\"") +
+            ",\"waitingFor\":" + json_text(kWaiting[static_cast<int>(r->waiting)]) +
+            ",\"seq\":" + std::to_string(r->seq) +
+            ",\"stepsExecuted\":" + std::to_string(run.steps_executed()) +
+            ",\"action\":" + r->action;
         if (!r->outcome.empty()) out += ",\"outcome\":" + json_text(r->outcome);
         return out + "}";
     }
@@ -422,7 +440,9 @@ void handle(void* instance, const tsm_request* request, tsm_response* response) 
     static_cast<SpTsm*>(instance)->handle(request, response);
 }
 
-void destroy(void* instance) { delete static_cast<SpTsm*>(instance); }
+void destroy(void* instance) {
+    delete static_cast<SpTsm*>(instance);
+}
 
 const tsm_plugin kPlugin = {TSM_PLUGIN_ABI_VERSION, "sp-tsm", "0.1.0", &create, &handle, &destroy};
 

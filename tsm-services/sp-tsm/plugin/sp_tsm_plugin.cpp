@@ -12,6 +12,7 @@
 
 #include "conversation.hpp"
 #include "domain/error.hpp"
+#include "operation_driver.hpp"
 #include "plugin-api/kms_client.hpp"
 #include "plugin-api/tsm_plugin.h"
 #include "script_json.hpp"
@@ -22,14 +23,6 @@ namespace {
 
 using Poco::JSON::Object;
 using script::ScriptRun;
-
-/// A key set of a `secure-channel` step: three static keys by KMS key id.
-struct KeySet {
-    std::string enc, mac, dek;
-    std::uint8_t i = 0x55;
-    std::uint8_t key_version = 0;
-    std::optional<Bytes> aid;  ///< the security domain's AID, when kmsd needs it
-};
 
 int status_of(ErrorCode c) {
     switch (c) {
@@ -72,9 +65,29 @@ std::string read_text(const std::string& path) {
     return s.str();
 }
 
-std::uint16_t sw_of(const Bytes& r) {
-    return static_cast<std::uint16_t>(r[r.size() - 2] << 8 | r[r.size() - 1]);
-}
+/// The driver's KMS port over the plugin's KmsClient.
+class KmsClientPort final : public KmsPort {
+  public:
+    explicit KmsClientPort(KmsClient& kms) : m_kms(kms) {}
+    Bytes mac(const std::string& key_id, const std::string& algorithm, ByteView data) override {
+        return m_kms.mac(key_id, algorithm, data).mac;
+    }
+    GpOpened gp_open(const GpOpenRequest& request) override { return m_kms.gp_open(request); }
+    Bytes gp_authenticate(const std::string& session, ByteView response,
+                          std::uint8_t level) override {
+        return m_kms.gp_authenticate(session, response, level);
+    }
+    Bytes gp_wrap(const std::string& session, const Bytes& apdu) override {
+        return m_kms.gp_wrap(session, {apdu}).at(0);
+    }
+    Bytes gp_unwrap(const std::string& session, const Bytes& response) override {
+        return m_kms.gp_unwrap(session, {response}).at(0);
+    }
+    void gp_close(const std::string& session) override { m_kms.gp_close(session); }
+
+  private:
+    KmsClient& m_kms;
+};
 
 class SpTsm {
   public:
@@ -101,6 +114,7 @@ class SpTsm {
             throw Error(ErrorCode::InvalidArgument, "kms: certificate and key, or token, required");
         try {
             m_kms = std::make_unique<KmsClient>(o);
+            m_port = std::make_unique<KmsClientPort>(*m_kms);
         } catch (const KmsError& e) {
             throw Error(ErrorCode::InvalidArgument, std::string("kms: ") + e.what());
         }
@@ -223,88 +237,9 @@ class SpTsm {
             throw Error(ErrorCode::StoreError, "the TSM store failed");
     }
 
-    void close_session(OperationRecord& r) {
-        if (r.session.empty()) return;
-        try {
-            m_kms->gp_close(r.session);
-        } catch (const KmsError& e) {
-            log(TSM_LOG_WARNING, "sp-tsm: closing GP session failed: " + std::string(e.what()));
-        }
-        r.session.clear();
-    }
-
-    /// Carries out the engine's actions that need no card (KMS, opening a channel) until the
-    /// run wants an APDU sent or has ended, and records what the wallet must do.
-    void drive(OperationRecord& r, ScriptRun& run) {
-        for (;;) {
-            const script::Action& a = run.next();
-            if (const auto* d = std::get_if<script::Done>(&a.what)) {
-                close_session(r);
-                r.waiting = Waiting::Nothing;
-                r.engine_seq = 0;
-                r.secure = false;
-                r.outcome = d->outcome;
-                r.action = wallet_done_json(*d);
-                return;
-            }
-            if (const auto* k = std::get_if<script::KmsRequest>(&a.what)) {
-                if (k->operation != script::KmsOperation::Mac) {
-                    run.abandon("kms-operation-unsupported");
-                    continue;
-                }
-                try {
-                    const auto m = m_kms->mac(m_keys.at(k->key), k->algorithm, k->input);
-                    run.feed_kms_result(a.seq, m.mac);
-                } catch (const KmsError& e) {
-                    log(TSM_LOG_WARNING,
-                        "sp-tsm: KMS refused step '" + a.step_id + "': " + e.what());
-                    run.abandon("kms-refused");
-                }
-                continue;
-            }
-            if (const auto* c = std::get_if<script::OpenSecureChannel>(&a.what)) {
-                const KeySet& ks = m_keysets.at(c->keyset);
-                GpOpenRequest g;
-                g.protocol = c->protocol;
-                g.i = ks.i;
-                g.enc = ks.enc;
-                g.mac = ks.mac;
-                g.dek = ks.dek;
-                g.key_version = ks.key_version;
-                g.aid = ks.aid;
-                try {
-                    const GpOpened o = m_kms->gp_open(g);
-                    r.session = o.session;
-                    r.level = c->level;
-                    r.waiting = Waiting::InitializeUpdate;
-                    r.engine_seq = a.seq;
-                    r.secure = false;
-                    r.action = wallet_apdu_json(o.initialize_update);
-                    return;
-                } catch (const KmsError& e) {
-                    log(TSM_LOG_WARNING,
-                        "sp-tsm: KMS refused the secure channel: " + std::string(e.what()));
-                    run.feed_channel_result(a.seq, false);
-                    continue;
-                }
-            }
-            const auto& s = std::get<script::SendApdu>(a.what);
-            Bytes apdu = s.apdu;
-            if (s.secure) {
-                try {
-                    apdu = m_kms->gp_wrap(r.session, {s.apdu}).at(0);
-                } catch (const KmsError& e) {
-                    log(TSM_LOG_WARNING, "sp-tsm: KMS wrap failed: " + std::string(e.what()));
-                    run.abandon("secure-channel-failed");
-                    continue;
-                }
-            }
-            r.waiting = Waiting::CardResponse;
-            r.engine_seq = a.seq;
-            r.secure = s.secure;
-            r.action = wallet_apdu_json(apdu);
-            return;
-        }
+    OperationDriver driver() {
+        return OperationDriver(*m_port, m_keys, m_keysets,
+                               [this](const std::string& m) { log(TSM_LOG_WARNING, m); });
     }
 
     std::string start(std::string_view body) {
@@ -316,7 +251,7 @@ class SpTsm {
         r.id = new_id();
         r.script = req.script;
         r.seq = 1;
-        drive(r, run);
+        driver().drive(r, run);
         r.state = run.serialize();
         save(r);
         return answer_json(r, true);
@@ -345,56 +280,7 @@ class SpTsm {
                 break;
         }
         ScriptRun run = ScriptRun::restore(script_of(r.script), r.state);
-        bool engine_moved = true;  // false while the channel is still being opened
-        switch (r.waiting) {
-            case Waiting::CardResponse: {
-                Bytes plain = req.response;
-                if (r.secure) {
-                    try {
-                        plain = m_kms->gp_unwrap(r.session, {req.response}).at(0);
-                    } catch (const KmsError& e) {
-                        log(TSM_LOG_WARNING, "sp-tsm: unwrap failed: " + std::string(e.what()));
-                        run.abandon("secure-channel-failed");
-                        break;
-                    }
-                }
-                run.feed_response(r.engine_seq, plain);
-                break;
-            }
-            case Waiting::InitializeUpdate: {
-                bool ok = sw_of(req.response) == 0x9000;
-                if (ok) {
-                    try {
-                        const Bytes ea = m_kms->gp_authenticate(r.session, req.response, r.level);
-                        r.waiting = Waiting::ExternalAuthenticate;
-                        r.action = wallet_apdu_json(ea);
-                        engine_moved = false;
-                    } catch (const KmsError& e) {
-                        log(TSM_LOG_WARNING,
-                            "sp-tsm: card not authenticated: " + std::string(e.what()));
-                        ok = false;
-                    }
-                }
-                if (!ok) {
-                    close_session(r);
-                    run.feed_channel_result(r.engine_seq, false);
-                }
-                break;
-            }
-            case Waiting::ExternalAuthenticate: {
-                const bool ok = sw_of(req.response) == 0x9000;
-                if (!ok) close_session(r);
-                run.feed_channel_result(r.engine_seq, ok);
-                break;
-            }
-            case Waiting::Nothing:
-                break;
-        }
-        if (engine_moved) drive(r, run);
-        r.state = run.serialize();
-        r.answered_seq = req.seq;
-        r.answered_response = req.response;
-        r.seq = req.seq + 1;
+        driver().advance(r, run, req);
         save(r);
         return answer_json(r, false);
     }
@@ -419,6 +305,7 @@ class SpTsm {
 
     tsm_host_api m_host;
     std::unique_ptr<KmsClient> m_kms;
+    std::unique_ptr<KmsClientPort> m_port;
     std::map<std::string, std::string> m_keys;
     std::map<std::string, KeySet> m_keysets;
     std::map<std::string, std::shared_ptr<const script::Script>> m_scripts;

@@ -1,0 +1,147 @@
+// The SP TSM's operation driver: engine actions to KMS calls and wallet actions.
+#include "operation_driver.hpp"
+
+namespace kms::tsm::sp {
+namespace {
+
+using script::ScriptRun;
+
+std::uint16_t sw_of(const Bytes& r) {
+    return static_cast<std::uint16_t>(r[r.size() - 2] << 8 | r[r.size() - 1]);
+}
+
+}  // namespace
+
+void OperationDriver::close_session(OperationRecord& r) {
+    if (r.session.empty()) return;
+    try {
+        m_kms.gp_close(r.session);
+    } catch (const KmsError& e) {
+        warn("sp-tsm: closing GP session failed: " + std::string(e.what()));
+    }
+    r.session.clear();
+}
+
+void OperationDriver::drive(OperationRecord& r, ScriptRun& run) {
+    for (;;) {
+        const script::Action& a = run.next();
+        if (const auto* d = std::get_if<script::Done>(&a.what)) {
+            close_session(r);
+            r.waiting = Waiting::Nothing;
+            r.engine_seq = 0;
+            r.secure = false;
+            r.outcome = d->outcome;
+            r.action = wallet_done_json(*d);
+            return;
+        }
+        if (const auto* k = std::get_if<script::KmsRequest>(&a.what)) {
+            if (k->operation != script::KmsOperation::Mac) {
+                run.abandon("kms-operation-unsupported");
+                continue;
+            }
+            try {
+                const auto m = m_kms.mac(m_keys.at(k->key), k->algorithm, k->input);
+                run.feed_kms_result(a.seq, m);
+            } catch (const KmsError& e) {
+                warn("sp-tsm: KMS refused step '" + a.step_id + "': " + e.what());
+                run.abandon("kms-refused");
+            }
+            continue;
+        }
+        if (const auto* c = std::get_if<script::OpenSecureChannel>(&a.what)) {
+            const KeySet& ks = m_keysets.at(c->keyset);
+            GpOpenRequest g;
+            g.protocol = c->protocol;
+            g.i = ks.i;
+            g.enc = ks.enc;
+            g.mac = ks.mac;
+            g.dek = ks.dek;
+            g.key_version = ks.key_version;
+            g.aid = ks.aid;
+            try {
+                const GpOpened o = m_kms.gp_open(g);
+                r.session = o.session;
+                r.level = c->level;
+                r.waiting = Waiting::InitializeUpdate;
+                r.engine_seq = a.seq;
+                r.secure = false;
+                r.action = wallet_apdu_json(o.initialize_update);
+                return;
+            } catch (const KmsError& e) {
+                warn("sp-tsm: KMS refused the secure channel: " + std::string(e.what()));
+                run.feed_channel_result(a.seq, false);
+                continue;
+            }
+        }
+        const auto& s = std::get<script::SendApdu>(a.what);
+        Bytes apdu = s.apdu;
+        if (s.secure) {
+            try {
+                apdu = m_kms.gp_wrap(r.session, s.apdu);
+            } catch (const KmsError& e) {
+                warn("sp-tsm: KMS wrap failed: " + std::string(e.what()));
+                run.abandon("secure-channel-failed");
+                continue;
+            }
+        }
+        r.waiting = Waiting::CardResponse;
+        r.engine_seq = a.seq;
+        r.secure = s.secure;
+        r.action = wallet_apdu_json(apdu);
+        return;
+    }
+}
+
+void OperationDriver::advance(OperationRecord& r, ScriptRun& run, const ResponseRequest& req) {
+    bool engine_moved = true;  // false while the channel is still being opened
+    switch (r.waiting) {
+        case Waiting::CardResponse: {
+            Bytes plain = req.response;
+            if (r.secure) {
+                try {
+                    plain = m_kms.gp_unwrap(r.session, req.response);
+                } catch (const KmsError& e) {
+                    warn("sp-tsm: unwrap failed: " + std::string(e.what()));
+                    run.abandon("secure-channel-failed");
+                    break;
+                }
+            }
+            run.feed_response(r.engine_seq, plain);
+            break;
+        }
+        case Waiting::InitializeUpdate: {
+            bool ok = sw_of(req.response) == 0x9000;
+            if (ok) {
+                try {
+                    const Bytes ea = m_kms.gp_authenticate(r.session, req.response, r.level);
+                    r.waiting = Waiting::ExternalAuthenticate;
+                    r.action = wallet_apdu_json(ea);
+                    engine_moved = false;
+                } catch (const KmsError& e) {
+                    warn("sp-tsm: card not authenticated: " + std::string(e.what()));
+                    ok = false;
+                }
+            }
+            if (!ok) {
+                close_session(r);
+                run.feed_channel_result(r.engine_seq, false);
+            }
+            break;
+        }
+        case Waiting::ExternalAuthenticate: {
+            const bool ok = sw_of(req.response) == 0x9000;
+            if (!ok) close_session(r);
+            run.feed_channel_result(r.engine_seq, ok);
+            break;
+        }
+        case Waiting::Nothing:
+            break;
+    }
+    if (engine_moved) drive(r, run);
+    r.state = run.serialize();
+    r.answered_seq = req.seq;
+    r.answered_response = req.response;
+    r.seq = req.seq + 1;
+}
+
+}  // namespace kms::tsm::sp

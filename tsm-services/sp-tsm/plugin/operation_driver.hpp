@@ -1,0 +1,73 @@
+// The SP TSM's operation driver: carries out a run's actions that need no card (KMS MAC steps,
+// opening the GlobalPlatform secure channel, wrapping and unwrapping secure APDUs) through a
+// KMS port, and records what the wallet must do next (docs/sp-tsm.md, "The conversation").
+// No I/O of its own: the plugin gives it a KmsClient, the tests a fake.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "conversation.hpp"
+#include "plugin-api/kms_client.hpp"
+#include "script_run.hpp"
+
+namespace kms::tsm::sp {
+
+/// What the driver needs from kmsd: KmsClient's calls of the same names. Implementations throw
+/// KmsError when kmsd refuses or cannot be reached.
+class KmsPort {
+  public:
+    virtual ~KmsPort() = default;
+    virtual Bytes mac(const std::string& key_id, const std::string& algorithm, ByteView data) = 0;
+    virtual GpOpened gp_open(const GpOpenRequest& request) = 0;
+    virtual Bytes gp_authenticate(const std::string& session, ByteView initialize_update_response,
+                                  std::uint8_t level) = 0;
+    virtual Bytes gp_wrap(const std::string& session, const Bytes& apdu) = 0;
+    virtual Bytes gp_unwrap(const std::string& session, const Bytes& response) = 0;
+    virtual void gp_close(const std::string& session) = 0;
+};
+
+/// A `secure-channel` step's key set: three static keys by KMS key id, and kmsd's parameters.
+struct KeySet {
+    std::string enc, mac, dek;
+    std::uint8_t i = 0x55;
+    std::uint8_t key_version = 0;
+    std::optional<Bytes> aid;  ///< the security domain's AID, when kmsd needs it
+};
+
+/// Runs one request's worth of an operation. Not thread-safe per record (the plugin serializes
+/// the requests of an operation); the maps must outlive the driver.
+class OperationDriver {
+  public:
+    /// @p keys: script key reference -> KMS key id; @p keysets: keyset reference -> key set
+    /// (every reference of the scripts must be there: the plugin checks it at create()).
+    /// @p warn receives kmsd's refusals, for the log (never for the wallet).
+    OperationDriver(KmsPort& kms, const std::map<std::string, std::string>& keys,
+                    const std::map<std::string, KeySet>& keysets,
+                    std::function<void(const std::string&)> warn)
+        : m_kms(kms), m_keys(keys), m_keysets(keysets), m_warn(std::move(warn)) {}
+
+    /// Carries out the run's actions that need no card until it wants an APDU sent (wrapped
+    /// when secure) or has ended; sets r.waiting, r.engine_seq, r.secure, r.session, r.action
+    /// and, when done, r.outcome. Does not touch r.state or the seq numbers.
+    void drive(OperationRecord& r, script::ScriptRun& run);
+
+    /// Processes the wallet's response to the current action (judge() said Advance): unwraps
+    /// and feeds it, or carries the channel's opening on, then drives; updates r.state,
+    /// r.answered_*, and r.seq = req.seq + 1.
+    void advance(OperationRecord& r, script::ScriptRun& run, const ResponseRequest& req);
+
+  private:
+    void close_session(OperationRecord& r);
+    void warn(const std::string& m) { m_warn(m); }
+
+    KmsPort& m_kms;
+    const std::map<std::string, std::string>& m_keys;
+    const std::map<std::string, KeySet>& m_keysets;
+    std::function<void(const std::string&)> m_warn;
+};
+
+}  // namespace kms::tsm::sp

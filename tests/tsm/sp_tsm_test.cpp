@@ -299,5 +299,18 @@ TEST_F(SpTsm, RequestRefusals) {
     EXPECT_EQ(str(s.json(), "state"), "waiting");
 }
 
+TEST_F(SpTsm, AnInstanceWithAnUnmappedKeyReferenceIsRefusedAtStart) {
+    const std::string config = "{\"kms\":{\"url\":\"" + s_kmsd->url() + "\",\"ca\":\"" +
+                               s_kmsd->ca_file() + "\",\"token\":\"" + s_sp +
+                               "\"},\"scripts\":{\"top-up\":\"" + env("SP_TSM_SCRIPT") +
+                               "\"},\"kmsKeys\":{\"sp-transit-credit-mac\":\"k1\"}}";
+    TsmdProcess t("[{\"instance\":\"sp\",\"library\":\"" + env("SP_TSM_PLUGIN") +
+                  "\",\"config\":" + config + "}]");
+    EXPECT_FALSE(t.start());
+    EXPECT_EQ(t.exit_code(), 78);
+    EXPECT_NE(t.log().find("keyset 'sp-transit-scp' is not in kmsKeys"), std::string::npos)
+        << t.log();
+}
+
 }  // namespace
 }  // namespace kms::test

@@ -292,11 +292,29 @@ TEST_F(SpTsm, RequestRefusals) {
     EXPECT_EQ(unknown.status, 404);
     auto missing = m_wallet->https.post("/sp/operations", R"({"script":"top-up","variables":{}})");
     EXPECT_EQ(missing.status, 400) << missing.body;
+    EXPECT_EQ(m_wallet->https.request("PUT", "/sp/operations/" + op, "{}").status, 405);
     // The operation is untouched by the refusals.
     auto s = m_wallet->https.get("/sp/operations/" + op);
     ASSERT_EQ(s.status, 200);
     EXPECT_EQ(s.json()->getValue<int>("seq"), 1);
     EXPECT_EQ(str(s.json(), "state"), "waiting");
+}
+
+TEST_F(SpTsm, TheWalletCanCancelAnOperation) {
+    TestCard card(random_bytes(16));
+    start(card);
+    auto r = begin();
+    ASSERT_EQ(r.status, 201) << r.body;
+    const std::string op = str(r.json(), "operation");
+    r = answer(op, 1, card.process(from_hex(str(action(r), "apdu"))));  // SELECT
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto c = m_wallet->https.request("DELETE", "/sp/operations/" + op);
+    ASSERT_EQ(c.status, 200) << c.body;
+    EXPECT_EQ(str(action(c), "outcome"), "cancelled");
+    EXPECT_EQ(m_wallet->https.request("DELETE", "/sp/operations/" + op).body, c.body);
+    EXPECT_EQ(answer(op, 2, from_hex("9000")).status, 409);
+    EXPECT_EQ(str(m_wallet->https.get("/sp/operations/" + op).json(), "outcome"), "cancelled");
+    EXPECT_EQ(m_wallet->https.request("DELETE", "/sp/operations/0011").status, 404);
 }
 
 TEST_F(SpTsm, AnInstanceWithAnUnmappedKeyReferenceIsRefusedAtStart) {

@@ -104,7 +104,7 @@ class Driver : public ::testing::Test {
 
 TEST_F(Driver, SecureApdusAreWrappedAndKmsStepsNeverReachTheWallet) {
     begin_top_up();
-    EXPECT_EQ(r.action, apdu("00A4040009A0000005591010FFFF00"));     // plain SELECT
+    EXPECT_EQ(r.action, apdu("00A4040009A0000005591010FFFF00"));    // plain SELECT
     EXPECT_EQ(answer("9000"), apdu("80502000081122334455667788"));  // INITIALIZE UPDATE
     EXPECT_EQ(r.waiting, Waiting::InitializeUpdate);
     EXPECT_EQ(kms.opened.protocol, "SCP02");
@@ -182,6 +182,22 @@ TEST_F(Driver, KmsRefusalsEndTheRunWithNamedOutcomes) {
     answer("9000");
     answer("000003E800079000");
     EXPECT_EQ(r.outcome, "secure-channel-failed");
+}
+
+TEST_F(Driver, AbandoningClosesTheSessionAndKeepsAnEndedOutcome) {
+    begin_top_up();
+    answer("9000");
+    answer("00112233445566778899AABBCCDDEEFF00119000");  // waiting for EXTERNAL AUTHENTICATE
+    const std::uint64_t seq = r.seq;
+    driver.abandon(r, *run, "cancelled");
+    EXPECT_EQ(r.outcome, "cancelled");
+    EXPECT_EQ(r.waiting, Waiting::Nothing);
+    EXPECT_EQ(r.seq, seq);
+    EXPECT_EQ(kms.closed, std::vector<std::string>{"s1"});
+    EXPECT_EQ(judge(r, ResponseRequest{seq, from_hex("9000")}), Verdict::Ended);
+    driver.abandon(r, *run, "other");
+    EXPECT_EQ(r.outcome, "cancelled");
+    EXPECT_EQ(kms.closed.size(), 1u);
 }
 
 TEST_F(Driver, EncryptStepsAreNotSupportedYet) {

@@ -144,4 +144,11 @@ void OperationDriver::advance(OperationRecord& r, ScriptRun& run, const Response
     r.seq = req.seq + 1;
 }
 
+void OperationDriver::abandon(OperationRecord& r, ScriptRun& run, std::string_view outcome) {
+    if (r.waiting == Waiting::Nothing) return;
+    run.abandon(outcome);
+    drive(r, run);
+    r.state = run.serialize();
+}
+
 }  // namespace kms::tsm::sp

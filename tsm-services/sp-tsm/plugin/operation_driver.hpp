@@ -60,6 +60,11 @@ class OperationDriver {
     /// r.answered_*, and r.seq = req.seq + 1.
     void advance(OperationRecord& r, script::ScriptRun& run, const ResponseRequest& req);
 
+    /// Ends the run with the failure @p outcome (the wallet gave up), closing the KMS session;
+    /// a run that has ended keeps its outcome. Updates r.state; r.seq is unchanged, so a later
+    /// response to the pending action gets 409.
+    void abandon(OperationRecord& r, script::ScriptRun& run, std::string_view outcome);
+
   private:
     void close_session(OperationRecord& r);
     void warn(const std::string& m) { m_warn(m); }

@@ -178,6 +178,7 @@ class SpTsm {
                 const std::string id = rest.substr(0, slash);
                 const std::string tail = slash == std::string::npos ? "" : rest.substr(slash);
                 if (tail.empty() && method == "GET") return respond(resp, 200, summary(id));
+                if (tail.empty() && method == "DELETE") return respond(resp, 200, cancel(id));
                 if (tail == "/responses" && method == "POST")
                     return respond(resp, 200, response(id, body));
                 if (tail.empty() || tail == "/responses")
@@ -283,6 +284,20 @@ class SpTsm {
         driver().advance(r, run, req);
         save(r);
         return answer_json(r, false);
+    }
+
+    /// DELETE /operations/{id}: the wallet gives up; the run ends "cancelled" (an ended
+    /// operation keeps its outcome). Answers like a response: the current seq and the action.
+    std::string cancel(const std::string& id) {
+        std::lock_guard lock(m_mutex);
+        auto rec = load(id);
+        if (!rec) throw Error(ErrorCode::NotFound, "no operation '" + id + "'");
+        if (rec->waiting != Waiting::Nothing) {
+            ScriptRun run = ScriptRun::restore(script_of(rec->script), rec->state);
+            driver().abandon(*rec, run, "cancelled");
+            save(*rec);
+        }
+        return answer_json(*rec, false);
     }
 
     std::string summary(const std::string& id) {

@@ -5,10 +5,11 @@
 // The test card: the virtual SE's ISD (SCP02 i=55, fresh random TDEA keys, loaded into kmsd by
 // ceremony) answers INITIALIZE UPDATE and EXTERNAL AUTHENTICATE, so kmsd authenticates a real
 // card and the card authenticates kmsd; a purse application written here answers SELECT, READ
-// BALANCE and CREDIT. It refuses purse commands without the C-MAC class (CLA 84), strips the
-// 8-byte C-MAC without verifying it (kmsd's SCP02 C-MACs are checked against the virtual SE in
-// rest-gp-card), and checks CREDIT's SP MAC itself with the ceremony key's value (ISO/IEC 9797-1
-// MAC algorithm 3) and its own counter, as a real purse does.
+// BALANCE and CREDIT. It refuses purse commands without the C-MAC class (CLA 84), has the ISD
+// verify each one's C-MAC in its session (the ISD checks every command of a session whatever its
+// INS, and answers 6D00 to an instruction it does not know), and checks CREDIT's SP MAC itself
+// with the ceremony key's value (ISO/IEC 9797-1 MAC algorithm 3) and its own counter, as a real
+// purse does.
 #include <gtest/gtest.h>
 #include <openssl/rand.h>
 
@@ -45,8 +46,9 @@ struct TestCard {
     std::unique_ptr<VirtualSe> isd;
     std::uint32_t balance = 1000;
     std::uint16_t counter = 7;
-    int credits = 0;   ///< CREDITs the purse executed
-    int commands = 0;  ///< APDUs the card received
+    int credits = 0;        ///< CREDITs the purse executed
+    int commands = 0;       ///< APDUs the card received
+    int macs_verified = 0;  ///< purse commands whose C-MAC the ISD verified
     bool purse_selected = false;
 
     explicit TestCard(Bytes credit) : credit_key(std::move(credit)) {
@@ -71,6 +73,12 @@ struct TestCard {
         }
         if (!purse_selected) return from_hex("6D00");
         if (c.cla != 0x84 || c.data.size() < 8) return from_hex("6982");  // no C-MAC
+        // The ISD checks the C-MAC of every command of its session, whatever the INS, and
+        // answers 6D00 to a purse instruction whose C-MAC verified (6982 and the session ends
+        // when it does not): the purse trusts the command only then.
+        const Bytes isd_says = isd->process(raw);
+        if (to_hex(isd_says) != "6D00") return isd_says;
+        ++macs_verified;
         const Bytes data(c.data.begin(), c.data.end() - 8);
         if (c.ins == 0x5C) {
             Bytes r = u32(balance);
@@ -196,6 +204,7 @@ TEST_F(SpTsm, TopUpCreditsOnceEvenWhenTheSameResponseIsPostedTwice) {
     EXPECT_EQ(card.balance, 1500u);
     EXPECT_EQ(card.credits, 1);
     EXPECT_EQ(card.commands, 6);
+    EXPECT_EQ(card.macs_verified, 3);
 
     const auto s = m_wallet->https.get("/sp/operations/" + op);
     ASSERT_EQ(s.status, 200) << s.body;
@@ -257,6 +266,24 @@ TEST_F(SpTsm, WrongResponsesEndWithTheScriptsNamedFailure) {
     }
     EXPECT_EQ(str(action(r), "outcome"), "credit-refused");
     EXPECT_EQ(card.balance, 1000u);
+}
+
+TEST_F(SpTsm, ATamperedCMacIsRefusedByTheCard) {
+    TestCard card(random_bytes(16));
+    start(card);
+    auto r = begin();
+    ASSERT_EQ(r.status, 201) << r.body;
+    const std::string op = str(r.json(), "operation");
+    std::uint64_t seq = 1;
+    while (str(action(r), "kind") == "apdu") {
+        Bytes apdu = from_hex(str(action(r), "apdu"));
+        if (apdu[0] == 0x84 && apdu[1] == 0x5C) apdu[apdu.size() - 2] ^= 0x01;  // in the C-MAC
+        r = answer(op, seq++, card.process(apdu));
+        ASSERT_EQ(r.status, 200) << r.body;
+    }
+    EXPECT_EQ(str(action(r), "outcome"), "read-balance-refused");
+    EXPECT_EQ(card.macs_verified, 0);
+    EXPECT_EQ(card.credits, 0);
 }
 
 TEST_F(SpTsm, ACardWithOtherKeysGetsNoChannelAndNoCredit) {

@@ -4,6 +4,7 @@
 // marked delivered, the state surviving a restart and seen by a second tsmd sharing the TSM
 // store, and the 4xx answers naming the field.
 #include <Poco/JSON/Array.h>
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include "tsmd_process.hpp"
@@ -40,6 +41,18 @@ void expect_error(const HttpResponse& r, int status, const std::string& error,
 
 std::string plugins(const std::string& name = "se") {
     return "[" + instance(name, env("TSM_SE_PLUGIN"), R"({"kms":{}})") + "]";
+}
+
+TEST(SeTsm, ThePluginExportsOnlyItsEntryPoint) {
+    void* lib = ::dlopen(env("TSM_SE_PLUGIN").c_str(), RTLD_NOW | RTLD_LOCAL);
+    ASSERT_NE(lib, nullptr) << ::dlerror();
+    EXPECT_NE(::dlsym(lib, "tsm_plugin_entry"), nullptr);
+    // The domain's functions are linked in but local (plugin/exports.map).
+    EXPECT_EQ(::dlsym(lib,
+                      "_ZN3kms3tsm2se14decode_productERKNSt7__cxx1112basic_stringIcSt11char_"
+                      "traitsIcESaIcEEE"),
+              nullptr);
+    ::dlclose(lib);
 }
 
 TEST(SeTsm, RegistersWalksTheLifeCycleReportsALossAndKeepsItAll) {

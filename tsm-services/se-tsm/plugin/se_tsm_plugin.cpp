@@ -258,6 +258,8 @@ std::uint64_t seq_segment(const std::string& text) {
     return n;
 }
 
+std::string error_body(std::string_view error, const std::string& message);
+
 Answer route(SeTsmService& s, const tsm_request& req) {
     const std::string method = req.method, path = req.path;
     const std::vector<std::string> p = split_path(path);
@@ -319,8 +321,8 @@ Answer route(SeTsmService& s, const tsm_request& req) {
         }
         if (is("POST", 3)) return {200, to_text(to_json(s.mark_delivered(seq_segment(p[1]))))};
     }
-    return {405, R"({"error":"method_not_allowed","message":")" + method + " is not allowed on " +
-                     path.substr(0, 100) + "\"}"};
+    return {405,
+            error_body("method_not_allowed", method + " is not allowed on " + path.substr(0, 100))};
 }
 
 int status_of(ErrorCode code) {

@@ -7,6 +7,11 @@
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstdio>
+#include <thread>
+#include <vector>
+
 #include "tsmd_process.hpp"
 
 namespace kms::test {
@@ -182,6 +187,38 @@ TEST(SeTsm, TwoTsmdProcessesSharingTheTsmStoreSeeTheSameState) {
     }
     std::error_code ec;
     std::filesystem::remove_all(store, ec);
+}
+
+TEST(SeTsm, ConcurrentRequestsOnOneOwnerLoseNoIndexUpdate) {
+    TsmdProcess t(plugins());
+    ASSERT_TRUE(t.start()) << t.log();
+    ASSERT_EQ(t.client().post("/se/products", kProduct).status, 201);
+    // tsmd calls handle() from several threads; every SE registered here goes into one owner's
+    // index, which only se-tsm's serialization keeps whole.
+    constexpr int kThreads = 4, kEach = 8;
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (int i = 0; i < kThreads; ++i)
+        threads.emplace_back([&, i] {
+            HttpsClient c = t.client();
+            for (int k = 0; k < kEach; ++k) {
+                char seid[17];
+                std::snprintf(seid, sizeof seid, "E0E0E0E0%04X%04X", i, k);
+                if (c.post("/se/ses", se_body(seid, "erin")).status != 201) ++failures;
+                if (c.request("PUT", std::string("/se/ses/") + seid + "/attributes/transit",
+                              R"({"valid":true})")
+                        .status != 200)
+                    ++failures;
+            }
+        });
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(failures, 0);
+    auto loss = t.client().post("/se/loss-reports", R"({"owner":"erin"})");
+    ASSERT_EQ(loss.status, 200) << loss.body;
+    EXPECT_EQ(loss.json()->getArray("ses")->size(), std::size_t{kThreads * kEach});
+    EXPECT_EQ(loss.json()->getValue<int>("invalidated"), kThreads * kEach);
+    EXPECT_EQ(t.client().get("/se/outbox?status=pending").json()->getArray("entries")->size(),
+              std::size_t{kThreads * kEach});
 }
 
 TEST(SeTsm, BadRequestsAreClear4xxNamingTheField) {

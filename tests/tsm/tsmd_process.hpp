@@ -1,5 +1,6 @@
-// TsmdProcess: tsmd as a process in its own temporary folder, with a self-signed server
-// certificate for 127.0.0.1, for the tests of tsmd and of its plugins.
+// Test support for the tsm suite: tsmd as a process on 127.0.0.1 over TLS, with its own
+// temporary folder (configuration, self-signed server certificate, TSM store, log), started and
+// stopped by PID. Used by tsmd_test.cpp and se_tsm_test.cpp.
 #pragma once
 
 #include <openssl/evp.h>
@@ -10,6 +11,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "kmsd_process.hpp"
@@ -65,7 +68,9 @@ inline void make_server_certificate(const std::string& dir) {
 /// tsmd with a configuration in its own temporary folder.
 class TsmdProcess {
   public:
-    explicit TsmdProcess(const std::string& plugins_json) {
+    /// @p store: the TSM store's folder, relative to this tsmd's folder or absolute (two tsmd
+    /// processes may share one).
+    explicit TsmdProcess(const std::string& plugins_json, const std::string& store = "store") {
         char tmpl[] = "/tmp/tsmd-test-XXXXXX";
         if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp");
         m_dir = tmpl;
@@ -73,9 +78,11 @@ class TsmdProcess {
         m_port = free_port();
         write(config(), "{\"listen\":\"127.0.0.1:" + std::to_string(m_port) +
                             "\",\"tls\":{\"certificate\":\"tsmd.crt\",\"key\":\"tsmd.key\"},"
-                            "\"store\":\"store\",\"maxBodyBytes\":4096,\"plugins\":" +
-                            plugins_json + "}");
+                            "\"store\":\"" +
+                            store + "\",\"maxBodyBytes\":4096,\"plugins\":" + plugins_json + "}");
     }
+    TsmdProcess(const TsmdProcess&) = delete;
+    TsmdProcess& operator=(const TsmdProcess&) = delete;
     ~TsmdProcess() {
         stop();
         std::error_code ec;
@@ -117,5 +124,11 @@ class TsmdProcess {
     pid_t m_pid = -1;
     int m_exit = 0;
 };
+
+inline std::string instance(const std::string& name, const std::string& library,
+                            const std::string& config) {
+    return "{\"instance\":\"" + name + "\",\"library\":\"" + library + "\",\"config\":" + config +
+           "}";
+}
 
 }  // namespace kms::test

@@ -3,28 +3,12 @@
 // routing by instance, each instance's own configuration and store namespace, the store
 // surviving a restart, answers the host must supply (none, two), size limits, and start-up
 // refusals (missing library, create() refusing, a newer ABI, bad configuration).
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
-#include <signal.h>
-
-#include <chrono>
-#include <filesystem>
-#include <fstream>
-#include <thread>
-
 #include <gtest/gtest.h>
 
 #include "tsmd_process.hpp"
 
 namespace kms::test {
 namespace {
-
-std::string instance(const std::string& name, const std::string& library,
-                     const std::string& config) {
-    return "{\"instance\":\"" + name + "\",\"library\":\"" + library + "\",\"config\":" + config +
-           "}";
-}
 
 TEST(Tsmd, RoutesEachInstanceWithItsOwnConfigurationAndStore) {
     const std::string echo = env("TSM_ECHO_PLUGIN");

@@ -1,0 +1,22 @@
+// The port through which the SE TSM keeps its state: a durable key-value store of named tables.
+// The plugin implements it over tsm_host_api's store (tsmd's TSM store, shared by every tsmd
+// process on the machine); the unit tests over a map.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace kms::tsm::se {
+
+class SeStore {
+  public:
+    virtual ~SeStore() = default;
+    /// The value, or std::nullopt when there is none. Throws kms::Error(StoreError) when the
+    /// store cannot be read.
+    virtual std::optional<std::string> get(const std::string& table, const std::string& key) = 0;
+    /// Writes durably before returning; throws kms::Error(StoreError) when it cannot.
+    virtual void put(const std::string& table, const std::string& key,
+                     const std::string& value) = 0;
+};
+
+}  // namespace kms::tsm::se

@@ -1,0 +1,218 @@
+// The SE TSM's use cases (see se_tsm_service.hpp). Tables of the store:
+//   products     product id            -> Product record
+//   ses          SEID                  -> SecureElement record
+//   owners       owner                 -> list of SEIDs
+//   se-products  SEID                  -> list of SP product ids with an attribute
+//   attributes   SEID "/" product id   -> Attribute record
+//   outbox       20-digit seq          -> OutboxEntry record
+//   meta         "outbox-next"         -> next outbox seq (decimal)
+#include "se_tsm_service.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+
+#include "domain/error.hpp"
+#include "se_codec.hpp"
+
+namespace kms::tsm::se {
+namespace {
+
+const std::string kProducts = "products", kSes = "ses", kOwners = "owners",
+                  kSeProducts = "se-products", kAttributes = "attributes", kOutbox = "outbox",
+                  kMeta = "meta", kOutboxNext = "outbox-next";
+
+std::string normalized_seid(const std::string& seid) {
+    try {
+        return normalize_hex("seid", seid, 4, 32);
+    } catch (const Error&) {
+        throw Error(ErrorCode::NotFound, "no SE with seid " + seid.substr(0, 64));
+    }
+}
+
+}  // namespace
+
+std::string outbox_key(std::uint64_t seq) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%020llu", static_cast<unsigned long long>(seq));
+    return buf;
+}
+
+Product SeTsmService::register_product(Product p) {
+    validate(p);
+    std::lock_guard lock(m_mutex);
+    if (m_store.get(kProducts, p.id))
+        throw Error(ErrorCode::Conflict, "product " + p.id + " is registered already");
+    m_store.put(kProducts, p.id, encode(p));
+    return p;
+}
+
+Product SeTsmService::product(const std::string& id) {
+    std::lock_guard lock(m_mutex);
+    std::optional<std::string> text;
+    try {
+        check_id("id", id);
+        text = m_store.get(kProducts, id);
+    } catch (const Error& e) {
+        if (e.code() != ErrorCode::InvalidArgument) throw;
+    }
+    if (!text) throw Error(ErrorCode::NotFound, "no product with id " + id.substr(0, 64));
+    return decode_product(*text);
+}
+
+SecureElement SeTsmService::register_se(SecureElement se,
+                                        std::optional<Diversification> diversification) {
+    validate(se);
+    std::lock_guard lock(m_mutex);
+    const std::optional<std::string> product = m_store.get(kProducts, se.product_id);
+    if (!product)
+        throw Error(ErrorCode::NotFound, "productId: no product with id " + se.product_id);
+    se.isd_diversification =
+        diversification ? *diversification : decode_product(*product).diversification;
+    if (m_store.get(kSes, se.seid))
+        throw Error(ErrorCode::Conflict, "the SE " + se.seid + " is registered already");
+    append_to_list(kOwners, se.owner, se.seid);
+    m_store.put(kSes, se.seid, encode(se));
+    return se;
+}
+
+SecureElement SeTsmService::load_se(const std::string& seid) {
+    const std::string key = normalized_seid(seid);
+    const std::optional<std::string> text = m_store.get(kSes, key);
+    if (!text) throw Error(ErrorCode::NotFound, "no SE with seid " + key);
+    return decode_se(*text);
+}
+
+SecureElement SeTsmService::se(const std::string& seid) {
+    std::lock_guard lock(m_mutex);
+    return load_se(seid);
+}
+
+SecureElement SeTsmService::change_state(const std::string& seid, CardState to) {
+    std::lock_guard lock(m_mutex);
+    SecureElement se = load_se(seid);
+    if (!card_transition_allowed(se.state, to))
+        throw Error(ErrorCode::WrongState, "the GP card life cycle does not allow " +
+                                               std::string(card_state_name(se.state)) + " -> " +
+                                               std::string(card_state_name(to)));
+    se.state = to;
+    m_store.put(kSes, se.seid, encode(se));
+    return se;
+}
+
+Attribute SeTsmService::set_attribute(const std::string& seid, const std::string& product,
+                                      bool valid) {
+    check_id("product", product);
+    std::lock_guard lock(m_mutex);
+    const SecureElement se = load_se(seid);
+    if (valid && se.state == CardState::Terminated)
+        throw Error(ErrorCode::WrongState,
+                    "the SE " + se.seid + " is TERMINATED: no attribute can be made valid");
+    append_to_list(kSeProducts, se.seid, product);
+    const Attribute a{se.seid, product, valid};
+    m_store.put(kAttributes, se.seid + "/" + product, encode(a));
+    return a;
+}
+
+Attribute SeTsmService::attribute(const std::string& seid, const std::string& product) {
+    std::lock_guard lock(m_mutex);
+    const SecureElement se = load_se(seid);
+    std::optional<std::string> text;
+    try {
+        check_id("product", product);
+        text = m_store.get(kAttributes, se.seid + "/" + product);
+    } catch (const Error& e) {
+        if (e.code() != ErrorCode::InvalidArgument) throw;
+    }
+    if (!text)
+        throw Error(ErrorCode::NotFound,
+                    "the SE " + se.seid + " has no attribute for product " + product.substr(0, 64));
+    return decode_attribute(*text);
+}
+
+std::vector<std::string> SeTsmService::attribute_products(const std::string& seid) {
+    std::lock_guard lock(m_mutex);
+    const SecureElement se = load_se(seid);
+    const auto list = m_store.get(kSeProducts, se.seid);
+    return list ? decode_list(*list) : std::vector<std::string>{};
+}
+
+LossReport SeTsmService::report_loss(const std::string& owner) {
+    check_owner("owner", owner);
+    std::lock_guard lock(m_mutex);
+    const auto ses = m_store.get(kOwners, owner);
+    if (!ses) throw Error(ErrorCode::NotFound, "owner: no SE is registered for " + owner);
+    LossReport report;
+    for (const std::string& seid : decode_list(*ses)) {
+        // An index entry whose SE record a crash did not let us write is skipped.
+        if (!m_store.get(kSes, seid)) continue;
+        report.ses.push_back(seid);
+        const auto products = m_store.get(kSeProducts, seid);
+        if (!products) continue;
+        for (const std::string& product : decode_list(*products)) {
+            m_store.put(kAttributes, seid + "/" + product, encode(Attribute{seid, product, false}));
+            ++report.invalidated;
+            OutboxEntry entry;
+            entry.seq = next_outbox_seq();
+            entry.seid = seid;
+            entry.product = product;
+            m_store.put(kOutbox, outbox_key(entry.seq), encode(entry));
+            report.outbox.push_back(entry.seq);
+        }
+    }
+    return report;
+}
+
+std::vector<OutboxEntry> SeTsmService::outbox(std::optional<OutboxStatus> status) {
+    std::lock_guard lock(m_mutex);
+    const std::uint64_t end = stored_outbox_next();
+    std::vector<OutboxEntry> out;
+    // ABI 1 of the store has no range scan: entries are read by sequence number.
+    for (std::uint64_t seq = 1; seq < end; ++seq) {
+        const auto text = m_store.get(kOutbox, outbox_key(seq));
+        if (!text) continue;  // a number a crash left unused
+        OutboxEntry e = decode_outbox_entry(*text);
+        if (!status || e.status == *status) out.push_back(std::move(e));
+    }
+    return out;
+}
+
+OutboxEntry SeTsmService::mark_delivered(std::uint64_t seq) {
+    std::lock_guard lock(m_mutex);
+    const auto text = seq == 0 ? std::nullopt : m_store.get(kOutbox, outbox_key(seq));
+    if (!text) throw Error(ErrorCode::NotFound, "no outbox entry " + std::to_string(seq));
+    OutboxEntry e = decode_outbox_entry(*text);
+    if (e.status == OutboxStatus::Delivered) return e;
+    e.status = OutboxStatus::Delivered;
+    ++e.attempts;
+    m_store.put(kOutbox, outbox_key(seq), encode(e));
+    return e;
+}
+
+void SeTsmService::append_to_list(const std::string& table, const std::string& key,
+                                  const std::string& name) {
+    const auto text = m_store.get(table, key);
+    std::vector<std::string> list = text ? decode_list(*text) : std::vector<std::string>{};
+    if (std::find(list.begin(), list.end(), name) != list.end()) return;
+    list.push_back(name);
+    m_store.put(table, key, encode_list(list));
+}
+
+std::uint64_t SeTsmService::stored_outbox_next() {
+    const auto text = m_store.get(kMeta, kOutboxNext);
+    std::uint64_t seq = 1;
+    if (text) {
+        auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), seq);
+        if (text->empty() || ec != std::errc() || p != text->data() + text->size() || seq == 0)
+            throw Error(ErrorCode::Integrity, "stored outbox-next is not a number");
+    }
+    return seq;
+}
+
+std::uint64_t SeTsmService::next_outbox_seq() {
+    const std::uint64_t seq = stored_outbox_next();
+    m_store.put(kMeta, kOutboxNext, std::to_string(seq + 1));
+    return seq;
+}
+
+}  // namespace kms::tsm::se

@@ -1,0 +1,411 @@
+// se-tsm as a tsmd plugin (plugin-api/tsm_plugin.h, ABI 1): routes JSON requests to the domain's
+// SeTsmService, whose state lives only in the host's TSM store. Every exception is caught here,
+// at the C boundary, and becomes a JSON error {"error", "message"}. Routes: docs/se-tsm.md.
+#include <Poco/Dynamic/Var.h>
+#include <Poco/Exception.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <charconv>
+#include <cstdio>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "domain/error.hpp"
+#include "plugin-api/tsm_plugin.h"
+#include "se_tsm_service.hpp"
+
+namespace kms::tsm::se {
+namespace {
+
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+/// SeStore over the host's store calls.
+class HostStore final : public SeStore {
+  public:
+    explicit HostStore(const tsm_host_api* host) : m_host(host) {}
+
+    std::optional<std::string> get(const std::string& table, const std::string& key) override {
+        std::string buffer(256, '\0');
+        for (int round = 0; round < 3; ++round) {
+            std::size_t size = buffer.size();
+            const int rc =
+                m_host->store_get(m_host->host, table.c_str(), key.c_str(), buffer.data(), &size);
+            if (rc == TSM_STORE_OK) return buffer.substr(0, size);
+            if (rc == TSM_STORE_NOT_FOUND) return std::nullopt;
+            if (rc != TSM_STORE_TOO_LARGE) fail("read", table, rc);
+            buffer.resize(size);
+        }
+        fail("read", table, TSM_STORE_TOO_LARGE);
+    }
+    void put(const std::string& table, const std::string& key, const std::string& value) override {
+        const int rc =
+            m_host->store_put(m_host->host, table.c_str(), key.c_str(), value.data(), value.size());
+        if (rc != TSM_STORE_OK) fail("write", table, rc);
+    }
+
+  private:
+    [[noreturn]] static void fail(const char* what, const std::string& table, int rc) {
+        throw Error(rc == TSM_STORE_INVALID ? ErrorCode::Internal : ErrorCode::StoreError,
+                    std::string("TSM store: cannot ") + what + " table " + table + " (result " +
+                        std::to_string(rc) + ")");
+    }
+    const tsm_host_api* m_host;
+};
+
+struct Instance {
+    explicit Instance(const tsm_host_api* h) : host(h), store(h), service(store) {}
+    const tsm_host_api* host;
+    HostStore store;
+    SeTsmService service;
+};
+
+struct Answer {
+    int status;
+    std::string body;
+};
+
+std::string to_text(const Object& o) {
+    std::ostringstream out;
+    o.stringify(out);
+    return out.str();
+}
+
+[[noreturn]] void bad(const std::string& message) {
+    throw Error(ErrorCode::InvalidArgument, message);
+}
+
+Object::Ptr parse_body(const tsm_request& req) {
+    if (req.body_size == 0)
+        throw Error(ErrorCode::MalformedRequest, "the body must be a JSON object");
+    Poco::Dynamic::Var v;
+    try {
+        v = Poco::JSON::Parser().parse(std::string(req.body, req.body_size));
+    } catch (const Poco::Exception&) {
+        throw Error(ErrorCode::MalformedRequest, "the body is not JSON");
+    }
+    if (v.type() != typeid(Object::Ptr))
+        throw Error(ErrorCode::MalformedRequest, "the body must be a JSON object");
+    return v.extract<Object::Ptr>();
+}
+
+std::string string_field(const Object& o, const std::string& name, const std::string& path = "") {
+    const std::string field = path + name;
+    if (!o.has(name) || o.isNull(name)) bad(field + " is required");
+    const Poco::Dynamic::Var v = o.get(name);
+    if (!v.isString()) bad(field + " must be a string");
+    return v.extract<std::string>();
+}
+
+std::optional<std::string> optional_string(const Object& o, const std::string& name,
+                                           const std::string& path = "") {
+    if (!o.has(name) || o.isNull(name)) return std::nullopt;
+    return string_field(o, name, path);
+}
+
+bool bool_field(const Object& o, const std::string& name) {
+    if (!o.has(name) || o.isNull(name)) bad(name + " is required");
+    const Poco::Dynamic::Var v = o.get(name);
+    if (v.type() != typeid(bool)) bad(name + " must be true or false");
+    return v.extract<bool>();
+}
+
+std::int64_t int_field(const Object& o, const std::string& name) {
+    if (!o.has(name) || o.isNull(name)) bad(name + " is required");
+    const Poco::Dynamic::Var v = o.get(name);
+    if (!v.isInteger()) bad(name + " must be an integer");
+    try {
+        return v.convert<std::int64_t>();
+    } catch (const Poco::Exception&) {
+        bad(name + " is out of range");
+    }
+}
+
+std::vector<std::uint8_t> scp_list(const Object& o, const std::string& name) {
+    std::vector<std::uint8_t> out;
+    if (!o.has(name) || o.isNull(name)) return out;
+    Array::Ptr a = o.getArray(name);
+    if (!a) bad(name + " must be a list of i values as two hex digits, e.g. [\"15\"]");
+    for (std::size_t i = 0; i < a->size(); ++i) {
+        const Poco::Dynamic::Var v = a->get(static_cast<unsigned>(i));
+        const std::string item = v.isString() ? v.extract<std::string>() : "";
+        unsigned n = 0;
+        auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), n, 16);
+        if (item.size() != 2 || ec != std::errc() || p != item.data() + item.size())
+            bad(name + "[" + std::to_string(i) + "] must be an i value as two hex digits");
+        out.push_back(static_cast<std::uint8_t>(n));
+    }
+    return out;
+}
+
+Diversification diversification_field(const std::string& field, const std::string& value) {
+    const auto d = parse_diversification(value);
+    if (!d) bad(field + " must be \"none\", \"VISA2\" or \"EMV-CPS11\"");
+    return *d;
+}
+
+Array hex_list(const std::vector<std::uint8_t>& list) {
+    Array a;
+    for (std::uint8_t b : list) {
+        char buf[3];
+        std::snprintf(buf, sizeof buf, "%02X", b);
+        a.add(std::string(buf));
+    }
+    return a;
+}
+
+Object to_json(const Product& p) {
+    Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+    o.set("id", p.id);
+    o.set("vendor", p.vendor);
+    o.set("chipModel", p.chip_model);
+    o.set("gpVersion", p.gp_version);
+    o.set("scp02", hex_list(p.scp02));
+    o.set("scp03", hex_list(p.scp03));
+    o.set("isdAid", p.isd_aid);
+    o.set("diversification", std::string(diversification_name(p.diversification)));
+    o.set("defaultKeyVersion", p.default_key_version);
+    return o;
+}
+
+Object to_json(const SecureElement& se) {
+    Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+    o.set("seid", se.seid);
+    o.set("cplc", se.cplc);
+    o.set("productId", se.product_id);
+    Object key(Poco::JSON_PRESERVE_KEY_ORDER);
+    key.set("keyId", se.isd_key_id);
+    key.set("diversification", std::string(diversification_name(se.isd_diversification)));
+    o.set("isdKey", key);
+    o.set("state", std::string(card_state_name(se.state)));
+    o.set("owner", se.owner);
+    return o;
+}
+
+Object to_json(const Attribute& a) {
+    Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+    o.set("seid", a.seid);
+    o.set("product", a.product);
+    o.set("valid", a.valid);
+    return o;
+}
+
+Object to_json(const OutboxEntry& e) {
+    Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+    o.set("seq", static_cast<Poco::UInt64>(e.seq));
+    o.set("seid", e.seid);
+    o.set("product", e.product);
+    o.set("event", e.event);
+    o.set("status", std::string(outbox_status_name(e.status)));
+    o.set("attempts", static_cast<Poco::UInt64>(e.attempts));
+    return o;
+}
+
+Answer post_product(SeTsmService& s, const Object& b) {
+    Product p;
+    p.id = string_field(b, "id");
+    p.vendor = string_field(b, "vendor");
+    p.chip_model = string_field(b, "chipModel");
+    p.gp_version = string_field(b, "gpVersion");
+    p.scp02 = scp_list(b, "scp02");
+    p.scp03 = scp_list(b, "scp03");
+    p.isd_aid = string_field(b, "isdAid");
+    p.diversification =
+        diversification_field("diversification", string_field(b, "diversification"));
+    const std::int64_t kv = int_field(b, "defaultKeyVersion");
+    if (kv < 1 || kv > 127) bad("defaultKeyVersion must be 1 to 127");
+    p.default_key_version = static_cast<int>(kv);
+    return {201, to_text(to_json(s.register_product(std::move(p))))};
+}
+
+Answer post_se(SeTsmService& s, const Object& b) {
+    SecureElement se;
+    se.seid = string_field(b, "seid");
+    se.cplc = string_field(b, "cplc");
+    se.product_id = string_field(b, "productId");
+    se.owner = string_field(b, "owner");
+    if (!b.has("isdKey") || b.isNull("isdKey")) bad("isdKey is required");
+    Object::Ptr key = b.getObject("isdKey");
+    if (!key) bad("isdKey must be an object {\"keyId\", \"diversification\"}");
+    se.isd_key_id = string_field(*key, "keyId", "isdKey.");
+    std::optional<Diversification> d;
+    if (auto text = optional_string(*key, "diversification", "isdKey."))
+        d = diversification_field("isdKey.diversification", *text);
+    return {201, to_text(to_json(s.register_se(std::move(se), d)))};
+}
+
+std::vector<std::string> split_path(const std::string& path) {
+    std::vector<std::string> out;
+    std::size_t pos = 1;
+    while (pos <= path.size()) {
+        std::size_t end = path.find('/', pos);
+        if (end == std::string::npos) end = path.size();
+        out.push_back(path.substr(pos, end - pos));
+        pos = end + 1;
+    }
+    return out;
+}
+
+std::uint64_t seq_segment(const std::string& text) {
+    std::uint64_t n = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (text.empty() || ec != std::errc() || p != text.data() + text.size() || n == 0)
+        throw Error(ErrorCode::NotFound, "no outbox entry " + text.substr(0, 32));
+    return n;
+}
+
+std::string error_body(std::string_view error, const std::string& message);
+
+Answer route(SeTsmService& s, const tsm_request& req) {
+    const std::string method = req.method, path = req.path;
+    const std::vector<std::string> p = split_path(path);
+    auto is = [&](const char* m, std::size_t n) { return method == m && p.size() == n; };
+    const std::size_t n = p.size();
+    const bool known = (p[0] == "products" && (n == 1 || n == 2)) ||
+                       (p[0] == "ses" && (n == 1 || n == 2 || (n == 3 && p[2] == "lifecycle") ||
+                                          (n == 4 && p[2] == "attributes"))) ||
+                       (p[0] == "loss-reports" && n == 1) ||
+                       (p[0] == "outbox" && (n == 1 || (n == 3 && p[2] == "delivered")));
+    if (!known) throw Error(ErrorCode::NotFound, "se-tsm has no route " + path.substr(0, 100));
+
+    if (p[0] == "products") {
+        if (is("POST", 1)) return post_product(s, *parse_body(req));
+        if (is("GET", 2)) return {200, to_text(to_json(s.product(p[1])))};
+    } else if (p[0] == "ses") {
+        if (is("POST", 1)) return post_se(s, *parse_body(req));
+        if (is("GET", 2)) return {200, to_text(to_json(s.se(p[1])))};
+        if (is("POST", 3)) {
+            const Object::Ptr b = parse_body(req);
+            const std::string name = string_field(*b, "state");
+            const auto state = parse_card_state(name);
+            if (!state)
+                bad("state must be one of OP_READY, INITIALIZED, SECURED, CARD_LOCKED, TERMINATED");
+            return {200, to_text(to_json(s.change_state(p[1], *state)))};
+        }
+        if (is("PUT", 4)) {
+            const Object::Ptr b = parse_body(req);
+            return {200, to_text(to_json(s.set_attribute(p[1], p[3], bool_field(*b, "valid"))))};
+        }
+        if (is("GET", 4)) return {200, to_text(to_json(s.attribute(p[1], p[3])))};
+    } else if (p[0] == "loss-reports") {
+        if (is("POST", 1)) {
+            const LossReport r = s.report_loss(string_field(*parse_body(req), "owner"));
+            Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+            Array ses, outbox;
+            for (const auto& seid : r.ses) ses.add(seid);
+            for (auto seq : r.outbox) outbox.add(static_cast<Poco::UInt64>(seq));
+            o.set("ses", ses);
+            o.set("invalidated", static_cast<Poco::UInt64>(r.invalidated));
+            o.set("outbox", outbox);
+            return {200, to_text(o)};
+        }
+    } else if (p[0] == "outbox") {
+        if (is("GET", 1)) {
+            std::optional<OutboxStatus> status;
+            const std::string q = req.query;
+            if (q.rfind("status=", 0) == 0) {
+                status = parse_outbox_status(q.substr(7));
+                if (!status) bad("status must be pending or delivered");
+            } else if (!q.empty()) {
+                bad("the only query parameter is status=pending|delivered");
+            }
+            Array entries;
+            for (const OutboxEntry& e : s.outbox(status)) entries.add(to_json(e));
+            Object o;
+            o.set("entries", entries);
+            return {200, to_text(o)};
+        }
+        if (is("POST", 3)) return {200, to_text(to_json(s.mark_delivered(seq_segment(p[1]))))};
+    }
+    return {405,
+            error_body("method_not_allowed", method + " is not allowed on " + path.substr(0, 100))};
+}
+
+int status_of(ErrorCode code) {
+    switch (code) {
+        case ErrorCode::InvalidArgument:
+        case ErrorCode::MalformedRequest:
+        case ErrorCode::VerificationFailed:
+        case ErrorCode::Unsupported:
+            return 400;
+        case ErrorCode::PayloadTooLarge:
+            return 413;
+        case ErrorCode::Unauthenticated:
+            return 401;
+        case ErrorCode::Forbidden:
+        case ErrorCode::UsageNotPermitted:
+            return 403;
+        case ErrorCode::NotFound:
+            return 404;
+        case ErrorCode::Conflict:
+        case ErrorCode::WrongState:
+            return 409;
+        case ErrorCode::Expired:
+            return 410;
+        case ErrorCode::HsmUnavailable:
+        case ErrorCode::StoreError:
+            return 503;
+        default:
+            return 500;
+    }
+}
+
+std::string error_body(std::string_view error, const std::string& message) {
+    Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+    o.set("error", std::string(error));
+    o.set("message", message);
+    return to_text(o);
+}
+
+void* create(const tsm_host_api* host, const char* config_json, char* error, size_t error_size) {
+    try {
+        const Poco::Dynamic::Var v = Poco::JSON::Parser().parse(config_json);
+        if (v.type() != typeid(Object::Ptr)) throw std::runtime_error("config is not an object");
+        auto* instance = new Instance(host);
+        host->log(host->host, TSM_LOG_INFO, "se-tsm: ready");
+        return instance;
+    } catch (const std::exception& e) {
+        std::snprintf(error, error_size, "se-tsm: %s", e.what());
+    } catch (...) {
+        std::snprintf(error, error_size, "se-tsm: bad configuration");
+    }
+    return nullptr;
+}
+
+void handle(void* instance, const tsm_request* req, tsm_response* response) {
+    auto* in = static_cast<Instance*>(instance);
+    Answer a{500, ""};
+    try {
+        a = route(in->service, *req);
+    } catch (const Error& e) {
+        a = {status_of(e.code()), error_body(error_code_name(e.code()), e.what())};
+        if (a.status >= 500)
+            in->host->log(in->host->host, TSM_LOG_ERROR,
+                          (std::string("se-tsm: ") + req->request_id + ": " + e.what()).c_str());
+    } catch (const std::exception& e) {
+        in->host->log(in->host->host, TSM_LOG_ERROR,
+                      (std::string("se-tsm: ") + req->request_id + ": " + e.what()).c_str());
+        a = {500, error_body("internal", "se-tsm failed; see tsmd's log")};
+    } catch (...) {
+        a = {500, error_body("internal", "se-tsm failed")};
+    }
+    in->host->respond(response, a.status, "application/json", a.body.data(), a.body.size());
+}
+
+void destroy(void* instance) {
+    delete static_cast<Instance*>(instance);
+}
+
+const tsm_plugin kSeTsm = {TSM_PLUGIN_ABI_VERSION, "se-tsm", "0.1.0", create, handle, destroy};
+
+}  // namespace
+}  // namespace kms::tsm::se
+
+extern "C" __attribute__((visibility("default"))) const tsm_plugin* tsm_plugin_entry(
+    uint32_t host_abi_version) {
+    return host_abi_version >= TSM_PLUGIN_ABI_VERSION ? &kms::tsm::se::kSeTsm : nullptr;
+}

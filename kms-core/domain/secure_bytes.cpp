@@ -18,6 +18,17 @@
 #include <mutex>
 #include <new>
 
+// Under AddressSanitizer the arena tells it which blocks are handed out, so a use after release
+// or an overrun into a neighbouring block is reported as it would be for malloc.
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define KMS_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define KMS_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define KMS_POISON(p, n) ((void)(p), (void)(n))
+#define KMS_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 namespace kms {
 
 void secure_wipe(void* p, std::size_t len) noexcept {
@@ -65,8 +76,10 @@ class LockedArena {
         std::lock_guard lock(k.mutex);
         if (k.free_list == nullptr) refill(k, block);
         Free* b = k.free_list;
+        KMS_UNPOISON(b, sizeof(Free));
         k.free_list = b->next;
         locked = k.locked;
+        KMS_UNPOISON(b, size);  // the rest of the block stays poisoned
         std::memset(b, 0, size);  // SecureBytes(n) is zero-filled, like calloc
         return b;
     }
@@ -76,8 +89,10 @@ class LockedArena {
         Class& k = m_classes[class_of(size)];
         std::lock_guard lock(k.mutex);
         auto* b = static_cast<Free*>(p);
+        KMS_UNPOISON(b, sizeof(Free));
         b->next = k.free_list;
         k.free_list = b;
+        KMS_POISON(b, kMinBlock << class_of(size));
     }
 
   private:
@@ -100,6 +115,7 @@ class LockedArena {
             b->next = k.free_list;
             k.free_list = b;
         }
+        KMS_POISON(chunk, kChunk);
     }
 
     std::array<Class, kClasses> m_classes;

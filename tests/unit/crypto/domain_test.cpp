@@ -175,6 +175,21 @@ TEST(SecureBytesTest, FreeingANeighbourLeavesTheSurvivorLocked) {
     EXPECT_GT(locked_kb_at(large.data()), 0);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+// Only in a -Db_sanitize=address build: the arena poisons what it does not hand out.
+TEST(SecureBytesDeathTest, UseAfterReleaseAndOverrunAreReportedUnderAsan) {
+    const volatile std::uint8_t* released = nullptr;
+    {
+        SecureBytes s(from_hex("00112233"));
+        released = s.data();
+    }
+    EXPECT_DEATH((void)released[0], "use-after-poison");
+    SecureBytes live(std::size_t{20});  // a 32-byte block: bytes 20..31 stay poisoned
+    const volatile std::uint8_t* p = live.data();
+    EXPECT_DEATH((void)p[24], "use-after-poison");
+}
+#endif
+
 TEST(SecretStringTest, RevealsValue) {
     SecretString pin("1234");
     EXPECT_EQ(pin.reveal(), "1234");

@@ -13,6 +13,8 @@
 #include <gtest/gtest.h>
 #include <openssl/rand.h>
 
+#include <functional>
+
 #include "../rest/ceremony_fixture.hpp"
 #include "../rest/plugin_support.hpp"
 #include "crypto/host_crypto.hpp"
@@ -159,6 +161,17 @@ class SpTsm : public CeremonyRest {
     static Poco::JSON::Object::Ptr action(const HttpResponse& r) {
         return r.json()->getObject("action");
     }
+    /// Plays the wallet from @p r (the answer that started operation @p op) to the end: every
+    /// APDU action goes to @p card and its response back as the next seq. Returns the last
+    /// answer, or the first that is not 200.
+    HttpResponse relay(const std::string& op, HttpResponse r,
+                       const std::function<Bytes(Bytes apdu)>& card) {
+        for (std::uint64_t seq = 1; str(action(r), "kind") == "apdu"; ++seq) {
+            r = answer(op, seq, card(from_hex(str(action(r), "apdu"))));
+            if (r.status != 200) break;
+        }
+        return r;
+    }
 
     std::unique_ptr<TsmdProcess> m_tsmd;
     std::unique_ptr<Wallet> m_wallet;
@@ -256,14 +269,10 @@ TEST_F(SpTsm, WrongResponsesEndWithTheScriptsNamedFailure) {
 
     // The CREDIT refused by the card (the wallet reports 6985): credit-refused, no credit.
     r = begin();
-    const std::string op = str(r.json(), "operation");
-    std::uint64_t seq = 1;
-    while (str(action(r), "kind") == "apdu") {
-        const Bytes apdu = from_hex(str(action(r), "apdu"));
-        const Bytes resp = apdu[1] == 0x52 ? from_hex("6985") : card.process(apdu);
-        r = answer(op, seq++, resp);
-        ASSERT_EQ(r.status, 200) << r.body;
-    }
+    r = relay(str(r.json(), "operation"), r, [&](const Bytes& apdu) {
+        return apdu[1] == 0x52 ? from_hex("6985") : card.process(apdu);
+    });
+    ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(str(action(r), "outcome"), "credit-refused");
     EXPECT_EQ(card.balance, 1000u);
 }
@@ -273,14 +282,11 @@ TEST_F(SpTsm, ATamperedCMacIsRefusedByTheCard) {
     start(card);
     auto r = begin();
     ASSERT_EQ(r.status, 201) << r.body;
-    const std::string op = str(r.json(), "operation");
-    std::uint64_t seq = 1;
-    while (str(action(r), "kind") == "apdu") {
-        Bytes apdu = from_hex(str(action(r), "apdu"));
+    r = relay(str(r.json(), "operation"), r, [&](Bytes apdu) {
         if (apdu[0] == 0x84 && apdu[1] == 0x5C) apdu[apdu.size() - 2] ^= 0x01;  // in the C-MAC
-        r = answer(op, seq++, card.process(apdu));
-        ASSERT_EQ(r.status, 200) << r.body;
-    }
+        return card.process(apdu);
+    });
+    ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(str(action(r), "outcome"), "read-balance-refused");
     EXPECT_EQ(card.macs_verified, 0);
     EXPECT_EQ(card.credits, 0);
@@ -292,12 +298,8 @@ TEST_F(SpTsm, ACardWithOtherKeysGetsNoChannelAndNoCredit) {
     TestCard other(card.credit_key);  // same purse, other ISD keys than kmsd holds
     auto r = begin();
     ASSERT_EQ(r.status, 201) << r.body;
-    const std::string op = str(r.json(), "operation");
-    std::uint64_t seq = 1;
-    while (str(action(r), "kind") == "apdu") {
-        r = answer(op, seq++, other.process(from_hex(str(action(r), "apdu"))));
-        ASSERT_EQ(r.status, 200) << r.body;
-    }
+    r = relay(str(r.json(), "operation"), r, [&](const Bytes& apdu) { return other.process(apdu); });
+    ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(str(action(r), "outcome"), "secure-channel-refused");
     EXPECT_EQ(other.credits, 0);
 }

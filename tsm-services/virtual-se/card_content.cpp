@@ -82,7 +82,7 @@ Bytes digest(const EVP_MD* md, ByteView data) {
     return out;
 }
 
-/// The Security Domain privilege: b8 of the first privilege byte (§11.1.2 Table 11-7).
+/// The Security Domain privilege: b8 of the first privilege byte (§11.1.2).
 constexpr std::uint8_t kPrivilegeSecurityDomain = 0x80;
 
 }  // namespace
@@ -145,7 +145,7 @@ ResponseApdu CardRegistry::install(const CommandApdu& c, const IsdView& isd,
         case 0x08:
             return make_selectable(c.data);
         case 0x20: {
-            // §11.5.2.3.6 Table 11-46: 00 00 L AID 00 00 00.
+            // §11.5.2.3.6, [for personalization]: 00 00 L AID 00 00 00.
             LvReader r(c.data);
             const auto lf = r.next(), module = r.next(), aid = r.next();
             if (!lf || !module || !aid || !lf->empty() || !module->empty() || !valid_aid(*aid))
@@ -163,7 +163,7 @@ ResponseApdu CardRegistry::install(const CommandApdu& c, const IsdView& isd,
 }
 
 ResponseApdu CardRegistry::install_for_load(ByteView data, const IsdView& isd) {
-    // §11.5.2.3.1 Table 11-41: L LF AID, L SD AID, L hash, L load parameters, L load token.
+    // §11.5.2.3.1, [for load]: L LF AID, L SD AID, L hash, L load parameters, L load token.
     m_pending.reset();
     LvReader r(data);
     const auto lf = r.next(), sd = r.next(), hash = r.next(), params = r.next(), token = r.next();
@@ -171,7 +171,8 @@ ResponseApdu CardRegistry::install_for_load(ByteView data, const IsdView& isd) {
         return status(sw::kWrongData);
     // No Supplementary Security Domains: the load file goes to the ISD (empty SD AID = the ISD).
     if (!sd->empty() && !same(*sd, isd.aid)) return status(sw::kReferencedDataNotFound);
-    // §C.2: the Load File Data Block Hash; SHA-1 (GPCS 2.2.1) or SHA-256 (later amendments).
+    // The Load File Data Block Hash (§9.3.4 hash checking): SHA-1 in GPCS 2.2.1, SHA-256 as
+    // later releases allow.
     if (!hash->empty() && hash->size() != 20 && hash->size() != 32) return status(sw::kWrongData);
     if (aid_taken(*this, isd.aid, *lf)) return status(sw::kWrongData);
     m_pending =
@@ -226,7 +227,7 @@ ResponseApdu CardRegistry::load(const CommandApdu& c) {
 }
 
 ResponseApdu CardRegistry::install_for_install(ByteView data, bool make_selectable) {
-    // §11.5.2.3.2 Table 11-42: L LF AID, L module AID, L application AID, L privileges,
+    // §11.5.2.3.2, [for install]: L LF AID, L module AID, L application AID, L privileges,
     // L install parameters (C9 L application specific parameters, mandatory), L install token.
     LvReader r(data);
     const auto lf = r.next(), module = r.next(), aid = r.next(), privileges = r.next(),
@@ -238,7 +239,7 @@ ResponseApdu CardRegistry::install_for_install(ByteView data, bool make_selectab
     if (privileges->size() != 1 && privileges->size() != 3) return status(sw::kWrongData);
     // Supplementary Security Domains are not implemented.
     if ((*privileges)[0] & kPrivilegeSecurityDomain) return status(sw::kWrongData);
-    // §11.5.2.3.7 Table 11-49: the C9 tag is mandatory in the install parameters.
+    // §11.5.2.3.7: the C9 tag is mandatory in the install parameters.
     if (params->size() < 2 || (*params)[0] != 0xC9 || (*params)[1] != params->size() - 2)
         return status(sw::kWrongData);
     const LoadFile* file = find_load_file(*lf);
@@ -262,7 +263,7 @@ ResponseApdu CardRegistry::install_for_install(ByteView data, bool make_selectab
 }
 
 ResponseApdu CardRegistry::make_selectable(ByteView data) {
-    // §11.5.2.3.3 Table 11-43: 00 00 L AID L privileges 00 L token.
+    // §11.5.2.3.3, [for make selectable]: 00 00 L AID L privileges 00 L token.
     LvReader r(data);
     const auto lf = r.next(), module = r.next(), aid = r.next(), privileges = r.next(),
                params = r.next(), token = r.next();
@@ -271,7 +272,7 @@ ResponseApdu CardRegistry::make_selectable(ByteView data) {
         return status(sw::kWrongData);
     Application* app = find_application(*aid);
     if (!app) return status(sw::kReferencedDataNotFound);
-    // §5.3.1.1: INSTALLED -> SELECTABLE, once.
+    // §5.3.1: INSTALLED -> SELECTABLE, once.
     if (app->life_cycle != kAppInstalled) return status(sw::kConditionsNotSatisfied);
     app->life_cycle = kAppSelectable;
     return ResponseApdu{{0x00}, sw::kOk};
@@ -284,7 +285,7 @@ ResponseApdu CardRegistry::delete_object(const CommandApdu& c, const IsdView& is
     if (d.size() < 2 || d[0] != 0x4F || d[1] > d.size() - 2) return status(sw::kWrongData);
     const ByteView aid = d.subspan(2, d[1]);
     if (!valid_aid(aid)) return status(sw::kWrongData);
-    if (same(aid, isd.aid)) return status(sw::kConditionsNotSatisfied);  // §11.2.2.3.1
+    if (same(aid, isd.aid)) return status(sw::kConditionsNotSatisfied);  // §11.2.1
     m_pending.reset();
     const auto app = std::find_if(m_applications.begin(), m_applications.end(),
                                   [&](const Application& a) { return same(a.aid, aid); });
@@ -297,7 +298,7 @@ ResponseApdu CardRegistry::delete_object(const CommandApdu& c, const IsdView& is
     if (file == m_load_files.end()) return status(sw::kReferencedDataNotFound);
     auto of_file = [&](const Application& a) { return same(a.load_file_aid, aid); };
     const bool has_instances = std::any_of(m_applications.begin(), m_applications.end(), of_file);
-    // §11.2.2.3.2: a load file with instances is deleted only with its related objects.
+    // §11.2.1: a load file with instances is deleted only with its related objects.
     if (has_instances && c.p2 != 0x80) return status(sw::kConditionsNotSatisfied);
     std::erase_if(m_applications, of_file);
     m_load_files.erase(file);
@@ -318,8 +319,8 @@ ResponseApdu CardRegistry::get_status(const CommandApdu& c, const IsdView& isd) 
 
     Bytes out;
     // One entry: tag list format E3 { 4F AID, 9F70 life cycle, C5 privileges, C4 load file,
-    // 84 module AIDs } (Table 11-36), or the legacy L AID | life cycle | privileges byte
-    // [| module count | L module AID ...] (Tables 11-33, 11-34).
+    // 84 module AIDs } (§11.4.3), or the legacy L AID | life cycle | privileges byte
+    // [| module count | L module AID ...] (§11.4.3).
     auto entry = [&](ByteView aid, std::uint8_t lc, ByteView privileges, ByteView load_file,
                      const std::vector<Bytes>* modules) {
         if (tlv) {

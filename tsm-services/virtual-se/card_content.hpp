@@ -19,14 +19,14 @@ inline const Bytes kPursePackageAid = {0xA0, 0x00, 0x00, 0x05, 0x59, 0x10};
 inline const Bytes kPurseModuleAid = {0xA0, 0x00, 0x00, 0x05, 0x59, 0x10, 0x10};
 inline const Bytes kPurseInstanceAid = {0xA0, 0x00, 0x00, 0x05, 0x59, 0x10, 0x10, 0xFF, 0xFF};
 
-/// Application life cycle coding (§11.1.1 Table 11-4 and §5.3.1): b1-b3 = 111 once selectable,
+/// Application life cycle coding (§11.1.1 and §5.3.1): b1-b3 = 111 once selectable,
 /// b4-b7 application specific, b8 LOCKED.
 inline constexpr std::uint8_t kAppInstalled = 0x03;
 inline constexpr std::uint8_t kAppSelectable = 0x07;
-/// The application-specific state the purse enters once personalized (b4 set, §5.3.1.3).
+/// The application-specific state the purse enters once personalized (b4 set, §5.3.1).
 inline constexpr std::uint8_t kAppPersonalized = 0x0F;
 inline constexpr std::uint8_t kAppLockedBit = 0x80;
-/// Executable Load File life cycle: LOADED (§5.3.1.1, Table 11-4).
+/// Executable Load File life cycle: LOADED (§5.2.1, coded as in §11.1.1).
 inline constexpr std::uint8_t kLoadFileLoaded = 0x01;
 
 /// The purse application's own data (see transit_purse.hpp).
@@ -52,7 +52,7 @@ struct Application {
     Bytes load_file_aid;
     Bytes module_aid;
     std::uint8_t life_cycle = kAppInstalled;
-    Bytes privileges = {0x00, 0x00, 0x00};  ///< 3 bytes (§11.1.2 Table 11-7..11-9)
+    Bytes privileges = {0x00, 0x00, 0x00};  ///< 3 bytes (§11.1.2)
     Bytes install_parameters;               ///< the C9 value of INSTALL [for install]
     std::optional<PurseState> purse;        ///< set when the module is the purse
 
@@ -118,7 +118,7 @@ class CardRegistry {
     core::ResponseApdu delete_object(const core::CommandApdu& command, const IsdView& isd);
 
     /// GET STATUS (§11.4): P1 80 the ISD, 40 applications, 20 load files, 10 load files with
-    /// their modules; P2 02 tag-list format (E3 templates, Table 11-36), 00 the legacy format;
+    /// their modules; P2 02 tag-list format (E3 templates, §11.4.3), 00 the legacy format;
     /// data 4F L AID-prefix (4F 00 for all), optionally followed by a tag list (ignored). 6A88
     /// when nothing matches, 6A86 other P1/P2, 6A80 a data field without 4F.
     core::ResponseApdu get_status(const core::CommandApdu& command, const IsdView& isd) const;

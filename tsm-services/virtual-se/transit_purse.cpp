@@ -78,7 +78,7 @@ ResponseApdu transit_purse_store_data(PurseState& purse, ByteView d) {
     std::optional<std::uint32_t> balance;
     std::size_t pos = 0;
     while (pos < d.size()) {
-        // GPCS 2.2.1 §11.11.2.3 / EMV CPS: DGI tag (2 bytes), length 1 byte or FF + 2 bytes.
+        // GPCS 2.2.1 §11.11.2 / EMV CPS: DGI tag (2 bytes), length 1 byte or FF + 2 bytes.
         if (d.size() - pos < 3) return status(sw::kWrongData);
         const std::uint16_t dgi = static_cast<std::uint16_t>(d[pos] << 8 | d[pos + 1]);
         pos += 2;

@@ -370,8 +370,8 @@ ResponseApdu VirtualSe::select(const CommandApdu& c) {
                 break;
             }
         if (!found) return status(sw::kFileNotFound);
-        // §5.1.1.4: a CARD_LOCKED card lets only the ISD be selected; §5.3.1.2 (Table 11-57
-        // 6A81): a LOCKED application is not selectable.
+        // §5.1.1.4: a CARD_LOCKED card lets only the ISD be selected; §5.3.1 and §11.9.3 (6A81): a
+        // LOCKED application is not selectable.
         if (m_life_cycle == CardLifeCycle::CardLocked || found->locked())
             return status(sw::kFunctionNotSupported);
         aid = found->aid;

@@ -217,7 +217,7 @@ TEST_F(Content, SetStatusLocksAndUnlocksAnApplication) {
     EXPECT_EQ(sw(command(0x80, 0xF0, 0x40, 0x80, kPurseInstanceAid)), 0x6985);  // locked already
     EXPECT_EQ(sw(command(0x80, 0xF0, 0x40, 0x80, from_hex("A0000005591010FFFE"))), 0x6A88);
     EXPECT_EQ(sw(command(0x80, 0xF0, 0x40, 0x0F, kPurseInstanceAid)), 0x6A86);
-    // §11.10.2.1 / the GET STATUS of a locked application shows the bit.
+    // §11.10: the GET STATUS of a locked application shows the bit.
     ResponseApdu r = m_s.send(get_status(0x40, 0x00));
     EXPECT_BYTES_EQ(r.data, cat({{0x09}, kPurseInstanceAid, {0x87, 0x00}}));
     // No personalization of a locked application.

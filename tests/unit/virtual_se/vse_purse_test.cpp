@@ -109,7 +109,7 @@ TEST_P(Purse, InstallPersonalizeCreditDebitListAndDelete) {
     ASSERT_TRUE(isd.send);
     const ResponseApdu apps = isd.send(get_status(0x40, 0x02));
     ASSERT_EQ(apps.sw, 0x9000);
-    // E3 { 4F AID, 9F70 0F, C5 000000, C4 package AID } (GPCS 2.2.1 Table 11-36).
+    // E3 { 4F AID, 9F70 0F, C5 000000, C4 package AID } (GPCS 2.2.1 §11.4.3).
     EXPECT_BYTES_EQ(apps.data, cat({from_hex("E31C4F09"), kPurseInstanceAid,
                                     from_hex("9F70010FC503000000C406"), kPursePackageAid}));
     const ResponseApdu files = isd.send(get_status(0x10, 0x02));

@@ -481,7 +481,15 @@ ResponseApdu VirtualSe::store_data(const CommandApdu& c) {
         // application (decrypted when the ISD's DEK protected it).
         Application* app = m_registry.find_application(*m_personalize);
         if (!app || !app->purse) return status(sw::kConditionsNotSatisfied);
-        ResponseApdu r = transit_purse_store_data(*app->purse, block.data);
+        ByteView data(block.data);
+        if (block.was_encrypted) {
+            // Encrypted data comes in whole cipher blocks, padded with ISO/IEC 9797-1 method 2
+            // (80 00..) when it needed padding (GPCS 2.2.1 §B.2 / Amd D §6.2.6 for SCP03).
+            std::size_t end = data.size();
+            while (end > 0 && data[end - 1] == 0x00) --end;
+            if (end > 0 && data[end - 1] == 0x80) data = data.first(end - 1);
+        }
+        ResponseApdu r = transit_purse_store_data(*app->purse, data);
         if (r.sw != sw::kOk) return r;
         if (app->purse->personalized && (app->life_cycle & 0x7F) == kAppSelectable)
             app->life_cycle =

@@ -105,8 +105,8 @@ inline core::CommandApdu credit_command(const Bytes& credit_key, std::uint32_t a
 struct HostSession {
     /// Wraps a plain command (CLA 80), sends it, unwraps the answer.
     std::function<core::ResponseApdu(const core::CommandApdu&)> send;
-    /// A two-key TDEA key as PUT KEY sends it: SCP02 TDEA-ECB under the session DEK, SCP03
-    /// AES-CBC (zero ICV) under the static DEK.
+    /// Whole blocks of a key or of sensitive data as PUT KEY and STORE DATA send them: SCP02
+    /// TDEA-ECB under the session DEK, SCP03 AES-CBC (zero ICV) under the static DEK.
     std::function<Bytes(const Bytes&)> encrypt_key;
 };
 

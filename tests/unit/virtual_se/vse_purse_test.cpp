@@ -195,6 +195,24 @@ TEST_P(Purse, PersonalizationDataIsChecked) {
     EXPECT_EQ(m_card.content().find_application(kPurseInstanceAid)->purse->balance, 42u);
 }
 
+TEST_P(Purse, PersonalizationDataMayComeEncryptedUnderTheDek) {
+    HostSession s = session(0x01);
+    ASSERT_TRUE(s.send);
+    ASSERT_EQ(s.send(install_for_load(kPursePackageAid, {})).sw, 0x9000);
+    ASSERT_EQ(s.send(load_commands(load_file_of(Bytes(3, 1)), 255)[0]).sw, 0x9000);
+    ASSERT_EQ(
+        s.send(install_for_install(kPursePackageAid, kPurseModuleAid, kPurseInstanceAid, true)).sw,
+        0x9000);
+    ASSERT_EQ(s.send(install_for_personalization(kPurseInstanceAid)).sw, 0x9000);
+    // P1 E0: last block, encrypted under the DEK (b7-b6 = 11), padded 80 00.. to whole blocks.
+    const std::size_t block = GetParam().scp == Scp::Scp02 ? 8 : 16;
+    const Bytes clear = crypto::pad_iso9797_m2(from_hex("0101040001E240"), block);
+    EXPECT_EQ(s.send(command(0x80, 0xE2, 0xE0, 0x00, s.encrypt_key(clear))).sw, 0x9000);
+    const Application* app = m_card.content().find_application(kPurseInstanceAid);
+    ASSERT_TRUE(app->purse->personalized);
+    EXPECT_EQ(app->purse->balance, 123456u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Scp, Purse,
                          ::testing::Values(Protocol{Scp::Scp02, 0x55, "scp02_i55"},
                                            Protocol{Scp::Scp03, 0x70, "scp03_i70"}),

@@ -82,6 +82,12 @@ Bytes digest(const EVP_MD* md, ByteView data) {
     return out;
 }
 
+/// GET STATUS answers at most this much data per response, so that an R-MAC (8 bytes) and the
+/// R-ENCRYPTION padding still fit in a short response (256 bytes).
+constexpr std::size_t kGetStatusMaxResponse = 232;
+/// §11.4.3: "more data available", the host asks again with P2 b1 set.
+constexpr std::uint16_t kMoreDataAvailable = 0x6310;
+
 /// The Security Domain privilege: b8 of the first privilege byte (§11.1.2).
 constexpr std::uint8_t kPrivilegeSecurityDomain = 0x80;
 
@@ -131,6 +137,7 @@ void CardRegistry::add_application(Application app) {
 
 ResponseApdu CardRegistry::install(const CommandApdu& c, const IsdView& isd,
                                    std::optional<Bytes>& personalize) {
+    m_get_status_next.reset();  // the content may change: no GET STATUS continues after
     // §11.5.2.1: P1 b8 "more INSTALL commands" is informative; the role is in b2-b7.
     if (c.p2 != 0x00) return status(sw::kIncorrectP1P2);
     const std::uint8_t role = c.p1 & 0x7F;
@@ -181,6 +188,7 @@ ResponseApdu CardRegistry::install_for_load(ByteView data, const IsdView& isd) {
 }
 
 ResponseApdu CardRegistry::load(const CommandApdu& c) {
+    m_get_status_next.reset();  // the content may change: no GET STATUS continues after
     // §11.6.2: P1 b8 = 1 last block; P2 block number, from 00 in sequence.
     if (!m_pending) return status(sw::kConditionsNotSatisfied);
     if ((c.p1 & 0x7F) != 0x00) return status(sw::kIncorrectP1P2);
@@ -279,6 +287,7 @@ ResponseApdu CardRegistry::make_selectable(ByteView data) {
 }
 
 ResponseApdu CardRegistry::delete_object(const CommandApdu& c, const IsdView& isd) {
+    m_get_status_next.reset();  // the content may change: no GET STATUS continues after
     // §11.2.2: P1 00 (last or only command), P2 00 the object, 80 the object and related ones.
     if ((c.p1 & 0x7F) != 0x00 || (c.p2 != 0x00 && c.p2 != 0x80)) return status(sw::kIncorrectP1P2);
     const ByteView d(c.data);
@@ -305,24 +314,26 @@ ResponseApdu CardRegistry::delete_object(const CommandApdu& c, const IsdView& is
     return ResponseApdu{{0x00}, sw::kOk};
 }
 
-ResponseApdu CardRegistry::get_status(const CommandApdu& c, const IsdView& isd) const {
-    // §11.4.2: P1 the subset, P2 b2 the format (1 tag list, 0 legacy), b1 next occurrence (not
-    // needed: the answers of this card fit in one response).
+ResponseApdu CardRegistry::get_status(const CommandApdu& c, const IsdView& isd) {
+    // §11.4.2: P1 the subset, P2 b2 the format (1 tag list, 0 legacy), b1 0 first or all
+    // occurrences, 1 next occurrences (after a 6310 "more data available", §11.4.3).
     const std::uint8_t subset = c.p1;
     const bool tlv = (c.p2 & 0x02) != 0;
-    if ((c.p2 & ~0x03) != 0 || (c.p2 & 0x01)) return status(sw::kIncorrectP1P2);
+    const bool next = (c.p2 & 0x01) != 0;
+    if ((c.p2 & ~0x03) != 0) return status(sw::kIncorrectP1P2);
     if (subset != 0x80 && subset != 0x40 && subset != 0x20 && subset != 0x10)
         return status(sw::kIncorrectP1P2);
     const ByteView d(c.data);
     if (d.size() < 2 || d[0] != 0x4F || d[1] > d.size() - 2) return status(sw::kWrongData);
     const ByteView prefix = d.subspan(2, d[1]);
 
-    Bytes out;
+    std::vector<Bytes> entries;
     // One entry: tag list format E3 { 4F AID, 9F70 life cycle, C5 privileges, C4 load file,
     // 84 module AIDs } (§11.4.3), or the legacy L AID | life cycle | privileges byte
     // [| module count | L module AID ...] (§11.4.3).
     auto entry = [&](ByteView aid, std::uint8_t lc, ByteView privileges, ByteView load_file,
                      const std::vector<Bytes>* modules) {
+        Bytes out;
         if (tlv) {
             Bytes body;
             append_tlv(body, 0x4F, aid);
@@ -345,6 +356,7 @@ ResponseApdu CardRegistry::get_status(const CommandApdu& c, const IsdView& isd) 
                 }
             }
         }
+        entries.push_back(std::move(out));
     };
     // ISD privileges: Security Domain, Card Lock, Card Terminate, CVM Management (9E), then
     // Trusted Path, Authorized Management, Token Verification, Global Delete, Lock, Registry,
@@ -362,12 +374,37 @@ ResponseApdu CardRegistry::get_status(const CommandApdu& c, const IsdView& isd) 
             if (starts_with(f.aid, prefix))
                 entry(f.aid, f.life_cycle, {}, {}, subset == 0x10 ? &f.modules : nullptr);
     }
-    if (out.empty()) return status(sw::kReferencedDataNotFound);
-    if (out.size() > 256) return status(sw::kWrongLength);  // more than one response: not done
+
+    std::size_t first = 0;
+    if (next) {
+        // Only right after a 6310 for the same request.
+        const bool same_request = m_get_status_next && m_get_status_next->p1 == c.p1 &&
+                                  m_get_status_next->tlv == tlv &&
+                                  same(m_get_status_next->prefix, prefix);
+        if (!same_request) {
+            m_get_status_next.reset();
+            return status(sw::kConditionsNotSatisfied);
+        }
+        first = m_get_status_next->index;
+    }
+    m_get_status_next.reset();
+    if (entries.empty() || first >= entries.size()) return status(sw::kReferencedDataNotFound);
+    Bytes out;
+    std::size_t k = first;
+    while (k < entries.size() &&
+           (k == first || out.size() + entries[k].size() <= kGetStatusMaxResponse)) {
+        out.insert(out.end(), entries[k].begin(), entries[k].end());
+        ++k;
+    }
+    if (k < entries.size()) {
+        m_get_status_next = GetStatusCursor{c.p1, tlv, Bytes(prefix.begin(), prefix.end()), k};
+        return ResponseApdu{std::move(out), kMoreDataAvailable};
+    }
     return ResponseApdu{std::move(out), sw::kOk};
 }
 
 ResponseApdu CardRegistry::set_application_status(const CommandApdu& c) {
+    m_get_status_next.reset();  // the content may change: no GET STATUS continues after
     // §11.10.2: P1 40 an application; P2 80 LOCKED, 00 back to the state before locking.
     if (c.p2 != 0x80 && c.p2 != 0x00) return status(sw::kIncorrectP1P2);
     Application* app = find_application(c.data);

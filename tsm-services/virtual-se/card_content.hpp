@@ -119,16 +119,24 @@ class CardRegistry {
 
     /// GET STATUS (§11.4): P1 80 the ISD, 40 applications, 20 load files, 10 load files with
     /// their modules; P2 02 tag-list format (E3 templates, §11.4.3), 00 the legacy format;
-    /// data 4F L AID-prefix (4F 00 for all), optionally followed by a tag list (ignored). 6A88
-    /// when nothing matches, 6A86 other P1/P2, 6A80 a data field without 4F.
-    core::ResponseApdu get_status(const core::CommandApdu& command, const IsdView& isd) const;
+    /// data 4F L AID-prefix (4F 00 for all), optionally followed by a tag list (ignored). At
+    /// most 232 bytes of entries per response: when more remain the answer is 6310 and the host
+    /// asks again with P2 b1 set (P2 01 / 03) and the same P1 and data for the next entries
+    /// (6985 without such a pending request). 6A88 when nothing matches, 6A86 other P1/P2,
+    /// 6A80 a data field without 4F.
+    core::ResponseApdu get_status(const core::CommandApdu& command, const IsdView& isd);
 
     /// SET STATUS P1 40 (§11.10): P2 80 locks the application named by the data field, P2 00
     /// unlocks it. 6A88 an unknown AID, 6985 locking a locked or unlocking an unlocked one,
     /// 6A86 another P2.
     core::ResponseApdu set_application_status(const core::CommandApdu& command);
 
-    void abandon_load() noexcept { m_pending.reset(); }
+    /// The end of a secure channel session or a reset: a LOAD in progress and a GET STATUS
+    /// waiting for its next occurrences are abandoned.
+    void end_session() noexcept {
+        m_pending.reset();
+        m_get_status_next.reset();
+    }
 
   private:
     core::ResponseApdu install_for_load(ByteView data, const IsdView& isd);
@@ -138,6 +146,14 @@ class CardRegistry {
     std::vector<LoadFile> m_load_files;
     std::vector<Application> m_applications;
     std::optional<PendingLoad> m_pending;
+    /// Where GET STATUS [next occurrence] continues (§11.4.2).
+    struct GetStatusCursor {
+        std::uint8_t p1 = 0;
+        bool tlv = false;
+        Bytes prefix;
+        std::size_t index = 0;
+    };
+    std::optional<GetStatusCursor> m_get_status_next;
 };
 
 /// True when @p aid names an AID already on the card (ISD, load file, module or application).

@@ -223,7 +223,7 @@ void VirtualSe::close_channel() noexcept {
     m_channel.reset();
     m_next_block = 0;
     m_personalize.reset();
-    m_registry.abandon_load();
+    m_registry.end_session();
 }
 
 Bytes VirtualSe::process(ByteView raw) {

@@ -208,6 +208,38 @@ TEST_F(Content, GetStatusSubsetsAndFormats) {
     EXPECT_EQ(sw(command(0x80, 0xF2, 0x40, 0x02, from_hex("5C00"), 256)), 0x6A80);
 }
 
+TEST_F(Content, GetStatusContinuesAfter6310) {
+    // 20 load files of 16-byte AIDs: 24 bytes each in the tag-list format, 480 in all, so three
+    // responses of at most 232 bytes (9 + 9 + 2 entries).
+    std::vector<Bytes> aids;
+    for (std::uint8_t n = 0; n < 20; ++n) {
+        Bytes aid = pattern(16, 0xA0);
+        aid[15] = n;
+        aids.push_back(aid);
+        ASSERT_EQ(load(aid), 0x9000);
+    }
+    Bytes all;
+    ResponseApdu r = m_s.send(get_status(0x20, 0x02));
+    EXPECT_EQ(r.sw, 0x6310);
+    EXPECT_EQ(r.data.size(), 9u * 24);
+    all.insert(all.end(), r.data.begin(), r.data.end());
+    r = m_s.send(get_status(0x20, 0x03));
+    EXPECT_EQ(r.sw, 0x6310);
+    all.insert(all.end(), r.data.begin(), r.data.end());
+    r = m_s.send(get_status(0x20, 0x03));
+    EXPECT_EQ(r.sw, 0x9000);
+    EXPECT_EQ(r.data.size(), 2u * 24);
+    all.insert(all.end(), r.data.begin(), r.data.end());
+    Bytes expected;
+    for (const auto& aid : aids)
+        expected = cat({expected, from_hex("E3164F10"), aid, from_hex("9F700101")});
+    EXPECT_BYTES_EQ(all, expected);
+    // No pending request: a "next occurrence" is refused; another P1 breaks the sequence.
+    EXPECT_EQ(sw(get_status(0x20, 0x03)), 0x6985);
+    EXPECT_EQ(sw(get_status(0x20, 0x00)), 0x6310);  // legacy: 19 bytes each, 12 fit
+    EXPECT_EQ(sw(get_status(0x10, 0x01)), 0x6985);
+}
+
 TEST_F(Content, SetStatusLocksAndUnlocksAnApplication) {
     ASSERT_EQ(load(kPursePackageAid), 0x9000);
     ASSERT_EQ(sw(install_for_install(kPursePackageAid, kPurseModuleAid, kPurseInstanceAid, true)),

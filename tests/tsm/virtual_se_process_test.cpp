@@ -380,6 +380,8 @@ TEST(VirtualSeProcess, BadCardFilesExit78) {
                    kMac + R"(","dek":")" + kDek + R"(","purse":{"creditKey":")" + kCredit +
                    R"(","balance":-1,"counter":0}})"),
               78);
+    EXPECT_EQ(code(card_json(R"(,"sequenceCounter":123456789012345678901234567890)")), 78);
+    EXPECT_EQ(code(card_json(R"(,"sequenceCounter":1.5)")), 78);
     // A state file that is not a card state.
     const std::string card = dir.file("card.json", card_json());
     EXPECT_EQ(exit_code_of({"--listen", "127.0.0.1:0", "--card", card, "--state",

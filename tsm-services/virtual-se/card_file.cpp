@@ -128,6 +128,10 @@ auto in_file(const std::string& where, F&& f) {
 
 }  // namespace
 
+// The parsers proper; the public functions turn Poco's exceptions into kms::Error.
+CardDescription parse_card_description_unguarded(const std::string& json);
+VirtualSeState state_from_json_unguarded(const std::string& json);
+
 Bytes default_atr() {
     // TS 3B direct convention; T0 8A: TD1 present, 10 historical bytes; TD1 80: TD2 present,
     // T=0; TD2 01: T=1; then the historical bytes and TCK, the XOR of T0..the last byte.
@@ -148,6 +152,15 @@ VirtualSe CardDescription::make_card() {
 }
 
 CardDescription parse_card_description(const std::string& json) {
+    try {
+        return parse_card_description_unguarded(json);
+    } catch (const Poco::Exception& e) {
+        // A conversion Poco refuses (a number out of every range): still a bad file.
+        throw Error(ErrorCode::InvalidArgument, "card description: " + e.displayText());
+    }
+}
+
+CardDescription parse_card_description_unguarded(const std::string& json) {
     const std::string where = "card description";
     const Fields f(parse_object(json, where), where);
     CardDescription d;
@@ -248,6 +261,14 @@ std::string state_to_json(const VirtualSeState& s) {
 }
 
 VirtualSeState state_from_json(const std::string& json) {
+    try {
+        return state_from_json_unguarded(json);
+    } catch (const Poco::Exception& e) {
+        throw Error(ErrorCode::InvalidArgument, "card state: " + e.displayText());
+    }
+}
+
+VirtualSeState state_from_json_unguarded(const std::string& json) {
     const std::string where = "card state";
     const Fields f(parse_object(json, where), where);
     if (f.string("format") != kStateFormat)

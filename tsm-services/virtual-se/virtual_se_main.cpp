@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
             if (const auto saved = read_file(state_path)) {
                 try {
                     card.emplace(state_from_json(*saved));
-                } catch (const kms::Error& e) {
+                } catch (const std::exception& e) {
                     std::cerr << "virtual-se: the state file " << state_path
                               << " is not a card state: " << e.what() << "\n";
                     return kExitConfig;
@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
         }
         if (!card) card.emplace(description.make_card());
         server = std::make_unique<CardServer>(std::move(*card), std::move(atr), state_path);
-    } catch (const kms::Error& e) {
+    } catch (const std::exception& e) {
         std::cerr << "virtual-se: " << card_path << ": " << e.what() << "\n";
         return kExitConfig;
     }

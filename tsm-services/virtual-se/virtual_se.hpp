@@ -113,7 +113,8 @@ class VirtualSe {
     explicit VirtualSe(VirtualSeConfig config);
     /// Restores a card saved by state(). Throws kms::Error(InvalidArgument) naming the field
     /// when the state breaks a rule of VirtualSeConfig (keys excepted: any key set may be
-    /// there) or lists an AID twice.
+    /// there; a spent sequence counter, one past its last value, is allowed), lists an AID
+    /// twice, or has an application whose load file is absent.
     explicit VirtualSe(VirtualSeState state);
     ~VirtualSe();
     VirtualSe(VirtualSe&&) noexcept;

@@ -38,6 +38,10 @@ class CardKeyStore {
     bool has_version(std::uint8_t version) const { return m_sets.count(version) != 0; }
     /// Key versions in ascending order.
     std::vector<std::uint8_t> versions() const;
+    /// Every key set, by version then key identifier (to save the card's state).
+    const std::map<std::uint8_t, std::map<std::uint8_t, CardKey>>& sets() const noexcept {
+        return m_sets;
+    }
 
     /// The key information template of GET DATA tag E0 (GPCS 2.2.1 §11.3.3.1, Table 11-29):
     /// E0 L, then for each key C0 04 key id | key version | key type | key length, ordered by

@@ -10,6 +10,7 @@
 #include "scp02_card.hpp"
 #include "scp03_card.hpp"
 #include "status_words.hpp"
+#include "transit_purse.hpp"
 
 namespace kms::tsm::vse {
 
@@ -25,6 +26,10 @@ constexpr std::uint8_t kInsGetData = 0xCA;
 constexpr std::uint8_t kInsPutKey = 0xD8;
 constexpr std::uint8_t kInsStoreData = 0xE2;
 constexpr std::uint8_t kInsSetStatus = 0xF0;
+constexpr std::uint8_t kInsInstall = 0xE6;
+constexpr std::uint8_t kInsLoad = 0xE8;
+constexpr std::uint8_t kInsDelete = 0xE4;
+constexpr std::uint8_t kInsGetStatus = 0xF2;
 constexpr std::uint8_t kClaSecureMessaging = 0x04;
 constexpr std::uint8_t kClaGp = 0x80;
 
@@ -75,38 +80,117 @@ VirtualSe::VirtualSe(VirtualSeConfig config)
       m_cplc(std::move(config.cplc)),
       m_life_cycle(config.life_cycle),
       m_card_challenge(std::move(config.card_challenge)) {
+    validate(false);
+    check(config.key_version >= 1 && config.key_version <= 0x7F, "the key version must be 1..127");
+    const std::size_t n = config.enc.size();
+    check(config.mac.size() == n && config.dek.size() == n,
+          "the ENC, MAC and DEK keys must be of one length");
+    const CardKeyType type = m_scp == Scp::Scp02 ? CardKeyType::Des : CardKeyType::Aes;
+    if (m_scp == Scp::Scp03)
+        check(n == 16 || n == 24 || n == 32, "SCP03 keys must be AES-128, -192 or -256");
+    else
+        check(n == 16, "SCP02 keys must be two-key TDEA (16 bytes)");
+    m_keys.put(config.key_version, kKeyIdEnc, CardKey{type, std::move(config.enc)});
+    m_keys.put(config.key_version, kKeyIdMac, CardKey{type, std::move(config.mac)});
+    m_keys.put(config.key_version, kKeyIdDek, CardKey{type, std::move(config.dek)});
+}
+
+VirtualSe::VirtualSe(VirtualSeState state)
+    : m_aid(std::move(state.isd_aid)),
+      m_scp(state.scp),
+      m_i(state.i),
+      m_kdd(std::move(state.kdd)),
+      m_sequence_counter(state.sequence_counter),
+      m_cplc(std::move(state.cplc)),
+      m_life_cycle(state.life_cycle) {
+    validate(true);
+    for (auto& k : state.keys) {
+        check(k.version >= 1 && k.version <= 0x7F, "a key version must be 1..127");
+        check(k.id >= 1 && k.id <= 0x7F, "a key identifier must be 1..127");
+        check(k.type == CardKeyType::Des
+                  ? (k.value.size() == 16 || k.value.size() == 24)
+                  : (k.value.size() == 16 || k.value.size() == 24 || k.value.size() == 32),
+              "a key has a length its type does not allow");
+        m_keys.put(k.version, k.id, CardKey{k.type, std::move(k.value)});
+    }
+    for (auto& f : state.load_files) {
+        check(!aid_taken(m_registry, m_aid, f.aid), "AID " + to_hex(f.aid) + " is there twice");
+        m_registry.add_load_file(std::move(f));
+    }
+    for (auto& a : state.applications) {
+        check(!aid_taken(m_registry, m_aid, a.aid), "AID " + to_hex(a.aid) + " is there twice");
+        check(m_registry.find_load_file(a.load_file_aid) != nullptr,
+              "application " + to_hex(a.aid) + " has no load file on the card");
+        check(a.privileges.size() == 3, "application privileges have 3 bytes");
+        m_registry.add_application(std::move(a));
+    }
+}
+
+void VirtualSe::validate(bool restored) const {
+    // A restored card may have spent its counter: one past the last value (INITIALIZE UPDATE
+    // then answers 6985); a new card may not.
+    const std::uint32_t spent = restored ? 1 : 0;
     check(m_aid.size() >= 5 && m_aid.size() <= 16, "the ISD AID must be 5 to 16 bytes");
     check(m_kdd.size() == 10, "the key diversification data must be 10 bytes");
     check(m_cplc.size() <= 252, "the CPLC data must be at most 252 bytes");
     check(valid_life_cycle(static_cast<std::uint8_t>(m_life_cycle)),
           "the card life cycle must be 01, 07, 0F, 7F or FF");
-    check(config.key_version >= 1 && config.key_version <= 0x7F, "the key version must be 1..127");
-    const std::size_t n = config.enc.size();
-    check(config.mac.size() == n && config.dek.size() == n,
-          "the ENC, MAC and DEK keys must be of one length");
-    CardKeyType type = CardKeyType::Aes;
     if (m_scp == Scp::Scp03) {
         check(
             m_i == 0x00 || m_i == 0x10 || m_i == 0x20 || m_i == 0x30 || m_i == 0x60 || m_i == 0x70,
             "SCP03 i must be 00, 10, 20, 30, 60 or 70");
-        check(n == 16 || n == 24 || n == 32, "SCP03 keys must be AES-128, -192 or -256");
-        check(m_sequence_counter <= 0xFFFFFF, "the SCP03 sequence counter has 3 bytes");
+        check(m_sequence_counter <= 0xFFFFFF + spent, "the SCP03 sequence counter has 3 bytes");
         check(!m_card_challenge || m_card_challenge->size() == 8,
               "an SCP03 card challenge has 8 bytes");
     } else if (m_scp == Scp::Scp02) {
         check(m_i == 0x15 || m_i == 0x35 || m_i == 0x55 || m_i == 0x75,
               "SCP02 i must be 15, 35, 55 or 75");
-        check(n == 16, "SCP02 keys must be two-key TDEA (16 bytes)");
-        check(m_sequence_counter <= 0xFFFF, "the SCP02 sequence counter has 2 bytes");
+        check(m_sequence_counter <= 0xFFFF + spent, "the SCP02 sequence counter has 2 bytes");
         check(!m_card_challenge || m_card_challenge->size() == 6,
               "an SCP02 card challenge has 6 bytes");
-        type = CardKeyType::Des;
     } else {
         check(false, "the SCP must be 02 or 03");
     }
-    m_keys.put(config.key_version, kKeyIdEnc, CardKey{type, std::move(config.enc)});
-    m_keys.put(config.key_version, kKeyIdMac, CardKey{type, std::move(config.mac)});
-    m_keys.put(config.key_version, kKeyIdDek, CardKey{type, std::move(config.dek)});
+}
+
+VirtualSeState VirtualSe::state() const {
+    VirtualSeState s;
+    s.isd_aid = m_aid;
+    s.scp = m_scp;
+    s.i = m_i;
+    s.kdd = m_kdd;
+    s.sequence_counter = m_sequence_counter;
+    s.cplc = m_cplc;
+    s.life_cycle = m_life_cycle;
+    for (const auto& [version, keys] : m_keys.sets())
+        for (const auto& [id, key] : keys)
+            s.keys.push_back(CardKeyEntry{version, id, key.type, SecureBytes(key.value.view())});
+    s.load_files = m_registry.load_files();
+    s.applications = m_registry.applications();
+    return s;
+}
+
+void VirtualSe::install_purse(ByteView credit_key, std::uint32_t balance, std::uint16_t counter) {
+    check(credit_key.size() == 16, "the purse credit key must be two-key TDEA (16 bytes)");
+    check(!m_keys.has_version(kPurseCreditKeyVersion), "key set 70 is already on the card");
+    check(!aid_taken(m_registry, m_aid, kPursePackageAid) &&
+              !aid_taken(m_registry, m_aid, kPurseInstanceAid),
+          "the purse's AIDs are already on the card");
+    m_registry.add_load_file(LoadFile{kPursePackageAid, {}, {kPurseModuleAid}, kLoadFileLoaded});
+    Application app;
+    app.aid = kPurseInstanceAid;
+    app.load_file_aid = kPursePackageAid;
+    app.module_aid = kPurseModuleAid;
+    app.life_cycle = kAppPersonalized;
+    app.purse = PurseState{true, balance, counter};
+    m_registry.add_application(std::move(app));
+    m_keys.put(kPurseCreditKeyVersion, kPurseCreditKeyId,
+               CardKey{CardKeyType::Des, SecureBytes(credit_key)});
+}
+
+void VirtualSe::reset() noexcept {
+    close_channel();
+    m_selected.reset();
 }
 
 VirtualSe::~VirtualSe() = default;
@@ -138,6 +222,8 @@ void VirtualSe::set_card_challenge(std::optional<Bytes> challenge) {
 void VirtualSe::close_channel() noexcept {
     m_channel.reset();
     m_next_block = 0;
+    m_personalize.reset();
+    m_registry.end_session();
 }
 
 Bytes VirtualSe::process(ByteView raw) {
@@ -193,13 +279,17 @@ ResponseApdu VirtualSe::dispatch(const CommandApdu& c) {
             close_channel();
             return status(sw::kSecurityStatusNotSatisfied);
         }
-        ResponseApdu r = m_channel->wrap(dispatch_plain(*plain));
+        const bool c_mac = (m_channel->security_level() & 0x01) != 0;
+        ResponseApdu r =
+            m_channel->wrap(m_selected ? to_application(*plain, c_mac) : dispatch_plain(*plain));
         if (m_life_cycle == CardLifeCycle::Terminated) close_channel();
         return r;
     }
+    if (m_selected) return to_application(c, false);
     if (c.cla & kClaSecureMessaging) {
         const bool known = c.ins == kInsGetData || c.ins == kInsPutKey || c.ins == kInsStoreData ||
-                           c.ins == kInsSetStatus;
+                           c.ins == kInsSetStatus || c.ins == kInsInstall || c.ins == kInsLoad ||
+                           c.ins == kInsDelete || c.ins == kInsGetStatus;
         return status(known ? sw::kSecurityStatusNotSatisfied : sw::kInsNotSupported);
     }
     return dispatch_plain(c);
@@ -213,6 +303,10 @@ ResponseApdu VirtualSe::dispatch_plain(const CommandApdu& c) {
         case kInsPutKey:
         case kInsStoreData:
         case kInsSetStatus:
+        case kInsInstall:
+        case kInsLoad:
+        case kInsDelete:
+        case kInsGetStatus:
             break;
         default:
             return status(sw::kInsNotSupported);
@@ -220,9 +314,45 @@ ResponseApdu VirtualSe::dispatch_plain(const CommandApdu& c) {
     if (!gp_class) return status(sw::kClaNotSupported);
     if (!secure_channel_open()) return status(sw::kSecurityStatusNotSatisfied);
     if (c.ins == kInsSetStatus) return set_status(c);
+    if (c.ins == kInsGetStatus)
+        return m_registry.get_status(c, IsdView{m_aid, static_cast<std::uint8_t>(m_life_cycle)});
+    // §5.1.1.4: CARD_LOCKED allows no card content or key change.
     if (m_life_cycle == CardLifeCycle::CardLocked) return status(sw::kConditionsNotSatisfied);
     if (c.ins == kInsPutKey) return m_keys.put_key(c, *m_channel);
-    return store_data(c);
+    if (c.ins == kInsStoreData) return store_data(c);
+    return card_management(c);
+}
+
+ResponseApdu VirtualSe::card_management(const CommandApdu& c) {
+    const IsdView isd{m_aid, static_cast<std::uint8_t>(m_life_cycle)};
+    switch (c.ins) {
+        case kInsInstall: {
+            std::optional<Bytes> target;
+            ResponseApdu r = m_registry.install(c, isd, target);
+            if (target) {
+                m_personalize = std::move(target);
+                m_next_block = 0;
+            }
+            return r;
+        }
+        case kInsLoad:
+            return m_registry.load(c);
+        default:
+            return m_registry.delete_object(c, isd);
+    }
+}
+
+ResponseApdu VirtualSe::to_application(const CommandApdu& c, bool c_mac_verified) {
+    Application* app = m_registry.find_application(*m_selected);
+    if (!app || !app->selectable()) return status(sw::kConditionsNotSatisfied);
+    if (!app->purse) return status(sw::kInsNotSupported);
+    // A command that reached here with CLA 84 outside a session carries an unverified MAC.
+    if (c.cla & kClaSecureMessaging) return status(sw::kSecurityStatusNotSatisfied);
+    const CardKey* credit = m_keys.find(kPurseCreditKeyVersion, kPurseCreditKeyId);
+    const ByteView key =
+        credit && credit->type == CardKeyType::Des ? credit->value.view() : ByteView{};
+    return transit_purse_process(*app->purse, c,
+                                 PurseCommandContext{c_mac_verified, key, app->aid});
 }
 
 ResponseApdu VirtualSe::select(const CommandApdu& c) {
@@ -230,12 +360,29 @@ ResponseApdu VirtualSe::select(const CommandApdu& c) {
     // ends the secure channel session (§10.2.3 / Amd D §6.1: sessions end when the application
     // is deselected or selected again).
     if (c.p1 != 0x04 || c.p2 != 0x00) return status(sw::kIncorrectP1P2);
-    if (!c.data.empty() && !starts_with(m_aid, c.data)) return status(sw::kFileNotFound);
+    Bytes aid = m_aid;
+    std::optional<Bytes> selected;
+    if (!c.data.empty() && !starts_with(m_aid, c.data)) {
+        const Application* found = nullptr;
+        for (const auto& a : m_registry.applications())
+            if (starts_with(a.aid, c.data) && (a.life_cycle & 0x07) == 0x07) {
+                found = &a;
+                break;
+            }
+        if (!found) return status(sw::kFileNotFound);
+        // §5.1.1.4: a CARD_LOCKED card lets only the ISD be selected; §5.3.1 and §11.9.3 (6A81): a
+        // LOCKED application is not selectable.
+        if (m_life_cycle == CardLifeCycle::CardLocked || found->locked())
+            return status(sw::kFunctionNotSupported);
+        aid = found->aid;
+        selected = found->aid;
+    }
     close_channel();
+    m_selected = std::move(selected);
     // §11.9.3.1 FCI: 6F { 84 AID, A5 { 9F65 01 FF: maximum length of command data } }.
     const Bytes proprietary{0x9F, 0x65, 0x01, 0xFF};
-    Bytes fci{0x84, static_cast<std::uint8_t>(m_aid.size())};
-    fci.insert(fci.end(), m_aid.begin(), m_aid.end());
+    Bytes fci{0x84, static_cast<std::uint8_t>(aid.size())};
+    fci.insert(fci.end(), aid.begin(), aid.end());
     fci.push_back(0xA5);
     fci.push_back(static_cast<std::uint8_t>(proprietary.size()));
     fci.insert(fci.end(), proprietary.begin(), proprietary.end());
@@ -329,6 +476,25 @@ ResponseApdu VirtualSe::store_data(const CommandApdu& c) {
         if (!clear) return status(sw::kWrongData);
         block.data.assign(clear->view().begin(), clear->view().end());
     }
+    if (m_personalize) {
+        // §11.11.1: after INSTALL [for personalization] the ISD forwards STORE DATA to the
+        // application (decrypted when the ISD's DEK protected it).
+        Application* app = m_registry.find_application(*m_personalize);
+        if (!app || !app->purse) return status(sw::kConditionsNotSatisfied);
+        ByteView data(block.data);
+        if (block.was_encrypted) {
+            // Encrypted data comes in whole cipher blocks, padded with ISO/IEC 9797-1 method 2
+            // (80 00..) when it needed padding (GPCS 2.2.1 §B.2 / Amd D §6.2.6 for SCP03).
+            std::size_t end = data.size();
+            while (end > 0 && data[end - 1] == 0x00) --end;
+            if (end > 0 && data[end - 1] == 0x80) data = data.first(end - 1);
+        }
+        ResponseApdu r = transit_purse_store_data(*app->purse, data);
+        if (r.sw != sw::kOk) return r;
+        if (app->purse->personalized && (app->life_cycle & 0x7F) == kAppSelectable)
+            app->life_cycle =
+                static_cast<std::uint8_t>((app->life_cycle & kAppLockedBit) | kAppPersonalized);
+    }
     m_store_data.push_back(std::move(block));
     m_next_block = (c.p1 & 0x80) ? 0 : static_cast<std::uint8_t>(c.p2 + 1);
     return status(sw::kOk);
@@ -337,6 +503,10 @@ ResponseApdu VirtualSe::store_data(const CommandApdu& c) {
 ResponseApdu VirtualSe::set_status(const CommandApdu& c) {
     // §11.10: P1 80 is the ISD, hence the card life cycle; P2 the new state; data absent or the
     // ISD's AID. Applications and security domains come with INSTALL.
+    if (c.p1 == 0x40) {
+        if (m_life_cycle == CardLifeCycle::CardLocked) return status(sw::kConditionsNotSatisfied);
+        return m_registry.set_application_status(c);
+    }
     if (c.p1 != 0x80) return status(sw::kIncorrectP1P2);
     if (!valid_life_cycle(c.p2)) return status(sw::kIncorrectP1P2);
     if (!c.data.empty() && !std::equal(c.data.begin(), c.data.end(), m_aid.begin(), m_aid.end()))

@@ -233,6 +233,19 @@ TEST(DeleteScript, DeletesTheInstanceThenThePackage) {
               "delete-instance-refused");
 }
 
+TEST(InstallScript, TheExampleInTheDocsIsTheTestedScript) {
+    const std::string md = read_text("KMS_DOCS_DIR", "service-scripts.md");
+    const std::string marker =
+        "<!-- example: tests/unit/script/transit-install.json -->\n```json\n";
+    const auto start = md.find(marker);
+    ASSERT_NE(start, std::string::npos);
+    const auto body = start + marker.size();
+    const auto end = md.find("```\n", body);
+    ASSERT_NE(end, std::string::npos);
+    EXPECT_EQ(md.substr(body, end - body),
+              read_text("KMS_SCRIPT_TEST_DIR", "transit-install.json"));
+}
+
 TEST(InstallScript, TheDemoCopiesAreTheTestedScripts) {
     for (const char* name : {"transit-top-up.json", "transit-install.json", "transit-delete.json"})
         EXPECT_EQ(read_text("KMS_DEMO_SCRIPT_DIR", name), read_text("KMS_SCRIPT_TEST_DIR", name))

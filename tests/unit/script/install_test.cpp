@@ -216,6 +216,29 @@ TEST(InstallScript, ARunSavedMidLoadResumesAtItsBlockAndRetriesChangeNothing) {
               ErrorCode::Integrity);
 }
 
+TEST(InstallScript, AStateSavedInFormat1StillRestores) {
+    // A top-up saved at READ BALANCE, rewritten as format 1 wrote it: no LOAD block after SW1
+    // SW2 and three last answers instead of four.
+    const auto script = top_up_script();
+    ScriptRun run(script, top_up_inputs(FakePurse()));
+    run.feed_response(1, from_hex("9000"));
+    run.feed_channel_result(2, true);
+    const Bytes v2 = run.serialize();
+    ASSERT_EQ(v2[3], 2);
+    // magic, format, name, version, fingerprint, seq, step, steps executed, outcome (empty),
+    // has response, response data (empty), SW.
+    const std::size_t block_at = 4 + (4 + script->name.size()) + 4 + 8 + 8 + 4 + 4 + 4 + 1 + 4 + 4;
+    ASSERT_EQ(to_hex(ByteView(v2).subspan(block_at - 4, 8)), "0000900000000000");
+    Bytes v1(v2.begin(), v2.begin() + static_cast<std::ptrdiff_t>(block_at));
+    v1[3] = 1;
+    v1.insert(v1.end(), v2.begin() + static_cast<std::ptrdiff_t>(block_at + 4), v2.end() - 12);
+    const ScriptRun restored = ScriptRun::restore(script, v1);
+    EXPECT_EQ(restored.next().seq, run.next().seq);
+    EXPECT_EQ(restored.serialize(), v2);
+    v1[3] = 3;
+    EXPECT_EQ(error_of([&] { ScriptRun::restore(script, v1); }).first, ErrorCode::Integrity);
+}
+
 TEST(DeleteScript, DeletesTheInstanceThenThePackage) {
     const auto script = script_file("transit-delete.json");
     ScriptRun run(script, {{"isdAid", "A000000151000000"}});

@@ -220,6 +220,35 @@ TEST_F(SpTsmInstall, ACardThatRefusesThePutKeyEndsPutKeyRefused) {
     EXPECT_EQ(card.isd->stored_data().size(), 1u) << "no personalization after the failure";
 }
 
+/// tsmd's exit code and log for an instance with @p config.
+std::pair<int, std::string> refused(const std::string& config) {
+    TsmdProcess t("[{\"instance\":\"sp\",\"library\":\"" + env("SP_TSM_PLUGIN") +
+                  "\",\"config\":" + config + "}]");
+    if (t.start()) return {0, t.log()};
+    return {t.exit_code(), t.log()};
+}
+
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+    const auto at = text.find(from);
+    if (at == std::string::npos) throw std::runtime_error("not in the config: " + from);
+    return text.replace(at, from.size(), to);
+}
+
+TEST_F(SpTsmInstall, AnInstanceWithAnUnknownLoadFileOrAnUnmappedPutKeyIsRefusedAtStart) {
+    TestCard card;
+    const std::string good = config(card);
+    auto [code, log] = refused(
+        replaced(good, "\"catalogue\":{\"transit-purse\"", "\"catalogue\":{\"other-purse\""));
+    EXPECT_EQ(code, 78);
+    EXPECT_NE(log.find("loadFile: 'transit-purse' is not in the catalogue"), std::string::npos)
+        << log;
+    std::tie(code, log) = refused(replaced(good, "\"sp-transit-credit-mac\":", "\"other-key\":"));
+    EXPECT_EQ(code, 78);
+    EXPECT_NE(log.find("scripts.install: key 'sp-transit-credit-mac' is not in kmsKeys"),
+              std::string::npos)
+        << log;
+}
+
 TEST_F(SpTsmInstall, AnInstanceWhoseLoadFileHashDiffersIsRefusedAtStart) {
     TestCard card;
     const std::string other(64, '0');

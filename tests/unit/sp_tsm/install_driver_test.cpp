@@ -170,6 +170,16 @@ TEST_F(InstallDriver, EachPutKeyFailureEndsWithOnFailAndClosesTheSession) {
     EXPECT_EQ(judge(r, ResponseRequest{r.seq, from_hex("9000")}), Verdict::Ended);
 }
 
+TEST_F(InstallDriver, AnUnmappedKeyEndsWithOnFailWithoutAskingTheKms) {
+    keys.clear();  // the plugin refuses such a configuration at create(); the driver copes
+    run_to_put_key(driver);
+    EXPECT_EQ(r.outcome, "put-key-refused");
+    EXPECT_EQ(std::count_if(kms.calls.begin(), kms.calls.end(),
+                            [](const std::string& c) { return c.rfind("put-key", 0) == 0; }),
+              0);
+    EXPECT_EQ(kms.closed, std::vector<std::string>{"s1"});
+}
+
 TEST_F(InstallDriver, ALoadBlockRefusedByTheCardEndsWithOnFail) {
     begin(driver);
     answer("9000");

@@ -82,7 +82,12 @@ void OperationDriver::drive(OperationRecord& r, ScriptRun& run) {
             // command in the session; the wallet relays it as it is.
             try {
                 std::vector<std::string> ids;
-                for (const auto& k : p->keys) ids.push_back(m_keys.at(k));
+                for (const auto& k : p->keys) {
+                    const auto it = m_keys.find(k);  // checked at create(); a KMS refusal if not
+                    if (it == m_keys.end())
+                        throw KmsError(0, "not_mapped", "key '" + k + "' is not in kmsKeys");
+                    ids.push_back(it->second);
+                }
                 const GpPutKey built =
                     m_kms.gp_put_key(r.session, ids, p->key_version, p->replace_version, p->key_id);
                 r.waiting = Waiting::PutKeyResponse;

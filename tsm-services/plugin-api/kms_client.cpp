@@ -69,7 +69,8 @@ const std::string& checked_id(const std::string& id, const char* what) {
     for (char c : id)
         ok = ok && ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
                     c == '-' || c == '_');
-    if (!ok) throw KmsError(0, "invalid_argument", std::string(what) + " '" + id + "' is not an id");
+    if (!ok)
+        throw KmsError(0, "invalid_argument", std::string(what) + " '" + id + "' is not an id");
     return id;
 }
 
@@ -151,9 +152,9 @@ struct KmsClient::Impl {
                 throw KmsError(answer.status, o->optValue<std::string>("error", ""),
                                method + " " + target + ": " + std::to_string(answer.status) + " " +
                                    o->optValue<std::string>("message", ""));
-            throw KmsError(answer.status, "http_" + std::to_string(answer.status),
-                           method + " " + target + ": " + std::to_string(answer.status) + " " +
-                               answer.reason);
+            throw KmsError(
+                answer.status, "http_" + std::to_string(answer.status),
+                method + " " + target + ": " + std::to_string(answer.status) + " " + answer.reason);
         }
         if (!o) {
             if (!answer.body.empty())
@@ -239,15 +240,49 @@ std::vector<Bytes> KmsClient::gp_unwrap(const std::string& session,
                                         const std::vector<Bytes>& responses) {
     Object body;
     body.set("responses", hex_array(responses));
-    auto o = m_impl->call("POST",
-                          "/v1/gp/scp/sessions/" + checked_id(session, "session") + "/unwrap",
-                          text_of(body), 200);
+    auto o =
+        m_impl->call("POST", "/v1/gp/scp/sessions/" + checked_id(session, "session") + "/unwrap",
+                     text_of(body), 200);
     return hex_list(o, "responses", 200);
 }
 
 void KmsClient::gp_close(const std::string& session) {
     m_impl->call("DELETE", "/v1/gp/scp/sessions/" + checked_id(session, "session"), std::nullopt,
                  200);
+}
+
+GpPutKey KmsClient::gp_put_key(const std::string& session, const std::vector<std::string>& key_ids,
+                               std::uint8_t new_key_version, std::uint8_t replace_version,
+                               std::uint8_t key_id) {
+    Object body;
+    Array::Ptr keys = new Array();
+    for (const auto& k : key_ids) keys->add(checked_id(k, "key id"));
+    body.set("keys", keys);
+    body.set("newKeyVersion", static_cast<int>(new_key_version));
+    body.set("replaceKeyVersion", static_cast<int>(replace_version));
+    body.set("keyId", static_cast<int>(key_id));
+    auto o =
+        m_impl->call("POST", "/v1/gp/scp/sessions/" + checked_id(session, "session") + "/put-key",
+                     text_of(body), 200);
+    GpPutKey out;
+    out.apdu = hex_field(o, "apdu", 200);
+    out.key_version = static_cast<std::uint8_t>(o->optValue<int>("keyVersion", 0));
+    out.kcvs = hex_list(o, "kcvs", 200);
+    return out;
+}
+
+GpPutKeyVerified KmsClient::gp_put_key_verify(const std::string& session, ByteView response) {
+    Object body;
+    body.set("response", to_hex(response));
+    auto o = m_impl->call(
+        "POST", "/v1/gp/scp/sessions/" + checked_id(session, "session") + "/put-key/verify",
+        text_of(body), 200);
+    if (!o->optValue<bool>("verified", false))
+        throw KmsError(200, "bad_answer", "kmsd's put-key/verify answer does not say verified");
+    GpPutKeyVerified out;
+    out.key_version = static_cast<std::uint8_t>(o->optValue<int>("keyVersion", 0));
+    out.kcvs = hex_list(o, "kcvs", 200);
+    return out;
 }
 
 MacResult KmsClient::mac(const std::string& key_id, const std::string& algorithm, ByteView data) {

@@ -60,6 +60,19 @@ struct GpOpened {
     Bytes initialize_update;  ///< the command APDU to send to the card
 };
 
+/// POST /v1/gp/scp/sessions/{session}/put-key: what kmsd built (GPCS 2.2.1 §11.8).
+struct GpPutKey {
+    Bytes apdu;  ///< PUT KEY, already wrapped in the session: send it as it is
+    std::uint8_t key_version = 0;
+    std::vector<Bytes> kcvs;  ///< 3 bytes each, in the order of the keys
+};
+
+/// POST .../put-key/verify: the card's answer checked.
+struct GpPutKeyVerified {
+    std::uint8_t key_version = 0;
+    std::vector<Bytes> kcvs;
+};
+
 struct MacResult {
     Bytes mac;
     int version = 0;  ///< the key version that computed it
@@ -83,6 +96,28 @@ class KmsClient {
     std::vector<Bytes> gp_wrap(const std::string& session, const std::vector<Bytes>& apdus);
     std::vector<Bytes> gp_unwrap(const std::string& session, const std::vector<Bytes>& responses);
     void gp_close(const std::string& session);
+
+    /// Has kmsd build PUT KEY (GPCS 2.2.1 §11.8) in the authenticated @p session: each key of
+    /// @p key_ids (1 to 3 KMS key ids, key identifiers @p key_id, @p key_id + 1, ...; Active,
+    /// exportable, "gp" in the plugin's policy; DES3-2K or AES under SCP02, AES under SCP03)
+    /// is encrypted under the card's DEK inside the HSM, and the command is wrapped in the
+    /// session (which it advances, like gp_wrap). @p new_key_version 1..127; @p replace_version
+    /// 0 adds a new key set (P1), else the version replaced. kmsd keeps the expected version
+    /// and KCVs for gp_put_key_verify(). The answer's card response must be unwrapped with
+    /// gp_unwrap() before it is verified.
+    /// Throws KmsError: 400 invalid_argument (a count or number out of range), 403 (policy,
+    /// a key not exportable, a DEK not trusted with usage wrap), 404 (session or key), 409
+    /// wrong_state (not authenticated, a key not Active), 0 unreachable.
+    GpPutKey gp_put_key(const std::string& session, const std::vector<std::string>& key_ids,
+                        std::uint8_t new_key_version, std::uint8_t replace_version = 0,
+                        std::uint8_t key_id = 1);
+    /// Has kmsd check the card's answer to the last gp_put_key() of @p session: @p response is
+    /// the whole R-APDU after gp_unwrap() (key version || one KCV per key || 9000). Returns what
+    /// the card reported when it matches. Throws KmsError 400 verification_failed (another
+    /// version or KCV: the card does not hold the keys sent; kmsd audits it), 400
+    /// invalid_argument (another status word or length), 409 wrong_state (no PUT KEY waits; the
+    /// expectation is consumed by the first verify, successful or not).
+    GpPutKeyVerified gp_put_key_verify(const std::string& session, ByteView response);
 
     // ---- key operations
     /// POST /v1/keys/{id}/mac; @p algorithm "AES-CMAC" or "DES3-RETAIL".

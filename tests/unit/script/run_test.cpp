@@ -467,8 +467,9 @@ TEST(ScriptRun, RestoreRefusesAStateMissingWhatLaterStepsNeed) {
 
     // The same state with x unset: b itself does not use x, but c would.
     // Layout at the end: x (present 01, length 00000001, value 05), then the last answers:
-    // response (seq 1, length 3, 059000), KMS (seq 0, empty), channel (seq 0, empty).
-    const std::size_t tail = (8 + 4 + 3) + (8 + 4) + (8 + 4);
+    // response (seq 1, length 3, 059000), KMS (seq 0, empty), channel (seq 0, empty), PUT KEY
+    // (seq 0, empty).
+    const std::size_t tail = (8 + 4 + 3) + (8 + 4) + (8 + 4) + (8 + 4);
     const std::size_t x_at = saved.size() - tail - 6;
     ASSERT_EQ(to_hex(ByteView(saved).subspan(x_at, 6)), "010000000105");
     Bytes edited(saved.begin(), saved.begin() + static_cast<std::ptrdiff_t>(x_at));

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "fake_kms.hpp"
 #include "operation_driver.hpp"
 #include "script_json.hpp"
 
@@ -14,46 +15,6 @@ namespace kms::tsm::sp {
 namespace {
 
 using script::ScriptRun;
-
-/// A KMS that wraps by setting CLA bit 04 and appending CC*8, unwraps as identity, and can
-/// refuse each call.
-struct FakeKms : KmsPort {
-    bool refuse_mac = false, refuse_open = false, refuse_auth = false, refuse_unwrap = false;
-    std::vector<std::string> calls;
-    GpOpenRequest opened;
-    std::vector<std::string> closed;
-
-    static KmsError refusal() { return KmsError(403, "forbidden", "refused"); }
-    Bytes mac(const std::string& key, const std::string& alg, ByteView data) override {
-        calls.push_back("mac " + key + " " + alg + " " + to_hex(data));
-        if (refuse_mac) throw refusal();
-        return from_hex("0102030405060708");
-    }
-    GpOpened gp_open(const GpOpenRequest& r) override {
-        calls.push_back("open");
-        if (refuse_open) throw refusal();
-        opened = r;
-        return {"s1", from_hex("80502000081122334455667788")};
-    }
-    Bytes gp_authenticate(const std::string& s, ByteView resp, std::uint8_t level) override {
-        calls.push_back("authenticate " + s + " " + to_hex(resp) + " " + std::to_string(level));
-        if (refuse_auth) throw KmsError(400, "verification_failed", "card cryptogram");
-        return from_hex("8482010010AAAAAAAAAAAAAAAABBBBBBBBBBBBBBBB");
-    }
-    Bytes gp_wrap(const std::string& s, const Bytes& apdu) override {
-        calls.push_back("wrap " + s);
-        Bytes out = apdu;
-        out[0] |= 0x04;
-        out.insert(out.end(), 8, 0xCC);
-        return out;
-    }
-    Bytes gp_unwrap(const std::string& s, const Bytes& resp) override {
-        calls.push_back("unwrap " + s);
-        if (refuse_unwrap) throw refusal();
-        return resp;
-    }
-    void gp_close(const std::string& s) override { closed.push_back(s); }
-};
 
 std::shared_ptr<const script::Script> load(const std::string& text) {
     return std::make_shared<const script::Script>(script::load_script_json(text));

@@ -136,7 +136,7 @@ OperationRecord OperationRecord::from_json(std::string_view body) {
         r.state = from_hex(o->getValue<std::string>("state"));
         r.seq = o->getValue<std::uint64_t>("seq");
         const int w = o->getValue<int>("waiting");
-        if (w < 0 || w > 3) throw std::runtime_error("waiting");
+        if (w < 0 || w > 4) throw std::runtime_error("waiting");
         r.waiting = static_cast<Waiting>(w);
         r.engine_seq = o->getValue<std::uint64_t>("engineSeq");
         r.secure = o->getValue<bool>("secure");

@@ -44,7 +44,8 @@ enum class Waiting : std::uint8_t {
     CardResponse = 0,          ///< the answer to the engine's SendApdu `engine_seq`
     InitializeUpdate = 1,      ///< the answer to the KMS's INITIALIZE UPDATE (channel `engine_seq`)
     ExternalAuthenticate = 2,  ///< the answer to the KMS's EXTERNAL AUTHENTICATE
-    Nothing = 3                ///< the run has ended
+    Nothing = 3,               ///< the run has ended
+    PutKeyResponse = 4         ///< the answer to kmsd's PUT KEY (engine action `engine_seq`)
 };
 
 /// One operation as stored in the TSM store (table "operations", key: the operation id), as

@@ -1,12 +1,16 @@
 // The SP TSM's operation driver: engine actions to KMS calls and wallet actions.
 #include "operation_driver.hpp"
 
+#include "domain/apdu.hpp"
+#include "load_file.hpp"
+
 namespace kms::tsm::sp {
 namespace {
 
 using script::ScriptRun;
 
 std::uint16_t sw_of(const Bytes& r) {
+    if (r.size() < 2) return 0;
     return static_cast<std::uint16_t>(r[r.size() - 2] << 8 | r[r.size() - 1]);
 }
 
@@ -73,11 +77,53 @@ void OperationDriver::drive(OperationRecord& r, ScriptRun& run) {
                 continue;
             }
         }
-        const auto& s = std::get<script::SendApdu>(a.what);
-        Bytes apdu = s.apdu;
-        if (s.secure) {
+        if (const auto* p = std::get_if<script::PutKey>(&a.what)) {
+            // GPCS 2.2.1 §11.8: kmsd encrypts the keys under the card's DEK and wraps the
+            // command in the session; the wallet relays it as it is.
             try {
-                apdu = m_kms.gp_wrap(r.session, s.apdu);
+                std::vector<std::string> ids;
+                for (const auto& k : p->keys) {
+                    const auto it = m_keys.find(k);  // checked at create(); a KMS refusal if not
+                    if (it == m_keys.end())
+                        throw KmsError(0, "not_mapped", "key '" + k + "' is not in kmsKeys");
+                    ids.push_back(it->second);
+                }
+                const GpPutKey built =
+                    m_kms.gp_put_key(r.session, ids, p->key_version, p->replace_version, p->key_id);
+                r.waiting = Waiting::PutKeyResponse;
+                r.engine_seq = a.seq;
+                r.secure = false;
+                r.action = wallet_apdu_json(built.apdu);
+                return;
+            } catch (const KmsError& e) {
+                warn("sp-tsm: KMS refused PUT KEY of step '" + a.step_id + "': " + e.what());
+                run.feed_put_key_result(a.seq, false);
+                continue;
+            }
+        }
+        Bytes apdu;
+        bool secure = false;
+        if (const auto* l = std::get_if<script::SendLoadBlock>(&a.what)) {
+            // GPCS 2.2.1 §11.6: block l->block of 'C4' || length || the catalogue's file.
+            const CatalogueEntry* e =
+                m_catalogue != nullptr ? m_catalogue->find(l->load_file) : nullptr;
+            if (e == nullptr ||
+                script::load_block_count(e->content.size(), l->block_size) != l->blocks) {
+                warn("sp-tsm: load file '" + l->load_file + "' is not the one the script knows");
+                run.abandon("load-file-unavailable");
+                continue;
+            }
+            apdu = core::encode_command_apdu(
+                script::load_command(e->content, l->block_size, l->block));
+            secure = l->secure;
+        } else {
+            const auto& s = std::get<script::SendApdu>(a.what);
+            apdu = s.apdu;
+            secure = s.secure;
+        }
+        if (secure) {
+            try {
+                apdu = m_kms.gp_wrap(r.session, apdu);
             } catch (const KmsError& e) {
                 warn("sp-tsm: KMS wrap failed: " + std::string(e.what()));
                 run.abandon("secure-channel-failed");
@@ -86,7 +132,7 @@ void OperationDriver::drive(OperationRecord& r, ScriptRun& run) {
         }
         r.waiting = Waiting::CardResponse;
         r.engine_seq = a.seq;
-        r.secure = s.secure;
+        r.secure = secure;
         r.action = wallet_apdu_json(apdu);
         return;
     }
@@ -132,6 +178,25 @@ void OperationDriver::advance(OperationRecord& r, ScriptRun& run, const Response
             const bool ok = sw_of(req.response) == 0x9000;
             if (!ok) close_session(r);
             run.feed_channel_result(r.engine_seq, ok);
+            break;
+        }
+        case Waiting::PutKeyResponse: {
+            // The card's answer: unwrapped in the session, then checked by kmsd (key version
+            // and KCVs, GPCS 2.2.1 §11.8.3). Any failure is the step's onFail.
+            bool verified = false;
+            try {
+                const Bytes plain = m_kms.gp_unwrap(r.session, req.response);
+                if (sw_of(plain) == 0x9000) {
+                    m_kms.gp_put_key_verify(r.session, plain);
+                    verified = true;
+                } else {
+                    warn("sp-tsm: the card refused PUT KEY: SW " +
+                         to_hex(ByteView(plain).last(std::min<std::size_t>(2, plain.size()))));
+                }
+            } catch (const KmsError& e) {
+                warn("sp-tsm: PUT KEY not verified: " + std::string(e.what()));
+            }
+            run.feed_put_key_result(r.engine_seq, verified);
             break;
         }
         case Waiting::Nothing:

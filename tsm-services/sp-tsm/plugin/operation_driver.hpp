@@ -1,6 +1,7 @@
 // The SP TSM's operation driver: carries out a run's actions that need no card (KMS MAC steps,
-// opening the GlobalPlatform secure channel, wrapping and unwrapping secure APDUs) through a
-// KMS port, and records what the wallet must do next (docs/sp-tsm.md, "The conversation").
+// opening the GlobalPlatform secure channel, wrapping and unwrapping secure APDUs, building and
+// verifying PUT KEY, cutting the catalogue's load files into LOAD commands) through a KMS port,
+// and records what the wallet must do next (docs/sp-tsm.md, "The conversation").
 // No I/O of its own: the plugin gives it a KmsClient, the tests a fake.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "catalogue.hpp"
 #include "conversation.hpp"
 #include "plugin-api/kms_client.hpp"
 #include "script_run.hpp"
@@ -28,6 +30,10 @@ class KmsPort {
     virtual Bytes gp_wrap(const std::string& session, const Bytes& apdu) = 0;
     virtual Bytes gp_unwrap(const std::string& session, const Bytes& response) = 0;
     virtual void gp_close(const std::string& session) = 0;
+    virtual GpPutKey gp_put_key(const std::string& session, const std::vector<std::string>& key_ids,
+                                std::uint8_t new_key_version, std::uint8_t replace_version,
+                                std::uint8_t key_id) = 0;
+    virtual GpPutKeyVerified gp_put_key_verify(const std::string& session, ByteView response) = 0;
 };
 
 /// A `secure-channel` step's key set: three static keys by KMS key id, and kmsd's parameters.
@@ -42,13 +48,21 @@ struct KeySet {
 /// the requests of an operation); the maps must outlive the driver.
 class OperationDriver {
   public:
-    /// @p keys: script key reference -> KMS key id; @p keysets: keyset reference -> key set
-    /// (every reference of the scripts must be there: the plugin checks it at create()).
-    /// @p warn receives kmsd's refusals, for the log (never for the wallet).
+    /// @p keys: script key reference -> KMS key id (`kms` and `put-key` steps); @p keysets:
+    /// keyset reference -> key set (every reference of the scripts must be there: the plugin
+    /// checks it at create()). @p warn receives kmsd's refusals, for the log (never for the
+    /// wallet). @p catalogue holds the load files `load` steps send (the scripts' "loadFile"
+    /// entries, checked by the loader); without one a `load` step ends the run
+    /// "load-file-unavailable".
     OperationDriver(KmsPort& kms, const std::map<std::string, std::string>& keys,
                     const std::map<std::string, KeySet>& keysets,
-                    std::function<void(const std::string&)> warn)
-        : m_kms(kms), m_keys(keys), m_keysets(keysets), m_warn(std::move(warn)) {}
+                    std::function<void(const std::string&)> warn,
+                    const Catalogue* catalogue = nullptr)
+        : m_kms(kms),
+          m_keys(keys),
+          m_keysets(keysets),
+          m_warn(std::move(warn)),
+          m_catalogue(catalogue) {}
 
     /// Carries out the run's actions that need no card until it wants an APDU sent (wrapped
     /// when secure) or has ended; sets r.waiting, r.engine_seq, r.secure, r.session, r.action
@@ -73,6 +87,7 @@ class OperationDriver {
     const std::map<std::string, std::string>& m_keys;
     const std::map<std::string, KeySet>& m_keysets;
     std::function<void(const std::string&)> m_warn;
+    const Catalogue* m_catalogue;
 };
 
 }  // namespace kms::tsm::sp

@@ -84,6 +84,13 @@ class KmsClientPort final : public KmsPort {
         return m_kms.gp_unwrap(session, {response}).at(0);
     }
     void gp_close(const std::string& session) override { m_kms.gp_close(session); }
+    GpPutKey gp_put_key(const std::string& session, const std::vector<std::string>& key_ids,
+                        std::uint8_t version, std::uint8_t replace, std::uint8_t key_id) override {
+        return m_kms.gp_put_key(session, key_ids, version, replace, key_id);
+    }
+    GpPutKeyVerified gp_put_key_verify(const std::string& session, ByteView response) override {
+        return m_kms.gp_put_key_verify(session, response);
+    }
 
   private:
     KmsClient& m_kms;
@@ -139,19 +146,25 @@ class SpTsm {
                 m_keysets[ref] = k;
             }
         }
+        if (cfg->has("catalogue")) m_catalogue = Catalogue::from_config(cfg->get("catalogue"));
         const auto scripts = cfg->getObject("scripts");
         if (!scripts || scripts->size() == 0)
             throw Error(ErrorCode::InvalidArgument, "scripts: at least one script is required");
         for (const auto& [name, v] : *scripts) {
             if (!v.isString())
                 throw Error(ErrorCode::InvalidArgument, "scripts." + name + ": a path");
-            auto s = std::make_shared<const script::Script>(
-                script::load_script_json(read_text(v.extract<std::string>())));
+            auto s = std::make_shared<const script::Script>(script::load_script_json(
+                read_text(v.extract<std::string>()), m_catalogue.resolver()));
             // Every key reference must be mapped now, so a run never fails on configuration.
             for (const auto& step : s->steps) {
                 if (step.kind == script::StepKind::Kms && !m_keys.contains(step.key))
                     throw Error(ErrorCode::InvalidArgument,
                                 "scripts." + name + ": key '" + step.key + "' is not in kmsKeys");
+                for (const auto& k :
+                     step.kind == script::StepKind::PutKey ? step.keys : decltype(step.keys){})
+                    if (!m_keys.contains(k))
+                        throw Error(ErrorCode::InvalidArgument,
+                                    "scripts." + name + ": key '" + k + "' is not in kmsKeys");
                 if (step.kind == script::StepKind::SecureChannel &&
                     !m_keysets.contains(step.keyset))
                     throw Error(
@@ -239,8 +252,9 @@ class SpTsm {
     }
 
     OperationDriver driver() {
-        return OperationDriver(*m_port, m_keys, m_keysets,
-                               [this](const std::string& m) { log(TSM_LOG_WARNING, m); });
+        return OperationDriver(
+            *m_port, m_keys, m_keysets, [this](const std::string& m) { log(TSM_LOG_WARNING, m); },
+            &m_catalogue);
     }
 
     std::string start(std::string_view body) {
@@ -305,7 +319,8 @@ class SpTsm {
         const auto r = load(id);
         if (!r) throw Error(ErrorCode::NotFound, "no operation '" + id + "'");
         static const char* const kWaiting[] = {"card-response", "initialize-update",
-                                               "external-authenticate", "nothing"};
+                                               "external-authenticate", "nothing",
+                                               "put-key-response"};
         ScriptRun run = ScriptRun::restore(script_of(r->script), r->state);
         std::string out =
             "{\"operation\":" + json_text(r->id) + ",\"script\":" + json_text(r->script) +
@@ -323,6 +338,7 @@ class SpTsm {
     std::unique_ptr<KmsClientPort> m_port;
     std::map<std::string, std::string> m_keys;
     std::map<std::string, KeySet> m_keysets;
+    Catalogue m_catalogue;  ///< before m_scripts: their loadFile constants come from it
     std::map<std::string, std::shared_ptr<const script::Script>> m_scripts;
     /// Serializes all operations of the instance: load, feed, KMS calls, save. Simple and
     /// correct for step 1; per-operation locks come with load (docs/sp-tsm.md).

@@ -27,7 +27,16 @@ int nibble(char c) {
     return -1;
 }
 
-/// Splits a template into literal hex and ${name} parts; names are resolved later.
+/// The prefix of the load file's constants (script.hpp, LoadFileFacts).
+constexpr std::string_view kLoadFilePrefix = "loadFile.";
+
+/// A name a template may reference: a variable's, or "loadFile." and a constant's.
+bool valid_reference(std::string_view name) {
+    if (name.rfind(kLoadFilePrefix, 0) == 0) return valid_name(name.substr(kLoadFilePrefix.size()));
+    return valid_name(name);
+}
+
+/// Splits a template into literal hex and ${name} / ${#name} parts; names are resolved later.
 void parse_template(Template& t, const Step& s, std::string_view field) {
     t.parts.clear();
     const std::string_view src = t.source;
@@ -51,12 +60,14 @@ void parse_template(Template& t, const Step& s, std::string_view field) {
             const std::size_t close = src.find('}', i + 2);
             if (close == std::string_view::npos)
                 refuse_step(s, std::string(field) + ": unterminated ${");
-            const std::string name(src.substr(i + 2, close - i - 2));
-            if (!valid_name(name))
+            std::string name(src.substr(i + 2, close - i - 2));
+            const bool length = !name.empty() && name[0] == '#';
+            if (length) name.erase(0, 1);
+            if (!valid_reference(name))
                 refuse_step(
                     s, std::string(field) + ": bad variable name '" + name.substr(0, 64) + "'");
             flush();
-            t.parts.push_back({{}, -1, name});
+            t.parts.push_back({{}, -1, name, length});
             i = close;
             continue;
         }
@@ -138,6 +149,7 @@ std::vector<int> uses(const Step& s) {
 Facts transfer(const Step& s, Facts f) {
     switch (s.kind) {
         case StepKind::Apdu:
+        case StepKind::Load:  // the last LOAD's response
             f.has_response = true;
             break;
         case StepKind::Capture:
@@ -163,12 +175,14 @@ int declare_set_variable(Script& sc, const Step& s, const std::string& name, Var
     if (i < 0) {
         if (sc.variables.size() >= kMaxVariables)
             refuse_step(s, "more than " + std::to_string(kMaxVariables) + " variables");
-        sc.variables.push_back({name, type, origin});
+        sc.variables.push_back({name, type, origin, {}});
         return static_cast<int>(sc.variables.size() - 1);
     }
     const Variable& v = sc.variables[static_cast<std::size_t>(i)];
     if (v.origin == VarOrigin::Input)
         refuse_step(s, "overwrites the input variable '" + name + "'");
+    if (v.origin == VarOrigin::Constant)
+        refuse_step(s, "overwrites the load file's constant '" + name + "'");
     if (v.type != type)
         refuse_step(s, "sets '" + name + "' as " + std::string(var_type_name(type)) +
                            " but another step sets it as " + std::string(var_type_name(v.type)));
@@ -179,6 +193,9 @@ void resolve_template(const Script& sc, const Step& s, Template& t, std::string_
     for (auto& p : t.parts) {
         if (p.name.empty()) continue;
         p.var = sc.variable_index(p.name);
+        if (p.var < 0 && p.name.rfind(kLoadFilePrefix, 0) == 0 && !sc.load_file)
+            refuse_step(
+                s, std::string(field) + ": '" + p.name + "' needs the document's \"loadFile\"");
         if (p.var < 0) refuse_step(s, std::string(field) + ": unknown variable '" + p.name + "'");
     }
 }
@@ -380,13 +397,18 @@ std::string_view step_kind_name(StepKind k) noexcept {
             return "secure-channel";
         case StepKind::End:
             return "end";
+        case StepKind::Load:
+            return "load";
+        case StepKind::PutKey:
+            return "put-key";
     }
     return "?";
 }
 
 std::optional<StepKind> parse_step_kind(std::string_view name) noexcept {
-    for (StepKind k : {StepKind::Apdu, StepKind::Expect, StepKind::Capture, StepKind::Branch,
-                       StepKind::Kms, StepKind::SecureChannel, StepKind::End})
+    for (StepKind k :
+         {StepKind::Apdu, StepKind::Expect, StepKind::Capture, StepKind::Branch, StepKind::Kms,
+          StepKind::SecureChannel, StepKind::End, StepKind::Load, StepKind::PutKey})
         if (step_kind_name(k) == name) return k;
     return std::nullopt;
 }
@@ -449,6 +471,31 @@ Script compile_script(ScriptSpec spec) {
         sc.variables.push_back(in);
     }
     sc.input_count = sc.variables.size();
+
+    // The load file's constants (script.hpp, LoadFileFacts), after the inputs.
+    sc.load_file = std::move(spec.load_file);
+    if (sc.load_file) {
+        const LoadFileFacts& f = *sc.load_file;
+        Bytes size(4);
+        for (int i = 0; i < 4; ++i) size[3 - i] = static_cast<std::uint8_t>(f.size >> (8 * i));
+        const std::pair<const char*, Variable> constants[] = {
+            {"aid", {"", VarType::Aid, VarOrigin::Constant, f.aid}},
+            {"hash", {"", VarType::Hex, VarOrigin::Constant, f.hash}},
+            {"size", {"", VarType::U32, VarOrigin::Constant, size}},
+            {"module", {"", VarType::Aid, VarOrigin::Constant, f.module}},
+            {"instanceAid", {"", VarType::Aid, VarOrigin::Constant, f.instance_aid}},
+            {"privileges", {"", VarType::Hex, VarOrigin::Constant, f.privileges}},
+            {"installParameters", {"", VarType::Hex, VarOrigin::Constant, f.install_parameters}}};
+        if (sc.variables.size() + std::size(constants) > kMaxVariables)
+            refuse("inputs: more than " + std::to_string(kMaxVariables) + " with the load file's");
+        for (const auto& [field, v] : constants) {
+            Variable c = v;
+            c.name = std::string(kLoadFilePrefix) + field;
+            check_value(c.type, c.value, "loadFile '" + f.name + "': " + field);
+            sc.variables.push_back(std::move(c));
+        }
+    }
+    const std::size_t defined_at_entry = sc.variables.size();
 
     // Step ids, then templates and the variables steps set.
     sc.steps = std::move(spec.steps);
@@ -515,6 +562,34 @@ Script compile_script(ScriptSpec spec) {
                 break;
             case StepKind::Branch:
                 break;
+            case StepKind::Load:
+                // GPCS 2.2.1 §11.6: the whole Load File Data Block in numbered LOAD commands.
+                if (!sc.load_file) refuse_step(s, "a load step needs the document's \"loadFile\"");
+                if (s.block_size == 0 || s.block_size > kMaxLoadBlockSize)
+                    refuse_step(s, "blockSize: 1.." + std::to_string(kMaxLoadBlockSize));
+                s.load_blocks = load_block_count(sc.load_file->size, s.block_size);
+                if (s.load_blocks > kMaxLoadBlocks)
+                    refuse_step(s, "blockSize: load file '" + sc.load_file->name + "' needs " +
+                                       std::to_string(s.load_blocks) + " blocks of " +
+                                       std::to_string(s.block_size) + " bytes; LOAD numbers " +
+                                       std::to_string(kMaxLoadBlocks) +
+                                       " at most (P2, GPCS 2.2.1 §11.6.2.3)");
+                check_outcome(s, s.on_fail, "onFail");
+                break;
+            case StepKind::PutKey:
+                // GPCS 2.2.1 §11.8.2: P1 the key version replaced (00: a new key set), P2 the
+                // first key identifier; 1 to 3 keys per command here (kmsd's limit).
+                if (s.keys.empty() || s.keys.size() > 3)
+                    refuse_step(s, "keys: 1 to 3 key references");
+                for (const auto& k : s.keys)
+                    if (k.empty() || k.size() > 255)
+                        refuse_step(s, "keys: a key reference is 1..255 characters");
+                if (s.key_version < 0x01 || s.key_version > 0x7F)
+                    refuse_step(s, "keyVersion: 01..7F");
+                if (s.replace_version > 0x7F) refuse_step(s, "replaceKeyVersion: 00..7F");
+                if (s.key_id < 0x01 || s.key_id > 0x7F) refuse_step(s, "keyId: 01..7F");
+                check_outcome(s, s.on_fail, "onFail");
+                break;
         }
         if (s.max_visits && (*s.max_visits == 0 || *s.max_visits > kHardMaxSteps))
             refuse_step(s, "maxVisits: 1.." + std::to_string(kHardMaxSteps));
@@ -532,6 +607,10 @@ Script compile_script(ScriptSpec spec) {
             for (const auto& p : s.header.parts) {
                 if (p.var < 0) {
                     width += p.literal.size();
+                    continue;
+                }
+                if (p.length) {
+                    width += 1;
                     continue;
                 }
                 const VarType t = sc.variables[static_cast<std::size_t>(p.var)].type;
@@ -600,7 +679,7 @@ Script compile_script(ScriptSpec spec) {
     Facts entry;
     entry.reached = true;
     entry.defined.assign(sc.variables.size(), false);
-    for (std::size_t v = 0; v < sc.input_count; ++v) entry.defined[v] = true;
+    for (std::size_t v = 0; v < defined_at_entry; ++v) entry.defined[v] = true;
     facts[0] = entry;
     std::deque<int> work{0};
     while (!work.empty()) {
@@ -624,8 +703,11 @@ Script compile_script(ScriptSpec spec) {
                                    "' may be used before any step sets it");
         if ((s.kind == StepKind::Expect || s.kind == StepKind::Capture) && !facts[i].has_response)
             refuse_step(s, "may run before any APDU has a response");
-        if (s.kind == StepKind::Apdu && s.secure && !facts[i].channel_open)
+        if ((s.kind == StepKind::Apdu || s.kind == StepKind::Load) && s.secure &&
+            !facts[i].channel_open)
             refuse_step(s, "is secure but may run before a secure-channel step opens the channel");
+        if (s.kind == StepKind::PutKey && !facts[i].channel_open)
+            refuse_step(s, "PUT KEY may run before a secure-channel step opens the channel");
     }
     check_loops(sc, reachable);
     return sc;

@@ -1,6 +1,7 @@
 // The service script model: a declarative document of steps (APDU templates, expected status
-// words, captures, branches, KMS requests) as written, and compile_script(), which resolves
-// names and refuses a document that could go wrong at run time. Pure C++, no I/O.
+// words, captures, branches, KMS requests, GlobalPlatform LOAD and PUT KEY) as written, and
+// compile_script(), which resolves names and refuses a document that could go wrong at run time.
+// Pure C++, no I/O.
 #pragma once
 
 #include <cstddef>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "domain/bytes.hpp"
+#include "load_file.hpp"
 
 namespace kms::tsm::script {
 
@@ -44,21 +46,51 @@ Bytes parse_value_text(VarType type, std::string_view text, std::string_view wha
 /// The unsigned integer a big-endian value of at most 8 bytes holds.
 std::uint64_t value_number(ByteView value) noexcept;
 
-enum class VarOrigin { Input, Capture, Kms };
+/// Where a variable's value comes from: the host's inputs, a capture or KMS step, or the
+/// script's load file (constants fixed when the script is compiled, named "loadFile.*").
+enum class VarOrigin { Input, Capture, Kms, Constant };
 
 struct Variable {
     std::string name;
     VarType type = VarType::Hex;
     VarOrigin origin = VarOrigin::Input;
+    Bytes value;  ///< the value of a Constant
+};
+
+/// What the engine knows of the script's load file (the SP TSM's catalogue entry, see
+/// docs/sp-tsm.md "Catalogue"): never the bytes, which only the host holds and sends. Each
+/// field is a constant variable a template can use:
+///
+/// | variable | type | value |
+/// |---|---|---|
+/// | `loadFile.aid` | aid | the Load File AID (the package) |
+/// | `loadFile.hash` | hex | SHA-256 of the Load File Data Block (the file, without 'C4') |
+/// | `loadFile.size` | u32 | the file's length in bytes |
+/// | `loadFile.module` | aid | its first Executable Module AID |
+/// | `loadFile.instanceAid` | aid | the application instance AID to install |
+/// | `loadFile.privileges` | hex | the instance's privileges (1 or 3 bytes) |
+/// | `loadFile.installParameters` | hex | the install parameters field (e.g. C900) |
+struct LoadFileFacts {
+    std::string name;  ///< the catalogue entry, as the document's "loadFile" names it
+    Bytes aid;
+    Bytes hash;
+    std::uint32_t size = 0;
+    Bytes module;
+    Bytes instance_aid;
+    Bytes privileges;
+    Bytes install_parameters;
 };
 
 /// A byte template: hex digits (spaces allowed between bytes) and ${name} references, which
-/// insert the variable's bytes (integers big-endian at their fixed width).
+/// insert the variable's bytes (integers big-endian at their fixed width), and ${#name}, which
+/// inserts the length of the variable's value as one byte (the length fields of INSTALL, DELETE
+/// and STORE DATA; a value over 255 bytes ends the run with "command-too-long").
 struct Template {
     struct Part {
-        Bytes literal;     ///< when var < 0
-        int var = -1;      ///< index into Script::variables
-        std::string name;  ///< the name as written, for messages
+        Bytes literal;        ///< when var < 0
+        int var = -1;         ///< index into Script::variables
+        std::string name;     ///< the name as written, for messages
+        bool length = false;  ///< ${#name}: the value's length, one byte
     };
     std::string source;
     std::vector<Part> parts;  ///< filled by compile_script()
@@ -103,7 +135,7 @@ struct Condition {
     int var = -1;
 };
 
-enum class StepKind { Apdu, Expect, Capture, Branch, Kms, SecureChannel, End };
+enum class StepKind { Apdu, Expect, Capture, Branch, Kms, SecureChannel, End, Load, PutKey };
 std::string_view step_kind_name(StepKind k) noexcept;
 std::optional<StepKind> parse_step_kind(std::string_view name) noexcept;
 
@@ -142,6 +174,15 @@ struct Step {
     std::string protocol;  ///< "SCP02" or "SCP03"
     std::string keyset;    ///< key set reference the host resolves
     std::uint8_t level = 0x01;
+    // load (the script's load file; `secure` and `on_fail` as above)
+    std::size_t block_size =
+        kDefaultLoadBlockSize;    ///< bytes of the framed file per LOAD command, 1..247
+    std::size_t load_blocks = 0;  ///< resolved by compile_script(): LOAD commands to send
+    // put-key (`on_fail` as above)
+    std::vector<std::string> keys;     ///< 1..3 key references the host resolves, in key id order
+    std::uint8_t key_version = 0;      ///< the new key version, 01..7F
+    std::uint8_t replace_version = 0;  ///< P1: 00 adds a key set, else the version replaced
+    std::uint8_t key_id = 1;           ///< the first key identifier, 01..7F
     // end
     std::string outcome;  ///< "success" or a failure name
 
@@ -163,7 +204,8 @@ struct Script {
     std::vector<Variable> variables;  ///< inputs first, in declaration order
     std::size_t input_count = 0;
     std::vector<Step> steps;
-    std::uint64_t fingerprint = 0;  ///< of the document; a saved run must match it
+    std::uint64_t fingerprint = 0;           ///< of the document; a saved run must match it
+    std::optional<LoadFileFacts> load_file;  ///< the document's "loadFile", resolved
 
     int variable_index(std::string_view name) const;
     int step_index(std::string_view id) const;
@@ -177,6 +219,9 @@ struct ScriptSpec {
     std::vector<Variable> inputs;
     std::vector<Step> steps;
     std::uint64_t fingerprint = 0;
+    /// The document's "loadFile" as the host's catalogue describes it: declares the loadFile.*
+    /// constants and is what `load` steps send.
+    std::optional<LoadFileFacts> load_file;
 };
 
 /// Validates @p spec and resolves every name. Throws Error(InvalidArgument) with a message that
@@ -184,7 +229,9 @@ struct ScriptSpec {
 /// a hex literal is bad; a variable is unknown, used before every path sets it, or set with two
 /// types; a next/goto names no step; a step is unreachable from the first; a step other than
 /// "end" falls off the end; an expect or capture may run before any APDU; a secure APDU may run
-/// before the secure channel is open; a loop has no step with maxVisits; limits are exceeded.
+/// before the secure channel is open; a loop has no step with maxVisits; limits are exceeded;
+/// a `load` step has no load file or needs more than 256 blocks; a `put-key` may run before
+/// the secure channel is open or has a field out of range.
 Script compile_script(ScriptSpec spec);
 
 /// FNV-1a 64 of @p text: a cheap fingerprint to tell document revisions apart (not a MAC).

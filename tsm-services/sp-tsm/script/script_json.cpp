@@ -119,6 +119,22 @@ std::vector<std::string> strings(const Fields& f, const std::string& field, std:
     return out;
 }
 
+/// An optional field of one hex byte ("70"), within @p min..@p max.
+std::optional<std::uint8_t> opt_hex_byte(const Fields& f, const std::string& field,
+                                         std::uint8_t min, std::uint8_t max) {
+    const std::string text = f.opt_string(field, 2);
+    if (text.empty()) return std::nullopt;
+    Bytes b;
+    try {
+        b = from_hex(text, field);
+    } catch (const Error&) {
+    }
+    if (b.size() != 1 || b[0] < min || b[0] > max)
+        refuse(f.where(), "'" + field + "' must be one hex byte, " + to_hex(Bytes{min}) + ".." +
+                              to_hex(Bytes{max}));
+    return b[0];
+}
+
 Step read_step(const Var& v, std::size_t index) {
     const Fields probe =
         Fields::object_of(v, "step #" + std::to_string(index + 1) + ": ", "a step");
@@ -227,13 +243,41 @@ Step read_step(const Var& v, std::size_t index) {
             f.only({"id", "kind", "outcome"});
             s.outcome = f.string("outcome", 64);
             break;
+        case StepKind::Load:
+            f.only({"id", "kind", "next", "maxVisits", "blockSize", "secure", "onFail"});
+            if (auto n = f.opt_uint("blockSize", kMaxLoadBlockSize))
+                s.block_size = static_cast<std::size_t>(*n);
+            s.secure = f.opt_bool("secure");
+            s.on_fail = f.string("onFail", 64);
+            break;
+        case StepKind::PutKey:
+            f.only({"id", "kind", "next", "maxVisits", "keys", "keyVersion", "replaceKeyVersion",
+                    "keyId", "onFail"});
+            s.keys = strings(f, "keys", 3);
+            if (!f.has("keyVersion")) refuse(f.where(), "'keyVersion' is required");
+            s.key_version = *opt_hex_byte(f, "keyVersion", 0x01, 0x7F);
+            s.replace_version = opt_hex_byte(f, "replaceKeyVersion", 0x00, 0x7F).value_or(0);
+            s.key_id = opt_hex_byte(f, "keyId", 0x01, 0x7F).value_or(1);
+            s.on_fail = f.string("onFail", 64);
+            break;
     }
     return s;
+}
+
+/// The facts as text, for the fingerprint.
+std::string facts_text(const LoadFileFacts& f) {
+    return f.name + "|" + to_hex(f.aid) + "|" + to_hex(f.hash) + "|" + std::to_string(f.size) +
+           "|" + to_hex(f.module) + "|" + to_hex(f.instance_aid) + "|" + to_hex(f.privileges) +
+           "|" + to_hex(f.install_parameters);
 }
 
 }  // namespace
 
 Script load_script_json(std::string_view json) {
+    return load_script_json(json, LoadFileResolver{});
+}
+
+Script load_script_json(std::string_view json, const LoadFileResolver& resolver) {
     if (json.size() > kMaxDocumentBytes)
         refuse("", "service script: larger than " + std::to_string(kMaxDocumentBytes) + " bytes");
     Poco::JSON::Parser parser;
@@ -247,9 +291,18 @@ Script load_script_json(std::string_view json) {
         refuse("", "service script: not valid JSON");
     }
     const Fields doc = Fields::object_of(root, "", "service script");
-    doc.only({"name", "version", "maxSteps", "inputs", "steps"});
+    doc.only({"name", "version", "maxSteps", "loadFile", "inputs", "steps"});
     ScriptSpec spec;
     spec.fingerprint = fingerprint_of(json);
+    if (doc.has("loadFile")) {
+        const std::string name = doc.string("loadFile", 64);
+        std::optional<LoadFileFacts> facts;
+        if (resolver) facts = resolver(name);
+        if (!facts) refuse("", "loadFile: '" + name + "' is not in the catalogue");
+        facts->name = name;
+        spec.fingerprint = fingerprint_of(std::string(json) + '\n' + facts_text(*facts));
+        spec.load_file = std::move(facts);
+    }
     spec.name = doc.string("name", 64);
     spec.version = static_cast<std::uint32_t>(doc.opt_uint("version", 0xFFFFFFFFu).value_or(0));
     if (auto n = doc.opt_uint("maxSteps", kHardMaxSteps))
@@ -262,7 +315,7 @@ Script load_script_json(std::string_view json) {
                                   "input #" + std::to_string(i + 1) + ": ", "an input");
             in.only({"name", "type"});
             spec.inputs.push_back(
-                {in.string("name", 64), type_field(in, "type"), VarOrigin::Input});
+                {in.string("name", 64), type_field(in, "type"), VarOrigin::Input, {}});
         }
     }
     const Array::Ptr steps = doc.array("steps", kMaxStepsInDocument);

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
+#include <optional>
 #include <string_view>
 
 #include "script.hpp"
@@ -16,5 +18,16 @@ inline constexpr std::size_t kMaxDocumentBytes = 256 * 1024;
 /// has a field of the wrong type, an unknown field (a typo is an error, not an ignored option),
 /// or fails any check of compile_script(). The Script's fingerprint is that of @p json.
 Script load_script_json(std::string_view json);
+
+/// The host's catalogue as the loader sees it: the facts of the load file named @p name, or
+/// nullopt when the catalogue has no such entry. Called once per document, at load time.
+using LoadFileResolver = std::function<std::optional<LoadFileFacts>(std::string_view name)>;
+
+/// As above, for a document that may name a load file (the top-level "loadFile"): @p resolver
+/// supplies its facts (the loadFile.* constants, the size `load` steps cut into blocks).
+/// InvalidArgument "loadFile: 'x' is not in the catalogue" when it returns nullopt, or when the
+/// document names a load file and @p resolver is empty. The fingerprint covers @p json and the
+/// facts, so a run saved before the catalogue's file changed does not restore after it.
+Script load_script_json(std::string_view json, const LoadFileResolver& resolver);
 
 }  // namespace kms::tsm::script

@@ -12,14 +12,17 @@ namespace kms::tsm::script {
 namespace {
 
 constexpr std::uint8_t kStateMagic[3] = {'K', 'S', 'R'};
-constexpr std::uint8_t kStateFormat = 1;
+/// 1: the first format; 2 adds the LOAD block and the last PUT KEY result (format 1 states
+/// still restore: they predate both).
+constexpr std::uint8_t kStateFormat = 2;
 
 [[noreturn]] void corrupt(const std::string& what) {
     throw Error(ErrorCode::Integrity, "script run state: " + what);
 }
 
 bool waits_for_host(StepKind k) {
-    return k == StepKind::Apdu || k == StepKind::Kms || k == StepKind::SecureChannel;
+    return k == StepKind::Apdu || k == StepKind::Kms || k == StepKind::SecureChannel ||
+           k == StepKind::Load || k == StepKind::PutKey;
 }
 
 }  // namespace
@@ -28,6 +31,9 @@ ScriptRun::ScriptRun(std::shared_ptr<const Script> script) : m_script(std::move(
     if (!m_script) throw Error(ErrorCode::InvalidArgument, "script run: no script");
     m_visits.assign(m_script->steps.size(), 0);
     m_vars.assign(m_script->variables.size(), std::nullopt);
+    for (std::size_t i = 0; i < m_script->variables.size(); ++i)
+        if (m_script->variables[i].origin == VarOrigin::Constant)
+            m_vars[i] = m_script->variables[i].value;
 }
 
 ScriptRun::ScriptRun(std::shared_ptr<const Script> script,
@@ -59,6 +65,13 @@ Bytes ScriptRun::render(const Template& t) const {
             continue;
         }
         const Bytes& v = var(p.var);
+        if (p.length) {
+            if (v.size() > 0xFF)  // caught by run(): the run ends "command-too-long"
+                throw Error(ErrorCode::InvalidArgument,
+                            "${#" + p.name + "}: longer than 255 bytes");
+            out.push_back(static_cast<std::uint8_t>(v.size()));
+            continue;
+        }
         out.insert(out.end(), v.begin(), v.end());
     }
     return out;
@@ -137,6 +150,11 @@ void ScriptRun::build_action() {
         a.what = KmsRequest{s.operation, s.key, s.algorithm, render(s.input)};
     } else if (s.kind == StepKind::SecureChannel) {
         a.what = OpenSecureChannel{s.protocol, s.keyset, s.level};
+    } else if (s.kind == StepKind::Load) {
+        a.what = SendLoadBlock{m_script->load_file->name, s.block_size, m_block, s.load_blocks,
+                               s.secure};
+    } else if (s.kind == StepKind::PutKey) {
+        a.what = PutKey{s.keys, s.key_version, s.replace_version, s.key_id};
     } else {
         throw Error(ErrorCode::Internal, "script run: step '" + s.id + "' does not wait");
     }
@@ -155,6 +173,9 @@ void ScriptRun::run() {
             case StepKind::Apdu:
             case StepKind::Kms:
             case StepKind::SecureChannel:
+            case StepKind::Load:
+            case StepKind::PutKey:
+                m_block = 0;
                 ++m_seq;
                 try {
                     build_action();
@@ -195,13 +216,14 @@ void ScriptRun::run() {
 
 bool ScriptRun::accept(std::uint64_t seq, Input kind, ByteView bytes) {
     static constexpr const char* kNames[] = {"", "a card response", "a KMS result",
-                                             "a secure channel result"};
+                                             "a secure channel result", "a PUT KEY result"};
     const auto k = static_cast<std::size_t>(kind);
     if (seq == m_action.seq && !done()) {
         const StepKind sk = m_script->steps[m_step].kind;
-        const Input expected = sk == StepKind::Apdu  ? Input::Response
-                               : sk == StepKind::Kms ? Input::KmsResult
-                                                     : Input::Channel;
+        const Input expected = sk == StepKind::Apdu || sk == StepKind::Load ? Input::Response
+                               : sk == StepKind::Kms                        ? Input::KmsResult
+                               : sk == StepKind::PutKey                     ? Input::PutKey
+                                                                            : Input::Channel;
         if (expected != kind)
             throw Error(ErrorCode::InvalidArgument, "script run: action " + std::to_string(seq) +
                                                         " (step '" + m_script->steps[m_step].id +
@@ -231,7 +253,22 @@ const Action& ScriptRun::feed_response(std::uint64_t seq, ByteView response) {
     m_has_response = true;
     m_response_data = r.data;
     m_sw = r.sw;
-    m_step = static_cast<std::uint32_t>(m_script->steps[m_step].next);
+    const Step& s = m_script->steps[m_step];
+    if (s.kind == StepKind::Load) {
+        // GPCS 2.2.1 §11.6.3: each LOAD block is answered 9000; anything else ends the load.
+        if (m_sw != 0x9000) {
+            finish(s.on_fail);
+            return m_action;
+        }
+        if (m_block + 1 < s.load_blocks) {
+            ++m_block;
+            ++m_seq;
+            build_action();
+            return m_action;
+        }
+        m_block = 0;
+    }
+    m_step = static_cast<std::uint32_t>(s.next);
     run();
     return m_action;
 }
@@ -275,6 +312,20 @@ const Action& ScriptRun::feed_channel_result(std::uint64_t seq, bool opened) {
     return m_action;
 }
 
+const Action& ScriptRun::feed_put_key_result(std::uint64_t seq, bool verified) {
+    const std::uint8_t flag = verified ? 1 : 0;
+    if (!accept(seq, Input::PutKey, ByteView(&flag, 1))) return m_action;
+    m_last[3] = {seq, Bytes{flag}};
+    const Step& s = m_script->steps[m_step];
+    if (!verified) {
+        finish(s.on_fail);
+        return m_action;
+    }
+    m_step = static_cast<std::uint32_t>(s.next);
+    run();
+    return m_action;
+}
+
 const Action& ScriptRun::abandon(std::string_view outcome) {
     if (!valid_name(outcome) || outcome == kSuccess)
         throw Error(ErrorCode::InvalidArgument,
@@ -296,6 +347,7 @@ Bytes ScriptRun::serialize() const {
     put_u8(out, m_has_response ? 1 : 0);
     put_lv(out, m_response_data);
     put_u32(out, m_sw);
+    put_u32(out, m_block);
     put_u32(out, static_cast<std::uint32_t>(m_visits.size()));
     for (std::uint32_t v : m_visits) put_u32(out, v);
     put_u32(out, static_cast<std::uint32_t>(m_vars.size()));
@@ -318,7 +370,8 @@ ScriptRun ScriptRun::restore(std::shared_ptr<const Script> script, ByteView stat
         !std::equal(std::begin(kStateMagic), std::end(kStateMagic), state.begin()))
         corrupt("not a saved script run");
     for (int i = 0; i < 3; ++i) in.u8();
-    if (in.u8() != kStateFormat) corrupt("unknown format");
+    const std::uint8_t format = in.u8();
+    if (format != 1 && format != kStateFormat) corrupt("unknown format");
     if (in.lv_string() != sc.name || in.u32() != sc.version || in.u64() != sc.fingerprint)
         corrupt("saved for another script or another revision of '" + sc.name + "'");
     r.m_seq = in.u64();
@@ -328,6 +381,7 @@ ScriptRun ScriptRun::restore(std::shared_ptr<const Script> script, ByteView stat
     const std::uint8_t has_response = in.u8();
     r.m_response_data = in.lv_bytes();
     const std::uint32_t sw = in.u32();
+    r.m_block = format >= 2 ? in.u32() : 0;
     if (r.m_step >= sc.steps.size() || has_response > 1 || sw > 0xFFFF ||
         r.m_steps_executed > sc.max_steps || r.m_seq == 0 || r.m_response_data.size() > 65536)
         corrupt("a field is out of range");
@@ -348,13 +402,20 @@ ScriptRun ScriptRun::restore(std::shared_ptr<const Script> script, ByteView stat
         }
         r.m_vars[i] = std::move(v);
     }
-    for (Answer& a : r.m_last) {
-        a.seq = in.u64();
-        a.bytes = in.lv_bytes();
+    for (std::size_t k = 0; k < (format >= 2 ? 4u : 3u); ++k) {
+        r.m_last[k].seq = in.u64();
+        r.m_last[k].bytes = in.lv_bytes();
     }
     if (!in.at_end()) corrupt("trailing bytes");
     for (std::size_t i = 0; i < sc.input_count; ++i)
         if (!r.m_vars[i]) corrupt("input '" + sc.variables[i].name + "' is missing");
+    for (std::size_t i = 0; i < sc.variables.size(); ++i)
+        if (sc.variables[i].origin == VarOrigin::Constant && r.m_vars[i] != sc.variables[i].value)
+            corrupt("the load file's '" + sc.variables[i].name + "' differs from the saved run's");
+    if (r.m_outcome.empty() &&
+        (sc.steps[r.m_step].kind == StepKind::Load ? r.m_block >= sc.steps[r.m_step].load_blocks
+                                                   : r.m_block != 0))
+        corrupt("the LOAD block is out of range");
     if (r.m_outcome.empty() ? !waits_for_host(sc.steps[r.m_step].kind) : !valid_name(r.m_outcome))
         corrupt("the run is neither waiting at a step nor done");
     if (r.m_outcome.empty()) {

@@ -43,6 +43,31 @@ struct OpenSecureChannel {
     std::uint8_t level = 0x01;
 };
 
+/// Send LOAD block @c block of the script's load file @c load_file (GPCS 2.2.1 §11.6): the host,
+/// which holds the file, builds the command with load_command(file, block_size, block) and
+/// then treats it as a SendApdu (wrapped when @c secure, the answer unwrapped and fed with
+/// feed_response()). The engine checks each answer for 9000 (else the step's onFail) and asks
+/// for the next block until the last, @c blocks - 1, which carries P1 '80'.
+struct SendLoadBlock {
+    std::string load_file;  ///< the catalogue entry (the document's "loadFile")
+    std::size_t block_size = kDefaultLoadBlockSize;
+    std::size_t block = 0;   ///< P2
+    std::size_t blocks = 0;  ///< LOAD commands in all
+    bool secure = false;
+};
+
+/// Have the KMS build PUT KEY (GPCS 2.2.1 §11.8) of the keys the host maps from @c keys, inside
+/// the run's open secure channel (kmsd encrypts them under the card's DEK and wraps the
+/// command), send it to the card, and have the KMS check the card's answer (key version and
+/// KCVs). Feed whether all of that succeeded with feed_put_key_result(); false ends the run with
+/// the step's onFail.
+struct PutKey {
+    std::vector<std::string> keys;  ///< key references, in key identifier order
+    std::uint8_t key_version = 0;   ///< the new key version
+    std::uint8_t replace_version = 0;
+    std::uint8_t key_id = 1;
+};
+
 /// A value with its type, as Done reports variables.
 struct Value {
     VarType type = VarType::Hex;
@@ -64,7 +89,7 @@ struct Done {
 struct Action {
     std::uint64_t seq = 0;
     std::string step_id;
-    std::variant<SendApdu, KmsRequest, OpenSecureChannel, Done> what;
+    std::variant<SendApdu, KmsRequest, OpenSecureChannel, Done, SendLoadBlock, PutKey> what;
 };
 
 /// Engine-defined outcomes.
@@ -106,6 +131,9 @@ class ScriptRun {
     const Action& feed_kms_result(std::uint64_t seq, ByteView result);
     /// Whether the secure channel of OpenSecureChannel @p seq is open. Same rules.
     const Action& feed_channel_result(std::uint64_t seq, bool opened);
+    /// Whether the PUT KEY of action @p seq was built, accepted by the card (9000) and its
+    /// answer verified by the KMS. Same rules.
+    const Action& feed_put_key_result(std::uint64_t seq, bool verified);
 
     /// Ends the run with the failure @p outcome chosen by the host (the KMS refused a request,
     /// the wallet gave up, the operation timed out) and returns the Done action. A run that has
@@ -117,11 +145,12 @@ class ScriptRun {
     /// script's variables and the last response).
     Bytes serialize() const;
 
-    /// Steps executed so far (bounded by the script's maxSteps).
+    /// Steps executed so far (bounded by the script's maxSteps; a `load` step counts once
+    /// however many blocks it sends).
     std::uint32_t steps_executed() const { return m_steps_executed; }
 
   private:
-    enum class Input : std::uint8_t { Response = 1, KmsResult = 2, Channel = 3 };
+    enum class Input : std::uint8_t { Response = 1, KmsResult = 2, Channel = 3, PutKey = 4 };
     explicit ScriptRun(std::shared_ptr<const Script> script);
 
     /// Common part of the feed_* calls; returns true when @p seq is the current action.
@@ -153,7 +182,8 @@ class ScriptRun {
         std::uint64_t seq = 0;
         Bytes bytes;
     };
-    Answer m_last[3];
+    Answer m_last[4];
+    std::uint32_t m_block = 0;  ///< the LOAD block a `load` step waits for
     Action m_action;
 };
 

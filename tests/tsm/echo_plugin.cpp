@@ -8,15 +8,19 @@
 //   GET  /twice           answers twice (the host keeps the first)
 // For the front's tests (the body must be JSON; "servedBy" is this instance's configuration, so
 // a test tells upstream processes apart):
-//   POST /served          {"servedBy": config, "request": body}
+//   POST /served          {"servedBy": config, "client": CN, "request": body}
 //   POST /ops             201 {"operation": "op-N", "servedBy": config, "request": body}
 //   any  /ops/ID[/REST]   200 {"operation": "ID", "servedBy": config, "method", "rest",
 //                         "request": body or null}
+//   POST /slow            counts the request, then answers 200 {} after 2.5 s
+//   GET  /slow            {"hits": how many POST /slow arrived}
 // create() refuses a configuration containing "refuse". Built twice: with ECHO_ABI_VERSION 2 it
 // claims an ABI newer than the host's.
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "plugin-api/tsm_plugin.h"
@@ -31,6 +35,7 @@ struct Echo {
     const tsm_host_api* host;
     std::string config;
     std::atomic<unsigned> operations{0};
+    std::atomic<unsigned> slow_hits{0};
 };
 
 void answer(const tsm_host_api* h, tsm_response* r, int status, const std::string& body,
@@ -90,7 +95,16 @@ void handle(void* instance, const tsm_request* req, tsm_response* r) {
                                          : 503,
                "{\"store\":" + std::to_string(rc) + "}");
     } else if (method == "POST" && path == "/served") {
-        answer(h, r, 200, "{\"servedBy\":" + e->config + ",\"request\":" + body(req) + "}");
+        answer(h, r, 200,
+               "{\"servedBy\":" + e->config + ",\"client\":\"" + req->client +
+                   "\",\"request\":" + body(req) + "}");
+    } else if (path == "/slow") {
+        if (method == "POST") {
+            ++e->slow_hits;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+            return answer(h, r, 200, "{}");
+        }
+        answer(h, r, 200, "{\"hits\":" + std::to_string(e->slow_hits.load()) + "}");
     } else if (method == "POST" && path == "/ops") {
         answer(h, r, 201,
                "{\"operation\":\"op-" + std::to_string(++e->operations) +

@@ -10,7 +10,9 @@
 #include <Poco/URI.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 
 #include "tsmd_process.hpp"
@@ -33,10 +35,86 @@ std::string error_of(const HttpResponse& r) {
     return r.json()->getValue<std::string>("error");
 }
 
-/// Two echo upstreams and a front over them. @p extra: more members of the front's config.
+/// A test CA (DIR/ca.pem) and certificates it issues (DIR/CN.crt, DIR/CN.key), for mTLS between
+/// the clients, the front and the upstreams.
+class TestCa {
+  public:
+    explicit TestCa(const std::string& dir) : m_dir(dir), m_key(EVP_EC_gen("P-256")) {
+        m_cert = make("kms test client CA", m_key, nullptr, true);
+        save(m_cert, m_key, dir + "/ca.pem", "");
+    }
+    ~TestCa() {
+        X509_free(m_cert);
+        EVP_PKEY_free(m_key);
+    }
+    TestCa(const TestCa&) = delete;
+    TestCa& operator=(const TestCa&) = delete;
+    std::string ca() const { return m_dir + "/ca.pem"; }
+    /// Issues a client certificate for @p cn; returns its path (the key is next to it, .key).
+    std::string issue(const std::string& cn) {
+        EVP_PKEY* k = EVP_EC_gen("P-256");
+        X509* x = make(cn, k, m_cert, false);
+        save(x, k, m_dir + "/" + cn + ".crt", m_dir + "/" + cn + ".key");
+        X509_free(x);
+        EVP_PKEY_free(k);
+        return m_dir + "/" + cn + ".crt";
+    }
+    HttpsClient client(const TsmdProcess& t, const std::string& cn) {
+        issue(cn);
+        return HttpsClient("127.0.0.1", t.port(), t.dir() + "/tsmd.crt", m_dir + "/" + cn + ".crt",
+                           m_dir + "/" + cn + ".key");
+    }
+
+  private:
+    X509* make(const std::string& cn, EVP_PKEY* key, X509* issuer, bool ca) {
+        X509* x = X509_new();
+        X509_set_version(x, 2);
+        ASN1_INTEGER_set(X509_get_serialNumber(x), ++m_serial);
+        X509_gmtime_adj(X509_getm_notBefore(x), -60);
+        X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+        X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
+                                   reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+        X509_set_issuer_name(x, X509_get_subject_name(issuer ? issuer : x));
+        X509_set_pubkey(x, key);
+        X509V3_CTX ctx;
+        X509V3_set_ctx_nodb(&ctx);
+        X509V3_set_ctx(&ctx, issuer ? issuer : x, x, nullptr, nullptr, 0);
+        X509_EXTENSION* e = X509V3_EXT_conf_nid(nullptr, &ctx, NID_basic_constraints,
+                                                ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+        X509_add_ext(x, e, -1);
+        X509_EXTENSION_free(e);
+        X509_sign(x, issuer ? m_key : key, EVP_sha256());
+        return x;
+    }
+    static void save(X509* x, EVP_PKEY* k, const std::string& cert, const std::string& key) {
+        FILE* f = std::fopen(cert.c_str(), "w");
+        PEM_write_X509(f, x);
+        std::fclose(f);
+        if (key.empty()) return;
+        f = std::fopen(key.c_str(), "w");
+        PEM_write_PrivateKey(f, k, nullptr, nullptr, 0, nullptr, nullptr);
+        std::fclose(f);
+    }
+    std::string m_dir;
+    EVP_PKEY* m_key;
+    X509* m_cert = nullptr;
+    long m_serial = 100;
+};
+
+/// Makes @p t require client certificates from @p ca (tls.clientCa) before it starts.
+void require_client_certificates(const TsmdProcess& t, const std::string& ca) {
+    std::string config = slurp(t.config());
+    const std::string key = "\"key\":\"tsmd.key\"";
+    config.replace(config.find(key), key.size(), key + ",\"clientCa\":\"" + ca + "\"");
+    write(t.config(), config);
+}
+
+/// Two echo upstreams and a front over them. @p extra: more members of the front's config;
+/// @p mtls: every tsmd requires client certificates from a test CA, the front presents its own
+/// (CN "front") to the upstreams; @p timeout: the front's upstreamTls.timeoutSeconds.
 class Rig {
   public:
-    explicit Rig(const std::string& extra = "")
+    explicit Rig(const std::string& extra = "", bool mtls = false, int timeout = 5)
         : a("[" + instance("sp", env("TSM_ECHO_PLUGIN"), R"({"name":"A"})") + "]"),
           b("[" + instance("sp", env("TSM_ECHO_PLUGIN"), R"({"name":"B"})") + "]") {
         // make_server_certificate() gives every tsmd the same subject and serial, so a bundle
@@ -44,16 +122,27 @@ class Rig {
         // B serves A's certificate and key (both name 127.0.0.1), the front trusts that one.
         bundle = a.dir() + "/tsmd.crt";
         for (const char* f : {"/tsmd.crt", "/tsmd.key"}) write(b.dir() + f, slurp(a.dir() + f));
+        std::string client_tls;
+        if (mtls) {
+            ca = std::make_unique<TestCa>(a.dir());
+            ca->issue("front");
+            require_client_certificates(a, ca->ca());
+            require_client_certificates(b, ca->ca());
+            client_tls = ",\"certificate\":\"" + a.dir() + "/front.crt\",\"key\":\"" + a.dir() +
+                         "/front.key\"";
+        }
         if (!a.start() || !b.start()) throw std::runtime_error("upstream: " + a.log() + b.log());
+        const std::string both = "[\"" + url_of(a) + "\",\"" + url_of(b) + "\"]";
         front_config =
-            R"({"routes":{"transit.topup":{"path":"/ops","operation":true,"instances":[")" +
-            url_of(a) + "\",\"" + url_of(b) +
-            R"("]},"se.loss-report":{"path":"/served","instances":[")" + url_of(a) + "\",\"" +
-            url_of(b) + R"("]},"echo.missing":{"path":"/nothing","instances":[")" + url_of(a) +
-            R"("]}},"upstreamTls":{"ca":")" + bundle +
-            R"(","timeoutSeconds":5},"healthCheck":{"intervalMs":200,"timeoutMs":1000,"failures":2})" +
-            extra + "}";
+            R"({"routes":{"transit.topup":{"path":"/ops","operation":true,"instances":)" + both +
+            R"(},"se.loss-report":{"path":"/served","instances":)" + both +
+            R"(},"echo.slow":{"path":"/slow","instances":)" + both +
+            R"(},"echo.missing":{"path":"/nothing","instances":[")" + url_of(a) +
+            R"("]}},"upstreamTls":{"ca":")" + bundle + "\"" + client_tls +
+            ",\"timeoutSeconds\":" + std::to_string(timeout) +
+            R"(},"healthCheck":{"intervalMs":200,"timeoutMs":1000,"failures":2})" + extra + "}";
         front = std::make_unique<TsmdProcess>(plugins());
+        if (mtls) require_client_certificates(*front, ca->ca());
         if (!front->start()) throw std::runtime_error("front: " + front->log());
     }
     std::string plugins() const {
@@ -87,6 +176,7 @@ class Rig {
     }
 
     TsmdProcess a, b;
+    std::unique_ptr<TestCa> ca;  ///< with mtls
     std::string bundle, front_config;
     std::unique_ptr<TsmdProcess> front;
 };
@@ -167,6 +257,53 @@ TEST(FrontRouting, ABadConfigurationStopsTsmdNamingTheField) {
         EXPECT_EQ(t.exit_code(), 78) << config;
         EXPECT_NE(t.log().find(words), std::string::npos) << config << "\n" << t.log();
     }
+}
+
+TEST(FrontRouting, ARequestThatMayHaveReachedAnInstanceIsNotSentToAnother) {
+    Rig rig("", false, 1);  // upstreamTls.timeoutSeconds 1; POST /slow answers after 2.5 s
+    HttpsClient c = rig.front->client();
+    const auto r = rig.act(c, "echo.slow");
+    EXPECT_EQ(r.status, 502) << r.body;
+    EXPECT_EQ(error_of(r), "upstream_failed");
+    std::this_thread::sleep_for(std::chrono::milliseconds(2000));  // A's or B's answer is late
+    HttpsClient ca = rig.a.client(), cb = rig.b.client();
+    const int hits = ca.get("/sp/slow").json()->getValue<int>("hits") +
+                     cb.get("/sp/slow").json()->getValue<int>("hits");
+    EXPECT_EQ(hits, 1);  // sent once, never retried on the other instance
+}
+
+TEST(FrontRouting, ConcurrentClientsShareTheRoundRobinAndTheConnectionPools) {
+    Rig rig;
+    std::mutex m;
+    std::map<std::string, int> count;
+    std::vector<std::string> failures;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&, t] {
+            try {
+                HttpsClient c = rig.front->client();
+                for (int i = 0; i < 10; ++i) {
+                    const auto r =
+                        rig.act(c, "se.loss-report", ",\"n\":" + std::to_string(t * 100 + i));
+                    const auto o = rig.act(c, "transit.topup");
+                    const std::string id = o.json()->getValue<std::string>("operation");
+                    const auto f = c.get("/front/operations/" + id);
+                    std::lock_guard lock(m);
+                    if (r.status != 200 || o.status != 201 || f.status != 200 ||
+                        served_by(f) != served_by(o) ||
+                        r.json()->getObject("request")->getValue<int>("n") != t * 100 + i)
+                        failures.push_back(r.body + " " + o.body + " " + f.body);
+                    ++count[served_by(r)];
+                }
+            } catch (const std::exception& e) {
+                std::lock_guard lock(m);
+                failures.push_back(e.what());
+            }
+        });
+    for (auto& th : threads) th.join();
+    EXPECT_TRUE(failures.empty()) << failures.front();
+    EXPECT_EQ(count["A"], 20);
+    EXPECT_EQ(count["B"], 20);
 }
 
 // ---- front-affinity -----------------------------------------------------------------------
@@ -318,6 +455,42 @@ TEST(FrontLimits, BodySizeRateLimitAndRegistrars) {
     EXPECT_EQ(reg.status, 403);
     EXPECT_EQ(error_of(reg), "forbidden");
     EXPECT_EQ(c.get("/front/routes").status, 403);
+}
+
+TEST(FrontLimits, RegistrarsAndRateLimitsGoByTheClientCertificate) {
+    Rig rig(R"(,"rateLimit":{"requestsPerSecond":0.2,"burst":2},"registrars":["sp-a"])", true);
+    HttpsClient w1 = rig.ca->client(*rig.front, "wallet-1");
+    HttpsClient w2 = rig.ca->client(*rig.front, "wallet-2");
+    HttpsClient sp = rig.ca->client(*rig.front, "sp-a");
+    // The upstreams (which require client certificates too) see the front's certificate.
+    HttpResponse first;
+    try {
+        first = rig.act(w1, "se.loss-report");
+    } catch (const std::exception& e) {  // tsmd closing mTLS connections (fixed in tsmd_main)
+        FAIL() << e.what() << rig.front->log();
+    }
+    ASSERT_EQ(first.status, 200) << first.body << rig.front->log();
+    EXPECT_EQ(first.json()->getValue<std::string>("client"), "front");
+    EXPECT_EQ(rig.act(w1, "se.loss-report").status, 200);
+    EXPECT_EQ(rig.act(w1, "se.loss-report").status, 429);
+    // wallet-2 has its own bucket.
+    EXPECT_EQ(rig.act(w2, "se.loss-report").status, 200);
+    EXPECT_EQ(rig.act(w2, "se.loss-report").status, 200);
+    EXPECT_EQ(rig.act(w2, "se.loss-report").status, 429);
+
+    const std::string reg = R"({"instance":")" + url_of(rig.b) +
+                            R"(","actionCodes":["transit.refund"],"path":"/served"})";
+    const auto refused = w1.post("/front/registrations", reg);
+    EXPECT_EQ(refused.status, 403);
+    EXPECT_NE(refused.body.find("wallet-1"), std::string::npos) << refused.body;
+    EXPECT_EQ(w1.get("/front/routes").status, 403);
+    EXPECT_EQ(sp.post("/front/registrations", reg).status, 200);
+    const auto routes = sp.get("/front/routes");
+    EXPECT_EQ(routes.status, 200);
+    EXPECT_NE(routes.body.find("transit.refund"), std::string::npos) << routes.body;
+    const auto refund = rig.act(sp, "transit.refund");
+    EXPECT_EQ(refund.status, 200) << refund.body;
+    EXPECT_EQ(served_by(refund), "B");
 }
 
 TEST(FrontLimits, RegistrationsAddRoutesRenewWithHeartbeatsAndExpire) {

@@ -365,6 +365,21 @@ TEST(FrontAffinity, FollowUpsReachTheInstanceThatStartedTheOperation) {
     follow_all(c3);
 }
 
+TEST(FrontAffinity, AnOperationUnusedForItsTtlIsForgotten) {
+    Rig rig(R"(,"operationTtlSeconds":1)");
+    HttpsClient c = rig.front->client();
+    const auto r = rig.act(c, "transit.topup");
+    ASSERT_EQ(r.status, 201) << r.body;
+    const std::string id = r.json()->getValue<std::string>("operation");
+    EXPECT_EQ(c.get("/front/operations/" + id).status, 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+    const auto gone = c.get("/front/operations/" + id);
+    EXPECT_EQ(gone.status, 404);
+    EXPECT_EQ(error_of(gone), "unknown_operation");
+    EXPECT_NE(gone.body.find("expired"), std::string::npos) << gone.body;
+    EXPECT_EQ(c.get("/front/operations/" + id).body.find("expired"), std::string::npos);  // deleted
+}
+
 // ---- front-health -------------------------------------------------------------------------
 
 TEST(FrontHealth, AStoppedUpstreamLosesNewActionsItsOperationsGetACleanRefusalAndItComesBack) {

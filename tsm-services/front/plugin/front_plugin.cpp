@@ -497,6 +497,7 @@ class Front {
                 log(TSM_LOG_INFO, "registration of " + gone + " expired");
             const std::set<std::string> instances = m_table.instances(now);
             lock.unlock();
+            m_upstreams.retain_probes(instances);
             for (const std::string& instance : instances) {
                 std::string why;
                 const bool ok = m_upstreams.probe(instance, m_cfg.health.timeout_ms, why);

@@ -74,4 +74,9 @@ bool Upstreams::probe(const std::string& instance, int timeout_ms, std::string& 
     return false;
 }
 
+void Upstreams::retain_probes(const std::set<std::string>& instances) {
+    for (auto it = m_probes.begin(); it != m_probes.end();)
+        it = instances.count(it->first) ? std::next(it) : m_probes.erase(it);
+}
+
 }  // namespace kms::tsm::front

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ class Upstreams {
     /// seconds). True on a 200 answer; false on any other status or transport error, whose text
     /// goes to @p why. Only one thread (the health checker) may call it.
     bool probe(const std::string& instance, int timeout_ms, std::string& why);
+    /// Closes the probe connections of instances not in @p instances (an expired registration);
+    /// the health checker's thread only.
+    void retain_probes(const std::set<std::string>& instances);
 
   private:
     struct Pool {

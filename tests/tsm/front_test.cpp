@@ -250,6 +250,7 @@ TEST(FrontRouting, ABadConfigurationStopsTsmdNamingTheField) {
         {R"({"maxBodyBytes":"big"})", "maxBodyBytes must be an integer"},
         {R"({"registrars":"sp-a"})", "registrars must be a list"},
         {R"({"upstreamTLS":{}})", "upstreamTLS is not a known field"},
+        {R"({"upstreamTls":{"ca":"/nonexistent/ca.pem"}})", "upstreamTls (ca, certificate, key)"},
     };
     for (const auto& [config, words] : cases) {
         TsmdProcess t("[" + instance("front", lib, config) + "]");

@@ -539,9 +539,25 @@ std::string error_body(const Refusal& r) {
     return to_text(o);
 }
 
+/// Builds one TLS client context with @p tls (no connection is made), so that an unreadable CA,
+/// certificate or key stops tsmd at start rather than failing every forward later.
+void check_upstream_tls(const UpstreamTls& tls) {
+    kms::client::HttpsEndpoint e;
+    kms::client::parse_https_url("https://127.0.0.1:1", e);
+    e.ca_file = tls.ca;
+    e.cert_file = tls.certificate;
+    e.key_file = tls.key;
+    try {
+        kms::client::HttpsConnection check(e);
+    } catch (const TransportError& x) {
+        throw std::invalid_argument(std::string("upstreamTls (ca, certificate, key): ") + x.what());
+    }
+}
+
 void* create(const tsm_host_api* host, const char* config_json, char* error, size_t error_size) {
     try {
         FrontConfig cfg = parse_front_config(config_json);
+        check_upstream_tls(cfg.upstream_tls);
         auto* front = new Front(host, std::move(cfg));
         front->log(TSM_LOG_INFO, "ready");
         return front;

@@ -424,6 +424,13 @@ TEST(FrontHealth, AStoppedUpstreamLosesNewActionsItsOperationsGetACleanRefusalAn
     EXPECT_EQ(who, (std::set<std::string>{"A", "B"}));
     EXPECT_EQ(c.get("/front/operations/" + op["A"] + "/status").status, 200);
     EXPECT_NE(rig.front->log().find("is healthy again"), std::string::npos);
+
+    // Both stopped: whether or not the checks noticed yet, nothing got the request.
+    ASSERT_EQ(rig.a.stop(), 0);
+    ASSERT_EQ(rig.b.stop(), 0);
+    const auto down = rig.act(c, "se.loss-report");
+    EXPECT_EQ(down.status, 503) << down.body;
+    EXPECT_EQ(error_of(down), "no_instance");
 }
 
 TEST(FrontHealth, TheChecksAloneMarkAStoppedUpstreamAndNoActionIsSentToIt) {

@@ -247,8 +247,9 @@ class Front {
                 return start_operation(req, code, c, a);
             return relay(a);
         }
-        refuse(502, "upstream_failed",
-               "no instance serving actionCode '" + code + "' could be reached");
+        // Every instance was tried and none got the request: as safe to retry as no_instance.
+        refuse(503, "no_instance",
+               "no instance serving actionCode '" + code + "' could be reached; retry later");
     }
 
     /// An operation route answered 2xx: remember where the operation runs under a new front id

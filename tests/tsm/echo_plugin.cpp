@@ -6,10 +6,21 @@
 //                            longer than that take the TSM_STORE_TOO_LARGE path)
 //   GET  /silent          never answers (the host must answer 500)
 //   GET  /twice           answers twice (the host keeps the first)
+// For the front's tests (the body must be JSON; "servedBy" is this instance's configuration, so
+// a test tells upstream processes apart):
+//   POST /served          {"servedBy": config, "client": CN, "request": body}
+//   POST /ops             201 {"operation": "op-N", "servedBy": config, "request": body}
+//   any  /ops/ID[/REST]   200 {"operation": "ID", "servedBy": config, "method", "rest",
+//                         "request": body or null}
+//   POST /slow            counts the request, then answers 200 {} after 2.5 s
+//   GET  /slow            {"hits": how many POST /slow arrived}
 // create() refuses a configuration containing "refuse". Built twice: with ECHO_ABI_VERSION 2 it
 // claims an ABI newer than the host's.
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "plugin-api/tsm_plugin.h"
@@ -23,11 +34,18 @@ namespace {
 struct Echo {
     const tsm_host_api* host;
     std::string config;
+    std::atomic<unsigned> operations{0};
+    std::atomic<unsigned> slow_hits{0};
 };
 
 void answer(const tsm_host_api* h, tsm_response* r, int status, const std::string& body,
             const char* type = "application/json") {
     h->respond(r, status, type, body.data(), body.size());
+}
+
+/// The request body as JSON text to embed (the tests send JSON), or null.
+std::string body(const tsm_request* req) {
+    return req->body_size == 0 ? "null" : std::string(req->body, req->body_size);
 }
 
 void* create(const tsm_host_api* host, const char* config, char* error, size_t error_size) {
@@ -71,8 +89,33 @@ void handle(void* instance, const tsm_request* req, tsm_response* r) {
                 return answer(h, r, 200, std::string(buffer.data(), size),
                               "application/octet-stream");
         }
-        answer(h, r, rc == TSM_STORE_NOT_FOUND ? 404 : rc == TSM_STORE_INVALID ? 400 : 503,
+        answer(h, r,
+               rc == TSM_STORE_NOT_FOUND ? 404
+               : rc == TSM_STORE_INVALID ? 400
+                                         : 503,
                "{\"store\":" + std::to_string(rc) + "}");
+    } else if (method == "POST" && path == "/served") {
+        answer(h, r, 200,
+               "{\"servedBy\":" + e->config + ",\"client\":\"" + req->client +
+                   "\",\"request\":" + body(req) + "}");
+    } else if (path == "/slow") {
+        if (method == "POST") {
+            ++e->slow_hits;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+            return answer(h, r, 200, "{}");
+        }
+        answer(h, r, 200, "{\"hits\":" + std::to_string(e->slow_hits.load()) + "}");
+    } else if (method == "POST" && path == "/ops") {
+        answer(h, r, 201,
+               "{\"operation\":\"op-" + std::to_string(++e->operations) +
+                   "\",\"servedBy\":" + e->config + ",\"request\":" + body(req) + "}");
+    } else if (path.rfind("/ops/", 0) == 0) {
+        const std::size_t slash = path.find('/', 5);
+        const std::string id = path.substr(5, slash == std::string::npos ? slash : slash - 5);
+        const std::string rest = slash == std::string::npos ? "" : path.substr(slash);
+        answer(h, r, 200,
+               "{\"operation\":\"" + id + "\",\"servedBy\":" + e->config + ",\"method\":\"" +
+                   method + "\",\"rest\":\"" + rest + "\",\"request\":" + body(req) + "}");
     } else if (path == "/twice") {
         answer(h, r, 200, "{\"first\":true}");
         answer(h, r, 201, "{\"second\":true}");

@@ -89,6 +89,9 @@ class TsmdProcess {
         std::filesystem::remove_all(m_dir, ec);
     }
     std::string config() const { return m_dir + "/tsmd.json"; }
+    /// This tsmd's folder (its server certificate is dir()/tsmd.crt) and port.
+    const std::string& dir() const { return m_dir; }
+    int port() const { return m_port; }
     std::string log() const { return slurp(m_dir + "/tsmd.log"); }
 
     /// Starts tsmd; true once it printed "listening", false when it exited (exit_code()).

@@ -279,6 +279,10 @@ int serve(const Config& cfg) {
         cfg.client_ca.empty() ? Context::VERIFY_NONE : Context::VERIFY_STRICT, 9, false,
         "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!MD5:!RC4:!3DES");
     ctx->requireMinimumProtocol(Context::PROTO_TLSV1_2);
+    // Poco's "extended" check would also match a client's certificate against the client's
+    // address (a wallet's CN is no host name) and close every mTLS connection after the
+    // handshake; OpenSSL has already verified the chain to clientCa (VERIFY_STRICT).
+    ctx->enableExtendedCertificateVerification(false);
     ctx->preferServerCiphers();
 
     Poco::Net::SecureServerSocket socket(ctx);

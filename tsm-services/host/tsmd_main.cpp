@@ -280,6 +280,11 @@ int serve(const Config& cfg) {
         "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!MD5:!RC4:!3DES");
     ctx->requireMinimumProtocol(Context::PROTO_TLSV1_2);
     ctx->preferServerCiphers();
+    // Poco's "extended verification" matches the peer's certificate against the peer's host
+    // name; for a server that is the client's IP address, which a client certificate does not
+    // name (its CN is a principal, e.g. "se-sync"), so every mTLS handshake would be dropped.
+    // The chain is still verified against clientCa (VERIFY_STRICT).
+    ctx->enableExtendedCertificateVerification(false);
 
     Poco::Net::SecureServerSocket socket(ctx);
     const auto colon = cfg.listen.rfind(':');

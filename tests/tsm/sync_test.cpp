@@ -65,23 +65,34 @@ class Sync : public ::testing::Test {
 
     /// sp-tsm with mTLS from the test CA; its KMS is never called by these tests.
     void make_sp(const std::string& extra = R"(,"syncClients":["se-sync"])") {
+        m_sp = make_sp_process(extra, "store");
+    }
+    std::unique_ptr<TsmdProcess> make_sp_process(const std::string& extra,
+                                                 const std::string& store) {
         // The KMS client needs a CA file that loads: the test CA will do (nothing connects).
         const std::string config = R"({"kms":{"url":"https://127.0.0.1:1","ca":")" +
                                    m_pki->ca_file() + R"(","token":"unused"},)" +
                                    R"("scripts":{"plain":")" + m_dir + R"(/plain.json"})" + extra +
                                    "}";
-        m_sp = std::make_unique<TsmdProcess>(
-            "[" + instance("sp", env("TSM_SP_PLUGIN"), config) + "]", "store", m_pki->ca_file());
+        return std::make_unique<TsmdProcess>(
+            "[" + instance("sp", env("TSM_SP_PLUGIN"), config) + "]", store, m_pki->ca_file());
     }
-    /// se-tsm delivering to m_sp as @p cn, with short backoffs.
-    void make_se(const std::string& cn = "se-sync", const std::string& store = "store") {
+    /// se-tsm delivering to m_sp (or to @p targets, in order) as @p cn, with short backoffs.
+    void make_se(const std::string& cn = "se-sync", std::vector<const TsmdProcess*> targets = {}) {
+        if (targets.empty()) targets.push_back(m_sp.get());
+        std::string urls;
+        for (const TsmdProcess* t : targets)
+            urls += std::string(urls.empty() ? "" : ",") +
+                    "\"https://127.0.0.1:" + std::to_string(t->port()) + "/sp\"";
+        // The targets' tsmd certificates are self-signed: the first is the CA (a test with
+        // several targets gives them the same certificate).
+        write(m_dir + "/sp-ca.pem", slurp(targets.front()->certificate()));
         const std::string config =
-            R"({"sync":{"targets":["https://127.0.0.1:)" + std::to_string(m_sp->port()) +
-            R"(/sp"],"ca":")" + m_sp->certificate() + R"(","certificate":")" + m_pki->cert(cn) +
-            R"(","key":")" + m_pki->key(cn) +
+            R"({"sync":{"targets":[)" + urls + R"(],"ca":")" + m_dir +
+            R"(/sp-ca.pem","certificate":")" + m_pki->cert(cn) + R"(","key":")" + m_pki->key(cn) +
             R"(","source":"se","retryMs":50,"maxBackoffMs":400,"pollMs":200}})";
-        m_se = std::make_unique<TsmdProcess>(
-            "[" + instance("se", env("TSM_SE_PLUGIN"), config) + "]", store);
+        m_se =
+            std::make_unique<TsmdProcess>("[" + instance("se", env("TSM_SE_PLUGIN"), config) + "]");
     }
     void start_both() {
         make_sp();
@@ -263,6 +274,39 @@ TEST_F(Sync, PendingEntriesAreDeliveredAfterSeTsmRestarts) {
     expect_error(w.post("/sp/operations", kTopUp), 403, "product_attribute_invalid", kSeid);
 }
 
+TEST_F(Sync, WhenTheFirstTargetIsDownTheNextOneTakesTheEntry) {
+    // Two sp-tsm processes sharing one TSM store; se-tsm offers each entry to a, then b.
+    auto a = make_sp_process(R"(,"syncClients":["se-sync"])", m_dir + "/sp-store");
+    auto b = make_sp_process(R"(,"syncClients":["se-sync"])", m_dir + "/sp-store");
+    // One server certificate for both (the CA bundle then holds no two roots of one name).
+    for (const char* f : {"/tsmd.crt", "/tsmd.key"}) write(b->dir() + f, slurp(a->dir() + f));
+    make_se("se-sync", {a.get(), b.get()});
+    ASSERT_TRUE(a->start()) << a->log();
+    ASSERT_TRUE(b->start()) << b->log();
+    ASSERT_TRUE(m_se->start()) << m_se->log();
+    HttpsClient se = m_se->client();
+    register_se(se);
+    ASSERT_EQ(set_valid(se, true).status, 200);
+    {
+        HttpsClient wa = a->client(m_pki->cert("wallet"), m_pki->key("wallet"));
+        ASSERT_TRUE(eventually([&] { return sp_says(wa, 1, true); })) << m_se->log();
+    }
+    EXPECT_NE(a->log().find("seq 1 from se"), std::string::npos);
+    EXPECT_EQ(b->log().find("seq 1 from se"), std::string::npos);
+
+    ASSERT_EQ(a->stop(), 0);
+    ASSERT_EQ(se.post("/se/loss-reports", R"({"owner":"alice"})").status, 200);
+    HttpsClient wb = b->client(m_pki->cert("wallet"), m_pki->key("wallet"));
+    ASSERT_TRUE(eventually([&] { return sp_says(wb, 2, false); })) << m_se->log();
+    ASSERT_TRUE(eventually([&] { return outbox(se, "delivered")->size() == 2; }));
+    EXPECT_EQ(outbox(se, "delivered")->getObject(1)->getValue<int>("attempts"), 1);
+    // a shares b's store: back up, it refuses the top-up too.
+    ASSERT_TRUE(a->start()) << a->log();
+    HttpsClient wa = a->client(m_pki->cert("wallet"), m_pki->key("wallet"));
+    EXPECT_TRUE(sp_says(wa, 2, false));
+    expect_error(wa.post("/sp/operations", kTopUp), 403, "product_attribute_invalid", kSeid);
+}
+
 TEST_F(Sync, ALossReportMidOperationEndsItBeforeTheCredit) {
     start_both();
     HttpsClient se = m_se->client(), w = wallet();
@@ -361,9 +405,23 @@ TEST_F(Sync, EntriesSpTsmRefusesAreRejectedNotRetried) {
     EXPECT_EQ(outbox(se, "pending")->size(), 0u);
     EXPECT_NE(m_se->log().find("rejected by sp-tsm"), std::string::npos);
     EXPECT_EQ(sp_state(w).status, 404);
-    // An operator settles one by hand.
-    EXPECT_EQ(se.post("/se/outbox/1/delivered", "").json()->getValue<std::string>("status"),
-              "delivered");
+
+    // The operator fixes sp-tsm's syncClients and puts both entries back in line.
+    std::string config = slurp(m_sp->config());
+    config.replace(config.find(R"(["se-sync"])"), 11, R"(["se-sync","intruder"])");
+    write(m_sp->config(), config);
+    ASSERT_EQ(m_sp->stop(), 0);
+    ASSERT_TRUE(m_sp->start()) << m_sp->log();
+    HttpsClient w2 = wallet();
+    for (const char* seq : {"1", "2"}) {
+        auto r = se.post(std::string("/se/outbox/") + seq + "/retry", "");
+        EXPECT_EQ(r.status, 200) << r.body;
+    }
+    ASSERT_TRUE(eventually([&] { return sp_says(w2, 2, false); })) << m_se->log();
+    ASSERT_TRUE(eventually([&] { return outbox(se, "delivered")->size() == 2; }));
+    EXPECT_EQ(outbox(se, "delivered")->getObject(0)->getValue<int>("attempts"), 2);
+    expect_error(se.post("/se/outbox/1/retry", ""), 409, "wrong_state", "delivered");
+    expect_error(se.post("/se/outbox/9/retry", ""), 404, "not_found", "9");
 }
 
 TEST_F(Sync, WithoutTheCheckOperationsRunAndBadSettingsRefuseTheInstance) {

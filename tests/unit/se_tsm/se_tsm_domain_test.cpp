@@ -414,6 +414,17 @@ TEST(SeOutbox, TheWorkerTakesPendingEntriesInOrderAndSettlesThem) {
     s.record_attempt(4, DeliveryResult::Delivered, "");
     EXPECT_FALSE(s.next_pending());
     EXPECT_EQ(store.m_data.at({"meta", "outbox-head"}), "5");
+    // A rejected entry is put back in line: the cursor goes back to it, it is next.
+    EXPECT_EQ(code_of([&] { s.requeue(1); }), ErrorCode::WrongState);  // delivered
+    EXPECT_EQ(code_of([&] { s.requeue(99); }), ErrorCode::NotFound);
+    e = s.requeue(2);
+    EXPECT_EQ(e.status, OutboxStatus::Pending);
+    EXPECT_EQ(e.attempts, 1u);
+    EXPECT_EQ(s.requeue(2), e);  // pending already: unchanged
+    EXPECT_EQ(store.m_data.at({"meta", "outbox-head"}), "2");
+    ASSERT_EQ(s.next_pending()->seq, 2u);
+    s.record_attempt(2, DeliveryResult::Rejected, "403 again");
+    EXPECT_FALSE(s.next_pending());
     // A rejected entry can be settled by hand too.
     EXPECT_EQ(s.mark_delivered(2).status, OutboxStatus::Delivered);
     EXPECT_EQ(code_of([&] { s.record_attempt(9, DeliveryResult::Delivered, ""); }),

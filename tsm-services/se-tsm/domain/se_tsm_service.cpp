@@ -200,6 +200,22 @@ OutboxEntry SeTsmService::mark_delivered(std::uint64_t seq) {
     return e;
 }
 
+OutboxEntry SeTsmService::requeue(std::uint64_t seq) {
+    std::lock_guard lock(m_mutex);
+    const auto text = seq == 0 ? std::nullopt : m_store.get(kOutbox, outbox_key(seq));
+    if (!text) throw Error(ErrorCode::NotFound, "no outbox entry " + std::to_string(seq));
+    OutboxEntry e = decode_outbox_entry(*text);
+    if (e.status == OutboxStatus::Pending) return e;
+    if (e.status == OutboxStatus::Delivered)
+        throw Error(ErrorCode::WrongState,
+                    "outbox entry " + std::to_string(seq) + " is delivered already");
+    e.status = OutboxStatus::Pending;
+    m_store.put(kOutbox, outbox_key(seq), encode(e));
+    // The cursor must not be past a pending entry.
+    if (stored_number(kOutboxHead, 1) > seq) m_store.put(kMeta, kOutboxHead, std::to_string(seq));
+    return e;
+}
+
 std::optional<OutboxEntry> SeTsmService::next_pending() {
     std::lock_guard lock(m_mutex);
     const std::uint64_t end = stored_outbox_next();

@@ -83,6 +83,13 @@ class SeTsmService {
     /// is returned unchanged.
     OutboxEntry mark_delivered(std::uint64_t seq);
 
+    /// Puts a rejected entry back in line (status pending; attempts and lastError kept), for
+    /// when what made sp-tsm refuse it has been fixed. The worker sends it before any later
+    /// pending entry; if newer entries for its SE and product were delivered meanwhile, sp-tsm
+    /// does not apply it (older seq) and answers 2xx. A pending entry is returned unchanged.
+    /// NotFound for an unknown seq; WrongState for a delivered entry.
+    OutboxEntry requeue(std::uint64_t seq);
+
     /// The pending entry with the lowest sequence number, or std::nullopt when none is pending.
     /// The delivery worker sends entries one at a time in this order, so an entry is never
     /// overtaken by a later one (for any SE and product). Entries below the stored head

@@ -272,11 +272,12 @@ Answer route(SeTsmService& s, const tsm_request& req) {
     const std::vector<std::string> p = split_path(path);
     auto is = [&](const char* m, std::size_t n) { return method == m && p.size() == n; };
     const std::size_t n = p.size();
-    const bool known = (p[0] == "products" && (n == 1 || n == 2)) ||
-                       (p[0] == "ses" && (n == 1 || n == 2 || (n == 3 && p[2] == "lifecycle") ||
-                                          (n == 4 && p[2] == "attributes"))) ||
-                       (p[0] == "loss-reports" && n == 1) ||
-                       (p[0] == "outbox" && (n == 1 || (n == 3 && p[2] == "delivered")));
+    const bool known =
+        (p[0] == "products" && (n == 1 || n == 2)) ||
+        (p[0] == "ses" && (n == 1 || n == 2 || (n == 3 && p[2] == "lifecycle") ||
+                           (n == 4 && p[2] == "attributes"))) ||
+        (p[0] == "loss-reports" && n == 1) ||
+        (p[0] == "outbox" && (n == 1 || (n == 3 && (p[2] == "delivered" || p[2] == "retry"))));
     if (!known) throw Error(ErrorCode::NotFound, "se-tsm has no route " + path.substr(0, 100));
 
     if (p[0] == "products") {
@@ -329,7 +330,9 @@ Answer route(SeTsmService& s, const tsm_request& req) {
             o.set("entries", entries);
             return {200, to_text(o)};
         }
-        if (is("POST", 3)) return {200, to_text(to_json(s.mark_delivered(seq_segment(p[1]))))};
+        if (is("POST", 3) && p[2] == "delivered")
+            return {200, to_text(to_json(s.mark_delivered(seq_segment(p[1]))))};
+        if (is("POST", 3)) return {200, to_text(to_json(s.requeue(seq_segment(p[1]))))};
     }
     return {405,
             error_body("method_not_allowed", method + " is not allowed on " + path.substr(0, 100))};

@@ -1,6 +1,6 @@
 // Test support for the tsm suite: tsmd as a process on 127.0.0.1 over TLS, with its own
 // temporary folder (configuration, self-signed server certificate, TSM store, log), started and
-// stopped by PID. Used by tsmd_test.cpp and se_tsm_test.cpp.
+// stopped by PID, optionally requiring client certificates (mTLS). Used by the tsm suite's tests.
 #pragma once
 
 #include <openssl/evp.h>

@@ -111,9 +111,10 @@ TEST(SeTsm, RegistersWalksTheLifeCycleReportsALossAndKeepsItAll) {
     // Flow B: alice loses her phone.
     auto loss = c.post("/se/loss-reports", R"({"owner":"alice","actionCode":"loss"})");
     ASSERT_EQ(loss.status, 200) << loss.body;
+    // Entries 1 to 4 are the four attributes set above: every change is queued for sp-tsm.
     EXPECT_EQ(
         loss.body,
-        R"({"ses":["A1B2C3D4E5F60001","A1B2C3D4E5F60002"],"invalidated":3,"outbox":[1,2,3]})");
+        R"({"ses":["A1B2C3D4E5F60001","A1B2C3D4E5F60002"],"invalidated":3,"outbox":[5,6,7]})");
     for (const char* path : {"/se/ses/A1B2C3D4E5F60001/attributes/transit",
                              "/se/ses/A1B2C3D4E5F60001/attributes/health",
                              "/se/ses/A1B2C3D4E5F60002/attributes/transit"})
@@ -124,18 +125,22 @@ TEST(SeTsm, RegistersWalksTheLifeCycleReportsALossAndKeepsItAll) {
     auto pending = c.get("/se/outbox?status=pending");
     ASSERT_EQ(pending.status, 200);
     auto entries = pending.json()->getArray("entries");
-    ASSERT_EQ(entries->size(), 3u) << pending.body;
+    ASSERT_EQ(entries->size(), 7u) << pending.body;
     EXPECT_EQ(
         pending.body,
         R"({"entries":[)"
-        R"({"seq":1,"seid":"A1B2C3D4E5F60001","product":"transit","event":"attribute-invalidated","status":"pending","attempts":0},)"
-        R"({"seq":2,"seid":"A1B2C3D4E5F60001","product":"health","event":"attribute-invalidated","status":"pending","attempts":0},)"
-        R"({"seq":3,"seid":"A1B2C3D4E5F60002","product":"transit","event":"attribute-invalidated","status":"pending","attempts":0}]})");
-    auto delivered = c.post("/se/outbox/2/delivered", "");
+        R"({"seq":1,"seid":"A1B2C3D4E5F60001","product":"transit","valid":true,"event":"attribute-set","status":"pending","attempts":0},)"
+        R"({"seq":2,"seid":"A1B2C3D4E5F60001","product":"health","valid":true,"event":"attribute-set","status":"pending","attempts":0},)"
+        R"({"seq":3,"seid":"A1B2C3D4E5F60002","product":"transit","valid":true,"event":"attribute-set","status":"pending","attempts":0},)"
+        R"({"seq":4,"seid":"B0B0B0B000000001","product":"transit","valid":true,"event":"attribute-set","status":"pending","attempts":0},)"
+        R"({"seq":5,"seid":"A1B2C3D4E5F60001","product":"transit","valid":false,"event":"loss-report","status":"pending","attempts":0},)"
+        R"({"seq":6,"seid":"A1B2C3D4E5F60001","product":"health","valid":false,"event":"loss-report","status":"pending","attempts":0},)"
+        R"({"seq":7,"seid":"A1B2C3D4E5F60002","product":"transit","valid":false,"event":"loss-report","status":"pending","attempts":0}]})");
+    auto delivered = c.post("/se/outbox/6/delivered", "");
     EXPECT_EQ(delivered.status, 200) << delivered.body;
     EXPECT_EQ(delivered.json()->getValue<std::string>("status"), "delivered");
     EXPECT_EQ(delivered.json()->getValue<int>("attempts"), 1);
-    EXPECT_EQ(c.get("/se/outbox?status=pending").json()->getArray("entries")->size(), 2u);
+    EXPECT_EQ(c.get("/se/outbox?status=pending").json()->getArray("entries")->size(), 6u);
 
     // Restarted, tsmd has it all: the state lives in the TSM store only.
     ASSERT_EQ(t.stop(), 0) << t.log();
@@ -146,18 +151,25 @@ TEST(SeTsm, RegistersWalksTheLifeCycleReportsALossAndKeepsItAll) {
     EXPECT_FALSE(
         c2.get("/se/ses/A1B2C3D4E5F60001/attributes/health").json()->getValue<bool>("valid"));
     auto after = c2.get("/se/outbox?status=pending").json()->getArray("entries");
-    ASSERT_EQ(after->size(), 2u);
-    EXPECT_EQ(after->getObject(0)->getValue<int>("seq"), 1);
-    EXPECT_EQ(after->getObject(1)->getValue<int>("seq"), 3);
+    ASSERT_EQ(after->size(), 6u);
+    EXPECT_EQ(after->getObject(4)->getValue<int>("seq"), 5);
+    EXPECT_EQ(after->getObject(5)->getValue<int>("seq"), 7);
     auto done = c2.get("/se/outbox?status=delivered").json()->getArray("entries");
     ASSERT_EQ(done->size(), 1u);
-    EXPECT_EQ(done->getObject(0)->getValue<int>("seq"), 2);
-    EXPECT_EQ(c2.get("/se/outbox").json()->getArray("entries")->size(), 3u);
+    EXPECT_EQ(done->getObject(0)->getValue<int>("seq"), 6);
+    EXPECT_EQ(c2.get("/se/outbox").json()->getArray("entries")->size(), 7u);
+    EXPECT_EQ(c2.get("/se/outbox?status=rejected").json()->getArray("entries")->size(), 0u);
     // Sequence numbers go on after the restart.
     EXPECT_EQ(c2.post("/se/loss-reports", R"({"owner":"bob"})").body,
-              R"({"ses":["B0B0B0B000000001"],"invalidated":1,"outbox":[4]})");
+              R"({"ses":["B0B0B0B000000001"],"invalidated":1,"outbox":[8]})");
     auto terminated = c2.post("/se/ses/B0B0B0B000000001/lifecycle", R"({"state":"TERMINATED"})");
     EXPECT_EQ(terminated.status, 200) << terminated.body;
+    // Termination invalidates (again) and queues one entry per attribute.
+    auto all = c2.get("/se/outbox").json()->getArray("entries");
+    ASSERT_EQ(all->size(), 9u);
+    EXPECT_EQ(all->getObject(8)->getValue<std::string>("event"), "terminated");
+    EXPECT_EQ(all->getObject(8)->getValue<std::string>("seid"), "B0B0B0B000000001");
+    EXPECT_FALSE(all->getObject(8)->getValue<bool>("valid"));
     expect_error(
         c2.request("PUT", "/se/ses/B0B0B0B000000001/attributes/transit", R"({"valid":true})"), 409,
         "wrong_state", "TERMINATED");
@@ -183,7 +195,7 @@ TEST(SeTsm, TwoTsmdProcessesSharingTheTsmStoreSeeTheSameState) {
         EXPECT_EQ(cb.post("/se/loss-reports", R"({"owner":"carol"})").status, 200);
         EXPECT_FALSE(
             ca.get("/se/ses/C0C0C0C000000001/attributes/transit").json()->getValue<bool>("valid"));
-        EXPECT_EQ(ca.get("/se/outbox?status=pending").json()->getArray("entries")->size(), 1u);
+        EXPECT_EQ(ca.get("/se/outbox?status=pending").json()->getArray("entries")->size(), 2u);
     }
     std::error_code ec;
     std::filesystem::remove_all(store, ec);
@@ -217,8 +229,9 @@ TEST(SeTsm, ConcurrentRequestsOnOneOwnerLoseNoIndexUpdate) {
     ASSERT_EQ(loss.status, 200) << loss.body;
     EXPECT_EQ(loss.json()->getArray("ses")->size(), std::size_t{kThreads * kEach});
     EXPECT_EQ(loss.json()->getValue<int>("invalidated"), kThreads * kEach);
+    // One entry per attribute set, one per attribute invalidated.
     EXPECT_EQ(t.client().get("/se/outbox?status=pending").json()->getArray("entries")->size(),
-              std::size_t{kThreads * kEach});
+              std::size_t{2 * kThreads * kEach});
 }
 
 TEST(SeTsm, BadRequestsAreClear4xxNamingTheField) {
@@ -294,6 +307,8 @@ TEST(SeTsm, BadRequestsAreClear4xxNamingTheField) {
         {"GET", "/se/ses/D0D0D0D000000001/attributes/transit", "", 404, "not_found", "transit"},
         {"POST", "/se/loss-reports", R"({})", 400, "invalid_argument", "owner"},
         {"POST", "/se/loss-reports", R"({"owner":"nobody"})", 404, "not_found", "owner"},
+        {"POST", "/se/loss-reports", R"({"owner":"dave","actionCode":7})", 400, "invalid_argument",
+         "actionCode"},
         {"GET", "/se/outbox?status=lost", "", 400, "invalid_argument", "status"},
         {"POST", "/se/outbox/99/delivered", "", 404, "not_found", "99"},
         {"POST", "/se/outbox/x/delivered", "", 404, "not_found", "x"},

@@ -125,8 +125,9 @@ class SpTsm : public CeremonyRest {
     }
 
   protected:
-    /// Loads the card's keys and the credit key into kmsd and starts tsmd with the plugin.
-    void start(TestCard& card) {
+    /// Loads the card's keys and the credit key into kmsd and starts tsmd with the plugin;
+    /// @p extra_config is appended to the plugin's configuration object (",\"key\":value").
+    void start(TestCard& card, const std::string& extra_config = "") {
         static int n = 0;
         const std::string p = "sp/" + std::to_string(++n);
         const std::string enc = ceremony_key(p + "/enc", "DES3-2K", R"(["derive"])", card.enc);
@@ -140,7 +141,8 @@ class SpTsm : public CeremonyRest {
             "\",\"token\":\"" + s_sp + "\"},\"scripts\":{\"top-up\":\"" + env("SP_TSM_SCRIPT") +
             "\"},\"kmsKeys\":{\"sp-transit-credit-mac\":\"" + credit +
             "\",\"sp-transit-scp\":{\"enc\":\"" + enc + "\",\"mac\":\"" + mac + "\",\"dek\":\"" +
-            dek + "\",\"i\":85,\"keyVersion\":32,\"aid\":\"A000000151000000\"}}}";
+            dek + "\",\"i\":85,\"keyVersion\":32,\"aid\":\"A000000151000000\"}}" + extra_config +
+            "}";
         m_tsmd =
             std::make_unique<TsmdProcess>("[{\"instance\":\"sp\",\"library\":\"" +
                                           env("SP_TSM_PLUGIN") + "\",\"config\":" + config + "}]");
@@ -298,7 +300,8 @@ TEST_F(SpTsm, ACardWithOtherKeysGetsNoChannelAndNoCredit) {
     TestCard other(card.credit_key);  // same purse, other ISD keys than kmsd holds
     auto r = begin();
     ASSERT_EQ(r.status, 201) << r.body;
-    r = relay(str(r.json(), "operation"), r, [&](const Bytes& apdu) { return other.process(apdu); });
+    r = relay(str(r.json(), "operation"), r,
+              [&](const Bytes& apdu) { return other.process(apdu); });
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(str(action(r), "outcome"), "secure-channel-refused");
     EXPECT_EQ(other.credits, 0);
@@ -357,6 +360,72 @@ TEST_F(SpTsm, AnInstanceWithAnUnmappedKeyReferenceIsRefusedAtStart) {
     EXPECT_EQ(t.exit_code(), 78);
     EXPECT_NE(t.log().find("keyset 'sp-transit-scp' is not in kmsKeys"), std::string::npos)
         << t.log();
+}
+
+TEST_F(SpTsm, ALossReportSyncedMidOperationStopsItBeforeTheCreditAndClosesTheKmsSession) {
+    TestCard card(random_bytes(16));
+    start(card, R"(,"checkAttributes":true)");
+    const std::string seid = "A1B2C3D4E5F60001";
+    // As se-tsm's delivery worker would (no syncClients here: any caller may post).
+    auto sync = [&](int seq, bool valid) {
+        return m_wallet->https.post(
+            "/sp/attributes", R"({"seq":)" + std::to_string(seq) + R"(,"seid":")" + seid +
+                                  R"(","product":"transit","valid":)" + (valid ? "true" : "false") +
+                                  R"(,"event":"loss-report","source":"se"})");
+    };
+    const std::string body =
+        R"({"script":"top-up","variables":{"purseAid":"A0000005591010FFFF","amount":500,)"
+        R"("balanceCeiling":100000},"seid":")" +
+        seid + R"(","productId":"transit","actionCode":"TOPUP"})";
+    auto refused = m_wallet->https.post("/sp/operations", body);
+    EXPECT_EQ(refused.status, 403) << refused.body;  // sp-tsm knows nothing of the SE yet
+    EXPECT_EQ(str(refused.json(), "error"), "product_attribute_invalid");
+    ASSERT_EQ(sync(1, true).status, 200);
+
+    auto r = m_wallet->https.post("/sp/operations", body);
+    ASSERT_EQ(r.status, 201) << r.body;
+    const std::string op = str(r.json(), "operation");
+    bool reported = false;
+    std::vector<std::string> sent;
+    r = relay(op, r, [&](const Bytes& apdu) {
+        sent.push_back(to_hex(apdu).substr(0, 4));
+        const Bytes answer = card.process(apdu);
+        if (apdu[1] == 0x5C && !reported) {  // the phone is reported lost at READ BALANCE
+            EXPECT_EQ(sync(2, false).status, 200);
+            reported = true;
+        }
+        return answer;
+    });
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(str(action(r), "outcome"), "product-attribute-invalid") << r.body;
+    EXPECT_EQ(sent, (std::vector<std::string>{"00A4", "8050", "8482", "845C"}));  // no CREDIT
+    EXPECT_EQ(card.credits, 0);
+    EXPECT_EQ(card.balance, 1000u);
+
+    // kmsd's audit log: the run's GP session was opened and closed by sp-tsm.
+    HttpsClient admin("127.0.0.1", s_kmsd->port(), s_kmsd->ca_file());
+    std::vector<std::pair<std::string, std::string>> gp;  // (action, session) by sp-transit
+    for (std::uint64_t from = 1;;) {
+        auto page = admin.get("/v1/audit?limit=1000&from=" + std::to_string(from), s_admin);
+        ASSERT_EQ(page.status, 200) << page.body;
+        auto records = page.json()->getArray("records");
+        for (std::size_t i = 0; i < records->size(); ++i) {
+            auto rec = records->getObject(static_cast<unsigned>(i));
+            if (str(rec, "actor") == "sp-transit" &&
+                str(rec, "action").rfind("gp.session.", 0) == 0)
+                gp.emplace_back(str(rec, "action"), str(rec, "target"));
+        }
+        if (page.json()->isNull("next")) break;
+        from = page.json()->getValue<std::uint64_t>("next");
+    }
+    std::string last_open;
+    for (const auto& [a, target] : gp)
+        if (a == "gp.session.open") last_open = target;
+    ASSERT_FALSE(last_open.empty());
+    EXPECT_NE(std::find(gp.begin(), gp.end(),
+                        std::pair<std::string, std::string>{"gp.session.close", last_open}),
+              gp.end())
+        << last_open;
 }
 
 }  // namespace

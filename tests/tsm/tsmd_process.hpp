@@ -1,6 +1,6 @@
 // Test support for the tsm suite: tsmd as a process on 127.0.0.1 over TLS, with its own
 // temporary folder (configuration, self-signed server certificate, TSM store, log), started and
-// stopped by PID. Used by tsmd_test.cpp and se_tsm_test.cpp.
+// stopped by PID, optionally requiring client certificates (mTLS). Used by the tsm suite's tests.
 #pragma once
 
 #include <openssl/evp.h>
@@ -69,15 +69,19 @@ inline void make_server_certificate(const std::string& dir) {
 class TsmdProcess {
   public:
     /// @p store: the TSM store's folder, relative to this tsmd's folder or absolute (two tsmd
-    /// processes may share one).
-    explicit TsmdProcess(const std::string& plugins_json, const std::string& store = "store") {
+    /// processes may share one). @p client_ca: a CA file; when given, tsmd requires client
+    /// certificates from it (mTLS) and hands their CN to the plugins.
+    explicit TsmdProcess(const std::string& plugins_json, const std::string& store = "store",
+                         const std::string& client_ca = "") {
         char tmpl[] = "/tmp/tsmd-test-XXXXXX";
         if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp");
         m_dir = tmpl;
         make_server_certificate(m_dir);
         m_port = free_port();
         write(config(), "{\"listen\":\"127.0.0.1:" + std::to_string(m_port) +
-                            "\",\"tls\":{\"certificate\":\"tsmd.crt\",\"key\":\"tsmd.key\"},"
+                            "\",\"tls\":{\"certificate\":\"tsmd.crt\",\"key\":\"tsmd.key\"" +
+                            (client_ca.empty() ? "" : ",\"clientCa\":\"" + client_ca + "\"") +
+                            "},"
                             "\"store\":\"" +
                             store + "\",\"maxBodyBytes\":4096,\"plugins\":" + plugins_json + "}");
     }
@@ -120,6 +124,14 @@ class TsmdProcess {
     }
     int exit_code() const { return m_exit; }
     HttpsClient client() const { return HttpsClient("127.0.0.1", m_port, m_dir + "/tsmd.crt"); }
+    /// A client presenting @p cert_file / @p key_file (mTLS).
+    HttpsClient client(const std::string& cert_file, const std::string& key_file) const {
+        return HttpsClient("127.0.0.1", m_port, m_dir + "/tsmd.crt", cert_file, key_file);
+    }
+    int port() const { return m_port; }
+    /// tsmd's self-signed server certificate: the CA file for its clients.
+    std::string certificate() const { return m_dir + "/tsmd.crt"; }
+    std::string dir() const { return m_dir; }
 
   private:
     std::string m_dir;

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "domain/error.hpp"
+#include "outbox_sync.hpp"
 #include "se_codec.hpp"
 #include "se_tsm_service.hpp"
 
@@ -217,6 +218,18 @@ TEST(SeCodec, RecordsRoundTrip) {
     e.status = OutboxStatus::Delivered;
     e.attempts = 3;
     EXPECT_EQ(decode_outbox_entry(encode(e)), e);
+    e.valid = true;
+    e.event = "attribute-set";
+    e.status = OutboxStatus::Rejected;
+    e.last_error = "https://127.0.0.1:1/sp: 403 {\"error\":\"forbidden\"}\nsecond line";
+    EXPECT_EQ(decode_outbox_entry(encode(e)), e);
+    // An entry written by step 1 (no valid, no lastError) reads as an invalidation.
+    const OutboxEntry old = decode_outbox_entry(
+        "se-tsm/1 outbox\nseq=4\nseid=AABBCCDD\nproduct=transit\nevent=attribute-invalidated\n"
+        "status=pending\nattempts=2\n");
+    EXPECT_FALSE(old.valid);
+    EXPECT_EQ(old.attempts, 2u);
+    EXPECT_EQ(old.last_error, "");
 
     const std::vector<std::string> list{"a", "b%c", "d\ne"};
     EXPECT_EQ(decode_list(encode_list(list)), list);
@@ -264,6 +277,19 @@ TEST(SeCodec, CorruptRecordsAreIntegrityErrors) {
         }),
         ErrorCode::Integrity);
     EXPECT_EQ(code_of([] { decode_se("se-tsm/1 se\n"); }), ErrorCode::Integrity);
+    const std::string entry =
+        "se-tsm/1 outbox\nseq=1\nseid=AABBCCDD\nproduct=p\nvalid=false\nevent=loss-report\n"
+        "status=pending\nattempts=0\n";
+    EXPECT_NO_THROW(decode_outbox_entry(entry));
+    for (auto [from, to] : {std::pair{"valid=false", "valid=no"},         // not a boolean
+                            std::pair{"valid=false\n", ""},               // only step 1 lacks it
+                            std::pair{"status=pending", "status=lost"},   // unknown status
+                            std::pair{"seid=AABBCCDD", "seid=aabbccdd"},  // not in normal form
+                            std::pair{"product=p", "product=a/b"}}) {
+        std::string t = entry;
+        t.replace(t.find(from), std::string(from).size(), to);
+        EXPECT_EQ(code_of([&] { decode_outbox_entry(t); }), ErrorCode::Integrity) << t;
+    }
 }
 
 TEST(SeRegistry, ProductsAndSesAreRegisteredOnceAndFound) {
@@ -308,11 +334,149 @@ TEST(SeAttributes, SetReadAndTerminatedSes) {
     EXPECT_EQ(code_of([&] { s.set_attribute("AABBCCEE", "transit", true); }), ErrorCode::NotFound);
     EXPECT_EQ(code_of([&] { s.set_attribute("AABBCCDD", "bad product", true); }),
               ErrorCode::InvalidArgument);
-    s.change_state("AABBCCDD", CardState::Terminated);
+    s.change_state("AABBCCDD", CardState::Terminated);  // invalidates every attribute
+    EXPECT_FALSE(s.attribute("AABBCCDD", "transit").valid);
+    EXPECT_FALSE(s.attribute("AABBCCDD", "health").valid);
     EXPECT_EQ(code_of([&] { s.set_attribute("AABBCCDD", "transit", true); }),
               ErrorCode::WrongState);
-    EXPECT_TRUE(s.attribute("AABBCCDD", "transit").valid);
     EXPECT_FALSE(s.set_attribute("AABBCCDD", "transit", false).valid);
+}
+
+TEST(SeOutbox, EveryChangeOfAnAttributeQueuesAnEntryWithItsValue) {
+    MapStore store;
+    SeTsmService s(store);
+    s.register_product(product());
+    s.register_se(se("AABBCCDD"), std::nullopt);
+    s.set_attribute("AABBCCDD", "transit", true);
+    s.set_attribute("AABBCCDD", "transit", true);  // unchanged: queued all the same
+    s.set_attribute("AABBCCDD", "health", false);
+    EXPECT_EQ(code_of([&] { s.set_attribute("AABBCCEE", "transit", true); }), ErrorCode::NotFound);
+    auto all = s.outbox(std::nullopt);
+    ASSERT_EQ(all.size(), 3u);
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        EXPECT_EQ(all[i].seq, i + 1);
+        EXPECT_EQ(all[i].event, "attribute-set");
+        EXPECT_EQ(all[i].status, OutboxStatus::Pending);
+    }
+    EXPECT_TRUE(all[0].valid);
+    EXPECT_FALSE(all[2].valid);
+    EXPECT_EQ(all[2].product, "health");
+
+    // TERMINATED invalidates every attribute of the SE and queues one entry each.
+    s.change_state("AABBCCDD", CardState::Terminated);
+    EXPECT_FALSE(s.attribute("AABBCCDD", "transit").valid);
+    all = s.outbox(std::nullopt);
+    ASSERT_EQ(all.size(), 5u);
+    EXPECT_EQ(all[3].seid, "AABBCCDD");
+    EXPECT_EQ(all[3].product, "transit");
+    EXPECT_EQ(all[3].event, "terminated");
+    EXPECT_FALSE(all[3].valid);
+    EXPECT_EQ(all[4].product, "health");
+    // Other transitions queue nothing.
+    s.register_se(se("AABBCCEE"), std::nullopt);
+    s.change_state("AABBCCEE", CardState::Initialized);
+    EXPECT_EQ(s.outbox(std::nullopt).size(), 5u);
+}
+
+TEST(SeOutbox, TheWorkerTakesPendingEntriesInOrderAndSettlesThem) {
+    MapStore store;
+    SeTsmService s(store);
+    s.register_product(product());
+    s.register_se(se("AABBCCDD"), std::nullopt);
+    EXPECT_FALSE(s.next_pending());
+    for (bool v : {true, false, true, false}) s.set_attribute("AABBCCDD", "transit", v);
+
+    ASSERT_EQ(s.next_pending()->seq, 1u);
+    // A failed attempt leaves the entry first in line, counted, with its reason.
+    OutboxEntry e = s.record_attempt(1, DeliveryResult::Failed, "connection refused");
+    EXPECT_EQ(e.status, OutboxStatus::Pending);
+    EXPECT_EQ(e.attempts, 1u);
+    EXPECT_EQ(e.last_error, "connection refused");
+    e = s.record_attempt(1, DeliveryResult::Failed, "503");
+    EXPECT_EQ(e.attempts, 2u);
+    ASSERT_EQ(s.next_pending()->seq, 1u);
+    e = s.record_attempt(1, DeliveryResult::Delivered, "");
+    EXPECT_EQ(e.status, OutboxStatus::Delivered);
+    EXPECT_EQ(e.attempts, 3u);
+    EXPECT_EQ(e.last_error, "");
+    // Settled entries are not retried: a second report changes nothing.
+    EXPECT_EQ(s.record_attempt(1, DeliveryResult::Rejected, "late"), e);
+
+    ASSERT_EQ(s.next_pending()->seq, 2u);
+    e = s.record_attempt(2, DeliveryResult::Rejected, "403 forbidden");
+    EXPECT_EQ(e.status, OutboxStatus::Rejected);
+    EXPECT_EQ(e.last_error, "403 forbidden");
+    ASSERT_EQ(s.outbox(OutboxStatus::Rejected).size(), 1u);
+    // Settled by hand (an operator), entry 3 is skipped by the worker.
+    s.mark_delivered(3);
+    ASSERT_EQ(s.next_pending()->seq, 4u);
+    EXPECT_EQ(store.m_data.at({"meta", "outbox-head"}), "4");
+    s.record_attempt(4, DeliveryResult::Delivered, "");
+    EXPECT_FALSE(s.next_pending());
+    EXPECT_EQ(store.m_data.at({"meta", "outbox-head"}), "5");
+    // A rejected entry is put back in line: the cursor goes back to it, it is next.
+    EXPECT_EQ(code_of([&] { s.requeue(1); }), ErrorCode::WrongState);  // delivered
+    EXPECT_EQ(code_of([&] { s.requeue(99); }), ErrorCode::NotFound);
+    e = s.requeue(2);
+    EXPECT_EQ(e.status, OutboxStatus::Pending);
+    EXPECT_EQ(e.attempts, 1u);
+    EXPECT_EQ(s.requeue(2), e);  // pending already: unchanged
+    EXPECT_EQ(store.m_data.at({"meta", "outbox-head"}), "2");
+    ASSERT_EQ(s.next_pending()->seq, 2u);
+    s.record_attempt(2, DeliveryResult::Rejected, "403 again");
+    EXPECT_FALSE(s.next_pending());
+    // A rejected entry can be settled by hand too.
+    EXPECT_EQ(s.mark_delivered(2).status, OutboxStatus::Delivered);
+    EXPECT_EQ(code_of([&] { s.record_attempt(9, DeliveryResult::Delivered, ""); }),
+              ErrorCode::NotFound);
+    EXPECT_EQ(code_of([&] { s.record_attempt(0, DeliveryResult::Delivered, ""); }),
+              ErrorCode::NotFound);
+
+    // A number without its entry (a crash gap, or another process writing it) stops the head
+    // there but not the search: the entry after it is found, and the gap is read again.
+    store.put("meta", "outbox-next", "6");
+    s.set_attribute("AABBCCDD", "transit", true);  // seq 6; 5 has no entry
+    ASSERT_EQ(s.next_pending()->seq, 6u);
+    s.record_attempt(6, DeliveryResult::Delivered, "");
+    EXPECT_FALSE(s.next_pending());
+    EXPECT_EQ(store.m_data.at({"meta", "outbox-head"}), "5");
+    OutboxEntry late;
+    late.seq = 5;
+    late.seid = "AABBCCDD";
+    late.product = "transit";
+    store.put("outbox", outbox_key(5), encode(late));
+    ASSERT_EQ(s.next_pending()->seq, 5u);
+}
+
+TEST(SeOutboxSync, TheMessageTheStatusClassesAndTheBackoff) {
+    OutboxEntry e;
+    e.seq = 42;
+    e.seid = "A1B2C3D4E5F60001";
+    e.product = "transit";
+    e.valid = false;
+    e.event = "loss-report";
+    EXPECT_EQ(sync_message_json(e, "se"),
+              R"({"seq":42,"seid":"A1B2C3D4E5F60001","product":"transit","valid":false,)"
+              R"("event":"loss-report","source":"se"})");
+    e.valid = true;
+    EXPECT_NE(sync_message_json(e, "a\"b").find(R"("valid":true)"), std::string::npos);
+    EXPECT_NE(sync_message_json(e, "a\"b").find(R"("source":"a\"b")"), std::string::npos);
+
+    for (int st : {200, 201, 204, 299})
+        EXPECT_EQ(classify_sync_status(st), DeliveryResult::Delivered) << st;
+    for (int st : {400, 401, 403, 404, 405, 409, 413, 422, 499})
+        EXPECT_EQ(classify_sync_status(st), DeliveryResult::Rejected) << st;
+    for (int st : {0, 100, 302, 408, 429, 500, 502, 503, 504})
+        EXPECT_EQ(classify_sync_status(st), DeliveryResult::Failed) << st;
+
+    EXPECT_EQ(backoff_ms(200, 30000, 1), 200u);
+    EXPECT_EQ(backoff_ms(200, 30000, 2), 400u);
+    EXPECT_EQ(backoff_ms(200, 30000, 3), 800u);
+    EXPECT_EQ(backoff_ms(200, 30000, 8), 25600u);
+    EXPECT_EQ(backoff_ms(200, 30000, 9), 30000u);
+    EXPECT_EQ(backoff_ms(200, 30000, 4000000000u), 30000u);
+    EXPECT_EQ(backoff_ms(500, 300, 1), 300u);
+    EXPECT_EQ(backoff_ms(UINT64_MAX / 2 + 1, UINT64_MAX, 5), UINT64_MAX);
 }
 
 TEST(SeLossReport, InvalidatesEveryAttributeOfTheOwnersSesAndQueuesOneEntryEach) {
@@ -326,15 +490,16 @@ TEST(SeLossReport, InvalidatesEveryAttributeOfTheOwnersSesAndQueuesOneEntryEach)
     s.set_attribute("AA000001", "health", true);
     s.set_attribute("AA000002", "transit", true);
     s.set_attribute("BB000001", "transit", true);
+    for (std::uint64_t seq = 1; seq <= 4; ++seq) s.mark_delivered(seq);  // the four sets
 
     EXPECT_EQ(code_of([&] { s.report_loss("carol"); }), ErrorCode::NotFound);
     EXPECT_EQ(code_of([&] { s.report_loss("bad owner"); }), ErrorCode::InvalidArgument);
-    EXPECT_TRUE(s.outbox(std::nullopt).empty());
+    EXPECT_TRUE(s.outbox(OutboxStatus::Pending).empty());
 
     const LossReport r = s.report_loss("alice");
     EXPECT_EQ(r.ses, (std::vector<std::string>{"AA000001", "AA000002"}));
     EXPECT_EQ(r.invalidated, 3u);
-    EXPECT_EQ(r.outbox, (std::vector<std::uint64_t>{1, 2, 3}));
+    EXPECT_EQ(r.outbox, (std::vector<std::uint64_t>{5, 6, 7}));
     EXPECT_FALSE(s.attribute("AA000001", "transit").valid);
     EXPECT_FALSE(s.attribute("AA000001", "health").valid);
     EXPECT_FALSE(s.attribute("AA000002", "transit").valid);
@@ -342,27 +507,28 @@ TEST(SeLossReport, InvalidatesEveryAttributeOfTheOwnersSesAndQueuesOneEntryEach)
 
     const auto pending = s.outbox(OutboxStatus::Pending);
     ASSERT_EQ(pending.size(), 3u);
-    EXPECT_EQ(pending[0].seq, 1u);
+    EXPECT_EQ(pending[0].seq, 5u);
     EXPECT_EQ(pending[0].seid, "AA000001");
     EXPECT_EQ(pending[0].product, "transit");
+    EXPECT_FALSE(pending[0].valid);
     EXPECT_EQ(pending[1].product, "health");
     EXPECT_EQ(pending[2].seid, "AA000002");
-    EXPECT_EQ(pending[2].event, "attribute-invalidated");
+    EXPECT_EQ(pending[2].event, "loss-report");
     EXPECT_EQ(pending[2].attempts, 0u);
 
-    const OutboxEntry d = s.mark_delivered(2);
+    const OutboxEntry d = s.mark_delivered(6);
     EXPECT_EQ(d.status, OutboxStatus::Delivered);
     EXPECT_EQ(d.attempts, 1u);
-    EXPECT_EQ(s.mark_delivered(2), d);  // delivered already: unchanged
+    EXPECT_EQ(s.mark_delivered(6), d);  // delivered already: unchanged
     EXPECT_EQ(s.outbox(OutboxStatus::Pending).size(), 2u);
-    ASSERT_EQ(s.outbox(OutboxStatus::Delivered).size(), 1u);
-    EXPECT_EQ(s.outbox(OutboxStatus::Delivered)[0].seq, 2u);
-    EXPECT_EQ(s.outbox(std::nullopt).size(), 3u);
-    EXPECT_EQ(code_of([&] { s.mark_delivered(4); }), ErrorCode::NotFound);
+    ASSERT_EQ(s.outbox(OutboxStatus::Delivered).size(), 5u);
+    EXPECT_EQ(s.outbox(OutboxStatus::Delivered)[4].seq, 6u);
+    EXPECT_EQ(s.outbox(std::nullopt).size(), 7u);
+    EXPECT_EQ(code_of([&] { s.mark_delivered(8); }), ErrorCode::NotFound);
     EXPECT_EQ(code_of([&] { s.mark_delivered(0); }), ErrorCode::NotFound);
 
     // Again: harmless, new entries follow on.
-    EXPECT_EQ(s.report_loss("alice").outbox, (std::vector<std::uint64_t>{4, 5, 6}));
+    EXPECT_EQ(s.report_loss("alice").outbox, (std::vector<std::uint64_t>{8, 9, 10}));
     // An owner whose SEs have no attribute: the SEs are named, nothing is queued.
     const LossReport none = s.report_loss("bob");
     EXPECT_EQ(none.invalidated, 1u);
@@ -382,11 +548,11 @@ TEST(SeLossReport, AnIndexEntryWithoutItsRecordAndAnUnusedSequenceNumberAreSkipp
     // As after a crash between the owner index write and the SE record write.
     store.put("owners", "alice", encode_list({"AA000001", "AA000009"}));
     // As after a crash between allocating a sequence number and writing its entry.
-    store.put("meta", "outbox-next", "2");
+    store.put("meta", "outbox-next", "3");  // 1 is the set's entry, 2 is lost
     const LossReport r = s.report_loss("alice");
     EXPECT_EQ(r.ses, (std::vector<std::string>{"AA000001"}));
-    EXPECT_EQ(r.outbox, (std::vector<std::uint64_t>{2}));
-    ASSERT_EQ(s.outbox(std::nullopt).size(), 1u);
+    EXPECT_EQ(r.outbox, (std::vector<std::uint64_t>{3}));
+    ASSERT_EQ(s.outbox(std::nullopt).size(), 2u);
     store.put("meta", "outbox-next", "x");
     EXPECT_EQ(code_of([&] { s.outbox(std::nullopt); }), ErrorCode::Integrity);
 }

@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <map>
+#include <optional>
 
 #include "domain/error.hpp"
 
@@ -86,6 +87,11 @@ class Reader {
         std::string v = it->second;
         m_fields.erase(it);
         return v;
+    }
+    /// A field that records of an older layout may lack.
+    std::optional<std::string> optional(const std::string& name) {
+        if (!m_fields.contains(name)) return std::nullopt;
+        return get(name);
     }
     std::uint64_t number(const std::string& name, std::uint64_t max) {
         const std::string v = get(name);
@@ -183,8 +189,9 @@ std::string encode(const Attribute& a) {
 
 std::string encode(const OutboxEntry& e) {
     return Writer("outbox")("seq", std::to_string(e.seq))("seid", e.seid)("product", e.product)(
-               "event", e.event)("status", outbox_status_name(e.status))("attempts",
-                                                                         std::to_string(e.attempts))
+               "valid", e.valid ? "true" : "false")("event", e.event)(
+               "status", outbox_status_name(e.status))("attempts", std::to_string(e.attempts))(
+               "lastError", e.last_error)
         .text();
 }
 
@@ -245,10 +252,24 @@ OutboxEntry decode_outbox_entry(const std::string& text) {
     e.seid = r.get("seid");
     e.product = r.get("product");
     e.event = r.get("event");
+    // Step 1 wrote loss-report entries without `valid` (always false) and `lastError`.
+    const std::optional<std::string> valid = r.optional("valid");
+    if (valid && *valid != "true" && *valid != "false") r.fail("field valid is not true or false");
+    if (!valid && e.event != kEventStep1) r.fail("no field valid");
+    e.valid = valid && *valid == "true";
     e.status = parsed<OutboxStatus>(r, "status", parse_outbox_status);
     e.attempts = static_cast<std::uint32_t>(r.number("attempts", UINT32_MAX));
+    e.last_error = r.optional("lastError").value_or("");
     r.done();
     if (e.seq == 0) r.fail("seq 0");
+    try {
+        if (normalize_hex("seid", e.seid, 4, 32) != e.seid) r.fail("seid not in normal form");
+        check_id("product", e.product);
+        check_id("event", e.event);
+    } catch (const Error& err) {
+        if (err.code() == ErrorCode::Integrity) throw;
+        r.fail(err.what());
+    }
     return e;
 }
 

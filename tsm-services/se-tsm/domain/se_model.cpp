@@ -83,12 +83,20 @@ std::optional<Diversification> parse_diversification(std::string_view name) noex
 }
 
 std::string_view outbox_status_name(OutboxStatus s) noexcept {
-    return s == OutboxStatus::Pending ? "pending" : "delivered";
+    switch (s) {
+        case OutboxStatus::Pending:
+            return "pending";
+        case OutboxStatus::Delivered:
+            return "delivered";
+        case OutboxStatus::Rejected:
+            return "rejected";
+    }
+    return "?";
 }
 
 std::optional<OutboxStatus> parse_outbox_status(std::string_view name) noexcept {
-    if (name == "pending") return OutboxStatus::Pending;
-    if (name == "delivered") return OutboxStatus::Delivered;
+    for (OutboxStatus s : {OutboxStatus::Pending, OutboxStatus::Delivered, OutboxStatus::Rejected})
+        if (outbox_status_name(s) == name) return s;
     return std::nullopt;
 }
 

@@ -72,18 +72,32 @@ struct Attribute {
     bool operator==(const Attribute&) const = default;
 };
 
-enum class OutboxStatus { Pending, Delivered };
-std::string_view outbox_status_name(OutboxStatus s) noexcept;  ///< "pending", "delivered"
+/// Where an outbox entry is in its delivery to sp-tsm. Pending -> Delivered when sp-tsm
+/// answered 2xx; Pending -> Rejected when it answered 4xx (the entry will not be accepted as
+/// it is, so it is not retried; an operator sees it with GET /outbox?status=rejected).
+enum class OutboxStatus { Pending, Delivered, Rejected };
+/// "pending", "delivered", "rejected".
+std::string_view outbox_status_name(OutboxStatus s) noexcept;
 std::optional<OutboxStatus> parse_outbox_status(std::string_view name) noexcept;
 
-/// One message to sp-tsm: "the attribute of (seid, product) is now invalid".
+/// What changed the attribute an outbox entry reports (its `event`).
+inline constexpr std::string_view kEventAttributeSet = "attribute-set";  ///< PUT .../attributes
+inline constexpr std::string_view kEventLossReport = "loss-report";      ///< POST /loss-reports
+inline constexpr std::string_view kEventTerminated = "terminated";       ///< SE -> TERMINATED
+/// The event of entries written by step 1 (loss reports only, always invalid).
+inline constexpr std::string_view kEventStep1 = "attribute-invalidated";
+
+/// One message to sp-tsm: "the attribute of (seid, product) is now `valid`", in the order the
+/// attribute changed. Every change of an attribute queues one.
 struct OutboxEntry {
     std::uint64_t seq = 0;  ///< 1, 2, ... in order of creation
     std::string seid;
     std::string product;
-    std::string event = "attribute-invalidated";
+    bool valid = false;  ///< the attribute's value after the change
+    std::string event = std::string(kEventLossReport);
     OutboxStatus status = OutboxStatus::Pending;
     std::uint32_t attempts = 0;  ///< delivery attempts so far
+    std::string last_error;      ///< why the last attempt failed or was rejected; "" when none
 
     bool operator==(const OutboxEntry&) const = default;
 };

@@ -6,6 +6,7 @@
 //   attributes   SEID "/" product id   -> Attribute record
 //   outbox       20-digit seq          -> OutboxEntry record
 //   meta         "outbox-next"         -> next outbox seq (decimal)
+//                "outbox-head"         -> every entry below it is delivered or rejected
 #include "se_tsm_service.hpp"
 
 #include <algorithm>
@@ -20,7 +21,12 @@ namespace {
 
 const std::string kProducts = "products", kSes = "ses", kOwners = "owners",
                   kSeProducts = "se-products", kAttributes = "attributes", kOutbox = "outbox",
-                  kMeta = "meta", kOutboxNext = "outbox-next";
+                  kMeta = "meta", kOutboxNext = "outbox-next", kOutboxHead = "outbox-head";
+
+/// Bounds what an error text adds to a stored entry.
+std::string bounded(const std::string& text) {
+    return text.size() <= 300 ? text : text.substr(0, 300);
+}
 
 std::string normalized_seid(const std::string& seid) {
     try {
@@ -97,6 +103,15 @@ SecureElement SeTsmService::change_state(const std::string& seid, CardState to) 
                                                std::string(card_state_name(to)));
     se.state = to;
     m_store.put(kSes, se.seid, encode(se));
+    if (to == CardState::Terminated) {
+        const auto products = m_store.get(kSeProducts, se.seid);
+        for (const std::string& product :
+             products ? decode_list(*products) : std::vector<std::string>{}) {
+            m_store.put(kAttributes, se.seid + "/" + product,
+                        encode(Attribute{se.seid, product, false}));
+            queue(se.seid, product, false, kEventTerminated);
+        }
+    }
     return se;
 }
 
@@ -111,6 +126,7 @@ Attribute SeTsmService::set_attribute(const std::string& seid, const std::string
     append_to_list(kSeProducts, se.seid, product);
     const Attribute a{se.seid, product, valid};
     m_store.put(kAttributes, se.seid + "/" + product, encode(a));
+    queue(se.seid, product, valid, kEventAttributeSet);
     return a;
 }
 
@@ -152,12 +168,7 @@ LossReport SeTsmService::report_loss(const std::string& owner) {
         for (const std::string& product : decode_list(*products)) {
             m_store.put(kAttributes, seid + "/" + product, encode(Attribute{seid, product, false}));
             ++report.invalidated;
-            OutboxEntry entry;
-            entry.seq = next_outbox_seq();
-            entry.seid = seid;
-            entry.product = product;
-            m_store.put(kOutbox, outbox_key(entry.seq), encode(entry));
-            report.outbox.push_back(entry.seq);
+            report.outbox.push_back(queue(seid, product, false, kEventLossReport));
         }
     }
     return report;
@@ -189,6 +200,73 @@ OutboxEntry SeTsmService::mark_delivered(std::uint64_t seq) {
     return e;
 }
 
+OutboxEntry SeTsmService::requeue(std::uint64_t seq) {
+    std::lock_guard lock(m_mutex);
+    const auto text = seq == 0 ? std::nullopt : m_store.get(kOutbox, outbox_key(seq));
+    if (!text) throw Error(ErrorCode::NotFound, "no outbox entry " + std::to_string(seq));
+    OutboxEntry e = decode_outbox_entry(*text);
+    if (e.status == OutboxStatus::Pending) return e;
+    if (e.status == OutboxStatus::Delivered)
+        throw Error(ErrorCode::WrongState,
+                    "outbox entry " + std::to_string(seq) + " is delivered already");
+    e.status = OutboxStatus::Pending;
+    m_store.put(kOutbox, outbox_key(seq), encode(e));
+    // The cursor must not be past a pending entry.
+    if (stored_number(kOutboxHead, 1) > seq) m_store.put(kMeta, kOutboxHead, std::to_string(seq));
+    return e;
+}
+
+std::optional<OutboxEntry> SeTsmService::next_pending() {
+    std::lock_guard lock(m_mutex);
+    const std::uint64_t end = stored_outbox_next();
+    const std::uint64_t head = stored_number(kOutboxHead, 1);
+    std::uint64_t settled = head;  // every entry below it is delivered or rejected
+    bool gap = false;
+    std::optional<OutboxEntry> found;
+    for (std::uint64_t seq = head; seq < end; ++seq) {
+        const auto text = m_store.get(kOutbox, outbox_key(seq));
+        if (!text) {
+            gap = true;
+            continue;
+        }
+        OutboxEntry e = decode_outbox_entry(*text);
+        if (e.status == OutboxStatus::Pending) {
+            found = std::move(e);
+            break;
+        }
+        if (!gap) settled = seq + 1;
+    }
+    if (settled != head) m_store.put(kMeta, kOutboxHead, std::to_string(settled));
+    return found;
+}
+
+OutboxEntry SeTsmService::record_attempt(std::uint64_t seq, DeliveryResult result,
+                                         const std::string& error) {
+    std::lock_guard lock(m_mutex);
+    const auto text = seq == 0 ? std::nullopt : m_store.get(kOutbox, outbox_key(seq));
+    if (!text) throw Error(ErrorCode::NotFound, "no outbox entry " + std::to_string(seq));
+    OutboxEntry e = decode_outbox_entry(*text);
+    if (e.status != OutboxStatus::Pending) return e;
+    ++e.attempts;
+    e.last_error = result == DeliveryResult::Delivered ? "" : bounded(error);
+    if (result == DeliveryResult::Delivered) e.status = OutboxStatus::Delivered;
+    if (result == DeliveryResult::Rejected) e.status = OutboxStatus::Rejected;
+    m_store.put(kOutbox, outbox_key(seq), encode(e));
+    return e;
+}
+
+std::uint64_t SeTsmService::queue(const std::string& seid, const std::string& product, bool valid,
+                                  std::string_view event) {
+    OutboxEntry entry;
+    entry.seq = next_outbox_seq();
+    entry.seid = seid;
+    entry.product = product;
+    entry.valid = valid;
+    entry.event = std::string(event);
+    m_store.put(kOutbox, outbox_key(entry.seq), encode(entry));
+    return entry.seq;
+}
+
 void SeTsmService::append_to_list(const std::string& table, const std::string& key,
                                   const std::string& name) {
     const auto text = m_store.get(table, key);
@@ -198,15 +276,19 @@ void SeTsmService::append_to_list(const std::string& table, const std::string& k
     m_store.put(table, key, encode_list(list));
 }
 
-std::uint64_t SeTsmService::stored_outbox_next() {
-    const auto text = m_store.get(kMeta, kOutboxNext);
-    std::uint64_t seq = 1;
+std::uint64_t SeTsmService::stored_number(const std::string& key, std::uint64_t absent) {
+    const auto text = m_store.get(kMeta, key);
+    std::uint64_t n = absent;
     if (text) {
-        auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), seq);
-        if (text->empty() || ec != std::errc() || p != text->data() + text->size() || seq == 0)
-            throw Error(ErrorCode::Integrity, "stored outbox-next is not a number");
+        auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
+        if (text->empty() || ec != std::errc() || p != text->data() + text->size() || n == 0)
+            throw Error(ErrorCode::Integrity, "stored " + key + " is not a number");
     }
-    return seq;
+    return n;
+}
+
+std::uint64_t SeTsmService::stored_outbox_next() {
+    return stored_number(kOutboxNext, 1);
 }
 
 std::uint64_t SeTsmService::next_outbox_seq() {

@@ -1,6 +1,8 @@
 // se-tsm as a tsmd plugin (plugin-api/tsm_plugin.h, ABI 1): routes JSON requests to the domain's
-// SeTsmService, whose state lives only in the host's TSM store. Every exception is caught here,
-// at the C boundary, and becomes a JSON error {"error", "message"}. Routes: docs/se-tsm.md.
+// SeTsmService, whose state lives only in the host's TSM store, and, with a "sync" configuration,
+// runs the worker that delivers the outbox to sp-tsm (outbox_delivery.hpp). Every exception is
+// caught here, at the C boundary, and becomes a JSON error {"error", "message"}. Routes and
+// configuration: docs/se-tsm.md.
 #include <Poco/Dynamic/Var.h>
 #include <Poco/Exception.h>
 #include <Poco/JSON/Array.h>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "domain/error.hpp"
+#include "outbox_delivery.hpp"
 #include "plugin-api/tsm_plugin.h"
 #include "se_tsm_service.hpp"
 
@@ -58,10 +61,12 @@ class HostStore final : public SeStore {
 };
 
 struct Instance {
-    explicit Instance(const tsm_host_api* h) : host(h), store(h), service(store) {}
+    explicit Instance(const tsm_host_api* h) : api(*h), host(&api), store(host), service(store) {}
+    tsm_host_api api;  ///< a copy: the worker thread uses it after create() has returned
     const tsm_host_api* host;
     HostStore store;
     SeTsmService service;
+    std::unique_ptr<OutboxDelivery> delivery;  ///< with a "sync" configuration only
 };
 
 struct Answer {
@@ -199,9 +204,11 @@ Object to_json(const OutboxEntry& e) {
     o.set("seq", static_cast<Poco::UInt64>(e.seq));
     o.set("seid", e.seid);
     o.set("product", e.product);
+    o.set("valid", e.valid);
     o.set("event", e.event);
     o.set("status", std::string(outbox_status_name(e.status)));
     o.set("attempts", static_cast<Poco::UInt64>(e.attempts));
+    if (!e.last_error.empty()) o.set("lastError", e.last_error);
     return o;
 }
 
@@ -265,11 +272,12 @@ Answer route(SeTsmService& s, const tsm_request& req) {
     const std::vector<std::string> p = split_path(path);
     auto is = [&](const char* m, std::size_t n) { return method == m && p.size() == n; };
     const std::size_t n = p.size();
-    const bool known = (p[0] == "products" && (n == 1 || n == 2)) ||
-                       (p[0] == "ses" && (n == 1 || n == 2 || (n == 3 && p[2] == "lifecycle") ||
-                                          (n == 4 && p[2] == "attributes"))) ||
-                       (p[0] == "loss-reports" && n == 1) ||
-                       (p[0] == "outbox" && (n == 1 || (n == 3 && p[2] == "delivered")));
+    const bool known =
+        (p[0] == "products" && (n == 1 || n == 2)) ||
+        (p[0] == "ses" && (n == 1 || n == 2 || (n == 3 && p[2] == "lifecycle") ||
+                           (n == 4 && p[2] == "attributes"))) ||
+        (p[0] == "loss-reports" && n == 1) ||
+        (p[0] == "outbox" && (n == 1 || (n == 3 && (p[2] == "delivered" || p[2] == "retry"))));
     if (!known) throw Error(ErrorCode::NotFound, "se-tsm has no route " + path.substr(0, 100));
 
     if (p[0] == "products") {
@@ -293,7 +301,10 @@ Answer route(SeTsmService& s, const tsm_request& req) {
         if (is("GET", 4)) return {200, to_text(to_json(s.attribute(p[1], p[3])))};
     } else if (p[0] == "loss-reports") {
         if (is("POST", 1)) {
-            const LossReport r = s.report_loss(string_field(*parse_body(req), "owner"));
+            const Object::Ptr b = parse_body(req);
+            // The front forwards the wallet's body unchanged: its actionCode is accepted.
+            optional_string(*b, "actionCode");
+            const LossReport r = s.report_loss(string_field(*b, "owner"));
             Object o(Poco::JSON_PRESERVE_KEY_ORDER);
             Array ses, outbox;
             for (const auto& seid : r.ses) ses.add(seid);
@@ -309,9 +320,9 @@ Answer route(SeTsmService& s, const tsm_request& req) {
             const std::string q = req.query;
             if (q.rfind("status=", 0) == 0) {
                 status = parse_outbox_status(q.substr(7));
-                if (!status) bad("status must be pending or delivered");
+                if (!status) bad("status must be pending, delivered or rejected");
             } else if (!q.empty()) {
-                bad("the only query parameter is status=pending|delivered");
+                bad("the only query parameter is status=pending|delivered|rejected");
             }
             Array entries;
             for (const OutboxEntry& e : s.outbox(status)) entries.add(to_json(e));
@@ -319,7 +330,9 @@ Answer route(SeTsmService& s, const tsm_request& req) {
             o.set("entries", entries);
             return {200, to_text(o)};
         }
-        if (is("POST", 3)) return {200, to_text(to_json(s.mark_delivered(seq_segment(p[1]))))};
+        if (is("POST", 3) && p[2] == "delivered")
+            return {200, to_text(to_json(s.mark_delivered(seq_segment(p[1]))))};
+        if (is("POST", 3)) return {200, to_text(to_json(s.requeue(seq_segment(p[1]))))};
     }
     return {405,
             error_body("method_not_allowed", method + " is not allowed on " + path.substr(0, 100))};
@@ -361,13 +374,69 @@ std::string error_body(std::string_view error, const std::string& message) {
     return to_text(o);
 }
 
+/// A number field of the sync configuration, @p min..@p max, or @p absent.
+std::uint64_t sync_number(const Object& o, const std::string& name, std::uint64_t absent,
+                          std::uint64_t min, std::uint64_t max) {
+    if (!o.has(name)) return absent;
+    const std::int64_t n = int_field(o, name);
+    if (n < static_cast<std::int64_t>(min) || n > static_cast<std::int64_t>(max))
+        bad("sync." + name + " must be " + std::to_string(min) + " to " + std::to_string(max));
+    return static_cast<std::uint64_t>(n);
+}
+
+/// The "sync" object of the configuration (docs/se-tsm.md); InvalidArgument naming the field.
+SyncSettings sync_settings(const Object& c) {
+    Object::Ptr sync = c.getObject("sync");
+    if (!sync) bad("sync must be an object");
+    SyncSettings s;
+    Array::Ptr targets = sync->getArray("targets");
+    if (!targets || targets->size() == 0)
+        bad("sync.targets must be a list of sp-tsm URLs, e.g. [\"https://127.0.0.1:9444/sp\"]");
+    for (std::size_t i = 0; i < targets->size(); ++i) {
+        const Poco::Dynamic::Var v = targets->get(static_cast<unsigned>(i));
+        if (!v.isString() || v.extract<std::string>().rfind("https://", 0) != 0)
+            bad("sync.targets[" + std::to_string(i) + "] must be an https:// URL");
+        s.targets.push_back(v.extract<std::string>());
+    }
+    s.ca_file = string_field(*sync, "ca", "sync.");
+    s.cert_file = string_field(*sync, "certificate", "sync.");
+    s.key_file = string_field(*sync, "key", "sync.");
+    s.source = optional_string(*sync, "source", "sync.").value_or("se-tsm");
+    check_id("sync.source", s.source);
+    s.retry_ms = sync_number(*sync, "retryMs", 200, 1, 3600000);
+    s.max_backoff_ms = sync_number(*sync, "maxBackoffMs", 30000, 1, 86400000);
+    if (s.max_backoff_ms < s.retry_ms) bad("sync.maxBackoffMs must be at least sync.retryMs");
+    s.poll_ms = sync_number(*sync, "pollMs", 1000, 10, 3600000);
+    s.timeout_seconds = static_cast<int>(sync_number(*sync, "timeoutSeconds", 10, 1, 300));
+    for (const auto& [name, value] : *sync)
+        if (name != "targets" && name != "ca" && name != "certificate" && name != "key" &&
+            name != "source" && name != "retryMs" && name != "maxBackoffMs" && name != "pollMs" &&
+            name != "timeoutSeconds")
+            bad("sync." + name + " is not a sync setting");
+    return s;
+}
+
 void* create(const tsm_host_api* host, const char* config_json, char* error, size_t error_size) {
     try {
         const Poco::Dynamic::Var v = Poco::JSON::Parser().parse(config_json);
         if (v.type() != typeid(Object::Ptr)) throw std::runtime_error("config is not an object");
-        auto* instance = new Instance(host);
+        const Object::Ptr config = v.extract<Object::Ptr>();
+        auto instance = std::make_unique<Instance>(host);
+        if (config->has("sync")) {
+            SyncSettings s = sync_settings(*config);
+            const std::string summary = "se-tsm: delivering the outbox to " + s.targets[0] +
+                                        (s.targets.size() > 1 ? " (and others)" : "") +
+                                        " as source " + s.source;
+            const tsm_host_api* api = instance->host;
+            instance->delivery = std::make_unique<OutboxDelivery>(
+                instance->service, std::move(s),
+                [api](int level, const std::string& m) { api->log(api->host, level, m.c_str()); });
+            host->log(host->host, TSM_LOG_INFO, summary.c_str());
+        } else {
+            host->log(host->host, TSM_LOG_INFO, "se-tsm: no sync configured; the outbox waits");
+        }
         host->log(host->host, TSM_LOG_INFO, "se-tsm: ready");
-        return instance;
+        return instance.release();
     } catch (const std::exception& e) {
         std::snprintf(error, error_size, "se-tsm: %s", e.what());
     } catch (...) {
@@ -381,6 +450,9 @@ void handle(void* instance, const tsm_request* req, tsm_response* response) {
     Answer a{500, ""};
     try {
         a = route(in->service, *req);
+        // Anything that changed an attribute queued an outbox entry: tell the worker.
+        if (in->delivery && a.status < 300 && std::string_view(req->method) != "GET")
+            in->delivery->wake();
     } catch (const Error& e) {
         a = {status_of(e.code()), error_body(error_code_name(e.code()), e.what())};
         if (a.status >= 500)

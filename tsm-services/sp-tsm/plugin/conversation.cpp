@@ -6,6 +6,7 @@
 
 #include <sstream>
 
+#include "attribute_sync.hpp"
 #include "domain/error.hpp"
 
 namespace kms::tsm::sp {
@@ -72,8 +73,21 @@ StartRequest parse_start_request(std::string_view body) {
         r.seid = hex_field(o, "seid");
         if (r.seid->empty()) bad("seid", "empty");
     }
+    if (o->has("productId")) {
+        const auto v = o->get("productId");
+        if (!v.isString()) bad("productId", "must be a string");
+        r.product_id = v.extract<std::string>();
+        check_product_id("productId", *r.product_id);
+    }
+    if (o->has("actionCode")) {
+        const auto v = o->get("actionCode");
+        if (!v.isString()) bad("actionCode", "must be a string");
+        r.action_code = v.extract<std::string>().substr(0, 128);
+    }
     for (const auto& [name, value] : *o)
-        if (name != "script" && name != "variables" && name != "seid") bad(name, "unknown field");
+        if (name != "script" && name != "variables" && name != "seid" && name != "productId" &&
+            name != "actionCode")
+            bad(name, "unknown field");
     return r;
 }
 

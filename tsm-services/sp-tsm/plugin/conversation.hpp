@@ -15,11 +15,13 @@
 
 namespace kms::tsm::sp {
 
-/// POST /operations {"script", "variables"?, "seid"?}.
+/// POST /operations {"script", "variables"?, "seid"?, "productId"?, "actionCode"?}.
 struct StartRequest {
     std::string script;
     std::map<std::string, std::string, std::less<>> variables;  ///< text values for ScriptRun
     std::optional<Bytes> seid;
+    std::optional<std::string> product_id;   ///< the SP product whose attribute is checked
+    std::optional<std::string> action_code;  ///< the front's routing code, only logged
 };
 
 /// POST /operations/{id}/responses {"seq", "response"}.

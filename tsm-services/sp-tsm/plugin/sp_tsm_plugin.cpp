@@ -1,15 +1,22 @@
 // The SP TSM as a tsmd plugin (docs/sp-tsm.md): runs service scripts as HTTPS conversations
 // with the wallet. KMS steps and the GlobalPlatform secure channel are carried out here through
-// KmsClient; the wallet only ever relays APDUs. State lives only in the host's TSM store.
+// KmsClient; the wallet only ever relays APDUs. It keeps a copy of the SEs' product private
+// attributes, synced by se-tsm (POST /attributes), and with checkAttributes refuses to start or
+// go on with an operation whose SE and product are not valid there (flow A, DESIGN.md §8).
+// State lives only in the host's TSM store.
 #include <Poco/JSON/Parser.h>
 
+#include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <memory>
 #include <mutex>
 #include <random>
 #include <sstream>
+#include <vector>
 
+#include "attribute_sync.hpp"
 #include "conversation.hpp"
 #include "domain/error.hpp"
 #include "operation_driver.hpp"
@@ -29,6 +36,8 @@ int status_of(ErrorCode c) {
         case ErrorCode::InvalidArgument:
         case ErrorCode::MalformedRequest:
             return 400;
+        case ErrorCode::Forbidden:
+            return 403;
         case ErrorCode::NotFound:
             return 404;
         case ErrorCode::Conflict:
@@ -63,6 +72,22 @@ std::string read_text(const std::string& path) {
     std::ostringstream s;
     s << in.rdbuf();
     return s.str();
+}
+
+/// A refusal with its own error code (not one of kms::ErrorCode's names).
+struct Refusal {
+    int status;
+    std::string error, message;
+};
+
+/// The outcome of a run stopped because its SE's product attribute is not valid (any more).
+constexpr std::string_view kAttributeInvalidOutcome = "product-attribute-invalid";
+
+/// Printable ASCII only, for log lines built from request fields.
+std::string printable(std::string_view s) {
+    std::string out;
+    for (char c : s.substr(0, 128)) out += (c >= 0x20 && c <= 0x7E) ? c : '?';
+    return out;
 }
 
 /// The driver's KMS port over the plugin's KmsClient.
@@ -173,12 +198,53 @@ class SpTsm {
             }
             m_scripts[name] = std::move(s);
         }
+        if (cfg->has("syncClients")) {
+            const auto list = cfg->getArray("syncClients");
+            if (!list)
+                throw Error(ErrorCode::InvalidArgument,
+                            "syncClients: a list of client certificate CNs");
+            for (std::size_t i = 0; i < list->size(); ++i) {
+                const auto v = list->get(static_cast<unsigned>(i));
+                if (!v.isString() || v.extract<std::string>().empty())
+                    throw Error(ErrorCode::InvalidArgument,
+                                "syncClients[" + std::to_string(i) + "]: a non-empty CN");
+                m_sync_clients.push_back(v.extract<std::string>());
+            }
+        }
+        // Fail closed once the deployment syncs attributes; a configuration from before the
+        // sync (neither key) keeps running scripts unchecked.
+        m_check_attributes = cfg->has("syncClients");
+        if (cfg->has("checkAttributes")) {
+            const auto v = cfg->get("checkAttributes");
+            if (v.type() != typeid(bool))
+                throw Error(ErrorCode::InvalidArgument, "checkAttributes: true or false");
+            m_check_attributes = v.extract<bool>();
+        }
+        if (!m_check_attributes)
+            log(TSM_LOG_WARNING,
+                "sp-tsm: checkAttributes is off: operations run without the SE's product "
+                "attribute check");
     }
 
     void handle(const tsm_request* req, tsm_response* resp) {
         try {
             const std::string method = req->method, path = req->path;
             const std::string_view body(req->body, req->body_size);
+            if (path == "/attributes") {
+                if (method != "POST")
+                    return respond(resp, 405, error_body("method_not_allowed", "POST only"));
+                return respond(resp, 200, receive_update(req->client, body));
+            }
+            if (path.rfind("/attributes/", 0) == 0) {
+                const std::string rest = path.substr(12);
+                const auto slash = rest.find('/');
+                if (slash == std::string::npos || rest.find('/', slash + 1) != std::string::npos)
+                    return respond(resp, 404, error_body("not_found", "no such route"));
+                if (method != "GET")
+                    return respond(resp, 405, error_body("method_not_allowed", "GET only"));
+                return respond(resp, 200,
+                               attribute_state(rest.substr(0, slash), rest.substr(slash + 1)));
+            }
             const std::string prefix = "/operations";
             if (path == prefix) {
                 if (method != "POST")
@@ -198,7 +264,10 @@ class SpTsm {
                     return respond(resp, 405, error_body("method_not_allowed", "wrong method"));
             }
             respond(resp, 404, error_body("not_found", "no such route"));
+        } catch (const Refusal& r) {
+            respond(resp, r.status, error_body(r.error, r.message));
         } catch (const Error& e) {
+            if (status_of(e.code()) >= 500) log(TSM_LOG_ERROR, std::string("sp-tsm: ") + e.what());
             respond(resp, status_of(e.code()),
                     error_body(std::string(error_code_name(e.code())), e.what()));
         } catch (const std::exception& e) {
@@ -257,19 +326,122 @@ class SpTsm {
             &m_catalogue);
     }
 
+    /// A value of the instance's store, std::nullopt when absent; StoreError when it fails.
+    std::optional<std::string> get_value(const std::string& table, const std::string& key) {
+        std::string buf(1024, '\0');
+        for (int round = 0; round < 3; ++round) {
+            size_t size = buf.size();
+            const int rc =
+                m_host.store_get(m_host.host, table.c_str(), key.c_str(), buf.data(), &size);
+            if (rc == TSM_STORE_OK) return buf.substr(0, size);
+            if (rc == TSM_STORE_NOT_FOUND || rc == TSM_STORE_INVALID) return std::nullopt;
+            if (rc != TSM_STORE_TOO_LARGE) break;
+            buf.resize(size);
+        }
+        throw Error(ErrorCode::StoreError, "the TSM store failed");
+    }
+    void put_value(const std::string& table, const std::string& key, const std::string& v) {
+        if (m_host.store_put(m_host.host, table.c_str(), key.c_str(), v.data(), v.size()) !=
+            TSM_STORE_OK)
+            throw Error(ErrorCode::StoreError, "the TSM store failed");
+    }
+
+    std::optional<AttributeRecord> attribute(const std::string& seid, const std::string& product) {
+        const auto text = get_value("attributes", attribute_key(seid, product));
+        if (!text) return std::nullopt;
+        return AttributeRecord::from_json(*text);
+    }
+
+    static std::string utc_now() {
+        const std::time_t t = std::time(nullptr);
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        char buf[32];
+        std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        return buf;
+    }
+
+    /// POST /attributes: se-tsm's sync. Only the CNs of syncClients, when that list is given.
+    std::string receive_update(const std::string& client, std::string_view body) {
+        if (!m_sync_clients.empty() &&
+            std::find(m_sync_clients.begin(), m_sync_clients.end(), client) == m_sync_clients.end())
+            throw Error(ErrorCode::Forbidden,
+                        "the client '" + printable(client) + "' is not in syncClients");
+        const AttributeUpdate u = parse_attribute_update(body);
+        std::lock_guard lock(m_attribute_mutex);
+        const ApplyResult a = apply_update(attribute(u.seid, u.product), u, utc_now());
+        if (a.applied)
+            put_value("attributes", attribute_key(u.seid, u.product), a.record.to_json());
+        log(TSM_LOG_INFO, "sp-tsm: attribute " + u.seid + "/" + u.product + " seq " +
+                              std::to_string(u.seq) + " from " + u.source + " (" + u.event +
+                              (u.valid ? ", valid)" : ", invalid)") +
+                              (a.applied ? " applied" : " not applied: not newer"));
+        return update_answer_json(a.record, a.applied);
+    }
+
+    /// GET /attributes/{seid}/{product}.
+    std::string attribute_state(const std::string& seid, const std::string& product) {
+        std::optional<AttributeRecord> r;
+        try {
+            r = attribute(normalize_seid("seid", seid), product);
+        } catch (const Error& e) {
+            if (e.code() != ErrorCode::InvalidArgument) throw;
+        }
+        if (!r)
+            throw Error(ErrorCode::NotFound,
+                        "no attribute for " + printable(seid) + "/" + printable(product));
+        return record_answer_json(*r);
+    }
+
+    /// Flow A's check: the SE's attribute for the product must be known and valid here.
+    void require_valid(const std::string& seid, const std::string& product) {
+        if (!attribute_allows(attribute(seid, product)))
+            throw Refusal{403, "product_attribute_invalid",
+                          "the product attribute of SE " + seid + " for " + product +
+                              " is invalid or unknown"};
+    }
+
     std::string start(std::string_view body) {
         const StartRequest req = parse_start_request(body);
         const auto sc = script_of(req.script);
+        std::string seid, product;
+        if (m_check_attributes) {
+            if (!req.seid) bad_field("seid", "required: the SE's product attribute is checked");
+            if (!req.product_id)
+                bad_field("productId", "required: the SE's product attribute is checked");
+            seid = normalize_seid("seid", to_hex(*req.seid));
+            product = *req.product_id;
+            require_valid(seid, product);  // before anything reaches the card or kmsd
+        }
         std::lock_guard lock(m_mutex);
         ScriptRun run(sc, req.variables);
         OperationRecord r;
         r.id = new_id();
         r.script = req.script;
         r.seq = 1;
+        if (m_check_attributes) put_value("operation-attributes", r.id, seid + "/" + product);
         driver().drive(r, run);
         r.state = run.serialize();
         save(r);
+        log(TSM_LOG_INFO,
+            "sp-tsm: operation " + r.id + " " + req.script +
+                (req.action_code ? " actionCode " + printable(*req.action_code) : "") +
+                (seid.empty() ? "" : " SE " + seid + " product " + product));
         return answer_json(r, true);
+    }
+
+    /// Before each wallet answer of an operation started with the check: its SE's attribute
+    /// must still be valid. False when it is not (the run is then ended, see response()).
+    bool still_valid(const std::string& id) {
+        if (!m_check_attributes) return true;
+        const auto binding = get_value("operation-attributes", id);
+        if (!binding) return true;  // started before checks were on
+        const auto slash = binding->find('/');
+        return attribute_allows(attribute(binding->substr(0, slash), binding->substr(slash + 1)));
+    }
+
+    [[noreturn]] static void bad_field(const std::string& field, const std::string& why) {
+        throw Error(ErrorCode::InvalidArgument, field + ": " + why);
     }
 
     std::string response(const std::string& id, std::string_view body) {
@@ -295,7 +467,21 @@ class SpTsm {
                 break;
         }
         ScriptRun run = ScriptRun::restore(script_of(r.script), r.state);
-        driver().advance(r, run, req);
+        if (!still_valid(id)) {
+            // A loss report arrived mid-operation: the wallet's answer is not processed, the
+            // run ends (closing the KMS session) before the script can send anything more,
+            // e.g. the CREDIT. The answer is recorded as for any response, so a retry of it
+            // gets the same answer.
+            driver().abandon(r, run, kAttributeInvalidOutcome);
+            r.answered_seq = req.seq;
+            r.answered_response = req.response;
+            r.seq = req.seq + 1;
+            log(TSM_LOG_WARNING, "sp-tsm: operation " + id + " ended at seq " +
+                                     std::to_string(req.seq) +
+                                     ": the SE's product attribute is no longer valid");
+        } else {
+            driver().advance(r, run, req);
+        }
         save(r);
         return answer_json(r, false);
     }
@@ -340,6 +526,10 @@ class SpTsm {
     std::map<std::string, KeySet> m_keysets;
     Catalogue m_catalogue;  ///< before m_scripts: their loadFile constants come from it
     std::map<std::string, std::shared_ptr<const script::Script>> m_scripts;
+    std::vector<std::string> m_sync_clients;  ///< CNs allowed to POST /attributes; empty: any
+    bool m_check_attributes = false;
+    /// Serializes read-apply-write of attribute records (one process; see docs/sp-tsm.md).
+    std::mutex m_attribute_mutex;
     /// Serializes all operations of the instance: load, feed, KMS calls, save. Simple and
     /// correct for step 1; per-operation locks come with load (docs/sp-tsm.md).
     std::mutex m_mutex;

@@ -179,7 +179,7 @@ cat >"$demo/card.json" <<JSON
 {"isdAid": "A000000151000000", "scp": "02", "i": "55", "keyVersion": "20",
  "enc": "$gp_test_key", "mac": "$gp_test_key", "dek": "$gp_test_key",
  "kdd": "0001020304A1B2C3D4E5", "cplc": "$(printf 'A1B2C3D4E5F60001%.0s' 1 2 3 4 5)0000",
- "lifeCycle": "SECURED"}
+ "lifeCycle": "0F"}
 JSON
 log "starting the virtual SE on 127.0.0.1:$card_port"
 start_bg virtual-se "$vse" --listen "127.0.0.1:$card_port" --card "$demo/card.json" \

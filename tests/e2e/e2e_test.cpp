@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -72,10 +73,13 @@ class E2e : public ::testing::Test {
     static void SetUpTestSuite() {
         s_dir = fs::temp_directory_path() / ("kms-e2e-" + std::to_string(::getpid()));
         fs::create_directories(s_dir);
-        s_ports = {{"DEMO_KMS_PORT", free_port()},  {"DEMO_FRONT_PORT", free_port()},
-                   {"DEMO_SP1_PORT", free_port()},  {"DEMO_SP2_PORT", free_port()},
+        s_ports = {{"DEMO_KMS_PORT", free_port()},
+                   {"DEMO_FRONT_PORT", free_port()},
+                   {"DEMO_SP1_PORT", free_port()},
+                   {"DEMO_SP2_PORT", free_port()},
                    {"DEMO_CARD_PORT", free_port()}};
-        for (const auto& [name, port] : s_ports) ::setenv(name.c_str(), std::to_string(port).c_str(), 1);
+        for (const auto& [name, port] : s_ports)
+            ::setenv(name.c_str(), std::to_string(port).c_str(), 1);
         ::setenv("DEMO_DIR", (s_dir / "demo").c_str(), 1);
         ::setenv("DEMO_NO_BUILD", "1", 1);
         ::setenv("DEMO_BUILD_DIR", env("BUILD_ROOT").c_str(), 1);
@@ -164,8 +168,9 @@ TEST_F(E2e, TopupRetriedByTheWalletCreditsOnce) {
     // same answer; the card was credited once.
     const std::uint32_t before = balance();
     HttpsClient https = front();
-    tsm::vse::TcpCardLink card("127.0.0.1", static_cast<std::uint16_t>(port("DEMO_CARD_PORT")),
-                               10000);
+    // The virtual SE serves one reader at a time: the link is closed before the wallet runs.
+    auto card = std::make_unique<tsm::vse::TcpCardLink>(
+        "127.0.0.1", static_cast<std::uint16_t>(port("DEMO_CARD_PORT")), 10000);
     auto r = https.request(
         "POST", "/front/actions",
         R"({"actionCode":"transit.topup","script":"top-up","seid":")" + env("WALLET_SEID") +
@@ -176,7 +181,7 @@ TEST_F(E2e, TopupRetriedByTheWalletCreditsOnce) {
     while (r.json()->getObject("action")->getValue<std::string>("kind") == "apdu") {
         const auto seq = r.json()->getValue<std::uint64_t>("seq");
         const Bytes apdu = from_hex(r.json()->getObject("action")->getValue<std::string>("apdu"));
-        const Bytes resp = card.transmit(apdu);
+        const Bytes resp = card->transmit(apdu);
         const std::string body =
             "{\"seq\":" + std::to_string(seq) + ",\"response\":\"" + to_hex(resp) + "\"}";
         auto next = https.request("POST", "/front/operations/" + op + "/responses", body);
@@ -190,8 +195,8 @@ TEST_F(E2e, TopupRetriedByTheWalletCreditsOnce) {
         r = next;
     }
     EXPECT_EQ(credits_posted, 1);
-    EXPECT_EQ(r.json()->getObject("action")->getValue<std::string>("outcome"), "success")
-        << r.body;
+    EXPECT_EQ(r.json()->getObject("action")->getValue<std::string>("outcome"), "success") << r.body;
+    card.reset();
     EXPECT_EQ(balance(), before + 250);
 }
 
@@ -210,8 +215,8 @@ TEST_F(E2e, RoutingSurvivesAKilledSpInstance) {
     const pid_t sp1 = pid_of("tsmd-sp1");
     ASSERT_GT(sp1, 0);
     ASSERT_EQ(::kill(sp1, SIGKILL), 0);
-    tsm::vse::TcpCardLink card("127.0.0.1", static_cast<std::uint16_t>(port("DEMO_CARD_PORT")),
-                               10000);
+    auto card = std::make_unique<tsm::vse::TcpCardLink>(
+        "127.0.0.1", static_cast<std::uint16_t>(port("DEMO_CARD_PORT")), 10000);
     int unavailable = 0, finished = 0;
     for (auto* r : {&a, &b}) {
         const std::string op = r->json()->getValue<std::string>("operation");
@@ -223,8 +228,7 @@ TEST_F(E2e, RoutingSurvivesAKilledSpInstance) {
                 ++finished;
                 break;
             }
-            const Bytes resp =
-                card.transmit(from_hex(action->getValue<std::string>("apdu")));
+            const Bytes resp = card->transmit(from_hex(action->getValue<std::string>("apdu")));
             auto next = https.request(
                 "POST", "/front/operations/" + op + "/responses",
                 "{\"seq\":" + std::to_string(cur.json()->getValue<std::uint64_t>("seq")) +
@@ -242,6 +246,7 @@ TEST_F(E2e, RoutingSurvivesAKilledSpInstance) {
     }
     EXPECT_EQ(unavailable, 1);
     EXPECT_EQ(finished, 1);
+    card.reset();
     // New operations all go to the surviving instance.
     for (int i = 0; i < 3; ++i) {
         const Ran r = wallet({"balance"});
@@ -257,12 +262,14 @@ TEST_F(E2e, MalformedRequestsAtTheFrontGet4xx) {
     EXPECT_EQ(https.request("POST", "/front/actions", R"({"actionCode":42})").status, 400);
     auto unknown = https.request("POST", "/front/actions", R"({"actionCode":"transit.steal"})");
     EXPECT_EQ(unknown.status, 404) << unknown.body;
-    EXPECT_EQ(https.request("POST", "/front/operations/00112233445566778899AABBCCDDEEFF/responses",
-                            R"({"seq":1,"response":"9000"})")
+    EXPECT_EQ(https
+                  .request("POST", "/front/operations/00112233445566778899AABBCCDDEEFF/responses",
+                           R"({"seq":1,"response":"9000"})")
                   .status,
               404);
-    const std::string huge = R"({"actionCode":"transit.topup","pad":")" +
-                             std::string(2 * 1024 * 1024, 'A') + "\"}";
+    // Over the front's maxBodyBytes (64 KiB), under tsmd's (1 MiB): the front refuses it.
+    const std::string huge =
+        R"({"actionCode":"transit.topup","pad":")" + std::string(100 * 1024, 'A') + "\"}";
     EXPECT_EQ(https.request("POST", "/front/actions", huge).status, 413);
     // sp-tsm's own validation comes back through the front as it is.
     auto bad_amount = https.request(

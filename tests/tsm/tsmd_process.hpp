@@ -128,10 +128,8 @@ class TsmdProcess {
     HttpsClient client(const std::string& cert_file, const std::string& key_file) const {
         return HttpsClient("127.0.0.1", m_port, m_dir + "/tsmd.crt", cert_file, key_file);
     }
-    int port() const { return m_port; }
     /// tsmd's self-signed server certificate: the CA file for its clients.
     std::string certificate() const { return m_dir + "/tsmd.crt"; }
-    std::string dir() const { return m_dir; }
 
   private:
     std::string m_dir;

@@ -56,8 +56,7 @@ FrontClient::FrontClient(const FrontOptions& options) : m_max_retries(options.re
 
 FrontClient::~FrontClient() = default;
 
-std::string FrontClient::post(const std::string& target, const std::string& body,
-                              bool idempotent) {
+std::string FrontClient::post(const std::string& target, const std::string& body, bool idempotent) {
     client::HttpCall call;
     call.method = "POST";
     call.target = target;

@@ -34,7 +34,8 @@ enum Exit : int {
     kUnreachable = 6  ///< the front or the card could not be reached
 };
 
-constexpr const char* kUsageText = R"(wallet: run TSM flows as a phone app, relaying APDUs to a secure element.
+constexpr const char* kUsageText =
+    R"(wallet: run TSM flows as a phone app, relaying APDUs to a secure element.
 
 Usage: wallet [GLOBAL OPTIONS] COMMAND [OPTIONS]
 
@@ -42,6 +43,7 @@ Commands:
   topup --seid HEX --product ID --amount N      top up the transit purse (actionCode transit.topup)
         [--aid HEX] [--ceiling N]
   install --seid HEX --product ID [--balance N] install and personalize the purse (transit.install)
+        [--isd-aid HEX]
   balance --seid HEX --product ID [--aid HEX]   read the purse's balance through the TSM (transit.balance)
   delete --seid HEX --product ID                delete the purse and its package (transit.delete)
   report-loss --owner ID                        report the loss of every SE of a user (se.loss-report)
@@ -92,8 +94,8 @@ struct Args {
 const std::map<std::string, std::vector<std::string>>& command_options() {
     static const std::map<std::string, std::vector<std::string>> table = {
         {"topup", {"seid", "product", "amount", "aid", "ceiling"}},
-        {"install", {"seid", "product", "balance"}},
-        {"delete", {"seid", "product"}},
+        {"install", {"seid", "product", "balance", "isd-aid"}},
+        {"delete", {"seid", "product", "isd-aid"}},
         {"balance", {"seid", "product", "aid"}},
         {"report-loss", {"owner"}},
         {"run", {"body"}},
@@ -102,9 +104,8 @@ const std::map<std::string, std::vector<std::string>>& command_options() {
     return table;
 }
 
-const std::vector<std::string> kGlobalOptions = {"front", "ca",      "cert", "key",
-                                                 "card",  "timeout", "verbose", "json",
-                                                 "help",  "action-code"};
+const std::vector<std::string> kGlobalOptions = {
+    "front", "ca", "cert", "key", "card", "timeout", "verbose", "json", "help", "action-code"};
 
 Args parse(int argc, char** argv) {
     static const std::vector<std::string> kFlags = {"verbose", "json", "help"};
@@ -118,8 +119,8 @@ Args parse(int argc, char** argv) {
         }
         std::string name = s.substr(2), value;
         const auto eq = name.find('=');
-        const bool is_flag =
-            std::find(kFlags.begin(), kFlags.end(), name) != kFlags.end() && eq == std::string::npos;
+        const bool is_flag = std::find(kFlags.begin(), kFlags.end(), name) != kFlags.end() &&
+                             eq == std::string::npos;
         if (eq != std::string::npos) {
             value = name.substr(eq + 1);
             name = name.substr(0, eq);
@@ -210,6 +211,7 @@ std::string start_body(const Args& a, const std::string& command) {
     } else if (command == "install" || command == "delete") {
         code = command == "install" ? "transit.install" : "transit.delete";
         Poco::JSON::Object vars;
+        vars.set("isdAid", hex_option(a, "isd-aid", "A000000151000000"));
         if (command == "install")
             vars.set("initialBalance",
                      a.get("balance") ? std::to_string(number(a, "balance", 0xFFFFFFFFu)) : "0");

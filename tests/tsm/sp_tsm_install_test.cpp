@@ -2,13 +2,12 @@
 // and delete scripts (tests/unit/script/transit-install.json, transit-delete.json) with the
 // catalogue's sample load file (tests/tsm/data/transit-purse.bin), the test playing the wallet.
 //
-// The test card: the virtual SE's ISD (SCP02 i=55, fresh random TDEA keys loaded into kmsd by
-// ceremony) answers SELECT, INITIALIZE UPDATE, EXTERNAL AUTHENTICATE, PUT KEY (it decrypts the
-// key under the session DEK, checks its KCV and stores it) and STORE DATA, and verifies the
-// C-MAC of every command of the session. INSTALL, LOAD and DELETE, which this ISD does not
-// implement, pass through it too (C-MAC verified, answered 6D00) and are then recorded and
-// accepted here, as a card's content manager would. Not tested here: a card that really
-// installs the package and personalizes the purse (the virtual SE's applications).
+// The test card: the virtual SE (SCP02 i=55, fresh random TDEA keys loaded into kmsd by
+// ceremony), which verifies the C-MAC of every command of the session and really installs: it
+// keeps the load file (checking the hash of INSTALL [for load]), instantiates the purse, stores
+// the credit key PUT KEY brings (decrypted under the session DEK, its KCV checked) and hands the
+// STORE DATA of INSTALL [for personalization] to the purse. The test also records each
+// card-management command without its C-MAC, to check the bytes the scripts send.
 #include <gtest/gtest.h>
 #include <openssl/rand.h>
 
@@ -41,11 +40,11 @@ Bytes file_bytes(const std::string& path) {
     return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-/// The virtual SE's ISD plus a recorder of the card content management commands.
+/// The virtual SE plus a recorder of the card-management commands it receives.
 struct TestCard {
     Bytes enc = random_bytes(16), mac = random_bytes(16), dek = random_bytes(16);
     std::unique_ptr<VirtualSe> isd;
-    std::vector<Bytes> installs, deletes;  ///< plain INSTALL and DELETE commands (no C-MAC)
+    std::vector<Bytes> installs, deletes;  ///< INSTALL and DELETE commands without their C-MAC
     Bytes loaded;                          ///< the LOAD blocks' data, in order
     int load_commands = 0;
     bool load_flags_ok = true;  ///< P2 counted from 00, P1 80 only on the last block
@@ -65,24 +64,32 @@ struct TestCard {
 
     Bytes process(const Bytes& raw) {
         const core::CommandApdu c = core::parse_command_apdu(raw);
-        const Bytes isd_says = isd->process(raw);
-        if (c.ins != 0xE6 && c.ins != 0xE8 && c.ins != 0xE4) return isd_says;
-        // The ISD verified the C-MAC (else 6982) and does not know the instruction.
-        if (to_hex(isd_says) != "6D00" || c.cla != 0x84 || c.data.size() < 8) return isd_says;
-        core::CommandApdu plain = c;
-        plain.cla = 0x80;
-        plain.data.resize(c.data.size() - 8);
-        if (c.ins == 0xE6) installs.push_back(core::encode_command_apdu(plain));
-        if (c.ins == 0xE4) deletes.push_back(core::encode_command_apdu(plain));
-        if (c.ins == 0xE8) {
-            load_flags_ok = load_flags_ok && !last_block_seen && c.p2 == load_commands &&
-                            (c.p1 == 0x00 || c.p1 == 0x80);
-            last_block_seen = c.p1 == 0x80;
-            ++load_commands;
-            loaded.insert(loaded.end(), plain.data.begin(), plain.data.end());
-            return from_hex(last_block_seen ? "009000" : "9000");
+        if ((c.ins == 0xE6 || c.ins == 0xE8 || c.ins == 0xE4) && c.cla == 0x84 &&
+            c.data.size() >= 8) {
+            core::CommandApdu plain = c;
+            plain.cla = 0x80;
+            plain.data.resize(c.data.size() - 8);
+            if (c.ins == 0xE6) installs.push_back(core::encode_command_apdu(plain));
+            if (c.ins == 0xE4) deletes.push_back(core::encode_command_apdu(plain));
+            if (c.ins == 0xE8) {
+                load_flags_ok = load_flags_ok && !last_block_seen && c.p2 == load_commands &&
+                                (c.p1 == 0x00 || c.p1 == 0x80);
+                last_block_seen = c.p1 == 0x80;
+                ++load_commands;
+                loaded.insert(loaded.end(), plain.data.begin(), plain.data.end());
+            }
         }
-        return from_hex("009000");
+        return isd->process(raw);
+    }
+    const tsm::vse::Application* purse() const {
+        for (const auto& a : isd->content().applications())
+            if (a.aid == tsm::vse::kPurseInstanceAid) return &a;
+        return nullptr;
+    }
+    const tsm::vse::LoadFile* package() const {
+        for (const auto& f : isd->content().load_files())
+            if (f.aid == tsm::vse::kPursePackageAid) return &f;
+        return nullptr;
     }
 };
 
@@ -195,10 +202,16 @@ TEST_F(SpTsmInstall, InstallsThePurseAndItsCreditKeyThroughKmsd) {
     const auto kcv = card.isd->key_check_value(0x70, 0x01);
     ASSERT_TRUE(kcv.has_value());
     EXPECT_EQ(to_hex(*kcv), to_hex(crypto::kcv_des3(m_credit_value)));
-    // STORE DATA DGI 0101: the initial balance, one last block, not encrypted.
-    ASSERT_EQ(card.isd->stored_data().size(), 1u);
-    EXPECT_EQ(card.isd->stored_data()[0].p1, 0x88);
-    EXPECT_EQ(to_hex(card.isd->stored_data()[0].data), "010104000003E8");
+    // The card holds the package and a personalized purse: STORE DATA DGI 0101 (the initial
+    // balance) reached the purse through INSTALL [for personalization].
+    ASSERT_NE(card.package(), nullptr);
+    EXPECT_EQ(card.package()->data, file);
+    const auto* purse = card.purse();
+    ASSERT_NE(purse, nullptr);
+    EXPECT_EQ(purse->life_cycle, tsm::vse::kAppPersonalized);
+    ASSERT_TRUE(purse->purse.has_value());
+    EXPECT_TRUE(purse->purse->personalized);
+    EXPECT_EQ(purse->purse->balance, 1000u);
 
     // The delete script: the instance, then the package.
     const HttpResponse d = run("delete", R"({"isdAid":"A000000151000000"})", card);
@@ -207,17 +220,22 @@ TEST_F(SpTsmInstall, InstallsThePurseAndItsCreditKeyThroughKmsd) {
     ASSERT_EQ(card.deletes.size(), 2u);
     EXPECT_EQ(to_hex(card.deletes[0]), "80E400000B4F09A0000005591010FFFF00");
     EXPECT_EQ(to_hex(card.deletes[1]), "80E40000084F06A0000005591000");
+    EXPECT_EQ(card.purse(), nullptr);
+    EXPECT_EQ(card.package(), nullptr);
 }
 
-TEST_F(SpTsmInstall, ACardThatRefusesThePutKeyEndsPutKeyRefused) {
+TEST_F(SpTsmInstall, ASecondInstallIsRefusedByTheCardAndChangesNothing) {
     TestCard card;
     start(card);
     ASSERT_EQ(str(action(run("install", kInstallVariables, card)), "outcome"), "success");
-    // Key set 70 exists now: a second PUT KEY adding it is refused by the card (6A80).
+    // The package is on the card now: a second install is refused at INSTALL [for load] (the
+    // card answers 6985 for a load file AID it has), before anything else is sent.
     const HttpResponse again = run("install", kInstallVariables, card);
     ASSERT_EQ(again.status, 200) << again.body;
-    EXPECT_EQ(str(action(again), "outcome"), "put-key-refused") << again.body;
-    EXPECT_EQ(card.isd->stored_data().size(), 1u) << "no personalization after the failure";
+    EXPECT_EQ(str(action(again), "outcome"), "install-for-load-refused") << again.body;
+    EXPECT_EQ(card.load_commands, 16) << "no LOAD after the refusal";
+    ASSERT_NE(card.purse(), nullptr);
+    EXPECT_EQ(card.purse()->purse->balance, 1000u);
 }
 
 /// tsmd's exit code and log for an instance with @p config.

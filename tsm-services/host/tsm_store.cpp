@@ -6,9 +6,14 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <exception>
 #include <filesystem>
+#include <mutex>
 #include <stdexcept>
+#include <vector>
 
 namespace kms::tsm {
 
@@ -47,9 +52,23 @@ struct WriteTxn {
 
 }  // namespace
 
+/// One put or delete waiting for its batch.
+struct TsmStore::Write {
+    std::string key;
+    std::optional<Bytes> value;  ///< nullopt: a delete
+    bool found = true;           ///< a delete: whether the key existed
+    std::exception_ptr error;
+    bool done = false;  ///< guarded by Env::mutex
+};
+
 struct TsmStore::Env {
     MDB_env* env = nullptr;
     MDB_dbi dbi = 0;
+    // Group commit (see commit()): guarded by mutex.
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::deque<Write*> queue;
+    bool leader = false;  ///< a thread is running a batch
     ~Env() {
         if (env) mdb_env_close(env);
     }
@@ -86,12 +105,77 @@ void TsmStore::put(std::string_view instance, std::string_view table, std::strin
     if (value.size() > kMaxValue)
         throw std::invalid_argument("TSM store: a value has at most " + std::to_string(kMaxValue) +
                                     " bytes");
-    std::string k = composite(instance, table, key);
-    WriteTxn t(m_env->env);
-    MDB_val mk{k.size(), k.data()};
-    MDB_val mv{value.size(), const_cast<std::uint8_t*>(value.data())};
-    check(mdb_put(t.txn, m_env->dbi, &mk, &mv, 0), "put");
-    t.commit();
+    Write w;
+    w.key = composite(instance, table, key);
+    w.value = Bytes(value.begin(), value.end());
+    commit(w);
+}
+
+// Group commit. Every put and delete is durable before it returns, but the writes that queue up
+// while a commit is under way share the next one: the first waiting thread becomes the leader,
+// takes the whole queue, runs each write in its own nested transaction (so one failing write
+// does not take the others with it) and commits the parent once, with one fsync. Under load
+// (sp-tsm saves its record on every step of every operation, and several tsmd processes may
+// share the environment, whose write lock serializes them) this turns one fsync per write into
+// one per batch.
+void TsmStore::commit(Write& w) {
+    std::unique_lock lock(m_env->mutex);
+    m_env->queue.push_back(&w);
+    while (!w.done) {
+        if (m_env->leader) {
+            m_env->cv.wait(lock);
+            continue;
+        }
+        m_env->leader = true;
+        std::vector<Write*> batch(m_env->queue.begin(), m_env->queue.end());
+        m_env->queue.clear();
+        lock.unlock();
+        run_batch(batch);
+        lock.lock();
+        for (Write* b : batch) b->done = true;
+        m_env->leader = false;
+        m_env->cv.notify_all();
+    }
+    if (w.error) std::rethrow_exception(w.error);
+}
+
+void TsmStore::run_batch(const std::vector<Write*>& batch) noexcept {
+    MDB_txn* parent = nullptr;
+    int rc = mdb_txn_begin(m_env->env, nullptr, 0, &parent);
+    if (rc != MDB_SUCCESS) {
+        const auto e = std::make_exception_ptr(
+            std::runtime_error(std::string("TSM store: begin: ") + mdb_strerror(rc)));
+        for (Write* w : batch) w->error = e;
+        return;
+    }
+    for (Write* w : batch) {
+        MDB_txn* child = nullptr;
+        rc = mdb_txn_begin(m_env->env, parent, 0, &child);
+        if (rc == MDB_SUCCESS) {
+            MDB_val mk{w->key.size(), w->key.data()};
+            if (w->value) {
+                MDB_val mv{w->value->size(), w->value->data()};
+                rc = mdb_put(child, m_env->dbi, &mk, &mv, 0);
+            } else {
+                rc = mdb_del(child, m_env->dbi, &mk, nullptr);
+                if (rc == MDB_NOTFOUND) {
+                    w->found = false;
+                    rc = MDB_SUCCESS;
+                }
+            }
+            rc = rc == MDB_SUCCESS ? mdb_txn_commit(child) : (mdb_txn_abort(child), rc);
+        }
+        if (rc != MDB_SUCCESS)
+            w->error = std::make_exception_ptr(std::runtime_error(
+                std::string("TSM store: ") + (w->value ? "put: " : "delete: ") + mdb_strerror(rc)));
+    }
+    rc = mdb_txn_commit(parent);  // durable: the environment has no MDB_NOSYNC
+    if (rc != MDB_SUCCESS) {
+        const auto e = std::make_exception_ptr(
+            std::runtime_error(std::string("TSM store: commit: ") + mdb_strerror(rc)));
+        for (Write* w : batch)
+            if (!w->error) w->error = e;
+    }
 }
 
 std::optional<Bytes> TsmStore::get(std::string_view instance, std::string_view table,
@@ -112,14 +196,10 @@ std::optional<Bytes> TsmStore::get(std::string_view instance, std::string_view t
 }
 
 bool TsmStore::erase(std::string_view instance, std::string_view table, std::string_view key) {
-    std::string k = composite(instance, table, key);
-    WriteTxn t(m_env->env);
-    MDB_val mk{k.size(), k.data()};
-    const int rc = mdb_del(t.txn, m_env->dbi, &mk, nullptr);
-    if (rc == MDB_NOTFOUND) return false;
-    check(rc, "delete");
-    t.commit();
-    return true;
+    Write w;
+    w.key = composite(instance, table, key);
+    commit(w);
+    return w.found;
 }
 
 }  // namespace kms::tsm

@@ -1,6 +1,7 @@
 // The TSM store: tsmd's own LMDB environment (never kmsd's), shared by every tsmd instance on
 // the machine (LMDB is safe across processes). Each plugin instance sees only its own
-// namespace of (table, key) -> value; every put and delete is a durable commit.
+// namespace of (table, key) -> value; every put and delete is a durable commit, and concurrent
+// ones share it (group commit: one fsync per batch, not per write).
 #pragma once
 
 #include <cstddef>
@@ -8,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "domain/bytes.hpp"
 
@@ -29,7 +31,9 @@ class TsmStore {
     static bool valid_name(std::string_view name);
 
     /// std::invalid_argument for a bad instance, table or key or a value over kMaxValue;
-    /// std::runtime_error when LMDB fails (nothing is written then).
+    /// std::runtime_error when LMDB fails (nothing is written then). Thread-safe: returns once
+    /// the write is durable; writes made concurrently by other threads are committed together
+    /// (each in its own nested transaction, so one failing write fails only its caller).
     void put(std::string_view instance, std::string_view table, std::string_view key,
              ByteView value);
     std::optional<Bytes> get(std::string_view instance, std::string_view table,
@@ -39,6 +43,10 @@ class TsmStore {
 
   private:
     struct Env;
+    struct Write;
+    /// Queues @p w and returns when its batch is committed; rethrows its own error.
+    void commit(Write& w);
+    void run_batch(const std::vector<Write*>& batch) noexcept;
     std::unique_ptr<Env> m_env;
 };
 

@@ -250,6 +250,11 @@ TEST(FrontAffinity, OperationIdsAre128BitHexAndExpireByLastUse) {
     r.last_used_s = 1000;
     EXPECT_FALSE(operation_expired(r, 1999, 1000));
     EXPECT_TRUE(operation_expired(r, 2000, 1000));
+    // The last use is written back once per ttl/60 (16 s of 1000 s), at least 1 s apart.
+    EXPECT_FALSE(last_use_worth_writing(r, 1015, 1000));
+    EXPECT_TRUE(last_use_worth_writing(r, 1016, 1000));
+    EXPECT_FALSE(last_use_worth_writing(r, 1000, 30));
+    EXPECT_TRUE(last_use_worth_writing(r, 1001, 30));
 }
 
 }  // namespace

@@ -43,4 +43,14 @@ inline bool operation_expired(const OperationRecord& r, std::int64_t now_s, std:
     return now_s - r.last_used_s >= ttl_s;
 }
 
+/// True when a use at @p now_s should be written back to the store: when the stored last use is
+/// at least ttl/60 (and 1 s) old. A durable write per follow-up request would cost an fsync on
+/// every step of every operation; this way a record expires at most ttl/60 early (one minute
+/// of the default hour), and an operation in use never expires.
+inline bool last_use_worth_writing(const OperationRecord& r, std::int64_t now_s,
+                                   std::int64_t ttl_s) {
+    const std::int64_t step = ttl_s / 60 > 1 ? ttl_s / 60 : 1;
+    return now_s - r.last_used_s >= step;
+}
+
 }  // namespace kms::tsm::front

@@ -20,7 +20,10 @@ struct UpstreamTls {
     std::optional<std::string> certificate;
     std::optional<std::string> key;
     int timeout_seconds = 30;  ///< "timeoutSeconds": connect, send and answer, per request
-    int pool_size = 4;         ///< "poolSize": idle connections kept per instance
+    /// "poolSize": idle connections kept per instance. A request finding none opens one (a TLS
+    /// handshake), and one finding the pool full closes its connection after use, so this
+    /// should cover the concurrent requests to one instance.
+    int pool_size = 32;
 };
 
 struct HealthCheckConfig {

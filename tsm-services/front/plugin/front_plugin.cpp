@@ -342,8 +342,10 @@ class Front {
             refuse(503, "operation_instance_unavailable", gone);
         }
         healthy(r->instance);
-        r->last_used_s = now;
-        put_record(id, *r);
+        if (last_use_worth_writing(*r, now, m_cfg.operation_ttl_seconds)) {
+            r->last_used_s = now;
+            put_record(id, *r);
+        }
         Object::Ptr o = answer_object(a);
         if (!o || !o->has("operation") || !o->get("operation").isString()) return relay(a);
         o->set("operation", id);

@@ -7,6 +7,7 @@
 #include <Poco/JSON/Parser.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -413,7 +414,8 @@ class SpTsm {
             product = *req.product_id;
             require_valid(seid, product);  // before anything reaches the card or kmsd
         }
-        std::lock_guard lock(m_mutex);
+        // A new operation: its id is fresh and known to nobody until this answer, so it needs
+        // no lock.
         ScriptRun run(sc, req.variables);
         OperationRecord r;
         r.id = new_id();
@@ -446,7 +448,7 @@ class SpTsm {
 
     std::string response(const std::string& id, std::string_view body) {
         const ResponseRequest req = parse_response_request(body);
-        std::lock_guard lock(m_mutex);
+        std::lock_guard lock(operation_lock(id));
         auto rec = load(id);
         if (!rec) throw Error(ErrorCode::NotFound, "no operation '" + id + "'");
         OperationRecord& r = *rec;
@@ -489,7 +491,7 @@ class SpTsm {
     /// DELETE /operations/{id}: the wallet gives up; the run ends "cancelled" (an ended
     /// operation keeps its outcome). Answers like a response: the current seq and the action.
     std::string cancel(const std::string& id) {
-        std::lock_guard lock(m_mutex);
+        std::lock_guard lock(operation_lock(id));
         auto rec = load(id);
         if (!rec) throw Error(ErrorCode::NotFound, "no operation '" + id + "'");
         if (rec->waiting != Waiting::Nothing) {
@@ -501,7 +503,7 @@ class SpTsm {
     }
 
     std::string summary(const std::string& id) {
-        std::lock_guard lock(m_mutex);
+        std::lock_guard lock(operation_lock(id));
         const auto r = load(id);
         if (!r) throw Error(ErrorCode::NotFound, "no operation '" + id + "'");
         static const char* const kWaiting[] = {"card-response", "initialize-update",
@@ -530,9 +532,13 @@ class SpTsm {
     bool m_check_attributes = false;
     /// Serializes read-apply-write of attribute records (one process; see docs/sp-tsm.md).
     std::mutex m_attribute_mutex;
-    /// Serializes all operations of the instance: load, feed, KMS calls, save. Simple and
-    /// correct for step 1; per-operation locks come with load (docs/sp-tsm.md).
-    std::mutex m_mutex;
+    /// Per-operation serialization of load, feed, KMS calls and save, striped: requests of one
+    /// operation (a wallet's retry racing its first try) never interleave, while different
+    /// operations run in parallel (two may share a stripe and then wait for each other).
+    std::mutex& operation_lock(const std::string& id) {
+        return m_operation_locks[std::hash<std::string>{}(id) % m_operation_locks.size()];
+    }
+    std::array<std::mutex, 64> m_operation_locks;
 };
 
 void* create(const tsm_host_api* host, const char* config, char* error, size_t error_size) {

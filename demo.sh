@@ -11,7 +11,7 @@
 # Environment: DEMO_DIR (default ./demo-data; wiped at each start: the demo is disposable),
 # DEMO_NO_BUILD=1 (use the existing build), DEMO_BUILD_DIR (default ./build), and the ports
 # DEMO_KMS_PORT (8443), DEMO_FRONT_PORT (9443: the front and se-tsm), DEMO_SP1_PORT (9445),
-# DEMO_SP2_PORT (9446), DEMO_CARD_PORT (35963).
+# DEMO_SP2_PORT (9446), DEMO_CARD_PORT (35990; not 35963, the port vsmartcard-vpcd listens on).
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$PWD
@@ -59,7 +59,7 @@ kms_port=${DEMO_KMS_PORT:-8443}
 front_port=${DEMO_FRONT_PORT:-9443}
 sp1_port=${DEMO_SP1_PORT:-9445}
 sp2_port=${DEMO_SP2_PORT:-9446}
-card_port=${DEMO_CARD_PORT:-35963}
+card_port=${DEMO_CARD_PORT:-35990}
 
 kmsd=$build/kms-core/daemon/kmsd
 tsmd=$build/tsm-services/host/tsmd

@@ -5,7 +5,8 @@ set -euo pipefail
 
 KMS_PACKAGES=(g++ pkg-config python3 meson ninja-build
   libssl-dev liblmdb-dev libpoco-dev libp11-kit-dev libgtest-dev libgmock-dev
-  softhsm2 libsofthsm2 opensc lmdb-utils curl ca-certificates)
+  softhsm2 libsofthsm2 opensc lmdb-utils curl ca-certificates openssl xxd
+  libpcsclite-dev pcscd vsmartcard-vpcd)
 
 kms_install_deps() {
   local missing=()

@@ -7,9 +7,12 @@
 // The tests run in declaration order on one demo (gtest keeps that order): install, top-up,
 // retries, routing and a killed instance, malformed requests, then the loss report, which ends
 // the card's top-ups for good.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -198,6 +201,122 @@ TEST_F(E2e, TopupRetriedByTheWalletCreditsOnce) {
     EXPECT_EQ(r.json()->getObject("action")->getValue<std::string>("outcome"), "success") << r.body;
     card.reset();
     EXPECT_EQ(balance(), before + 250);
+}
+
+/// pcscd with a vsmartcard-vpcd reader whose two slots connect to two virtual SEs listening on
+/// 127.0.0.1 (vpcd's reversed mode: DEVICENAME HOST:PORT, slot n on PORT+n), started and stopped
+/// by the test.
+class PcscReader {
+  public:
+    explicit PcscReader(const fs::path& dir) : m_dir(dir) {}
+    ~PcscReader() {
+        for (pid_t pid : m_pids) {
+            ::kill(pid, SIGTERM);
+            if (wait_exit(pid, 5000) == -1000) {
+                ::kill(pid, SIGKILL);
+                wait_exit(pid, 5000);
+            }
+        }
+    }
+    /// Empty when it runs; otherwise why this machine cannot run it.
+    std::string start(const std::string& card_file) {
+        const char* driver = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
+        if (!fs::exists(driver)) return std::string("no vpcd driver (") + driver + ")";
+        if (::geteuid() != 0) return "pcscd needs root for /run/pcscd";
+        if (fs::exists("/run/pcscd/pcscd.comm") || fs::exists("/run/pcscd/pcscd.pid"))
+            return "a pcscd runs already on this machine (its readers are not the test's)";
+        int port = 0;
+        for (int attempt = 0; attempt < 20 && port == 0; ++attempt) {
+            const int p = free_port();
+            if (p < 65535 && port_free(p + 1)) port = p;
+        }
+        if (port == 0) return "no two consecutive free ports";
+        fs::create_directories(m_dir / "reader.conf.d");
+        std::ofstream(m_dir / "reader.conf.d" / "vpcd")
+            << "FRIENDLYNAME \"Virtual SE\"\nDEVICENAME 127.0.0.1:" << port << "\nLIBPATH "
+            << driver << "\nCHANNELID " << port << "\n";
+        for (int slot = 0; slot < 2; ++slot)
+            m_pids.push_back(
+                spawn({env("VIRTUAL_SE"), "--listen", "127.0.0.1:" + std::to_string(port + slot),
+                       "--card", card_file},
+                      (m_dir / ("card" + std::to_string(slot) + ".log")).string()));
+        for (int slot = 0; slot < 2; ++slot)
+            if (!wait_for(m_dir / ("card" + std::to_string(slot) + ".log"), "listening"))
+                return "the virtual SE did not start";
+        m_pids.push_back(spawn({"/usr/sbin/pcscd", "--foreground", "--info", "--config",
+                                (m_dir / "reader.conf.d").string()},
+                               (m_dir / "pcscd.log").string()));
+        if (!wait_for(m_dir / "pcscd.log", "Card ATR")) return "pcscd saw no card";
+        return "";
+    }
+
+  private:
+    static bool port_free(int port) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<std::uint16_t>(port));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+        ::close(fd);
+        return ok;
+    }
+    static bool wait_for(const fs::path& log, const std::string& line) {
+        for (int i = 0; i < 100; ++i) {
+            if (slurp(log.string()).find(line) != std::string::npos) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        return false;
+    }
+    fs::path m_dir;
+    std::vector<pid_t> m_pids;
+};
+
+TEST_F(E2e, WalletRelaysThroughAPcscReader) {
+    // A second phone whose card sits in a PC/SC reader: pcscd with vsmartcard-vpcd, the card a
+    // virtual SE with the demo card's keys. The wallet finds it by reader name.
+    PcscReader reader(s_dir / "pcsc");
+    std::ofstream(s_dir / "card2.json")
+        << R"({"isdAid":"A000000151000000","scp":"02","i":"55","keyVersion":"20",)"
+        << R"("enc":"404142434445464748494A4B4C4D4E4F","mac":"404142434445464748494A4B4C4D4E4F",)"
+        << R"("dek":"404142434445464748494A4B4C4D4E4F","kdd":"00000000000000000002"})";
+    if (const std::string why = reader.start((s_dir / "card2.json").string()); !why.empty())
+        GTEST_SKIP() << "PC/SC reader test not run: " << why;
+    // se-tsm learns the SE (its owner bob) and that its transit attribute is valid.
+    HttpsClient se("127.0.0.1", port("DEMO_FRONT_PORT"), demo_file("pki/ca.pem"),
+                   demo_file("pki/se-tsm.crt"), demo_file("pki/se-tsm.key"));
+    const std::string seid = "A1B2C3D4E5F60002";
+    std::ifstream keys(demo_file("keys"));
+    std::string isd_enc;
+    keys >> isd_enc;
+    auto r = se.request("POST", "/se/ses",
+                        R"({"seid":")" + seid + R"(","cplc":")" + std::string(84, '0') +
+                            R"(","productId":"dev-card","isdKey":{"keyId":")" + isd_enc +
+                            R"(","diversification":"none"},"owner":"bob"})");
+    ASSERT_EQ(r.status, 201) << r.body;
+    r = se.request("PUT", "/se/ses/" + seid + "/attributes/transit", R"({"valid":true})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    const Ran readers = wallet({"readers"});
+    ASSERT_EQ(readers.rc, 0) << readers.out;
+    EXPECT_NE(readers.out.find("Virtual SE 00 00"), std::string::npos) << readers.out;
+    // The attribute reaches sp-tsm through se-tsm's outbox: until then the install is refused.
+    Ran install;
+    for (int i = 0; i < 50; ++i) {
+        install =
+            wallet({"--reader", "Virtual SE 00 00", "--seid", seid, "install", "--balance", "10"});
+        if (install.rc != 2) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    ASSERT_EQ(install.rc, 0) << install.out;
+    const Ran topup = wallet({"--reader", "0", "--seid", seid, "topup", "--amount", "5"});
+    ASSERT_EQ(topup.rc, 0) << topup.out;
+    EXPECT_EQ(variables(topup.out)["newBalance"], "15") << topup.out;
+    // The first phone's card is untouched by all this.
+    EXPECT_EQ(wallet({"card", "atr"}).rc, 0);
+    const Ran unknown = wallet({"--reader", "No Such Reader", "card", "atr"});
+    EXPECT_EQ(unknown.rc, 6) << unknown.out;
+    EXPECT_NE(unknown.out.find("Virtual SE 00 00"), std::string::npos)
+        << "the error lists the readers: " << unknown.out;
 }
 
 TEST_F(E2e, RoutingSurvivesAKilledSpInstance) {

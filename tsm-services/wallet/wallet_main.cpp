@@ -17,6 +17,7 @@
 #include "card_link.hpp"
 #include "client/https_connection.hpp"
 #include "domain/error.hpp"
+#include "pcsc_card.hpp"
 #include "wallet_flow.hpp"
 
 namespace {
@@ -51,15 +52,17 @@ Commands:
   card atr                                      the card's ATR
   card apdu HEX...                              send APDUs to the card as they are
   card pay --amount N [--aid HEX]               a merchant's plain DEBIT on the purse
+  readers                                       the PC/SC readers pcscd knows
 
 --seid and --product default to WALLET_SEID and WALLET_PRODUCT from the environment.
 
 Global options (also from the environment: WALLET_FRONT, WALLET_CA, WALLET_CERT, WALLET_KEY,
-WALLET_CARD):
+WALLET_CARD, WALLET_READER):
   --front URL         the front instance, e.g. https://127.0.0.1:9443/front
   --ca FILE           the CA that issued the front's certificate
   --cert FILE --key FILE   the wallet's client certificate, when the front asks for one
   --card HOST:PORT    the secure element: a virtual SE listening there (virtual-se --listen)
+  --reader NAME|N     or the card in a PC/SC reader (pcscd), by name or number (wallet readers)
   --action-code CODE  override the command's actionCode
   --timeout SECONDS   per request (default 30)
   --verbose           print every APDU and the card's answer
@@ -100,12 +103,14 @@ const std::map<std::string, std::vector<std::string>>& command_options() {
         {"report-loss", {"owner"}},
         {"run", {"body"}},
         {"card", {"amount", "aid"}},
+        {"readers", {}},
     };
     return table;
 }
 
-const std::vector<std::string> kGlobalOptions = {
-    "front", "ca", "cert", "key", "card", "timeout", "verbose", "json", "help", "action-code"};
+const std::vector<std::string> kGlobalOptions = {"front", "ca",     "cert",       "key",
+                                                 "card",  "reader", "timeout",    "verbose",
+                                                 "json",  "help",   "action-code"};
 
 Args parse(int argc, char** argv) {
     static const std::vector<std::string> kFlags = {"verbose", "json", "help"};
@@ -166,8 +171,25 @@ std::string product_of(const Args& a) {
     return product;
 }
 
+/// The card the wallet talks to, whichever way it is reached.
+class WalletCard : public CardPort {
+  public:
+    virtual Bytes atr() = 0;
+};
+
+/// A card in a PC/SC reader (pcscd): a real one, or the virtual SE behind vsmartcard-vpcd.
+class ReaderCard : public WalletCard {
+  public:
+    explicit ReaderCard(const std::string& reader) : m_card(reader) {}
+    Bytes transmit(ByteView command) override { return m_card.transmit(command); }
+    Bytes atr() override { return m_card.atr(); }
+
+  private:
+    PcscCard m_card;
+};
+
 /// The virtual SE by address.
-class TcpCard : public CardPort {
+class TcpCard : public WalletCard {
   public:
     explicit TcpCard(const std::string& address) {
         const auto colon = address.rfind(':');
@@ -181,7 +203,7 @@ class TcpCard : public CardPort {
             address.substr(0, colon), static_cast<std::uint16_t>(std::stoul(port)), 10000);
     }
     Bytes transmit(ByteView command) override { return m_link->transmit(command); }
-    Bytes atr() { return m_link->atr(); }
+    Bytes atr() override { return m_link->atr(); }
 
   private:
     std::unique_ptr<tsm::vse::TcpCardLink> m_link;
@@ -269,7 +291,7 @@ void print_result(const OperationResult& r, bool json) {
     for (const auto& [k, v] : r.variables) std::cout << "  " << k << " = " << v << "\n";
 }
 
-int card_command(const Args& a, TcpCard& card) {
+int card_command(const Args& a, WalletCard& card) {
     const std::string sub = a.words.size() > 1 ? a.words[1] : "";
     if (sub == "atr") {
         std::cout << to_hex(card.atr()) << "\n";
@@ -340,17 +362,26 @@ int run(int argc, char** argv) {
             std::find(kGlobalOptions.begin(), kGlobalOptions.end(), name) == kGlobalOptions.end())
             throw UsageError(command + ": unknown option --" + name + " (wallet --help)");
     }
-    const std::string card_address = env_or(a, "card", "WALLET_CARD");
-    std::unique_ptr<TcpCard> card;
-    if (!card_address.empty()) card = std::make_unique<TcpCard>(card_address);
+    if (command == "readers") {
+        for (const auto& name : pcsc_readers()) std::cout << name << "\n";
+        return kOk;
+    }
+    // --reader wins over --card (and WALLET_READER over WALLET_CARD).
+    const std::string reader = env_or(a, "reader", "WALLET_READER");
+    const std::string card_address = reader.empty() ? env_or(a, "card", "WALLET_CARD") : "";
+    std::unique_ptr<WalletCard> card;
+    if (!reader.empty())
+        card = std::make_unique<ReaderCard>(reader);
+    else if (!card_address.empty())
+        card = std::make_unique<TcpCard>(card_address);
     if (command == "card") {
-        if (!card) throw UsageError("card: --card HOST:PORT is required");
+        if (!card) throw UsageError("card: --card HOST:PORT or --reader NAME is required");
         return card_command(a, *card);
     }
     if (a.words.size() > 1) throw UsageError("unexpected argument '" + a.words[1] + "'");
     const std::string body = start_body(a, command);  // usage errors before anything is sent
     if (!card && command != "report-loss" && command != "run")
-        throw UsageError(command + ": --card HOST:PORT is required");
+        throw UsageError(command + ": --card HOST:PORT or --reader NAME is required");
 
     FrontOptions options;
     options.url = env_or(a, "front", "WALLET_FRONT");

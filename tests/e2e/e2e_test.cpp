@@ -166,6 +166,32 @@ TEST_F(E2e, TopupCreditsThePurse) {
     EXPECT_EQ(balance(), 1300u);
 }
 
+TEST_F(E2e, LockedPurseRefusesTopupsUntilUnlocked) {
+    // sp-tsm records the purse's state per SE (instanceEffects); read it from an sp-tsm instance.
+    auto instance_state = [] {
+        HttpsClient sp("127.0.0.1", port("DEMO_SP2_PORT"), demo_file("pki/ca.pem"),
+                       demo_file("pki/wallet-alice.crt"), demo_file("pki/wallet-alice.key"));
+        const auto r = sp.get("/sp/ses/" + env("WALLET_SEID") + "/instances");
+        EXPECT_EQ(r.status, 200) << r.body;
+        const auto list = r.json()->getArray("instances");
+        return list && list->size() == 1 ? list->getObject(0)->getValue<std::string>("state")
+                                         : std::string("none");
+    };
+    EXPECT_EQ(instance_state(), "PERSONALIZED");
+    const std::uint32_t before = balance();
+    const Ran lock = wallet({"lock"});
+    ASSERT_EQ(lock.rc, 0) << lock.out;
+    EXPECT_EQ(instance_state(), "LOCKED");
+    // The card no longer selects the purse: the top-up ends at SELECT, nothing is credited.
+    const Ran refused = wallet({"topup", "--amount", "100"});
+    EXPECT_EQ(refused.rc, 3) << refused.out;
+    EXPECT_NE(refused.out.find("purse-not-found"), std::string::npos) << refused.out;
+    const Ran unlock = wallet({"unlock"});
+    ASSERT_EQ(unlock.rc, 0) << unlock.out;
+    EXPECT_EQ(instance_state(), "PERSONALIZED");
+    EXPECT_EQ(balance(), before);
+}
+
 TEST_F(E2e, TopupRetriedByTheWalletCreditsOnce) {
     // The wallet's answer to the CREDIT is lost: it posts the same response again and gets the
     // same answer; the card was credited once.

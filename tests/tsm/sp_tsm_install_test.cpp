@@ -125,8 +125,12 @@ class SpTsmInstall : public CeremonyRest {
         return "{\"kms\":{\"url\":\"" + s_kmsd->url() + "\",\"ca\":\"" + s_kmsd->ca_file() +
                "\",\"token\":\"" + s_sp + "\"},\"scripts\":{\"install\":\"" +
                env("SP_TSM_SCRIPT_DIR") + "/transit-install.json\",\"delete\":\"" +
-               env("SP_TSM_SCRIPT_DIR") +
-               "/transit-delete.json\"},\"catalogue\":{"
+               env("SP_TSM_SCRIPT_DIR") + "/transit-delete.json\",\"lock\":\"" +
+               env("SP_TSM_DEMO_SCRIPTS") + "/transit-lock.json\",\"unlock\":\"" +
+               env("SP_TSM_DEMO_SCRIPTS") +
+               "/transit-unlock.json\"},\"instanceEffects\":{\"install\":\"PERSONALIZED\","
+               "\"lock\":\"LOCKED\",\"unlock\":\"PERSONALIZED\",\"delete\":\"DELETED\"},"
+               "\"catalogue\":{"
                "\"transit-purse\":{\"loadFileAid\":\"A00000055910\",\"file\":\"" +
                env("SP_TSM_DATA_DIR") + "/transit-purse.bin\",\"sha256\":\"" + sha256 +
                "\",\"modules\":[\"A0000005591010\"],\"instanceAid\":\"A0000005591010FFFF\","
@@ -147,9 +151,11 @@ class SpTsmInstall : public CeremonyRest {
     }
     /// Starts @p script with @p variables and plays the wallet to the end with @p card.
     /// Returns the last answer (the first that is not 2xx, if any).
-    HttpResponse run(const std::string& script, const std::string& variables, TestCard& card) {
+    HttpResponse run(const std::string& script, const std::string& variables, TestCard& card,
+                     const std::string& seid = "") {
         HttpResponse r = m_wallet->https.post(
-            "/sp/operations", "{\"script\":\"" + script + "\",\"variables\":" + variables + "}");
+            "/sp/operations", "{\"script\":\"" + script + "\",\"variables\":" + variables +
+                                  (seid.empty() ? "" : ",\"seid\":\"" + seid + "\"") + "}");
         if (r.status != 201) return r;
         const std::string op = str(r.json(), "operation");
         for (std::uint64_t seq = 1; str(action(r), "kind") == "apdu"; ++seq) {
@@ -276,6 +282,64 @@ TEST_F(SpTsmInstall, AnInstanceWhoseLoadFileHashDiffersIsRefusedAtStart) {
     EXPECT_EQ(t.exit_code(), 78);
     EXPECT_NE(t.log().find("catalogue.transit-purse.sha256: the file"), std::string::npos)
         << t.log();
+}
+
+TEST_F(SpTsmInstall, InstanceStatesFollowInstallLockUnlockDeletePerSe) {
+    TestCard card;
+    start(card);
+    const std::string seid = "a1b2c3d4e5f60077";  // any case in; stored upper-case
+    const std::string isd = R"({"isdAid":"A000000151000000"})";
+    auto state = [&] {
+        const auto r = m_wallet->https.get("/sp/ses/A1B2C3D4E5F60077/instances");
+        EXPECT_EQ(r.status, 200) << r.body;
+        const auto list = r.json()->getArray("instances");
+        if (!list || list->size() != 1) return std::string("none");
+        const auto rec = list->getObject(0);
+        EXPECT_EQ(str(rec, "aid"), "A0000005591010FFFF");
+        EXPECT_EQ(str(rec, "loadFile"), "transit-purse");
+        return str(rec, "state");
+    };
+    EXPECT_EQ(state(), "none");
+    ASSERT_EQ(str(action(run("install", kInstallVariables, card, seid)), "outcome"), "success");
+    EXPECT_EQ(state(), "PERSONALIZED");
+    EXPECT_FALSE(card.purse()->locked());
+    // An operation not bound to an SE (no seid) changes the card but records nothing.
+    ASSERT_EQ(str(action(run("lock", isd, card)), "outcome"), "success");
+    EXPECT_TRUE(card.purse()->locked());
+    EXPECT_EQ(state(), "PERSONALIZED");
+    ASSERT_EQ(str(action(run("unlock", isd, card, seid)), "outcome"), "success");
+    EXPECT_FALSE(card.purse()->locked());
+    ASSERT_EQ(str(action(run("lock", isd, card, seid)), "outcome"), "success");
+    EXPECT_EQ(state(), "LOCKED");
+    ASSERT_NE(card.purse(), nullptr);
+    EXPECT_TRUE(card.purse()->locked()) << "SET STATUS reached the card";
+    ASSERT_EQ(str(action(run("unlock", isd, card, seid)), "outcome"), "success");
+    EXPECT_EQ(state(), "PERSONALIZED");
+    EXPECT_FALSE(card.purse()->locked());
+    ASSERT_EQ(str(action(run("delete", isd, card, seid)), "outcome"), "success");
+    EXPECT_EQ(state(), "DELETED");
+    EXPECT_EQ(card.purse(), nullptr);
+    // A failed operation records nothing: the card refuses to lock what is not there.
+    EXPECT_EQ(str(action(run("lock", isd, card, seid)), "outcome"), "lock-refused");
+    EXPECT_EQ(state(), "DELETED");
+    const auto other = m_wallet->https.get("/sp/ses/0102030405060708/instances");
+    EXPECT_EQ(other.status, 200);
+    EXPECT_EQ(other.json()->getArray("instances")->size(), 0u);
+    EXPECT_EQ(m_wallet->https.get("/sp/ses/not-hex/instances").status, 400);
+    EXPECT_EQ(m_wallet->https.post("/sp/ses/0102030405060708/instances", "{}").status, 405);
+}
+
+TEST_F(SpTsmInstall, InstanceEffectsOfAScriptWithoutLoadFileAreRefusedAtStart) {
+    TestCard card;
+    const std::string good = config(card);
+    auto [code, log] = refused(replaced(good, "\"instanceEffects\":{\"install\":\"PERSONALIZED\"",
+                                        "\"instanceEffects\":{\"install\":\"GONE\""));
+    EXPECT_EQ(code, 78);
+    EXPECT_NE(log.find("instanceEffects.install: INSTALLED, SELECTABLE"), std::string::npos) << log;
+    std::tie(code, log) = refused(
+        replaced(good, "\"instanceEffects\":{", "\"instanceEffects\":{\"nope\":\"LOCKED\","));
+    EXPECT_EQ(code, 78);
+    EXPECT_NE(log.find("instanceEffects.nope: no such script"), std::string::npos) << log;
 }
 
 }  // namespace

@@ -46,6 +46,7 @@ Commands:
   install --seid HEX --product ID [--balance N] install and personalize the purse (transit.install)
         [--isd-aid HEX]
   balance --seid HEX --product ID [--aid HEX]   read the purse's balance through the TSM (transit.balance)
+  lock | unlock --seid HEX --product ID          lock or unlock the purse on the card (transit.lock, ...)
   delete --seid HEX --product ID                delete the purse and its package (transit.delete)
   report-loss --owner ID                        report the loss of every SE of a user (se.loss-report)
   run --action-code CODE [--body JSON]          start any operation and relay its APDUs
@@ -99,6 +100,8 @@ const std::map<std::string, std::vector<std::string>>& command_options() {
         {"topup", {"seid", "product", "amount", "aid", "ceiling"}},
         {"install", {"seid", "product", "balance", "isd-aid"}},
         {"delete", {"seid", "product", "isd-aid"}},
+        {"lock", {"seid", "product", "isd-aid"}},
+        {"unlock", {"seid", "product", "isd-aid"}},
         {"balance", {"seid", "product", "aid"}},
         {"report-loss", {"owner"}},
         {"run", {"body"}},
@@ -230,8 +233,9 @@ std::string start_body(const Args& a, const std::string& command) {
         body.set("seid", hex_option(a, "seid", env_or(a, "seid", "WALLET_SEID")));
         body.set("productId", product_of(a));
         body.set("variables", vars);
-    } else if (command == "install" || command == "delete") {
-        code = command == "install" ? "transit.install" : "transit.delete";
+    } else if (command == "install" || command == "delete" || command == "lock" ||
+               command == "unlock") {
+        code = "transit." + command;
         Poco::JSON::Object vars;
         vars.set("isdAid", hex_option(a, "isd-aid", "A000000151000000"));
         if (command == "install")

@@ -20,6 +20,7 @@
 #include "attribute_sync.hpp"
 #include "conversation.hpp"
 #include "domain/error.hpp"
+#include "instances.hpp"
 #include "operation_driver.hpp"
 #include "plugin-api/kms_client.hpp"
 #include "plugin-api/tsm_plugin.h"
@@ -199,6 +200,8 @@ class SpTsm {
             }
             m_scripts[name] = std::move(s);
         }
+        if (cfg->has("instanceEffects"))
+            m_effects = instance_effects_from_config(cfg->get("instanceEffects"), m_scripts);
         if (cfg->has("syncClients")) {
             const auto list = cfg->getArray("syncClients");
             if (!list)
@@ -245,6 +248,12 @@ class SpTsm {
                     return respond(resp, 405, error_body("method_not_allowed", "GET only"));
                 return respond(resp, 200,
                                attribute_state(rest.substr(0, slash), rest.substr(slash + 1)));
+            }
+            if (path.rfind("/ses/", 0) == 0 && path.size() > 15 &&
+                path.compare(path.size() - 10, 10, "/instances") == 0) {
+                if (method != "GET")
+                    return respond(resp, 405, error_body("method_not_allowed", "GET only"));
+                return respond(resp, 200, instances_of(path.substr(5, path.size() - 15)));
             }
             const std::string prefix = "/operations";
             if (path == prefix) {
@@ -422,9 +431,14 @@ class SpTsm {
         r.script = req.script;
         r.seq = 1;
         if (m_check_attributes) put_value("operation-attributes", r.id, seid + "/" + product);
+        if (req.seid) {
+            if (seid.empty()) seid = normalize_seid("seid", to_hex(*req.seid));
+            put_value("operation-se", r.id, seid);
+        }
         driver().drive(r, run);
         r.state = run.serialize();
         save(r);
+        record_effect(r, *sc);
         log(TSM_LOG_INFO,
             "sp-tsm: operation " + r.id + " " + req.script +
                 (req.action_code ? " actionCode " + printable(*req.action_code) : "") +
@@ -485,6 +499,7 @@ class SpTsm {
             driver().advance(r, run, req);
         }
         save(r);
+        record_effect(r, *script_of(r.script));
         return answer_json(r, false);
     }
 
@@ -521,6 +536,49 @@ class SpTsm {
         return out + "}";
     }
 
+    /// After an operation ended in success: the state its script's instanceEffects gives the
+    /// instance of its load file on its SE. Written after the operation's own record, so a
+    /// crash between the two leaves the instance record one operation behind (the card is the
+    /// truth; GET STATUS through se-tsm tells). A retry of the last answer writes it again.
+    void record_effect(const OperationRecord& r, const script::Script& sc) {
+        if (r.waiting != Waiting::Nothing || r.outcome != "success") return;
+        const auto effect = m_effects.find(r.script);
+        if (effect == m_effects.end() || !sc.load_file) return;
+        const auto seid = get_value("operation-se", r.id);
+        if (!seid) return;  // not bound to an SE
+        InstanceRecord rec;
+        rec.seid = *seid;
+        rec.aid = to_hex(sc.load_file->instance_aid);
+        rec.load_file = sc.load_file->name;
+        rec.state = effect->second;
+        rec.operation = r.id;
+        rec.script = r.script;
+        rec.updated = utc_now();
+        std::lock_guard lock(m_instances_mutex);
+        if (const auto index = add_to_index(get_value("se-instances", rec.seid), rec.aid))
+            put_value("se-instances", rec.seid, *index);  // the index before the record
+        put_value("instances", rec.seid + "/" + rec.aid, rec.to_json());
+        log(TSM_LOG_INFO, "sp-tsm: instance " + rec.aid + " on SE " + rec.seid + " is " +
+                              std::string(instance_state_name(rec.state)) + " (operation " + r.id +
+                              ")");
+    }
+
+    /// GET /ses/{seid}/instances: the instances recorded on the SE (an empty list when none).
+    std::string instances_of(const std::string& raw_seid) {
+        const std::string seid = normalize_seid("seid", raw_seid);
+        std::string out = "{\"seid\":" + json_text(seid) + ",\"instances\":[";
+        if (const auto index = get_value("se-instances", seid)) {
+            bool first = true;
+            for (const auto& aid : index_from_json(*index)) {
+                const auto rec = get_value("instances", seid + "/" + aid);
+                if (!rec) continue;  // the index is written first: a crash in between
+                out += (first ? "" : ",") + InstanceRecord::from_json(*rec).to_json();
+                first = false;
+            }
+        }
+        return out + "]}";
+    }
+
     tsm_host_api m_host;
     std::unique_ptr<KmsClient> m_kms;
     std::unique_ptr<KmsClientPort> m_port;
@@ -530,6 +588,8 @@ class SpTsm {
     std::map<std::string, std::shared_ptr<const script::Script>> m_scripts;
     std::vector<std::string> m_sync_clients;  ///< CNs allowed to POST /attributes; empty: any
     bool m_check_attributes = false;
+    std::map<std::string, InstanceState> m_effects;  ///< "instanceEffects"
+    std::mutex m_instances_mutex;  ///< serializes the SE index's read-modify-write
     /// Serializes read-apply-write of attribute records (one process; see docs/sp-tsm.md).
     std::mutex m_attribute_mutex;
     /// Per-operation serialization of load, feed, KMS calls and save, striped: requests of one

@@ -14,7 +14,11 @@
 //                         "request": body or null}
 //   POST /slow            counts the request, then answers 200 {} after 2.5 s
 //   GET  /slow            {"hits": how many POST /slow arrived}
-// create() refuses a configuration containing "refuse". Built twice: with ECHO_ABI_VERSION 2 it
+// ABI 2:
+//   POST /count/K         adds 1 to the decimal counter K (table "counters") with
+//                         store_compare_and_put, read-compute-retry until it is not a conflict:
+//                         200 {"value": the new value, "conflicts": retries}
+// create() refuses a configuration containing "refuse". Built twice: with ECHO_ABI_VERSION 3 it
 // claims an ABI newer than the host's.
 #include <atomic>
 #include <chrono>
@@ -94,6 +98,29 @@ void handle(void* instance, const tsm_request* req, tsm_response* r) {
                : rc == TSM_STORE_INVALID ? 400
                                          : 503,
                "{\"store\":" + std::to_string(rc) + "}");
+    } else if (method == "POST" && path.rfind("/count/", 0) == 0) {
+        if (h->abi_version < 2) return answer(h, r, 501, "{\"error\":\"abi 1 host\"}");
+        const std::string key = path.substr(7);
+        for (int conflicts = 0; conflicts < 10000; ++conflicts) {
+            char buffer[32];
+            std::size_t size = sizeof buffer;
+            const int got = h->store_get(h->host, "counters", key.c_str(), buffer, &size);
+            if (got != TSM_STORE_OK && got != TSM_STORE_NOT_FOUND)
+                return answer(h, r, 503, "{\"store\":" + std::to_string(got) + "}");
+            const std::string current = got == TSM_STORE_OK ? std::string(buffer, size) : "";
+            const std::string next =
+                std::to_string((current.empty() ? 0 : std::stoll(current)) + 1);
+            const int rc = h->store_compare_and_put(
+                h->host, "counters", key.c_str(), current.data(), current.size(),
+                got == TSM_STORE_NOT_FOUND, next.data(), next.size());
+            if (rc == TSM_STORE_OK)
+                return answer(
+                    h, r, 200,
+                    "{\"value\":" + next + ",\"conflicts\":" + std::to_string(conflicts) + "}");
+            if (rc != TSM_STORE_CONFLICT)
+                return answer(h, r, 503, "{\"store\":" + std::to_string(rc) + "}");
+        }
+        answer(h, r, 503, "{\"error\":\"too many conflicts\"}");
     } else if (method == "POST" && path == "/served") {
         answer(h, r, 200,
                "{\"servedBy\":" + e->config + ",\"client\":\"" + req->client +

@@ -2,8 +2,15 @@
 // (echo_plugin.cpp, built only against plugin-api/tsm_plugin.h) loaded as two instances:
 // routing by instance, each instance's own configuration and store namespace, the store
 // surviving a restart, answers the host must supply (none, two), size limits, and start-up
-// refusals (missing library, create() refusing, a newer ABI, bad configuration).
+// refusals (missing library, create() refusing, a newer ABI, bad configuration), and ABI 2's
+// compare-and-put across two tsmd processes sharing one store.
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+#include <vector>
 
 #include "tsmd_process.hpp"
 
@@ -50,6 +57,43 @@ TEST(Tsmd, RoutesEachInstanceWithItsOwnConfigurationAndStore) {
     EXPECT_EQ(c2.get("/beta/kv/cards/se-1", "").body, "b");
 }
 
+TEST(Tsmd, CompareAndPutLosesNoUpdateAcrossTwoProcessesSharingTheStore) {
+    // ABI 2: two tsmd processes on one TSM store, 4 clients each adding 1 to the same counter
+    // 50 times through store_compare_and_put; every increment lands exactly once.
+    char tmpl[] = "/tmp/tsmd-cas-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const std::string store = tmpl;
+    const std::string echo = env("TSM_ECHO_PLUGIN");
+    TsmdProcess a("[" + instance("alpha", echo, "{}") + "]", store);
+    TsmdProcess b("[" + instance("alpha", echo, "{}") + "]", store);
+    ASSERT_TRUE(a.start()) << a.log();
+    ASSERT_TRUE(b.start()) << b.log();
+    std::atomic<int> failures{0}, conflicts{0};
+    std::vector<std::thread> clients;
+    for (int i = 0; i < 8; ++i)
+        clients.emplace_back([&, i] {
+            HttpsClient c = (i % 2 == 0 ? a : b).client();
+            for (int n = 0; n < 50; ++n) {
+                const auto r = c.post("/alpha/count/tickets", "{}", "");
+                if (r.status != 200) {
+                    ++failures;
+                    continue;
+                }
+                conflicts += r.json()->getValue<int>("conflicts");
+            }
+        });
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(failures.load(), 0);
+    HttpsClient c = a.client();
+    EXPECT_EQ(c.post("/alpha/count/tickets", "{}", "").json()->getValue<int>("value"), 401)
+        << "400 increments from two processes, then this one";
+    // The first write of a key expects it absent; a key another instance wrote is separate.
+    EXPECT_EQ(c.post("/alpha/count/other", "{}", "").json()->getValue<int>("value"), 1);
+    std::cout << "compare-and-put conflicts retried: " << conflicts.load() << "\n";
+    std::error_code ec;
+    std::filesystem::remove_all(store, ec);
+}
+
 TEST(Tsmd, TheHostAnswersForPluginsThatDoNotAndRefusesWhatIsTooLarge) {
     TsmdProcess t("[" + instance("alpha", env("TSM_ECHO_PLUGIN"), "{}") + "]");
     ASSERT_TRUE(t.start()) << t.log();
@@ -82,7 +126,7 @@ TEST(Tsmd, StartUpRefusalsNameTheInstanceAndTheReason) {
         {"[" + instance("alpha", echo, R"({"mode":"refuse"})") + "]",
          "create() refused: echo: refused by configuration"},
         {"[" + instance("alpha", env("TSM_ECHO_PLUGIN_V2"), "{}") + "]",
-         "built for plugin ABI version 2, this tsmd has 1"},
+         "built for plugin ABI version 3, this tsmd has 2"},
         {"[" + instance("a/b", echo, "{}") + "]", "plugin instance name 'a/b'"},
         {"[" + instance("alpha", echo, "{}") + "," + instance("alpha", echo, "{}") + "]",
          "instance 'alpha' appears twice"},

@@ -106,6 +106,22 @@ int host_store_delete(void* host, const char* table, const char* key) noexcept {
     });
 }
 
+int host_store_compare_and_put(void* host, const char* table, const char* key, const void* expected,
+                               std::size_t expected_size, int expect_absent, const void* value,
+                               std::size_t size) noexcept {
+    if (!table || !key || (!value && size != 0) ||
+        (!expect_absent && !expected && expected_size != 0))
+        return TSM_STORE_INVALID;
+    return store_call(host, [&](HostContext& h) {
+        std::optional<ByteView> want;
+        if (!expect_absent)
+            want = ByteView(static_cast<const std::uint8_t*>(expected), expected_size);
+        const bool written = h.store->compare_and_put(
+            h.instance, table, key, want, ByteView(static_cast<const std::uint8_t*>(value), size));
+        return int{written ? TSM_STORE_OK : TSM_STORE_CONFLICT};
+    });
+}
+
 std::string json_string(const std::string& s) {
     std::string out = "\"";
     for (char c : s) {
@@ -152,7 +168,8 @@ PluginInstance::PluginInstance(const PluginSpec& spec, TsmStore& store, HostLog 
 
     im.library = ::dlopen(spec.library.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!im.library) throw std::runtime_error(who + ": cannot load: " + ::dlerror());
-    auto entry = reinterpret_cast<tsm_plugin_entry_fn>(::dlsym(im.library, TSM_PLUGIN_ENTRY_SYMBOL));
+    auto entry =
+        reinterpret_cast<tsm_plugin_entry_fn>(::dlsym(im.library, TSM_PLUGIN_ENTRY_SYMBOL));
     if (!entry)
         throw std::runtime_error(who + ": no symbol " TSM_PLUGIN_ENTRY_SYMBOL
                                        " (not a tsmd plugin)");
@@ -174,6 +191,7 @@ PluginInstance::PluginInstance(const PluginSpec& spec, TsmStore& store, HostLog 
     im.api.store_put = host_store_put;
     im.api.store_get = host_store_get;
     im.api.store_delete = host_store_delete;
+    im.api.store_compare_and_put = host_store_compare_and_put;
     char error[512] = {0};
     im.instance = im.plugin->create(&im.api, spec.config_json.c_str(), error, sizeof error);
     if (!im.instance) {

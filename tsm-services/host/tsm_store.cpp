@@ -57,6 +57,9 @@ struct TsmStore::Write {
     std::string key;
     std::optional<Bytes> value;  ///< nullopt: a delete
     bool found = true;           ///< a delete: whether the key existed
+    /// A compare-and-put: the value the key must hold (nullopt inside: must be absent).
+    std::optional<std::optional<Bytes>> expected;
+    bool conflict = false;  ///< a compare-and-put found another value
     std::exception_ptr error;
     bool done = false;  ///< guarded by Env::mutex
 };
@@ -153,7 +156,27 @@ void TsmStore::run_batch(const std::vector<Write*>& batch) noexcept {
         rc = mdb_txn_begin(m_env->env, parent, 0, &child);
         if (rc == MDB_SUCCESS) {
             MDB_val mk{w->key.size(), w->key.data()};
-            if (w->value) {
+            if (w->expected) {
+                // Compare inside the write transaction: no other writer, in any process, runs
+                // between this read and the put below.
+                MDB_val cur{};
+                const int got = mdb_get(child, m_env->dbi, &mk, &cur);
+                if (got != MDB_SUCCESS && got != MDB_NOTFOUND) {
+                    rc = got;
+                } else {
+                    const auto& want = *w->expected;
+                    const bool same =
+                        got == MDB_NOTFOUND
+                            ? !want.has_value()
+                            : want.has_value() && cur.mv_size == want->size() &&
+                                  (want->empty() ||
+                                   std::memcmp(cur.mv_data, want->data(), want->size()) == 0);
+                    w->conflict = !same;
+                }
+            }
+            if (rc != MDB_SUCCESS || w->conflict) {
+                // nothing to write
+            } else if (w->value) {
                 MDB_val mv{w->value->size(), w->value->data()};
                 rc = mdb_put(child, m_env->dbi, &mk, &mv, 0);
             } else {
@@ -193,6 +216,21 @@ std::optional<Bytes> TsmStore::get(std::string_view instance, std::string_view t
     mdb_txn_abort(txn);
     if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) check(rc, "get");
     return out;
+}
+
+bool TsmStore::compare_and_put(std::string_view instance, std::string_view table,
+                               std::string_view key, std::optional<ByteView> expected,
+                               ByteView value) {
+    if (value.size() > kMaxValue)
+        throw std::invalid_argument("TSM store: a value has at most " + std::to_string(kMaxValue) +
+                                    " bytes");
+    Write w;
+    w.key = composite(instance, table, key);
+    w.value = Bytes(value.begin(), value.end());
+    w.expected = expected ? std::optional<Bytes>(Bytes(expected->begin(), expected->end()))
+                          : std::optional<Bytes>();
+    commit(w);
+    return !w.conflict;
 }
 
 bool TsmStore::erase(std::string_view instance, std::string_view table, std::string_view key) {

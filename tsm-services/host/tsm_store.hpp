@@ -40,6 +40,12 @@ class TsmStore {
                              std::string_view key) const;
     /// True when something was deleted.
     bool erase(std::string_view instance, std::string_view table, std::string_view key);
+    /// Writes @p value only if the key's value is @p expected (nullopt: only if the key has
+    /// none), checked and written in one write transaction, so atomic against every writer of
+    /// the environment, in this process or another. True when written, false (nothing written)
+    /// when the value differs. Errors as put().
+    bool compare_and_put(std::string_view instance, std::string_view table, std::string_view key,
+                         std::optional<ByteView> expected, ByteView value);
 
   private:
     struct Env;

@@ -183,24 +183,24 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
             return {200, "application/json", "{\"status\":\"ok\",\"instances\":[" + list + "]}"};
         }
         const std::size_t slash = path.find('/', 1);
-        const std::string instance = path.substr(1, slash == std::string::npos ? std::string::npos
-                                                                                : slash - 1);
+        const std::string instance =
+            path.substr(1, slash == std::string::npos ? std::string::npos : slash - 1);
         const auto it = m_instances.find(instance);
         const auto len = req.getContentLength();
         if (it == m_instances.end()) {
             if (len > 0 && static_cast<std::size_t>(len) <= m_max_body) req.stream().ignore(len);
             if (len > 0 && static_cast<std::size_t>(len) > m_max_body) resp.setKeepAlive(false);
             return {404, "application/json",
-                    error_body("not_found", "no plugin instance '" + instance.substr(0, 64) +
-                                                "' in this tsmd")};
+                    error_body("not_found",
+                               "no plugin instance '" + instance.substr(0, 64) + "' in this tsmd")};
         }
         PluginCall call;
         auto too_large = [&] {
             resp.setKeepAlive(false);  // the rest of the body is not read
-            return PluginAnswer{413, "application/json",
-                                error_body("payload_too_large", "the body is larger than " +
-                                                                    std::to_string(m_max_body) +
-                                                                    " bytes")};
+            return PluginAnswer{
+                413, "application/json",
+                error_body("payload_too_large",
+                           "the body is larger than " + std::to_string(m_max_body) + " bytes")};
         };
         // Without Content-Length or chunked encoding a request has no body (RFC 9112 §6.3).
         if (req.getChunkedTransferEncoding()) {
@@ -274,10 +274,10 @@ int serve(const Config& cfg) {
     }
 
     using Poco::Net::Context;
-    Context::Ptr ctx = new Context(
-        Context::TLS_SERVER_USE, cfg.key_file, cfg.cert_file, cfg.client_ca,
-        cfg.client_ca.empty() ? Context::VERIFY_NONE : Context::VERIFY_STRICT, 9, false,
-        "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!MD5:!RC4:!3DES");
+    Context::Ptr ctx =
+        new Context(Context::TLS_SERVER_USE, cfg.key_file, cfg.cert_file, cfg.client_ca,
+                    cfg.client_ca.empty() ? Context::VERIFY_NONE : Context::VERIFY_STRICT, 9, false,
+                    "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!MD5:!RC4:!3DES");
     ctx->requireMinimumProtocol(Context::PROTO_TLSV1_2);
     // Poco's "extended" check would also match a client's certificate against the client's
     // address (a wallet's CN is no host name) and close every mTLS connection after the

@@ -1,4 +1,4 @@
-/* The tsmd plugin ABI, version 1: how tsmd (tsm-services/host) loads a TSM plugin (front,
+/* The tsmd plugin ABI, version 2: how tsmd (tsm-services/host) loads a TSM plugin (front,
  * se-tsm, sp-tsm) from a shared library and hands it HTTPS requests. Plain C: no C++ class,
  * exception, allocator or standard-library type crosses the boundary, so a plugin may be built
  * by another compiler or language.
@@ -29,7 +29,7 @@
 extern "C" {
 #endif
 
-#define TSM_PLUGIN_ABI_VERSION 1u
+#define TSM_PLUGIN_ABI_VERSION 2u
 
 /* Log levels for tsm_host_api.log. */
 enum tsm_log_level { TSM_LOG_DEBUG = 0, TSM_LOG_INFO = 1, TSM_LOG_WARNING = 2, TSM_LOG_ERROR = 3 };
@@ -40,7 +40,8 @@ enum tsm_store_result {
     TSM_STORE_NOT_FOUND = 1,
     TSM_STORE_TOO_LARGE = 2, /* the value does not fit the caller's buffer: see *size */
     TSM_STORE_INVALID = 3,   /* bad table or key (empty, too long, not printable ASCII) */
-    TSM_STORE_FAILED = 4     /* the store could not read or write durably */
+    TSM_STORE_FAILED = 4,    /* the store could not read or write durably */
+    TSM_STORE_CONFLICT = 5   /* ABI 2, store_compare_and_put: the value is not the expected one */
 };
 
 /* One HTTPS request, as the plugin sees it. */
@@ -80,6 +81,18 @@ typedef struct tsm_host_api {
      * TSM_STORE_TOO_LARGE only *size is set (call again with a larger buffer). */
     int (*store_get)(void* host, const char* table, const char* key, void* buffer, size_t* size);
     int (*store_delete)(void* host, const char* table, const char* key);
+
+    /* ---- ABI 2 (use only when abi_version >= 2) ---- */
+
+    /* Writes value under key only if the key's current value is exactly `expected`
+     * (expected_size bytes), or, with expect_absent non-zero, only if the key has no value;
+     * atomically with respect to every other write of every tsmd process sharing the store, and
+     * durably before the call returns. TSM_STORE_CONFLICT when the value differs (nothing is
+     * written: read it again, recompute, retry). This is how a plugin updates a shared record
+     * (a counter, an index) from several tsmd processes without losing an update. */
+    int (*store_compare_and_put)(void* host, const char* table, const char* key,
+                                 const void* expected, size_t expected_size, int expect_absent,
+                                 const void* value, size_t value_size);
 } tsm_host_api;
 
 /* What a plugin library exports through tsm_plugin_entry. */

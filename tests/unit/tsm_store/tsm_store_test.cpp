@@ -100,6 +100,44 @@ TEST(TsmStore, AWriteThatFailsFailsOnlyItsCaller) {
     EXPECT_FALSE(store.get("big", "t", "0").has_value());
 }
 
+TEST(TsmStore, CompareAndPutWritesOnlyOverTheExpectedValue) {
+    TempDir dir;
+    TsmStore store(dir.path);
+    // Absent expected: the first writer wins, the second finds a value.
+    EXPECT_TRUE(store.compare_and_put("i", "t", "k", std::nullopt, text("1")));
+    EXPECT_FALSE(store.compare_and_put("i", "t", "k", std::nullopt, text("x")));
+    EXPECT_EQ(*store.get("i", "t", "k"), text("1"));
+    // The expected value, byte for byte.
+    const Bytes one = text("1"), two = text("2"), other = text("10");
+    EXPECT_FALSE(store.compare_and_put("i", "t", "k", ByteView(other), text("x")));
+    EXPECT_TRUE(store.compare_and_put("i", "t", "k", ByteView(one), two));
+    EXPECT_FALSE(store.compare_and_put("i", "t", "k", ByteView(one), text("x")));
+    EXPECT_EQ(*store.get("i", "t", "k"), two);
+    // An empty value is a value, not an absence.
+    const Bytes empty;
+    EXPECT_TRUE(store.compare_and_put("i", "t", "e", std::nullopt, empty));
+    EXPECT_TRUE(store.compare_and_put("i", "t", "e", ByteView(empty), text("v")));
+    // Concurrent increments from 8 threads: none is lost.
+    std::vector<std::thread> threads;
+    std::atomic<int> conflicts{0};
+    for (int t = 0; t < 8; ++t)
+        threads.emplace_back([&] {
+            for (int n = 0; n < 100; ++n)
+                for (;;) {
+                    const auto cur = store.get("i", "t", "counter");
+                    const int value = cur ? std::stoi(std::string(cur->begin(), cur->end())) : 0;
+                    const std::optional<ByteView> want =
+                        cur ? std::optional<ByteView>(ByteView(*cur)) : std::nullopt;
+                    if (store.compare_and_put("i", "t", "counter", want,
+                                              text(std::to_string(value + 1))))
+                        break;
+                    ++conflicts;
+                }
+        });
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(*store.get("i", "t", "counter"), text("800"));
+}
+
 TEST(TsmStore, RefusesBadNamesAndValues) {
     TempDir dir;
     TsmStore store(dir.path);

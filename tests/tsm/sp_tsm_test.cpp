@@ -13,7 +13,10 @@
 #include <gtest/gtest.h>
 #include <openssl/rand.h>
 
+#include <filesystem>
 #include <functional>
+#include <iostream>
+#include <thread>
 
 #include "../rest/ceremony_fixture.hpp"
 #include "../rest/plugin_support.hpp"
@@ -143,9 +146,9 @@ class SpTsm : public CeremonyRest {
             "\",\"sp-transit-scp\":{\"enc\":\"" + enc + "\",\"mac\":\"" + mac + "\",\"dek\":\"" +
             dek + "\",\"i\":85,\"keyVersion\":32,\"aid\":\"A000000151000000\"}}" + extra_config +
             "}";
-        m_tsmd =
-            std::make_unique<TsmdProcess>("[{\"instance\":\"sp\",\"library\":\"" +
-                                          env("SP_TSM_PLUGIN") + "\",\"config\":" + config + "}]");
+        m_plugins = "[{\"instance\":\"sp\",\"library\":\"" + env("SP_TSM_PLUGIN") +
+                    "\",\"config\":" + config + "}]";
+        m_tsmd = std::make_unique<TsmdProcess>(m_plugins, m_store);
         ASSERT_TRUE(m_tsmd->start()) << m_tsmd->log();
         m_wallet = std::make_unique<Wallet>(*m_tsmd);
     }
@@ -175,6 +178,8 @@ class SpTsm : public CeremonyRest {
         return r;
     }
 
+    std::string m_plugins;          ///< the instance list start() used
+    std::string m_store = "store";  ///< the TSM store start() uses (set before start())
     std::unique_ptr<TsmdProcess> m_tsmd;
     std::unique_ptr<Wallet> m_wallet;
     static std::string s_sp;
@@ -426,6 +431,55 @@ TEST_F(SpTsm, ALossReportSyncedMidOperationStopsItBeforeTheCreditAndClosesTheKms
                         std::pair<std::string, std::string>{"gp.session.close", last_open}),
               gp.end())
         << last_open;
+}
+
+TEST_F(SpTsm, TwoProcessesOnOneStoreNeverBothAdvanceAnOperation) {
+    // Two tsmd processes share the TSM store (as the demo's two sp-tsm instances do). The same
+    // answer posted to both at once: each loads the record, asks kmsd for the next step, and
+    // saves with compare-and-put; only one save lands, the other request is a 409 (or, if it
+    // loaded after the first saved, a replay with the same answer). Never two different next
+    // steps for one seq.
+    char tmpl[] = "/tmp/sp-tsm-store-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    m_store = tmpl;
+    TestCard card(random_bytes(16));
+    start(card);
+    TsmdProcess second(m_plugins, m_store);
+    ASSERT_TRUE(second.start()) << second.log();
+    int conflicts = 0, replays = 0;
+    for (int round = 0; round < 8; ++round) {
+        const auto r = begin();
+        ASSERT_EQ(r.status, 201) << r.body;
+        const std::string op = str(r.json(), "operation");
+        const Bytes select_ok = card.process(from_hex(str(action(r), "apdu")));
+        const std::string body = "{\"seq\":1,\"response\":\"" + to_hex(select_ok) + "\"}";
+        HttpResponse a, b;
+        std::thread other([&] {
+            HttpsClient c = second.client();
+            b = c.post("/sp/operations/" + op + "/responses", body);
+        });
+        a = m_wallet->https.post("/sp/operations/" + op + "/responses", body);
+        other.join();
+        ASSERT_TRUE(a.status == 200 || b.status == 200) << a.body << " / " << b.body;
+        if (a.status == 200 && b.status == 200) {
+            EXPECT_EQ(a.body, b.body) << "two different next steps for one seq";
+            ++replays;
+        } else {
+            const HttpResponse& lost = a.status == 200 ? b : a;
+            EXPECT_EQ(lost.status, 409) << lost.body;
+            ++conflicts;
+        }
+        // The operation goes on from the stored answer, in either process.
+        HttpsClient c = second.client();
+        const auto state = c.get("/sp/operations/" + op);
+        EXPECT_EQ(state.json()->getValue<int>("seq"), 2) << state.body;
+        card.isd->process(from_hex("00A4040008A000000151000000"));  // end the ISD's session
+    }
+    std::cout << "same answer to two processes: " << conflicts << " conflicts, " << replays
+              << " replays\n";
+    m_tsmd.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(m_store, ec);
 }
 
 }  // namespace

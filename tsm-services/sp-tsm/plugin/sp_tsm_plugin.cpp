@@ -11,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -309,19 +310,30 @@ class SpTsm {
         return to_hex(b);
     }
 
-    std::optional<OperationRecord> load(const std::string& id) {
+    /// The record as stored, for save_over(): what another process must not have changed.
+    std::optional<std::string> load_text(const std::string& id) {
         if (id.empty() || id.size() > 64) return std::nullopt;
-        std::string buf(4096, '\0');
-        size_t size = buf.size();
-        int rc = m_host.store_get(m_host.host, "operations", id.c_str(), buf.data(), &size);
-        if (rc == TSM_STORE_TOO_LARGE) {
-            buf.resize(size);
-            rc = m_host.store_get(m_host.host, "operations", id.c_str(), buf.data(), &size);
-        }
-        if (rc == TSM_STORE_NOT_FOUND || rc == TSM_STORE_INVALID) return std::nullopt;
+        return get_value("operations", id);
+    }
+    /// Saves @p r only over @p loaded (compare-and-put): if another tsmd process sharing the
+    /// store advanced the operation meanwhile, nothing is written and the request is a 409 (the
+    /// wallet asks again and gets that process's answer from the record).
+    void save_over(const OperationRecord& r, const std::string& loaded) {
+        const std::string v = r.to_json();
+        const int rc =
+            m_host.store_compare_and_put(m_host.host, "operations", r.id.c_str(), loaded.data(),
+                                         loaded.size(), 0, v.data(), v.size());
+        if (rc == TSM_STORE_CONFLICT)
+            throw Error(ErrorCode::Conflict,
+                        "the operation was advanced by another request at the same time; "
+                        "send the response again");
         if (rc != TSM_STORE_OK) throw Error(ErrorCode::StoreError, "the TSM store failed");
-        buf.resize(size);
-        return OperationRecord::from_json(buf);
+    }
+
+    std::optional<OperationRecord> load(const std::string& id) {
+        const auto text = load_text(id);
+        if (!text) return std::nullopt;
+        return OperationRecord::from_json(*text);
     }
     void save(const OperationRecord& r) {
         const std::string v = r.to_json();
@@ -356,6 +368,27 @@ class SpTsm {
             throw Error(ErrorCode::StoreError, "the TSM store failed");
     }
 
+    /// Read-compute-write of one shared record, safe against every tsmd process on the store
+    /// (ABI 2's compare-and-put): @p next gets the current value (nullopt: none) and returns
+    /// the value to write, or nullopt to write nothing. On a conflict it runs again on the new
+    /// value. Returns what was written (nullopt: nothing).
+    std::optional<std::string> update_value(
+        const std::string& table, const std::string& key,
+        const std::function<std::optional<std::string>(const std::optional<std::string>&)>& next) {
+        for (int attempt = 0; attempt < 1000; ++attempt) {
+            const auto current = get_value(table, key);
+            const auto value = next(current);
+            if (!value) return std::nullopt;
+            const int rc = m_host.store_compare_and_put(
+                m_host.host, table.c_str(), key.c_str(), current ? current->data() : nullptr,
+                current ? current->size() : 0, current ? 0 : 1, value->data(), value->size());
+            if (rc == TSM_STORE_OK) return value;
+            if (rc != TSM_STORE_CONFLICT)
+                throw Error(ErrorCode::StoreError, "the TSM store failed");
+        }
+        throw Error(ErrorCode::StoreError, "the TSM store: " + table + " stayed contended");
+    }
+
     std::optional<AttributeRecord> attribute(const std::string& seid, const std::string& product) {
         const auto text = get_value("attributes", attribute_key(seid, product));
         if (!text) return std::nullopt;
@@ -378,10 +411,18 @@ class SpTsm {
             throw Error(ErrorCode::Forbidden,
                         "the client '" + printable(client) + "' is not in syncClients");
         const AttributeUpdate u = parse_attribute_update(body);
-        std::lock_guard lock(m_attribute_mutex);
-        const ApplyResult a = apply_update(attribute(u.seid, u.product), u, utc_now());
-        if (a.applied)
-            put_value("attributes", attribute_key(u.seid, u.product), a.record.to_json());
+        // Read-apply-write with compare-and-put: two sp-tsm processes on one store receiving
+        // updates of one pair at once never keep the older one.
+        ApplyResult a;
+        update_value("attributes", attribute_key(u.seid, u.product),
+                     [&](const std::optional<std::string>& text) -> std::optional<std::string> {
+                         a = apply_update(text ? std::optional<AttributeRecord>(
+                                                     AttributeRecord::from_json(*text))
+                                               : std::nullopt,
+                                          u, utc_now());
+                         if (!a.applied) return std::nullopt;
+                         return a.record.to_json();
+                     });
         log(TSM_LOG_INFO, "sp-tsm: attribute " + u.seid + "/" + u.product + " seq " +
                               std::to_string(u.seq) + " from " + u.source + " (" + u.event +
                               (u.valid ? ", valid)" : ", invalid)") +
@@ -463,9 +504,9 @@ class SpTsm {
     std::string response(const std::string& id, std::string_view body) {
         const ResponseRequest req = parse_response_request(body);
         std::lock_guard lock(operation_lock(id));
-        auto rec = load(id);
-        if (!rec) throw Error(ErrorCode::NotFound, "no operation '" + id + "'");
-        OperationRecord& r = *rec;
+        const auto loaded = load_text(id);
+        if (!loaded) throw Error(ErrorCode::NotFound, "no operation '" + id + "'");
+        OperationRecord r = OperationRecord::from_json(*loaded);
         switch (judge(r, req)) {
             case Verdict::Replay: {
                 // The answer to the retried request: the record moved on by exactly one action.
@@ -498,7 +539,7 @@ class SpTsm {
         } else {
             driver().advance(r, run, req);
         }
-        save(r);
+        save_over(r, *loaded);
         record_effect(r, *script_of(r.script));
         return answer_json(r, false);
     }
@@ -507,12 +548,13 @@ class SpTsm {
     /// operation keeps its outcome). Answers like a response: the current seq and the action.
     std::string cancel(const std::string& id) {
         std::lock_guard lock(operation_lock(id));
-        auto rec = load(id);
-        if (!rec) throw Error(ErrorCode::NotFound, "no operation '" + id + "'");
+        const auto loaded = load_text(id);
+        if (!loaded) throw Error(ErrorCode::NotFound, "no operation '" + id + "'");
+        auto rec = std::optional<OperationRecord>(OperationRecord::from_json(*loaded));
         if (rec->waiting != Waiting::Nothing) {
             ScriptRun run = ScriptRun::restore(script_of(rec->script), rec->state);
             driver().abandon(*rec, run, "cancelled");
-            save(*rec);
+            save_over(*rec, *loaded);
         }
         return answer_json(*rec, false);
     }
@@ -554,9 +596,9 @@ class SpTsm {
         rec.operation = r.id;
         rec.script = r.script;
         rec.updated = utc_now();
-        std::lock_guard lock(m_instances_mutex);
-        if (const auto index = add_to_index(get_value("se-instances", rec.seid), rec.aid))
-            put_value("se-instances", rec.seid, *index);  // the index before the record
+        update_value(
+            "se-instances", rec.seid,  // the index before the record
+            [&](const std::optional<std::string>& index) { return add_to_index(index, rec.aid); });
         put_value("instances", rec.seid + "/" + rec.aid, rec.to_json());
         log(TSM_LOG_INFO, "sp-tsm: instance " + rec.aid + " on SE " + rec.seid + " is " +
                               std::string(instance_state_name(rec.state)) + " (operation " + r.id +
@@ -589,9 +631,6 @@ class SpTsm {
     std::vector<std::string> m_sync_clients;  ///< CNs allowed to POST /attributes; empty: any
     bool m_check_attributes = false;
     std::map<std::string, InstanceState> m_effects;  ///< "instanceEffects"
-    std::mutex m_instances_mutex;  ///< serializes the SE index's read-modify-write
-    /// Serializes read-apply-write of attribute records (one process; see docs/sp-tsm.md).
-    std::mutex m_attribute_mutex;
     /// Per-operation serialization of load, feed, KMS calls and save, striped: requests of one
     /// operation (a wallet's retry racing its first try) never interleave, while different
     /// operations run in parallel (two may share a stripe and then wait for each other).

@@ -1,0 +1,92 @@
+// A service instance's registrar: keeps the instance registered at one or more fronts
+// (docs/front.md, "Registration from the service side"). It registers at start, renews every
+// ttl/3 from a background thread, retries with backoff while a front is down or refuses, and
+// deregisters on a clean stop, so that the fronts route the instance's actionCodes to it only
+// while it runs. Used by the sp-tsm and se-tsm plugins (their optional "front" configuration).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "registrar_config.hpp"
+
+namespace kms::tsm::registrar {
+
+/// Keeps one instance registered at every front of its settings.
+///
+/// Lifetime: the constructor loads the TLS material and starts the worker thread, which sends
+/// the first registrations at once (the instance's tsmd may not listen yet: a front that tries
+/// it in that moment marks it unhealthy until its next health check). stop(), called by the
+/// destructor, ends the thread and then deregisters (DELETE) at every front whose last call
+/// succeeded; fronts that were unreachable are skipped, so that stopping never waits on them.
+/// Every HTTPS call is bounded by settings.timeout_seconds (TCP connect and TLS handshake
+/// included), so stop() returns within about twice that per front at worst, and at once when
+/// the fronts answer or refuse connections.
+///
+/// Per front, independently: a 200 answer counts as registered and the next renewal is due
+/// renewal_interval_ms(ttl) later; anything else (no connection, a timeout, a 4xx such as 403
+/// `forbidden` when this instance's certificate CN is not in the front's `registrars`, a 5xx)
+/// is a failure, retried after Backoff(Backoff::kFirstRetryMs, max_retry_ms(ttl)). A 4xx is
+/// retried too: the front's configuration may be fixed without restarting this instance.
+///
+/// Logging goes through the callback only (never stdout): INFO when a front takes the
+/// registration after not having it, WARNING (transport, 5xx) or ERROR (4xx) when a front stops
+/// taking it or the reason changes, not at every retry; INFO or WARNING for deregistration.
+///
+/// Thread safety: stop() and status() may be called from any thread, concurrently; the
+/// callback is called from the worker thread and from the thread calling stop(), never
+/// concurrently, and must not call back into this object.
+class Registrar {
+  public:
+    /// One log line: level (tsm_log_level values: 1 error, 2 warning, 3 info), message.
+    using Log = std::function<void(int level, const std::string& message)>;
+
+    /// Sets up one HTTPS connection per front (no network traffic yet) and starts the worker.
+    /// Throws std::invalid_argument naming the field ("front.ca: ...") when the CA, certificate
+    /// or key cannot be loaded or a URL is bad; nothing is started then. @p settings as returned
+    /// by parse_front_registration().
+    Registrar(RegistrarSettings settings, Log log);
+    /// stop(); noexcept.
+    ~Registrar();
+    Registrar(const Registrar&) = delete;
+    Registrar& operator=(const Registrar&) = delete;
+
+    /// Stops the worker (waiting for a call in flight, bounded by the timeout) and deregisters
+    /// at every front that has the registration. Idempotent; later calls return at once.
+    void stop() noexcept;
+
+    /// What the registrar knows of one front (for logs and tests).
+    struct FrontStatus {
+        std::string url;
+        bool registered = false;  ///< the last call to this front succeeded
+        int failures = 0;         ///< consecutive failed calls
+        std::string last_error;   ///< why the last failed call failed ("" when none)
+    };
+    /// A snapshot, in the order of settings.front_urls.
+    std::vector<FrontStatus> status() const;
+
+  private:
+    struct Front;
+    void run() noexcept;
+    /// Sends the registration to @p f and updates its state (worker thread only).
+    void register_at(Front& f);
+
+    RegistrarSettings m_settings;
+    Log m_log;
+    std::string m_body;  ///< the registration body, the same at every call
+    std::vector<std::unique_ptr<Front>> m_fronts;
+    mutable std::mutex m_mutex;  ///< guards m_stop, m_stopped and every Front's status
+    std::condition_variable m_cv;
+    bool m_stop = false;
+    bool m_stopped = false;
+    std::mutex m_stop_mutex;  ///< serializes stop() callers
+    std::thread m_thread;     ///< last: started once everything above exists
+};
+
+}  // namespace kms::tsm::registrar

@@ -1,0 +1,64 @@
+// What a service instance (sp-tsm, se-tsm) tells the fronts about itself: the "front" object of
+// its tsmd instance configuration, parsed and checked, and the registration body built from it
+// (docs/front.md, "Registration from the service side"). No I/O; Poco stays in the .cpp.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kms::tsm::registrar {
+
+/// One actionCode the instance serves, and how the front reaches it there.
+struct RegistrarAction {
+    std::string action_code;        ///< 1..64 characters of [A-Za-z0-9._-]
+    std::string path = "/actions";  ///< upstream path under the instance's base URL
+    bool operation = false;         ///< the answer starts an operation (front affinity)
+};
+
+/// The instance configuration's "front" object:
+///
+///     "front": {"urls": ["https://127.0.0.1:9443/front"], "self": "https://127.0.0.1:9445/sp",
+///               "ca": PEM, "certificate"?: PEM, "key"?: PEM, "ttlSeconds"?: 15,
+///               "timeoutSeconds"?: 5,
+///               "actions": [{"actionCode": "transit.topup", "path"?: "/operations",
+///                            "operation"?: true}, ...]}
+struct RegistrarSettings {
+    /// Base URLs of the front instances to register at (each is told; none is preferred).
+    std::vector<std::string> front_urls;
+    /// This instance's own base URL as the fronts must call it ("https://HOST:PORT/INSTANCE").
+    std::string self;
+    std::string ca_file;  ///< CA bundle the fronts' tsmd certificates chain to
+    std::optional<std::string>
+        cert_file;                        ///< client certificate (its CN in the fronts' registrars)
+    std::optional<std::string> key_file;  ///< its private key (given with cert_file)
+    int ttl_seconds = 15;                 ///< 1..86400; renewed every ttl/3
+    int timeout_seconds = 5;              ///< 1..60, per HTTPS call to a front
+    /// 1..256 actions; they share one path and operation flag (see parse_front_registration).
+    std::vector<RegistrarAction> actions;
+};
+
+/// True when @p code is 1..64 characters of [A-Za-z0-9._-]: the front's own rule for
+/// actionCodes (front/domain/routing.hpp, valid_action_code), checked here so that a bad code is
+/// refused at create() rather than by every front at every heartbeat.
+bool valid_action_code(std::string_view code);
+
+/// The "front" member of the instance configuration @p instance_config_json (the whole JSON
+/// object tsmd hands to create()), checked; std::nullopt when there is none (the instance does
+/// not register). Throws std::invalid_argument with a message naming the field
+/// ("front.actions[1].path must start with '/'") for unknown fields, wrong types, values out of
+/// range, duplicate actionCodes, and actions whose path or operation flag differ from the first
+/// one's: the front keeps one registration per instance URL, with one path and flag for all its
+/// codes. Files are not opened here (the Registrar's constructor loads them).
+std::optional<RegistrarSettings> parse_front_registration(std::string_view instance_config_json);
+
+/// The body of POST <front>/registrations for @p s: {"instance", "actionCodes", "ttlSeconds",
+/// "path", "operation"} (docs/front.md, "Requests").
+std::string registration_body(const RegistrarSettings& s);
+
+/// The target of DELETE <front>/registrations for @p self: "/registrations?instance=" and the
+/// URL percent-encoded (RFC 3986 §2.1; the front decodes the query parameter).
+std::string deregistration_target(const std::string& self);
+
+}  // namespace kms::tsm::registrar

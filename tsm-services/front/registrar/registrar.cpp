@@ -6,13 +6,14 @@
 #include <stdexcept>
 
 #include "client/https_connection.hpp"
+#include "plugin-api/tsm_plugin.h"
 #include "registrar_schedule.hpp"
 
 namespace kms::tsm::registrar {
 
 namespace {
 
-constexpr int kLogError = 1, kLogWarning = 2, kLogInfo = 3;  // tsm_plugin.h's tsm_log_level
+constexpr int kLogError = TSM_LOG_ERROR, kLogWarning = TSM_LOG_WARNING, kLogInfo = TSM_LOG_INFO;
 
 using Clock = std::chrono::steady_clock;
 

@@ -44,7 +44,8 @@ namespace kms::tsm::registrar {
 /// concurrently, and must not call back into this object.
 class Registrar {
   public:
-    /// One log line: level (tsm_log_level values: 1 error, 2 warning, 3 info), message.
+    /// One log line: level (plugin-api/tsm_plugin.h's tsm_log_level: TSM_LOG_INFO, _WARNING or
+    /// _ERROR), message.
     using Log = std::function<void(int level, const std::string& message)>;
 
     /// Sets up one HTTPS connection per front (no network traffic yet) and starts the worker.

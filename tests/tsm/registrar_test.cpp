@@ -4,13 +4,21 @@
 // instance appears in GET /front/routes and gets traffic, renews past its TTL, a clean stop
 // deregisters at once, a SIGKILLed one expires, one started before the front registers once the
 // front is up, a CN outside `registrars` is refused (403, logged by the instance), and bad
-// "front" configurations stop tsmd with exit 78 naming the field. Meson test front-registrar.
+// "front" configurations stop tsmd with exit 78 naming the field. And the Registrar class alone
+// against a front that hangs in the TLS handshake and one that refuses connections: neither
+// delays the other, and stop() is bounded. Meson test front-registrar.
+#include "registrar.hpp"
+
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <functional>
 #include <memory>
+#include <mutex>
 
 #include "test_pki.hpp"
 #include "tsmd_process.hpp"
@@ -379,6 +387,71 @@ TEST(FrontRegistrar, BadFrontConfigurationsStopTsmdWithExit78NamingTheField) {
     EXPECT_FALSE(sp->start());
     EXPECT_EQ(sp->exit_code(), 78) << sp->log();
     EXPECT_NE(sp->log().find("sp-tsm: front.urls"), std::string::npos) << sp->log();
+}
+
+/// A TCP port on 127.0.0.1 that accepts connections (the kernel's backlog) but never answers:
+/// a front that hangs in the TLS handshake.
+class SilentListener {
+  public:
+    SilentListener() : m_fd(::socket(AF_INET, SOCK_STREAM, 0)) {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t size = sizeof a;
+        if (m_fd < 0 || ::bind(m_fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+            ::listen(m_fd, 16) != 0 ||
+            ::getsockname(m_fd, reinterpret_cast<sockaddr*>(&a), &size) != 0)
+            throw std::runtime_error("cannot listen");
+        m_port = ntohs(a.sin_port);
+    }
+    ~SilentListener() { ::close(m_fd); }
+    int port() const { return m_port; }
+
+  private:
+    int m_fd;
+    int m_port = 0;
+};
+
+TEST(FrontRegistrar, TheRegistrarStopsWithinItsTimeoutWhileFrontsHangOrRefuse) {
+    Rig rig;  // for its CA file; no front runs
+    SilentListener hanging;
+    const std::string refusing = "https://127.0.0.1:" + std::to_string(free_port()) + "/front";
+    const std::string silent = "https://127.0.0.1:" + std::to_string(hanging.port()) + "/front";
+    tsm::registrar::RegistrarSettings s;
+    s.front_urls = {silent, refusing};
+    s.self = "https://127.0.0.1:1/se";
+    s.ca_file = rig.server_ca();
+    s.ttl_seconds = 1;
+    s.timeout_seconds = 1;
+    s.actions = {{"se.loss-report", "/loss-reports", false}};
+    std::mutex mutex;
+    std::vector<std::string> lines;
+    auto registrar = std::make_unique<tsm::registrar::Registrar>(s, [&](int, const std::string& m) {
+        std::lock_guard lock(mutex);
+        lines.push_back(m);
+    });
+    // Each front has its own worker: the refusing one fails three times (at once, then after
+    // 200 and 400 ms of backoff) while the silent one is still in its first attempt, which takes
+    // at least one timeout (about three: Poco retries the TLS handshake).
+    ASSERT_TRUE(eventually([&] { return registrar->status()[1].failures >= 3; }, 5000));
+    auto status = registrar->status();
+    EXPECT_EQ(status[0].failures, 0) << status[0].last_error;
+    EXPECT_EQ(status[1].url, refusing);
+    EXPECT_FALSE(status[1].registered);
+    EXPECT_NE(status[1].last_error.find("refused"), std::string::npos) << status[1].last_error;
+    ASSERT_TRUE(eventually([&] { return registrar->status()[0].failures >= 1; }, 6000));
+    status = registrar->status();
+    EXPECT_FALSE(status[0].registered);
+    EXPECT_NE(status[0].last_error.find("timed out"), std::string::npos) << status[0].last_error;
+    const auto before = Clock::now();
+    registrar->stop();  // nothing to deregister: no front took the registration
+    registrar.reset();
+    // At worst the silent front's attempt in flight: about 3 x timeoutSeconds.
+    EXPECT_LE(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - before).count(),
+              3600);
+    std::lock_guard lock(mutex);
+    ASSERT_GE(lines.size(), 2u);
+    for (const std::string& line : lines) EXPECT_EQ(line.find("deregist"), std::string::npos);
 }
 
 }  // namespace

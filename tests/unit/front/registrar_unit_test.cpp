@@ -84,13 +84,13 @@ TEST(RegistrarConfig, ParsesEveryFieldAndBuildsTheRegistrationBody) {
               R"("transit.balance"],"ttlSeconds":6,"path":"/operations","operation":true})");
 }
 
-TEST(RegistrarConfig, DefaultsAreTtl15Timeout5PathActionsNoOperationNoClientCertificate) {
+TEST(RegistrarConfig, DefaultsAreTtl15Timeout2PathActionsNoOperationNoClientCertificate) {
     const auto s = parse_front_registration(
         R"({"front": {"urls": ["https://127.0.0.1:9443/front"], "self": "https://h:1/se",
             "ca": "ca.pem", "actions": [{"actionCode": "se.loss-report"}]}})");
     ASSERT_TRUE(s.has_value());
     EXPECT_EQ(s->ttl_seconds, 15);
-    EXPECT_EQ(s->timeout_seconds, 5);
+    EXPECT_EQ(s->timeout_seconds, 2);
     EXPECT_FALSE(s->cert_file.has_value());
     EXPECT_EQ(s->actions[0].path, "/actions");
     EXPECT_FALSE(s->actions[0].operation);

@@ -1,7 +1,6 @@
-// The registrar's worker and its HTTPS calls to the fronts (see registrar.hpp).
+// The registrar's workers and their HTTPS calls to the fronts (see registrar.hpp).
 #include "registrar.hpp"
 
-#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 
@@ -12,8 +11,6 @@
 namespace kms::tsm::registrar {
 
 namespace {
-
-constexpr int kLogError = TSM_LOG_ERROR, kLogWarning = TSM_LOG_WARNING, kLogInfo = TSM_LOG_INFO;
 
 using Clock = std::chrono::steady_clock;
 
@@ -27,14 +24,16 @@ std::string codes_of(const RegistrarSettings& s) {
 
 struct Registrar::Front {
     Front(const std::string& url, const client::HttpsEndpoint& endpoint, int ttl_seconds)
-        : connection(endpoint, 64 * 1024),
+        : url(url),
+          connection(endpoint, 64 * 1024),
           backoff(Backoff::kFirstRetryMs, max_retry_ms(ttl_seconds)) {
         status.url = url;
     }
-    client::HttpsConnection connection;    ///< worker thread, then stop() after the join
-    Backoff backoff;                       ///< worker thread only
-    Clock::time_point due = Clock::now();  ///< worker thread only
-    FrontStatus status;                    ///< under m_mutex
+    const std::string url;
+    client::HttpsConnection connection;  ///< its worker only
+    Backoff backoff;                     ///< its worker only
+    FrontStatus status;                  ///< under m_mutex
+    std::thread worker;                  ///< started last, joined by stop()
 };
 
 Registrar::Registrar(RegistrarSettings settings, Log log)
@@ -60,7 +59,16 @@ Registrar::Registrar(RegistrarSettings settings, Log log)
                                         err.what());
         }
     }
-    m_thread = std::thread([this] { run(); });
+    // Only once every connection is set up: a throw above leaves no thread behind.
+    for (const auto& f : m_fronts) {
+        Front* front = f.get();
+        try {
+            front->worker = std::thread([this, front] { run(*front); });
+        } catch (...) {
+            stop();  // joins the workers already started
+            throw;
+        }
+    }
 }
 
 Registrar::~Registrar() {
@@ -71,49 +79,11 @@ void Registrar::stop() noexcept {
     std::lock_guard serial(m_stop_mutex);
     {
         std::lock_guard lock(m_mutex);
-        if (m_stopped) return;
         m_stop = true;
     }
     m_cv.notify_all();
-    if (m_thread.joinable()) m_thread.join();
-    // The worker is gone: its connections are ours now.
-    client::HttpCall call;
-    call.method = "DELETE";
-    call.target = deregistration_target(m_settings.self);
-    call.user_agent = "tsm-registrar/0.1";
-    for (const auto& f : m_fronts) {
-        bool registered = false;
-        {
-            std::lock_guard lock(m_mutex);
-            registered = f->status.registered;
-        }
-        if (!registered) continue;  // unreachable or refusing: do not wait on it
-        try {
-            const client::HttpAnswer a = f->connection.send(call);
-            // 404 not_registered: the front forgot us already (a restart, an expiry).
-            if (a.status == 204 || a.status == 404)
-                m_log(kLogInfo,
-                      "registrar: " + m_settings.self + " deregistered at " + f->status.url);
-            else
-                m_log(kLogWarning, "registrar: deregistration of " + m_settings.self + " at " +
-                                       f->status.url + " answered " + std::to_string(a.status) +
-                                       " " + a.body.substr(0, 200) + "; it expires in at most " +
-                                       std::to_string(m_settings.ttl_seconds) + " s");
-        } catch (const std::exception& e) {
-            try {
-                m_log(kLogWarning, "registrar: cannot deregister " + m_settings.self + " at " +
-                                       f->status.url + ": " + e.what() +
-                                       "; it expires in at most " +
-                                       std::to_string(m_settings.ttl_seconds) + " s");
-            } catch (...) {
-            }
-        } catch (...) {
-        }
-        std::lock_guard lock(m_mutex);
-        f->status.registered = false;
-    }
-    std::lock_guard lock(m_mutex);
-    m_stopped = true;
+    for (const auto& f : m_fronts)
+        if (f->worker.joinable()) f->worker.join();
 }
 
 std::vector<Registrar::FrontStatus> Registrar::status() const {
@@ -123,6 +93,15 @@ std::vector<Registrar::FrontStatus> Registrar::status() const {
     return out;
 }
 
+void Registrar::log(int level, const std::string& message) noexcept {
+    try {
+        std::lock_guard lock(m_log_mutex);
+        m_log(level, "registrar: " + message);
+    } catch (...) {
+        // A log line is not worth a worker: drop it.
+    }
+}
+
 void Registrar::register_at(Front& f) {
     client::HttpCall call;
     call.method = "POST";
@@ -130,7 +109,7 @@ void Registrar::register_at(Front& f) {
     call.body = m_body;
     call.user_agent = "tsm-registrar/0.1";
     std::string error;
-    int level = kLogWarning;
+    int level = TSM_LOG_WARNING;
     try {
         const client::HttpAnswer a = f.connection.send(call);
         if (a.status == 200) {
@@ -143,63 +122,82 @@ void Registrar::register_at(Front& f) {
                 f.status.last_error.clear();
             }
             f.backoff.reset();
-            f.due = Clock::now() +
-                    std::chrono::milliseconds(renewal_interval_ms(m_settings.ttl_seconds));
             if (!was)
-                m_log(kLogInfo, "registrar: " + m_settings.self + " registered at " + f.status.url +
-                                    " for " + codes_of(m_settings) + " (ttl " +
-                                    std::to_string(m_settings.ttl_seconds) + " s, renewed every " +
-                                    std::to_string(renewal_interval_ms(m_settings.ttl_seconds)) +
-                                    " ms)");
+                log(TSM_LOG_INFO,
+                    m_settings.self + " registered at " + f.url + " for " + codes_of(m_settings) +
+                        " (ttl " + std::to_string(m_settings.ttl_seconds) + " s, renewed every " +
+                        std::to_string(renewal_interval_ms(m_settings.ttl_seconds)) + " ms)");
             return;
         }
         // 4xx: the front refuses this instance or its body (403 forbidden: our CN is not in its
         // registrars); it will not change by itself, hence ERROR, but it is retried anyway.
-        if (a.status >= 400 && a.status < 500) level = kLogError;
+        if (a.status >= 400 && a.status < 500) level = TSM_LOG_ERROR;
         error = "answered " + std::to_string(a.status) + " " + a.body.substr(0, 300);
     } catch (const std::exception& e) {
         error = e.what();
     }
-    const std::int64_t wait = f.backoff.next();
-    f.due = Clock::now() + std::chrono::milliseconds(wait);
     bool changed = false;
-    int failures = 0;
     {
         std::lock_guard lock(m_mutex);
         changed = f.status.registered || f.status.last_error != error;
         f.status.registered = false;
-        f.status.failures = failures = f.backoff.failures();
+        f.status.failures = f.backoff.failures() + 1;
         f.status.last_error = error;
     }
     if (changed)
-        m_log(level, "registrar: cannot register " + m_settings.self + " at " + f.status.url +
-                         ": " + error + " (attempt " + std::to_string(failures) +
-                         "; retrying with backoff up to " +
-                         std::to_string(max_retry_ms(m_settings.ttl_seconds)) + " ms)");
+        log(level, "cannot register " + m_settings.self + " at " + f.url + ": " + error +
+                       " (attempt " + std::to_string(f.backoff.failures() + 1) +
+                       "; retrying with backoff up to " +
+                       std::to_string(max_retry_ms(m_settings.ttl_seconds)) + " ms)");
+    throw std::runtime_error(error);  // run() backs off
 }
 
-void Registrar::run() noexcept {
+void Registrar::deregister_at(Front& f) noexcept {
+    {
+        std::lock_guard lock(m_mutex);
+        if (!f.status.registered) return;  // unreachable or refusing: do not wait on it
+    }
+    const std::string expiry =
+        "; it expires in at most " + std::to_string(m_settings.ttl_seconds) + " s";
+    try {
+        client::HttpCall call;
+        call.method = "DELETE";
+        call.target = deregistration_target(m_settings.self);
+        call.user_agent = "tsm-registrar/0.1";
+        const client::HttpAnswer a = f.connection.send(call);
+        // 404 not_registered: the front forgot us already (a restart, an expiry).
+        if (a.status == 204 || a.status == 404)
+            log(TSM_LOG_INFO, m_settings.self + " deregistered at " + f.url);
+        else
+            log(TSM_LOG_WARNING, "deregistration of " + m_settings.self + " at " + f.url +
+                                     " answered " + std::to_string(a.status) + " " +
+                                     a.body.substr(0, 200) + expiry);
+    } catch (const std::exception& e) {
+        log(TSM_LOG_WARNING,
+            "cannot deregister " + m_settings.self + " at " + f.url + ": " + e.what() + expiry);
+    } catch (...) {
+    }
+    std::lock_guard lock(m_mutex);
+    f.status.registered = false;
+}
+
+void Registrar::run(Front& f) noexcept {
     while (true) {
-        Clock::time_point next = Clock::time_point::max();
-        for (const auto& f : m_fronts) {
-            {
-                std::lock_guard lock(m_mutex);
-                if (m_stop) return;
-            }
-            if (f->due <= Clock::now()) {
-                try {
-                    register_at(*f);
-                } catch (...) {
-                    // Only the log callback or an allocation can throw here: try again later.
-                    f->due = Clock::now() + std::chrono::milliseconds(f->backoff.next());
-                }
-            }
-            next = std::min(next, f->due);
+        {
+            std::lock_guard lock(m_mutex);
+            if (m_stop) break;
+        }
+        std::int64_t wait_ms = 0;
+        try {
+            register_at(f);
+            wait_ms = renewal_interval_ms(m_settings.ttl_seconds);
+        } catch (...) {
+            wait_ms = f.backoff.next();
         }
         std::unique_lock lock(m_mutex);
-        m_cv.wait_until(lock, next, [&] { return m_stop; });
-        if (m_stop) return;
+        if (m_cv.wait_for(lock, std::chrono::milliseconds(wait_ms), [&] { return m_stop; })) break;
     }
+    deregister_at(f);
 }
 
 }  // namespace kms::tsm::registrar

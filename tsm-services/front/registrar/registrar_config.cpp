@@ -151,7 +151,7 @@ std::optional<RegistrarSettings> parse_front_registration(std::string_view insta
         s.key_file = string_of(f, "key", "front.key");
     }
     s.ttl_seconds = int_of(f, "ttlSeconds", "front.ttlSeconds", 15, 1, 86400);
-    s.timeout_seconds = int_of(f, "timeoutSeconds", "front.timeoutSeconds", 5, 1, 60);
+    s.timeout_seconds = int_of(f, "timeoutSeconds", "front.timeoutSeconds", 2, 1, 60);
 
     const Array::Ptr actions = f.has("actions") ? f.getArray("actions") : nullptr;
     if (!actions || actions->size() == 0 || actions->size() > 256)

@@ -21,7 +21,7 @@ struct RegistrarAction {
 ///
 ///     "front": {"urls": ["https://127.0.0.1:9443/front"], "self": "https://127.0.0.1:9445/sp",
 ///               "ca": PEM, "certificate"?: PEM, "key"?: PEM, "ttlSeconds"?: 15,
-///               "timeoutSeconds"?: 5,
+///               "timeoutSeconds"?: 2,
 ///               "actions": [{"actionCode": "transit.topup", "path"?: "/operations",
 ///                            "operation"?: true}, ...]}
 struct RegistrarSettings {
@@ -34,7 +34,7 @@ struct RegistrarSettings {
         cert_file;                        ///< client certificate (its CN in the fronts' registrars)
     std::optional<std::string> key_file;  ///< its private key (given with cert_file)
     int ttl_seconds = 15;                 ///< 1..86400; renewed every ttl/3
-    int timeout_seconds = 5;              ///< 1..60, per HTTPS call to a front
+    int timeout_seconds = 2;              ///< 1..60, per HTTPS call to a front (registrar.hpp)
     /// 1..256 actions; they share one path and operation flag (see parse_front_registration).
     std::vector<RegistrarAction> actions;
 };

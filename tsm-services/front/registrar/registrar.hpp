@@ -1,8 +1,8 @@
 // A service instance's registrar: keeps the instance registered at one or more fronts
 // (docs/front.md, "Registration from the service side"). It registers at start, renews every
-// ttl/3 from a background thread, retries with backoff while a front is down or refuses, and
-// deregisters on a clean stop, so that the fronts route the instance's actionCodes to it only
-// while it runs. Used by the sp-tsm and se-tsm plugins (their optional "front" configuration).
+// ttl/3 from a background thread per front, retries with backoff while a front is down or
+// refuses, and deregisters on a clean stop, so that the fronts route the instance's actionCodes
+// to it only while it runs. Used by the sp-tsm and se-tsm plugins (their "front" configuration).
 #pragma once
 
 #include <condition_variable>

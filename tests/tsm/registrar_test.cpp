@@ -110,14 +110,14 @@ class Rig {
                m_pki->key(cn) + R"(","ttlSeconds":)" + std::to_string(ttl) +
                R"(,"timeoutSeconds":2,"actions":)" + actions + "}";
     }
-    /// A tsmd running se-tsm as instance "se", registering for se.loss-report as @p cn.
-    std::unique_ptr<TsmdProcess> se_tsm(const std::string& cn, int ttl) const {
-        return instance_process(
-            "se", env("TSM_SE_PLUGIN"),
-            "{" +
-                front_config(cn, ttl,
-                             R"([{"actionCode":"se.loss-report","path":"/loss-reports"}])") +
-                "}");
+    /// A tsmd running se-tsm as instance "se", registering @p actions (default: se.loss-report)
+    /// as @p cn.
+    std::unique_ptr<TsmdProcess> se_tsm(
+        const std::string& cn, int ttl,
+        const std::string& actions =
+            R"([{"actionCode":"se.loss-report","path":"/loss-reports"}])") const {
+        return instance_process("se", env("TSM_SE_PLUGIN"),
+                                "{" + front_config(cn, ttl, actions) + "}");
     }
     /// A tsmd running sp-tsm as instance "sp" (its KMS is never called), registering two
     /// operation codes as sp-tsm.
@@ -311,6 +311,50 @@ TEST(FrontRegistrar, ACertificateNotInRegistrarsIsRefusedAndTheInstanceLogsIt) {
     EXPECT_EQ(se->log().find("deregist"), std::string::npos) << se->log();
 }
 
+TEST(FrontRegistrar, AnInstanceServingCodesAtTwoPathsRegistersARoutePerCode) {
+    Rig rig;
+    ASSERT_TRUE(rig.front->start()) << rig.front->log();
+    auto se = rig.se_tsm("se-tsm", 5,
+                         R"([{"actionCode":"se.loss-report","path":"/loss-reports"},)"
+                         R"({"actionCode":"se.product","path":"/products"}])");
+    ASSERT_TRUE(se->start()) << se->log();
+    const std::string self = Rig::url_of(*se, "se");
+    ASSERT_TRUE(eventually([&] { return rig.route("se.product", self) != nullptr; }, 5000))
+        << se->log() << rig.front->log();
+    EXPECT_EQ(rig.route("se.product", self)->getValue<std::string>("path"), "/products");
+    EXPECT_EQ(rig.route("se.loss-report", self)->getValue<std::string>("path"), "/loss-reports");
+    // Each code reaches its own path: a product is created (se-tsm takes the actionCode), and
+    // the loss report of an owner without SEs is se-tsm's own 404.
+    std::string product = kProduct;
+    product.insert(1, R"("actionCode":"se.product",)");
+    HttpsClient w = rig.client("wallet");
+    const auto created = w.post("/front/actions", product);
+    EXPECT_EQ(created.status, 201) << created.body;
+    EXPECT_EQ(se->client().get("/se/products/dev-card").status, 200);
+    const auto report = rig.act("se.loss-report", R"(,"owner":"nobody")");
+    EXPECT_EQ(report.status, 404) << report.body;
+    EXPECT_EQ(report.body.find("unknown_action_code"), std::string::npos) << report.body;
+
+    // The front's checks of "routes" name the field.
+    HttpsClient op = rig.client("operator");
+    const std::string head = R"({"instance":"https://127.0.0.1:1/x","actionCodes":["a.b"],)";
+    const std::pair<std::string, std::string> bad[] = {
+        {head + R"("routes":[]})", "routes must be an object"},
+        {head + R"("routes":{"c.d":{"path":"/c"}}})", "routes.c.d is not one of actionCodes"},
+        {head + R"("routes":{"a.b":{"path":"c"}}})", "routes.a.b.path must start with '/'"},
+        {head + R"("routes":{"a.b":{"path":"/c","operation":1}}})",
+         "routes.a.b.operation must be true or false"},
+        {head + R"("routes":{"a.b":{"path":"/c","weight":1}}})",
+         "routes.a.b.weight is not a known field"},
+        {head + R"("routes":{"a.b":"/c"}})", "routes.a.b must be an object"},
+    };
+    for (const auto& [body, message] : bad) {
+        const auto r = op.post("/front/registrations", body);
+        EXPECT_EQ(r.status, 400) << body << " " << r.body;
+        EXPECT_NE(r.body.find(message), std::string::npos) << message << " " << r.body;
+    }
+}
+
 TEST(FrontRegistrar, AnSpTsmInstanceRegistersItsOperationRoutesAndServesThem) {
     Rig rig;
     ASSERT_TRUE(rig.front->start()) << rig.front->log();
@@ -361,8 +405,8 @@ TEST(FrontRegistrar, BadFrontConfigurationsStopTsmdWithExit78NamingTheField) {
              R"(","actions":[{"actionCode":"a b"}]}})",
          "front.actions[0].actionCode"},
         {R"({"front":{"urls":[")" + front + R"("],"self":"https://127.0.0.1:1/se","ca":")" + ca +
-             R"(","actions":[)" + good + R"(,{"actionCode":"se.other","path":"/ses"}]}})",
-         "front.actions[1] must have the same path"},
+             R"(","actions":[)" + good + R"(,{"actionCode":"se.other","path":"ses"}]}})",
+         "front.actions[1].path must start with '/'"},
         {R"({"front":{"urls":[")" + front +
              R"("],"self":"https://127.0.0.1:1/se","ca":"/nonexistent/ca.pem","actions":[)" + good +
              "]}}",

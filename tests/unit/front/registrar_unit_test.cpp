@@ -79,6 +79,7 @@ TEST(RegistrarConfig, ParsesEveryFieldAndBuildsTheRegistrationBody) {
     ASSERT_EQ(s->actions.size(), 2u);
     EXPECT_EQ(s->actions[1].action_code, "transit.balance");
     EXPECT_TRUE(s->actions[1].operation);
+    EXPECT_TRUE(one_route(*s));
     EXPECT_EQ(registration_body(*s),
               R"({"instance":"https://127.0.0.1:9445/sp","actionCodes":["transit.topup",)"
               R"("transit.balance"],"ttlSeconds":6,"path":"/operations","operation":true})");
@@ -130,9 +131,6 @@ TEST(RegistrarConfig, RefusalsNameTheField) {
          "front.actions[0].actionCode must be 1..64"},
         {with(R"("actionCode": "transit.balance")", R"("actionCode": "transit.topup")"),
          "front.actions[1].actionCode transit.topup is listed twice"},
-        {with(R"("actionCode": "transit.balance", "path": "/operations")",
-              R"("actionCode": "transit.balance", "path": "/balances")"),
-         "front.actions[1] must have the same path and operation"},
         {with(R"("path": "/operations", "operation": true},)",
               R"("path": "operations", "operation": true},)"),
          "front.actions[0].path must start with '/'"},
@@ -152,6 +150,21 @@ TEST(RegistrarConfig, RefusalsNameTheField) {
                 << e.what() << "\nexpected: " << message;
         }
     }
+}
+
+TEST(RegistrarConfig, CodesAtDifferentPathsAreSentAsARoutePerCode) {
+    const auto s = parse_front_registration(
+        with(R"("actionCode": "transit.balance", "path": "/operations", "operation": true)",
+             R"("actionCode": "transit.balance", "path": "/balances")"));
+    ASSERT_TRUE(s.has_value());
+    EXPECT_FALSE(one_route(*s));
+    EXPECT_EQ(s->actions[1].path, "/balances");
+    EXPECT_FALSE(s->actions[1].operation);
+    EXPECT_EQ(registration_body(*s),
+              R"({"instance":"https://127.0.0.1:9445/sp","actionCodes":["transit.topup",)"
+              R"("transit.balance"],"ttlSeconds":6,"routes":{"transit.topup":{"path":)"
+              R"("/operations","operation":true},"transit.balance":{"path":"/balances",)"
+              R"("operation":false}}})");
 }
 
 TEST(RegistrarConfig, TheDeregistrationTargetPercentEncodesTheUrl) {

@@ -164,15 +164,15 @@ std::optional<RegistrarSettings> parse_front_registration(std::string_view insta
         RegistrarAction a = action_of(actions->get(static_cast<unsigned>(i)), field);
         if (!codes.insert(a.action_code).second)
             bad(field + ".actionCode " + a.action_code + " is listed twice");
-        // POST /registrations carries one path and one operation flag for all its codes, and a
-        // registration replaces the instance's earlier one (docs/front.md).
-        if (i > 0 && (a.path != s.actions[0].path || a.operation != s.actions[0].operation))
-            bad(field +
-                " must have the same path and operation as front.actions[0] (a front "
-                "keeps one registration per instance, with one path for all its codes)");
         s.actions.push_back(std::move(a));
     }
     return s;
+}
+
+bool one_route(const RegistrarSettings& s) {
+    for (const RegistrarAction& a : s.actions)
+        if (a.path != s.actions[0].path || a.operation != s.actions[0].operation) return false;
+    return true;
 }
 
 std::string registration_body(const RegistrarSettings& s) {
@@ -182,9 +182,19 @@ std::string registration_body(const RegistrarSettings& s) {
     for (const RegistrarAction& a : s.actions) codes.add(a.action_code);
     o.set("actionCodes", codes);
     o.set("ttlSeconds", s.ttl_seconds);
-    if (!s.actions.empty()) {
+    if (!s.actions.empty() && one_route(s)) {
         o.set("path", s.actions[0].path);
         o.set("operation", s.actions[0].operation);
+    } else {
+        // Codes at different paths: a route per code (POST /registrations "routes").
+        Object routes(Poco::JSON_PRESERVE_KEY_ORDER);
+        for (const RegistrarAction& a : s.actions) {
+            Object r(Poco::JSON_PRESERVE_KEY_ORDER);
+            r.set("path", a.path);
+            r.set("operation", a.operation);
+            routes.set(a.action_code, r);
+        }
+        o.set("routes", routes);
     }
     std::ostringstream out;
     o.stringify(out);

@@ -35,7 +35,7 @@ struct RegistrarSettings {
     std::optional<std::string> key_file;  ///< its private key (given with cert_file)
     int ttl_seconds = 15;                 ///< 1..86400; renewed every ttl/3
     int timeout_seconds = 2;              ///< 1..60, per HTTPS call to a front (registrar.hpp)
-    /// 1..256 actions; they share one path and operation flag (see parse_front_registration).
+    /// 1..256 actions, each with its own path and operation flag.
     std::vector<RegistrarAction> actions;
 };
 
@@ -48,13 +48,18 @@ bool valid_action_code(std::string_view code);
 /// object tsmd hands to create()), checked; std::nullopt when there is none (the instance does
 /// not register). Throws std::invalid_argument with a message naming the field
 /// ("front.actions[1].path must start with '/'") for unknown fields, wrong types, values out of
-/// range, duplicate actionCodes, and actions whose path or operation flag differ from the first
-/// one's: the front keeps one registration per instance URL, with one path and flag for all its
-/// codes. Files are not opened here (the Registrar's constructor loads them).
+/// range and duplicate actionCodes or front URLs. Files are not opened here (the Registrar's
+/// constructor loads them).
 std::optional<RegistrarSettings> parse_front_registration(std::string_view instance_config_json);
 
-/// The body of POST <front>/registrations for @p s: {"instance", "actionCodes", "ttlSeconds",
-/// "path", "operation"} (docs/front.md, "Requests").
+/// True when every action of @p s has the path and operation flag of the first.
+bool one_route(const RegistrarSettings& s);
+
+/// The body of POST <front>/registrations for @p s (docs/front.md, "Requests"): {"instance",
+/// "actionCodes", "ttlSeconds", "path", "operation"} when one_route(s), which any front takes;
+/// otherwise "routes": {"CODE": {"path", "operation"}, ...} instead of "path" and "operation",
+/// which needs a front that knows "routes" (an older one answers 400 "routes is not a known
+/// field", and the registrar logs it).
 std::string registration_body(const RegistrarSettings& s);
 
 /// The target of DELETE <front>/registrations for @p self: "/registrations?instance=" and the

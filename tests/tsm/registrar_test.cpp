@@ -3,7 +3,8 @@
 // front requiring client certificates from a test CA and naming the registrars' CNs. An
 // instance appears in GET /front/routes and gets traffic, renews past its TTL, a clean stop
 // deregisters at once, a SIGKILLed one expires, one started before the front registers once the
-// front is up, a CN outside `registrars` is refused (403, logged by the instance), and bad
+// front is up, a CN outside `registrars` is refused (403, logged by the instance), codes at two
+// paths are registered as a route per code (and bad "routes" get a 400 naming the field), bad
 // "front" configurations stop tsmd with exit 78 naming the field. And the Registrar class alone
 // against a front that hangs in the TLS handshake and one that refuses connections: neither
 // delays the other, and stop() is bounded. Meson test front-registrar.

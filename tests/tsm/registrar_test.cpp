@@ -3,11 +3,11 @@
 // front requiring client certificates from a test CA and naming the registrars' CNs. An
 // instance appears in GET /front/routes and gets traffic, renews past its TTL, a clean stop
 // deregisters at once, a SIGKILLed one expires, one started before the front registers once the
-// front is up, a CN outside `registrars` is refused (403, logged by the instance), codes at two
-// paths are registered as a route per code (and bad "routes" get a 400 naming the field), bad
-// "front" configurations stop tsmd with exit 78 naming the field. And the Registrar class alone
-// against a front that hangs in the TLS handshake and one that refuses connections: neither
-// delays the other, and stop() is bounded. Meson test front-registrar.
+// front is up or back after a restart, a CN outside `registrars` is refused (403, logged by the
+// instance), codes at two paths are registered as a route per code (and bad "routes" get a 400
+// naming the field), bad "front" configurations stop tsmd with exit 78 naming the field. And the
+// Registrar class alone against a front that hangs in the TLS handshake and one that refuses
+// connections: neither delays the other, and stop() is bounded. Meson test front-registrar.
 #include "registrar.hpp"
 
 #include <Poco/JSON/Array.h>
@@ -285,6 +285,23 @@ TEST(FrontRegistrar, AnInstanceStartedBeforeTheFrontRegistersOnceItComesUp) {
     EXPECT_LE(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - up).count(),
               1500);
     EXPECT_NE(se->log().find("registered at " + rig.front_url()), std::string::npos);
+}
+
+TEST(FrontRegistrar, ARestartedFrontHasTheInstanceBackWithinOneRenewal) {
+    Rig rig;
+    ASSERT_TRUE(rig.front->start()) << rig.front->log();
+    auto se = rig.se_tsm("se-tsm", 3);  // renewed every second
+    ASSERT_TRUE(se->start()) << se->log();
+    const std::string self = Rig::url_of(*se, "se");
+    ASSERT_TRUE(eventually([&] { return rig.route("se.loss-report", self) != nullptr; }, 5000));
+    EXPECT_EQ(rig.front->stop(), 0);  // registrations live in the front's memory only
+    ASSERT_TRUE(rig.front->start()) << rig.front->log();
+    const auto up = Clock::now();
+    ASSERT_TRUE(eventually([&] { return rig.route("se.loss-report", self) != nullptr; }, 5000))
+        << se->log();
+    // The next renewal, or a retry if one failed while the front was down (both at most 1 s).
+    EXPECT_LE(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - up).count(),
+              1800);
 }
 
 TEST(FrontRegistrar, ACertificateNotInRegistrarsIsRefusedAndTheInstanceLogsIt) {

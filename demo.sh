@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The TSM demo: kmsd, three tsmd processes (the front with se-tsm, and two sp-tsm instances) and a
-# virtual SE, all on 127.0.0.1 over TLS, set up as a bank would (keys by ceremony and in the
-# HSM, plugin principals with client certificates from the KMS CA and their own policies).
+# The TSM demo: kmsd, three tsmd processes (the front with se-tsm, and two sp-tsm instances that
+# register themselves at the front) and a virtual SE, all on 127.0.0.1 over TLS, set up as a bank
+# would (keys by ceremony and in the HSM, plugin principals with client certificates from the KMS
+# CA and their own policies).
 # Then the wallet runs flows A (top-up) and B (loss report) against the front.
 #
 #   ./demo.sh                 install what is missing, build, start; Ctrl-C stops everything
@@ -22,12 +23,17 @@ build=${DEMO_BUILD_DIR:-$root/build}
 
 stop_demo() {
   [ -f "$demo/pids" ] || return 0
-  local pid
-  # Reverse start order: clients of a service stop before it.
-  for pid in $(tac "$demo/pids" | cut -d' ' -f1); do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in $(cut -d' ' -f1 "$demo/pids"); do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
+  local pid group pids
+  # The sp-tsm instances first, so that they deregister at the front while it still answers;
+  # then the rest in reverse start order (clients of a service before it). Each group is given
+  # 5 s to stop, then killed.
+  for group in '$2 ~ /^tsmd-sp/' '$2 !~ /^tsmd-sp/'; do
+    pids=$(tac "$demo/pids" | awk "$group {print \$1}")
+    for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in $pids; do
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+    done
   done
   rm -f "$demo/pids"
 }
@@ -214,7 +220,17 @@ for n in 1 2; do
      "catalogue": {"transit-purse": {"loadFileAid": "A00000055910", "file": "$purse_file",
                    "sha256": "$purse_sha", "modules": ["A0000005591010"],
                    "instanceAid": "A0000005591010FFFF", "version": "1.0"}},
-     "checkAttributes": true, "syncClients": ["se-tsm"]}}]}
+     "checkAttributes": true, "syncClients": ["se-tsm"],
+     "front": {"urls": ["https://127.0.0.1:$front_port/front"],
+               "self": "https://127.0.0.1:${!port_var}/sp", "ca": "$ca",
+               "certificate": "$demo/pki/sp-tsm.crt", "key": "$demo/pki/sp-tsm.key",
+               "ttlSeconds": 15,
+               "actions": [{"actionCode": "transit.topup", "path": "/operations", "operation": true},
+                           {"actionCode": "transit.install", "path": "/operations", "operation": true},
+                           {"actionCode": "transit.balance", "path": "/operations", "operation": true},
+                           {"actionCode": "transit.lock", "path": "/operations", "operation": true},
+                           {"actionCode": "transit.unlock", "path": "/operations", "operation": true},
+                           {"actionCode": "transit.delete", "path": "/operations", "operation": true}]}}}]}
 JSON
 done
 cat >"$demo/tsmd-front.json" <<JSON
@@ -228,27 +244,20 @@ cat >"$demo/tsmd-front.json" <<JSON
   {"instance": "front", "library": "$build/tsm-services/front/libtsm_front.so",
    "config": {
      "routes": {
-       "transit.topup": {"path": "/operations", "operation": true,
-                         "instances": ["https://127.0.0.1:$sp1_port/sp", "https://127.0.0.1:$sp2_port/sp"]},
-       "transit.install": {"path": "/operations", "operation": true,
-                           "instances": ["https://127.0.0.1:$sp1_port/sp", "https://127.0.0.1:$sp2_port/sp"]},
-       "transit.balance": {"path": "/operations", "operation": true,
-                           "instances": ["https://127.0.0.1:$sp1_port/sp", "https://127.0.0.1:$sp2_port/sp"]},
-       "transit.lock": {"path": "/operations", "operation": true,
-                        "instances": ["https://127.0.0.1:$sp1_port/sp", "https://127.0.0.1:$sp2_port/sp"]},
-       "transit.unlock": {"path": "/operations", "operation": true,
-                          "instances": ["https://127.0.0.1:$sp1_port/sp", "https://127.0.0.1:$sp2_port/sp"]},
-       "transit.delete": {"path": "/operations", "operation": true,
-                          "instances": ["https://127.0.0.1:$sp1_port/sp", "https://127.0.0.1:$sp2_port/sp"]},
        "se.loss-report": {"path": "/loss-reports", "instances": ["https://127.0.0.1:$front_port/se"]}},
+     "registrars": ["sp-tsm", "se-tsm"],
      "upstreamTls": {"ca": "$ca", "certificate": "$demo/pki/front.crt", "key": "$demo/pki/front.key"},
      "healthCheck": {"intervalMs": 500}}}]}
 JSON
-for p in sp1 sp2 front; do
+# The front first: the sp-tsm instances register their transit.* actionCodes there themselves
+# (their "front" configuration; docs/front.md), and stop_demo stops them before it, so that
+# they deregister. se-tsm's loss-report route, in the front's own process, stays static.
+for p in front sp1 sp2; do
   log "starting tsmd-$p"
   start_bg "tsmd-$p" "$tsmd" --config "$demo/tsmd-$p.json"
   wait_for_line "tsmd-$p" listening
 done
+for p in sp1 sp2; do wait_for_line "tsmd-$p" "registered at https://127.0.0.1:$front_port/front"; done
 
 # ---- se-tsm: the SE product, the card, its owner, and the transit product's attribute (valid),
 # which se-tsm then syncs to sp-tsm

@@ -122,6 +122,14 @@ class TsmdProcess {
         m_pid = -1;
         return rc;
     }
+    /// Kills tsmd with SIGKILL (no clean stop: plugins' destroy() does not run); its exit code.
+    int kill_hard() {
+        if (m_pid <= 0) return -1;
+        ::kill(m_pid, SIGKILL);
+        const int rc = wait_exit(m_pid, 10000);
+        m_pid = -1;
+        return rc;
+    }
     int exit_code() const { return m_exit; }
     HttpsClient client() const { return HttpsClient("127.0.0.1", m_port, m_dir + "/tsmd.crt"); }
     /// A client presenting @p cert_file / @p key_file (mTLS).

@@ -1,6 +1,6 @@
 // The front's domain without I/O: which instances serve an actionCode (static rules,
-// registrations renewed and expired), health transitions, the round robin skipping unhealthy
-// instances, token buckets per client, and the affinity records' codec and ids.
+// registrations renewed and expired, their per-code routes), health transitions, the round robin
+// skipping unhealthy instances, token buckets per client, and the affinity records' codec and ids.
 #include <gtest/gtest.h>
 
 #include "affinity.hpp"
@@ -97,6 +97,29 @@ TEST(FrontRoutingTable, OwnPathForNewCodesAndUnregister) {
     EXPECT_TRUE(t.unregister(kB));
     EXPECT_TRUE(t.candidates("x.y", 1).empty());
     EXPECT_TRUE(t.action_codes(1).empty());
+}
+
+TEST(FrontRoutingTable, PerCodeRoutesOfARegistrationAndTheStaticRuleStillWins) {
+    RoutingTable t = table();
+    RoutingTable::Registration r{kC, {"se.lock", "se.report", "transit.topup"}, 5000, {}, {}};
+    r.routes = {{"se.lock", {"/ses/lock", true}}, {"transit.topup", {"/mine", false}}};
+    t.register_instance(r, 0);
+    auto lock = t.candidates("se.lock", 1);
+    ASSERT_EQ(lock.size(), 1u);
+    EXPECT_EQ(lock[0].path, "/ses/lock");
+    EXPECT_TRUE(lock[0].operation);
+    auto report = t.candidates("se.report", 1);  // not in routes: the common default
+    ASSERT_EQ(report.size(), 1u);
+    EXPECT_EQ(report[0].path, "/actions");
+    EXPECT_FALSE(report[0].operation);
+    const auto topup = t.candidates("transit.topup", 1);  // a static rule: its path and flag
+    ASSERT_EQ(topup.size(), 3u);
+    EXPECT_EQ(topup[2].instance, kC);
+    EXPECT_EQ(topup[2].path, "/operations");
+    EXPECT_TRUE(topup[2].operation);
+    // A heartbeat without routes drops them.
+    t.register_instance({kC, {"se.lock"}, 5000, std::string("/x"), false}, 2);
+    EXPECT_EQ(t.candidates("se.lock", 3)[0].path, "/x");
 }
 
 TEST(FrontRoutingTable, AnInstanceBothStaticAndRegisteredIsOneCandidate) {

@@ -25,6 +25,7 @@ Millis RoutingTable::register_instance(const Registration& r, Millis now) {
     reg.expires_at = now + r.ttl_ms;
     reg.path = r.path.value_or("/actions");
     reg.operation = r.operation.value_or(false);
+    reg.routes = r.routes;
     return reg.expires_at;
 }
 
@@ -63,6 +64,9 @@ std::vector<Candidate> RoutingTable::candidates(const std::string& action_code, 
         if (rule != m_static.end())
             out.push_back({url, rule->second.path, rule->second.operation, Source::Registered,
                            reg.expires_at});
+        else if (const auto own = reg.routes.find(action_code); own != reg.routes.end())
+            out.push_back(
+                {url, own->second.path, own->second.operation, Source::Registered, reg.expires_at});
         else
             out.push_back({url, reg.path, reg.operation, Source::Registered, reg.expires_at});
     }

@@ -46,20 +46,29 @@ struct Candidate {
 /// A registration names an instance, the actionCodes it serves and a time to live; it replaces
 /// that instance's earlier registration (a heartbeat renews it) and stops counting once `now`
 /// reaches its expiry. For an actionCode with a static rule a registered instance uses the
-/// rule's path and operation flag; otherwise the registration's own (default "/actions", not an
-/// operation). Not thread-safe.
+/// rule's path and operation flag; otherwise the registration's own for that code (`routes`),
+/// or its common ones (default "/actions", not an operation). Not thread-safe.
 class RoutingTable {
   public:
     /// @p routes: actionCode -> rule; the caller has validated the codes and paths.
     explicit RoutingTable(std::map<std::string, StaticRoute> routes);
 
-    /// What a registration asks for (validated by the caller: codes valid, ttl > 0).
+    /// A registered instance's own path and flag for one actionCode.
+    struct CodeRoute {
+        std::string path;
+        bool operation = false;
+    };
+    /// What a registration asks for (validated by the caller: codes valid, ttl > 0, every key
+    /// of `routes` in `action_codes`).
     struct Registration {
         std::string instance;
         std::vector<std::string> action_codes;
         Millis ttl_ms = 0;
         std::optional<std::string> path;  ///< for actionCodes without a static rule
         std::optional<bool> operation;
+        /// Per-code path and flag, for an instance serving codes at different paths; a code
+        /// listed here uses them instead of `path` and `operation` (a static rule still wins).
+        std::map<std::string, CodeRoute> routes = {};
     };
     /// Registers or renews @p r at @p now; returns its expiry.
     Millis register_instance(const Registration& r, Millis now);
@@ -83,6 +92,7 @@ class RoutingTable {
         Millis expires_at = 0;
         std::string path;
         bool operation = false;
+        std::map<std::string, CodeRoute> routes;  ///< per-code overrides of path and operation
     };
     std::map<std::string, StaticRoute> m_static;
     std::map<std::string, Registered> m_registered;  ///< by instance URL

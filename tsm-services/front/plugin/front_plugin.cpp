@@ -358,7 +358,7 @@ class Front {
         const Object::Ptr o = body_object(req);
         for (const auto& [name, value] : *o)
             if (name != "instance" && name != "actionCodes" && name != "ttlSeconds" &&
-                name != "path" && name != "operation")
+                name != "path" && name != "operation" && name != "routes")
                 refuse(400, "invalid_argument", name.substr(0, 64) + " is not a known field");
         RoutingTable::Registration reg;
         if (!o->has("instance") || !o->get("instance").isString())
@@ -404,6 +404,7 @@ class Front {
                 refuse(400, "invalid_argument", "operation must be true or false");
             reg.operation = v.extract<bool>();
         }
+        if (o->has("routes")) reg.routes = registered_routes(*o, reg.action_codes);
         {
             std::lock_guard lock(m_mutex);
             m_table.register_instance(reg, steady_ms());
@@ -417,6 +418,46 @@ class Front {
         out.set("actionCodes", list);
         out.set("ttlSeconds", ttl);
         return json_answer(200, out);
+    }
+
+    /// A registration's "routes": {"CODE": {"path": "/...", "operation"?: bool}}, for an
+    /// instance serving its codes at different paths; every key must be in @p codes.
+    static std::map<std::string, RoutingTable::CodeRoute> registered_routes(
+        const Object& o, const std::vector<std::string>& codes) {
+        const Poco::Dynamic::Var v = o.get("routes");
+        if (v.type() != typeid(Object::Ptr))
+            refuse(400, "invalid_argument",
+                   "routes must be an object {\"CODE\": {\"path\", \"operation\"}}");
+        std::map<std::string, RoutingTable::CodeRoute> out;
+        for (const auto& [code, value] : *v.extract<Object::Ptr>()) {
+            const std::string where = "routes." + code.substr(0, 64);
+            if (std::find(codes.begin(), codes.end(), code) == codes.end())
+                refuse(400, "invalid_argument", where + " is not one of actionCodes");
+            if (value.type() != typeid(Object::Ptr))
+                refuse(400, "invalid_argument",
+                       where + " must be an object {\"path\", \"operation\"}");
+            const Object& r = *value.extract<Object::Ptr>();
+            for (const auto& [name, ignored] : r)
+                if (name != "path" && name != "operation")
+                    refuse(400, "invalid_argument",
+                           where + "." + name.substr(0, 64) + " is not a known field");
+            const Poco::Dynamic::Var p = r.has("path") ? r.get("path") : Poco::Dynamic::Var();
+            const std::string path = p.isString() ? p.extract<std::string>() : "";
+            if (path.empty() || path[0] != '/' || path.find_first_of("?#") != std::string::npos ||
+                path.size() > 200)
+                refuse(
+                    400, "invalid_argument",
+                    where + ".path must start with '/' and hold no '?' or '#' (1..200 characters)");
+            bool operation = false;
+            if (r.has("operation")) {
+                const Poco::Dynamic::Var b = r.get("operation");
+                if (b.type() != typeid(bool))
+                    refuse(400, "invalid_argument", where + ".operation must be true or false");
+                operation = b.extract<bool>();
+            }
+            out[code] = {path, operation};
+        }
+        return out;
     }
 
     Answer unregister(const tsm_request& req) {

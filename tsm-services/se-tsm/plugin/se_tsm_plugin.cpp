@@ -19,6 +19,7 @@
 #include "domain/error.hpp"
 #include "outbox_delivery.hpp"
 #include "plugin-api/tsm_plugin.h"
+#include "registrar.hpp"
 #include "se_tsm_service.hpp"
 
 namespace kms::tsm::se {
@@ -67,6 +68,8 @@ struct Instance {
     HostStore store;
     SeTsmService service;
     std::unique_ptr<OutboxDelivery> delivery;  ///< with a "sync" configuration only
+    /// With a "front" configuration; last, so destroyed first (deregistered before the rest).
+    std::unique_ptr<registrar::Registrar> registrar;
 };
 
 struct Answer {
@@ -434,6 +437,14 @@ void* create(const tsm_host_api* host, const char* config_json, char* error, siz
             host->log(host->host, TSM_LOG_INFO, summary.c_str());
         } else {
             host->log(host->host, TSM_LOG_INFO, "se-tsm: no sync configured; the outbox waits");
+        }
+        // Register at the fronts ("front", docs/se-tsm.md) once the instance can serve.
+        if (auto front = registrar::parse_front_registration(config_json)) {
+            const tsm_host_api* api = instance->host;
+            instance->registrar = std::make_unique<registrar::Registrar>(
+                std::move(*front), [api](int level, const std::string& m) {
+                    api->log(api->host, level, ("se-tsm: " + m).c_str());
+                });
         }
         host->log(host->host, TSM_LOG_INFO, "se-tsm: ready");
         return instance.release();

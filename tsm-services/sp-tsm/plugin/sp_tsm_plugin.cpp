@@ -25,6 +25,7 @@
 #include "operation_driver.hpp"
 #include "plugin-api/kms_client.hpp"
 #include "plugin-api/tsm_plugin.h"
+#include "registrar.hpp"
 #include "script_json.hpp"
 #include "script_run.hpp"
 
@@ -229,6 +230,11 @@ class SpTsm {
             log(TSM_LOG_WARNING,
                 "sp-tsm: checkAttributes is off: operations run without the SE's product "
                 "attribute check");
+        // Last, once the instance can serve: register at the fronts ("front", docs/front.md).
+        if (auto front = registrar::parse_front_registration(config_json))
+            m_registrar = std::make_unique<registrar::Registrar>(
+                std::move(*front),
+                [this](int level, const std::string& m) { log(level, "sp-tsm: " + m); });
     }
 
     void handle(const tsm_request* req, tsm_response* resp) {
@@ -638,6 +644,8 @@ class SpTsm {
         return m_operation_locks[std::hash<std::string>{}(id) % m_operation_locks.size()];
     }
     std::array<std::mutex, 64> m_operation_locks;
+    /// With a "front" configuration; last, so destroyed first: deregistered before the rest goes.
+    std::unique_ptr<registrar::Registrar> m_registrar;
 };
 
 void* create(const tsm_host_api* host, const char* config, char* error, size_t error_size) {

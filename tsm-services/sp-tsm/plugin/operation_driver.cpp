@@ -55,11 +55,16 @@ void OperationDriver::drive(OperationRecord& r, ScriptRun& run) {
         if (const auto* c = std::get_if<script::OpenSecureChannel>(&a.what)) {
             const KeySet& ks = m_keysets.at(c->keyset);
             GpOpenRequest g;
-            g.protocol = c->protocol;
+            g.protocol = ks.protocol.value_or(c->protocol);
             g.i = ks.i;
-            g.enc = ks.enc;
-            g.mac = ks.mac;
-            g.dek = ks.dek;
+            if (ks.kmc.empty()) {
+                g.enc = ks.enc;
+                g.mac = ks.mac;
+                g.dek = ks.dek;
+            } else {
+                g.kmc = ks.kmc;
+                g.diversification = ks.diversification;
+            }
             g.key_version = ks.key_version;
             g.aid = ks.aid;
             try {
@@ -82,7 +87,8 @@ void OperationDriver::drive(OperationRecord& r, ScriptRun& run) {
             // command in the session; the wallet relays it as it is.
             try {
                 std::vector<std::string> ids;
-                for (const auto& k : p->keys) {
+                if (m_put_key_resolver) ids = m_put_key_resolver(*p, run);
+                for (const auto& k : m_put_key_resolver ? decltype(p->keys){} : p->keys) {
                     const auto it = m_keys.find(k);  // checked at create(); a KMS refusal if not
                     if (it == m_keys.end())
                         throw KmsError(0, "not_mapped", "key '" + k + "' is not in kmsKeys");

@@ -174,11 +174,38 @@ std::string encode(const Product& p) {
 }
 
 std::string encode(const SecureElement& se) {
-    return Writer("se")("seid", se.seid)("cplc", se.cplc)("productId", se.product_id)(
-               "isdKeyId", se.isd_key_id)("isdDiversification",
-                                          diversification_name(se.isd_diversification))(
-               "state", card_state_name(se.state))("owner", se.owner)
+    Writer w = Writer("se");
+    w("seid", se.seid)("cplc", se.cplc)("productId", se.product_id)("isdKeyId", se.isd_key_id)(
+        "isdDiversification", diversification_name(se.isd_diversification))(
+        "state", card_state_name(se.state))("owner", se.owner);
+    // Written only once a rotate-keys set it, so records of SEs never rotated stay as before.
+    if (se.isd_key_version != 0) w("isdKeyVersion", std::to_string(se.isd_key_version));
+    return w.text();
+}
+
+std::string encode(const CardOpBinding& b) {
+    return Writer("card-op")("seid", b.seid)("operation", card_op_name(b.op))(
+               "applied", b.applied ? "true" : "false")("newKeyId", b.new_key_id)(
+               "newDiversification", b.new_diversification)(
+               "newKeyVersion", std::to_string(b.new_key_version))("newKeyIds",
+                                                                   encode_list(b.new_key_ids))
         .text();
+}
+
+CardOpBinding decode_card_op_binding(const std::string& text) {
+    Reader r(text, "card-op");
+    CardOpBinding b;
+    b.seid = r.get("seid");
+    b.op = parsed<CardOp>(r, "operation", parse_card_op);
+    const std::string applied = r.get("applied");
+    if (applied != "true" && applied != "false") r.fail("field applied is not true or false");
+    b.applied = applied == "true";
+    b.new_key_id = r.get("newKeyId");
+    b.new_diversification = r.get("newDiversification");
+    b.new_key_version = static_cast<std::uint8_t>(r.number("newKeyVersion", 127));
+    b.new_key_ids = decode_list(r.get("newKeyIds"));
+    r.done();
+    return b;
 }
 
 std::string encode(const Attribute& a) {
@@ -222,6 +249,12 @@ SecureElement decode_se(const std::string& text) {
         parsed<Diversification>(r, "isdDiversification", parse_diversification);
     se.state = parsed<CardState>(r, "state", parse_card_state);
     se.owner = r.get("owner");
+    if (const auto kv = r.optional("isdKeyVersion")) {
+        auto [p, ec] = std::from_chars(kv->data(), kv->data() + kv->size(), se.isd_key_version);
+        if (ec != std::errc() || p != kv->data() + kv->size() || se.isd_key_version < 1 ||
+            se.isd_key_version > 127)
+            r.fail("field isdKeyVersion is not 1 to 127");
+    }
     r.done();
     return revalidated(se, r);
 }

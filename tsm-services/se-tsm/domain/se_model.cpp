@@ -161,6 +161,8 @@ void validate(SecureElement& se) {
     check_id("productId", se.product_id);
     check_text("isdKey.keyId", se.isd_key_id);
     check_owner("owner", se.owner);
+    if (se.isd_key_version < 0 || se.isd_key_version > 127)
+        throw Error(ErrorCode::InvalidArgument, "isdKey.keyVersion must be 1 to 127");
 }
 
 }  // namespace kms::tsm::se

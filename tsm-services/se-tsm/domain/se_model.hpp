@@ -59,6 +59,9 @@ struct SecureElement {
     Diversification isd_diversification = Diversification::None;
     CardState state = CardState::OpReady;
     std::string owner;  ///< user id, 1..128 of A-Z a-z 0-9 . _ @ + -
+    /// The ISD key set's version on the card, 1..127; 0 until a rotate-keys operation sets it
+    /// (then the product's defaultKeyVersion is the card's).
+    int isd_key_version = 0;
 
     bool operator==(const SecureElement&) const = default;
 };

@@ -115,6 +115,18 @@ SecureElement SeTsmService::change_state(const std::string& seid, CardState to) 
     return se;
 }
 
+SecureElement SeTsmService::replace_isd_key(const std::string& seid, const std::string& key_id,
+                                            Diversification diversification, int key_version) {
+    std::lock_guard lock(m_mutex);
+    SecureElement se = load_se(seid);
+    se.isd_key_id = key_id;
+    se.isd_diversification = diversification;
+    se.isd_key_version = key_version;
+    validate(se);
+    m_store.put(kSes, se.seid, encode(se));
+    return se;
+}
+
 Attribute SeTsmService::set_attribute(const std::string& seid, const std::string& product,
                                       bool valid) {
     check_id("product", product);

@@ -208,8 +208,8 @@ TEST(CardScripts, RotateKeysReadsTheKddAndPutsTheVersionsOfItsInputs) {
     inputs["newKeyVersion"] = "33";
     ScriptRun run(card_script("card-rotate-keys.json"), inputs);
     run.feed_response(run.next().seq, from_hex("9000"));  // SELECT
-    // INITIALIZE UPDATE (GPCS 2.2.1 §E.5.1.5), P1 the key version: its answer starts with the
-    // 10 bytes of key diversification data.
+    // INITIALIZE UPDATE, P1 the key version: its answer starts with the
+    // 10 bytes of key diversification data (GPCS 2.2.1 §E.5.1.3, Table E-13).
     EXPECT_EQ(to_hex(std::get<SendApdu>(run.next().what).apdu), "8050200008000000000000000000");
     EXPECT_FALSE(run.variable("kdd").has_value());
     run.feed_response(run.next().seq, from_hex("00112233445566778899"

@@ -164,6 +164,8 @@ for p in sp-tsm se-tsm front; do
     --cert-out "$demo/pki/$p.crt" --token-out "$demo/pki/$p.token" >&3
 done
 kmsctl policy set sp-tsm --keys 'sp/*' --operation gp,mac >&3
+# se-tsm's card operations: the card's ISD key, and the key sets a rotate-keys makes (se/*).
+kmsctl policy set se-tsm --keys 'sp/isd-*,se/*' --operation gp >&3
 # The wallet: a phone's client certificate (the demo's tsmd processes all ask for one).
 csr wallet-alice
 kmsctl ca issue --csr-file "$demo/pki/wallet-alice.csr" --profile client \
@@ -221,7 +223,9 @@ cat >"$demo/tsmd-front.json" <<JSON
   {"instance": "se", "library": "$build/tsm-services/se-tsm/libse_tsm.so",
    "config": {"sync": {"targets": ["https://127.0.0.1:$sp1_port/sp", "https://127.0.0.1:$sp2_port/sp"],
                        "ca": "$ca", "certificate": "$demo/pki/se-tsm.crt",
-                       "key": "$demo/pki/se-tsm.key"}}},
+                       "key": "$demo/pki/se-tsm.key"},
+              "kms": {"url": "$kms_url", "ca": "$ca", "certificate": "$demo/pki/se-tsm.crt",
+                      "key": "$demo/pki/se-tsm.key"}}},
   {"instance": "front", "library": "$build/tsm-services/front/libtsm_front.so",
    "config": {
      "routes": {
@@ -233,7 +237,9 @@ cat >"$demo/tsmd-front.json" <<JSON
                            "instances": ["https://127.0.0.1:$sp1_port/sp", "https://127.0.0.1:$sp2_port/sp"]},
        "transit.delete": {"path": "/operations", "operation": true,
                           "instances": ["https://127.0.0.1:$sp1_port/sp", "https://127.0.0.1:$sp2_port/sp"]},
-       "se.loss-report": {"path": "/loss-reports", "instances": ["https://127.0.0.1:$front_port/se"]}},
+       "se.loss-report": {"path": "/loss-reports", "instances": ["https://127.0.0.1:$front_port/se"]},
+       "se.card-op": {"path": "/operations", "operation": true,
+                      "instances": ["https://127.0.0.1:$front_port/se"]}},
      "upstreamTls": {"ca": "$ca", "certificate": "$demo/pki/front.crt", "key": "$demo/pki/front.key"},
      "healthCheck": {"intervalMs": 500}}}]}
 JSON
@@ -254,9 +260,15 @@ se() {  # se METHOD PATH [BODY]: an admin call to se-tsm with se-tsm's own certi
 se POST /products '{"id": "dev-card", "vendor": "Demo", "chipModel": "virtual-se", "gpVersion": "2.2",
   "scp02": ["55"], "scp03": [], "isdAid": "A000000151000000", "diversification": "none",
   "defaultKeyVersion": 32}'
+# isdKey "none": the key is the ISD's static key itself, used as ENC, MAC and DEK by se-tsm's card
+# operations (docs/se-tsm.md); the dev card's three keys are all 40..4F, and the DEK's KMS key
+# has the usages (derive, wrap) and trust a session and PUT KEY need.
 se POST /ses "{\"seid\": \"$seid\", \"cplc\": \"$(printf 'A1B2C3D4E5F60001%.0s' 1 2 3 4 5)0000\",
-  \"productId\": \"dev-card\", \"isdKey\": {\"keyId\": \"$isd_enc\", \"diversification\": \"none\"},
+  \"productId\": \"dev-card\", \"isdKey\": {\"keyId\": \"$isd_dek\", \"diversification\": \"none\"},
   \"owner\": \"alice\"}"
+# The dev card leaves the factory SECURED (lifeCycle 0F): the record follows it.
+se POST "/ses/$seid/lifecycle" '{"state": "INITIALIZED"}'
+se POST "/ses/$seid/lifecycle" '{"state": "SECURED"}'
 se PUT "/ses/$seid/attributes/transit" '{"valid": true}'
 
 cat >"$demo/env.sh" <<ENV
@@ -283,6 +295,8 @@ The demo runs (logs in $demo/logs). In another terminal:
   wallet card pay --amount 200       # a merchant debits the card directly
   wallet report-loss --owner alice   # flow B: se-tsm invalidates the card, sp-tsm learns it
   wallet topup --amount 500          # refused now: product_attribute_invalid (exit 2)
+  wallet card-op list                # se-tsm: GET STATUS of the card's applications
+  wallet card-op lock                # se-tsm: SET STATUS CARD_LOCKED (then card-op unlock)
 
 Add --verbose to see every APDU.
 TEXT

@@ -285,12 +285,13 @@ TEST_F(SeTsmCardOps, RotateKeysPutsADiversifiedKeySetOnTheCard) {
     start(kms_config());
     const std::string old_kmc = isd_kmc(card.key);
     register_se("A1B2C3D4E5F60007", old_kmc);
+    std::string rotation;
     const std::string new_kmc = ceremony_key("se/new-kmc-" + std::to_string(++s_n), "DES3-2K",
                                              R"(["derive"])", random_bytes(16));
     HttpResponse r = run("/se/ses/A1B2C3D4E5F60007/operations",
                          "{\"operation\":\"rotate-keys\",\"newIsdKey\":{\"keyId\":\"" + new_kmc +
                              "\",\"diversification\":\"VISA2\"}}",
-                         card);
+                         card, &rotation);
     ASSERT_EQ(r.status, 200) << r.body;
     ASSERT_EQ(str(action(r), "outcome"), "success") << r.body;
     // The card replaced key set 20 by 21 (PUT KEY P1 20, GPCS 2.2.1 §11.8.2.2).
@@ -299,6 +300,10 @@ TEST_F(SeTsmCardOps, RotateKeysPutsADiversifiedKeySetOnTheCard) {
     EXPECT_EQ(str(key, "keyId"), new_kmc);
     EXPECT_EQ(str(key, "diversification"), "VISA2");
     EXPECT_EQ(key->getValue<int>("keyVersion"), 0x21);
+    const auto summary = get("/se/operations/" + rotation).json();
+    EXPECT_TRUE(summary->getValue<bool>("applied"));
+    EXPECT_EQ(str(summary->getObject("newIsdKey"), "keyId"), new_kmc);
+    EXPECT_EQ(summary->getObject("newIsdKey")->getArray("keyIds")->size(), 3u);
     // A new session with the new keys (kmsd diversifies the new master key over the card's
     // KDD) works ...
     r = card_op("A1B2C3D4E5F60007", "list-contents", card);
@@ -307,6 +312,50 @@ TEST_F(SeTsmCardOps, RotateKeysPutsADiversifiedKeySetOnTheCard) {
     register_se("A1B2C3D4E5F60008", old_kmc);
     r = card_op("A1B2C3D4E5F60008", "list-contents", card);
     EXPECT_EQ(str(action(r), "outcome"), "secure-channel-refused") << r.body;
+}
+
+TEST_F(SeTsmCardOps, AnOperationContinuesAfterTsmdRestartsAndCanBeCancelled) {
+    TestCard card;
+    start(kms_config());
+    register_se("A1B2C3D4E5F60009", isd_kmc(card.key));
+    HttpResponse r = post("/se/ses/A1B2C3D4E5F60009/operations", R"({"operation":"lock"})");
+    ASSERT_EQ(r.status, 201) << r.body;
+    const std::string id = str(r.json(), "operation");
+    // SELECT answered, then tsmd restarts: the state is only in the TSM store.
+    r = post("/se/operations/" + id + "/responses",
+             "{\"seq\":1,\"response\":\"" + to_hex(card.process(from_hex(str(action(r), "apdu")))) +
+                 "\"}");
+    ASSERT_EQ(r.status, 200) << r.body;
+    ASSERT_EQ(m_tsmd->stop(), 0);
+    ASSERT_TRUE(m_tsmd->start()) << m_tsmd->log();
+    m_wallet = std::make_unique<Wallet>(*m_tsmd);
+    for (std::uint64_t seq = 2; str(action(r), "kind") == "apdu"; ++seq) {
+        r = post("/se/operations/" + id + "/responses",
+                 "{\"seq\":" + std::to_string(seq) + ",\"response\":\"" +
+                     to_hex(card.process(from_hex(str(action(r), "apdu")))) + "\"}");
+        ASSERT_EQ(r.status, 200) << r.body;
+    }
+    EXPECT_EQ(str(action(r), "outcome"), "success") << r.body;
+    EXPECT_EQ(card.se->life_cycle(), CardLifeCycle::CardLocked);
+    EXPECT_EQ(se_state("A1B2C3D4E5F60009"), "CARD_LOCKED");
+
+    // The wallet gives up after SELECT: cancelled, nothing changed, later responses 409.
+    r = post("/se/ses/A1B2C3D4E5F60009/operations", R"({"operation":"unlock"})");
+    ASSERT_EQ(r.status, 201) << r.body;
+    const std::string id2 = str(r.json(), "operation");
+    const std::string select = to_hex(card.process(from_hex(str(action(r), "apdu"))));
+    ASSERT_EQ(
+        post("/se/operations/" + id2 + "/responses", "{\"seq\":1,\"response\":\"" + select + "\"}")
+            .status,
+        200);
+    const HttpResponse d = m_wallet->https.request("DELETE", "/se/operations/" + id2, "");
+    ASSERT_EQ(d.status, 200) << d.body;
+    EXPECT_EQ(str(action(d), "outcome"), "cancelled");
+    EXPECT_EQ(post("/se/operations/" + id2 + "/responses", R"({"seq":2,"response":"9000"})").status,
+              409);
+    EXPECT_EQ(se_state("A1B2C3D4E5F60009"), "CARD_LOCKED");
+    EXPECT_EQ(card.se->life_cycle(), CardLifeCycle::CardLocked);
+    EXPECT_EQ(m_wallet->https.request("DELETE", "/se/operations/" + id2, "").body, d.body);
 }
 
 TEST_F(SeTsmCardOps, WithoutKmsTheRoutesAnswer503) {

@@ -363,6 +363,16 @@ CardOpsAnswer CardOperations::summary(const std::string& id) {
                       ",\"seq\":" + std::to_string(r.seq) + ",\"action\":" + r.action;
     if (!r.outcome.empty()) out += ",\"outcome\":" + json_string(r.outcome);
     out += std::string(",\"applied\":") + (l.binding.applied ? "true" : "false");
+    if (l.binding.op == CardOp::RotateKeys) {
+        // The new key set, so an operator can tell what the card may hold when the outcome is
+        // not success after PUT KEY was relayed (docs/se-tsm.md, "Not done").
+        out += ",\"newIsdKey\":{\"keyId\":" + json_string(l.binding.new_key_id) +
+               ",\"diversification\":" + json_string(l.binding.new_diversification) +
+               ",\"keyVersion\":" + std::to_string(l.binding.new_key_version) + ",\"keyIds\":[";
+        for (std::size_t i = 0; i < l.binding.new_key_ids.size(); ++i)
+            out += (i ? "," : "") + json_string(l.binding.new_key_ids[i]);
+        out += "]}";
+    }
     return {200, out + "}"};
 }
 

@@ -260,11 +260,10 @@ se() {  # se METHOD PATH [BODY]: an admin call to se-tsm with se-tsm's own certi
 se POST /products '{"id": "dev-card", "vendor": "Demo", "chipModel": "virtual-se", "gpVersion": "2.2",
   "scp02": ["55"], "scp03": [], "isdAid": "A000000151000000", "diversification": "none",
   "defaultKeyVersion": 32}'
-# isdKey "none": the key is the ISD's static key itself, used as ENC, MAC and DEK by se-tsm's card
-# operations (docs/se-tsm.md); the dev card's three keys are all 40..4F, and the DEK's KMS key
-# has the usages (derive, wrap) and trust a session and PUT KEY need.
+# isdKey: the dev card's three static ISD keys as loaded by the ceremonies above, for se-tsm's
+# card operations (docs/se-tsm.md, "Card operations").
 se POST /ses "{\"seid\": \"$seid\", \"cplc\": \"$(printf 'A1B2C3D4E5F60001%.0s' 1 2 3 4 5)0000\",
-  \"productId\": \"dev-card\", \"isdKey\": {\"keyId\": \"$isd_dek\", \"diversification\": \"none\"},
+  \"productId\": \"dev-card\", \"isdKey\": {\"enc\": \"$isd_enc\", \"mac\": \"$isd_mac\", \"dek\": \"$isd_dek\"},
   \"owner\": \"alice\"}"
 # The dev card leaves the factory SECURED (lifeCycle 0F): the record follows it.
 se POST "/ses/$seid/lifecycle" '{"state": "INITIALIZED"}'

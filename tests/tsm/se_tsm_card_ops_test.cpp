@@ -358,6 +358,48 @@ TEST_F(SeTsmCardOps, AnOperationContinuesAfterTsmdRestartsAndCanBeCancelled) {
     EXPECT_EQ(m_wallet->https.request("DELETE", "/se/operations/" + id2, "").body, d.body);
 }
 
+TEST_F(SeTsmCardOps, AnSeWithThreeStaticKeysIsLocked) {
+    // A card whose ENC, MAC and DEK differ, each loaded into kmsd by ceremony.
+    const Bytes enc = random_bytes(16), mac = random_bytes(16), dek = random_bytes(16);
+    VirtualSeConfig cfg;
+    cfg.scp = tsm::vse::Scp::Scp02;
+    cfg.i = 0x55;
+    cfg.key_version = 0x20;
+    cfg.enc = SecureBytes(enc);
+    cfg.mac = SecureBytes(mac);
+    cfg.dek = SecureBytes(dek);
+    TestCard card;
+    card.se = std::make_unique<VirtualSe>(std::move(cfg));
+    start(kms_config());
+    const std::string n = std::to_string(++s_n);
+    const std::string ids =
+        "\"enc\":\"" + ceremony_key("se/enc-" + n, "DES3-2K", R"(["derive"])", enc) +
+        "\",\"mac\":\"" + ceremony_key("se/mac-" + n, "DES3-2K", R"(["derive"])", mac) +
+        "\",\"dek\":\"" +
+        ceremony_key("se/dek-" + n, "DES3-2K", R"(["derive","wrap"])", dek, R"(,"trusted":true)") +
+        "\"";
+    const std::string head = "{\"seid\":\"A1B2C3D4E5F6000A\",\"cplc\":\"" + kCplc +
+                             "\",\"productId\":\"vse\",\"owner\":\"alice\",\"isdKey\":{";
+    HttpResponse r = post("/se/ses", head + ids + ",\"keyId\":\"k-x\"}}");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find("isdKey"), std::string::npos) << r.body;
+    r = post("/se/ses", head + ids + ",\"diversification\":\"VISA2\"}}");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find("isdKey.diversification"), std::string::npos) << r.body;
+    r = post("/se/ses", head + ids + "}}");
+    ASSERT_EQ(r.status, 201) << r.body;
+    EXPECT_EQ(str(r.json()->getObject("isdKey"), "diversification"), "none");
+    for (const char* s : {"INITIALIZED", "SECURED"})
+        ASSERT_EQ(
+            post("/se/ses/A1B2C3D4E5F6000A/lifecycle", std::string("{\"state\":\"") + s + "\"}")
+                .status,
+            200);
+    r = card_op("A1B2C3D4E5F6000A", "lock", card);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(str(action(r), "outcome"), "success") << r.body;
+    EXPECT_EQ(card.se->life_cycle(), CardLifeCycle::CardLocked);
+}
+
 TEST_F(SeTsmCardOps, WithoutKmsTheRoutesAnswer503) {
     start("{}");
     const HttpResponse r =

@@ -133,6 +133,31 @@ TEST(CardOp, TheSeRecordKeepsItsKeyVersionOnlyOnceSet) {
     EXPECT_EQ(code_of([&] { validate(se); }), ErrorCode::InvalidArgument);
 }
 
+TEST(CardOp, AnIsdKeyIsAMasterKeyOrThreeStaticKeys) {
+    SecureElement se = se_in(CardState::Secured);
+    se.cplc = std::string(84, '0');
+    se.product_id = "p";
+    se.owner = "alice";
+    se.isd_enc = "k-enc";
+    se.isd_mac = "k-mac";
+    se.isd_dek = "k-dek";
+    EXPECT_NO_THROW(validate(se));
+    EXPECT_NO_THROW(validate_isd_key(se));
+    EXPECT_EQ(decode_se(encode(se)), se);
+    std::string m;
+    se.isd_diversification = Diversification::Visa2;
+    EXPECT_EQ(code_of([&] { validate_isd_key(se); }, &m), ErrorCode::InvalidArgument);
+    EXPECT_EQ(m.rfind("isdKey.diversification", 0), 0u) << m;
+    se.isd_diversification = Diversification::None;
+    se.isd_key_id = "k-kmc";  // both forms
+    EXPECT_EQ(code_of([&] { validate(se); }, &m), ErrorCode::InvalidArgument);
+    EXPECT_EQ(m.rfind("isdKey", 0), 0u) << m;
+    se.isd_key_id.clear();
+    se.isd_dek.clear();  // an incomplete set
+    EXPECT_EQ(code_of([&] { validate(se); }, &m), ErrorCode::InvalidArgument);
+    EXPECT_EQ(m.rfind("isdKey.dek", 0), 0u) << m;
+}
+
 // ---- the built-in scripts
 
 std::shared_ptr<const script::Script> card_script(const std::string& name) {
@@ -198,7 +223,8 @@ TEST(CardScripts, ListContentsCapturesTheWholeGetStatusAnswer) {
     // 6310 (more data): not followed up, a clear failure rather than half a list.
     ScriptRun more(card_script("card-list-contents.json"), kIsd);
     select_and_open(more);
-    more.feed_response(more.next().seq, from_hex("E300" "6310"));
+    more.feed_response(more.next().seq, from_hex("E300"
+                                                 "6310"));
     EXPECT_EQ(std::get<Done>(more.next().what).outcome, "get-status-refused");
 }
 

@@ -178,8 +178,9 @@ std::string encode(const SecureElement& se) {
     w("seid", se.seid)("cplc", se.cplc)("productId", se.product_id)("isdKeyId", se.isd_key_id)(
         "isdDiversification", diversification_name(se.isd_diversification))(
         "state", card_state_name(se.state))("owner", se.owner);
-    // Written only once a rotate-keys set it, so records of SEs never rotated stay as before.
+    // Written only when set, so records of SEs without them stay as before.
     if (se.isd_key_version != 0) w("isdKeyVersion", std::to_string(se.isd_key_version));
+    if (!se.isd_enc.empty()) w("isdEnc", se.isd_enc)("isdMac", se.isd_mac)("isdDek", se.isd_dek);
     return w.text();
 }
 
@@ -249,6 +250,11 @@ SecureElement decode_se(const std::string& text) {
         parsed<Diversification>(r, "isdDiversification", parse_diversification);
     se.state = parsed<CardState>(r, "state", parse_card_state);
     se.owner = r.get("owner");
+    if (const auto enc = r.optional("isdEnc")) {
+        se.isd_enc = *enc;
+        se.isd_mac = r.get("isdMac");
+        se.isd_dek = r.get("isdDek");
+    }
     if (const auto kv = r.optional("isdKeyVersion")) {
         auto [p, ec] = std::from_chars(kv->data(), kv->data() + kv->size(), se.isd_key_version);
         if (ec != std::errc() || p != kv->data() + kv->size() || se.isd_key_version < 1 ||

@@ -191,7 +191,11 @@ sp::OperationDriver CardOperations::driver(const CardOpBinding& b,
     const Product product = m_service.product(se.product_id);
     const IsdChannel ch = isd_channel(product, se);
     sp::KeySet ks;
-    if (se.isd_diversification == Diversification::None) {
+    if (!se.isd_enc.empty()) {  // three static keys (ceremony-loaded)
+        ks.enc = se.isd_enc;
+        ks.mac = se.isd_mac;
+        ks.dek = se.isd_dek;
+    } else if (se.isd_diversification == Diversification::None) {
         // "none": the key is the ISD's static key itself, used as ENC, MAC and DEK (kmsd takes
         // a master key only with VISA2 or EMV-CPS11; docs/se-tsm.md, "Keys").
         ks.enc = ks.mac = ks.dek = se.isd_key_id;

@@ -185,7 +185,13 @@ Object to_json(const SecureElement& se) {
     o.set("cplc", se.cplc);
     o.set("productId", se.product_id);
     Object key(Poco::JSON_PRESERVE_KEY_ORDER);
-    key.set("keyId", se.isd_key_id);
+    if (se.isd_enc.empty()) {
+        key.set("keyId", se.isd_key_id);
+    } else {
+        key.set("enc", se.isd_enc);
+        key.set("mac", se.isd_mac);
+        key.set("dek", se.isd_dek);
+    }
     key.set("diversification", std::string(diversification_name(se.isd_diversification)));
     if (se.isd_key_version != 0) key.set("keyVersion", se.isd_key_version);  // after rotate-keys
     o.set("isdKey", key);
@@ -240,8 +246,17 @@ Answer post_se(SeTsmService& s, const Object& b) {
     se.owner = string_field(b, "owner");
     if (!b.has("isdKey") || b.isNull("isdKey")) bad("isdKey is required");
     Object::Ptr key = b.getObject("isdKey");
-    if (!key) bad("isdKey must be an object {\"keyId\", \"diversification\"}");
-    se.isd_key_id = string_field(*key, "keyId", "isdKey.");
+    if (!key)
+        bad("isdKey must be an object {\"keyId\", \"diversification\"} or {\"enc\", \"mac\", "
+            "\"dek\"}");
+    if (key->has("keyId") || !(key->has("enc") || key->has("mac") || key->has("dek"))) {
+        se.isd_key_id = string_field(*key, "keyId", "isdKey.");
+    }
+    if (key->has("enc") || key->has("mac") || key->has("dek")) {
+        se.isd_enc = string_field(*key, "enc", "isdKey.");
+        se.isd_mac = string_field(*key, "mac", "isdKey.");
+        se.isd_dek = string_field(*key, "dek", "isdKey.");
+    }
     std::optional<Diversification> d;
     if (auto text = optional_string(*key, "diversification", "isdKey."))
         d = diversification_field("isdKey.diversification", *text);

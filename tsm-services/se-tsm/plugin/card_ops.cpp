@@ -208,8 +208,9 @@ sp::OperationDriver CardOperations::driver(const CardOpBinding& b,
     ks.aid = from_hex(product.isd_aid);
     ks.protocol = ch.protocol;
     keysets[kIsdKeyset] = ks;
-    sp::OperationDriver d(*m_port, m_no_keys, keysets,
-                          [this](const std::string& m) { m_log(TSM_LOG_WARNING, m); });
+    sp::OperationDriver d(*m_port, m_no_keys, keysets, [this, id](const std::string& m) {
+        m_log(TSM_LOG_WARNING, "se-tsm: operation " + id + ": " + m);
+    });
     if (b.op == CardOp::RotateKeys) {
         // GPCS 2.2.1 §11.8: the new key set is made by kmsd from the new master key over the
         // card's key diversification data (captured from INITIALIZE UPDATE as "kdd"). The ids

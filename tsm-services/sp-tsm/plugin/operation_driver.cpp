@@ -21,7 +21,7 @@ void OperationDriver::close_session(OperationRecord& r) {
     try {
         m_kms.gp_close(r.session);
     } catch (const KmsError& e) {
-        warn("sp-tsm: closing GP session failed: " + std::string(e.what()));
+        warn("closing GP session failed: " + std::string(e.what()));
     }
     r.session.clear();
 }
@@ -47,7 +47,7 @@ void OperationDriver::drive(OperationRecord& r, ScriptRun& run) {
                 const auto m = m_kms.mac(m_keys.at(k->key), k->algorithm, k->input);
                 run.feed_kms_result(a.seq, m);
             } catch (const KmsError& e) {
-                warn("sp-tsm: KMS refused step '" + a.step_id + "': " + e.what());
+                warn("KMS refused step '" + a.step_id + "': " + e.what());
                 run.abandon("kms-refused");
             }
             continue;
@@ -77,7 +77,7 @@ void OperationDriver::drive(OperationRecord& r, ScriptRun& run) {
                 r.action = wallet_apdu_json(o.initialize_update);
                 return;
             } catch (const KmsError& e) {
-                warn("sp-tsm: KMS refused the secure channel: " + std::string(e.what()));
+                warn("KMS refused the secure channel: " + std::string(e.what()));
                 run.feed_channel_result(a.seq, false);
                 continue;
             }
@@ -102,7 +102,7 @@ void OperationDriver::drive(OperationRecord& r, ScriptRun& run) {
                 r.action = wallet_apdu_json(built.apdu);
                 return;
             } catch (const KmsError& e) {
-                warn("sp-tsm: KMS refused PUT KEY of step '" + a.step_id + "': " + e.what());
+                warn("KMS refused PUT KEY of step '" + a.step_id + "': " + e.what());
                 run.feed_put_key_result(a.seq, false);
                 continue;
             }
@@ -115,7 +115,7 @@ void OperationDriver::drive(OperationRecord& r, ScriptRun& run) {
                 m_catalogue != nullptr ? m_catalogue->find(l->load_file) : nullptr;
             if (e == nullptr ||
                 script::load_block_count(e->content.size(), l->block_size) != l->blocks) {
-                warn("sp-tsm: load file '" + l->load_file + "' is not the one the script knows");
+                warn("load file '" + l->load_file + "' is not the one the script knows");
                 run.abandon("load-file-unavailable");
                 continue;
             }
@@ -131,7 +131,7 @@ void OperationDriver::drive(OperationRecord& r, ScriptRun& run) {
             try {
                 apdu = m_kms.gp_wrap(r.session, apdu);
             } catch (const KmsError& e) {
-                warn("sp-tsm: KMS wrap failed: " + std::string(e.what()));
+                warn("KMS wrap failed: " + std::string(e.what()));
                 run.abandon("secure-channel-failed");
                 continue;
             }
@@ -153,7 +153,7 @@ void OperationDriver::advance(OperationRecord& r, ScriptRun& run, const Response
                 try {
                     plain = m_kms.gp_unwrap(r.session, req.response);
                 } catch (const KmsError& e) {
-                    warn("sp-tsm: unwrap failed: " + std::string(e.what()));
+                    warn("unwrap failed: " + std::string(e.what()));
                     run.abandon("secure-channel-failed");
                     break;
                 }
@@ -170,7 +170,7 @@ void OperationDriver::advance(OperationRecord& r, ScriptRun& run, const Response
                     r.action = wallet_apdu_json(ea);
                     engine_moved = false;
                 } catch (const KmsError& e) {
-                    warn("sp-tsm: card not authenticated: " + std::string(e.what()));
+                    warn("card not authenticated: " + std::string(e.what()));
                     ok = false;
                 }
             }
@@ -196,11 +196,11 @@ void OperationDriver::advance(OperationRecord& r, ScriptRun& run, const Response
                     m_kms.gp_put_key_verify(r.session, plain);
                     verified = true;
                 } else {
-                    warn("sp-tsm: the card refused PUT KEY: SW " +
+                    warn("the card refused PUT KEY: SW " +
                          to_hex(ByteView(plain).last(std::min<std::size_t>(2, plain.size()))));
                 }
             } catch (const KmsError& e) {
-                warn("sp-tsm: PUT KEY not verified: " + std::string(e.what()));
+                warn("PUT KEY not verified: " + std::string(e.what()));
             }
             run.feed_put_key_result(r.engine_seq, verified);
             break;

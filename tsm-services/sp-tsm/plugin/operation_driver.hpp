@@ -91,9 +91,9 @@ class OperationDriver {
     /// @p keys: script key reference -> KMS key id (`kms` and `put-key` steps); @p keysets:
     /// keyset reference -> key set (every reference of the scripts must be there: the plugin
     /// checks it at create()). @p warn receives kmsd's refusals, for the log (never for the
-    /// wallet). @p catalogue holds the load files `load` steps send (the scripts' "loadFile"
-    /// entries, checked by the loader); without one a `load` step ends the run
-    /// "load-file-unavailable".
+    /// wallet), without a prefix: the host adds its own. @p catalogue holds the load files `load`
+    /// steps send (the scripts' "loadFile" entries, checked by the loader); without one a `load`
+    /// step ends the run "load-file-unavailable".
     OperationDriver(KmsPort& kms, const std::map<std::string, std::string>& keys,
                     const std::map<std::string, KeySet>& keysets,
                     std::function<void(const std::string&)> warn,

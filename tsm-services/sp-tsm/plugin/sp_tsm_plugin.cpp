@@ -291,8 +291,8 @@ class SpTsm {
 
     OperationDriver driver() {
         return OperationDriver(
-            *m_port, m_keys, m_keysets, [this](const std::string& m) { log(TSM_LOG_WARNING, m); },
-            &m_catalogue);
+            *m_port, m_keys, m_keysets,
+            [this](const std::string& m) { log(TSM_LOG_WARNING, "sp-tsm: " + m); }, &m_catalogue);
     }
 
     /// A value of the instance's store, std::nullopt when absent; StoreError when it fails.

@@ -400,6 +400,59 @@ TEST_F(SeTsmCardOps, AnSeWithThreeStaticKeysIsLocked) {
     EXPECT_EQ(card.se->life_cycle(), CardLifeCycle::CardLocked);
 }
 
+TEST_F(SeTsmCardOps, ARotationWhoseEndIsUncertainIsConfirmedOnTheCard) {
+    TestCard card;
+    start(kms_config());
+    register_se("A1B2C3D4E5F6000B", isd_kmc(card.key));
+    const std::string new_kmc = ceremony_key("se/new-kmc-" + std::to_string(++s_n), "DES3-2K",
+                                             R"(["derive"])", random_bytes(16));
+    const std::string rotate = "{\"operation\":\"rotate-keys\",\"newIsdKey\":{\"keyId\":\"" +
+                               new_kmc + "\",\"diversification\":\"VISA2\"}}";
+    // The wallet relays PUT KEY to the card, which executes it, then gives up (DELETE) instead
+    // of posting the card's answer: se-tsm cannot know the card has the new keys.
+    HttpResponse r = post("/se/ses/A1B2C3D4E5F6000B/operations", rotate);
+    ASSERT_EQ(r.status, 201) << r.body;
+    const std::string id = str(r.json(), "operation");
+    for (std::uint64_t seq = 1;; ++seq) {
+        const std::string apdu = str(action(r), "apdu");
+        const Bytes answer = card.process(from_hex(apdu));
+        if (apdu.rfind("84D8", 0) == 0) break;  // PUT KEY (GPCS 2.2.1 §11.8), with C-MAC
+        r = post("/se/operations/" + id + "/responses",
+                 "{\"seq\":" + std::to_string(seq) + ",\"response\":\"" + to_hex(answer) + "\"}");
+        ASSERT_EQ(r.status, 200) << r.body;
+        ASSERT_EQ(str(action(r), "kind"), "apdu") << r.body;
+    }
+    EXPECT_EQ(card.se->key_versions(), std::vector<std::uint8_t>{0x21});
+    ASSERT_EQ(m_wallet->https.request("DELETE", "/se/operations/" + id, "").status, 200);
+    EXPECT_FALSE(get("/se/ses/A1B2C3D4E5F6000B").json()->getObject("isdKey")->has("keyVersion"));
+    r = card_op("A1B2C3D4E5F6000B", "lock", card);  // the recorded (old) keys fail now
+    EXPECT_EQ(str(action(r), "outcome"), "secure-channel-refused") << r.body;
+
+    // confirm-keys opens a channel with the rotation's key set: the card has it, so se-tsm
+    // records it, and the card works again.
+    r = run("/se/ses/A1B2C3D4E5F6000B/operations",
+            "{\"operation\":\"confirm-keys\",\"rotation\":\"" + id + "\"}", card);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(str(action(r), "outcome"), "success") << r.body;
+    const auto key = get("/se/ses/A1B2C3D4E5F6000B").json()->getObject("isdKey");
+    EXPECT_EQ(str(key, "keyId"), new_kmc);
+    EXPECT_EQ(key->getValue<int>("keyVersion"), 0x21);
+    EXPECT_TRUE(get("/se/operations/" + id).json()->getValue<bool>("applied"));
+    r = card_op("A1B2C3D4E5F6000B", "lock", card);
+    EXPECT_EQ(str(action(r), "outcome"), "success") << r.body;
+    // Settled: confirming again is 409; a rotation that never sent PUT KEY has nothing to
+    // confirm (409); a rotation of another SE, or no rotation, is refused naming "rotation".
+    r = post("/se/ses/A1B2C3D4E5F6000B/operations",
+             "{\"operation\":\"confirm-keys\",\"rotation\":\"" + id + "\"}");
+    EXPECT_EQ(r.status, 409) << r.body;
+    EXPECT_EQ(post("/se/ses/A1B2C3D4E5F6000B/operations", R"({"operation":"confirm-keys"})").status,
+              400);
+    EXPECT_EQ(post("/se/ses/A1B2C3D4E5F6000B/operations",
+                   R"({"operation":"confirm-keys","rotation":"0123"})")
+                  .status,
+              404);
+}
+
 TEST_F(SeTsmCardOps, WithoutKmsTheRoutesAnswer503) {
     start("{}");
     const HttpResponse r =

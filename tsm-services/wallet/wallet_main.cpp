@@ -47,8 +47,9 @@ Commands:
   balance --seid HEX --product ID [--aid HEX]   read the purse's balance through the TSM (transit.balance)
   delete --seid HEX --product ID                delete the purse and its package (transit.delete)
   report-loss --owner ID                        report the loss of every SE of a user (se.loss-report)
-  card-op lock|unlock|terminate|list|rotate-keys --seid HEX   a card operation on the SE's ISD
-        [--new-kmc ID --diversification VISA2|EMV-CPS11] [--key-version N]   through se-tsm (se.card-op)
+  card-op lock|unlock|terminate|list|rotate-keys|confirm-keys --seid HEX   a card operation
+        [--new-kmc ID --diversification VISA2|EMV-CPS11] [--key-version N] [--rotation ID]
+                                                on the SE's ISD through se-tsm (se.card-op)
   run --action-code CODE [--body JSON]          start any operation and relay its APDUs
   card atr                                      the card's ATR
   card apdu HEX...                              send APDUs to the card as they are
@@ -100,7 +101,7 @@ const std::map<std::string, std::vector<std::string>>& command_options() {
         {"delete", {"seid", "product", "isd-aid"}},
         {"balance", {"seid", "product", "aid"}},
         {"report-loss", {"owner"}},
-        {"card-op", {"seid", "new-kmc", "diversification", "key-version"}},
+        {"card-op", {"seid", "new-kmc", "diversification", "key-version", "rotation"}},
         {"run", {"body"}},
         {"card", {"amount", "aid"}},
     };
@@ -235,8 +236,8 @@ std::string start_body(const Args& a, const std::string& command) {
         code = "se.card-op";
         const std::string op = a.words.size() > 1 ? a.words[1] : "";
         if (op != "lock" && op != "unlock" && op != "terminate" && op != "list" &&
-            op != "rotate-keys")
-            throw UsageError("card-op: lock, unlock, terminate, list or rotate-keys");
+            op != "rotate-keys" && op != "confirm-keys")
+            throw UsageError("card-op: lock, unlock, terminate, list, rotate-keys or confirm-keys");
         body.set("seid", hex_option(a, "seid", env_or(a, "seid", "WALLET_SEID")));
         body.set("operation", op == "list" ? "list-contents" : op);
         if (op == "rotate-keys") {
@@ -246,6 +247,7 @@ std::string start_body(const Args& a, const std::string& command) {
             body.set("newIsdKey", key);
             if (a.get("key-version")) body.set("keyVersion", number(a, "key-version", 127));
         }
+        if (op == "confirm-keys") body.set("rotation", a.need("rotation"));
     } else if (command == "report-loss") {
         code = "se.loss-report";
         body.set("owner", a.need("owner"));

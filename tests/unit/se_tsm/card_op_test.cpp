@@ -42,7 +42,7 @@ SecureElement se_in(CardState state) {
 
 TEST(CardOp, NamesRoundTripAndUnknownNamesAreRefused) {
     for (CardOp op : {CardOp::Lock, CardOp::Unlock, CardOp::Terminate, CardOp::ListContents,
-                      CardOp::RotateKeys})
+                      CardOp::RotateKeys, CardOp::ConfirmKeys})
         EXPECT_EQ(parse_card_op(card_op_name(op)), op);
     EXPECT_FALSE(parse_card_op("LOCK").has_value());
     EXPECT_FALSE(parse_card_op("").has_value());
@@ -107,11 +107,19 @@ TEST(CardOp, TheBindingRoundTripsAndGarbageIsIntegrity) {
     EXPECT_EQ(decode_card_op_binding(encode(b)), b);
     b.new_key_ids = {"k-enc", "k-mac", "k-dek"};
     b.applied = true;
+    b.put_key_sent = true;
     EXPECT_EQ(decode_card_op_binding(encode(b)), b);
+    b.op = CardOp::ConfirmKeys;
+    b.confirms = "0123456789ABCDEF";
+    EXPECT_EQ(decode_card_op_binding(encode(b)), b);
+    EXPECT_NO_THROW(check_card_op_allowed(se_in(CardState::CardLocked), CardOp::ConfirmKeys));
+    EXPECT_EQ(
+        code_of([] { check_card_op_allowed(se_in(CardState::Terminated), CardOp::ConfirmKeys); }),
+        ErrorCode::WrongState);
     EXPECT_EQ(code_of([] { decode_card_op_binding("se-tsm/1 card-op\nseid=A1\n"); }),
               ErrorCode::Integrity);
     std::string text = encode(b);
-    text.replace(text.find("rotate-keys"), 11, "reboot-card");
+    text.replace(text.find("confirm-keys"), 12, "reboot-cards");
     EXPECT_EQ(code_of([&] { decode_card_op_binding(text); }), ErrorCode::Integrity);
 }
 
@@ -259,6 +267,16 @@ TEST(CardScripts, RotateKeysReadsTheKddAndPutsTheVersionsOfItsInputs) {
                                                "9000"));
     bad.feed_channel_result(bad.next().seq, true);
     EXPECT_EQ(std::get<Done>(bad.next().what).outcome, "put-key-refused");
+}
+
+TEST(CardScripts, ConfirmKeysOnlyOpensTheChannel) {
+    ScriptRun run(card_script("card-confirm-keys.json"), kIsd);
+    select_and_open(run);
+    EXPECT_EQ(std::get<Done>(run.next().what).outcome, "success");
+    ScriptRun refused(card_script("card-confirm-keys.json"), kIsd);
+    refused.feed_response(refused.next().seq, from_hex("9000"));
+    refused.feed_channel_result(refused.next().seq, false);
+    EXPECT_EQ(std::get<Done>(refused.next().what).outcome, "secure-channel-refused");
 }
 
 TEST(CardScripts, TheEngineRefusesMisusedRestAndVersionVariables) {

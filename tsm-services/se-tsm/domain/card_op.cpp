@@ -17,13 +17,15 @@ std::string_view card_op_name(CardOp op) noexcept {
             return "list-contents";
         case CardOp::RotateKeys:
             return "rotate-keys";
+        case CardOp::ConfirmKeys:
+            return "confirm-keys";
     }
     return "lock";
 }
 
 std::optional<CardOp> parse_card_op(std::string_view name) noexcept {
     for (CardOp op : {CardOp::Lock, CardOp::Unlock, CardOp::Terminate, CardOp::ListContents,
-                      CardOp::RotateKeys})
+                      CardOp::RotateKeys, CardOp::ConfirmKeys})
         if (card_op_name(op) == name) return op;
     return std::nullopt;
 }

@@ -21,9 +21,13 @@ enum class CardOp {
     Terminate,     ///< SET STATUS card TERMINATED (P2 FF)
     ListContents,  ///< GET STATUS of the applications (GPCS 2.2.1 §11.4, P1 40 P2 02)
     RotateKeys,    ///< PUT KEY of a new ISD key set (GPCS 2.2.1 §11.8)
+    /// Opens a secure channel with the key set of a rotate-keys whose end is uncertain (it
+    /// did not succeed, but its PUT KEY may have reached the card): success means the card
+    /// holds the new set, and se-tsm records it.
+    ConfirmKeys,
 };
 
-/// "lock", "unlock", "terminate", "list-contents", "rotate-keys".
+/// "lock", "unlock", "terminate", "list-contents", "rotate-keys", "confirm-keys".
 std::string_view card_op_name(CardOp op) noexcept;
 std::optional<CardOp> parse_card_op(std::string_view name) noexcept;
 
@@ -34,8 +38,8 @@ std::optional<CardState> card_op_target(CardOp op) noexcept;
 /// Throws kms::Error(WrongState) with a message naming the states when @p se may not run
 /// @p op: a life cycle move the GP table forbids (the same rule as POST /ses/{seid}/lifecycle,
 /// card_transition_allowed()), or any operation on a TERMINATED card (it answers nothing).
-/// list-contents and rotate-keys need an SE that is not TERMINATED; rotate-keys also not
-/// CARD_LOCKED (§5.1.1.4: a locked card changes no key).
+/// list-contents, rotate-keys and confirm-keys need an SE that is not TERMINATED; rotate-keys
+/// also not CARD_LOCKED (§5.1.1.4: a locked card changes no key).
 void check_card_op_allowed(const SecureElement& se, CardOp op);
 
 /// How se-tsm opens the secure channel on an SE's ISD.
@@ -66,6 +70,10 @@ struct CardOpBinding {
     /// rotate-keys: the KMS ids of the diversified key set (enc, mac, dek) once kmsd made it,
     /// so a repeated request reuses them instead of asking kmsd for a second set.
     std::vector<std::string> new_key_ids;
+    /// rotate-keys: true from the moment kmsd is asked to build PUT KEY (it may then reach the
+    /// card), so a failed rotation is known to be uncertain. confirm-keys: the rotation's id.
+    bool put_key_sent = false;
+    std::string confirms;
 
     bool operator==(const CardOpBinding&) const = default;
 };

@@ -189,7 +189,8 @@ std::string encode(const CardOpBinding& b) {
                "applied", b.applied ? "true" : "false")("newKeyId", b.new_key_id)(
                "newDiversification", b.new_diversification)(
                "newKeyVersion", std::to_string(b.new_key_version))("newKeyIds",
-                                                                   encode_list(b.new_key_ids))
+                                                                   encode_list(b.new_key_ids))(
+               "putKeySent", b.put_key_sent ? "true" : "false")("confirms", b.confirms)
         .text();
 }
 
@@ -205,6 +206,10 @@ CardOpBinding decode_card_op_binding(const std::string& text) {
     b.new_diversification = r.get("newDiversification");
     b.new_key_version = static_cast<std::uint8_t>(r.number("newKeyVersion", 127));
     b.new_key_ids = decode_list(r.get("newKeyIds"));
+    const std::string sent = r.get("putKeySent");
+    if (sent != "true" && sent != "false") r.fail("field putKeySent is not true or false");
+    b.put_key_sent = sent == "true";
+    b.confirms = r.get("confirms");
     r.done();
     return b;
 }

@@ -60,6 +60,7 @@ struct StartBody {
     std::optional<std::string> action_code;
     std::string new_key_id, new_diversification;  ///< rotate-keys
     std::optional<int> key_version;               ///< rotate-keys: the new version
+    std::string rotation;                         ///< confirm-keys: the rotate-keys' id
 };
 
 std::string string_of(const Object& o, const std::string& name, const std::string& field) {
@@ -81,7 +82,8 @@ StartBody parse_start(std::string_view text) {
     const auto op = parse_card_op(name);
     if (!op)
         bad("operation",
-            "must be \"lock\", \"unlock\", \"terminate\", \"list-contents\" or \"rotate-keys\"");
+            "must be \"lock\", \"unlock\", \"terminate\", \"list-contents\", \"rotate-keys\" or "
+            "\"confirm-keys\"");
     b.op = *op;
     if (o->has("seid")) b.seid = string_of(*o, "seid", "seid");
     if (o->has("actionCode")) b.action_code = string_of(*o, "actionCode", "actionCode");
@@ -107,9 +109,15 @@ StartBody parse_start(std::string_view text) {
     } else if (o->has("newIsdKey") || o->has("keyVersion")) {
         bad(o->has("newIsdKey") ? "newIsdKey" : "keyVersion", "is for rotate-keys only");
     }
+    if (b.op == CardOp::ConfirmKeys) {
+        if (!o->has("rotation")) bad("rotation", "is required: the id of a rotate-keys operation");
+        b.rotation = string_of(*o, "rotation", "rotation");
+    } else if (o->has("rotation")) {
+        bad("rotation", "is for confirm-keys only");
+    }
     for (const auto& [n, v] : *o)
         if (n != "operation" && n != "seid" && n != "actionCode" && n != "newIsdKey" &&
-            n != "keyVersion")
+            n != "keyVersion" && n != "rotation")
             bad(n, "is not a field of a card operation");
     return b;
 }
@@ -126,6 +134,8 @@ const char* file_of(CardOp op) {
             return "card-list-contents.json";
         case CardOp::RotateKeys:
             return "card-rotate-keys.json";
+        case CardOp::ConfirmKeys:
+            return "card-confirm-keys.json";
     }
     return "";
 }
@@ -147,7 +157,7 @@ CardOperations::CardOperations(SeTsmService& service, SeStore& store, const KmsC
     }
     m_port = std::make_unique<sp::KmsClientPort>(*m_kms);
     for (CardOp op : {CardOp::Lock, CardOp::Unlock, CardOp::Terminate, CardOp::ListContents,
-                      CardOp::RotateKeys}) {
+                      CardOp::RotateKeys, CardOp::ConfirmKeys}) {
         const std::string path = scripts_dir + "/" + file_of(op);
         try {
             auto s =
@@ -205,6 +215,13 @@ sp::OperationDriver CardOperations::driver(const CardOpBinding& b,
     }
     ks.i = ch.i;
     ks.key_version = ch.key_version;
+    if (b.op == CardOp::ConfirmKeys) {
+        // The rotation's new key set, as the card holds it if its PUT KEY was executed.
+        ks.enc = ks.mac = ks.dek = "";
+        ks.kmc = b.new_key_id;
+        ks.diversification = b.new_diversification;
+        ks.key_version = b.new_key_version;
+    }
     ks.aid = from_hex(product.isd_aid);
     ks.protocol = ch.protocol;
     keysets[kIsdKeyset] = ks;
@@ -218,6 +235,11 @@ sp::OperationDriver CardOperations::driver(const CardOpBinding& b,
         // reuses them.
         d.set_put_key_resolver([this, id](const script::PutKey&, const script::ScriptRun& run) {
             CardOpBinding cur = decode_card_op_binding(m_store.get(kBindings, id).value());
+            // From here PUT KEY may reach the card: a failure is uncertain (confirm-keys).
+            if (!cur.put_key_sent) {
+                cur.put_key_sent = true;
+                save(id, cur);
+            }
             if (cur.new_key_ids.size() == 3) return cur.new_key_ids;
             const auto kdd = run.variable("kdd");
             if (!kdd) throw KmsError(0, "no_kdd", "the card's key diversification data is unknown");
@@ -248,9 +270,14 @@ void CardOperations::settle(const sp::OperationRecord& r, CardOpBinding& b) {
                                          " is recorded " + std::string(card_state_name(se.state)));
             }
         }
-    } else if (b.op == CardOp::RotateKeys) {
+    } else if (b.op == CardOp::RotateKeys || b.op == CardOp::ConfirmKeys) {
         m_service.replace_isd_key(b.seid, b.new_key_id,
                                   *parse_diversification(b.new_diversification), b.new_key_version);
+        if (b.op == CardOp::ConfirmKeys) {  // the rotation is settled too
+            CardOpBinding rot = decode_card_op_binding(m_store.get(kBindings, b.confirms).value());
+            rot.applied = true;
+            save(b.confirms, rot);
+        }
     }
     b.applied = true;
     save(r.id, b);
@@ -279,6 +306,28 @@ CardOpsAnswer CardOperations::start(const std::optional<std::string>& path_seid,
     b.seid = se.seid;
     b.op = req.op;
     std::map<std::string, std::string, std::less<>> inputs{{"isdAid", product.isd_aid}};
+    if (req.op == CardOp::ConfirmKeys) {
+        const auto text =
+            req.rotation.size() <= 64 ? m_store.get(kBindings, req.rotation) : std::nullopt;
+        if (!text)
+            throw Error(ErrorCode::NotFound, "rotation: no operation '" + req.rotation + "'");
+        const CardOpBinding rot = decode_card_op_binding(*text);
+        if (rot.op != CardOp::RotateKeys || rot.seid != se.seid)
+            bad("rotation", "is not a rotate-keys of SE " + se.seid);
+        const auto rec = m_store.get(kOperations, req.rotation);
+        if (rot.applied || !rot.put_key_sent || !rec ||
+            sp::OperationRecord::from_json(*rec).waiting != sp::Waiting::Nothing)
+            throw Error(ErrorCode::WrongState,
+                        "rotation: " + req.rotation +
+                            (rot.applied         ? " is applied already"
+                             : !rot.put_key_sent ? " never sent PUT KEY: the card kept its keys"
+                                                 : " is still running"));
+        b.new_key_id = rot.new_key_id;
+        b.new_diversification = rot.new_diversification;
+        b.new_key_version = rot.new_key_version;
+        b.new_key_ids = rot.new_key_ids;
+        b.confirms = req.rotation;
+    }
     if (req.op == CardOp::RotateKeys) {
         if (ch.protocol != "SCP02")
             bad("newIsdKey.diversification",

@@ -45,9 +45,11 @@ class CardOperations {
 
     /// @p service and @p store must outlive the object. @p kms: kmsd's client settings (the
     /// instance's "kms"). @p scripts_dir: the folder holding card-lock.json, card-unlock.json,
-    /// card-terminate.json, card-list-contents.json and card-rotate-keys.json; each is loaded
-    /// and validated now. Throws Error(InvalidArgument) naming "kms" or "cardScripts" (and the
-    /// file) when the client cannot be set up or a script is missing or invalid.
+    /// card-terminate.json, card-list-contents.json, card-rotate-keys.json and
+    /// card-confirm-keys.json; each is loaded and validated now (and may open only the "isd"
+    /// key set; no `kms` or `load` step). Throws Error(InvalidArgument) naming "kms" or
+    /// "cardScripts" (and the file) when the client cannot be set up or a script is missing or
+    /// invalid.
     CardOperations(SeTsmService& service, SeStore& store, const KmsClientOptions& kms,
                    const std::string& scripts_dir, Log log);
     ~CardOperations();
@@ -55,13 +57,15 @@ class CardOperations {
     CardOperations& operator=(const CardOperations&) = delete;
 
     /// POST /ses/{seid}/operations (@p path_seid set) or POST /operations (the SEID in the
-    /// body): {"operation", "seid"?, "actionCode"?, "newIsdKey"?, "keyVersion"?}. Checks the SE
-    /// may run it (409 before any APDU), writes the binding, then the first action: 201
-    /// {"operation": id, "seq": 1, "action": {...}}.
+    /// body): {"operation", "seid"?, "actionCode"?, "newIsdKey"?, "keyVersion"? (rotate-keys),
+    /// "rotation"? (confirm-keys)}. Checks the SE may run it (409 before any APDU), writes the
+    /// binding, then the first action: 201 {"operation": id, "seq": 1, "action": {...}}.
     CardOpsAnswer start(const std::optional<std::string>& path_seid, std::string_view body);
     /// POST /operations/{id}/responses {"seq", "response"}: sp-tsm's retry rule (judge()).
     CardOpsAnswer respond(const std::string& id, std::string_view body);
-    /// GET /operations/{id}.
+    /// GET /operations/{id}: {"operation", "kind", "seid", "state", "seq", "action",
+    /// "outcome"?, "applied", "newIsdKey"? (rotate-keys)}; applies a confirmed result that a
+    /// crash left unapplied.
     CardOpsAnswer summary(const std::string& id);
     /// DELETE /operations/{id}: the run ends "cancelled" (an ended one keeps its outcome).
     CardOpsAnswer cancel(const std::string& id);

@@ -230,6 +230,32 @@ TEST_F(SeTsmCardOps, TheFrontsShapeListsTheCardsApplications) {
     EXPECT_EQ(card.se->life_cycle(), CardLifeCycle::Secured);
 }
 
+TEST_F(SeTsmCardOps, ListContentsFollowsMoreDataPages) {
+    // Twelve applications: more entries than one GET STATUS answer holds (the virtual SE sends
+    // at most 232 bytes, then 6310), so the script asks for the next occurrences (P2 03).
+    TestCard card;
+    card.se->install_purse(random_bytes(16), 1000, 0);
+    tsm::vse::VirtualSeState state = card.se->state();
+    const tsm::vse::Application purse = state.applications.at(0);
+    for (int n = 1; n < 12; ++n) {
+        tsm::vse::Application app = purse;
+        app.aid =
+            from_hex("A0000005591010FF" + std::string(n < 16 ? "0" : "") + "0123456789ABCDEF"[n]);
+        app.purse.reset();
+        state.applications.push_back(std::move(app));
+    }
+    card.se = std::make_unique<VirtualSe>(std::move(state));
+    start(kms_config());
+    register_se("A1B2C3D4E5F6000C", isd_kmc(card.key));
+    const HttpResponse r = card_op("A1B2C3D4E5F6000C", "list-contents", card);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(str(action(r), "outcome"), "success") << r.body;
+    const std::string apps = str(action(r)->getObject("variables"), "applications");
+    EXPECT_GT(apps.size() / 2, 232u) << apps;
+    EXPECT_NE(apps.find("4F09A0000005591010FFFF"), std::string::npos) << apps;
+    EXPECT_NE(apps.find("4F09A0000005591010FF0B"), std::string::npos) << apps;  // the last one
+}
+
 TEST_F(SeTsmCardOps, ARetryOfTheLastResponseIsAnsweredTheSame) {
     TestCard card;
     start(kms_config());

@@ -228,12 +228,33 @@ TEST(CardScripts, ListContentsCapturesTheWholeGetStatusAnswer) {
     none.feed_response(none.next().seq, from_hex("6A88"));
     EXPECT_EQ(std::get<Done>(none.next().what).outcome, "success");
     EXPECT_EQ(std::get<Done>(none.next().what).variables.at("applications").text(), "");
-    // 6310 (more data): not followed up, a clear failure rather than half a list.
+    // 6310 (more data, §11.4.2): GET STATUS [next occurrence] (P2 03) until 9000, the pages
+    // appended into one value.
     ScriptRun more(card_script("card-list-contents.json"), kIsd);
     select_and_open(more);
-    more.feed_response(more.next().seq, from_hex("E300"
+    more.feed_response(more.next().seq, from_hex("E30142"
                                                  "6310"));
-    EXPECT_EQ(std::get<Done>(more.next().what).outcome, "get-status-refused");
+    EXPECT_EQ(to_hex(std::get<SendApdu>(more.next().what).apdu), "80F24003024F0000");
+    more.feed_response(more.next().seq, from_hex("E30143"
+                                                 "6310"));
+    EXPECT_EQ(to_hex(std::get<SendApdu>(more.next().what).apdu), "80F24003024F0000");
+    more.feed_response(more.next().seq, from_hex("E30144"
+                                                 "9000"));
+    const Done& all = std::get<Done>(more.next().what);
+    EXPECT_EQ(all.outcome, "success");
+    EXPECT_EQ(all.variables.at("applications").text(), "E30142E30143E30144");
+    // More than one value (1024 bytes) of entries: a clear failure, not a truncated list.
+    ScriptRun many(card_script("card-list-contents.json"), kIsd);
+    select_and_open(many);
+    Bytes page(232, 0xE3);
+    page.push_back(0x63);
+    page.push_back(0x10);
+    std::string outcome;
+    for (int n = 0; n < 8 && outcome.empty(); ++n) {
+        many.feed_response(many.next().seq, page);
+        if (const auto* d = std::get_if<Done>(&many.next().what)) outcome = d->outcome;
+    }
+    EXPECT_EQ(outcome, "too-many-applications");
 }
 
 TEST(CardScripts, RotateKeysReadsTheKddAndPutsTheVersionsOfItsInputs) {
@@ -304,6 +325,22 @@ TEST(CardScripts, TheEngineRefusesMisusedRestAndVersionVariables) {
                         R"("onFail":"f"},)" +
                         end));
     EXPECT_NE(m.find("keyVersion"), std::string::npos) << m;
+    EXPECT_TRUE(refused(head +
+                        R"({"id":"x","kind":"capture","onFail":"f","fields":[)"
+                        R"({"name":"v","type":"hex","rest":true,"append":true}]},)" +
+                        end));  // appends to a value never set
+    EXPECT_TRUE(refused(head +
+                        R"({"id":"x","kind":"capture","onFail":"f","fields":[)"
+                        R"({"name":"v","type":"hex","length":2,"append":true}]},)" +
+                        end));
+    EXPECT_TRUE(refused(head +
+                        R"({"id":"x","kind":"capture","onFail":"f","fields":[)"
+                        R"({"name":"v","type":"u8","sw":true}]},)" +
+                        end));
+    EXPECT_TRUE(refused(head +
+                        R"({"id":"x","kind":"capture","onFail":"f","fields":[)"
+                        R"({"name":"v","type":"u16","sw":true,"offset":1}]},)" +
+                        end));
     EXPECT_TRUE(refused(head + channel +
                         R"({"id":"p","kind":"put-key","keys":["k"],"keyVersion":"${nope}",)"
                         R"("onFail":"f"},)" +

@@ -136,6 +136,10 @@ std::vector<int> uses(const Step& s) {
         case StepKind::Kms:
             add(template_vars(s.input));
             break;
+        case StepKind::Capture:
+            for (const auto& c : s.fields)
+                if (c.append) out.push_back(c.var);  // appends to a value set before
+            break;
         case StepKind::PutKey:
             add(template_vars(s.key_version_var));
             add(template_vars(s.replace_version_var));
@@ -526,6 +530,14 @@ Script compile_script(ScriptSpec spec) {
                 check_outcome(s, s.on_fail, "onFail");
                 for (auto& c : s.fields) {
                     const std::size_t width = var_type_width(c.type);
+                    if (c.sw) {
+                        if (c.type != VarType::U16)
+                            refuse_step(s, "field '" + c.name + "': sw is a u16");
+                        c.var = declare_set_variable(sc, s, c.name, c.type, VarOrigin::Capture);
+                        continue;
+                    }
+                    if (c.append && !c.rest)
+                        refuse_step(s, "field '" + c.name + "': append needs rest");
                     if (c.rest) {
                         if (c.type != VarType::Hex || c.length)
                             refuse_step(s, "field '" + c.name +

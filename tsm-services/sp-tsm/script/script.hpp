@@ -115,6 +115,12 @@ struct CaptureField {
     /// A `hex` field with "rest": true takes the response data from `offset` to its end
     /// (0..1024 bytes; longer ends the run with the step's onFail); `length` must be absent.
     bool rest = false;
+    /// With rest: appended to the variable's value instead of replacing it (the pages of a
+    /// GET STATUS answered 6310); the variable must be set on every path before.
+    bool append = false;
+    /// A `u16` field with "sw": true takes the response's SW1 SW2 (no offset, length or rest),
+    /// so a branch can follow a status word that an `expect` accepted (6310: more data).
+    bool sw = false;
     int var = -1;  ///< resolved by compile_script()
 };
 

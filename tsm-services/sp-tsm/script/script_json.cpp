@@ -169,7 +169,7 @@ Step read_step(const Var& v, std::size_t index) {
             for (std::size_t i = 0; i < a->size(); ++i) {
                 const Fields c =
                     Fields::object_of(a->get(static_cast<unsigned>(i)), f.where(), "a field");
-                c.only({"name", "type", "offset", "length", "rest"});
+                c.only({"name", "type", "offset", "length", "rest", "append", "sw"});
                 CaptureField cf;
                 cf.name = c.string("name", 64);
                 cf.type = type_field(c, "type");
@@ -177,6 +177,10 @@ Step read_step(const Var& v, std::size_t index) {
                 if (auto n = c.opt_uint("length", kMaxValueBytes))
                     cf.length = static_cast<std::size_t>(*n);
                 cf.rest = c.opt_bool("rest");
+                cf.append = c.opt_bool("append");
+                cf.sw = c.opt_bool("sw");
+                if (cf.sw && (c.has("offset") || c.has("length") || cf.rest))
+                    refuse(c.where(), "'sw' takes no offset, length or rest");
                 s.fields.push_back(std::move(cf));
             }
             s.on_fail = f.string("onFail", 64);

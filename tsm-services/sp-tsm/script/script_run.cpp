@@ -213,13 +213,19 @@ void ScriptRun::run() {
             }
             case StepKind::Capture: {
                 for (const auto& f : s.fields) {
+                    if (f.sw) {
+                        set_var(f.var, Bytes{static_cast<std::uint8_t>(m_sw >> 8),
+                                             static_cast<std::uint8_t>(m_sw & 0xFF)});
+                        continue;
+                    }
                     if (f.rest) {  // the data from offset to the end, at most one value
-                        if (f.offset > m_response_data.size() ||
-                            m_response_data.size() - f.offset > kMaxValueBytes)
-                            return finish(s.on_fail);
-                        set_var(f.var, Bytes(m_response_data.begin() +
-                                                 static_cast<std::ptrdiff_t>(f.offset),
-                                             m_response_data.end()));
+                        if (f.offset > m_response_data.size()) return finish(s.on_fail);
+                        Bytes v = f.append ? *m_vars[static_cast<std::size_t>(f.var)] : Bytes{};
+                        v.insert(v.end(),
+                                 m_response_data.begin() + static_cast<std::ptrdiff_t>(f.offset),
+                                 m_response_data.end());
+                        if (v.size() > kMaxValueBytes) return finish(s.on_fail);
+                        set_var(f.var, std::move(v));
                         continue;
                     }
                     if (f.offset + *f.length > m_response_data.size()) return finish(s.on_fail);

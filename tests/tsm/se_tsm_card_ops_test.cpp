@@ -477,6 +477,15 @@ TEST_F(SeTsmCardOps, ARotationWhoseEndIsUncertainIsConfirmedOnTheCard) {
                    R"({"operation":"confirm-keys","rotation":"0123"})")
                   .status,
               404);
+    for (const char* rotation : {"", "..", "a b", "%2F"})
+        EXPECT_EQ(
+            post("/se/ses/A1B2C3D4E5F6000B/operations",
+                 std::string(R"({"operation":"confirm-keys","rotation":")") + rotation + "\"}")
+                .status,
+            404)
+            << rotation;
+    EXPECT_EQ(get("/se/operations/not-an-id").status, 404);
+    EXPECT_EQ(post("/se/operations/ZZ/responses", R"({"seq":1,"response":"9000"})").status, 404);
 }
 
 TEST_F(SeTsmCardOps, WithoutKmsTheRoutesAnswer503) {

@@ -46,6 +46,13 @@ std::string json_string(const std::string& s) {
     return t.substr(5, t.size() - 6);
 }
 
+/// Operation ids are 32 hex digits (new_id()); anything else is no operation, and never
+/// reaches the store as a key (an empty or odd key is the store's TSM_STORE_INVALID).
+bool plausible_id(const std::string& id) {
+    return !id.empty() && id.size() <= 64 &&
+           id.find_first_not_of("0123456789ABCDEFabcdef") == std::string::npos;
+}
+
 std::string new_id() {
     std::random_device rd;
     Bytes b(16);
@@ -178,7 +185,7 @@ CardOperations::CardOperations(SeTsmService& service, SeStore& store, const KmsC
 CardOperations::~CardOperations() = default;
 
 CardOperations::Loaded CardOperations::load(const std::string& id) {
-    if (id.empty() || id.size() > 64) throw Error(ErrorCode::NotFound, "no operation");
+    if (!plausible_id(id)) throw Error(ErrorCode::NotFound, "no such operation");
     const auto rec = m_store.get(kOperations, id);
     const auto bind = m_store.get(kBindings, id);
     if (!rec || !bind) throw Error(ErrorCode::NotFound, "no operation '" + id + "'");
@@ -308,9 +315,8 @@ CardOpsAnswer CardOperations::start(const std::optional<std::string>& path_seid,
     std::map<std::string, std::string, std::less<>> inputs{{"isdAid", product.isd_aid}};
     if (req.op == CardOp::ConfirmKeys) {
         const auto text =
-            req.rotation.size() <= 64 ? m_store.get(kBindings, req.rotation) : std::nullopt;
-        if (!text)
-            throw Error(ErrorCode::NotFound, "rotation: no operation '" + req.rotation + "'");
+            plausible_id(req.rotation) ? m_store.get(kBindings, req.rotation) : std::nullopt;
+        if (!text) throw Error(ErrorCode::NotFound, "rotation: no such operation");
         const CardOpBinding rot = decode_card_op_binding(*text);
         if (rot.op != CardOp::RotateKeys || rot.seid != se.seid)
             bad("rotation", "is not a rotate-keys of SE " + se.seid);

@@ -170,6 +170,8 @@ for p in sp-tsm se-tsm front; do
     --cert-out "$demo/pki/$p.crt" --token-out "$demo/pki/$p.token" >&3
 done
 kmsctl policy set sp-tsm --keys 'sp/*' --operation gp,mac >&3
+# se-tsm's card operations: the card's ISD key, and the key sets a rotate-keys makes (se/*).
+kmsctl policy set se-tsm --keys 'sp/isd-*,se/*' --operation gp >&3
 # The wallet: a phone's client certificate (the demo's tsmd processes all ask for one).
 csr wallet-alice
 kmsctl ca issue --csr-file "$demo/pki/wallet-alice.csr" --profile client \
@@ -240,11 +242,15 @@ cat >"$demo/tsmd-front.json" <<JSON
   {"instance": "se", "library": "$build/tsm-services/se-tsm/libse_tsm.so",
    "config": {"sync": {"targets": ["https://127.0.0.1:$sp1_port/sp", "https://127.0.0.1:$sp2_port/sp"],
                        "ca": "$ca", "certificate": "$demo/pki/se-tsm.crt",
-                       "key": "$demo/pki/se-tsm.key"}}},
+                       "key": "$demo/pki/se-tsm.key"},
+              "kms": {"url": "$kms_url", "ca": "$ca", "certificate": "$demo/pki/se-tsm.crt",
+                      "key": "$demo/pki/se-tsm.key"}}},
   {"instance": "front", "library": "$build/tsm-services/front/libtsm_front.so",
    "config": {
      "routes": {
-       "se.loss-report": {"path": "/loss-reports", "instances": ["https://127.0.0.1:$front_port/se"]}},
+       "se.loss-report": {"path": "/loss-reports", "instances": ["https://127.0.0.1:$front_port/se"]},
+       "se.card-op": {"path": "/operations", "operation": true,
+                      "instances": ["https://127.0.0.1:$front_port/se"]}},
      "registrars": ["sp-tsm", "se-tsm"],
      "upstreamTls": {"ca": "$ca", "certificate": "$demo/pki/front.crt", "key": "$demo/pki/front.key"},
      "healthCheck": {"intervalMs": 500}}}]}
@@ -270,9 +276,14 @@ se() {  # se METHOD PATH [BODY]: an admin call to se-tsm with se-tsm's own certi
 se POST /products '{"id": "dev-card", "vendor": "Demo", "chipModel": "virtual-se", "gpVersion": "2.2",
   "scp02": ["55"], "scp03": [], "isdAid": "A000000151000000", "diversification": "none",
   "defaultKeyVersion": 32}'
+# isdKey: the dev card's three static ISD keys as loaded by the ceremonies above, for se-tsm's
+# card operations (docs/se-tsm.md, "Card operations").
 se POST /ses "{\"seid\": \"$seid\", \"cplc\": \"$(printf 'A1B2C3D4E5F60001%.0s' 1 2 3 4 5)0000\",
-  \"productId\": \"dev-card\", \"isdKey\": {\"keyId\": \"$isd_enc\", \"diversification\": \"none\"},
+  \"productId\": \"dev-card\", \"isdKey\": {\"enc\": \"$isd_enc\", \"mac\": \"$isd_mac\", \"dek\": \"$isd_dek\"},
   \"owner\": \"alice\"}"
+# The dev card leaves the factory SECURED (lifeCycle 0F): the record follows it.
+se POST "/ses/$seid/lifecycle" '{"state": "INITIALIZED"}'
+se POST "/ses/$seid/lifecycle" '{"state": "SECURED"}'
 se PUT "/ses/$seid/attributes/transit" '{"valid": true}'
 
 cat >"$demo/env.sh" <<ENV
@@ -299,6 +310,8 @@ The demo runs (logs in $demo/logs). In another terminal:
   wallet card pay --amount 200       # a merchant debits the card directly
   wallet report-loss --owner alice   # flow B: se-tsm invalidates the card, sp-tsm learns it
   wallet topup --amount 500          # refused now: product_attribute_invalid (exit 2)
+  wallet card-op list                # se-tsm: GET STATUS of the card's applications
+  wallet card-op lock                # se-tsm: SET STATUS CARD_LOCKED (then card-op unlock)
 
 Add --verbose to see every APDU.
 TEXT

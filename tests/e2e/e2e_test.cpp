@@ -452,5 +452,25 @@ TEST_F(E2e, LossReportStopsTopupsOnTheCard) {
     EXPECT_EQ(pay_more.rc, 3) << pay_more.out;
 }
 
+TEST_F(E2e, CardOperationsGoThroughTheFrontToSeTsm) {
+    // se-tsm's card operations (actionCode se.card-op, docs/se-tsm.md): the wallet relays SELECT,
+    // the secure channel opened by kmsd and SET STATUS / GET STATUS to the card.
+    const Ran list = wallet({"card-op", "list"});
+    ASSERT_EQ(list.rc, 0) << list.out;
+    EXPECT_NE(list.out.find("4F09A0000005591010FFFF"), std::string::npos) << list.out;
+    const Ran lock = wallet({"card-op", "lock"});
+    ASSERT_EQ(lock.rc, 0) << lock.out;
+    EXPECT_NE(lock.out.find("success"), std::string::npos) << lock.out;
+    const Ran again = wallet({"card-op", "lock"});  // refused before any APDU
+    EXPECT_EQ(again.rc, 2) << again.out;
+    EXPECT_NE(again.out.find("wrong_state"), std::string::npos) << again.out;
+    EXPECT_NE(wallet({"card", "pay", "--amount", "1"}).rc, 0);  // a locked card serves no app
+    EXPECT_EQ(wallet({"card-op", "unlock"}).rc, 0);
+    EXPECT_EQ(wallet({"card-op", "terminate"}).rc, 0);
+    const Ran after = wallet({"card-op", "list"});
+    EXPECT_EQ(after.rc, 2) << after.out;
+    EXPECT_NE(after.out.find("TERMINATED"), std::string::npos) << after.out;
+}
+
 }  // namespace
 }  // namespace kms::test

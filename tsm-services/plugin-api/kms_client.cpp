@@ -271,6 +271,24 @@ GpPutKey KmsClient::gp_put_key(const std::string& session, const std::vector<std
     return out;
 }
 
+GpDiversified KmsClient::gp_diversify(const std::string& kmc, const std::string& diversification,
+                                      ByteView kdd, const std::string& name) {
+    Object body;
+    body.set("kmc", checked_id(kmc, "key id"));
+    body.set("diversification", diversification);
+    body.set("kdd", to_hex(kdd));
+    body.set("name", name);
+    auto o = m_impl->call("POST", "/v1/gp/keys/diversify", text_of(body), 201);
+    GpDiversified out;
+    for (auto [role, id] : {std::pair{"enc", &out.enc}, {"mac", &out.mac}, {"dek", &out.dek}}) {
+        const auto k = o->getObject(role);
+        if (!k || !k->has("id"))
+            throw KmsError(201, "bad_answer", std::string("kmsd's diversify answer lacks ") + role);
+        *id = k->getValue<std::string>("id");
+    }
+    return out;
+}
+
 GpPutKeyVerified KmsClient::gp_put_key_verify(const std::string& session, ByteView response) {
     Object body;
     body.set("response", to_hex(response));

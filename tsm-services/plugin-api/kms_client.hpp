@@ -73,6 +73,11 @@ struct GpPutKeyVerified {
     std::vector<Bytes> kcvs;
 };
 
+/// POST /v1/gp/keys/diversify: the three new keys' ids.
+struct GpDiversified {
+    std::string enc, mac, dek;
+};
+
 struct MacResult {
     Bytes mac;
     int version = 0;  ///< the key version that computed it
@@ -118,6 +123,16 @@ class KmsClient {
     /// invalid_argument (another status word or length), 409 wrong_state (no PUT KEY waits; the
     /// expectation is consumed by the first verify, successful or not).
     GpPutKeyVerified gp_put_key_verify(const std::string& session, ByteView response);
+
+    /// POST /v1/gp/keys/diversify: kmsd derives a card's static key set from the master key
+    /// @p kmc (DES3-2K, usage derive, "gp" in the plugin's policy) with @p diversification
+    /// ("VISA2" or "EMV-CPS11") over the card's 10-byte key diversification data @p kdd, and
+    /// stores it as three new exportable keys named @p name + "-enc", "-mac", "-dek" (the DEK
+    /// trusted, usage wrap). Returns their key ids. Throws KmsError: 400 (a diversification, a
+    /// kdd or a master key kmsd does not take), 403 (policy: it must cover the new names too),
+    /// 404, 409 (a name taken), 0 unreachable.
+    GpDiversified gp_diversify(const std::string& kmc, const std::string& diversification,
+                               ByteView kdd, const std::string& name);
 
     // ---- key operations
     /// POST /v1/keys/{id}/mac; @p algorithm "AES-CMAC" or "DES3-RETAIL".

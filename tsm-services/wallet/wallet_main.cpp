@@ -49,6 +49,9 @@ Commands:
   lock | unlock --seid HEX --product ID          lock or unlock the purse on the card (transit.lock, ...)
   delete --seid HEX --product ID                delete the purse and its package (transit.delete)
   report-loss --owner ID                        report the loss of every SE of a user (se.loss-report)
+  card-op lock|unlock|terminate|list|rotate-keys|confirm-keys --seid HEX   a card operation
+        [--new-kmc ID --diversification VISA2|EMV-CPS11] [--key-version N] [--rotation ID]
+                                                on the SE's ISD through se-tsm (se.card-op)
   run --action-code CODE [--body JSON]          start any operation and relay its APDUs
   card atr                                      the card's ATR
   card apdu HEX...                              send APDUs to the card as they are
@@ -104,6 +107,7 @@ const std::map<std::string, std::vector<std::string>>& command_options() {
         {"unlock", {"seid", "product", "isd-aid"}},
         {"balance", {"seid", "product", "aid"}},
         {"report-loss", {"owner"}},
+        {"card-op", {"seid", "new-kmc", "diversification", "key-version", "rotation"}},
         {"run", {"body"}},
         {"card", {"amount", "aid"}},
         {"readers", {}},
@@ -253,6 +257,23 @@ std::string start_body(const Args& a, const std::string& command) {
         body.set("seid", hex_option(a, "seid", env_or(a, "seid", "WALLET_SEID")));
         body.set("productId", product_of(a));
         body.set("variables", vars);
+    } else if (command == "card-op") {
+        // se-tsm's card operations (docs/se-tsm.md, "Card operations"): the SEID in the body.
+        code = "se.card-op";
+        const std::string op = a.words.size() > 1 ? a.words[1] : "";
+        if (op != "lock" && op != "unlock" && op != "terminate" && op != "list" &&
+            op != "rotate-keys" && op != "confirm-keys")
+            throw UsageError("card-op: lock, unlock, terminate, list, rotate-keys or confirm-keys");
+        body.set("seid", hex_option(a, "seid", env_or(a, "seid", "WALLET_SEID")));
+        body.set("operation", op == "list" ? "list-contents" : op);
+        if (op == "rotate-keys") {
+            Poco::JSON::Object key;
+            key.set("keyId", a.need("new-kmc"));
+            key.set("diversification", a.get("diversification").value_or("VISA2"));
+            body.set("newIsdKey", key);
+            if (a.get("key-version")) body.set("keyVersion", number(a, "key-version", 127));
+        }
+        if (op == "confirm-keys") body.set("rotation", a.need("rotation"));
     } else if (command == "report-loss") {
         code = "se.loss-report";
         body.set("owner", a.need("owner"));
@@ -382,7 +403,8 @@ int run(int argc, char** argv) {
         if (!card) throw UsageError("card: --card HOST:PORT or --reader NAME is required");
         return card_command(a, *card);
     }
-    if (a.words.size() > 1) throw UsageError("unexpected argument '" + a.words[1] + "'");
+    if (a.words.size() > (command == "card-op" ? 2 : 1))
+        throw UsageError("unexpected argument '" + a.words.back() + "'");
     const std::string body = start_body(a, command);  // usage errors before anything is sent
     if (!card && command != "report-loss" && command != "run")
         throw UsageError(command + ": --card HOST:PORT or --reader NAME is required");

@@ -204,5 +204,46 @@ TEST_F(InstallDriver, WithoutTheCatalogueALoadEndsLoadFileUnavailable) {
     EXPECT_EQ(kms.closed, std::vector<std::string>{"s1"});
 }
 
+TEST_F(InstallDriver, AMasterKeySetTheProtocolAndPerOperationPutKeyKeysReachKmsd) {
+    // se-tsm's use of the driver: the key set is a master key with its diversification and
+    // decides the protocol; a resolver gives the put-key's keys for this run only.
+    KeySet master;
+    master.kmc = "k-kmc";
+    master.diversification = "VISA2";
+    master.i = 0x15;
+    master.key_version = 0x20;
+    master.protocol = "SCP03";
+    const std::map<std::string, KeySet> sets{{"sp-transit-scp", master}};
+    OperationDriver d{kms, keys, sets, [this](const std::string& m) { warnings.push_back(m); },
+                      &catalogue};
+    std::vector<std::string> asked;
+    d.set_put_key_resolver([&](const script::PutKey& p, const ScriptRun& run) {
+        asked = p.keys;
+        EXPECT_EQ(run.variable("isdAid")->text(), "A000000151000000");
+        return std::vector<std::string>{"k-made-for-this-run"};
+    });
+    run_to_put_key(d);
+    EXPECT_EQ(kms.opened.kmc, "k-kmc");
+    EXPECT_EQ(kms.opened.diversification, "VISA2");
+    EXPECT_EQ(kms.opened.protocol, "SCP03");
+    EXPECT_EQ(kms.opened.i, 0x15);
+    EXPECT_TRUE(kms.opened.enc.empty() && kms.opened.mac.empty() && kms.opened.dek.empty());
+    EXPECT_EQ(asked, std::vector<std::string>{"sp-transit-credit-mac"});
+    EXPECT_EQ(kms.calls.back(), "put-key s1 k-made-for-this-run 112 0 1");
+    EXPECT_EQ(r.waiting, Waiting::PutKeyResponse);
+
+    // A resolver that cannot make the keys ends the step's onFail, like a kmsd refusal.
+    OperationDriver failing{kms, keys, sets,
+                            [this](const std::string& m) { warnings.push_back(m); }, &catalogue};
+    failing.set_put_key_resolver(
+        [](const script::PutKey&, const ScriptRun&) -> std::vector<std::string> {
+            throw KmsError(409, "conflict", "name taken");
+        });
+    run_to_put_key(failing);
+    EXPECT_EQ(r.waiting, Waiting::Nothing);
+    EXPECT_EQ(r.outcome, "put-key-refused");
+    EXPECT_EQ(kms.closed.back(), "s1");
+}
+
 }  // namespace
 }  // namespace kms::tsm::sp

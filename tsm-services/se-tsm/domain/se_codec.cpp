@@ -174,11 +174,44 @@ std::string encode(const Product& p) {
 }
 
 std::string encode(const SecureElement& se) {
-    return Writer("se")("seid", se.seid)("cplc", se.cplc)("productId", se.product_id)(
-               "isdKeyId", se.isd_key_id)("isdDiversification",
-                                          diversification_name(se.isd_diversification))(
-               "state", card_state_name(se.state))("owner", se.owner)
+    Writer w = Writer("se");
+    w("seid", se.seid)("cplc", se.cplc)("productId", se.product_id)("isdKeyId", se.isd_key_id)(
+        "isdDiversification", diversification_name(se.isd_diversification))(
+        "state", card_state_name(se.state))("owner", se.owner);
+    // Written only when set, so records of SEs without them stay as before.
+    if (se.isd_key_version != 0) w("isdKeyVersion", std::to_string(se.isd_key_version));
+    if (!se.isd_enc.empty()) w("isdEnc", se.isd_enc)("isdMac", se.isd_mac)("isdDek", se.isd_dek);
+    return w.text();
+}
+
+std::string encode(const CardOpBinding& b) {
+    return Writer("card-op")("seid", b.seid)("operation", card_op_name(b.op))(
+               "applied", b.applied ? "true" : "false")("newKeyId", b.new_key_id)(
+               "newDiversification", b.new_diversification)(
+               "newKeyVersion", std::to_string(b.new_key_version))("newKeyIds",
+                                                                   encode_list(b.new_key_ids))(
+               "putKeySent", b.put_key_sent ? "true" : "false")("confirms", b.confirms)
         .text();
+}
+
+CardOpBinding decode_card_op_binding(const std::string& text) {
+    Reader r(text, "card-op");
+    CardOpBinding b;
+    b.seid = r.get("seid");
+    b.op = parsed<CardOp>(r, "operation", parse_card_op);
+    const std::string applied = r.get("applied");
+    if (applied != "true" && applied != "false") r.fail("field applied is not true or false");
+    b.applied = applied == "true";
+    b.new_key_id = r.get("newKeyId");
+    b.new_diversification = r.get("newDiversification");
+    b.new_key_version = static_cast<std::uint8_t>(r.number("newKeyVersion", 127));
+    b.new_key_ids = decode_list(r.get("newKeyIds"));
+    const std::string sent = r.get("putKeySent");
+    if (sent != "true" && sent != "false") r.fail("field putKeySent is not true or false");
+    b.put_key_sent = sent == "true";
+    b.confirms = r.get("confirms");
+    r.done();
+    return b;
 }
 
 std::string encode(const Attribute& a) {
@@ -222,6 +255,17 @@ SecureElement decode_se(const std::string& text) {
         parsed<Diversification>(r, "isdDiversification", parse_diversification);
     se.state = parsed<CardState>(r, "state", parse_card_state);
     se.owner = r.get("owner");
+    if (const auto enc = r.optional("isdEnc")) {
+        se.isd_enc = *enc;
+        se.isd_mac = r.get("isdMac");
+        se.isd_dek = r.get("isdDek");
+    }
+    if (const auto kv = r.optional("isdKeyVersion")) {
+        auto [p, ec] = std::from_chars(kv->data(), kv->data() + kv->size(), se.isd_key_version);
+        if (ec != std::errc() || p != kv->data() + kv->size() || se.isd_key_version < 1 ||
+            se.isd_key_version > 127)
+            r.fail("field isdKeyVersion is not 1 to 127");
+    }
     r.done();
     return revalidated(se, r);
 }

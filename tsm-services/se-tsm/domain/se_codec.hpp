@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "card_op.hpp"
 #include "se_model.hpp"
 
 namespace kms::tsm::se {
@@ -20,6 +21,10 @@ Product decode_product(const std::string& text);
 SecureElement decode_se(const std::string& text);
 Attribute decode_attribute(const std::string& text);
 OutboxEntry decode_outbox_entry(const std::string& text);
+
+/// A card operation's binding ("se-tsm/1 card-op").
+std::string encode(const CardOpBinding& b);
+CardOpBinding decode_card_op_binding(const std::string& text);
 
 /// A list of names (SEIDs, product ids), one per line; "" is the empty list.
 std::string encode_list(const std::vector<std::string>& names);

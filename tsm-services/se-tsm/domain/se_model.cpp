@@ -159,8 +159,26 @@ void validate(SecureElement& se) {
     // The CPLC data object (GET DATA tag 9F7F) is 42 bytes.
     se.cplc = normalize_hex("cplc", se.cplc, 42, 42);
     check_id("productId", se.product_id);
-    check_text("isdKey.keyId", se.isd_key_id);
+    const bool statics = !se.isd_enc.empty() || !se.isd_mac.empty() || !se.isd_dek.empty();
+    if (statics) {
+        if (!se.isd_key_id.empty())
+            throw Error(ErrorCode::InvalidArgument,
+                        "isdKey: give keyId, or enc, mac and dek, not both");
+        check_text("isdKey.enc", se.isd_enc);
+        check_text("isdKey.mac", se.isd_mac);
+        check_text("isdKey.dek", se.isd_dek);
+    } else {
+        check_text("isdKey.keyId", se.isd_key_id);
+    }
     check_owner("owner", se.owner);
+    if (se.isd_key_version < 0 || se.isd_key_version > 127)
+        throw Error(ErrorCode::InvalidArgument, "isdKey.keyVersion must be 1 to 127");
+}
+
+void validate_isd_key(const SecureElement& se) {
+    if (!se.isd_enc.empty() && se.isd_diversification != Diversification::None)
+        throw Error(ErrorCode::InvalidArgument,
+                    "isdKey.diversification must be \"none\" with static keys enc, mac, dek");
 }
 
 }  // namespace kms::tsm::se

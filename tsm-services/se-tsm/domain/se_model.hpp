@@ -57,8 +57,15 @@ struct SecureElement {
     std::string product_id;
     std::string isd_key_id;  ///< the KMS master key the ISD keys come from (a key id)
     Diversification isd_diversification = Diversification::None;
+    /// Instead of isd_key_id, with diversification "none": the ISD's three static keys (KMS key
+    /// ids of ENC, MAC, DEK), as a card whose keys were loaded by ceremony. Empty otherwise;
+    /// exactly one of isd_key_id and these is set (validate_isd_key()).
+    std::string isd_enc, isd_mac, isd_dek;
     CardState state = CardState::OpReady;
     std::string owner;  ///< user id, 1..128 of A-Z a-z 0-9 . _ @ + -
+    /// The ISD key set's version on the card, 1..127; 0 until a rotate-keys operation sets it
+    /// (then the product's defaultKeyVersion is the card's).
+    int isd_key_version = 0;
 
     bool operator==(const SecureElement&) const = default;
 };
@@ -112,5 +119,8 @@ std::string normalize_hex(std::string_view field, std::string_view value, std::s
 /// Normalizes hex fields and checks every field of @p p.
 void validate(Product& p);
 void validate(SecureElement& se);
+/// The ISD key rule, once the diversification is known: either isdKey.keyId, or isdKey.enc,
+/// .mac and .dek (then the diversification must be "none"). InvalidArgument naming the field.
+void validate_isd_key(const SecureElement& se);
 
 }  // namespace kms::tsm::se

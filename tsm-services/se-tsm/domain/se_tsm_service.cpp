@@ -73,8 +73,11 @@ SecureElement SeTsmService::register_se(SecureElement se,
     const std::optional<std::string> product = m_store.get(kProducts, se.product_id);
     if (!product)
         throw Error(ErrorCode::NotFound, "productId: no product with id " + se.product_id);
-    se.isd_diversification =
-        diversification ? *diversification : decode_product(*product).diversification;
+    // Static keys are not diversified: their default is "none", not the product's method.
+    se.isd_diversification = diversification       ? *diversification
+                             : !se.isd_enc.empty() ? Diversification::None
+                                                   : decode_product(*product).diversification;
+    validate_isd_key(se);
     if (m_store.get(kSes, se.seid))
         throw Error(ErrorCode::Conflict, "the SE " + se.seid + " is registered already");
     append_to_list(kOwners, se.owner, se.seid);
@@ -112,6 +115,21 @@ SecureElement SeTsmService::change_state(const std::string& seid, CardState to) 
             queue(se.seid, product, false, kEventTerminated);
         }
     }
+    return se;
+}
+
+SecureElement SeTsmService::replace_isd_key(const std::string& seid, const std::string& key_id,
+                                            Diversification diversification, int key_version) {
+    std::lock_guard lock(m_mutex);
+    SecureElement se = load_se(seid);
+    se.isd_key_id = key_id;
+    se.isd_enc.clear();
+    se.isd_mac.clear();
+    se.isd_dek.clear();
+    se.isd_diversification = diversification;
+    se.isd_key_version = key_version;
+    validate(se);
+    m_store.put(kSes, se.seid, encode(se));
     return se;
 }
 

@@ -62,6 +62,12 @@ class SeTsmService {
     /// (event "terminated"): a terminated card serves no product.
     SecureElement change_state(const std::string& seid, CardState to);
 
+    /// Records the SE's new ISD key set after a rotate-keys the card confirmed: the master key
+    /// @p key_id with @p diversification, at @p key_version (1..127). InvalidArgument naming
+    /// the field; NotFound for an unknown SE.
+    SecureElement replace_isd_key(const std::string& seid, const std::string& key_id,
+                                  Diversification diversification, int key_version);
+
     /// Sets the attribute of (seid, product) and queues one outbox entry (event
     /// "attribute-set") with the new value, also when the value did not change. NotFound for an
     /// unknown SE; WrongState for valid=true on a TERMINATED SE.

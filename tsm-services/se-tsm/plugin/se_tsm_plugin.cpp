@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "card_ops.hpp"
 #include "domain/error.hpp"
 #include "outbox_delivery.hpp"
 #include "plugin-api/tsm_plugin.h"
@@ -68,6 +69,7 @@ struct Instance {
     HostStore store;
     SeTsmService service;
     std::unique_ptr<OutboxDelivery> delivery;  ///< with a "sync" configuration only
+    std::unique_ptr<CardOperations> card_ops;  ///< with a "kms" configuration only
     /// With a "front" configuration; last, so destroyed first (deregistered before the rest).
     std::unique_ptr<registrar::Registrar> registrar;
 };
@@ -186,8 +188,15 @@ Object to_json(const SecureElement& se) {
     o.set("cplc", se.cplc);
     o.set("productId", se.product_id);
     Object key(Poco::JSON_PRESERVE_KEY_ORDER);
-    key.set("keyId", se.isd_key_id);
+    if (se.isd_enc.empty()) {
+        key.set("keyId", se.isd_key_id);
+    } else {
+        key.set("enc", se.isd_enc);
+        key.set("mac", se.isd_mac);
+        key.set("dek", se.isd_dek);
+    }
     key.set("diversification", std::string(diversification_name(se.isd_diversification)));
+    if (se.isd_key_version != 0) key.set("keyVersion", se.isd_key_version);  // after rotate-keys
     o.set("isdKey", key);
     o.set("state", std::string(card_state_name(se.state)));
     o.set("owner", se.owner);
@@ -240,8 +249,17 @@ Answer post_se(SeTsmService& s, const Object& b) {
     se.owner = string_field(b, "owner");
     if (!b.has("isdKey") || b.isNull("isdKey")) bad("isdKey is required");
     Object::Ptr key = b.getObject("isdKey");
-    if (!key) bad("isdKey must be an object {\"keyId\", \"diversification\"}");
-    se.isd_key_id = string_field(*key, "keyId", "isdKey.");
+    if (!key)
+        bad("isdKey must be an object {\"keyId\", \"diversification\"} or {\"enc\", \"mac\", "
+            "\"dek\"}");
+    if (key->has("keyId") || !(key->has("enc") || key->has("mac") || key->has("dek"))) {
+        se.isd_key_id = string_field(*key, "keyId", "isdKey.");
+    }
+    if (key->has("enc") || key->has("mac") || key->has("dek")) {
+        se.isd_enc = string_field(*key, "enc", "isdKey.");
+        se.isd_mac = string_field(*key, "mac", "isdKey.");
+        se.isd_dek = string_field(*key, "dek", "isdKey.");
+    }
     std::optional<Diversification> d;
     if (auto text = optional_string(*key, "diversification", "isdKey."))
         d = diversification_field("isdKey.diversification", *text);
@@ -270,11 +288,37 @@ std::uint64_t seq_segment(const std::string& text) {
 
 std::string error_body(std::string_view error, const std::string& message);
 
-Answer route(SeTsmService& s, const tsm_request& req) {
+/// The card operation routes: POST /ses/{seid}/operations, POST /operations (the front's
+/// shape: the SEID in the body), POST /operations/{id}/responses, GET and DELETE
+/// /operations/{id}. 503 kms_unavailable without a "kms" configuration.
+Answer card_route(Instance& in, const tsm_request& req, const std::vector<std::string>& p) {
+    const std::string method = req.method;
+    const std::string_view body(req.body, req.body_size);
+    if (!in.card_ops)
+        return {503, error_body("kms_unavailable",
+                                "card operations need the instance's kms configuration")};
+    CardOpsAnswer a{
+        405, error_body("method_not_allowed",
+                        method + " is not allowed on " + std::string(req.path).substr(0, 100))};
+    if (p[0] == "ses" && method == "POST") a = in.card_ops->start(p[1], body);
+    if (p[0] == "operations" && p.size() == 1 && method == "POST")
+        a = in.card_ops->start(std::nullopt, body);
+    if (p[0] == "operations" && p.size() == 2 && method == "GET") a = in.card_ops->summary(p[1]);
+    if (p[0] == "operations" && p.size() == 2 && method == "DELETE") a = in.card_ops->cancel(p[1]);
+    if (p[0] == "operations" && p.size() == 3 && method == "POST")
+        a = in.card_ops->respond(p[1], body);
+    return {a.status, a.body};
+}
+
+Answer route(Instance& in, const tsm_request& req) {
+    SeTsmService& s = in.service;
     const std::string method = req.method, path = req.path;
     const std::vector<std::string> p = split_path(path);
     auto is = [&](const char* m, std::size_t n) { return method == m && p.size() == n; };
     const std::size_t n = p.size();
+    if ((p[0] == "ses" && n == 3 && p[2] == "operations") ||
+        (p[0] == "operations" && (n == 1 || n == 2 || (n == 3 && p[2] == "responses"))))
+        return card_route(in, req, p);
     const bool known =
         (p[0] == "products" && (n == 1 || n == 2)) ||
         (p[0] == "ses" && (n == 1 || n == 2 || (n == 3 && p[2] == "lifecycle") ||
@@ -419,6 +463,27 @@ SyncSettings sync_settings(const Object& c) {
     return s;
 }
 
+/// The "kms" object: kmsd's URL and CA, and the plugin's client certificate and key or a
+/// bearer token (as sp-tsm's); InvalidArgument naming the field.
+KmsClientOptions kms_settings(const Object& c) {
+    Object::Ptr kms = c.getObject("kms");
+    if (!kms) bad("kms must be an object {\"url\", \"ca\", \"token\" or \"certificate\"+\"key\"}");
+    KmsClientOptions o;
+    o.url = string_field(*kms, "url", "kms.");
+    o.ca_file = string_field(*kms, "ca", "kms.");
+    if (auto token = optional_string(*kms, "token", "kms.")) {
+        o.bearer_token = *token;
+    } else {
+        o.cert_file = string_field(*kms, "certificate", "kms.");
+        o.key_file = string_field(*kms, "key", "kms.");
+    }
+    for (const auto& [name, value] : *kms)
+        if (name != "url" && name != "ca" && name != "token" && name != "certificate" &&
+            name != "key")
+            bad("kms." + name + " is not a kms setting");
+    return o;
+}
+
 void* create(const tsm_host_api* host, const char* config_json, char* error, size_t error_size) {
     try {
         const Poco::Dynamic::Var v = Poco::JSON::Parser().parse(config_json);
@@ -437,6 +502,21 @@ void* create(const tsm_host_api* host, const char* config_json, char* error, siz
             host->log(host->host, TSM_LOG_INFO, summary.c_str());
         } else {
             host->log(host->host, TSM_LOG_INFO, "se-tsm: no sync configured; the outbox waits");
+        }
+        // An empty "kms" object (configurations of step 1 carry one) is no kms.
+        const Object::Ptr kms = config->getObject("kms");
+        if (config->has("kms") && !(kms && kms->size() == 0)) {
+            const std::string dir =
+                optional_string(*config, "cardScripts").value_or(SE_TSM_CARD_SCRIPTS);
+            const tsm_host_api* api = instance->host;
+            instance->card_ops = std::make_unique<CardOperations>(
+                instance->service, instance->store, kms_settings(*config), dir,
+                [api](int level, const std::string& m) { api->log(api->host, level, m.c_str()); });
+            host->log(host->host, TSM_LOG_INFO,
+                      ("se-tsm: card operations through kmsd, scripts from " + dir).c_str());
+        } else {
+            host->log(host->host, TSM_LOG_INFO,
+                      "se-tsm: no kms configured; card operations answer 503");
         }
         // Register at the fronts ("front", docs/se-tsm.md) once the instance can serve.
         if (auto front = registrar::parse_front_registration(config_json)) {
@@ -460,7 +540,7 @@ void handle(void* instance, const tsm_request* req, tsm_response* response) {
     auto* in = static_cast<Instance*>(instance);
     Answer a{500, ""};
     try {
-        a = route(in->service, *req);
+        a = route(*in, *req);
         // Anything that changed an attribute queued an outbox entry: tell the worker.
         if (in->delivery && a.status < 300 && std::string_view(req->method) != "GET")
             in->delivery->wake();

@@ -21,7 +21,7 @@ void OperationDriver::close_session(OperationRecord& r) {
     try {
         m_kms.gp_close(r.session);
     } catch (const KmsError& e) {
-        warn("sp-tsm: closing GP session failed: " + std::string(e.what()));
+        warn("closing GP session failed: " + std::string(e.what()));
     }
     r.session.clear();
 }
@@ -47,7 +47,7 @@ void OperationDriver::drive(OperationRecord& r, ScriptRun& run) {
                 const auto m = m_kms.mac(m_keys.at(k->key), k->algorithm, k->input);
                 run.feed_kms_result(a.seq, m);
             } catch (const KmsError& e) {
-                warn("sp-tsm: KMS refused step '" + a.step_id + "': " + e.what());
+                warn("KMS refused step '" + a.step_id + "': " + e.what());
                 run.abandon("kms-refused");
             }
             continue;
@@ -55,11 +55,16 @@ void OperationDriver::drive(OperationRecord& r, ScriptRun& run) {
         if (const auto* c = std::get_if<script::OpenSecureChannel>(&a.what)) {
             const KeySet& ks = m_keysets.at(c->keyset);
             GpOpenRequest g;
-            g.protocol = c->protocol;
+            g.protocol = ks.protocol.value_or(c->protocol);
             g.i = ks.i;
-            g.enc = ks.enc;
-            g.mac = ks.mac;
-            g.dek = ks.dek;
+            if (ks.kmc.empty()) {
+                g.enc = ks.enc;
+                g.mac = ks.mac;
+                g.dek = ks.dek;
+            } else {
+                g.kmc = ks.kmc;
+                g.diversification = ks.diversification;
+            }
             g.key_version = ks.key_version;
             g.aid = ks.aid;
             try {
@@ -72,7 +77,7 @@ void OperationDriver::drive(OperationRecord& r, ScriptRun& run) {
                 r.action = wallet_apdu_json(o.initialize_update);
                 return;
             } catch (const KmsError& e) {
-                warn("sp-tsm: KMS refused the secure channel: " + std::string(e.what()));
+                warn("KMS refused the secure channel: " + std::string(e.what()));
                 run.feed_channel_result(a.seq, false);
                 continue;
             }
@@ -82,7 +87,8 @@ void OperationDriver::drive(OperationRecord& r, ScriptRun& run) {
             // command in the session; the wallet relays it as it is.
             try {
                 std::vector<std::string> ids;
-                for (const auto& k : p->keys) {
+                if (m_put_key_resolver) ids = m_put_key_resolver(*p, run);
+                for (const auto& k : m_put_key_resolver ? decltype(p->keys){} : p->keys) {
                     const auto it = m_keys.find(k);  // checked at create(); a KMS refusal if not
                     if (it == m_keys.end())
                         throw KmsError(0, "not_mapped", "key '" + k + "' is not in kmsKeys");
@@ -96,7 +102,7 @@ void OperationDriver::drive(OperationRecord& r, ScriptRun& run) {
                 r.action = wallet_apdu_json(built.apdu);
                 return;
             } catch (const KmsError& e) {
-                warn("sp-tsm: KMS refused PUT KEY of step '" + a.step_id + "': " + e.what());
+                warn("KMS refused PUT KEY of step '" + a.step_id + "': " + e.what());
                 run.feed_put_key_result(a.seq, false);
                 continue;
             }
@@ -109,7 +115,7 @@ void OperationDriver::drive(OperationRecord& r, ScriptRun& run) {
                 m_catalogue != nullptr ? m_catalogue->find(l->load_file) : nullptr;
             if (e == nullptr ||
                 script::load_block_count(e->content.size(), l->block_size) != l->blocks) {
-                warn("sp-tsm: load file '" + l->load_file + "' is not the one the script knows");
+                warn("load file '" + l->load_file + "' is not the one the script knows");
                 run.abandon("load-file-unavailable");
                 continue;
             }
@@ -125,7 +131,7 @@ void OperationDriver::drive(OperationRecord& r, ScriptRun& run) {
             try {
                 apdu = m_kms.gp_wrap(r.session, apdu);
             } catch (const KmsError& e) {
-                warn("sp-tsm: KMS wrap failed: " + std::string(e.what()));
+                warn("KMS wrap failed: " + std::string(e.what()));
                 run.abandon("secure-channel-failed");
                 continue;
             }
@@ -147,7 +153,7 @@ void OperationDriver::advance(OperationRecord& r, ScriptRun& run, const Response
                 try {
                     plain = m_kms.gp_unwrap(r.session, req.response);
                 } catch (const KmsError& e) {
-                    warn("sp-tsm: unwrap failed: " + std::string(e.what()));
+                    warn("unwrap failed: " + std::string(e.what()));
                     run.abandon("secure-channel-failed");
                     break;
                 }
@@ -164,7 +170,7 @@ void OperationDriver::advance(OperationRecord& r, ScriptRun& run, const Response
                     r.action = wallet_apdu_json(ea);
                     engine_moved = false;
                 } catch (const KmsError& e) {
-                    warn("sp-tsm: card not authenticated: " + std::string(e.what()));
+                    warn("card not authenticated: " + std::string(e.what()));
                     ok = false;
                 }
             }
@@ -190,11 +196,11 @@ void OperationDriver::advance(OperationRecord& r, ScriptRun& run, const Response
                     m_kms.gp_put_key_verify(r.session, plain);
                     verified = true;
                 } else {
-                    warn("sp-tsm: the card refused PUT KEY: SW " +
+                    warn("the card refused PUT KEY: SW " +
                          to_hex(ByteView(plain).last(std::min<std::size_t>(2, plain.size()))));
                 }
             } catch (const KmsError& e) {
-                warn("sp-tsm: PUT KEY not verified: " + std::string(e.what()));
+                warn("PUT KEY not verified: " + std::string(e.what()));
             }
             run.feed_put_key_result(r.engine_seq, verified);
             break;

@@ -94,37 +94,6 @@ std::string printable(std::string_view s) {
     return out;
 }
 
-/// The driver's KMS port over the plugin's KmsClient.
-class KmsClientPort final : public KmsPort {
-  public:
-    explicit KmsClientPort(KmsClient& kms) : m_kms(kms) {}
-    Bytes mac(const std::string& key_id, const std::string& algorithm, ByteView data) override {
-        return m_kms.mac(key_id, algorithm, data).mac;
-    }
-    GpOpened gp_open(const GpOpenRequest& request) override { return m_kms.gp_open(request); }
-    Bytes gp_authenticate(const std::string& session, ByteView response,
-                          std::uint8_t level) override {
-        return m_kms.gp_authenticate(session, response, level);
-    }
-    Bytes gp_wrap(const std::string& session, const Bytes& apdu) override {
-        return m_kms.gp_wrap(session, {apdu}).at(0);
-    }
-    Bytes gp_unwrap(const std::string& session, const Bytes& response) override {
-        return m_kms.gp_unwrap(session, {response}).at(0);
-    }
-    void gp_close(const std::string& session) override { m_kms.gp_close(session); }
-    GpPutKey gp_put_key(const std::string& session, const std::vector<std::string>& key_ids,
-                        std::uint8_t version, std::uint8_t replace, std::uint8_t key_id) override {
-        return m_kms.gp_put_key(session, key_ids, version, replace, key_id);
-    }
-    GpPutKeyVerified gp_put_key_verify(const std::string& session, ByteView response) override {
-        return m_kms.gp_put_key_verify(session, response);
-    }
-
-  private:
-    KmsClient& m_kms;
-};
-
 class SpTsm {
   public:
     SpTsm(const tsm_host_api* host, std::string_view config_json) : m_host(*host) {
@@ -350,8 +319,8 @@ class SpTsm {
 
     OperationDriver driver() {
         return OperationDriver(
-            *m_port, m_keys, m_keysets, [this](const std::string& m) { log(TSM_LOG_WARNING, m); },
-            &m_catalogue);
+            *m_port, m_keys, m_keysets,
+            [this](const std::string& m) { log(TSM_LOG_WARNING, "sp-tsm: " + m); }, &m_catalogue);
     }
 
     /// A value of the instance's store, std::nullopt when absent; StoreError when it fails.

@@ -136,6 +136,14 @@ std::vector<int> uses(const Step& s) {
         case StepKind::Kms:
             add(template_vars(s.input));
             break;
+        case StepKind::Capture:
+            for (const auto& c : s.fields)
+                if (c.append) out.push_back(c.var);  // appends to a value set before
+            break;
+        case StepKind::PutKey:
+            add(template_vars(s.key_version_var));
+            add(template_vars(s.replace_version_var));
+            break;
         case StepKind::Branch:
             out.push_back(s.condition.var);
             if (s.condition.value.var >= 0) out.push_back(s.condition.value.var);
@@ -522,6 +530,23 @@ Script compile_script(ScriptSpec spec) {
                 check_outcome(s, s.on_fail, "onFail");
                 for (auto& c : s.fields) {
                     const std::size_t width = var_type_width(c.type);
+                    if (c.sw) {
+                        if (c.type != VarType::U16)
+                            refuse_step(s, "field '" + c.name + "': sw is a u16");
+                        c.var = declare_set_variable(sc, s, c.name, c.type, VarOrigin::Capture);
+                        continue;
+                    }
+                    if (c.append && !c.rest)
+                        refuse_step(s, "field '" + c.name + "': append needs rest");
+                    if (c.rest) {
+                        if (c.type != VarType::Hex || c.length)
+                            refuse_step(s, "field '" + c.name +
+                                               "': rest is for a hex field without a length");
+                        if (c.offset > 65536)
+                            refuse_step(s, "field '" + c.name + "': offset out of range");
+                        c.var = declare_set_variable(sc, s, c.name, c.type, VarOrigin::Capture);
+                        continue;
+                    }
                     if (!c.length) {
                         if (width == 0)
                             refuse_step(s, "field '" + c.name + "': a " +
@@ -584,7 +609,9 @@ Script compile_script(ScriptSpec spec) {
                 for (const auto& k : s.keys)
                     if (k.empty() || k.size() > 255)
                         refuse_step(s, "keys: a key reference is 1..255 characters");
-                if (s.key_version < 0x01 || s.key_version > 0x7F)
+                parse_template(s.key_version_var, s, "keyVersion");
+                parse_template(s.replace_version_var, s, "replaceKeyVersion");
+                if (s.key_version_var.empty() && (s.key_version < 0x01 || s.key_version > 0x7F))
                     refuse_step(s, "keyVersion: 01..7F");
                 if (s.replace_version > 0x7F) refuse_step(s, "replaceKeyVersion: 00..7F");
                 if (s.key_id < 0x01 || s.key_id > 0x7F) refuse_step(s, "keyId: 01..7F");
@@ -602,6 +629,18 @@ Script compile_script(ScriptSpec spec) {
         resolve_template(sc, s, s.header, "header");
         resolve_template(sc, s, s.data, "data");
         resolve_template(sc, s, s.input, "input");
+        resolve_template(sc, s, s.key_version_var, "keyVersion");
+        resolve_template(sc, s, s.replace_version_var, "replaceKeyVersion");
+        for (const Template* t : {&s.key_version_var, &s.replace_version_var}) {
+            if (t->empty()) continue;
+            const bool one_u8 =
+                t->parts.size() == 1 && t->parts[0].var >= 0 && !t->parts[0].length &&
+                sc.variables[static_cast<std::size_t>(t->parts[0].var)].type == VarType::U8;
+            if (!one_u8)
+                refuse_step(
+                    s, std::string(t == &s.key_version_var ? "keyVersion" : "replaceKeyVersion") +
+                           ": one hex byte or \"${name}\" of a u8 variable");
+        }
         if (s.kind == StepKind::Apdu) {
             std::size_t width = 0;
             for (const auto& p : s.header.parts) {

@@ -112,7 +112,16 @@ struct CaptureField {
     VarType type = VarType::Hex;
     std::size_t offset = 0;
     std::optional<std::size_t> length;  ///< required for hex/aid, optional (= width) for ints
-    int var = -1;                       ///< resolved by compile_script()
+    /// A `hex` field with "rest": true takes the response data from `offset` to its end
+    /// (0..1024 bytes; longer ends the run with the step's onFail); `length` must be absent.
+    bool rest = false;
+    /// With rest: appended to the variable's value instead of replacing it (the pages of a
+    /// GET STATUS answered 6310); the variable must be set on every path before.
+    bool append = false;
+    /// A `u16` field with "sw": true takes the response's SW1 SW2 (no offset, length or rest),
+    /// so a branch can follow a status word that an `expect` accepted (6310: more data).
+    bool sw = false;
+    int var = -1;  ///< resolved by compile_script()
 };
 
 enum class CmpOp { Eq, Ne, Lt, Le, Gt, Ge };
@@ -183,6 +192,10 @@ struct Step {
     std::uint8_t key_version = 0;      ///< the new key version, 01..7F
     std::uint8_t replace_version = 0;  ///< P1: 00 adds a key set, else the version replaced
     std::uint8_t key_id = 1;           ///< the first key identifier, 01..7F
+    /// "${name}" of a u8 variable instead of the literal key_version / replace_version (the
+    /// host supplies the versions, e.g. se-tsm's ISD key rotation); empty: the literal. A value
+    /// out of range at run time ends the run with the step's onFail.
+    Template key_version_var, replace_version_var;
     // end
     std::string outcome;  ///< "success" or a failure name
 

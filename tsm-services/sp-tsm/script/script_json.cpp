@@ -169,13 +169,18 @@ Step read_step(const Var& v, std::size_t index) {
             for (std::size_t i = 0; i < a->size(); ++i) {
                 const Fields c =
                     Fields::object_of(a->get(static_cast<unsigned>(i)), f.where(), "a field");
-                c.only({"name", "type", "offset", "length"});
+                c.only({"name", "type", "offset", "length", "rest", "append", "sw"});
                 CaptureField cf;
                 cf.name = c.string("name", 64);
                 cf.type = type_field(c, "type");
                 cf.offset = static_cast<std::size_t>(c.opt_uint("offset", 65536).value_or(0));
                 if (auto n = c.opt_uint("length", kMaxValueBytes))
                     cf.length = static_cast<std::size_t>(*n);
+                cf.rest = c.opt_bool("rest");
+                cf.append = c.opt_bool("append");
+                cf.sw = c.opt_bool("sw");
+                if (cf.sw && (c.has("offset") || c.has("length") || cf.rest))
+                    refuse(c.where(), "'sw' takes no offset, length or rest");
                 s.fields.push_back(std::move(cf));
             }
             s.on_fail = f.string("onFail", 64);
@@ -255,8 +260,15 @@ Step read_step(const Var& v, std::size_t index) {
                     "keyId", "onFail"});
             s.keys = strings(f, "keys", 3);
             if (!f.has("keyVersion")) refuse(f.where(), "'keyVersion' is required");
-            s.key_version = *opt_hex_byte(f, "keyVersion", 0x01, 0x7F);
-            s.replace_version = opt_hex_byte(f, "replaceKeyVersion", 0x00, 0x7F).value_or(0);
+            // One hex byte, or "${name}" of a u8 variable (checked by compile_script()).
+            if (f.opt_string("keyVersion", 66).rfind("${", 0) == 0)
+                s.key_version_var.source = f.opt_string("keyVersion", 66);
+            else
+                s.key_version = *opt_hex_byte(f, "keyVersion", 0x01, 0x7F);
+            if (f.opt_string("replaceKeyVersion", 66).rfind("${", 0) == 0)
+                s.replace_version_var.source = f.opt_string("replaceKeyVersion", 66);
+            else
+                s.replace_version = opt_hex_byte(f, "replaceKeyVersion", 0x00, 0x7F).value_or(0);
             s.key_id = opt_hex_byte(f, "keyId", 0x01, 0x7F).value_or(1);
             s.on_fail = f.string("onFail", 64);
             break;

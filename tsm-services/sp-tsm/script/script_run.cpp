@@ -117,6 +117,13 @@ void ScriptRun::set_var(int var, Bytes value) {
     m_vars[static_cast<std::size_t>(var)] = std::move(value);
 }
 
+std::optional<Value> ScriptRun::variable(std::string_view name) const {
+    const int i = m_script->variable_index(std::string(name));
+    if (i < 0 || !m_vars[static_cast<std::size_t>(i)]) return std::nullopt;
+    return Value{m_script->variables[static_cast<std::size_t>(i)].type,
+                 *m_vars[static_cast<std::size_t>(i)]};
+}
+
 void ScriptRun::finish(std::string outcome) {
     m_outcome = std::move(outcome);
     ++m_seq;
@@ -154,7 +161,10 @@ void ScriptRun::build_action() {
         a.what = SendLoadBlock{m_script->load_file->name, s.block_size, m_block, s.load_blocks,
                                s.secure};
     } else if (s.kind == StepKind::PutKey) {
-        a.what = PutKey{s.keys, s.key_version, s.replace_version, s.key_id};
+        std::uint8_t version = s.key_version, replace = s.replace_version;
+        if (!s.key_version_var.empty()) version = render(s.key_version_var).at(0);
+        if (!s.replace_version_var.empty()) replace = render(s.replace_version_var).at(0);
+        a.what = PutKey{s.keys, version, replace, s.key_id};
     } else {
         throw Error(ErrorCode::Internal, "script run: step '" + s.id + "' does not wait");
     }
@@ -175,6 +185,15 @@ void ScriptRun::run() {
             case StepKind::SecureChannel:
             case StepKind::Load:
             case StepKind::PutKey:
+                if (s.kind == StepKind::PutKey) {
+                    // Versions from variables: GPCS 2.2.1 §11.8.2.1, a key version is 01..7F
+                    // (the replaced one 00 for a new key set).
+                    const auto out = [&](const Template& t, std::uint8_t min) {
+                        return !t.empty() && (render(t).at(0) < min || render(t).at(0) > 0x7F);
+                    };
+                    if (out(s.key_version_var, 0x01) || out(s.replace_version_var, 0x00))
+                        return finish(s.on_fail);
+                }
                 m_block = 0;
                 ++m_seq;
                 try {
@@ -194,6 +213,21 @@ void ScriptRun::run() {
             }
             case StepKind::Capture: {
                 for (const auto& f : s.fields) {
+                    if (f.sw) {
+                        set_var(f.var, Bytes{static_cast<std::uint8_t>(m_sw >> 8),
+                                             static_cast<std::uint8_t>(m_sw & 0xFF)});
+                        continue;
+                    }
+                    if (f.rest) {  // the data from offset to the end, at most one value
+                        if (f.offset > m_response_data.size()) return finish(s.on_fail);
+                        Bytes v = f.append ? *m_vars[static_cast<std::size_t>(f.var)] : Bytes{};
+                        v.insert(v.end(),
+                                 m_response_data.begin() + static_cast<std::ptrdiff_t>(f.offset),
+                                 m_response_data.end());
+                        if (v.size() > kMaxValueBytes) return finish(s.on_fail);
+                        set_var(f.var, std::move(v));
+                        continue;
+                    }
                     if (f.offset + *f.length > m_response_data.size()) return finish(s.on_fail);
                     const auto first =
                         m_response_data.begin() + static_cast<std::ptrdiff_t>(f.offset);

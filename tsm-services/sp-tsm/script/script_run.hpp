@@ -119,6 +119,10 @@ class ScriptRun {
     /// The current action (Done once the run has ended; it stays Done).
     const Action& next() const { return m_action; }
     bool done() const { return std::holds_alternative<Done>(m_action.what); }
+    /// The variable @p name as the run holds it now; std::nullopt when the script has no such
+    /// variable or it is not set yet. For hosts that act on a value between steps (se-tsm's
+    /// key rotation reads the captured "kdd" when it has the new keys made for a put-key).
+    std::optional<Value> variable(std::string_view name) const;
 
     /// The card's response (data || SW1 SW2, unwrapped if secure) to SendApdu @p seq.
     /// Returns the next action. When @p seq is the last SendApdu already answered (a retry) and

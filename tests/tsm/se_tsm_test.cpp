@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -196,6 +197,66 @@ TEST(SeTsm, TwoTsmdProcessesSharingTheTsmStoreSeeTheSameState) {
         EXPECT_FALSE(
             ca.get("/se/ses/C0C0C0C000000001/attributes/transit").json()->getValue<bool>("valid"));
         EXPECT_EQ(ca.get("/se/outbox?status=pending").json()->getArray("entries")->size(), 2u);
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(store, ec);
+}
+
+TEST(SeTsm, TwoProcessesOnOneStoreLoseNoUpdateAndTakeNoNumberTwice) {
+    // ABI 2's compare-and-put in se-tsm: two tsmd processes sharing the store register SEs of
+    // one owner and set attributes at the same time; the owner index keeps every SE, the outbox
+    // numbers are all different, and one SEID registered through both at once is one SE.
+    char tmpl[] = "/tmp/se-tsm-store-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const std::string store = tmpl;
+    {
+        TsmdProcess a(plugins(), store), b(plugins(), store);
+        ASSERT_TRUE(a.start()) << a.log();
+        ASSERT_TRUE(b.start()) << b.log();
+        ASSERT_EQ(a.client().post("/se/products", kProduct).status, 201);
+        constexpr int kThreads = 8, kEach = 5;
+        std::atomic<int> failures{0}, created{0}, conflicts{0};
+        std::vector<std::thread> threads;
+        for (int i = 0; i < kThreads; ++i)
+            threads.emplace_back([&, i] {
+                HttpsClient c = (i % 2 == 0 ? a : b).client();
+                for (int n = 0; n < kEach; ++n) {
+                    char seid[17];
+                    std::snprintf(seid, sizeof seid, "D0D0%04X%08X", i, n);
+                    if (c.post("/se/ses", se_body(seid, "dave")).status != 201) ++failures;
+                    if (c.request("PUT", std::string("/se/ses/") + seid + "/attributes/transit",
+                                  R"({"valid":true})")
+                            .status != 200)
+                        ++failures;
+                    // The same new SEID from both processes at once: one registration.
+                    char same[17];
+                    std::snprintf(same, sizeof same, "E0E0%04X%08X", i / 2, n);
+                    const int st = c.post("/se/ses", se_body(same, "erin")).status;
+                    if (st == 201)
+                        ++created;
+                    else if (st == 409)
+                        ++conflicts;
+                    else
+                        ++failures;
+                }
+            });
+        for (auto& t : threads) t.join();
+        EXPECT_EQ(failures.load(), 0);
+        EXPECT_EQ(created.load(), kThreads / 2 * kEach);
+        EXPECT_EQ(conflicts.load(), kThreads / 2 * kEach);
+        const auto report = b.client().post("/se/loss-reports", R"({"owner":"dave"})");
+        ASSERT_EQ(report.status, 200) << report.body;
+        EXPECT_EQ(report.json()->getArray("ses")->size(), std::size_t{kThreads * kEach});
+        const auto erin = a.client().post("/se/loss-reports", R"({"owner":"erin"})");
+        ASSERT_EQ(erin.status, 200) << erin.body;
+        EXPECT_EQ(erin.json()->getArray("ses")->size(), std::size_t{kThreads / 2 * kEach});
+        // 40 attribute-set entries and 40 loss-report entries, numbered 1..80 once each.
+        const auto outbox = a.client().get("/se/outbox").json()->getArray("entries");
+        std::set<int> seqs;
+        for (std::size_t k = 0; k < outbox->size(); ++k)
+            seqs.insert(outbox->getObject(static_cast<unsigned>(k))->getValue<int>("seq"));
+        EXPECT_EQ(outbox->size(), std::size_t{2 * kThreads * kEach});
+        EXPECT_EQ(seqs.size(), outbox->size()) << "an outbox number taken twice";
     }
     std::error_code ec;
     std::filesystem::remove_all(store, ec);

@@ -23,6 +23,13 @@ class MapStore final : public SeStore {
         if (fail_puts) throw Error(ErrorCode::StoreError, "injected");
         m_data[{table, key}] = value;
     }
+    bool put_if(const std::string& table, const std::string& key,
+                const std::optional<std::string>& expected, const std::string& value) override {
+        if (fail_puts) throw Error(ErrorCode::StoreError, "injected");
+        if (get(table, key) != expected) return false;
+        m_data[{table, key}] = value;
+        return true;
+    }
     std::map<std::pair<std::string, std::string>, std::string> m_data;
     bool fail_puts = false;
 };

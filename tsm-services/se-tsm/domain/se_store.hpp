@@ -17,6 +17,12 @@ class SeStore {
     /// Writes durably before returning; throws kms::Error(StoreError) when it cannot.
     virtual void put(const std::string& table, const std::string& key,
                      const std::string& value) = 0;
+    /// Writes @p value only if the key's value is @p expected (std::nullopt: only if it has
+    /// none), atomically against every other writer, in any tsmd process sharing the store
+    /// (tsm_plugin.h ABI 2, store_compare_and_put). False, nothing written, when the value
+    /// differs. Throws like put().
+    virtual bool put_if(const std::string& table, const std::string& key,
+                        const std::optional<std::string>& expected, const std::string& value) = 0;
 };
 
 }  // namespace kms::tsm::se

@@ -47,9 +47,8 @@ std::string outbox_key(std::uint64_t seq) {
 Product SeTsmService::register_product(Product p) {
     validate(p);
     std::lock_guard lock(m_mutex);
-    if (m_store.get(kProducts, p.id))
+    if (m_store.get(kProducts, p.id) || !m_store.put_if(kProducts, p.id, std::nullopt, encode(p)))
         throw Error(ErrorCode::Conflict, "product " + p.id + " is registered already");
-    m_store.put(kProducts, p.id, encode(p));
     return p;
 }
 
@@ -80,8 +79,10 @@ SecureElement SeTsmService::register_se(SecureElement se,
     validate_isd_key(se);
     if (m_store.get(kSes, se.seid))
         throw Error(ErrorCode::Conflict, "the SE " + se.seid + " is registered already");
-    append_to_list(kOwners, se.owner, se.seid);
-    m_store.put(kSes, se.seid, encode(se));
+    append_to_list(kOwners, se.owner, se.seid);  // the index first: a crash leaves it dangling
+    // Put-if-absent: of two processes registering one SEID at once, one wins, one gets 409.
+    if (!m_store.put_if(kSes, se.seid, std::nullopt, encode(se)))
+        throw Error(ErrorCode::Conflict, "the SE " + se.seid + " is registered already");
     return se;
 }
 
@@ -99,13 +100,23 @@ SecureElement SeTsmService::se(const std::string& seid) {
 
 SecureElement SeTsmService::change_state(const std::string& seid, CardState to) {
     std::lock_guard lock(m_mutex);
-    SecureElement se = load_se(seid);
-    if (!card_transition_allowed(se.state, to))
-        throw Error(ErrorCode::WrongState, "the GP card life cycle does not allow " +
-                                               std::string(card_state_name(se.state)) + " -> " +
-                                               std::string(card_state_name(to)));
-    se.state = to;
-    m_store.put(kSes, se.seid, encode(se));
+    SecureElement se;
+    // Check the transition against the stored state and write over exactly that state: another
+    // tsmd process moving the SE meanwhile makes this one check again (states only move along
+    // the GP table, never back over a concurrent change).
+    for (int attempt = 0;; ++attempt) {
+        const std::string key = normalized_seid(seid);
+        const std::optional<std::string> text = m_store.get(kSes, key);
+        if (!text) throw Error(ErrorCode::NotFound, "no SE with seid " + key);
+        se = decode_se(*text);
+        if (!card_transition_allowed(se.state, to))
+            throw Error(ErrorCode::WrongState, "the GP card life cycle does not allow " +
+                                                   std::string(card_state_name(se.state)) + " -> " +
+                                                   std::string(card_state_name(to)));
+        se.state = to;
+        if (m_store.put_if(kSes, se.seid, text, encode(se))) break;
+        if (attempt >= 100) throw Error(ErrorCode::StoreError, "the SE record stayed contended");
+    }
     if (to == CardState::Terminated) {
         const auto products = m_store.get(kSeProducts, se.seid);
         for (const std::string& product :
@@ -287,11 +298,15 @@ std::uint64_t SeTsmService::queue(const std::string& seid, const std::string& pr
 
 void SeTsmService::append_to_list(const std::string& table, const std::string& key,
                                   const std::string& name) {
-    const auto text = m_store.get(table, key);
-    std::vector<std::string> list = text ? decode_list(*text) : std::vector<std::string>{};
-    if (std::find(list.begin(), list.end(), name) != list.end()) return;
-    list.push_back(name);
-    m_store.put(table, key, encode_list(list));
+    // Read-modify-write with compare-and-put: no entry lost to another tsmd process.
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        const auto text = m_store.get(table, key);
+        std::vector<std::string> list = text ? decode_list(*text) : std::vector<std::string>{};
+        if (std::find(list.begin(), list.end(), name) != list.end()) return;
+        list.push_back(name);
+        if (m_store.put_if(table, key, text, encode_list(list))) return;
+    }
+    throw Error(ErrorCode::StoreError, "the TSM store: " + table + " stayed contended");
 }
 
 std::uint64_t SeTsmService::stored_number(const std::string& key, std::uint64_t absent) {
@@ -310,9 +325,13 @@ std::uint64_t SeTsmService::stored_outbox_next() {
 }
 
 std::uint64_t SeTsmService::next_outbox_seq() {
-    const std::uint64_t seq = stored_outbox_next();
-    m_store.put(kMeta, kOutboxNext, std::to_string(seq + 1));
-    return seq;
+    // Taken with compare-and-put, so two tsmd processes never take the same number.
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        const auto text = m_store.get(kMeta, kOutboxNext);
+        const std::uint64_t seq = stored_outbox_next();
+        if (m_store.put_if(kMeta, kOutboxNext, text, std::to_string(seq + 1))) return seq;
+    }
+    throw Error(ErrorCode::StoreError, "the TSM store: the outbox counter stayed contended");
 }
 
 }  // namespace kms::tsm::se

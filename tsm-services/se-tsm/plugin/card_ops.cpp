@@ -152,6 +152,7 @@ const char* file_of(CardOp op) {
 struct CardOperations::Loaded {
     sp::OperationRecord record;
     CardOpBinding binding;
+    std::string record_text;  ///< the record as stored: what save_over() writes over
 };
 
 CardOperations::CardOperations(SeTsmService& service, SeStore& store, const KmsClientOptions& kms,
@@ -189,7 +190,16 @@ CardOperations::Loaded CardOperations::load(const std::string& id) {
     const auto rec = m_store.get(kOperations, id);
     const auto bind = m_store.get(kBindings, id);
     if (!rec || !bind) throw Error(ErrorCode::NotFound, "no operation '" + id + "'");
-    return {sp::OperationRecord::from_json(*rec), decode_card_op_binding(*bind)};
+    return {sp::OperationRecord::from_json(*rec), decode_card_op_binding(*bind), *rec};
+}
+
+void CardOperations::save_over(const sp::OperationRecord& r, const std::string& loaded) {
+    // Two tsmd processes given the same answer at once never both advance the operation: the
+    // second save finds another record and the request is a 409 (sent again, it is a replay).
+    if (!m_store.put_if(kOperations, r.id, loaded, r.to_json()))
+        throw Error(ErrorCode::Conflict,
+                    "the operation was advanced by another request at the same time; send the "
+                    "response again");
 }
 
 void CardOperations::save(const sp::OperationRecord& r) {
@@ -388,7 +398,7 @@ CardOpsAnswer CardOperations::respond(const std::string& id, std::string_view bo
     script::ScriptRun run = script::ScriptRun::restore(m_scripts.at(l.binding.op), r.state);
     std::map<std::string, sp::KeySet> keysets;
     driver(l.binding, keysets, id).advance(r, run, req);
-    save(r);
+    save_over(r, l.record_text);
     // The card confirmed (the run ended "success"): only now se-tsm's own record follows.
     l.binding = decode_card_op_binding(m_store.get(kBindings, id).value());
     settle(r, l.binding);
@@ -406,7 +416,7 @@ CardOpsAnswer CardOperations::cancel(const std::string& id) {
             script::ScriptRun::restore(m_scripts.at(l.binding.op), l.record.state);
         std::map<std::string, sp::KeySet> keysets;
         driver(l.binding, keysets, id).abandon(l.record, run, "cancelled");
-        save(l.record);
+        save_over(l.record, l.record_text);
     }
     return {200, sp::answer_json(l.record, false)};
 }

@@ -73,6 +73,9 @@ class CardOperations {
   private:
     struct Loaded;
     Loaded load(const std::string& id);
+    /// Saves @p r only over @p loaded (the record as load() read it); 409 when another process
+    /// changed it meanwhile.
+    void save_over(const sp::OperationRecord& r, const std::string& loaded);
     void save(const sp::OperationRecord& r);
     void save(const std::string& id, const CardOpBinding& b);
     sp::OperationDriver driver(const CardOpBinding& b, std::map<std::string, sp::KeySet>& keysets,

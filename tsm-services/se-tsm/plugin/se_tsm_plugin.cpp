@@ -52,6 +52,15 @@ class HostStore final : public SeStore {
             m_host->store_put(m_host->host, table.c_str(), key.c_str(), value.data(), value.size());
         if (rc != TSM_STORE_OK) fail("write", table, rc);
     }
+    bool put_if(const std::string& table, const std::string& key,
+                const std::optional<std::string>& expected, const std::string& value) override {
+        const int rc = m_host->store_compare_and_put(
+            m_host->host, table.c_str(), key.c_str(), expected ? expected->data() : nullptr,
+            expected ? expected->size() : 0, expected ? 0 : 1, value.data(), value.size());
+        if (rc == TSM_STORE_CONFLICT) return false;
+        if (rc != TSM_STORE_OK) fail("write", table, rc);
+        return true;
+    }
 
   private:
     [[noreturn]] static void fail(const char* what, const std::string& table, int rc) {

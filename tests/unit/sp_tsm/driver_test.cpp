@@ -4,6 +4,7 @@
 // (mapped key ids, the rendered MAC input, the keyset), and how refusals become outcomes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -20,13 +21,18 @@ std::shared_ptr<const script::Script> load(const std::string& text) {
     return std::make_shared<const script::Script>(script::load_script_json(text));
 }
 
-std::shared_ptr<const script::Script> top_up() {
+/// The transit top-up; with @p level, its secure channel at that security level instead of 01.
+std::shared_ptr<const script::Script> top_up(const std::string& level = "01") {
     const char* dir = std::getenv("KMS_SCRIPT_TEST_DIR");
     if (dir == nullptr) throw std::runtime_error("KMS_SCRIPT_TEST_DIR is not set");
     std::ifstream in(std::string(dir) + "/transit-top-up.json");
     std::ostringstream s;
     s << in.rdbuf();
-    return load(s.str());
+    std::string text = s.str();
+    const auto at = text.find("\"level\": \"01\"");
+    if (at == std::string::npos) throw std::runtime_error("the top-up's level is not 01");
+    text.replace(at, 13, "\"level\": \"" + level + "\"");
+    return load(text);
 }
 
 class Driver : public ::testing::Test {
@@ -49,9 +55,9 @@ class Driver : public ::testing::Test {
         driver.drive(r, *run);
         r.state = run->serialize();
     }
-    void begin_top_up() {
+    void begin_top_up(const std::string& level = "01") {
         begin(
-            top_up(),
+            top_up(level),
             {{"purseAid", "A0000005591010FFFF"}, {"amount", "500"}, {"balanceCeiling", "100000"}});
     }
     /// Posts @p hex as the wallet's answer to the current action; returns the next action.
@@ -93,6 +99,24 @@ TEST_F(Driver, SecureApdusAreWrappedAndKmsStepsNeverReachTheWallet) {
     EXPECT_NE(r.action.find("\"newBalance\":\"1500\""), std::string::npos) << r.action;
     // The record survives the store: a restored run continues to the same state.
     EXPECT_EQ(ScriptRun::restore(top_up(), r.state).serialize(), r.state);
+    // At level 01 (C-MAC only) the card's answers carry no R-MAC: kmsd is not asked to unwrap.
+    EXPECT_EQ(std::count_if(kms.calls.begin(), kms.calls.end(),
+                            [](const std::string& c) { return c.rfind("unwrap", 0) == 0; }),
+              0);
+}
+
+TEST_F(Driver, AtAnRMacLevelEveryAnswerIsUnwrappedByTheKms) {
+    begin_top_up("11");  // C-MAC and R-MAC
+    answer("9000");
+    answer("00112233445566778899AABBCCDDEEFF00119000");
+    EXPECT_EQ(kms.calls.back(), "authenticate s1 00112233445566778899AABBCCDDEEFF00119000 17");
+    answer("9000");
+    answer("000003E800079000");
+    answer("9000");
+    answer("000005DC00089000");
+    EXPECT_EQ(r.outcome, "success");
+    EXPECT_EQ(std::count(kms.calls.begin(), kms.calls.end(), "unwrap s1"), 3)
+        << "READ BALANCE, CREDIT, READ BALANCE";
 }
 
 TEST_F(Driver, ChannelFailuresEndWithTheStepsOnFailAndCloseTheSession) {
@@ -136,8 +160,8 @@ TEST_F(Driver, KmsRefusalsEndTheRunWithNamedOutcomes) {
     EXPECT_EQ(kms.closed, std::vector<std::string>{"s1"});
 
     kms = FakeKms();
-    kms.refuse_unwrap = true;
-    begin_top_up();
+    kms.refuse_unwrap = true;  // a bad R-MAC
+    begin_top_up("11");
     answer("9000");
     answer("00112233445566778899AABBCCDDEEFF00119000");
     answer("9000");

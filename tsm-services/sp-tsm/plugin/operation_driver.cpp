@@ -149,7 +149,10 @@ void OperationDriver::advance(OperationRecord& r, ScriptRun& run, const Response
     switch (r.waiting) {
         case Waiting::CardResponse: {
             Bytes plain = req.response;
-            if (r.secure) {
+            // Without R-MAC (level bit 10) or R-ENCRYPTION (bit 20) the card's answer carries
+            // nothing to check or decrypt (GPCS 2.2.1 §E.4.2, Amd D §6.2.5): kmsd's unwrap would
+            // return it as it is, so it is not asked (three kmsd calls fewer per top-up).
+            if (r.secure && (r.level & 0x30) != 0) {
                 try {
                     plain = m_kms.gp_unwrap(r.session, req.response);
                 } catch (const KmsError& e) {

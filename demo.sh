@@ -320,5 +320,12 @@ if $background; then
   exit 0
 fi
 echo "Stop it with Ctrl-C."
-trap 'stop_demo; echo; echo "demo stopped"; exit 0' INT TERM
-while sleep 3600; do :; done
+# wait, not a foreground sleep: bash runs a trap only once the foreground command ends, and a
+# SIGTERM or SIGINT sent to this script alone (not its process group) must stop the demo at once.
+sleeper=""
+trap '[ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null; stop_demo; echo; echo "demo stopped"; exit 0' INT TERM
+while :; do
+  sleep 3600 &
+  sleeper=$!
+  wait "$sleeper" || true
+done

@@ -19,6 +19,7 @@
 #include "card_ops.hpp"
 #include "domain/error.hpp"
 #include "outbox_delivery.hpp"
+#include "plugin-api/http_status.hpp"
 #include "plugin-api/tsm_plugin.h"
 #include "registrar.hpp"
 #include "se_tsm_service.hpp"
@@ -394,35 +395,6 @@ Answer route(Instance& in, const tsm_request& req) {
             error_body("method_not_allowed", method + " is not allowed on " + path.substr(0, 100))};
 }
 
-int status_of(ErrorCode code) {
-    switch (code) {
-        case ErrorCode::InvalidArgument:
-        case ErrorCode::MalformedRequest:
-        case ErrorCode::VerificationFailed:
-        case ErrorCode::Unsupported:
-            return 400;
-        case ErrorCode::PayloadTooLarge:
-            return 413;
-        case ErrorCode::Unauthenticated:
-            return 401;
-        case ErrorCode::Forbidden:
-        case ErrorCode::UsageNotPermitted:
-            return 403;
-        case ErrorCode::NotFound:
-            return 404;
-        case ErrorCode::Conflict:
-        case ErrorCode::WrongState:
-            return 409;
-        case ErrorCode::Expired:
-            return 410;
-        case ErrorCode::HsmUnavailable:
-        case ErrorCode::StoreError:
-            return 503;
-        default:
-            return 500;
-    }
-}
-
 std::string error_body(std::string_view error, const std::string& message) {
     Object o(Poco::JSON_PRESERVE_KEY_ORDER);
     o.set("error", std::string(error));
@@ -554,7 +526,7 @@ void handle(void* instance, const tsm_request* req, tsm_response* response) {
         if (in->delivery && a.status < 300 && std::string_view(req->method) != "GET")
             in->delivery->wake();
     } catch (const Error& e) {
-        a = {status_of(e.code()), error_body(error_code_name(e.code()), e.what())};
+        a = {plugin_http_status(e.code()), error_body(error_code_name(e.code()), e.what())};
         if (a.status >= 500)
             in->host->log(in->host->host, TSM_LOG_ERROR,
                           (std::string("se-tsm: ") + req->request_id + ": " + e.what()).c_str());

@@ -23,6 +23,7 @@
 #include "domain/error.hpp"
 #include "instances.hpp"
 #include "operation_driver.hpp"
+#include "plugin-api/http_status.hpp"
 #include "plugin-api/kms_client.hpp"
 #include "plugin-api/tsm_plugin.h"
 #include "registrar.hpp"
@@ -34,28 +35,6 @@ namespace {
 
 using Poco::JSON::Object;
 using script::ScriptRun;
-
-int status_of(ErrorCode c) {
-    switch (c) {
-        case ErrorCode::InvalidArgument:
-        case ErrorCode::MalformedRequest:
-            return 400;
-        case ErrorCode::Forbidden:
-            return 403;
-        case ErrorCode::NotFound:
-            return 404;
-        case ErrorCode::Conflict:
-        case ErrorCode::WrongState:
-            return 409;
-        case ErrorCode::PayloadTooLarge:
-            return 413;
-        case ErrorCode::HsmUnavailable:
-        case ErrorCode::StoreError:
-            return 503;
-        default:
-            return 500;
-    }
-}
 
 std::string json_text(std::string_view s) {
     std::string out = "\"";
@@ -253,8 +232,9 @@ class SpTsm {
         } catch (const Refusal& r) {
             respond(resp, r.status, error_body(r.error, r.message));
         } catch (const Error& e) {
-            if (status_of(e.code()) >= 500) log(TSM_LOG_ERROR, std::string("sp-tsm: ") + e.what());
-            respond(resp, status_of(e.code()),
+            if (plugin_http_status(e.code()) >= 500)
+                log(TSM_LOG_ERROR, std::string("sp-tsm: ") + e.what());
+            respond(resp, plugin_http_status(e.code()),
                     error_body(std::string(error_code_name(e.code())), e.what()));
         } catch (const std::exception& e) {
             log(TSM_LOG_ERROR, std::string("sp-tsm: ") + e.what());

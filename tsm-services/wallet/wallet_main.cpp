@@ -313,7 +313,10 @@ void print_result(const OperationResult& r, bool json) {
                   << " APDUs)\n";
     else
         std::cout << r.outcome << "\n";
-    for (const auto& [k, v] : r.variables) std::cout << "  " << k << " = " << v << "\n";
+    // The script's loadFile.* constants (catalogue facts) are the same for every run: --json
+    // shows them, the text form only what the run produced or was given.
+    for (const auto& [k, v] : r.variables)
+        if (k.rfind("loadFile.", 0) != 0) std::cout << "  " << k << " = " << v << "\n";
 }
 
 int card_command(const Args& a, WalletCard& card) {

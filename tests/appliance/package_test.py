@@ -115,7 +115,15 @@ def check_extracted(deb, name, depends):
                 if pkg not in depends:
                     fail(f"{name}: {elf[len(root):]} needs {resolved[lib]} from {pkg}, "
                          f"not in Depends {sorted(depends)}")
-        print(f"ok: {name}: {len(elves)} ELF files, every library found and in Depends")
+        # MemoryDenyWriteExecute=yes: an executable stack (GNU_STACK RWE) in the daemons or in
+        # the module kmsd dlopens would need writable executable memory and fail to load.
+        for elf in elves + (["/usr/lib/softhsm/libsofthsm2.so"] if name == "kms-appliance"
+                            else []):
+            stack = re.search(r"GNU_STACK.*", run(["readelf", "-lW", elf]))
+            if stack is None or "RWE" in stack.group(0):
+                fail(f"{name}: {elf}: executable or unknown stack ({stack and stack.group(0)})")
+        print(f"ok: {name}: {len(elves)} ELF files, every library found and in Depends, "
+              "no executable stack")
         if name == "kms-appliance":
             for cmd, expect in [("kmsd", "Key management daemon"), ("kmsctl", "kmsctl"),
                                 ("tsmd", "usage: tsmd --config FILE")]:

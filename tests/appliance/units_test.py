@@ -25,6 +25,8 @@ REQUIRED = [
     "ProtectKernelLogs=yes", "ProtectControlGroups=yes",
     "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "RestrictNamespaces=yes",
     "RestrictRealtime=yes", "RestrictSUIDSGID=yes", "SystemCallFilter=@system-service",
+    "SystemCallFilter=~@privileged", "PrivateDevices=yes", "ProtectClock=yes",
+    "ProtectHostname=yes", "StartLimitBurst=5",
 ]
 # Neither daemon calls sd_notify: a notify unit would never become ready.
 FORBIDDEN = ["Type=notify"]

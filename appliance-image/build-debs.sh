@@ -29,7 +29,11 @@ read -r VERSION PREFIX < <(meson introspect "$BUILD" --projectinfo --buildoption
 import json, sys
 d = json.load(sys.stdin)
 prefix = next(o["value"] for o in d["buildoptions"] if o["name"] == "prefix")
-print(d["projectinfo"]["version"], prefix)')
+print(d["projectinfo"]["version"], prefix)' 2>/dev/null) || true
+if [ -z "${VERSION:-}" ] || [ -z "${PREFIX:-}" ]; then
+  echo "$0: $BUILD is not a configured meson build directory" >&2
+  exit 66
+fi
 DEB_VERSION="$VERSION-${KMS_DEB_REVISION:-1}"
 ARCH=$(dpkg --print-architecture)
 

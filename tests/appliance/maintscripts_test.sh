@@ -4,12 +4,14 @@
 # the user kms (system, no shell, home /var/lib/kms), /etc/kms 0750 root:kms, /var/lib/kms 0700
 # kms:kms, idempotent on a second configure; without systemd (a chroot, an image build) not one
 # systemctl call; with systemd only daemon-reload and is-active, never enable, start or restart;
-# prerm remove stops the units; postrm purge removes the enablement links and keeps the data.
+# kmsd starts there as kms without privileges (as the unit runs it); prerm remove stops the units;
+# postrm purge removes the enablement links and keeps the data.
 #
-#   maintscripts_test.sh DEBIAN_DIR      (appliance-image/debian)
+#   maintscripts_test.sh DEBIAN_DIR KMSD      (appliance-image/debian, the built kmsd)
 # Exit 77 (skipped) when not root or when the kernel refuses the namespace or overlayfs.
 set -euo pipefail
 DEB=$(cd "$1" && pwd)
+KMSD=$(realpath "$2")
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root (adduser, mounts)"; exit 77; fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -53,6 +55,28 @@ getent group kms >/dev/null || fail "no group kms"
 [ ! -e "$T/systemctl.log" ] || fail "systemctl called without systemd: $(cat "$T/systemctl.log")"
 echo "ok: first configure without systemd: user, directories, no systemctl call"
 
+# 1b. kmsd's first start as the unit runs it: user kms, no new privileges, no capabilities,
+# UMask=0077, LimitCORE=0, the data directory under /var/lib/kms.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+(umask 0077; exec prlimit --core=0 setpriv --reuid=kms --regid=kms --init-groups --no-new-privs \
+   --bounding-set=-all "$KMSD" --data-dir /var/lib/kms/kmsd --listen "127.0.0.1:$port") \
+   > "$T/kmsd.log" 2>&1 &
+kmsd_pid=$!
+for _ in $(seq 1 300); do
+  grep -q listening "$T/kmsd.log" && break
+  kill -0 $kmsd_pid 2>/dev/null || fail "kmsd as kms did not start: $(cat "$T/kmsd.log")"
+  sleep 0.2
+done
+grep -q listening "$T/kmsd.log" || fail "kmsd as kms: no listening line: $(cat "$T/kmsd.log")"
+kill -TERM $kmsd_pid
+wait $kmsd_pid || fail "kmsd as kms: exit $? after SIGTERM: $(cat "$T/kmsd.log")"
+[ "$(stat -c '%a %U:%G' /var/lib/kms/kmsd)" = "700 kms:kms" ] || fail "/var/lib/kms/kmsd: $(stat -c '%a %U:%G' /var/lib/kms/kmsd)"
+for f in hsm.pin admin.token tls/server.key; do
+  [ "$(stat -c '%a %U' "/var/lib/kms/kmsd/$f")" = "600 kms" ] || fail "$f: $(stat -c '%a %U' "/var/lib/kms/kmsd/$f")"
+done
+[ -z "$(find /var/lib/kms -not -user kms)" ] || fail "files not owned by kms: $(find /var/lib/kms -not -user kms)"
+echo "ok: kmsd first start as kms (no privileges, umask 0077) in /var/lib/kms/kmsd, stopped by SIGTERM"
+
 # 2. Upgrade with systemd running: the same state, the data directory mode restored.
 chmod 0755 /var/lib/kms
 mkdir -p /run/systemd/system
@@ -81,7 +105,7 @@ getent passwd kms >/dev/null || fail "purge removed the user"
 echo "ok: prerm stops the units; purge removes the links, keeps /var/lib/kms and the user"
 INNER
 set +e
-unshare --mount --fork bash "$TMP/inner.sh" "$TMP"
+KMSD="$KMSD" unshare --mount --fork bash "$TMP/inner.sh" "$TMP"
 rc=$?
 set -e
 [ $rc -eq 0 ] && echo PASS

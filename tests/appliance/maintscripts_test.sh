@@ -58,7 +58,12 @@ echo "ok: first configure without systemd: user, directories, no systemctl call"
 # 1b. kmsd's first start as the unit runs it: user kms, no new privileges, no capabilities,
 # UMask=0077, LimitCORE=0, the data directory under /var/lib/kms.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-(umask 0077; exec prlimit --core=0 setpriv --reuid=kms --regid=kms --init-groups --no-new-privs \
+# LimitMEMLOCK=64M as in the unit, or this machine's hard limit if lower (a container may not
+# raise it): the locked arena must fit (VmLck checked below).
+memlock=$((64 * 1024 * 1024))
+hard=$(ulimit -Hl)
+if [ "$hard" != unlimited ] && [ $((hard * 1024)) -lt $memlock ]; then memlock=$((hard * 1024)); fi
+(umask 0077; exec prlimit --core=0 --memlock=$memlock setpriv --reuid=kms --regid=kms --init-groups --no-new-privs \
    --bounding-set=-all "$KMSD" --data-dir /var/lib/kms/kmsd --listen "127.0.0.1:$port") \
    > "$T/kmsd.log" 2>&1 &
 kmsd_pid=$!
@@ -68,6 +73,10 @@ for _ in $(seq 1 300); do
   sleep 0.2
 done
 grep -q listening "$T/kmsd.log" || fail "kmsd as kms: no listening line: $(cat "$T/kmsd.log")"
+locked_kb=$(awk '/^VmLck:/ {print $2}' /proc/$kmsd_pid/status)
+# The first start fills at least two size classes (192 kB here); one 64 KiB chunk alone means
+# the limit stopped the rest.
+[ "${locked_kb:-0}" -ge 128 ] || fail "kmsd as kms locked ${locked_kb:-0} kB (SecureBytes' arena is not locked)"
 kill -TERM $kmsd_pid
 wait $kmsd_pid || fail "kmsd as kms: exit $? after SIGTERM: $(cat "$T/kmsd.log")"
 [ "$(stat -c '%a %U:%G' /var/lib/kms/kmsd)" = "700 kms:kms" ] || fail "/var/lib/kms/kmsd: $(stat -c '%a %U:%G' /var/lib/kms/kmsd)"
@@ -75,7 +84,7 @@ for f in hsm.pin admin.token tls/server.key; do
   [ "$(stat -c '%a %U' "/var/lib/kms/kmsd/$f")" = "600 kms" ] || fail "$f: $(stat -c '%a %U' "/var/lib/kms/kmsd/$f")"
 done
 [ -z "$(find /var/lib/kms -not -user kms)" ] || fail "files not owned by kms: $(find /var/lib/kms -not -user kms)"
-echo "ok: kmsd first start as kms (no privileges, umask 0077) in /var/lib/kms/kmsd, stopped by SIGTERM"
+echo "ok: kmsd first start as kms (no privileges, umask 0077, ${locked_kb} kB locked, limit $((memlock / 1024)) kB) in /var/lib/kms/kmsd, stopped by SIGTERM"
 
 # 2. Upgrade with systemd running: the same state, the data directory mode restored.
 chmod 0755 /var/lib/kms

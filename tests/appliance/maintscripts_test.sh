@@ -67,6 +67,8 @@ if [ "$hard" != unlimited ] && [ $((hard * 1024)) -lt $memlock ]; then memlock=$
    --bounding-set=-all "$KMSD" --data-dir /var/lib/kms/kmsd --listen "127.0.0.1:$port") \
    > "$T/kmsd.log" 2>&1 &
 kmsd_pid=$!
+# A failing check below must not leave kmsd running.
+trap 'kill -TERM $kmsd_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do
   grep -q listening "$T/kmsd.log" && break
   kill -0 $kmsd_pid 2>/dev/null || fail "kmsd as kms did not start: $(cat "$T/kmsd.log")"

@@ -84,6 +84,12 @@ def traced(cmd, log_path, summary_path, exercise):
         tracer.wait(timeout=60)
     finally:
         if tracer.poll() is None:
+            # Killing strace alone would leave the traced daemon running, detached.
+            try:
+                for pid in open(f"/proc/{tracer.pid}/task/{tracer.pid}/children").read().split():
+                    os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
             tracer.kill()
             tracer.wait()
     calls = set()

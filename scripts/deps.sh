@@ -6,7 +6,8 @@ set -euo pipefail
 KMS_PACKAGES=(g++ pkg-config python3 meson ninja-build
   libssl-dev liblmdb-dev libpoco-dev libp11-kit-dev libgtest-dev libgmock-dev
   softhsm2 libsofthsm2 opensc lmdb-utils curl ca-certificates openssl xxd
-  libpcsclite-dev pcscd vsmartcard-vpcd)
+  libpcsclite-dev pcscd vsmartcard-vpcd
+  systemd dpkg-dev strace)  # the appliance suite: systemd-analyze, dpkg-shlibdeps, strace
 
 kms_install_deps() {
   local missing=()

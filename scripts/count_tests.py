@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Sums GoogleTest case counts over meson's testlog.json and prints 'tests: N passed, N failed'."""
+"""Sums GoogleTest case counts over meson's testlog.json and prints 'tests: N passed, N failed'
+(and ', N skipped' when a test reported skipping, exit 77: it neither passed nor failed)."""
 import json
 import re
 import sys
 
-passed = failed = 0
+passed = failed = skipped = 0
 try:
     with open(sys.argv[1], encoding="utf-8") as log:
         for line in log:
@@ -17,8 +18,10 @@ try:
                 failed += sum(map(int, f))
             elif entry.get("result") == "OK":
                 passed += 1
+            elif entry.get("result") == "SKIP":
+                skipped += 1
             else:
                 failed += 1
 except FileNotFoundError:
     pass
-print(f"tests: {passed} passed, {failed} failed")
+print(f"tests: {passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))

@@ -40,8 +40,8 @@ class Driver : public ::testing::Test {
     FakeKms kms;
     std::map<std::string, std::string> keys{{"sp-transit-credit-mac", "id-credit"}, {"k", "id-k"}};
     std::map<std::string, KeySet> keysets{
-        {"sp-transit-scp",
-         KeySet{"id-enc", "id-mac", "id-dek", 0x55, 0x20, from_hex("A000000151")}}};
+        {"sp-transit-scp", KeySet{"id-enc", "id-mac", "id-dek", 0x55, 0x20, from_hex("A000000151"),
+                                  "", "", std::nullopt}}};
     std::vector<std::string> warnings;
     OperationDriver driver{kms, keys, keysets,
                            [this](const std::string& m) { warnings.push_back(m); }};

@@ -44,7 +44,8 @@ class InstallDriver : public ::testing::Test {
     Catalogue catalogue = Catalogue::from_json(catalogue_json());
     std::map<std::string, std::string> keys{{"sp-transit-credit-mac", "id-credit"}};
     std::map<std::string, KeySet> keysets{
-        {"sp-transit-scp", KeySet{"id-enc", "id-mac", "id-dek", 0x55, 0x20, std::nullopt}}};
+        {"sp-transit-scp",
+         KeySet{"id-enc", "id-mac", "id-dek", 0x55, 0x20, std::nullopt, "", "", std::nullopt}}};
     std::vector<std::string> warnings;
     OperationDriver driver{kms, keys, keysets,
                            [this](const std::string& m) { warnings.push_back(m); }, &catalogue};

@@ -49,6 +49,15 @@ class Rest : public ::testing::Test {
         EXPECT_EQ(r.status, 201) << r.body;
         return r.json()->getValue<std::string>("token");
     }
+    /// Creates a plugin principal with the policy @p policy_json ({"keys": [...], "operations":
+    /// [...]}) and returns its token; throws when kmsd refuses the policy.
+    static std::string create_plugin(const std::string& name, const std::string& policy_json) {
+        const std::string token = create_principal(name, R"(["plugin"])");
+        HttpsClient c("127.0.0.1", s_kmsd->port(), s_kmsd->ca_file());
+        auto r = c.request("PUT", "/v1/principals/" + name + "/policy", policy_json, s_admin);
+        if (r.status != 200) throw std::runtime_error("policy of " + name + ": " + r.body);
+        return token;
+    }
     static std::string str(const Poco::JSON::Object::Ptr& o, const std::string& field) {
         return o->getValue<std::string>(field);
     }

@@ -62,11 +62,7 @@ class SeTsmCardOps : public CeremonyRest {
   public:
     static void SetUpTestSuite() {
         CeremonyRest::SetUpTestSuite();
-        s_se = create_principal("se-cardops", R"(["plugin"])");
-        HttpsClient admin("127.0.0.1", s_kmsd->port(), s_kmsd->ca_file());
-        auto pol = admin.request("PUT", "/v1/principals/se-cardops/policy",
-                                 R"({"keys":["se/*"],"operations":["gp"]})", s_admin);
-        if (pol.status != 200) throw std::runtime_error("policy: " + pol.body);
+        s_se = create_plugin("se-cardops", R"({"keys":["se/*"],"operations":["gp"]})");
     }
 
   protected:

@@ -120,11 +120,7 @@ class SpTsm : public CeremonyRest {
   public:
     static void SetUpTestSuite() {
         CeremonyRest::SetUpTestSuite();
-        s_sp = create_principal("sp-transit", R"(["plugin"])");
-        HttpsClient admin("127.0.0.1", s_kmsd->port(), s_kmsd->ca_file());
-        auto pol = admin.request("PUT", "/v1/principals/sp-transit/policy",
-                                 R"({"keys":["sp/*"],"operations":["gp","mac"]})", s_admin);
-        if (pol.status != 200) throw std::runtime_error("policy: " + pol.body);
+        s_sp = create_plugin("sp-transit", R"({"keys":["sp/*"],"operations":["gp","mac"]})");
     }
 
   protected:

@@ -61,8 +61,20 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
         std::string action = "http";
         std::string target;
         try {
-            Poco::URI uri(req.getURI());
-            const std::string path = uri.getPath();
+            std::string path;
+            std::vector<std::pair<std::string, std::string>> query;
+            try {
+                const Poco::URI uri(req.getURI());
+                path = uri.getPath();
+                query = uri.getQueryParameters();
+            } catch (const Poco::Exception&) {
+                // Poco::URI throws on a bad percent-encoding ("%zz", a lone "%"): the client's
+                // mistake, not ours.
+                target = req.getURI().substr(0, req.getURI().find('?')).substr(0, 128);
+                throw Error(ErrorCode::MalformedRequest,
+                            "request target: invalid URI (a '%' must be followed by two hex "
+                            "digits)");
+            }
             auto m = m_router.match(req.getMethod(), path);
             if (m.route == nullptr) {
                 target = path.substr(0, 128);
@@ -80,8 +92,8 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
                 caller = authenticate_request(req, m_services);
                 actor = caller->name;
             }
-            Request r{req, std::move(m.params), caller ? &*caller : nullptr, nullptr,
-                      uri.getQueryParameters(), {}};
+            Request r{req,     std::move(m.params), caller ? &*caller : nullptr,
+                      nullptr, std::move(query),    {}};
             if (route.body != BodyPolicy::None) {
                 const auto len = req.getContentLength();
                 if (len != 0 && !(len == Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH &&

@@ -139,6 +139,10 @@ TEST_F(RestInput, EveryBadRequestIsAClearClientError) {
         {"wrong method", "PUT", "/v1/keys", "", "admin", 404, "not_found", "PUT"},
         {"deep JSON", "POST", "/v1/keys", std::string(40, '[') + std::string(40, ']'), "admin", 400,
          "malformed_request", "JSON"},
+        {"bad percent-encoding", "GET", "/v1/keys/%zz", "", "admin", 400, "malformed_request",
+         "invalid URI"},
+        {"bad percent-encoding in the query", "GET", "/v1/keys?limit=%2", "", "admin", 400,
+         "malformed_request", "invalid URI"},
     };
 
     const auto before = get("/v1/audit/verify").json()->getValue<int>("records");

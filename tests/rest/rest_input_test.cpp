@@ -143,6 +143,9 @@ TEST_F(RestInput, EveryBadRequestIsAClearClientError) {
          "invalid URI"},
         {"bad percent-encoding in the query", "GET", "/v1/keys?limit=%2", "", "admin", 400,
          "malformed_request", "invalid URI"},
+        {"duplicate field", "POST", "/v1/keys",
+         R"({"name":"dup1","name":"dup2","algorithm":"AES-128","usage":["mac"]})", "admin", 400,
+         "malformed_request", "'name' appears twice"},
     };
 
     const auto before = get("/v1/audit/verify").json()->getValue<int>("records");

@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "api/api.hpp"
+#include "api/denial_audit.hpp"
 #include "api/error_mapping.hpp"
 #include "api/json.hpp"
 #include "domain/error.hpp"
@@ -70,14 +71,14 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
             } catch (const Poco::Exception&) {
                 // Poco::URI throws on a bad percent-encoding ("%zz", a lone "%"): the client's
                 // mistake, not ours.
-                target = req.getURI().substr(0, req.getURI().find('?')).substr(0, 128);
+                target = printable(req.getURI().substr(0, req.getURI().find('?')), 128);
                 throw Error(ErrorCode::MalformedRequest,
                             "request target: invalid URI (a '%' must be followed by two hex "
                             "digits)");
             }
             auto m = m_router.match(req.getMethod(), path);
             if (m.route == nullptr) {
-                target = path.substr(0, 128);
+                target = printable(path, 128);
                 if (m.path_known)
                     throw Error(ErrorCode::NotFound,
                                 "method " + req.getMethod() + " is not allowed on " + target);
@@ -85,13 +86,22 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
             }
             const Route& route = *m.route;
             action = route.action;
-            if (!m.params.empty()) target = m.params.front();
+            if (!m.params.empty()) target = printable(m.params.front(), 128);
 
             std::optional<core::Principal> caller;
             if (route.authenticated) {
                 caller = authenticate_request(req, m_services);
                 actor = caller->name;
             }
+            // Ids and names in paths are printable ASCII; a percent-decoded NUL, CR LF or
+            // non-ASCII byte would otherwise travel into lookups, messages and the audit log.
+            for (const auto& p : m.params)
+                for (const unsigned char c : p)
+                    if (c < 0x21 || c > 0x7E)
+                        throw Error(ErrorCode::InvalidArgument,
+                                    "path: '" + printable(p, 64) +
+                                        "' holds a byte that is not printable ASCII (after "
+                                        "percent-decoding); ids and names never do");
             Request r{req,     std::move(m.params), caller ? &*caller : nullptr,
                       nullptr, std::move(query),    {}};
             if (route.body != BodyPolicy::None) {
@@ -129,11 +139,11 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
             const std::string body = reply.json ? stringify(reply.json) : reply.raw;
             send(resp, reply.status, reply.content_type, body);
             if (m_access_log)
-                m_log("access " + actor + " " + req.getMethod() + " " + path + " " +
-                      std::to_string(reply.status));
+                m_log("access " + actor + " " + printable(req.getMethod(), 16) + " " +
+                      printable(path, 256) + " " + std::to_string(reply.status));
         } catch (const Error& e) {
             const int status = http_status(e.code());
-            std::string message = e.what();
+            std::string message = printable(e.what(), 512);
             if (status >= 500) {
                 m_log("error " + action + " " + target + ": " + message + " (" +
                       std::string(error_code_name(e.code())) + ", native " +

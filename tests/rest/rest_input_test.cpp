@@ -146,6 +146,13 @@ TEST_F(RestInput, EveryBadRequestIsAClearClientError) {
         {"duplicate field", "POST", "/v1/keys",
          R"({"name":"dup1","name":"dup2","algorithm":"AES-128","usage":["mac"]})", "admin", 400,
          "malformed_request", "'name' appears twice"},
+        // Percent-decoded bytes that are not printable ASCII: refused, and never echoed raw
+        // (invalid UTF-8 in the answer or in an audit record broke JSON readers).
+        {"non-ASCII path parameter", "GET", "/v1/keys/%C0%AE%C0%AE", "", "admin", 400,
+         "invalid_argument", "not printable ASCII"},
+        {"NUL in a path parameter", "GET", "/v1/keys/k-%00", "", "admin", 400, "invalid_argument",
+         "'k-?'"},
+        {"non-ASCII unknown route", "GET", "/v1/%FF%0A", "", "admin", 404, "not_found", "/v1/??"},
     };
 
     const auto before = get("/v1/audit/verify").json()->getValue<int>("records");

@@ -9,6 +9,7 @@
 #include <Poco/Net/SecureServerSocket.h>
 #include <Poco/URI.h>
 
+#include <chrono>
 #include <iostream>
 #include <mutex>
 
@@ -53,16 +54,23 @@ std::string error_body(ErrorCode code, const std::string& message) {
 
 class ApiHandler final : public Poco::Net::HTTPRequestHandler {
   public:
-    ApiHandler(const Router& router, ApiServices& services, bool access_log, LineLog& log)
-        : m_router(router), m_services(services), m_access_log(access_log), m_log(log) {}
+    ApiHandler(const Router& router, ApiServices& services, bool access_log, LineLog& log,
+               AnonymousDenialLimiter& limiter)
+        : m_router(router),
+          m_services(services),
+          m_access_log(access_log),
+          m_log(log),
+          m_limiter(limiter) {}
 
     void handleRequest(Poco::Net::HTTPServerRequest& req,
                        Poco::Net::HTTPServerResponse& resp) override {
         std::string actor = "-";
         std::string action = "http";
         std::string target;
+        std::string path;
+        const std::string request_id = request_id_of(req.get("X-Request-Id", ""));
+        if (!request_id.empty()) resp.set("X-Request-Id", request_id);
         try {
-            std::string path;
             std::vector<std::pair<std::string, std::string>> query;
             try {
                 const Poco::URI uri(req.getURI());
@@ -71,7 +79,9 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
             } catch (const Poco::Exception&) {
                 // Poco::URI throws on a bad percent-encoding ("%zz", a lone "%"): the client's
                 // mistake, not ours.
-                target = printable(req.getURI().substr(0, req.getURI().find('?')), 128);
+                path = req.getURI().substr(0, req.getURI().find('?'));
+                target = printable(path, 128);
+                actor = attributed_actor(req);
                 throw Error(ErrorCode::MalformedRequest,
                             "request target: invalid URI (a '%' must be followed by two hex "
                             "digits)");
@@ -79,6 +89,7 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
             auto m = m_router.match(req.getMethod(), path);
             if (m.route == nullptr) {
                 target = printable(path, 128);
+                actor = attributed_actor(req);
                 if (m.path_known)
                     throw Error(ErrorCode::NotFound,
                                 "method " + req.getMethod() + " is not allowed on " + target);
@@ -140,7 +151,8 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
             send(resp, reply.status, reply.content_type, body);
             if (m_access_log)
                 m_log("access " + actor + " " + printable(req.getMethod(), 16) + " " +
-                      printable(path, 256) + " " + std::to_string(reply.status));
+                      printable(path, 256) + " " + std::to_string(reply.status) +
+                      (request_id.empty() ? "" : " request=" + request_id));
         } catch (const Error& e) {
             const int status = http_status(e.code());
             std::string message = printable(e.what(), 512);
@@ -149,10 +161,15 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
                       std::string(error_code_name(e.code())) + ", native " +
                       std::to_string(e.native_code()) + ")");
                 if (e.code() == ErrorCode::Internal) message = "internal error";
-            } else if (!m_services.audit.record_denial(
-                           actor, action, target,
-                           std::string(error_code_name(e.code())) + ": " + message)) {
-                m_log("error: could not write the audit record of a denied request");
+            } else {
+                audit_denial(req, actor, action, target,
+                             DenialFacts{req.getMethod(),
+                                         path,
+                                         status,
+                                         std::string(error_code_name(e.code())),
+                                         message,
+                                         request_id,
+                                         {}});
             }
             reply_error(resp, status, e.code(), message);
         } catch (const Poco::Exception& e) {
@@ -165,6 +182,54 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
     }
 
   private:
+    /// Who sent a request refused before its route was known (an unknown path or method, a bad
+    /// URI): the authenticated principal when its credentials are valid, else "-". Only for the
+    /// audit record: the request is refused either way, and a credential that fails here is
+    /// not reported as such (the answer stays the 400 or 404).
+    std::string attributed_actor(const Poco::Net::HTTPServerRequest& req) {
+        try {
+            return authenticate_request(req, m_services).name;
+        } catch (const std::exception&) {
+            return "-";
+        }
+    }
+
+    /// One audit record per denied request (server-side facts only: never the body). Denials
+    /// of unauthenticated clients go through the per-address limiter (denial_audit.hpp).
+    void audit_denial(const Poco::Net::HTTPServerRequest& req, const std::string& actor,
+                      const std::string& action, const std::string& target, DenialFacts facts) {
+        std::string suffix;
+        if (actor == "-") {
+            facts.source = req.clientAddress().host().toString();
+            const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::steady_clock::now().time_since_epoch())
+                                    .count();
+            const auto d = m_limiter.admit(facts.source, now_ms);
+            for (const auto& [source, n] : d.summaries)
+                write_denial("-", "audit.suppressed", source,
+                             std::to_string(n) + " unauthenticated denials from " + source +
+                                 " were not recorded one by one (limit " +
+                                 std::to_string(m_limiter.per_window()) + " per " +
+                                 std::to_string(m_limiter.window_ms() / 1000) + " s)");
+            if (!d.record) return;
+            if (d.limit_reached) {
+                suffix = " (audit limit reached: further unauthenticated denials from " +
+                         facts.source + " in this window are counted, not recorded)";
+                m_log("audit: unauthenticated denials from " + facts.source + " over " +
+                      std::to_string(m_limiter.per_window()) + " per window; " +
+                      std::to_string(m_limiter.suppressed_total()) +
+                      " not recorded one by one so far");
+            }
+        }
+        write_denial(actor, action, target, denial_detail(facts) + suffix);
+    }
+
+    void write_denial(const std::string& actor, const std::string& action,
+                      const std::string& target, const std::string& detail) {
+        if (!m_services.audit.record_denial(actor, action, target, detail))
+            m_log("error: could not write the audit record of a denied request");
+    }
+
     static void reply_error(Poco::Net::HTTPServerResponse& resp, int status, ErrorCode code,
                             const std::string& message) {
         if (resp.sent()) return;
@@ -176,15 +241,19 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
     ApiServices& m_services;
     bool m_access_log;
     LineLog& m_log;
+    AnonymousDenialLimiter& m_limiter;
 };
 
 class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
   public:
-    Factory(const Router& router, ApiServices& services, bool access_log)
-        : m_router(router), m_services(services), m_access_log(access_log) {}
+    Factory(const Router& router, ApiServices& services, const ServerOptions& options)
+        : m_router(router),
+          m_services(services),
+          m_access_log(options.access_log),
+          m_limiter(options.anonymous_denials_per_minute, 60000) {}
     Poco::Net::HTTPRequestHandler* createRequestHandler(
         const Poco::Net::HTTPServerRequest&) override {
-        return new ApiHandler(m_router, m_services, m_access_log, m_log);
+        return new ApiHandler(m_router, m_services, m_access_log, m_log, m_limiter);
     }
 
   private:
@@ -192,6 +261,7 @@ class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
     ApiServices& m_services;
     bool m_access_log;
     LineLog m_log;
+    AnonymousDenialLimiter m_limiter;
 };
 
 Poco::Net::SocketAddress parse_listen(const std::string& listen) {
@@ -233,8 +303,8 @@ ApiServer::ApiServer(const ServerOptions& options, const Router& router, ApiServ
     params->setKeepAliveTimeout(Poco::Timespan(30, 0));
     params->setTimeout(Poco::Timespan(30, 0));
     params->setServerName("kmsd");
-    m_server = std::make_unique<Poco::Net::HTTPServer>(
-        new Factory(router, services, options.access_log), m_pool, socket, params);
+    m_server = std::make_unique<Poco::Net::HTTPServer>(new Factory(router, services, options),
+                                                       m_pool, socket, params);
 }
 
 ApiServer::~ApiServer() {

@@ -38,7 +38,7 @@ struct DenialFacts {
 };
 
 /// The record's detail: "CODE: MESSAGE | METHOD PATH -> STATUS[ request=ID][ from=ADDR]",
-/// printable ASCII (see printable()), at most 640 bytes. The error code comes first, as before
+/// printable ASCII (see printable()), at most 716 bytes. The error code comes first, as before
 /// this format existed (tests and operators search for "forbidden:", ...).
 std::string denial_detail(const DenialFacts& facts);
 

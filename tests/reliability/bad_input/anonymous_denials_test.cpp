@@ -65,7 +65,11 @@ TEST(DenialDetail, PrintableBoundedAndWithoutBody) {
     EXPECT_EQ(d.rfind("not_found: ", 0), 0u);
     EXPECT_NE(d.find("| GET /v1/keys/??x? -> 404 request=bi-1 from=127.0.0.1"), std::string::npos)
         << d;
-    EXPECT_LE(d.size(), 640u);
+    EXPECT_LE(d.size(), 716u);
+    api::DenialFacts longest{std::string(100, 'M'), std::string(500, '/'),  499,
+                             std::string(100, 'e'), std::string(1000, 'm'), std::string(64, 'r'),
+                             std::string(100, 'a')};
+    EXPECT_EQ(api::denial_detail(longest).size(), 716u);
     for (char c : d) EXPECT_TRUE(c >= 0x20 && c <= 0x7E);
     EXPECT_EQ(api::request_id_of("ok-1.2:3_x"), "ok-1.2:3_x");
     EXPECT_EQ(api::request_id_of("bad id"), "");

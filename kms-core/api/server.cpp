@@ -52,6 +52,31 @@ std::string error_body(ErrorCode code, const std::string& message) {
     return stringify(o);
 }
 
+/// Reads what is left of the request body before the answer, so that the next request on this
+/// keep-alive connection starts at its request line: a request refused before its body is read
+/// (bad credentials, an unknown route, a bad path) or sent to a route that takes none would
+/// otherwise have its body parsed as the start of the next request. A body declared larger
+/// than 16 MiB, a chunked one past kMaxBody, or one that cannot be read closes the connection
+/// instead. Reading stops at the body's end, so a body already parsed costs nothing.
+void discard_body(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) {
+    if (!resp.getKeepAlive()) return;
+    const bool chunked = req.getChunkedTransferEncoding();
+    const std::streamsize len = req.getContentLength();
+    if (!chunked && len <= 0) return;
+    if (!chunked && len > (16 << 20)) {
+        resp.setKeepAlive(false);
+        return;
+    }
+    const auto limit = static_cast<std::streamsize>(kMaxBody) + 1;
+    try {
+        std::istream& in = req.stream();
+        in.ignore(chunked ? limit : len);
+        if (in.bad() || (chunked && in.gcount() >= limit)) resp.setKeepAlive(false);
+    } catch (const std::exception&) {
+        resp.setKeepAlive(false);  // timeout or reset while reading: nothing to keep
+    }
+}
+
 class ApiHandler final : public Poco::Net::HTTPRequestHandler {
   public:
     ApiHandler(const Router& router, ApiServices& services, bool access_log, LineLog& log,
@@ -137,17 +162,12 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
                 } else if (route.body == BodyPolicy::Required) {
                     throw Error(ErrorCode::MalformedRequest, "a JSON body is required");
                 }
-            } else if (const auto len = req.getContentLength(); len > 0) {
-                // A body nobody reads would be parsed as the next request on this connection.
-                if (len > static_cast<std::streamsize>(kMaxBody))
-                    resp.setKeepAlive(false);
-                else
-                    req.stream().ignore(len);
             }
             std::optional<Reply> gated;
             if (!route.approval_operation.empty()) gated = dual_control_gate(route, r, m_services);
             Reply reply = gated ? std::move(*gated) : route.handler(r);
             const std::string body = reply.json ? stringify(reply.json) : reply.raw;
+            discard_body(req, resp);
             send(resp, reply.status, reply.content_type, body);
             if (m_access_log)
                 m_log("access " + actor + " " + printable(req.getMethod(), 16) + " " +
@@ -171,12 +191,15 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
                                          request_id,
                                          {}});
             }
+            discard_body(req, resp);
             reply_error(resp, status, e.code(), message);
         } catch (const Poco::Exception& e) {
             m_log("error " + action + ": " + e.displayText());
+            resp.setKeepAlive(false);
             reply_error(resp, 500, ErrorCode::Internal, "internal error");
         } catch (const std::exception& e) {
             m_log(std::string("error ") + action + ": " + e.what());
+            resp.setKeepAlive(false);
             reply_error(resp, 500, ErrorCode::Internal, "internal error");
         }
     }

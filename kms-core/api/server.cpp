@@ -37,7 +37,8 @@ class LineLog {
 
 void send(Poco::Net::HTTPServerResponse& resp, int status, const std::string& content_type,
           const std::string& body) {
-    resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+    // With its standard reason phrase: setStatus() alone left "OK" on every status line.
+    resp.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
     resp.setContentType(content_type);
     resp.set("Cache-Control", "no-store");
     resp.set("X-Content-Type-Options", "nosniff");

@@ -99,5 +99,12 @@ TEST_F(KeepAlive, ChunkedBodies) {
     expect_clean_next(c);
 }
 
+TEST_F(KeepAlive, StatusLinesHaveTheirReason) {
+    Connection c(*s_kmsd);
+    EXPECT_EQ(c.send("GET", "/v1/keys", "").reason, "Unauthorized");
+    EXPECT_EQ(c.send("GET", "/v1/nothing", "").reason, "Not Found");
+    EXPECT_EQ(c.send("GET", "/healthz", "").reason, "OK");
+}
+
 }  // namespace
 }  // namespace kms::test

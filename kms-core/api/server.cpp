@@ -107,7 +107,6 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
                 // mistake, not ours.
                 path = req.getURI().substr(0, req.getURI().find('?'));
                 target = printable(path, 128);
-                actor = attributed_actor(req);
                 throw Error(ErrorCode::MalformedRequest,
                             "request target: invalid URI (a '%' must be followed by two hex "
                             "digits)");
@@ -115,7 +114,6 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
             auto m = m_router.match(req.getMethod(), path);
             if (m.route == nullptr) {
                 target = printable(path, 128);
-                actor = attributed_actor(req);
                 if (m.path_known)
                     throw Error(ErrorCode::NotFound,
                                 "method " + req.getMethod() + " is not allowed on " + target);
@@ -183,6 +181,7 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
                       std::to_string(e.native_code()) + ")");
                 if (e.code() == ErrorCode::Internal) message = "internal error";
             } else {
+                if (actor == "-") actor = attributed_actor(req);
                 audit_denial(req, actor, action, target,
                              DenialFacts{req.getMethod(),
                                          path,
@@ -206,10 +205,10 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
     }
 
   private:
-    /// Who sent a request refused before its route was known (an unknown path or method, a bad
-    /// URI): the authenticated principal when its credentials are valid, else "-". Only for the
-    /// audit record: the request is refused either way, and a credential that fails here is
-    /// not reported as such (the answer stays the 400 or 404).
+    /// Who sent a refused request that was not authenticated on its way (an unknown path or
+    /// method, a bad URI, a public route, a failed authentication): the principal when its
+    /// credentials are valid, else "-". Only for the audit record: the request is refused
+    /// either way, and a credential that fails here is not reported as such.
     std::string attributed_actor(const Poco::Net::HTTPServerRequest& req) {
         try {
             return authenticate_request(req, m_services).name;

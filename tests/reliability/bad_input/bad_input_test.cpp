@@ -15,6 +15,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "bad_input_setup.hpp"
 
@@ -256,6 +257,40 @@ TEST_F(BadInput, EveryRowIsAClearAuditedClientError) {
     }
     std::cout << cases.size() << " rows over " << routes << " routes\n";
     EXPECT_GE(routes, 59u);
+}
+
+// Every row refuses without changing state, so the table can be sent again: this time from four
+// clients at once (rows dealt round-robin), which must change no answer and not hurt kmsd.
+TEST_F(BadInput, TheTableAgainFromFourClientsAtOnce) {
+    World& w = *s_world;
+    const auto cases = load_cases(std::getenv("BAD_INPUT_CASES"));
+    const pid_t pid = w.kmsd.pid();
+    std::vector<std::string> got(cases.size());
+    std::vector<std::thread> clients;
+    for (std::size_t t = 0; t < 4; ++t)
+        clients.emplace_back([&, t] {
+            for (std::size_t i = t; i < cases.size(); i += 4) {
+                const Case& c = cases[i];
+                auto headers = c.headers;
+                for (auto& [k, v] : headers) v = expand(v, w.vars);
+                headers.emplace_back("X-Request-Id", "bi2-" + c.id);
+                try {
+                    const auto r = w.send(c.as, c.method, expand(c.path, w.vars),
+                                          expand(c.body, w.vars), headers);
+                    got[i] = std::to_string(r.status) + " " + r.body.substr(0, 200);
+                } catch (const std::exception& e) {
+                    got[i] = std::string("no answer: ") + e.what();
+                }
+            }
+        });
+    for (auto& t : clients) t.join();
+    for (std::size_t i = 0; i < cases.size(); ++i)
+        EXPECT_EQ(got[i].substr(0, 4), std::to_string(cases[i].status) + " ")
+            << cases[i].id << ": " << got[i];
+    EXPECT_TRUE(alive(pid));
+    auto verify = w.send("admin", "GET", "/v1/audit/verify", "", {});
+    ASSERT_EQ(verify.status, 200) << verify.body;
+    EXPECT_TRUE(verify.json()->getValue<bool>("valid")) << verify.body;
 }
 
 }  // namespace

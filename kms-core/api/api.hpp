@@ -79,6 +79,9 @@ struct ServerOptions {
     std::string ca_file;                    ///< PEM: CA for client certificates (mTLS)
     int max_connections = 128;              ///< one thread per open connection (keep-alive)
     bool access_log = false;
+    /// Audit records of unauthenticated denials per client address and minute; past it they
+    /// are counted and summarized (api/denial_audit.hpp). 0: no limit.
+    std::size_t anonymous_denials_per_minute = 60;
 };
 
 /// HTTPS server over the router. TLS 1.2 or newer only. Binds with SO_REUSEADDR but never

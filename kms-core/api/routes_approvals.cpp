@@ -134,8 +134,15 @@ void require_requester(const core::Principal& caller, const std::string& operati
 /// Checks that need no knowledge of the handler's body rules: the target named in the path
 /// exists. The body itself is validated by the handler, i.e. at execute time.
 void precheck(const std::string& operation, Request& r, ApiServices& s) {
-    if ((operation == "key.destroy" || operation == "key.export") && !r.params.empty())
-        (void)s.keys.get(*r.caller, r.params[0]);  // NotFound for an unknown key
+    if ((operation == "key.destroy" || operation == "key.export") && !r.params.empty()) {
+        const auto key = s.keys.get(*r.caller, r.params[0]);  // NotFound for an unknown key
+        // A destroy the state table already forbids (an Active or destroyed key) would only
+        // fail at execution, after the approvers' votes.
+        if (operation == "key.destroy" && !core::next_state(key.state, core::Transition::Destroy))
+            throw Error(ErrorCode::WrongState,
+                        "key '" + key.id + "' is " + std::string(core::key_state_name(key.state)) +
+                            ": it cannot be destroyed (deactivate or revoke it first)");
+    }
     if (operation == "principal.create" && r.body && r.body->has("name")) {
         const auto v = r.body->get("name");
         if (v.isString()) {

@@ -9,10 +9,12 @@
 #include <Poco/Net/SecureServerSocket.h>
 #include <Poco/URI.h>
 
+#include <chrono>
 #include <iostream>
 #include <mutex>
 
 #include "api/api.hpp"
+#include "api/denial_audit.hpp"
 #include "api/error_mapping.hpp"
 #include "api/json.hpp"
 #include "domain/error.hpp"
@@ -35,7 +37,8 @@ class LineLog {
 
 void send(Poco::Net::HTTPServerResponse& resp, int status, const std::string& content_type,
           const std::string& body) {
-    resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+    // With its standard reason phrase: setStatus() alone left "OK" on every status line.
+    resp.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
     resp.setContentType(content_type);
     resp.set("Cache-Control", "no-store");
     resp.set("X-Content-Type-Options", "nosniff");
@@ -50,22 +53,67 @@ std::string error_body(ErrorCode code, const std::string& message) {
     return stringify(o);
 }
 
+/// Reads what is left of the request body before the answer, so that the next request on this
+/// keep-alive connection starts at its request line: a request refused before its body is read
+/// (bad credentials, an unknown route, a bad path) or sent to a route that takes none would
+/// otherwise have its body parsed as the start of the next request. A body declared larger
+/// than 16 MiB, a chunked one past kMaxBody, or one that cannot be read closes the connection
+/// instead. Reading stops at the body's end, so a body already parsed costs nothing.
+void discard_body(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) {
+    if (!resp.getKeepAlive()) return;
+    const bool chunked = req.getChunkedTransferEncoding();
+    const std::streamsize len = req.getContentLength();
+    if (!chunked && len <= 0) return;
+    if (!chunked && len > (16 << 20)) {
+        resp.setKeepAlive(false);
+        return;
+    }
+    const auto limit = static_cast<std::streamsize>(kMaxBody) + 1;
+    try {
+        std::istream& in = req.stream();
+        in.ignore(chunked ? limit : len);
+        if (in.bad() || (chunked && in.gcount() >= limit)) resp.setKeepAlive(false);
+    } catch (const std::exception&) {
+        resp.setKeepAlive(false);  // timeout or reset while reading: nothing to keep
+    }
+}
+
 class ApiHandler final : public Poco::Net::HTTPRequestHandler {
   public:
-    ApiHandler(const Router& router, ApiServices& services, bool access_log, LineLog& log)
-        : m_router(router), m_services(services), m_access_log(access_log), m_log(log) {}
+    ApiHandler(const Router& router, ApiServices& services, bool access_log, LineLog& log,
+               AnonymousDenialLimiter& limiter)
+        : m_router(router),
+          m_services(services),
+          m_access_log(access_log),
+          m_log(log),
+          m_limiter(limiter) {}
 
     void handleRequest(Poco::Net::HTTPServerRequest& req,
                        Poco::Net::HTTPServerResponse& resp) override {
         std::string actor = "-";
         std::string action = "http";
         std::string target;
+        std::string path;
+        const std::string request_id = request_id_of(req.get("X-Request-Id", ""));
+        if (!request_id.empty()) resp.set("X-Request-Id", request_id);
         try {
-            Poco::URI uri(req.getURI());
-            const std::string path = uri.getPath();
+            std::vector<std::pair<std::string, std::string>> query;
+            try {
+                const Poco::URI uri(req.getURI());
+                path = uri.getPath();
+                query = uri.getQueryParameters();
+            } catch (const Poco::Exception&) {
+                // Poco::URI throws on a bad percent-encoding ("%zz", a lone "%"): the client's
+                // mistake, not ours.
+                path = req.getURI().substr(0, req.getURI().find('?'));
+                target = printable(path, 128);
+                throw Error(ErrorCode::MalformedRequest,
+                            "request target: invalid URI (a '%' must be followed by two hex "
+                            "digits)");
+            }
             auto m = m_router.match(req.getMethod(), path);
             if (m.route == nullptr) {
-                target = path.substr(0, 128);
+                target = printable(path, 128);
                 if (m.path_known)
                     throw Error(ErrorCode::NotFound,
                                 "method " + req.getMethod() + " is not allowed on " + target);
@@ -73,15 +121,24 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
             }
             const Route& route = *m.route;
             action = route.action;
-            if (!m.params.empty()) target = m.params.front();
+            if (!m.params.empty()) target = printable(m.params.front(), 128);
 
             std::optional<core::Principal> caller;
             if (route.authenticated) {
                 caller = authenticate_request(req, m_services);
                 actor = caller->name;
             }
-            Request r{req, std::move(m.params), caller ? &*caller : nullptr, nullptr,
-                      uri.getQueryParameters(), {}};
+            // Ids and names in paths are printable ASCII; a percent-decoded NUL, CR LF or
+            // non-ASCII byte would otherwise travel into lookups, messages and the audit log.
+            for (const auto& p : m.params)
+                for (const unsigned char c : p)
+                    if (c < 0x21 || c > 0x7E)
+                        throw Error(ErrorCode::InvalidArgument,
+                                    "path: '" + printable(p, 64) +
+                                        "' holds a byte that is not printable ASCII (after "
+                                        "percent-decoding); ids and names never do");
+            Request r{req,     std::move(m.params), caller ? &*caller : nullptr,
+                      nullptr, std::move(query),    {}};
             if (route.body != BodyPolicy::None) {
                 const auto len = req.getContentLength();
                 if (len != 0 && !(len == Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH &&
@@ -104,45 +161,98 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
                 } else if (route.body == BodyPolicy::Required) {
                     throw Error(ErrorCode::MalformedRequest, "a JSON body is required");
                 }
-            } else if (const auto len = req.getContentLength(); len > 0) {
-                // A body nobody reads would be parsed as the next request on this connection.
-                if (len > static_cast<std::streamsize>(kMaxBody))
-                    resp.setKeepAlive(false);
-                else
-                    req.stream().ignore(len);
             }
             std::optional<Reply> gated;
             if (!route.approval_operation.empty()) gated = dual_control_gate(route, r, m_services);
             Reply reply = gated ? std::move(*gated) : route.handler(r);
             const std::string body = reply.json ? stringify(reply.json) : reply.raw;
+            discard_body(req, resp);
             send(resp, reply.status, reply.content_type, body);
             if (m_access_log)
-                m_log("access " + actor + " " + req.getMethod() + " " + path + " " +
-                      std::to_string(reply.status));
+                m_log("access " + actor + " " + printable(req.getMethod(), 16) + " " +
+                      printable(path, 256) + " " + std::to_string(reply.status) +
+                      (request_id.empty() ? "" : " request=" + request_id));
         } catch (const Error& e) {
             const int status = http_status(e.code());
-            std::string message = e.what();
+            std::string message = printable(e.what(), 512);
             if (status >= 500) {
                 m_log("error " + action + " " + target + ": " + message + " (" +
                       std::string(error_code_name(e.code())) + ", native " +
                       std::to_string(e.native_code()) + ")");
                 if (e.code() == ErrorCode::Internal) message = "internal error";
-            } else if (!m_services.audit.record_denial(
-                           actor, action, target,
-                           std::string(error_code_name(e.code())) + ": " + message)) {
-                m_log("error: could not write the audit record of a denied request");
+            } else {
+                if (actor == "-") actor = attributed_actor(req);
+                audit_denial(req, actor, action, target,
+                             DenialFacts{req.getMethod(),
+                                         path,
+                                         status,
+                                         std::string(error_code_name(e.code())),
+                                         message,
+                                         request_id,
+                                         {}});
             }
+            discard_body(req, resp);
             reply_error(resp, status, e.code(), message);
         } catch (const Poco::Exception& e) {
             m_log("error " + action + ": " + e.displayText());
+            resp.setKeepAlive(false);
             reply_error(resp, 500, ErrorCode::Internal, "internal error");
         } catch (const std::exception& e) {
             m_log(std::string("error ") + action + ": " + e.what());
+            resp.setKeepAlive(false);
             reply_error(resp, 500, ErrorCode::Internal, "internal error");
         }
     }
 
   private:
+    /// Who sent a refused request that was not authenticated on its way (an unknown path or
+    /// method, a bad URI, a public route, a failed authentication): the principal when its
+    /// credentials are valid, else "-". Only for the audit record: the request is refused
+    /// either way, and a credential that fails here is not reported as such.
+    std::string attributed_actor(const Poco::Net::HTTPServerRequest& req) {
+        try {
+            return authenticate_request(req, m_services).name;
+        } catch (const std::exception&) {
+            return "-";
+        }
+    }
+
+    /// One audit record per denied request (server-side facts only: never the body). Denials
+    /// of unauthenticated clients go through the per-address limiter (denial_audit.hpp).
+    void audit_denial(const Poco::Net::HTTPServerRequest& req, const std::string& actor,
+                      const std::string& action, const std::string& target, DenialFacts facts) {
+        std::string suffix;
+        if (actor == "-") {
+            facts.source = req.clientAddress().host().toString();
+            const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::steady_clock::now().time_since_epoch())
+                                    .count();
+            const auto d = m_limiter.admit(facts.source, now_ms);
+            for (const auto& [source, n] : d.summaries)
+                write_denial("-", "audit.suppressed", source,
+                             std::to_string(n) + " unauthenticated denials from " + source +
+                                 " were not recorded one by one (limit " +
+                                 std::to_string(m_limiter.per_window()) + " per " +
+                                 std::to_string(m_limiter.window_ms() / 1000) + " s)");
+            if (!d.record) return;
+            if (d.limit_reached) {
+                suffix = " (audit limit reached: further unauthenticated denials from " +
+                         facts.source + " in this window are counted, not recorded)";
+                m_log("audit: unauthenticated denials from " + facts.source + " over " +
+                      std::to_string(m_limiter.per_window()) + " per window; " +
+                      std::to_string(m_limiter.suppressed_total()) +
+                      " not recorded one by one so far");
+            }
+        }
+        write_denial(actor, action, target, denial_detail(facts) + suffix);
+    }
+
+    void write_denial(const std::string& actor, const std::string& action,
+                      const std::string& target, const std::string& detail) {
+        if (!m_services.audit.record_denial(actor, action, target, detail))
+            m_log("error: could not write the audit record of a denied request");
+    }
+
     static void reply_error(Poco::Net::HTTPServerResponse& resp, int status, ErrorCode code,
                             const std::string& message) {
         if (resp.sent()) return;
@@ -154,15 +264,19 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
     ApiServices& m_services;
     bool m_access_log;
     LineLog& m_log;
+    AnonymousDenialLimiter& m_limiter;
 };
 
 class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
   public:
-    Factory(const Router& router, ApiServices& services, bool access_log)
-        : m_router(router), m_services(services), m_access_log(access_log) {}
+    Factory(const Router& router, ApiServices& services, const ServerOptions& options)
+        : m_router(router),
+          m_services(services),
+          m_access_log(options.access_log),
+          m_limiter(options.anonymous_denials_per_minute, 60000) {}
     Poco::Net::HTTPRequestHandler* createRequestHandler(
         const Poco::Net::HTTPServerRequest&) override {
-        return new ApiHandler(m_router, m_services, m_access_log, m_log);
+        return new ApiHandler(m_router, m_services, m_access_log, m_log, m_limiter);
     }
 
   private:
@@ -170,6 +284,7 @@ class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
     ApiServices& m_services;
     bool m_access_log;
     LineLog m_log;
+    AnonymousDenialLimiter m_limiter;
 };
 
 Poco::Net::SocketAddress parse_listen(const std::string& listen) {
@@ -211,8 +326,8 @@ ApiServer::ApiServer(const ServerOptions& options, const Router& router, ApiServ
     params->setKeepAliveTimeout(Poco::Timespan(30, 0));
     params->setTimeout(Poco::Timespan(30, 0));
     params->setServerName("kmsd");
-    m_server = std::make_unique<Poco::Net::HTTPServer>(
-        new Factory(router, services, options.access_log), m_pool, socket, params);
+    m_server = std::make_unique<Poco::Net::HTTPServer>(new Factory(router, services, options),
+                                                       m_pool, socket, params);
 }
 
 ApiServer::~ApiServer() {

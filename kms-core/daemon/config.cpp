@@ -65,6 +65,8 @@ void load_config_file(const std::string& path, DaemonConfig& cfg) {
             cfg.max_connections = static_cast<int>(to_size(key, value, 4, 4096));
         else if (key == "server.access_log")
             cfg.access_log = value == "true" || value == "1";
+        else if (key == "server.anonymous_denials_per_minute")
+            cfg.anonymous_denials_per_minute = to_size(key, value, 0, 1000000);
         else if (key == "store.map_size_mb")
             cfg.store_map_size_mb = to_size(key, value, 16, 1 << 24);
         else if (key == "counters.flush_seconds")

@@ -24,6 +24,8 @@ struct DaemonConfig {
     // Server.
     int max_connections = 128;
     bool access_log = false;
+    /// Audit records of unauthenticated denials per client address and minute (0: no limit).
+    std::size_t anonymous_denials_per_minute = 60;
     int counter_flush_seconds = 5;
     int gp_session_seconds = 300;  ///< lifetime of a GlobalPlatform secure channel session
     std::size_t store_map_size_mb = 8192;
@@ -47,8 +49,10 @@ struct DaemonConfig {
 
 /// Reads "key = value" lines ('#' comments) into @p cfg. Keys: listen, hsm.module,
 /// hsm.token_label, hsm.pin_file, hsm.pin_env, hsm.pin, hsm.profile, hsm.sessions,
-/// hsm.handle_cache, server.max_connections, server.access_log, store.map_size_mb,
-/// counters.flush_seconds, gp.session_seconds. Throws kms::Error(InvalidArgument) naming the line on a bad entry.
+/// hsm.handle_cache, server.max_connections, server.access_log,
+/// server.anonymous_denials_per_minute, store.map_size_mb,
+/// counters.flush_seconds, gp.session_seconds. Throws kms::Error(InvalidArgument) naming the line
+/// on a bad entry.
 void load_config_file(const std::string& path, DaemonConfig& cfg);
 
 /// Checks values and ranges; throws kms::Error(InvalidArgument) with the option name.

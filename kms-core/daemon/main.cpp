@@ -58,6 +58,9 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         opt("hsm-sessions", "N", "PKCS#11 sessions in the pool, 1 to 64 (default: the profile's)");
         opt("max-connections", "N", "concurrent HTTPS connections (default 128)");
         opt("access-log", nullptr, "log one line per request to stderr");
+        opt("anonymous-denials-per-minute", "N",
+            "audit records of unauthenticated denials per client address and minute, the rest "
+            "counted (default 60; 0: no limit)");
     }
 
     void handleOption(const std::string& name, const std::string& value) override {
@@ -97,6 +100,8 @@ class KmsdApp final : public Poco::Util::ServerApplication {
             m_cfg.max_connections = number(4, 4096);
         else if (name == "access-log")
             m_cfg.access_log = true;
+        else if (name == "anonymous-denials-per-minute")
+            m_cfg.anonymous_denials_per_minute = static_cast<std::size_t>(number(0, 1000000));
     }
 
     int main(const ArgVec& args) override {
@@ -272,6 +277,7 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         so.ca_file = daemon::client_ca_pem(cfg);  // root + issuing CA (mTLS)
         so.max_connections = cfg.max_connections;
         so.access_log = cfg.access_log;
+        so.anonymous_denials_per_minute = cfg.anonymous_denials_per_minute;
         api::ApiServer server(so, router, services);
         server.start();
 

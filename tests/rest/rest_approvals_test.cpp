@@ -202,6 +202,12 @@ TEST_F(Approvals, KeyDestructionNeedsTwoApprovals) {
 
     EXPECT_EQ(del("/v1/keys/k-00000000000000000000000000000000").status, 404)
         << "an unknown key is refused before it is held";
+    const std::string active =
+        str(create_key("dual-destroy-active", "AES-128", R"(["mac"])"), "id");
+    auto refused = del("/v1/keys/" + active, s_officer);
+    EXPECT_EQ(refused.status, 409)
+        << "an Active key cannot be destroyed: not held " << refused.body;
+    EXPECT_EQ(str(refused.json(), "error"), "wrong_state");
     auto alias = post("/v1/keys/" + key_id + "/destroy", R"({"reason":"retired"})");
     ASSERT_EQ(alias.status, 202) << "the POST alias is gated too: " << alias.body;
 

@@ -139,6 +139,20 @@ TEST_F(RestInput, EveryBadRequestIsAClearClientError) {
         {"wrong method", "PUT", "/v1/keys", "", "admin", 404, "not_found", "PUT"},
         {"deep JSON", "POST", "/v1/keys", std::string(40, '[') + std::string(40, ']'), "admin", 400,
          "malformed_request", "JSON"},
+        {"bad percent-encoding", "GET", "/v1/keys/%zz", "", "admin", 400, "malformed_request",
+         "invalid URI"},
+        {"bad percent-encoding in the query", "GET", "/v1/keys?limit=%2", "", "admin", 400,
+         "malformed_request", "invalid URI"},
+        {"duplicate field", "POST", "/v1/keys",
+         R"({"name":"dup1","name":"dup2","algorithm":"AES-128","usage":["mac"]})", "admin", 400,
+         "malformed_request", "'name' appears twice"},
+        // Percent-decoded bytes that are not printable ASCII: refused, and never echoed raw
+        // (invalid UTF-8 in the answer or in an audit record broke JSON readers).
+        {"non-ASCII path parameter", "GET", "/v1/keys/%C0%AE%C0%AE", "", "admin", 400,
+         "invalid_argument", "not printable ASCII"},
+        {"NUL in a path parameter", "GET", "/v1/keys/k-%00", "", "admin", 400, "invalid_argument",
+         "'k-?'"},
+        {"non-ASCII unknown route", "GET", "/v1/%FF%0A", "", "admin", 404, "not_found", "/v1/??"},
     };
 
     const auto before = get("/v1/audit/verify").json()->getValue<int>("records");

@@ -17,7 +17,7 @@
 // the anchor and N sessions, logs in and increments the generation. Everything created in an
 // older generation (cached session objects, handles of the master keys) is void: KeyCache drops
 // entries of older generations without C_DestroyObject. If the token cannot be reached the pool
-// is "down": borrow() retries the reconnection at most once a second and otherwise throws
+// is "down": borrow() retries the reconnection at most every 200 ms and otherwise throws
 // HsmUnavailable at once.
 //
 // Thread safety: every member may be called from any thread. A Lease belongs to the borrowing
@@ -87,7 +87,7 @@ class SessionPool {
 
     /// Waits for a free session; waiting threads are served first come, first served.
     /// Throws HsmUnavailable when the pool is down and reconnecting failed (or was tried less
-    /// than a second ago).
+    /// than 200 ms ago).
     Lease borrow();
 
     /// Reopens the sessions unless that already happened after @p seen_generation. The caller

@@ -135,6 +135,7 @@ class Faults : public ::testing::Test {
         s_health_recovery[fault] =
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                 .count();
+        EXPECT_LT(s_health_recovery[fault], 1000.0) << "/healthz lagged after " << fault;
         return ms;
     }
 

@@ -3,7 +3,8 @@
 // whose assumptions the start-up self-tests catch; chosen by name, the profile applied to a
 // module that lacks raw RSA and shares its login drops the host fallback that needed the
 // mechanism and serves; a module lacking a mechanism the key storage model requires is refused
-// at start-up with a message naming it.
+// at start-up with a message naming it. Also: a start-up without the token, or with a failing
+// login, ends with a message naming the problem (and never the PIN).
 #include <Poco/JSON/Array.h>
 
 #include "fault_rig.hpp"
@@ -94,6 +95,27 @@ TEST(Quirks, ModuleWithoutHmacSha256IsRefusedAtStartNamingTheMechanism) {
     EXPECT_NE(rc, -1) << "kmsd hung: " << output;
     EXPECT_NE(output.find("CKM_SHA256_HMAC"), std::string::npos) << output;
     EXPECT_EQ(output.find("listening"), std::string::npos) << output;
+}
+
+TEST(StartUp, WithoutTheTokenOrWithAFailingLoginKmsdExitsNamingTheProblem) {
+    {
+        FaultRig rig("remove");
+        std::string output;
+        const int rc = run_kmsd_on(rig, {}, output);
+        EXPECT_NE(rc, 0) << output;
+        EXPECT_NE(rc, -1) << "kmsd hung: " << output;
+        EXPECT_NE(output.find("kms-faults"), std::string::npos) << output;
+        EXPECT_EQ(output.find("listening"), std::string::npos) << output;
+    }
+    {
+        FaultRig rig("fail C_Login CKR_DEVICE_ERROR");
+        std::string output;
+        const int rc = run_kmsd_on(rig, {}, output);
+        EXPECT_NE(rc, 0) << output;
+        EXPECT_NE(rc, -1) << "kmsd hung: " << output;
+        EXPECT_NE(output.find("CKR_DEVICE_ERROR"), std::string::npos) << output;
+        EXPECT_EQ(output.find("87654321"), std::string::npos) << "the PIN was printed";
+    }
 }
 
 }  // namespace

@@ -270,16 +270,16 @@ TEST_F(Faults, SlowCallsDelayButNeverFailOrBlockHealth) {
     const auto delayed = s_rig->stat("delayed");
     s_rig->control("delay C_Sign 200\ndelay C_GenerateKey 200");
     std::atomic<bool> done{false};
-    double worst_health = 0;
+    std::vector<double> health_ms;
     std::thread health([&] {
         HttpsClient c("127.0.0.1", s_kmsd->port(), s_kmsd->ca_file());
         while (!done) {
             const auto start = std::chrono::steady_clock::now();
             const auto h = c.get("/healthz");
             EXPECT_EQ(h.status, 200) << h.body;
-            worst_health = std::max(worst_health, std::chrono::duration<double, std::milli>(
-                                                      std::chrono::steady_clock::now() - start)
-                                                      .count());
+            health_ms.push_back(
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                    .count());
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
     });
@@ -294,12 +294,17 @@ TEST_F(Faults, SlowCallsDelayButNeverFailOrBlockHealth) {
         EXPECT_LT(o.ms, 10000.0) << o.what << " hung";
     }
     EXPECT_GT(s_rig->stat("delayed"), delayed);
-    EXPECT_LT(worst_health, 1000.0) << "/healthz waited for the slow HSM";
+    // The median, not the worst: on a loaded CI machine one answer may wait for the CPU, but a
+    // /healthz that waited for the HSM would take >= 200 ms every time.
+    ASSERT_FALSE(health_ms.empty());
+    std::sort(health_ms.begin(), health_ms.end());
+    const double median = health_ms[health_ms.size() / 2];
+    EXPECT_LT(median, 150.0) << "/healthz waited for the slow HSM";
     std::cout << "slow calls (200 ms per C_Sign/C_GenerateKey): worst request "
               << std::max_element(out.begin(), out.end(),
                                   [](const Outcome& a, const Outcome& b) { return a.ms < b.ms; })
                      ->ms
-              << " ms, worst /healthz " << worst_health << " ms\n";
+              << " ms; /healthz median " << median << " ms, worst " << health_ms.back() << " ms\n";
     EXPECT_LT(recover("delay"), 1000.0);
     expect_intact(out);
 }

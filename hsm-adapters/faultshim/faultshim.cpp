@@ -420,6 +420,9 @@ struct Wrap<F, Member> {
         const Decision d = s.before(F, mechanism_of(args...));
         sleep_ms(d.delay_ms);
         if (d.inject && !closes_sessions(F)) return d.rv;
+        // C_WaitForSlotEvent may block until a slot event (v2.40 §5.5): outside the gate, or a
+        // reset would wait for it.
+        if constexpr (F == Fn::C_WaitForSlotEvent) return (s.real().*Member)(args...);
         const CK_RV rv = s.forward([&] { return (s.real().*Member)(args...); });
         return d.inject ? d.rv : rv;
     }

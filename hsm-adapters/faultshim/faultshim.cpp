@@ -186,8 +186,9 @@ class Shim {
                        ? reinterpret_cast<CK_C_GetFunctionList>(::dlsym(h, "C_GetFunctionList"))
                        : nullptr;
         if (get == nullptr || get(&m_real) != CKR_OK || m_real == nullptr) {
+            const char* why = h == nullptr ? ::dlerror() : "no usable C_GetFunctionList";
             std::cerr << "kms-faultshim: cannot load the target module " << target << ": "
-                      << (h == nullptr ? ::dlerror() : "no C_GetFunctionList") << "\n";
+                      << (why != nullptr ? why : "dlopen failed") << "\n";
             m_real = nullptr;
         }
         write_stats();
@@ -389,8 +390,10 @@ class Shim {
 };
 
 Shim& shim() {
-    static Shim s;  // the module state (see the header comment)
-    return s;
+    // The module state (see the header comment). Never destroyed: an application thread may
+    // still call into the list while static destructors run at exit.
+    static Shim* const s = new Shim;
+    return *s;
 }
 
 /// The CK_MECHANISM_PTR argument of a call, if it has one.

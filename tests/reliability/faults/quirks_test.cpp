@@ -97,6 +97,20 @@ TEST(Quirks, ModuleWithoutHmacSha256IsRefusedAtStartNamingTheMechanism) {
     EXPECT_EQ(output.find("listening"), std::string::npos) << output;
 }
 
+TEST(Quirks, ModuleWithoutCGenerateRandomFailsTheSelfTestsNamingTheFunction) {
+    // `unsupported`: the vendor's module answers CKR_FUNCTION_NOT_SUPPORTED to C_GenerateRandom.
+    // Every key id, IV and token relies on the HSM's random source, so kmsd must not serve.
+    FaultRig rig("unsupported C_GenerateRandom");
+    std::string output;
+    const int rc = run_kmsd_on(rig, {}, output);
+    EXPECT_NE(rc, 0) << output;
+    EXPECT_NE(rc, -1) << "kmsd hung: " << output;
+    EXPECT_NE(output.find("C_GenerateRandom: CKR_FUNCTION_NOT_SUPPORTED"), std::string::npos)
+        << output;
+    EXPECT_EQ(output.find("listening"), std::string::npos) << output;
+    EXPECT_EQ(rig.stat("injected C_GenerateRandom CKR_FUNCTION_NOT_SUPPORTED"), 1u);
+}
+
 TEST(StartUp, WithoutTheTokenOrWithAFailingLoginKmsdExitsNamingTheProblem) {
     {
         FaultRig rig("remove");

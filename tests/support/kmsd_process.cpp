@@ -94,7 +94,14 @@ KmsdProcess::KmsdProcess(std::vector<std::string> extra_args) : m_extra(std::mov
     m_data_dir = m_root + "/data";
     m_log = m_root + "/kmsd.log";
     m_port = free_port();
-    start();
+    try {
+        start();
+    } catch (...) {
+        // No destructor runs for a constructor that throws: remove the folder here.
+        std::error_code ec;
+        std::filesystem::remove_all(m_root, ec);
+        throw;
+    }
 }
 
 KmsdProcess::~KmsdProcess() {

@@ -132,5 +132,17 @@ TEST(StartUp, WithoutTheTokenOrWithAFailingLoginKmsdExitsNamingTheProblem) {
     }
 }
 
+TEST(StartUp, AKmsdProcessThatFailsToStartLeavesNoTemporaryFolder) {
+    // The quirk tests start kmsd on modules it must refuse; the test support must clean up
+    // after a start that throws (tests/support/kmsd_process.cpp).
+    const std::string marker = "no-such-option-" + std::to_string(::getpid());
+    EXPECT_THROW(KmsdProcess kmsd({"--" + marker}), std::runtime_error);
+    for (const auto& e : std::filesystem::directory_iterator("/tmp")) {
+        if (e.path().filename().string().rfind("kmsd-test-", 0) != 0) continue;
+        EXPECT_EQ(slurp((e.path() / "kmsd.log").string()).find(marker), std::string::npos)
+            << e.path() << " was left behind";
+    }
+}
+
 }  // namespace
 }  // namespace kms::test

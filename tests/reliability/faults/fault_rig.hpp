@@ -9,6 +9,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -42,26 +43,19 @@ class FaultRig {
 
     /// Creates the folder, softhsm2.conf, the token (softhsm2-util --init-token), the PIN file
     /// (0600) and the control file with @p initial_control. Throws std::runtime_error.
-    explicit FaultRig(const std::string& initial_control = "") {
+    explicit FaultRig(const std::string& initial_control = "")
+        : m_initial_control(initial_control) {
         char tmpl[] = "/tmp/kms-faults-XXXXXX";
         if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
         m_root = tmpl;
-        std::filesystem::create_directory(m_root + "/tokens");
-        write(m_root + "/softhsm2.conf", "directories.tokendir = " + m_root +
-                                             "/tokens\nobjectstore.backend = file\n"
-                                             "log.level = ERROR\n");
-        write(pin_file(), "87654321");
-        std::filesystem::permissions(
-            pin_file(), std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
-        control(initial_control);
-        ::setenv("SOFTHSM2_CONF", (m_root + "/softhsm2.conf").c_str(), 1);
-        ::setenv("KMS_FAULTSHIM_CONTROL", control_file().c_str(), 1);
-        const std::string log = m_root + "/softhsm2-util.log";
-        const pid_t pid = spawn({env_or_throw("SOFTHSM2_UTIL"), "--init-token", "--free", "--label",
-                                 kLabel, "--so-pin", "12345678", "--pin", "87654321"},
-                                log);
-        if (wait_exit(pid, 30000) != 0)
-            throw std::runtime_error("softhsm2-util --init-token failed:\n" + slurp(log));
+        try {
+            make();
+        } catch (...) {
+            // No destructor runs for a constructor that throws: remove the folder here.
+            std::error_code ec;
+            std::filesystem::remove_all(m_root, ec);
+            throw;
+        }
     }
     ~FaultRig() {
         std::error_code ec;
@@ -106,11 +100,35 @@ class FaultRig {
     }
 
   private:
+    /// Everything but the folder: configuration, PIN, control file, environment, token.
+    void make() {
+        std::filesystem::create_directory(m_root + "/tokens");
+        write(m_root + "/softhsm2.conf", "directories.tokendir = " + m_root +
+                                             "/tokens\nobjectstore.backend = file\n"
+                                             "log.level = ERROR\n");
+        write(pin_file(), "87654321");
+        std::filesystem::permissions(
+            pin_file(), std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+        control(m_initial_control);
+        ::setenv("SOFTHSM2_CONF", (m_root + "/softhsm2.conf").c_str(), 1);
+        ::setenv("KMS_FAULTSHIM_CONTROL", control_file().c_str(), 1);
+        const std::string log = m_root + "/softhsm2-util.log";
+        const pid_t pid = spawn({env_or_throw("SOFTHSM2_UTIL"), "--init-token", "--free", "--label",
+                                 kLabel, "--so-pin", "12345678", "--pin", "87654321"},
+                                log);
+        const int rc = wait_exit(pid, 30000);
+        if (rc == -1000) {  // still running: stop it, by its PID
+            ::kill(pid, SIGKILL);
+            wait_exit(pid, 5000);
+        }
+        if (rc != 0) throw std::runtime_error("softhsm2-util --init-token failed:\n" + slurp(log));
+    }
     static void write(const std::string& path, const std::string& text) {
         std::ofstream out(path, std::ios::binary | std::ios::trunc);
         out << text;
         if (!out) throw std::runtime_error("cannot write " + path);
     }
+    std::string m_initial_control;
     std::string m_root;
 };
 

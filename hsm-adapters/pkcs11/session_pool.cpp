@@ -9,8 +9,16 @@ namespace kms::hsm {
 
 namespace {
 constexpr std::size_t kMaxSessions = 64;
-constexpr auto kReconnectInterval = std::chrono::seconds(1);
+// While the token is unreachable, one reconnection attempt per interval (the others answer
+// HsmUnavailable at once). It bounds the time from the end of a fault to the first success:
+// with 1 s the fault tests measured 960-1050 ms (tests/reliability/faults); with 200 ms a
+// recovery takes at most 200 ms plus one reconnection, and a dead token costs 5 cheap attempts
+// (C_GetSlotList, C_GetTokenInfo) a second.
+constexpr auto kReconnectInterval = std::chrono::milliseconds(200);
 constexpr auto kHandOffAfter = std::chrono::milliseconds(2);  // see SessionPool::Waiter
+// probe() gives up waiting for a session after this long: a module that holds every session
+// (hung calls) is reported unhealthy instead of keeping /healthz's last answer forever.
+constexpr auto kProbeWait = std::chrono::milliseconds(1500);
 }  // namespace
 
 SessionPool::SessionPool(std::shared_ptr<Module> module, std::string token_label, SecretString pin,
@@ -127,6 +135,15 @@ void SessionPool::reconnect_locked(std::unique_lock<std::mutex>& lock) {
 }
 
 SessionPool::Lease SessionPool::borrow() {
+    return *borrow_until(std::nullopt);
+}
+
+std::optional<SessionPool::Lease> SessionPool::try_borrow_for(std::chrono::milliseconds limit) {
+    return borrow_until(std::chrono::steady_clock::now() + limit);
+}
+
+std::optional<SessionPool::Lease> SessionPool::borrow_until(
+    std::optional<std::chrono::steady_clock::time_point> deadline) {
     std::unique_lock lock(m_mutex);
     for (;;) {
         if (m_down && !m_recovering) {
@@ -148,10 +165,21 @@ SessionPool::Lease SessionPool::borrow() {
         Waiter me;
         me.since = std::chrono::steady_clock::now();
         m_waiters.push_back(&me);
-        me.cv.wait(lock, [this, &me] {
+        const auto ready = [this, &me] {
             return me.state != Waiter::State::Waiting ||
                    (!m_recovering && !m_free.empty() && m_waiters.front() == &me);
-        });
+        };
+        if (!deadline) {
+            me.cv.wait(lock, ready);
+        } else if (!me.cv.wait_until(lock, *deadline, ready)) {
+            // Still Waiting, so still queued (only a hand-out or a failed reconnection takes a
+            // waiter off the queue, and both make ready() true): leave the queue, and pass a
+            // free session on to the next waiter if we were first.
+            std::erase(m_waiters, &me);
+            if (!m_recovering && !m_free.empty() && !m_waiters.empty())
+                m_waiters.front()->cv.notify_one();
+            return std::nullopt;
+        }
         if (me.state == Waiter::State::Served) return Lease(this, me.handle, me.generation);
         if (me.state == Waiter::State::Waiting) {  // first in line and a session is free
             m_waiters.pop_front();
@@ -245,16 +273,17 @@ bool SessionPool::probe() noexcept {
         std::uint64_t generation = 0;
         CK_RV rv = CKR_OK;
         {
-            Lease lease = borrow();
-            generation = lease.generation();
-            if (check(lease, rv)) return true;
+            auto lease = try_borrow_for(kProbeWait);
+            if (!lease) return false;  // every session stuck in the module: not healthy
+            generation = lease->generation();
+            if (check(*lease, rv)) return true;
             // Logged out without an error code: the token was reset underneath us.
             if (rv == CKR_OK) rv = CKR_USER_NOT_LOGGED_IN;
         }
         if (!ckr_means_session_lost(rv)) return false;
         recover(generation);
-        Lease lease = borrow();
-        return check(lease, rv);
+        auto lease = try_borrow_for(kProbeWait);
+        return lease && check(*lease, rv);
     } catch (...) {
         return false;
     }

@@ -17,7 +17,7 @@
 // the anchor and N sessions, logs in and increments the generation. Everything created in an
 // older generation (cached session objects, handles of the master keys) is void: KeyCache drops
 // entries of older generations without C_DestroyObject. If the token cannot be reached the pool
-// is "down": borrow() retries the reconnection at most once a second and otherwise throws
+// is "down": borrow() retries the reconnection at most every 200 ms and otherwise throws
 // HsmUnavailable at once.
 //
 // Thread safety: every member may be called from any thread. A Lease belongs to the borrowing
@@ -32,6 +32,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -87,8 +88,11 @@ class SessionPool {
 
     /// Waits for a free session; waiting threads are served first come, first served.
     /// Throws HsmUnavailable when the pool is down and reconnecting failed (or was tried less
-    /// than a second ago).
+    /// than 200 ms ago).
     Lease borrow();
+    /// As borrow(), but gives up after @p limit: std::nullopt when no session came free in
+    /// time (the waiter leaves the queue; no session is lost). Throws as borrow().
+    std::optional<Lease> try_borrow_for(std::chrono::milliseconds limit);
 
     /// Reopens the sessions unless that already happened after @p seen_generation. The caller
     /// must hold no Lease. Throws kms::Error (HsmUnavailable, or the CK_RV of the failed call)
@@ -103,7 +107,8 @@ class SessionPool {
     void stop_destroying() noexcept;
 
     /// C_GetSessionInfo on a pooled session: true when it works and the user is logged in.
-    /// Tries one reconnection when the session is gone. Never throws.
+    /// Tries one reconnection when the session is gone. False when no session comes free
+    /// within 1.5 s (every session held by calls the module does not answer). Never throws.
     bool probe() noexcept;
 
     const Module& module() const noexcept { return *m_module; }
@@ -133,6 +138,9 @@ class SessionPool {
         std::condition_variable cv;
     };
 
+    /// borrow() and try_borrow_for(): nullopt only when @p deadline passed while waiting.
+    std::optional<Lease> borrow_until(
+        std::optional<std::chrono::steady_clock::time_point> deadline);
     void give_back(CK_SESSION_HANDLE handle, std::uint64_t generation) noexcept;
     /// Gives @p handle to the first waiter, or back to the free list. m_mutex held.
     void hand_out_locked(CK_SESSION_HANDLE handle) noexcept;

@@ -246,7 +246,10 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         api::HealthState health;
         health.hsm_ok = hsm->probe();
         health.store_ok = store->probe();
-        daemon::PeriodicTask health_task(1000, [&] {
+        // Every 250 ms (one C_GetSessionInfo and one LMDB read): /healthz reports a recovered
+        // HSM at most that long after requests work again (tests/reliability/faults measured
+        // up to 1060 ms with a 1 s period, over issue 8's 1 s recovery bound).
+        daemon::PeriodicTask health_task(250, [&] {
             health.hsm_ok.store(hsm->probe(), std::memory_order_relaxed);
             health.store_ok.store(store->probe(), std::memory_order_relaxed);
         });

@@ -13,7 +13,9 @@ namespace kms::test {
 class KmsdProcess {
   public:
     /// Starts kmsd (path from the KMSD environment variable) with a new temporary data
-    /// directory on a free port and waits up to 60 s for its "listening" line.
+    /// directory on a free port and waits up to 60 s for its "listening" line. Throws
+    /// std::runtime_error (with kmsd's output) when it exits or does not start in time; the
+    /// temporary folder is removed then.
     explicit KmsdProcess(std::vector<std::string> extra_args = {});
     /// Stops kmsd with SIGTERM (SIGKILL after 10 s) and removes the data directory.
     ~KmsdProcess();

@@ -94,7 +94,14 @@ KmsdProcess::KmsdProcess(std::vector<std::string> extra_args) : m_extra(std::mov
     m_data_dir = m_root + "/data";
     m_log = m_root + "/kmsd.log";
     m_port = free_port();
-    start();
+    try {
+        start();
+    } catch (...) {
+        // The destructor does not run for a constructor that throws: remove the folder here.
+        std::error_code ec;
+        std::filesystem::remove_all(m_root, ec);
+        throw;
+    }
 }
 
 KmsdProcess::~KmsdProcess() {
@@ -185,8 +192,7 @@ HttpsClient::HttpsClient(const std::string& host, int port, const std::string& c
                          const std::string& cert_file, const std::string& key_file)
     : m_impl(new Impl) {
     m_impl->ctx = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, key_file, cert_file,
-                                         ca_file,
-                                         Poco::Net::Context::VERIFY_STRICT, 9, false);
+                                         ca_file, Poco::Net::Context::VERIFY_STRICT, 9, false);
     m_impl->session = std::make_unique<Poco::Net::HTTPSClientSession>(
         host, static_cast<Poco::UInt16>(port), m_impl->ctx);
     m_impl->session->setKeepAlive(true);

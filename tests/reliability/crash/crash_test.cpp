@@ -84,6 +84,72 @@ Target set_up(KmsdProcess& k) {
     return t;
 }
 
+/// Runs pkcs11-tool (PKCS11_TOOL, default /usr/bin/pkcs11-tool) on the stopped kmsd's token
+/// with @p args after the module, token and login options, exactly as docs/crash-safety.md
+/// tells an operator to; its exit code (output appended to DIR/../pkcs11-tool.log).
+int pkcs11_tool(const KmsdProcess& k, const std::vector<std::string>& args) {
+    const char* tool = std::getenv("PKCS11_TOOL");
+    const char* module = std::getenv("KMS_SOFTHSM_MODULE");
+    std::string pin = slurp(k.data_dir() + "/hsm.pin");
+    while (!pin.empty() && (pin.back() == '\n' || pin.back() == '\r')) pin.pop_back();
+    std::vector<std::string> argv = {
+        tool != nullptr && *tool != '\0' ? tool : "/usr/bin/pkcs11-tool",
+        "--module",
+        module != nullptr && *module != '\0' ? module : "/usr/lib/softhsm/libsofthsm2.so",
+        "--token-label",
+        "kms",
+        "--login",
+        "--pin",
+        pin};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ::setenv("SOFTHSM2_CONF", (k.data_dir() + "/softhsm2.conf").c_str(), 1);
+    const pid_t pid = spawn(argv, k.data_dir() + "/../pkcs11-tool.log");
+    ::unsetenv("SOFTHSM2_CONF");
+    return wait_exit(pid, 30000);
+}
+
+/// The documented clean-up of the orphans planted by the test (docs/crash-safety.md,
+/// "Cleaning up orphans"), on the stopped @p k: the store orphan is deactivated and destroyed
+/// through REST (under dual control), the HSM orphans are deleted with pkcs11-tool while kmsd
+/// is stopped; the next start must report nothing.
+void clean_up_orphans(KmsdProcess& k, const Target& target, TokenInventory& token,
+                      const std::string& orphan_id) {
+    SCOPED_TRACE("clean-up of the planted orphans");
+    const std::string admin = k.admin_token();
+    ASSERT_NO_THROW(k.start());
+    {
+        HttpsClient c("127.0.0.1", k.port(), k.ca_file());
+        auto d =
+            c.post("/v1/keys/" + orphan_id + "/deactivate", R"({"reason":"store orphan"})", admin);
+        ASSERT_EQ(d.status, 200) << d.body;
+        auto held = c.request("DELETE", "/v1/keys/" + orphan_id, "", admin);
+        ASSERT_EQ(held.status, 202) << held.body;
+        const std::string approval = held.json()->getValue<std::string>("id");
+        HttpsClient a("127.0.0.1", k.port(), k.ca_file());
+        auto vote = a.post("/v1/approvals/" + approval + "/approve", "", target.approver);
+        ASSERT_EQ(vote.status, 200) << vote.body;
+        auto done = c.post("/v1/approvals/" + approval + "/execute", "", admin);
+        ASSERT_EQ(done.status, 200) << done.body;
+        EXPECT_EQ(done.json()->getValue<std::string>("state"), "Destroyed");
+    }
+    ASSERT_EQ(k.stop(), 0);
+    EXPECT_EQ(
+        pkcs11_tool(k, {"--delete-object", "--type", "secrkey", "--label", "k-crash-planted"}), 0);
+    EXPECT_EQ(
+        pkcs11_tool(k, {"--delete-object", "--type", "data", "--label", "crash-planted-data"}), 0);
+    for (const auto& o :
+         token.list(k.data_dir() + "/softhsm2.conf", "kms", k.data_dir() + "/hsm.pin"))
+        EXPECT_TRUE(is_master_label(o.label)) << "left on the token: " << o.describe();
+    const std::size_t log_before = k.output().size();
+    ASSERT_NO_THROW(k.start());
+    const std::string log = k.output().substr(log_before);
+    EXPECT_EQ(log.find("reconcile:"), std::string::npos) << log;
+    HttpsClient c("127.0.0.1", k.port(), k.ca_file());
+    auto v = c.get("/v1/audit/verify", admin);
+    EXPECT_TRUE(v.status == 200 && v.json()->getValue<bool>("valid")) << v.body;
+    EXPECT_EQ(k.stop(), 0);
+}
+
 TEST(CrashSafety, SigkillDuringKeyLifecycleLosesNothingAndLeavesNothingHalfMade) {
     const std::uint64_t seed = crash_seed();
     const unsigned rounds = env_unsigned("KMS_CRASH_ROUNDS", 20);
@@ -233,6 +299,7 @@ TEST(CrashSafety, SigkillDuringKeyLifecycleLosesNothingAndLeavesNothingHalfMade)
               << " destroyed, " << absent << " never created; worst restart " << worst_restart_ms
               << " ms\n";
     EXPECT_EQ(k.stop(), 0) << "kmsd does not shut down cleanly after the crashes:\n" << k.output();
+    if (rounds > 5) clean_up_orphans(k, target, token, orphan_target);
 }
 
 }  // namespace

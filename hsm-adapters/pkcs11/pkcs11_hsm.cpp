@@ -82,15 +82,21 @@ Bytes random_id(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE s) {
     return id;
 }
 
-void create_masters(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE s, const Pkcs11Config& c) {
+/// Generates the master objects whose labels are in @p missing (all three on a fresh token).
+void create_masters(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE s, const Pkcs11Config& c,
+                    const std::vector<std::string>& missing) {
+    const auto wanted = [&](const std::string& label) {
+        return std::find(missing.begin(), missing.end(), label) != missing.end();
+    };
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    {
+    if (wanted(c.lmk_label)) {
         const Bytes id = random_id(fn, s);
         Template t = lmk_template(c.lmk_label, id);
         CK_MECHANISM m{CKM_AES_KEY_GEN, nullptr, 0};
         check_rv(fn.C_GenerateKey(s, &m, t.data(), t.size(), &h), "C_GenerateKey", c.lmk_label);
     }
     for (const auto* label : {&c.lmk_mac_label, &c.audit_key_label}) {
+        if (!wanted(*label)) continue;
         const Bytes id = random_id(fn, s);
         Template t = master_hmac_template(*label, id);
         CK_MECHANISM m{CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
@@ -147,7 +153,8 @@ std::unique_ptr<Pkcs11Hsm> Pkcs11Hsm::open(const Pkcs11Config& config, MasterKey
     auto impl = std::make_unique<Impl>(std::move(module), profile, std::move(mechanisms),
                                        std::move(caps), std::move(kept), std::move(pool));
 
-    // Master keys: all three, or none (then create them if allowed), never some.
+    // Master keys: all three, or none (then create them if allowed), never some, except that
+    // CompleteMissing finishes the set an interrupted first start left (see MasterKeys).
     {
         Lease lease = impl->pool->borrow();
         const auto& fn = impl->fn();
@@ -162,11 +169,13 @@ std::unique_ptr<Pkcs11Hsm> Pkcs11Hsm::open(const Pkcs11Config& config, MasterKey
             (found.empty() ? missing : present).push_back(*label);
         }
         if (present.empty()) {
-            if (master_keys != MasterKeys::CreateIfMissing)
+            if (master_keys == MasterKeys::RequireExisting)
                 throw Error(ErrorCode::NotFound,
                             "token '" + c.token_label +
                                 "' has no master keys; the first start must create them");
-            create_masters(fn, lease.handle(), c);
+            create_masters(fn, lease.handle(), c, missing);
+        } else if (!missing.empty() && master_keys == MasterKeys::CompleteMissing) {
+            create_masters(fn, lease.handle(), c, missing);
         } else if (!missing.empty()) {
             std::string list;
             for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <random>
@@ -132,6 +133,62 @@ TEST(CrashSafety, SigkillDuringFirstStartThenTheNextStartCompletesIt) {
     }
     std::cout << "first start: " << interrupted << " of " << rounds
               << " kills landed before kmsd was serving\n";
+}
+
+/// Writes @p text to @p path with mode 0600.
+void write_private(const std::string& path, const std::string& text) {
+    std::ofstream(path) << text;
+    std::filesystem::permissions(
+        path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+}
+
+// The narrowest window of the first start, made deterministic: the embedded token exists
+// (C_InitToken done) but its user PIN was never set (C_InitPIN not reached), exactly as a kill
+// between the two calls leaves it (PKCS#11 v2.40 §5.6: C_InitToken, then C_InitPIN in an SO
+// session).
+TEST(CrashSafety, FirstStartKilledBetweenInitTokenAndInitPinIsCompletedByTheNextStart) {
+    const char* kmsd = std::getenv("KMSD");
+    ASSERT_TRUE(kmsd != nullptr && *kmsd != '\0') << "KMSD is not set";
+    const char* module_env = std::getenv("KMS_SOFTHSM_MODULE");
+    const std::string module = module_env != nullptr && *module_env != '\0'
+                                   ? module_env
+                                   : "/usr/lib/softhsm/libsofthsm2.so";
+    TempDir dir;
+    const std::string data = dir.path + "/data";
+    std::filesystem::create_directories(data + "/tokens");
+    std::filesystem::permissions(data, std::filesystem::perms::owner_all);
+    std::filesystem::permissions(data + "/tokens", std::filesystem::perms::owner_all);
+    // What kmsd's first start writes before it creates the token (daemon/bootstrap.cpp).
+    write_private(data + "/softhsm2.conf", "directories.tokendir = " + data +
+                                               "/tokens\nobjectstore.backend = file\n"
+                                               "log.level = ERROR\nslots.removable = false\n");
+    const std::string so_pin = "0123456789abcdef0123456789abcdef0123456789abcdef";
+    write_private(data + "/hsm-so.pin", so_pin + "\n");
+    write_private(data + "/hsm.pin", "fedcba9876543210fedcba9876543210fedcba9876543210\n");
+    const std::string log = dir.path + "/kmsd.log";
+    ::setenv("SOFTHSM2_CONF", (data + "/softhsm2.conf").c_str(), 1);
+    const pid_t tool = spawn({"/usr/bin/pkcs11-tool", "--module", module, "--init-token", "--label",
+                              "kms", "--so-pin", so_pin},
+                             dir.path + "/pkcs11-tool.log");
+    ::unsetenv("SOFTHSM2_CONF");
+    ASSERT_EQ(wait_exit(tool, 30000), 0) << slurp(dir.path + "/pkcs11-tool.log");
+
+    const int port = free_port();
+    Child child;
+    child.pid =
+        spawn({kmsd, "--data-dir", data, "--listen", "127.0.0.1:" + std::to_string(port)}, log);
+    ASSERT_TRUE(wait_for(log, "listening", 0, child, 60000))
+        << "kmsd does not start on a token whose user PIN was never set:\n"
+        << slurp(log);
+    std::string token = slurp(data + "/admin.token");
+    while (!token.empty() && token.back() == '\n') token.pop_back();
+    {
+        HttpsClient c("127.0.0.1", port, data + "/tls/ca.pem");
+        EXPECT_EQ(c.get("/v1/whoami", token).status, 200);
+    }
+    ::kill(child.pid, SIGTERM);
+    EXPECT_EQ(wait_exit(child.pid, 10000), 0) << slurp(log);
+    child.pid = -1;
 }
 
 }  // namespace

@@ -114,16 +114,24 @@ void initialize_token(const std::string& module_path, const std::string& label,
     if (so_pin.empty() || user_pin.empty())
         throw Error(ErrorCode::InvalidArgument, "token initialisation needs an SO and a user PIN");
     const auto module = Module::load(module_path);
-    if (module->find_token(label))
-        throw Error(ErrorCode::Conflict, "a token labelled '" + label + "' already exists");
-    const auto slot = module->find_uninitialized_token();
-    if (!slot)
-        throw Error(ErrorCode::HsmError, "no slot with an uninitialised token in " + module_path);
     const auto& fn = module->fn();
-    // PKCS#11 v2.40 §5.6 C_InitToken: no session may be open on the slot.
-    check_rv(fn.C_InitToken(*slot, pin_ptr(so_pin), so_pin.size(),
-                            const_cast<CK_UTF8CHAR*>(padded.data())),
-             "C_InitToken", "token '" + label + "'");
+    auto slot = module->find_token(label);
+    if (slot) {
+        // A first start killed between C_InitToken and C_InitPIN leaves the token without a
+        // user PIN (CK_TOKEN_INFO flags lack CKF_USER_PIN_INITIALIZED, PKCS#11 v2.40 §3.2):
+        // finish it below. Any other existing token is not ours to touch.
+        if ((module->token_info(*slot).flags & CKF_USER_PIN_INITIALIZED) != 0)
+            throw Error(ErrorCode::Conflict, "a token labelled '" + label + "' already exists");
+    } else {
+        slot = module->find_uninitialized_token();
+        if (!slot)
+            throw Error(ErrorCode::HsmError,
+                        "no slot with an uninitialised token in " + module_path);
+        // PKCS#11 v2.40 §5.6 C_InitToken: no session may be open on the slot.
+        check_rv(fn.C_InitToken(*slot, pin_ptr(so_pin), so_pin.size(),
+                                const_cast<CK_UTF8CHAR*>(padded.data())),
+                 "C_InitToken", "token '" + label + "'");
+    }
     Session s = Session::open(*module, *slot);
     check_rv(fn.C_Login(s.handle(), CKU_SO, pin_ptr(so_pin), so_pin.size()), "C_Login",
              "SO of token '" + label + "'");

@@ -102,8 +102,12 @@ enum class MasterKeys {
 /// First start of an embedded token: C_InitToken on a slot whose token is not initialised
 /// (SoftHSM2 always offers one), labelled @p label, with @p so_pin; then C_InitPIN with
 /// @p user_pin. Master keys are created later by open(..., CreateIfMissing).
+/// A token that carries @p label but has no user PIN yet (CKF_USER_PIN_INITIALIZED clear: a
+/// first start killed between C_InitToken and C_InitPIN) is finished instead: SO login with
+/// @p so_pin, C_InitPIN with @p user_pin.
 /// The module may be in use by this process (loading is shared, see module.hpp).
-/// Throws kms::Error: Conflict when a token already carries @p label; InvalidArgument for a
+/// Throws kms::Error: Conflict when a token with a user PIN already carries @p label;
+/// InvalidArgument for a
 /// label over 32 bytes or an empty PIN; HsmError when no uninitialised token is offered; the
 /// CK_RV error of the failing call otherwise.
 void initialize_token(const std::string& module_path, const std::string& label,

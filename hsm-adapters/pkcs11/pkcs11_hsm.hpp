@@ -107,9 +107,8 @@ enum class MasterKeys {
 /// @p so_pin, C_InitPIN with @p user_pin.
 /// The module may be in use by this process (loading is shared, see module.hpp).
 /// Throws kms::Error: Conflict when a token with a user PIN already carries @p label;
-/// InvalidArgument for a
-/// label over 32 bytes or an empty PIN; HsmError when no uninitialised token is offered; the
-/// CK_RV error of the failing call otherwise.
+/// InvalidArgument for a label over 32 bytes or an empty PIN; HsmError when no uninitialised
+/// token is offered; the CK_RV error of the failing call otherwise.
 void initialize_token(const std::string& module_path, const std::string& label,
                       const SecretString& so_pin, const SecretString& user_pin);
 

@@ -7,6 +7,7 @@
 // token listing), KMS_CRASH_SEED (replay a run: every run prints its seed), KMS_CRASH_ROUNDS
 // (default 20), KMS_CRASH_THREADS (client threads, default 3).
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <chrono>
@@ -105,13 +106,19 @@ int pkcs11_tool(const KmsdProcess& k, const std::vector<std::string>& args) {
     ::setenv("SOFTHSM2_CONF", (k.data_dir() + "/softhsm2.conf").c_str(), 1);
     const pid_t pid = spawn(argv, k.data_dir() + "/../pkcs11-tool.log");
     ::unsetenv("SOFTHSM2_CONF");
-    return wait_exit(pid, 30000);
+    const int rc = wait_exit(pid, 30000);
+    if (rc == -1000) {  // hung: never leave it behind
+        ::kill(pid, SIGKILL);
+        wait_exit(pid, 5000);
+    }
+    return rc;
 }
 
-/// The documented clean-up of the orphans planted by the test (docs/crash-safety.md,
-/// "Cleaning up orphans"), on the stopped @p k: the store orphan is deactivated and destroyed
-/// through REST (under dual control), the HSM orphans are deleted with pkcs11-tool while kmsd
-/// is stopped; the next start must report nothing.
+/// The documented clean-up of the orphans planted by the test (docs/crash-safety.md, "Orphans:
+/// reported, never cleaned by kmsd"), starting from @p k stopped after the last round: the
+/// store orphan is deactivated and destroyed through REST (under dual control), the HSM
+/// orphans are deleted with pkcs11-tool while kmsd is stopped; the next start must report
+/// nothing.
 void clean_up_orphans(KmsdProcess& k, const Target& target, TokenInventory& token,
                       const std::string& orphan_id) {
     SCOPED_TRACE("clean-up of the planted orphans");

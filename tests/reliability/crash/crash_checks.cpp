@@ -220,6 +220,63 @@ std::size_t check_keys(HttpsClient& c, const std::string& token, std::vector<Slo
     return present.size();
 }
 
+std::size_t finish_destroy_approvals(const Target& target, std::vector<Slot>& slots,
+                                     Failures& failures) {
+    HttpsClient officer("127.0.0.1", target.port, target.ca_file);
+    HttpsClient approver("127.0.0.1", target.port, target.ca_file);
+    std::size_t finished = 0;
+    for (auto& slot : slots)
+        for (auto& k : slot.keys) {
+            if (k.approval.empty()) continue;
+            const std::string id = std::exchange(k.approval, std::string());
+            const std::string who =
+                "approval " + id + " (destroy " + k.id + ", key " + life_name(k.life) + ")";
+            auto r = officer.get("/v1/approvals/" + id, target.officer);
+            if (r.status != 200) {
+                failures.add(who + " is gone after the restart: " + std::to_string(r.status) + " " +
+                             r.body);
+                continue;
+            }
+            std::string state = r.json()->getValue<std::string>("state");
+            if (k.life == Life::Destroyed) {
+                if (state != "executing" && state != "executed")
+                    failures.add(who + " is " + state + " although the key was destroyed");
+                continue;
+            }
+            if (k.life != Life::Deactivated) {
+                failures.add(who + ": the key is " + life_name(k.life));
+                continue;
+            }
+            const bool ok = k.approval_voted ? (state == "approved" || state == "executing")
+                                             : (state == "pending" || state == "approved");
+            if (!ok) {
+                failures.add(who + " is " + state + (k.approval_voted ? " after" : " before") +
+                             " an acknowledged vote");
+                continue;
+            }
+            if (state == "pending") {
+                auto v = approver.post("/v1/approvals/" + id + "/approve", "", target.approver);
+                if (v.status != 200) {
+                    failures.add(who + ": approve after the restart: " + std::to_string(v.status) +
+                                 " " + v.body);
+                    continue;
+                }
+                state = v.json()->getValue<std::string>("state");
+            }
+            if (state != "approved") continue;  // executing: final, the key stays Deactivated
+            auto x = officer.post("/v1/approvals/" + id + "/execute", "", target.officer);
+            if (x.status != 200 || x.json()->getValue<std::string>("state") != "Destroyed") {
+                failures.add(who + ": execute after the restart: " + std::to_string(x.status) +
+                             " " + x.body);
+                continue;
+            }
+            k.life = Life::Destroyed;
+            k.touched = true;
+            ++finished;
+        }
+    return finished;
+}
+
 std::vector<std::string> reconcile_lines(const std::string& log, const std::string& kind) {
     const std::string prefix = "kmsd: reconcile: " + kind;
     std::vector<std::string> out;

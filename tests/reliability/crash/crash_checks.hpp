@@ -28,6 +28,18 @@ namespace kms::test {
 std::size_t check_keys(HttpsClient& c, const std::string& token, std::vector<Slot>& slots,
                        std::mt19937_64& rng, std::size_t sample, Failures& failures);
 
+/// Dual control across a kill: for every destroy whose execute's 200 did not come back, the
+/// stored approval must be in a state that agrees with the key, and an approval the kill left
+/// usable must still work after the restart:
+///  - key Destroyed (the replay committed): the approval is `executing` or `executed`;
+///  - key Deactivated, vote not acknowledged: `pending` or `approved` (then the approver votes
+///    now); vote acknowledged: `approved`, or `executing` (the replay was cut before the key's
+///    commit: final, docs/dual-control.md); an `approved` one is executed now by the requester
+///    and must answer 200 with the key Destroyed, which the model adopts.
+/// Returns the number of destroys finished this way. Call after check_keys().
+std::size_t finish_destroy_approvals(const Target& target, std::vector<Slot>& slots,
+                                     Failures& failures);
+
 /// The lines of @p log that start with "kmsd: reconcile: " + @p kind, with that prefix removed.
 std::vector<std::string> reconcile_lines(const std::string& log, const std::string& kind);
 

@@ -191,6 +191,7 @@ TEST(CrashSafety, SigkillDuringKeyLifecycleLosesNothingAndLeavesNothingHalfMade)
     Counters counters;
     std::uint64_t audit_records = 0;
     long worst_restart_ms = 0;
+    std::size_t approvals_resumed = 0;
     const auto started = std::chrono::steady_clock::now();
 
     for (unsigned round = 0; round < rounds; ++round) {
@@ -270,6 +271,8 @@ TEST(CrashSafety, SigkillDuringKeyLifecycleLosesNothingAndLeavesNothingHalfMade)
         // ---- acknowledged state is there and usable; nothing half-made is usable ----
         const bool last = round + 1 == rounds;
         const std::size_t used = check_keys(c, admin, slots, rng, last ? SIZE_MAX : 8, failures);
+        const std::size_t resumed = finish_destroy_approvals(target, slots, failures);
+        approvals_resumed += resumed;
         auto o = c.post("/v1/keys/" + orphan_target + "/mac",
                         std::string(R"({"algorithm":"AES-CMAC","data":")") + kZeroBlockHex + "\"}",
                         admin);
@@ -287,7 +290,8 @@ TEST(CrashSafety, SigkillDuringKeyLifecycleLosesNothingAndLeavesNothingHalfMade)
                   << " in flight; restart " << restart_ms
                   << " ms; reconcile: " << reported_hsm.size() << " HSM, " << reported_store.size()
                   << " store orphan(s); audit " << records << " records valid; " << used
-                  << " keys used\n";
+                  << " keys used; " << resumed
+                  << " approved destroy(s) executed after the restart\n";
         if (HasFatalFailure()) return;
     }
 
@@ -304,7 +308,8 @@ TEST(CrashSafety, SigkillDuringKeyLifecycleLosesNothingAndLeavesNothingHalfMade)
               << " destroys; " << counters.transport_errors
               << " requests cut by the kill; keys at the end: " << live << " live, " << destroyed
               << " destroyed, " << absent << " never created; worst restart " << worst_restart_ms
-              << " ms\n";
+              << " ms; " << approvals_resumed
+              << " destroys approved before a kill executed after it\n";
     EXPECT_EQ(k.stop(), 0) << "kmsd does not shut down cleanly after the crashes:\n" << k.output();
     if (rounds > 5) clean_up_orphans(k, target, token, orphan_target);
 }

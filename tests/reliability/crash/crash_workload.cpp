@@ -188,11 +188,14 @@ bool Worker::destroy(ModelKey& k) {
     if (held->status != 202)
         return fail("destroy " + k.id + ": " + std::to_string(held->status) + " " + held->body);
     const std::string approval = held->json()->getValue<std::string>("id");
+    k.approval = approval;
+    k.approval_voted = false;
     auto vote = send(*m_approver, m_counters, "POST", "/v1/approvals/" + approval + "/approve", "",
                      m_target.approver);
     if (!vote) return false;
     if (vote->status != 200 || vote->json()->getValue<std::string>("state") != "approved")
         return fail("approve " + approval + ": " + std::to_string(vote->status) + " " + vote->body);
+    k.approval_voted = true;
     auto done = send(*m_officer, m_counters, "POST", "/v1/approvals/" + approval + "/execute", "",
                      m_target.officer);
     if (!done) return false;
@@ -201,6 +204,7 @@ bool Worker::destroy(ModelKey& k) {
                     "): " + std::to_string(done->status) + " " + done->body);
     k.life = Life::Destroyed;
     k.pending = Pending::None;
+    k.approval.clear();
     m_counters.destroyed.fetch_add(1, std::memory_order_relaxed);
     return true;
 }

@@ -38,6 +38,11 @@ struct ModelKey {
     std::map<std::uint32_t, std::string> tags;  ///< version -> AES-CMAC(K, 0^16), lower-case hex
     Pending pending = Pending::None;
     bool touched = false;  ///< changed or used in the current round: checked in full after it
+    /// The dual-control request of a destroy whose execute's 200 did not come back, and whether
+    /// the approver's vote was acknowledged: finished or checked after the restart
+    /// (finish_destroy_approvals in crash_checks.hpp).
+    std::string approval;
+    bool approval_voted = false;
 };
 
 /// The keys of one worker slot, across all rounds.

@@ -82,15 +82,21 @@ Bytes random_id(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE s) {
     return id;
 }
 
-void create_masters(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE s, const Pkcs11Config& c) {
+/// Generates the master objects whose labels are in @p missing (all three on a fresh token).
+void create_masters(const CK_FUNCTION_LIST& fn, CK_SESSION_HANDLE s, const Pkcs11Config& c,
+                    const std::vector<std::string>& missing) {
+    const auto wanted = [&](const std::string& label) {
+        return std::find(missing.begin(), missing.end(), label) != missing.end();
+    };
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    {
+    if (wanted(c.lmk_label)) {
         const Bytes id = random_id(fn, s);
         Template t = lmk_template(c.lmk_label, id);
         CK_MECHANISM m{CKM_AES_KEY_GEN, nullptr, 0};
         check_rv(fn.C_GenerateKey(s, &m, t.data(), t.size(), &h), "C_GenerateKey", c.lmk_label);
     }
     for (const auto* label : {&c.lmk_mac_label, &c.audit_key_label}) {
+        if (!wanted(*label)) continue;
         const Bytes id = random_id(fn, s);
         Template t = master_hmac_template(*label, id);
         CK_MECHANISM m{CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
@@ -108,16 +114,24 @@ void initialize_token(const std::string& module_path, const std::string& label,
     if (so_pin.empty() || user_pin.empty())
         throw Error(ErrorCode::InvalidArgument, "token initialisation needs an SO and a user PIN");
     const auto module = Module::load(module_path);
-    if (module->find_token(label))
-        throw Error(ErrorCode::Conflict, "a token labelled '" + label + "' already exists");
-    const auto slot = module->find_uninitialized_token();
-    if (!slot)
-        throw Error(ErrorCode::HsmError, "no slot with an uninitialised token in " + module_path);
     const auto& fn = module->fn();
-    // PKCS#11 v2.40 §5.6 C_InitToken: no session may be open on the slot.
-    check_rv(fn.C_InitToken(*slot, pin_ptr(so_pin), so_pin.size(),
-                            const_cast<CK_UTF8CHAR*>(padded.data())),
-             "C_InitToken", "token '" + label + "'");
+    auto slot = module->find_token(label);
+    if (slot) {
+        // A first start killed between C_InitToken and C_InitPIN leaves the token without a
+        // user PIN (CK_TOKEN_INFO flags lack CKF_USER_PIN_INITIALIZED, PKCS#11 v2.40 §3.2):
+        // finish it below. Any other existing token is not ours to touch.
+        if ((module->token_info(*slot).flags & CKF_USER_PIN_INITIALIZED) != 0)
+            throw Error(ErrorCode::Conflict, "a token labelled '" + label + "' already exists");
+    } else {
+        slot = module->find_uninitialized_token();
+        if (!slot)
+            throw Error(ErrorCode::HsmError,
+                        "no slot with an uninitialised token in " + module_path);
+        // PKCS#11 v2.40 §5.6 C_InitToken: no session may be open on the slot.
+        check_rv(fn.C_InitToken(*slot, pin_ptr(so_pin), so_pin.size(),
+                                const_cast<CK_UTF8CHAR*>(padded.data())),
+                 "C_InitToken", "token '" + label + "'");
+    }
     Session s = Session::open(*module, *slot);
     check_rv(fn.C_Login(s.handle(), CKU_SO, pin_ptr(so_pin), so_pin.size()), "C_Login",
              "SO of token '" + label + "'");
@@ -147,7 +161,8 @@ std::unique_ptr<Pkcs11Hsm> Pkcs11Hsm::open(const Pkcs11Config& config, MasterKey
     auto impl = std::make_unique<Impl>(std::move(module), profile, std::move(mechanisms),
                                        std::move(caps), std::move(kept), std::move(pool));
 
-    // Master keys: all three, or none (then create them if allowed), never some.
+    // Master keys: all three, or none (then create them if allowed), never some, except that
+    // CompleteMissing finishes the set an interrupted first start left (see MasterKeys).
     {
         Lease lease = impl->pool->borrow();
         const auto& fn = impl->fn();
@@ -162,11 +177,13 @@ std::unique_ptr<Pkcs11Hsm> Pkcs11Hsm::open(const Pkcs11Config& config, MasterKey
             (found.empty() ? missing : present).push_back(*label);
         }
         if (present.empty()) {
-            if (master_keys != MasterKeys::CreateIfMissing)
+            if (master_keys == MasterKeys::RequireExisting)
                 throw Error(ErrorCode::NotFound,
                             "token '" + c.token_label +
                                 "' has no master keys; the first start must create them");
-            create_masters(fn, lease.handle(), c);
+            create_masters(fn, lease.handle(), c, missing);
+        } else if (!missing.empty() && master_keys == MasterKeys::CompleteMissing) {
+            create_masters(fn, lease.handle(), c, missing);
         } else if (!missing.empty()) {
             std::string list;
             for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;

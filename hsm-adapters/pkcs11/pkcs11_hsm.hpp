@@ -12,7 +12,9 @@
 // All three are CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not CKA_EXTRACTABLE, not modifiable, with
 // only the capabilities listed (object_templates.hpp has the full table). They are created only
 // with MasterKeys::CreateIfMissing when none exists; a token with some but not all of them is an
-// integrity error, never repaired by creating a new master key (which would orphan every block).
+// integrity error, never repaired by creating a new master key (which would orphan every block),
+// except with MasterKeys::CompleteMissing, kmsd's first start of its own embedded token, where no
+// block can exist yet.
 //
 // Working keys are never token objects. generate() creates the key as a session object,
 // computes its KCV inside the HSM, wraps it under kms-lmk, destroys it, and returns a key block
@@ -89,15 +91,24 @@ struct Pkcs11Config {
 enum class MasterKeys {
     RequireExisting,  ///< every start but the first: all three master objects must exist
     CreateIfMissing,  ///< first start: create them when none exists
+    /// First start of a token that only this installation uses (kmsd's embedded token, before
+    /// its store is marked initialized): create whichever master objects are missing. A partial
+    /// set is then what a first start killed between two C_GenerateKey calls leaves; nothing
+    /// has been wrapped or sealed under any master yet (that happens only after open()
+    /// returns), so completing the set orphans nothing.
+    CompleteMissing,
 };
 
 /// First start of an embedded token: C_InitToken on a slot whose token is not initialised
 /// (SoftHSM2 always offers one), labelled @p label, with @p so_pin; then C_InitPIN with
 /// @p user_pin. Master keys are created later by open(..., CreateIfMissing).
+/// A token that carries @p label but has no user PIN yet (CKF_USER_PIN_INITIALIZED clear: a
+/// first start killed between C_InitToken and C_InitPIN) is finished instead: SO login with
+/// @p so_pin, C_InitPIN with @p user_pin.
 /// The module may be in use by this process (loading is shared, see module.hpp).
-/// Throws kms::Error: Conflict when a token already carries @p label; InvalidArgument for a
-/// label over 32 bytes or an empty PIN; HsmError when no uninitialised token is offered; the
-/// CK_RV error of the failing call otherwise.
+/// Throws kms::Error: Conflict when a token with a user PIN already carries @p label;
+/// InvalidArgument for a label over 32 bytes or an empty PIN; HsmError when no uninitialised
+/// token is offered; the CK_RV error of the failing call otherwise.
 void initialize_token(const std::string& module_path, const std::string& label,
                       const SecretString& so_pin, const SecretString& user_pin);
 
@@ -105,10 +116,12 @@ class Pkcs11Hsm final : public core::Hsm {
   public:
     /// Loads the module, selects the profile, finds the token by label, discovers its
     /// mechanisms, opens and logs in the session pool, and finds (or, with CreateIfMissing and
-    /// none present, creates) the master keys, checking their security attributes.
+    /// none present, creates; with CompleteMissing, creates the missing ones) the master keys,
+    /// checking their security attributes.
     /// Throws kms::Error: InvalidArgument (config, PIN source), HsmUnavailable (module cannot be
     /// loaded), NotFound (no token with the label; no master keys with RequireExisting),
-    /// Integrity (some but not all master keys, duplicates, or unsafe attributes), Unsupported
+    /// Integrity (some but not all master keys unless CompleteMissing, duplicates, or unsafe
+    /// attributes), Unsupported
     /// (a mechanism the key storage model needs is missing), or the CK_RV error (e.g. C_Login
     /// with CKR_PIN_INCORRECT).
     static std::unique_ptr<Pkcs11Hsm> open(const Pkcs11Config& config, MasterKeys master_keys);

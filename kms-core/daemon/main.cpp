@@ -178,8 +178,13 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         hcfg.profile = cfg.hsm_profile;
         hcfg.sessions = cfg.hsm_sessions;
         hcfg.handle_cache_capacity = cfg.handle_cache;
-        auto hsm = hsm::Pkcs11Hsm::open(hcfg, initialized ? hsm::MasterKeys::RequireExisting
-                                                          : hsm::MasterKeys::CreateIfMissing);
+        // A first start killed between two master key generations leaves a partial set on the
+        // embedded token (no block exists under it yet): complete it. An external token may be
+        // shared, so a partial set there stays an integrity error for the operator.
+        const hsm::MasterKeys masters = initialized          ? hsm::MasterKeys::RequireExisting
+                                        : cfg.embedded_hsm() ? hsm::MasterKeys::CompleteMissing
+                                                             : hsm::MasterKeys::CreateIfMissing;
+        auto hsm = hsm::Pkcs11Hsm::open(hcfg, masters);
         hsm_for_seal = hsm.get();
         const core::HsmInfo hinfo = hsm->info();
         say("HSM: token '" + hinfo.token_label + "' (" + hinfo.token_manufacturer + " " +

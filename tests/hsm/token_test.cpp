@@ -117,6 +117,32 @@ TEST(Token, PartialMasterKeySetIsAnIntegrityErrorAndNothingIsRecreated) {
     EXPECT_EQ(raw.find_secret("kms-lmk").size(), 1u);
 }
 
+TEST(Token, PartialMasterKeySetIsCompletedOnlyWithCompleteMissing) {
+    // What a first start killed between two C_GenerateKey calls leaves: kms-lmk alone.
+    const std::string label = new_token("interrupted");
+    Pkcs11Hsm::open(config_for(label), MasterKeys::CreateIfMissing).reset();
+    {
+        RawToken raw(label);
+        for (const char* name : {"kms-lmk-mac", "kms-audit"}) {
+            const auto h = raw.find_secret(name);
+            ASSERT_EQ(h.size(), 1u);
+            ASSERT_EQ(raw.fn().C_DestroyObject(raw.session(), h[0]), CKR_OK);
+        }
+    }
+    expect_error(ErrorCode::Integrity,
+                 [&] { Pkcs11Hsm::open(config_for(label), MasterKeys::CreateIfMissing); });
+    const std::string kcv_before = [&] {
+        auto hsm = Pkcs11Hsm::open(config_for(label), MasterKeys::CompleteMissing);
+        return hsm->info().master_key_kcv;
+    }();
+    RawToken raw(label);
+    EXPECT_EQ(raw.find_secret("kms-lmk").size(), 1u) << "the existing LMK is kept, not duplicated";
+    EXPECT_EQ(raw.find_secret("kms-lmk-mac").size(), 1u);
+    EXPECT_EQ(raw.find_secret("kms-audit").size(), 1u);
+    auto again = Pkcs11Hsm::open(config_for(label), MasterKeys::RequireExisting);
+    EXPECT_EQ(again->info().master_key_kcv, kcv_before);
+}
+
 TEST(Token, MasterKeyWithUnsafeAttributesIsRefused) {
     const std::string label = new_token("unsafe");
     {

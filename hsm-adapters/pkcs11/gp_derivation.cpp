@@ -344,7 +344,11 @@ Bytes Pkcs11Hsm::gp_scp03_card_challenge(const KeyRef& enc, ByteView sequence_co
                       "SCP03 static keys must be AES");
     require_derive(enc);
     require_mechanism(*m_impl, CKM_AES_CMAC, CKF_SIGN, "SCP03");
-    Bytes context(sequence_counter.begin(), sequence_counter.end());
+    // Reserved up front: one allocation, and no GCC 12 -Warray-bounds false positive on
+    // growing a 3-byte vector.
+    Bytes context;
+    context.reserve(sequence_counter.size() + aid.size());
+    context.insert(context.end(), sequence_counter.begin(), sequence_counter.end());
     context.insert(context.end(), aid.begin(), aid.end());
     return m_impl->run([&](Lease& lease) {
         const CachedHandle o =

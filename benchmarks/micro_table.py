@@ -52,8 +52,8 @@ def main():
             errors.append(f"{r['name']}: {r.get('error_message', '')}")
             continue
         rates[r["name"]] = r.get("items_per_second")
-    raw1 = rates.get("BM_RawP11AesCmac16/threads:1/real_time")
-    raw2 = rates.get("BM_RawP11AesCmac16/threads:2/real_time")
+    raw1 = rates.get("BM_RawP11AesCmac16/real_time/threads:1")
+    raw2 = rates.get("BM_RawP11AesCmac16/real_time/threads:2")
     print("| micro-benchmark (Google Benchmark) | ops/s | time per op | x raw CMAC | x /healthz |")
     print("|---|---|---|---|---|")
     for name, rate in rates.items():
@@ -65,7 +65,7 @@ def main():
     print("| baseline comparison | ratio |")
     print("|---|---|")
     for t, raw in ((1, raw1), (2, raw2)):
-        adapter = rates.get(f"BM_AdapterAesCmac16/threads:{t}/real_time")
+        adapter = rates.get(f"BM_AdapterAesCmac16/real_time/threads:{t}")
         print(f"| AES-CMAC 16 B, adapter / raw C_Sign, {t} thread(s), ops/s | "
               f"{fmt_rate(adapter or 0)} / {fmt_rate(raw or 0)} = **{ratio(adapter, raw)}** |")
     host = rates.get("BM_HostAesCmac16")

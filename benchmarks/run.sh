@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 secs="${1:-15}"
 command -v wrk >/dev/null || { echo "benchmarks: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 build="${KMS_BUILD:-build}"
-ninja -C "$build" >/dev/null
+ninja -C "$build" -j "${KMS_JOBS:-$(nproc)}" >/dev/null
 tmp=$(mktemp -d /tmp/kms-bench-XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 url="https://127.0.0.1:$port"

@@ -17,7 +17,8 @@
 # ninja -C build) and wrk (apt-get install wrk). Starts its own kmsd on a free port and stops it.
 # BENCH_ONLY=gp runs only the GlobalPlatform phases and the raw SoftHSM2 baseline;
 # BENCH_ONLY=micro only /healthz, the raw SoftHSM2 baseline and the micro-benchmarks.
-# MICRO_MIN_TIME: seconds per micro-benchmark (default 0.5).
+# MICRO_MIN_TIME: seconds per micro-benchmark repetition (default 0.5); MICRO_REPETITIONS (3):
+# the table shows the median of the repetitions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-15}"
@@ -71,6 +72,7 @@ micro_rows() {
     return
   fi
   "$micro" --benchmark_format=json --benchmark_min_time="${MICRO_MIN_TIME:-0.5}" \
+    --benchmark_repetitions="${MICRO_REPETITIONS:-3}" --benchmark_report_aggregates_only=true \
     >"$tmp/micro.json" 2>"$tmp/micro.err" || { cat "$tmp/micro.err" >&2; echo "warning: micro_bench failed"; }
   python3 benchmarks/micro_table.py "$tmp/micro.json" "${1:--}" "$c1" "$c2" || true
 }

@@ -7,7 +7,8 @@ KMS_PACKAGES=(g++ pkg-config python3 meson ninja-build
   libssl-dev liblmdb-dev libpoco-dev libp11-kit-dev libgtest-dev libgmock-dev
   softhsm2 libsofthsm2 opensc lmdb-utils curl ca-certificates openssl xxd
   libpcsclite-dev pcscd vsmartcard-vpcd
-  systemd dpkg-dev strace)  # the appliance suite: systemd-analyze, dpkg-shlibdeps, strace
+  systemd dpkg-dev strace  # the appliance suite: systemd-analyze, dpkg-shlibdeps, strace
+  libbenchmark-dev wrk)    # benchmarks/ (Google Benchmark micro-benchmarks, wrk)
 
 kms_install_deps() {
   local missing=()
@@ -24,5 +25,5 @@ kms_install_deps() {
 
 kms_build() {
   if [ ! -f build/build.ninja ]; then meson setup build --buildtype=debugoptimized >/dev/null; fi
-  ninja -C build
+  ninja -C build -j "${KMS_JOBS:-$(nproc)}"
 }

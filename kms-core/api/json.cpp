@@ -211,21 +211,44 @@ std::string format_time(std::int64_t ms) {
 }
 
 std::int64_t parse_time(std::string_view text, std::string_view field) {
-    int y, mo, d, h, mi, s;
-    int ms = 0;
-    char z = 0;
-    const std::string t(text.substr(0, 40));
-    int n =
-        std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &s, &ms, &z);
-    if (n != 8) {
-        ms = 0;
-        n = std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &s, &z);
-        if (n != 7) z = 0;
-    }
-    if (z != 'Z' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+    // RFC 3339 §5.6 date-time in UTC: exactly "YYYY-MM-DDTHH:MM:SS" [".f" .. ".fff"] "Z", read
+    // by position (sscanf accepted signs, single digits and anything after the 'Z', and read
+    // ".5" as 5 ms).
+    const auto refuse = [&]() -> std::int64_t {
         throw Error(
             ErrorCode::InvalidArgument,
             std::string(field) + ": must be an RFC 3339 UTC time like 2026-01-31T12:00:00Z");
+    };
+    const auto digits = [&](std::size_t pos, std::size_t n, int& out) {
+        if (pos + n > text.size()) return false;
+        out = 0;
+        for (std::size_t k = pos; k < pos + n; ++k) {
+            if (text[k] < '0' || text[k] > '9') return false;
+            out = out * 10 + (text[k] - '0');
+        }
+        return true;
+    };
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, ms = 0;
+    if (!digits(0, 4, y) || text.size() < 20 || text[4] != '-' || !digits(5, 2, mo) ||
+        text[7] != '-' || !digits(8, 2, d) || text[10] != 'T' || !digits(11, 2, h) ||
+        text[13] != ':' || !digits(14, 2, mi) || text[16] != ':' || !digits(17, 2, s))
+        return refuse();
+    std::size_t pos = 19;
+    if (text[pos] == '.') {
+        std::size_t n = 0;
+        for (int digit = 0; n < 3 && digits(pos + 1 + n, 1, digit); ++n) ms = ms * 10 + digit;
+        if (n == 0) return refuse();
+        for (std::size_t k = n; k < 3; ++k) ms *= 10;  // ".5" is 500 ms
+        pos += 1 + n;
+    }
+    if (pos + 1 != text.size() || text[pos] != 'Z') return refuse();
+    // Days of the month (Gregorian); no leap second (POSIX time has none); from 1970, the
+    // epoch format_time starts at.
+    static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] + (mo == 2 && leap) || h > 23 ||
+        mi > 59 || s > 59)
+        return refuse();
     std::tm tm{};
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;

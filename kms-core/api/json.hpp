@@ -53,7 +53,9 @@ std::string stringify(const Poco::JSON::Object::Ptr& obj);
 
 /// RFC 3339 UTC with milliseconds: "2026-11-26T07:30:00.123Z".
 std::string format_time(std::int64_t ms);
-/// Parses RFC 3339 "YYYY-MM-DDTHH:MM:SS[.fff]Z"; InvalidArgument naming @p field otherwise.
+/// Parses RFC 3339 "YYYY-MM-DDTHH:MM:SS[.fff]Z" (UTC, 1 to 3 fraction digits: ".5" is 500 ms,
+/// a real date from 1970 on, no leap second, nothing after the 'Z') into milliseconds since the
+/// epoch; InvalidArgument naming @p field otherwise.
 std::int64_t parse_time(std::string_view text, std::string_view field);
 
 Poco::JSON::Object::Ptr key_json(const core::KeyRecord& k, bool with_history);

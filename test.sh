@@ -2,13 +2,15 @@
 # Installs what is missing, builds, and runs the tests in parts:
 #   main  every meson suite of the normal build (build/), with the arguments given to test.sh;
 #   asan  the unit and rest suites under ASan + UBSan (build-asan/, -Dsanitize=true,
-#         docs/sanitizers.md), building only the targets those suites need.
+#         docs/sanitizers.md), building only the targets those suites need;
+#   fuzz  the libFuzzer targets (build-fuzz/, clang 14, -Dfuzzing=true, docs/fuzzing.md): a
+#         replay of each seed corpus and a short fuzz run.
 # Each part prints its build and test time. The last line counts the test cases of all parts:
-# "tests: N passed, N failed[, N skipped] (main M, asan A)"; the exit status is non-zero when any
+# "tests: N passed, N failed[, N skipped] (main M, asan A, fuzz F)"; the exit status is non-zero when any
 # part failed (a build, a test, a sanitizer report). KMS_TEST_PARTS="main" runs only the parts
 # named (default: all); KMS_JOBS sets ninja's parallelism (default: the number of cores).
 # Adding a part is one run_part line at the end, e.g. for a clang build with its own suite:
-#   CXX=clang++ run_part fuzz build-fuzz "-Dfuzz=true" fuzz
+#   CC=clang-14 CXX=clang++-14 run_part fuzz build-fuzz "-Dfuzzing=true -Dtests=false" fuzz
 set -uo pipefail
 cd "$(dirname "$0")"
 source scripts/deps.sh
@@ -62,6 +64,9 @@ fi
 # -O1 -g1: half the compile time of -O2 -g (measured, docs/sanitizers.md); line tables are enough
 # for the reports' stack traces.
 run_part asan build-asan "-Dsanitize=true -Doptimization=1 -Dcpp_args=-g1" unit rest
+# The libFuzzer targets (docs/fuzzing.md) with clang 14: each replays its seed corpus, then
+# fuzzes for FUZZ_SECONDS (default 10).
+CC=clang-14 CXX=clang++-14 run_part fuzz build-fuzz "-Dfuzzing=true -Dtests=false" fuzz
 
 echo "=== total $SECONDS s"
 python3 scripts/count_tests.py "${logs[@]}" || rc=1

@@ -8,7 +8,8 @@ KMS_PACKAGES=(g++ pkg-config python3 meson ninja-build
   softhsm2 libsofthsm2 opensc lmdb-utils curl ca-certificates openssl xxd
   libpcsclite-dev pcscd vsmartcard-vpcd
   systemd dpkg-dev strace  # the appliance suite: systemd-analyze, dpkg-shlibdeps, strace
-  libbenchmark-dev wrk)    # benchmarks/ (Google Benchmark micro-benchmarks, wrk)
+  libbenchmark-dev wrk     # benchmarks/ (Google Benchmark micro-benchmarks, wrk)
+  clang-14 libclang-rt-14-dev)  # fuzz/ (libFuzzer, ASan, UBSan runtimes)
 
 kms_install_deps() {
   local missing=()

@@ -57,15 +57,28 @@ struct Pkcs11Hsm::Impl {
     auto run(Op&& op) -> decltype(op(std::declval<Lease&>())) {
         std::uint64_t generation = 0;
         try {
-            Lease lease = pool->borrow();
+            Lease lease = borrow();
             generation = lease.generation();
             return op(lease);
         } catch (const Error& e) {
             if (!session_lost(e)) throw;
         }
         pool->recover(generation);
-        Lease lease = pool->borrow();
+        Lease lease = borrow();
         return op(lease);
+    }
+
+    /// A pooled session within config.session_wait, else HsmUnavailable (not a lost session:
+    /// run() does not reconnect for it).
+    Lease borrow() {
+        if (config.session_wait.count() <= 0) return pool->borrow();
+        auto lease = pool->try_borrow_for(config.session_wait);
+        if (!lease)
+            throw Error(ErrorCode::HsmUnavailable,
+                        "every HSM session stayed busy for " +
+                            std::to_string(config.session_wait.count()) +
+                            " ms (the HSM is slow or hung); retry later");
+        return std::move(*lease);
     }
 
     // ---- masters (pkcs11_hsm.cpp) ----

@@ -53,6 +53,7 @@
 // treat all cached handles as gone, and retry the operation once.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -83,6 +84,11 @@ struct Pkcs11Config {
     std::string profile = "auto";  ///< "auto", or a row of profiles.cpp ("softhsm2", "generic")
     std::size_t sessions = 0;      ///< pooled sessions, 1..64; 0 = the profile's default
     std::size_t handle_cache_capacity = 4096;  ///< unwrapped objects kept, >= 1
+    /// How long an operation waits for a free pooled session before it fails with
+    /// HsmUnavailable (a 503: every session is held by calls a slow or hung module has not
+    /// answered). 0 = wait as long as it takes. A call already inside the module is never cut
+    /// short: PKCS#11 has no way to cancel one.
+    std::chrono::milliseconds session_wait{10000};
     std::string lmk_label = "kms-lmk";
     std::string lmk_mac_label = "kms-lmk-mac";
     std::string audit_key_label = "kms-audit";

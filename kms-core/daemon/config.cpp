@@ -59,6 +59,8 @@ void load_config_file(const std::string& path, DaemonConfig& cfg) {
             cfg.hsm_profile = value;
         else if (key == "hsm.sessions")
             cfg.hsm_sessions = to_size(key, value, 1, 64);
+        else if (key == "hsm.session_wait_ms")
+            cfg.hsm_wait_ms = to_size(key, value, 0, 3600000);
         else if (key == "hsm.handle_cache")
             cfg.handle_cache = to_size(key, value, 16, 10000000);
         else if (key == "server.max_connections")

@@ -20,6 +20,8 @@ struct DaemonConfig {
     std::string pin_value;  ///< the PIN itself (config file only; discouraged)
     std::string hsm_profile = "auto";
     std::size_t hsm_sessions = 0;  ///< 0: the vendor profile's default
+    /// Milliseconds an operation waits for a free HSM session before a 503 (0: no limit).
+    std::size_t hsm_wait_ms = 10000;
     std::size_t handle_cache = 4096;
     // Server.
     int max_connections = 128;

@@ -56,6 +56,9 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         opt("pin-env", "VAR", "environment variable holding the user PIN (vendor HSM)");
         opt("hsm-profile", "NAME", "vendor profile (default auto)");
         opt("hsm-sessions", "N", "PKCS#11 sessions in the pool, 1 to 64 (default: the profile's)");
+        opt("hsm-wait-ms", "MS",
+            "wait at most MS for a free HSM session, then answer 503 (default 10000, 0 = no "
+            "limit)");
         opt("max-connections", "N", "concurrent HTTPS connections (default 128)");
         opt("access-log", nullptr, "log one line per request to stderr");
         opt("anonymous-denials-per-minute", "N",
@@ -96,6 +99,8 @@ class KmsdApp final : public Poco::Util::ServerApplication {
             m_cfg.hsm_profile = value;
         else if (name == "hsm-sessions")
             m_cfg.hsm_sessions = static_cast<std::size_t>(number(1, 64));
+        else if (name == "hsm-wait-ms")
+            m_cfg.hsm_wait_ms = static_cast<std::size_t>(number(0, 3600000));
         else if (name == "max-connections")
             m_cfg.max_connections = number(4, 4096);
         else if (name == "access-log")
@@ -177,6 +182,7 @@ class KmsdApp final : public Poco::Util::ServerApplication {
             hcfg.pin = {hsm::PinSource::Kind::Value, cfg.pin_value};
         hcfg.profile = cfg.hsm_profile;
         hcfg.sessions = cfg.hsm_sessions;
+        hcfg.session_wait = std::chrono::milliseconds(cfg.hsm_wait_ms);
         hcfg.handle_cache_capacity = cfg.handle_cache;
         // A first start killed between two master key generations leaves a partial set on the
         // embedded token (no block exists under it yet): complete it. An external token may be

@@ -1,6 +1,7 @@
 // A hung HSM must not look healthy: with every pooled session held by a call the module does
 // not answer, /healthz turns 503 within a few seconds (the background probe gives up waiting for
-// a session), and turns 200 again once the module answers.
+// a session), and turns 200 again once the module answers. Requests that find every session
+// held wait at most --hsm-wait-ms for one, then get a clean 503.
 #include "fault_rig.hpp"
 
 namespace kms::test {
@@ -48,6 +49,43 @@ TEST(Hang, HealthzReportsAnHsmWhoseSessionsAreAllStuck) {
            std::chrono::steady_clock::now() - back < std::chrono::seconds(5))
         std::this_thread::sleep_for(std::chrono::milliseconds(25));
     EXPECT_LT(std::chrono::steady_clock::now() - back, std::chrono::seconds(1));
+    EXPECT_EQ(c.post(path, R"({"algorithm":"AES-CMAC","data":"00"})", admin).status, 200);
+}
+
+TEST(Hang, RequestsWaitingForABusySessionGetA503AfterTheWaitLimit) {
+    FaultRig rig;
+    auto args = rig.kmsd_args();
+    args.insert(args.end(), {"--hsm-sessions", "2", "--hsm-wait-ms", "400"});
+    KmsdProcess kmsd(args);
+    const std::string admin = kmsd.admin_token();
+    HttpsClient c("127.0.0.1", kmsd.port(), kmsd.ca_file());
+    auto k = c.post("/v1/keys", R"({"name":"busy","algorithm":"AES-128","usage":["mac"]})", admin);
+    ASSERT_EQ(k.status, 201) << k.body;
+    const std::string path = "/v1/keys/" + k.json()->getValue<std::string>("id") + "/mac";
+
+    // Both sessions are held for 3 s by MACs whose C_Sign the module sits on; the other
+    // requests of the burst find none free.
+    rig.control("delay C_Sign 3000");
+    const auto out = burst(kmsd, 5, 1, [&](HttpsClient& h, int, int) {
+        const auto r = h.post(path, R"({"algorithm":"AES-CMAC","data":"00"})", admin);
+        return Outcome{"mac", r.status, r.body, 0};
+    });
+    rig.control("clear");
+    int ok = 0, busy = 0;
+    for (const auto& o : out) {
+        ASSERT_TRUE(o.status == 200 || o.status == 503) << o.status << " " << o.body;
+        if (o.status == 200) {
+            ++ok;
+            continue;
+        }
+        ++busy;
+        EXPECT_NE(o.body.find("\"error\""), std::string::npos) << o.body;
+        EXPECT_NE(o.body.find("stayed busy for 400 ms"), std::string::npos) << o.body;
+        EXPECT_LT(o.ms, 2500.0) << "a request waited past the limit for a session";
+    }
+    EXPECT_GE(ok, 1) << "the slow calls are slow, not failed";
+    EXPECT_GE(busy, 1) << "no request was refused while every session was held";
+    std::cout << "busy HSM: " << ok << " answered, " << busy << " refused with 503\n";
     EXPECT_EQ(c.post(path, R"({"algorithm":"AES-CMAC","data":"00"})", admin).status, 200);
 }
 

@@ -7,16 +7,35 @@
 namespace kms::test {
 namespace {
 
-TEST(Hang, HealthzReportsAnHsmWhoseSessionsAreAllStuck) {
+/// kmsd on a fresh fault-shim token with @p options, and one AES-128 MAC key.
+struct MacKmsd {
+    explicit MacKmsd(const std::vector<std::string>& options)
+        : kmsd([&] {
+              auto args = rig.kmsd_args();
+              args.insert(args.end(), options.begin(), options.end());
+              return args;
+          }()),
+          admin(kmsd.admin_token()),
+          client("127.0.0.1", kmsd.port(), kmsd.ca_file()) {
+        auto k = client.post("/v1/keys", R"({"name":"hang","algorithm":"AES-128","usage":["mac"]})",
+                             admin);
+        if (k.status != 201) throw std::runtime_error("key creation failed: " + k.body);
+        mac_path = "/v1/keys/" + k.json()->getValue<std::string>("id") + "/mac";
+    }
     FaultRig rig;
-    auto args = rig.kmsd_args();
-    args.insert(args.end(), {"--hsm-sessions", "1"});
-    KmsdProcess kmsd(args);
-    const std::string admin = kmsd.admin_token();
-    HttpsClient c("127.0.0.1", kmsd.port(), kmsd.ca_file());
-    auto k = c.post("/v1/keys", R"({"name":"hang","algorithm":"AES-128","usage":["mac"]})", admin);
-    ASSERT_EQ(k.status, 201) << k.body;
-    const std::string path = "/v1/keys/" + k.json()->getValue<std::string>("id") + "/mac";
+    KmsdProcess kmsd;
+    std::string admin;
+    HttpsClient client;
+    std::string mac_path;
+};
+
+TEST(Hang, HealthzReportsAnHsmWhoseSessionsAreAllStuck) {
+    MacKmsd m({"--hsm-sessions", "1"});
+    FaultRig& rig = m.rig;
+    KmsdProcess& kmsd = m.kmsd;
+    const std::string& admin = m.admin;
+    HttpsClient& c = m.client;
+    const std::string& path = m.mac_path;
     ASSERT_EQ(c.get("/healthz").status, 200);
 
     // The one session is held for 4 s by a MAC whose C_Sign the module sits on.
@@ -53,15 +72,12 @@ TEST(Hang, HealthzReportsAnHsmWhoseSessionsAreAllStuck) {
 }
 
 TEST(Hang, RequestsWaitingForABusySessionGetA503AfterTheWaitLimit) {
-    FaultRig rig;
-    auto args = rig.kmsd_args();
-    args.insert(args.end(), {"--hsm-sessions", "2", "--hsm-wait-ms", "400"});
-    KmsdProcess kmsd(args);
-    const std::string admin = kmsd.admin_token();
-    HttpsClient c("127.0.0.1", kmsd.port(), kmsd.ca_file());
-    auto k = c.post("/v1/keys", R"({"name":"busy","algorithm":"AES-128","usage":["mac"]})", admin);
-    ASSERT_EQ(k.status, 201) << k.body;
-    const std::string path = "/v1/keys/" + k.json()->getValue<std::string>("id") + "/mac";
+    MacKmsd m({"--hsm-sessions", "2", "--hsm-wait-ms", "400"});
+    FaultRig& rig = m.rig;
+    const KmsdProcess& kmsd = m.kmsd;
+    const std::string& admin = m.admin;
+    HttpsClient& c = m.client;
+    const std::string& path = m.mac_path;
 
     // Both sessions are held for 3 s by MACs whose C_Sign the module sits on; the other
     // requests of the burst find none free.

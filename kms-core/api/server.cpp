@@ -342,7 +342,13 @@ void ApiServer::stop(int grace_ms) {
     m_server->stop();  // stop accepting
     for (int waited = 0; waited < grace_ms && m_server->currentConnections() > 0; waited += 50)
         Poco::Thread::sleep(50);
-    m_server->stopAll(true);
+    // stopAll(true) aborts the connections registered at that moment; one the dispatcher took
+    // just before stop() registers afterwards and would live on through keep-alive: repeat.
+    for (int round = 0; round < 100; ++round) {
+        m_server->stopAll(true);
+        if (m_server->currentConnections() == 0) break;
+        Poco::Thread::sleep(50);
+    }
 }
 
 std::uint16_t ApiServer::port() const {

@@ -226,7 +226,7 @@ TEST(FrontRegistrar, ACleanStopDeregistersAtOnce) {
     const std::string self = Rig::url_of(*se, "se");
     ASSERT_TRUE(eventually([&] { return rig.route("se.loss-report", self) != nullptr; }, 5000))
         << se->log();
-    EXPECT_EQ(se->stop(), 0);
+    EXPECT_EQ(se->stop(), 0) << se->log();
     EXPECT_EQ(rig.route("se.loss-report", self), nullptr);
     const auto gone = rig.act("se.loss-report", R"(,"owner":"alice")");
     EXPECT_EQ(gone.status, 404) << gone.body;

@@ -115,10 +115,16 @@ class TsmdProcess {
         }
         throw std::runtime_error("tsmd did not start: " + log());
     }
+    /// SIGTERM; tsmd's exit code, or -1000 when it did not exit within 10 s (it is then killed
+    /// with SIGKILL, so that no test leaves a process behind).
     int stop() {
         if (m_pid <= 0) return -1;
         ::kill(m_pid, SIGTERM);
         const int rc = wait_exit(m_pid, 10000);
+        if (rc == -1000) {
+            ::kill(m_pid, SIGKILL);
+            wait_exit(m_pid, 10000);
+        }
         m_pid = -1;
         return rc;
     }

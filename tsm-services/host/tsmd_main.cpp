@@ -27,11 +27,13 @@
 #include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/X509Certificate.h>
+#include <Poco/Thread.h>
 #include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
 #include <signal.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -72,6 +74,13 @@ struct Config {
     int max_connections = 64;
     std::vector<PluginSpec> plugins;
 };
+
+/// Milliseconds since @p start, as text for a log line.
+std::string ms_since(std::chrono::steady_clock::time_point start) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - start)
+                              .count());
+}
 
 std::string error_body(const std::string& code, const std::string& message) {
     return kms::tsm::json_error(code, message);
@@ -308,10 +317,22 @@ int serve(const Config& cfg) {
     int sig = 0;
     sigwait(&stop_signals(), &sig);
     log_line(TSM_LOG_INFO, "stopping");
+    const auto stopping = std::chrono::steady_clock::now();
     server.stop();
-    server.stopAll(true);
+    // stopAll(true) aborts the connections registered at that moment. One that the dispatcher
+    // took from its queue just before stop() registers after the abort and would live on
+    // through keep-alive as long as its client (a front's pooled health probes) keeps using it,
+    // so pool.joinAll() would wait for it: repeat the abort until no connection is left.
+    for (int round = 0; round < 100; ++round) {
+        server.stopAll(true);
+        if (server.currentConnections() == 0) break;
+        Poco::Thread::sleep(50);
+    }
     pool.joinAll();
+    const auto closed = std::chrono::steady_clock::now();
+    log_line(TSM_LOG_INFO, "connections closed in " + ms_since(stopping) + " ms");
     instances.clear();  // destroy() after the last request
+    log_line(TSM_LOG_INFO, "plugins stopped in " + ms_since(closed) + " ms");
     std::cout << "tsmd: stopped" << std::endl;
     return 0;
 }

@@ -171,6 +171,7 @@ HttpAnswer HttpsConnection::send(const HttpCall& call) {
     request.set("Accept", call.accept);
     request.set("User-Agent", call.user_agent);
     if (call.bearer_token) request.set("Authorization", "Bearer " + *call.bearer_token);
+    for (const auto& [name, value] : call.headers) request.set(name, value);
     if (call.body) {
         request.setContentType("application/json");
         request.setContentLength(static_cast<std::streamsize>(call.body->size()));

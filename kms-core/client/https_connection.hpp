@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace kms::client {
@@ -43,10 +44,14 @@ struct HttpAnswer {
 struct HttpCall {
     std::string method;  ///< "GET", "POST", "PUT" or "DELETE"
     std::string target;
-    std::optional<std::string> body;           ///< JSON text, when the call has a body
-    std::optional<std::string> bearer_token;   ///< sent as "Authorization: Bearer"
+    std::optional<std::string> body;          ///< JSON text, when the call has a body
+    std::optional<std::string> bearer_token;  ///< sent as "Authorization: Bearer"
     std::string accept = "application/json";
     std::string user_agent = "kms-client/0.1";
+    /// More request headers, sent as given (names and values without CR or LF: the caller
+    /// checks them; Accept, User-Agent, Authorization and Content-* are set from the fields
+    /// above and must not appear here).
+    std::vector<std::pair<std::string, std::string>> headers;
 };
 
 /// Why a call got no answer.

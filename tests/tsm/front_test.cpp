@@ -251,6 +251,8 @@ TEST(FrontRouting, ABadConfigurationStopsTsmdNamingTheField) {
         {R"({"registrars":"sp-a"})", "registrars must be a list"},
         {R"({"upstreamTLS":{}})", "upstreamTLS is not a known field"},
         {R"({"upstreamTls":{"ca":"/nonexistent/ca.pem"}})", "upstreamTls (ca, certificate, key)"},
+        {R"({"upstreamTls":{"forwardClient":true}})", "upstreamTls.forwardClient needs"},
+        {R"({"upstreamTls":{"forwardClient":1}})", "upstreamTls.forwardClient must be true"},
     };
     for (const auto& [config, words] : cases) {
         TsmdProcess t("[" + instance("front", lib, config) + "]");
@@ -514,6 +516,65 @@ TEST(FrontLimits, RegistrarsAndRateLimitsGoByTheClientCertificate) {
     const auto refund = rig.act(sp, "transit.refund");
     EXPECT_EQ(refund.status, 200) << refund.body;
     EXPECT_EQ(served_by(refund), "B");
+}
+
+/// Inserts @p member (e.g. "\"a\":1,") at the start of the object @p key in @p t's
+/// configuration file, then restarts @p t (its port stays the same).
+void restart_with(TsmdProcess& t, const std::string& key, const std::string& member) {
+    t.stop();
+    std::string config = slurp(t.config());
+    const auto at = config.find("\"" + key + "\":{");
+    if (at == std::string::npos) throw std::runtime_error("no " + key + " in " + config);
+    config.insert(at + key.size() + 4, member);
+    write(t.config(), config);
+    if (!t.start()) throw std::runtime_error("restart: " + t.log());
+}
+
+TEST(FrontLimits, TheWalletsNameReachesInstancesThatTrustTheFrontAndNoOneElse) {
+    Rig rig("", true);
+    HttpsClient w1 = rig.ca->client(*rig.front, "wallet-1");
+    // A believes the front (CN "front") as a proxy; B requires client certificates only.
+    restart_with(rig.a, "tls", R"("trustedProxies":["front"],)");
+    restart_with(*rig.front, "upstreamTls", R"("forwardClient":true,)");
+    ASSERT_TRUE(rig.wait_health(w1, url_of(rig.a), true)) << rig.front->log();
+    ASSERT_TRUE(rig.wait_health(w1, url_of(rig.b), true)) << rig.front->log();
+    // Round robin: one action reaches A, which sees the wallet; B refuses the header (403,
+    // relayed): a front that names wallets needs every instance to trust it.
+    std::map<int, std::string> seen;
+    for (int i = 0; i < 2; ++i) {
+        const auto r = rig.act(w1, "se.loss-report");
+        seen[r.status] = r.status == 200
+                             ? served_by(r) + " " + r.json()->getValue<std::string>("client")
+                             : r.body;
+    }
+    ASSERT_EQ(seen.size(), 2u) << seen.begin()->second;
+    EXPECT_EQ(seen[200], "A wallet-1");
+    EXPECT_NE(seen[403].find("X-TSM-Client is accepted only from the client certificates named "
+                             "in this tsmd's tls.trustedProxies"),
+              std::string::npos)
+        << seen[403];
+
+    // Straight to A: a wallet cannot claim a name; the front's certificate can, within limits.
+    HttpsClient direct = rig.ca->client(rig.a, "wallet-1");
+    const std::string body = R"({"actionCode":"se.loss-report"})";
+    const auto claimed =
+        direct.request("POST", "/sp/served", body, "", {{"X-TSM-Client", "wallet-2"}});
+    EXPECT_EQ(claimed.status, 403) << claimed.body;
+    const auto plain = direct.post("/sp/served", body);
+    ASSERT_EQ(plain.status, 200) << plain.body;
+    EXPECT_EQ(plain.json()->getValue<std::string>("client"), "wallet-1");
+    HttpsClient proxy = rig.ca->client(rig.a, "front");
+    const auto named =
+        proxy.request("POST", "/sp/served", body, "", {{"X-TSM-Client", "wallet-9"}});
+    ASSERT_EQ(named.status, 200) << named.body;
+    EXPECT_EQ(named.json()->getValue<std::string>("client"), "wallet-9");
+    const auto unnamed = proxy.post("/sp/served", body);
+    EXPECT_EQ(unnamed.json()->getValue<std::string>("client"), "front");
+    for (const std::string& bad : {std::string(65, 'w'), std::string("w\x7f")}) {
+        const auto r = proxy.request("POST", "/sp/served", body, "", {{"X-TSM-Client", bad}});
+        EXPECT_EQ(r.status, 400) << r.body;
+        EXPECT_NE(r.body.find("1 to 64 printable ASCII"), std::string::npos) << r.body;
+    }
 }
 
 TEST(FrontLimits, RegistrationsAddRoutesRenewWithHeartbeatsAndExpire) {

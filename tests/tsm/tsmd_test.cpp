@@ -138,6 +138,23 @@ TEST(Tsmd, StartUpRefusalsNameTheInstanceAndTheReason) {
         EXPECT_EQ(t.exit_code(), 78) << k.plugins << "\n" << t.log();
         EXPECT_NE(t.log().find(k.expected), std::string::npos) << t.log();
     }
+    // tls.trustedProxies: only beside clientCa, a list of 1 to 16 forwardable CNs.
+    const std::string one = "[" + instance("alpha", echo, "{}") + "]";
+    for (const auto& [tls, expected] : std::vector<std::pair<std::string, std::string>>{
+             {R"("trustedProxies":["front"])", "tls.trustedProxies needs tls.clientCa"},
+             {R"("clientCa":"tsmd.crt","trustedProxies":"front")", "tls.trustedProxies must be"},
+             {R"("clientCa":"tsmd.crt","trustedProxies":[])", "tls.trustedProxies must be"},
+             {R"("clientCa":"tsmd.crt","trustedProxies":[" front"])",
+              "tls.trustedProxies must be"}}) {
+        TsmdProcess t(one);
+        std::string config = slurp(t.config());
+        const std::string key = "\"key\":\"tsmd.key\"";
+        config.replace(config.find(key), key.size(), key + "," + tls);
+        write(t.config(), config);
+        EXPECT_FALSE(t.start()) << tls;
+        EXPECT_EQ(t.exit_code(), 78) << tls << "\n" << t.log();
+        EXPECT_NE(t.log().find(expected), std::string::npos) << tls << "\n" << t.log();
+    }
     const pid_t pid = spawn({env("TSMD"), "--bogus"}, "/dev/null");
     EXPECT_EQ(wait_exit(pid, 10000), 64);
 }

@@ -40,9 +40,11 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <vector>
 
+#include "plugin-api/forwarded_client.hpp"
 #include "plugin-api/tsm_plugin.h"
 #include "plugin_host.hpp"
 #include "tsm_store.hpp"
@@ -69,6 +71,7 @@ void log_line(int level, const std::string& line) {
 struct Config {
     std::string listen;
     std::string cert_file, key_file, client_ca;
+    std::set<std::string> trusted_proxies;  ///< client CNs whose X-TSM-Client is believed
     std::string store_dir;
     std::size_t max_body = 1024 * 1024;
     int max_connections = 64;
@@ -116,6 +119,24 @@ Config read_config(const std::string& path) {
     c.cert_file = file(need(tls, "certificate", "tls."));
     c.key_file = file(need(tls, "key", "tls."));
     if (tls->has("clientCa")) c.client_ca = file(need(tls, "clientCa", "tls."));
+    if (tls->has("trustedProxies")) {
+        const std::string what =
+            path +
+            ": tls.trustedProxies must be a list of 1 to 16 client certificate CNs (each "
+            "1 to 64 printable ASCII characters)";
+        if (c.client_ca.empty())
+            throw std::runtime_error(path +
+                                     ": tls.trustedProxies needs tls.clientCa (a proxy is "
+                                     "known by its client certificate)");
+        const auto list = tls->getArray("trustedProxies");
+        if (!list || list->size() == 0 || list->size() > 16) throw std::runtime_error(what);
+        for (std::size_t i = 0; i < list->size(); ++i) {
+            const Poco::Dynamic::Var v = list->get(static_cast<unsigned>(i));
+            if (!v.isString() || !kms::tsm::forwardable_client_name(v.extract<std::string>()))
+                throw std::runtime_error(what);
+            c.trusted_proxies.insert(v.extract<std::string>());
+        }
+    }
     c.store_dir = file(need(o, "store", ""));
     if (o->has("maxBodyBytes")) c.max_body = o->getValue<std::size_t>("maxBodyBytes");
     if (o->has("maxConnections")) c.max_connections = o->getValue<int>("maxConnections");
@@ -163,8 +184,9 @@ std::string client_name(Poco::Net::HTTPServerRequest& req) {
 class Handler final : public Poco::Net::HTTPRequestHandler {
   public:
     Handler(const std::map<std::string, std::unique_ptr<PluginInstance>>& instances,
-            std::size_t max_body, std::atomic<std::uint64_t>& ids)
-        : m_instances(instances), m_max_body(max_body), m_ids(ids) {}
+            std::size_t max_body, const std::set<std::string>& proxies,
+            std::atomic<std::uint64_t>& ids)
+        : m_instances(instances), m_max_body(max_body), m_proxies(proxies), m_ids(ids) {}
 
     void handleRequest(Poco::Net::HTTPServerRequest& req,
                        Poco::Net::HTTPServerResponse& resp) override {
@@ -235,28 +257,45 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
         call.query = uri.getRawQuery();
         call.content_type = req.getContentType();
         call.client = client_name(req);
+        if (req.has(kms::tsm::kForwardedClientHeader)) {
+            const std::string& wallet = req.get(kms::tsm::kForwardedClientHeader);
+            if (call.client.empty() || m_proxies.count(call.client) == 0)
+                return {403, "application/json",
+                        error_body("forbidden",
+                                   std::string(kms::tsm::kForwardedClientHeader) +
+                                       " is accepted only from the client certificates named "
+                                       "in this tsmd's tls.trustedProxies")};
+            if (!kms::tsm::forwardable_client_name(wallet))
+                return {
+                    400, "application/json",
+                    error_body("malformed_request", std::string(kms::tsm::kForwardedClientHeader) +
+                                                        ": 1 to 64 printable ASCII characters")};
+            call.client = wallet;  // the proxy (the front) authenticated the wallet
+        }
         call.request_id = std::to_string(++m_ids);
         return it->second->handle(call);
     }
 
     const std::map<std::string, std::unique_ptr<PluginInstance>>& m_instances;
     std::size_t m_max_body;
+    const std::set<std::string>& m_proxies;
     std::atomic<std::uint64_t>& m_ids;
 };
 
 class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
   public:
     Factory(const std::map<std::string, std::unique_ptr<PluginInstance>>& instances,
-            std::size_t max_body)
-        : m_instances(instances), m_max_body(max_body) {}
+            std::size_t max_body, const std::set<std::string>& proxies)
+        : m_instances(instances), m_max_body(max_body), m_proxies(proxies) {}
     Poco::Net::HTTPRequestHandler* createRequestHandler(
         const Poco::Net::HTTPServerRequest&) override {
-        return new Handler(m_instances, m_max_body, m_ids);
+        return new Handler(m_instances, m_max_body, m_proxies, m_ids);
     }
 
   private:
     const std::map<std::string, std::unique_ptr<PluginInstance>>& m_instances;
     std::size_t m_max_body;
+    const std::set<std::string>& m_proxies;
     std::atomic<std::uint64_t> m_ids{0};
 };
 
@@ -308,7 +347,8 @@ int serve(const Config& cfg) {
     params->setMaxKeepAliveRequests(0);
     params->setKeepAliveTimeout(Poco::Timespan(30, 0));
     params->setServerName("tsmd");
-    Poco::Net::HTTPServer server(new Factory(instances, cfg.max_body), pool, socket, params);
+    Poco::Net::HTTPServer server(new Factory(instances, cfg.max_body, cfg.trusted_proxies), pool,
+                                 socket, params);
 
     server.start();
     const std::string host = cfg.listen.substr(0, colon);

@@ -137,7 +137,8 @@ FrontConfig parse_front_config(const std::string& json) {
     }
     if (o.has("upstreamTls")) {
         Object::Ptr t = object(o, "upstreamTls", "config.");
-        only(*t, {"ca", "certificate", "key", "timeoutSeconds", "poolSize"}, "upstreamTls.");
+        only(*t, {"ca", "certificate", "key", "timeoutSeconds", "poolSize", "forwardClient"},
+             "upstreamTls.");
         if (t->has("ca")) c.upstream_tls.ca = text(*t, "ca", "upstreamTls.");
         if (t->has("certificate"))
             c.upstream_tls.certificate = text(*t, "certificate", "upstreamTls.");
@@ -150,6 +151,14 @@ FrontConfig parse_front_config(const std::string& json) {
         if (t->has("poolSize"))
             c.upstream_tls.pool_size =
                 static_cast<int>(integer(*t, "poolSize", "upstreamTls.", 0, 64));
+        if (t->has("forwardClient")) {
+            if (!t->get("forwardClient").isBoolean())
+                bad("upstreamTls.forwardClient must be true or false");
+            c.upstream_tls.forward_client = t->getValue<bool>("forwardClient");
+            if (c.upstream_tls.forward_client && !c.upstream_tls.certificate)
+                bad("upstreamTls.forwardClient needs upstreamTls.certificate (instances believe "
+                    "the wallet's name only from a front they know by its client certificate)");
+        }
     }
     if (o.has("healthCheck")) {
         Object::Ptr h = object(o, "healthCheck", "config.");

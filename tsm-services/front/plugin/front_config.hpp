@@ -24,6 +24,10 @@ struct UpstreamTls {
     /// handshake), and one finding the pool full closes its connection after use, so this
     /// should cover the concurrent requests to one instance.
     int pool_size = 32;
+    /// "forwardClient": name the wallet (its client certificate's CN) to the instances in
+    /// X-TSM-Client (plugin-api/forwarded_client.hpp). Needs `certificate`: an instance's tsmd
+    /// believes the header only from the client certificates in its tls.trustedProxies.
+    bool forward_client = false;
 };
 
 struct HealthCheckConfig {

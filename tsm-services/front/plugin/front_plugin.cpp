@@ -25,6 +25,7 @@
 #include "affinity.hpp"
 #include "front_config.hpp"
 #include "limits.hpp"
+#include "plugin-api/forwarded_client.hpp"
 #include "plugin-api/tsm_plugin.h"
 #include "routing.hpp"
 #include "upstreams.hpp"
@@ -200,6 +201,20 @@ class Front {
         return nullptr;
     }
 
+    /// Names the wallet (its client certificate's CN) to the instance in X-TSM-Client, which
+    /// the instance's tsmd believes when the front's own certificate is in its
+    /// tls.trustedProxies (plugin-api/forwarded_client.hpp); with upstreamTls.forwardClient
+    /// only. Without mTLS towards the front there is no name to pass on.
+    void name_client(HttpCall& call, const tsm_request& req) const {
+        const std::string client = req.client;
+        if (!m_cfg.upstream_tls.forward_client || client.empty()) return;
+        if (!kms::tsm::forwardable_client_name(client))
+            refuse(403, "forbidden",
+                   "the client certificate's CN cannot be passed on to the instance (1 to 64 "
+                   "printable ASCII characters)");
+        call.headers.emplace_back(kms::tsm::kForwardedClientHeader, client);
+    }
+
     static Answer relay(const HttpAnswer& a) {
         return {a.status, a.content_type.empty() ? "application/json" : a.content_type, a.body};
     }
@@ -226,6 +241,7 @@ class Front {
         call.method = "POST";
         call.body = std::string(req.body, req.body_size);  // unchanged, actionCode included
         call.user_agent = "tsm-front/0.1";
+        name_client(call, req);
         for (const Candidate& c : order) {
             call.target = c.path;
             HttpAnswer a;
@@ -333,6 +349,7 @@ class Front {
         call.target = target;
         if (req.body_size > 0) call.body = std::string(req.body, req.body_size);
         call.user_agent = "tsm-front/0.1";
+        name_client(call, req);
         HttpAnswer a;
         try {
             a = m_upstreams.send(r->instance, call);

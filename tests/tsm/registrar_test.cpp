@@ -167,6 +167,11 @@ class Rig {
         return c.post("/front/actions", R"({"actionCode":")" + code + "\"" + more + "}");
     }
 
+    /// The test CA and the certificate and key it issued for @p cn.
+    std::string ca_file() const { return m_pki->ca_file(); }
+    std::string cert(const std::string& cn) const { return m_pki->cert(cn); }
+    std::string key(const std::string& cn) const { return m_pki->key(cn); }
+
     std::unique_ptr<TsmdProcess> front;
 
   private:
@@ -216,6 +221,51 @@ TEST(FrontRegistrar, AnSeTsmInstanceRegistersGetsTrafficAndRenewsPastItsTtl) {
     // Every 666 ms for 7 s: about 10 renewals; at least 6 leaves room for a slow machine.
     EXPECT_GE(count(rig.front->log(), "registration of " + self) - before, 6u);
     EXPECT_EQ(rig.act("se.loss-report", R"(,"owner":"alice")").status, 200);
+}
+
+/// Inserts @p text after the first @p after in @p t's configuration file.
+void insert_in_config(const TsmdProcess& t, const std::string& after, const std::string& text) {
+    std::string config = slurp(t.config());
+    const auto at = config.find(after);
+    if (at == std::string::npos) throw std::runtime_error("no " + after + " in " + config);
+    config.insert(at + after.size(), text);
+    write(t.config(), config);
+}
+
+// The front names the wallet (forwardClient), se-tsm's tsmd believes it from the front only
+// (trustedProxies), and se-tsm with "operators" lets the wallet report only its own loss.
+TEST(FrontRegistrar, BehindAFrontThatNamesWalletsAWalletReportsOnlyItsOwnLoss) {
+    Rig rig;
+    insert_in_config(*rig.front, "\"upstreamTls\":{", R"("forwardClient":true,)");
+    ASSERT_TRUE(rig.front->start()) << rig.front->log();
+    auto se = rig.se_tsm("se-tsm", 600);
+    insert_in_config(*se, "\"key\":\"tsmd.key\"",
+                     ",\"clientCa\":\"" + rig.ca_file() + "\",\"trustedProxies\":[\"front\"]");
+    insert_in_config(*se, "\"config\":{", R"("operators":["operator"],)");
+    ASSERT_TRUE(se->start()) << se->log();
+    const std::string self = Rig::url_of(*se, "se");
+    ASSERT_TRUE(eventually([&] { return rig.route("se.loss-report", self) != nullptr; }, 5000))
+        << se->log();
+    HttpsClient admin = se->client(rig.cert("operator"), rig.key("operator"));
+    ASSERT_EQ(admin.post("/se/products", kProduct).status, 201);
+    ASSERT_EQ(admin.post("/se/ses", kSe).status, 201);  // alice's
+    std::string wallets = kSe;
+    wallets.replace(wallets.find("A1B2C3D4E5F60001"), 16, "A1B2C3D4E5F60002");
+    wallets.replace(wallets.find("\"alice\""), 7, "\"wallet\"");
+    ASSERT_EQ(admin.post("/se/ses", wallets).status, 201);
+
+    const auto own = rig.act("se.loss-report", R"(,"owner":"wallet")");
+    ASSERT_EQ(own.status, 200) << own.body << se->log();
+    EXPECT_NE(own.body.find("A1B2C3D4E5F60002"), std::string::npos) << own.body;
+    const auto other = rig.act("se.loss-report", R"(,"owner":"alice")");
+    EXPECT_EQ(other.status, 403) << other.body;
+    EXPECT_NE(other.body.find("owner 'alice' is not 'wallet'"), std::string::npos) << other.body;
+    // The operator, through the same front, may.
+    HttpsClient op = rig.client("operator");
+    const auto by_operator =
+        op.post("/front/actions", R"({"actionCode":"se.loss-report","owner":"alice"})");
+    EXPECT_EQ(by_operator.status, 200) << by_operator.body;
+    EXPECT_NE(by_operator.body.find("A1B2C3D4E5F60001"), std::string::npos) << by_operator.body;
 }
 
 TEST(FrontRegistrar, ACleanStopDeregistersAtOnce) {

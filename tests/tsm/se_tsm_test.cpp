@@ -2,7 +2,8 @@
 // products and SEs registered, the GP card life cycle walked, product private attributes set,
 // a loss report (flow B) invalidating them and queuing outbox entries for sp-tsm, one entry
 // marked delivered, the state surviving a restart and seen by a second tsmd sharing the TSM
-// store, and the 4xx answers naming the field.
+// store, the 4xx answers naming the field, and with "operators" (mTLS with a test CA) a wallet
+// reaching only its own SEs.
 #include <Poco/JSON/Array.h>
 #include <dlfcn.h>
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "test_pki.hpp"
 #include "tsmd_process.hpp"
 
 namespace kms::test {
@@ -293,6 +295,73 @@ TEST(SeTsm, ConcurrentRequestsOnOneOwnerLoseNoIndexUpdate) {
     // One entry per attribute set, one per attribute invalidated.
     EXPECT_EQ(t.client().get("/se/outbox?status=pending").json()->getArray("entries")->size(),
               std::size_t{2 * kThreads * kEach});
+}
+
+TEST(SeTsm, WithOperatorsAWalletReachesOnlyItsOwnSesAndLoss) {
+    char tmpl[] = "/tmp/se-access-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const std::string dir = tmpl;
+    TestPki pki(dir);
+    for (const char* cn : {"operator", "alice", "bob"}) pki.issue(cn);
+    TsmdProcess t(
+        "[" + instance("se", env("TSM_SE_PLUGIN"), R"({"kms":{},"operators":["operator"]})") + "]",
+        "store", pki.ca_file());
+    ASSERT_TRUE(t.start()) << t.log();
+    HttpsClient op = t.client(pki.cert("operator"), pki.key("operator"));
+    HttpsClient alice = t.client(pki.cert("alice"), pki.key("alice"));
+    HttpsClient bob = t.client(pki.cert("bob"), pki.key("bob"));
+    ASSERT_EQ(op.post("/se/products", kProduct).status, 201);
+    ASSERT_EQ(op.post("/se/ses", se_body("a1b2c3d4e5f60001", "alice")).status, 201);
+    ASSERT_EQ(op.post("/se/ses", se_body("b0b0b0b0b0b00001", "bob")).status, 201);
+
+    // Her own SE; bob's answers exactly as a missing one does.
+    EXPECT_EQ(alice.get("/se/ses/A1B2C3D4E5F60001").status, 200);
+    expect_error(alice.get("/se/ses/B0B0B0B0B0B00001"), 404, "not_found",
+                 "no SE with seid B0B0B0B0B0B00001");
+    expect_error(alice.get("/se/ses/C0C0C0C0C0C00001"), 404, "not_found",
+                 "no SE with seid C0C0C0C0C0C00001");
+    // Card operations: hers pass the access check (503 here: this instance has no kms).
+    expect_error(alice.post("/se/ses/A1B2C3D4E5F60001/operations", R"({"operation":"lock"})"), 503,
+                 "kms_unavailable", "kms");
+    expect_error(alice.post("/se/ses/B0B0B0B0B0B00001/operations", R"({"operation":"lock"})"), 404,
+                 "not_found", "B0B0B0B0B0B00001");
+    // The operators' routes.
+    for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
+             {"POST", "/se/products"},
+             {"GET", "/se/products/nxp-jcop4"},
+             {"POST", "/se/ses"},
+             {"POST", "/se/ses/A1B2C3D4E5F60001/lifecycle"},
+             {"GET", "/se/ses/A1B2C3D4E5F60001/attributes/transit"},
+             {"GET", "/se/outbox"}}) {
+        const auto r = alice.request(method, path, method == "POST" ? "{}" : "");
+        expect_error(r, 403, "forbidden", "'alice' is not one of this se-tsm's operators");
+        EXPECT_NE(r.body.find(method + " " + path.substr(3)), std::string::npos) << r.body;
+    }
+    // Her own loss only.
+    expect_error(alice.post("/se/loss-reports", R"({"owner":"bob"})"), 403, "forbidden",
+                 "only its own loss: owner 'bob' is not 'alice'");
+    EXPECT_EQ(op.get("/se/ses/B0B0B0B0B0B00001").json()->getValue<std::string>("state"),
+              "OP_READY");
+    const auto own = alice.post("/se/loss-reports", R"({"owner":"alice"})");
+    ASSERT_EQ(own.status, 200) << own.body;
+    EXPECT_NE(own.body.find("A1B2C3D4E5F60001"), std::string::npos) << own.body;
+    // The operator reaches everything, including bob's SE and his loss.
+    EXPECT_EQ(op.get("/se/ses/B0B0B0B0B0B00001").status, 200);
+    EXPECT_EQ(op.post("/se/loss-reports", R"({"owner":"bob"})").status, 200);
+    EXPECT_EQ(bob.get("/se/ses/B0B0B0B0B0B00001").status, 200);
+    t.stop();
+
+    for (const char* bad :
+         {R"("operators":"operator")", R"("operators":[])", R"("operators":[""])"}) {
+        TsmdProcess u(
+            "[" + instance("se", env("TSM_SE_PLUGIN"), "{\"kms\":{}," + std::string(bad) + "}") +
+            "]");
+        EXPECT_FALSE(u.start()) << bad;
+        EXPECT_EQ(u.exit_code(), 78) << bad;
+        EXPECT_NE(u.log().find("operators"), std::string::npos) << u.log();
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
 }
 
 TEST(SeTsm, BadRequestsAreClear4xxNamingTheField) {

@@ -193,6 +193,10 @@ CardOperations::Loaded CardOperations::load(const std::string& id) {
     return {sp::OperationRecord::from_json(*rec), decode_card_op_binding(*bind), *rec};
 }
 
+std::string CardOperations::seid_of(const std::string& id) {
+    return load(id).binding.seid;
+}
+
 void CardOperations::save_over(const sp::OperationRecord& r, const std::string& loaded) {
     // Two tsmd processes given the same answer at once never both advance the operation: the
     // second save finds another record and the request is a 409 (sent again, it is a replay).

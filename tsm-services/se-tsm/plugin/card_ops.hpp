@@ -69,6 +69,8 @@ class CardOperations {
     CardOpsAnswer summary(const std::string& id);
     /// DELETE /operations/{id}: the run ends "cancelled" (an ended one keeps its outcome).
     CardOpsAnswer cancel(const std::string& id);
+    /// The SEID operation @p id runs on (NotFound when there is no such operation): whose it is.
+    std::string seid_of(const std::string& id);
 
   private:
     struct Loaded;

@@ -12,6 +12,7 @@
 #include <charconv>
 #include <cstdio>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -80,6 +81,9 @@ struct Instance {
     SeTsmService service;
     std::unique_ptr<OutboxDelivery> delivery;  ///< with a "sync" configuration only
     std::unique_ptr<CardOperations> card_ops;  ///< with a "kms" configuration only
+    /// "operators": the client CNs that may call every route; nullopt: every client tsmd
+    /// admits may (docs/se-tsm.md, "Access").
+    std::optional<std::set<std::string>> operators;
     /// With a "front" configuration; last, so destroyed first (deregistered before the rest).
     std::unique_ptr<registrar::Registrar> registrar;
 };
@@ -320,10 +324,77 @@ Answer card_route(Instance& in, const tsm_request& req, const std::vector<std::s
     return {a.status, a.body};
 }
 
+/// The "operators" setting: nullopt when absent; InvalidArgument naming the field.
+std::optional<std::set<std::string>> operators_setting(const Object& c) {
+    if (!c.has("operators")) return std::nullopt;
+    const Array::Ptr list = c.getArray("operators");
+    if (!list || list->size() == 0 || list->size() > 64)
+        bad("operators must be a list of 1 to 64 client certificate CNs");
+    std::set<std::string> out;
+    for (std::size_t i = 0; i < list->size(); ++i) {
+        const Poco::Dynamic::Var v = list->get(static_cast<unsigned>(i));
+        if (!v.isString() || v.extract<std::string>().empty() ||
+            v.extract<std::string>().size() > 64)
+            bad("operators[" + std::to_string(i) + "] must be a CN of 1 to 64 characters");
+        out.insert(v.extract<std::string>());
+    }
+    return out;
+}
+
+/// With "operators", a client outside the list is a wallet, and its name (its certificate's
+/// CN, or the wallet's behind a front with forwardClient: plugin-api/forwarded_client.hpp) is
+/// the owner of its SEs. A wallet may read its own SEs, start card operations on them and
+/// follow those up, and report its own loss (checked with the body in route()); any other
+/// route is 403. Another owner's SE or operation is answered as a missing one (404), so that
+/// a wallet learns nothing about SEs that are not its own.
+void check_wallet(Instance& in, const tsm_request& req, const std::vector<std::string>& p) {
+    const std::string client = req.client, method = req.method;
+    const std::size_t n = p.size();
+    auto own_se = [&](const std::string& seid) {
+        const SecureElement se = in.service.se(seid);  // 404 (or 400) for a missing one
+        if (se.owner != client) throw Error(ErrorCode::NotFound, "no SE with seid " + se.seid);
+    };
+    if (p[0] == "loss-reports" && n == 1 && method == "POST") return;
+    if (p[0] == "ses" && n == 2 && method == "GET") return own_se(p[1]);
+    if (p[0] == "ses" && n == 3 && p[2] == "operations" && method == "POST") return own_se(p[1]);
+    if (p[0] == "operations") {
+        if (!in.card_ops) return;  // 503 kms_unavailable, as for anyone
+        if (n == 1 && method == "POST") {
+            // The SEID is in the body; start() refuses a body without one (400).
+            const Object::Ptr b = parse_body(req);
+            if (b->has("seid") && b->get("seid").isString())
+                own_se(b->getValue<std::string>("seid"));
+            return;
+        }
+        if (n == 2 || n == 3) {
+            const std::string seid = in.card_ops->seid_of(p[1]);  // 404 for a missing one
+            try {
+                own_se(seid);
+            } catch (const Error& e) {
+                if (e.code() != ErrorCode::NotFound) throw;
+                throw Error(ErrorCode::NotFound, "no operation '" + p[1] + "'");
+            }
+            return;
+        }
+    }
+    throw Error(ErrorCode::Forbidden,
+                "'" + client.substr(0, 64) + "' is not one of this se-tsm's operators: a wallet " +
+                    "may only read its own SEs, run card operations on them and report its own " +
+                    "loss, not " + method + " " + std::string(req.path).substr(0, 100));
+}
+
 Answer route(Instance& in, const tsm_request& req) {
     SeTsmService& s = in.service;
     const std::string method = req.method, path = req.path;
     const std::vector<std::string> p = split_path(path);
+    const bool wallet = in.operators && in.operators->count(req.client) == 0;
+    if (wallet) {
+        if (*req.client == '\0')
+            throw Error(ErrorCode::Forbidden,
+                        "this se-tsm names its operators: it needs a client certificate (tsmd's "
+                        "tls.clientCa)");
+        check_wallet(in, req, p);
+    }
     auto is = [&](const char* m, std::size_t n) { return method == m && p.size() == n; };
     const std::size_t n = p.size();
     if ((p[0] == "ses" && n == 3 && p[2] == "operations") ||
@@ -361,7 +432,12 @@ Answer route(Instance& in, const tsm_request& req) {
             const Object::Ptr b = parse_body(req);
             // The front forwards the wallet's body unchanged: its actionCode is accepted.
             optional_string(*b, "actionCode");
-            const LossReport r = s.report_loss(string_field(*b, "owner"));
+            const std::string owner = string_field(*b, "owner");
+            if (wallet && owner != req.client)
+                throw Error(ErrorCode::Forbidden, "a wallet may report only its own loss: owner '" +
+                                                      owner.substr(0, 128) + "' is not '" +
+                                                      std::string(req.client).substr(0, 64) + "'");
+            const LossReport r = s.report_loss(owner);
             Object o(Poco::JSON_PRESERVE_KEY_ORDER);
             Array ses, outbox;
             for (const auto& seid : r.ses) ses.add(seid);
@@ -471,6 +547,7 @@ void* create(const tsm_host_api* host, const char* config_json, char* error, siz
         if (v.type() != typeid(Object::Ptr)) throw std::runtime_error("config is not an object");
         const Object::Ptr config = v.extract<Object::Ptr>();
         auto instance = std::make_unique<Instance>(host);
+        instance->operators = operators_setting(*config);
         if (config->has("sync")) {
             SyncSettings s = sync_settings(*config);
             const std::string summary = "se-tsm: delivering the outbox to " + s.targets[0] +

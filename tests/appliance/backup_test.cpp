@@ -30,11 +30,15 @@ using Poco::JSON::Object;
 /// A kmsd started on an existing (restored) data directory; stopped by PID.
 class RestoredKmsd {
   public:
-    RestoredKmsd(const std::string& data_dir, const std::string& log) : m_port(free_port()) {
+    RestoredKmsd(const std::string& data_dir, const std::string& log,
+                 const std::vector<std::string>& extra = {})
+        : m_port(free_port()) {
         const char* kmsd = std::getenv("KMSD");
         if (kmsd == nullptr) throw std::runtime_error("KMSD is not set");
-        m_pid = spawn(
-            {kmsd, "--data-dir", data_dir, "--listen", "127.0.0.1:" + std::to_string(m_port)}, log);
+        std::vector<std::string> args = {kmsd, "--data-dir", data_dir, "--listen",
+                                         "127.0.0.1:" + std::to_string(m_port)};
+        args.insert(args.end(), extra.begin(), extra.end());
+        m_pid = spawn(args, log);
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
         while (std::chrono::steady_clock::now() < deadline) {
             if (slurp(log).find("listening") != std::string::npos) return;
@@ -433,6 +437,71 @@ TEST_F(Backup, OnlyAnAdminMayBackUp) {
     auto bad = c.post("/v1/backups", "{\"label\":\"" + std::string(200, 'x') + "\"}", s_admin);
     EXPECT_EQ(bad.status, 400) << bad.body;
     EXPECT_NE(bad.body.find("label"), std::string::npos) << bad.body;
+}
+
+TEST_F(Backup, VendorHsmBackupHoldsOnlyTheStore) {
+    // An external PKCS#11 token (SoftHSM2 through --hsm-module, as a vendor module would be):
+    // the master key stays in that token; the backup holds the store with its key blocks.
+    const char* module = std::getenv("KMS_SOFTHSM_MODULE");
+    ASSERT_NE(module, nullptr);
+    const std::string hsm = path("vendor-hsm");
+    fs::create_directories(hsm + "/tokens");
+    write_file(hsm + "/softhsm2.conf", "directories.tokendir = " + hsm +
+                                           "/tokens\nobjectstore.backend = file\nlog.level = "
+                                           "ERROR\n");
+    write_file(hsm + "/pin", "24681357");
+    fs::permissions(hsm + "/pin", fs::perms::owner_read | fs::perms::owner_write);
+    ::setenv("SOFTHSM2_CONF", (hsm + "/softhsm2.conf").c_str(), 1);
+    struct Unset {
+        ~Unset() { ::unsetenv("SOFTHSM2_CONF"); }
+    } unset;
+    const std::string init =
+        "softhsm2-util --init-token --free --label kms-vendor --so-pin "
+        "13572468 --pin 24681357 >/dev/null";
+    ASSERT_EQ(std::system(init.c_str()), 0);
+    const std::vector<std::string> hsm_args = {"--hsm-module", module,       "--token-label",
+                                               "kms-vendor",   "--pin-file", hsm + "/pin"};
+    std::string file = path("vendor.tar"), id, mac_before;
+    const std::string data = "00112233445566778899AABBCCDDEEFF";
+    {
+        KmsdProcess vendor(hsm_args);
+        HttpsClient c("127.0.0.1", vendor.port(), vendor.ca_file());
+        auto k = c.post("/v1/keys", R"({"name":"v-mac","algorithm":"AES-128","usage":["mac"]})",
+                        vendor.admin_token());
+        ASSERT_EQ(k.status, 201) << k.body;
+        id = k.json()->getValue<std::string>("id");
+        auto m =
+            c.post("/v1/keys/" + id + "/mac",
+                   "{\"algorithm\":\"AES-CMAC\",\"data\":\"" + data + "\"}", vendor.admin_token());
+        ASSERT_EQ(m.status, 200) << m.body;
+        mac_before = m.json()->getValue<std::string>("mac");
+        const auto r = run_kmsctl({"backup", "create", "--out", file},
+                                  {{"KMS_URL", vendor.url()},
+                                   {"KMS_CA", vendor.ca_file()},
+                                   {"KMS_TOKEN_FILE", vendor.data_dir() + "/admin.token"}});
+        ASSERT_EQ(r.code, 0) << r.err;
+        fs::copy_file(vendor.ca_file(), path("vendor-ca.pem"));
+        write_file(path("vendor-admin.token"), vendor.admin_token());
+    }  // the source kmsd stops; the token stays
+    EXPECT_EQ(manifest_of(file)->getObject("hsm")->getValue<std::string>("kind"), "pkcs11-vendor");
+    for (const auto& e : crypto::read_tar(body_of(file)))
+        EXPECT_FALSE(e.path.starts_with("tokens/")) << e.path;
+    const std::string ca_pem = path("vendor-ca.pem");
+    auto r = offline({"restore", file, "--ca", ca_pem, "--data-dir", path("vendor-new"),
+                      "--pin-file", hsm + "/pin"});
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_NE(r.err.find("vendor HSM"), std::string::npos) << r.err;
+    r = offline({"restore", file, "--ca", ca_pem, "--data-dir", path("vendor-new")});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_FALSE(fs::exists(path("vendor-new/hsm.pin")));
+    EXPECT_FALSE(fs::exists(path("vendor-new/tokens")));
+    RestoredKmsd second(path("vendor-new"), path("vendor-new.log"), hsm_args);
+    HttpsClient c("127.0.0.1", second.port(), ca_pem);
+    auto m =
+        c.post("/v1/keys/" + id + "/mac", "{\"algorithm\":\"AES-CMAC\",\"data\":\"" + data + "\"}",
+               slurp(path("vendor-admin.token")));
+    ASSERT_EQ(m.status, 200) << m.body;
+    EXPECT_EQ(m.json()->getValue<std::string>("mac"), mac_before);
 }
 
 }  // namespace

@@ -20,9 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// Largest archive kmsctl accepts: kmsd streams at most 1 GiB of files plus the manifest.
-constexpr std::size_t kMaxArchive = (std::size_t{1} << 30) + (std::size_t{16} << 20);
-
 /// The root CA file for the offline checks: --ca, else KMS_CA. Never the data dir's: the
 /// officer names the root they trust.
 std::string root_ca(const Invocation& inv, const EnvLookup& env) {
@@ -94,7 +91,7 @@ int run_create(const Invocation& inv, const EnvLookup& env, Console& console) {
         throw UsageError("--out: " + out + " exists already; choose a new file name");
     const ApiCall call = build_call(inv);
     ConnectionConfig cfg = resolve_connection(inv.global, call.needs_auth, env);
-    cfg.max_answer_bytes = kMaxArchive;
+    cfg.max_answer_bytes = kMaxBackupArchive;
     TempFile tmp(out);  // before the request: a result that cannot be stored is never asked for
     HttpClient client(cfg);
     HttpResponse r = client.send(call);
@@ -107,11 +104,16 @@ int run_create(const Invocation& inv, const EnvLookup& env, Console& console) {
     if (cfg.ca_file) v = verify_backup(r.body, "the received backup", *cfg.ca_file);
     tmp.commit(r.body, out);
     if (inv.global.json) {
-        console.out << "{\"file\":\"" << out << "\",\"size\":" << r.body.size();
-        if (v)
-            console.out << ",\"verified\":true,\"keys\":" << v->keys << ",\"files\":" << v->files
-                        << ",\"manifestSha256\":\"" << v->manifest_sha256 << "\"";
-        console.out << "}\n";
+        Poco::JSON::Object o = detail::ordered();
+        o.set("file", out);
+        o.set("size", static_cast<Poco::UInt64>(r.body.size()));
+        o.set("verified", v.has_value());
+        if (v) {
+            o.set("keys", static_cast<Poco::UInt64>(v->keys));
+            o.set("files", static_cast<Poco::UInt64>(v->files));
+            o.set("manifestSha256", v->manifest_sha256);
+        }
+        print_json_line(console.out, o);
     } else {
         console.out << "Backup written to " << out << " (" << r.body.size() << " bytes)\n";
         if (v)
@@ -127,12 +129,17 @@ int run_create(const Invocation& inv, const EnvLookup& env, Console& console) {
 int run_verify(const Invocation& inv, const EnvLookup& env, Console& console) {
     const std::string file = *inv.positional;
     const std::string ca = root_ca(inv, env);
-    const std::string archive = read_text_file("FILE", file, kMaxArchive);
+    const std::string archive = read_text_file("FILE", file, kMaxBackupArchive);
     const VerifiedBackup v = verify_backup(archive, file, ca);
     if (inv.global.json) {
-        console.out << "{\"valid\":true,\"createdAt\":\"" << v.created_at << "\",\"hsm\":\""
-                    << v.hsm_kind << "\",\"keys\":" << v.keys << ",\"files\":" << v.files
-                    << ",\"manifestSha256\":\"" << v.manifest_sha256 << "\"}\n";
+        Poco::JSON::Object o = detail::ordered();
+        o.set("valid", true);
+        o.set("createdAt", v.created_at);
+        o.set("hsm", v.hsm_kind);
+        o.set("keys", static_cast<Poco::UInt64>(v.keys));
+        o.set("files", static_cast<Poco::UInt64>(v.files));
+        o.set("manifestSha256", v.manifest_sha256);
+        print_json_line(console.out, o);
         return to_int(ExitCode::Ok);
     }
     console.out << "Backup " << file << " verifies against " << ca << "\n"
@@ -167,6 +174,11 @@ std::optional<ApiCall> build_backup_call(const Invocation& inv) {
 }
 
 }  // namespace detail
+
+void print_json_line(std::ostream& out, const Poco::JSON::Object& obj) {
+    obj.stringify(out);
+    out << '\n';
+}
 
 bool is_backup_command(CommandId id) {
     return id == CommandId::BackupCreate || id == CommandId::BackupVerify ||

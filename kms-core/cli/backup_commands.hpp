@@ -6,6 +6,7 @@
 
 #include <Poco/JSON/Object.h>
 
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,8 +17,15 @@
 
 namespace kms::cli {
 
+/// Largest archive kmsctl reads or accepts: kmsd streams at most 1 GiB of files, plus the
+/// manifest and headers.
+inline constexpr std::size_t kMaxBackupArchive = (std::size_t{1} << 30) + (std::size_t{16} << 20);
+
 /// backup create, backup verify, restore.
 bool is_backup_command(CommandId id);
+
+/// Prints @p obj as one line of JSON (--json output).
+void print_json_line(std::ostream& out, const Poco::JSON::Object& obj);
 
 /// Runs one of them and returns the exit code; throws CliError like the other commands (the
 /// runner prints it). Exit codes: 0 done; 1 usage (missing --ca, --out exists, --data-dir not

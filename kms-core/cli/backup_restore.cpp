@@ -103,7 +103,7 @@ int run_restore(const Invocation& inv, const std::string& ca_file, Console& cons
     if (!fs::is_directory(parent, ec))
         throw UsageError("--data-dir: the parent folder " + parent.string() + " does not exist");
 
-    const std::string archive = read_text_file("FILE", file, (std::size_t{1} << 30) + (1 << 20));
+    const std::string archive = read_text_file("FILE", file, kMaxBackupArchive);
     // No PIN is read before the archive is known to be good.
     const VerifiedBackup v = verify_backup(archive, file, ca_file);
     const bool embedded = v.hsm_kind == "softhsm2-embedded";
@@ -162,9 +162,13 @@ int run_restore(const Invocation& inv, const std::string& ca_file, Console& cons
     fsync_dir(parent);
 
     if (inv.global.json) {
-        console.out << "{\"restored\":true,\"dataDir\":\"" << target.string()
-                    << "\",\"keys\":" << v.keys << ",\"files\":" << v.files
-                    << ",\"manifestSha256\":\"" << v.manifest_sha256 << "\"}\n";
+        Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+        o.set("restored", true);
+        o.set("dataDir", target.string());
+        o.set("keys", static_cast<Poco::UInt64>(v.keys));
+        o.set("files", static_cast<Poco::UInt64>(v.files));
+        o.set("manifestSha256", v.manifest_sha256);
+        print_json_line(console.out, o);
     } else {
         console.out << "Restored " << file << " (made " << v.created_at << ", " << v.keys
                     << " keys, " << v.files << " files) into " << target.string() << "\n"

@@ -157,9 +157,7 @@ VerifiedBackup verify_backup(std::string_view archive, const std::string& name,
     try {
         Poco::JSON::Parser parser;
         m = parser.parse(manifest).extract<Poco::JSON::Object::Ptr>();
-    } catch (const std::exception&) {
-        throw negative(name, "manifest.json is not a JSON object");
-    } catch (const Poco::Exception&) {
+    } catch (const std::exception&) {  // Poco::Exception included
         throw negative(name, "manifest.json is not a JSON object");
     }
     const std::string created = m->optValue<std::string>("createdAt", "");

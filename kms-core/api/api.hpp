@@ -11,8 +11,8 @@
 
 #include "api/router.hpp"
 #include "services/approvals.hpp"
-#include "services/backup.hpp"
 #include "services/audit_service.hpp"
+#include "services/backup.hpp"
 #include "services/ceremonies.hpp"
 #include "services/certificate_authority.hpp"
 #include "services/distribution.hpp"

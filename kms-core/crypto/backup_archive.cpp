@@ -25,6 +25,7 @@ constexpr Field kName{0, 100}, kMode{100, 8}, kUid{108, 8}, kGid{116, 8}, kSize{
     kUname{265, 32}, kGname{297, 32}, kPrefix{345, 155};
 
 void put_text(char* block, Field f, std::string_view text) {
+    if (text.empty()) return;  // an empty string_view may have a null data(): no memcpy
     std::memcpy(block + f.offset, text.data(), std::min(text.size(), f.length));
 }
 

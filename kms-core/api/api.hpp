@@ -12,6 +12,7 @@
 #include "api/router.hpp"
 #include "services/approvals.hpp"
 #include "services/audit_service.hpp"
+#include "services/backup.hpp"
 #include "services/ceremonies.hpp"
 #include "services/certificate_authority.hpp"
 #include "services/distribution.hpp"
@@ -44,6 +45,8 @@ struct ApiServices {
     core::Hsm& hsm;
     HealthState& health;
     std::string_view openapi_json;
+    /// The signed online backup (routes_backup.cpp); null: POST /v1/backups answers 400.
+    core::BackupService* backup = nullptr;
 };
 
 /// Registers every route of the API on @p router.
@@ -61,6 +64,8 @@ void add_ca_routes(Router& router, ApiServices& services);
 void add_policy_routes(Router& router, ApiServices& services);  ///< routes_policies.cpp
 /// GlobalPlatform secure channel sessions (routes_gp.cpp).
 void add_gp_routes(Router& router, ApiServices& services);
+/// The signed online backup, POST /v1/backups (routes_backup.cpp).
+void add_backup_routes(Router& router, ApiServices& services);
 
 /// Who is calling: a bearer token (officers) or, without one, a client certificate issued by
 /// the KMS CA and not revoked (plugins). Throws Unauthenticated (authn.cpp).

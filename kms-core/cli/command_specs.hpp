@@ -22,5 +22,7 @@ std::vector<CommandSpec> ca_commands();
 /// gp session open, authenticate, close; gp wrap, unwrap, put-key, put-key-verify, encrypt,
 /// diversify (GlobalPlatform secure channel; command_specs_gp.cpp).
 std::vector<CommandSpec> gp_commands();
+/// backup create, backup verify, restore (signed backups; command_specs_backup.cpp).
+std::vector<CommandSpec> backup_commands();
 
 }  // namespace kms::cli::specs

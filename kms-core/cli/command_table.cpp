@@ -236,6 +236,7 @@ std::vector<CommandSpec> build_table() {
     for (auto& c : specs::dual_control_commands()) t.push_back(std::move(c));
     for (auto& c : specs::ca_commands()) t.push_back(std::move(c));
     for (auto& c : specs::gp_commands()) t.push_back(std::move(c));
+    for (auto& c : specs::backup_commands()) t.push_back(std::move(c));
 
     t.push_back({CommandId::AuditList,
                  "audit list",

@@ -70,6 +70,9 @@ enum class CommandId {
     AuditList,
     AuditVerify,
     HsmInfo,
+    BackupCreate,  ///< backup create, verify and restore: command_specs_backup.cpp
+    BackupVerify,
+    Restore,
 };
 
 /// One `--name [VALUE]` option.

@@ -29,6 +29,8 @@ struct ConnectionConfig {
     std::optional<std::string> key_file;   ///< its private key (defaults to cert_file)
     std::optional<std::string> token;      ///< bearer token; secret, never printed
     int timeout_seconds = 30;
+    /// Largest answer read; 0: kMaxResponseBody (64 MiB). backup create raises it.
+    std::size_t max_answer_bytes = 0;
 };
 
 /// Default for --timeout.

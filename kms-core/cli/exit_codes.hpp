@@ -17,7 +17,8 @@ enum class ExitCode : int {
     NotFound = 4,         ///< the key, principal or route does not exist (404)
     ServerError = 5,      ///< the server failed or is unavailable (5xx)
     ConnectFailed = 6,    ///< cannot connect, TLS handshake or certificate check failed
-    VerifyNegative = 7,   ///< a verification answered negative (mac-verify, verify, audit verify)
+    VerifyNegative = 7,   ///< a verification answered negative (mac-verify, verify, audit
+                          ///< verify, backup verify and restore)
     Expired = 8,          ///< a ceremony, approval or GP session ran out of time (410): redo
     PendingApproval = 9,  ///< accepted under dual control (202): nothing done yet, approval pending
 };
@@ -27,8 +28,8 @@ inline int to_int(ExitCode c) {
 }
 
 /// The exit code for an HTTP error status (>= 400), as the table above says. 410 (error
-/// "expired": a ceremony, approval or GlobalPlatform session past its expiry) has its own code, so a script can tell
-/// "start again" from "fix the request".
+/// "expired": a ceremony, approval or GlobalPlatform session past its expiry) has its own code, so
+/// a script can tell "start again" from "fix the request".
 inline ExitCode exit_code_for_status(int status) {
     if (status == 401 || status == 403) return ExitCode::AuthFailed;
     if (status == 404) return ExitCode::NotFound;
@@ -47,7 +48,8 @@ inline const char* exit_code_help() {
            "  4  not found (HTTP 404)\n"
            "  5  server error or unavailable (HTTP 5xx)\n"
            "  6  cannot connect, or the TLS handshake or certificate check failed\n"
-           "  7  a verification answered negative (mac-verify, verify, audit verify)\n"
+           "  7  a verification answered negative (mac-verify, verify, audit verify,\n"
+           "     backup verify, restore: the archive does not verify)\n"
            "  8  expired (HTTP 410): the ceremony, approval or GP session ran out of time; start\n"
            "     it again\n"
            "  9  accepted, pending approval (HTTP 202): the operation is under dual control and\n"

@@ -34,7 +34,8 @@ struct HttpClient::Impl {
 HttpClient::HttpClient(const ConnectionConfig& cfg) : m_impl(std::make_unique<Impl>()) {
     m_impl->cfg = cfg;
     try {
-        m_impl->connection.emplace(endpoint_of(cfg), kMaxResponseBody);
+        m_impl->connection.emplace(endpoint_of(cfg),
+                                   cfg.max_answer_bytes ? cfg.max_answer_bytes : kMaxResponseBody);
     } catch (const client::TransportError& e) {
         throw UsageError(std::string(e.what()) + " (--ca, --cert, --key, --url)");
     }

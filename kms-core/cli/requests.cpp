@@ -174,6 +174,7 @@ ApiCall audit_list_call(const Invocation& inv, const std::optional<std::string>&
 ApiCall dispatch(const Invocation& inv, const std::optional<std::string>& cursor) {
     if (auto call = build_issue3_call(inv)) return std::move(*call);
     if (auto call = build_gp_call(inv)) return std::move(*call);
+    if (auto call = build_backup_call(inv)) return std::move(*call);
     switch (inv.command->id) {
         case CommandId::Health:
             return get("/healthz", false);

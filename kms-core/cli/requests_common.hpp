@@ -46,6 +46,10 @@ std::optional<ApiCall> build_issue3_call(const Invocation& inv);
 /// static keys and KMC mixed, more than 256 APDUs, an unreadable --file.
 std::optional<ApiCall> build_gp_call(const Invocation& inv);
 
+/// The call of `backup create` (POST /v1/backups), or nullopt for another command. backup
+/// verify and restore make no call (backup_commands.cpp runs them locally).
+std::optional<ApiCall> build_backup_call(const Invocation& inv);
+
 /// The lines of an APDU script with their 1-based line numbers: spaces, tabs and CRs removed,
 /// blank lines and lines starting with '#' skipped.
 std::vector<std::pair<std::size_t, std::string>> script_lines(std::string_view text);

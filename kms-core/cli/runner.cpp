@@ -12,6 +12,7 @@
 #include <memory>
 #include <sstream>
 
+#include "backup_commands.hpp"
 #include "exit_codes.hpp"
 #include "http_client.hpp"
 #include "local_files.hpp"
@@ -44,8 +45,8 @@ std::string one_line_excerpt(const std::string& body) {
     return text;
 }
 
-/// The CliError for a non-2xx answer: "MESSAGE (CODE, HTTP STATUS)" from the error JSON, or the
-/// status line and the start of the body when the answer is not kmsd's error shape.
+}  // namespace
+
 CliError http_failure(const HttpResponse& r) {
     const ExitCode code = r.status >= 400 ? exit_code_for_status(r.status) : ExitCode::ServerError;
     if (auto obj = parse_object(r.body); obj && obj->has("error")) {
@@ -57,6 +58,8 @@ CliError http_failure(const HttpResponse& r) {
     if (!r.body.empty()) message += ": " + one_line_excerpt(r.body);
     return CliError(code, message);
 }
+
+namespace {
 
 bool success(const HttpResponse& r) {
     return r.status >= 200 && r.status < 300;
@@ -319,6 +322,7 @@ int run_raw(HttpClient& client, const ApiCall& call, Outputs& outputs, Console& 
 
 int execute(const Invocation& given, const EnvLookup& env, Console& console) {
     const CommandSpec& cmd = *given.command;
+    if (is_backup_command(cmd.id)) return run_backup_command(given, env, console);
     Invocation prompted;
     ApiCall call;
     SecretCopies secrets;  // after what it wipes, so its destructor runs first

@@ -8,6 +8,8 @@
 
 #include "args.hpp"
 #include "config.hpp"
+#include "exit_codes.hpp"
+#include "http_client.hpp"
 
 namespace kms::cli {
 
@@ -19,6 +21,10 @@ struct Console {
     std::ostream& err;
     bool stdin_is_tty = false;
 };
+
+/// The CliError for a non-2xx answer: "MESSAGE (CODE, HTTP STATUS)" from the error JSON, or the
+/// status line and the start of the body when the answer is not kmsd's error shape.
+CliError http_failure(const HttpResponse& r);
 
 /// Runs @p inv and returns the process exit code (see exit_codes.hpp). Help goes to
 /// console.out with exit 0. Arguments are validated before anything is sent, so a usage error

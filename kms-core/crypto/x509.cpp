@@ -166,6 +166,8 @@ void add_constraints(X509* x, const CertificateProfile& p, bool subject_is_ec) {
         ku = "critical,keyCertSign,cRLSign";
     else if (p.leaf_key_usage == CertificateProfile::LeafKeyUsage::SignAndKeyAgreement)
         ku = "critical,digitalSignature,keyAgreement";
+    else if (p.leaf_key_usage == CertificateProfile::LeafKeyUsage::SignOnly)
+        ku = "critical,digitalSignature";
     else
         ku = subject_is_ec ? "critical,digitalSignature,keyAgreement"
                            : "critical,digitalSignature,keyEncipherment";

@@ -43,8 +43,9 @@ struct CertificateProfile {
     std::vector<std::string> ip_addresses;  ///< subjectAltName iPAddress ("127.0.0.1", "::1")
     /// Leaf keyUsage. Tls: digitalSignature plus keyAgreement (EC) or keyEncipherment (RSA),
     /// for TLS servers and clients. SignAndKeyAgreement: digitalSignature | keyAgreement
-    /// whatever the key type (secure elements: ECDSA and ECDH/ECKA, no EKU). Ignored for a CA.
-    enum class LeafKeyUsage : std::uint8_t { Tls, SignAndKeyAgreement };
+    /// whatever the key type (secure elements: ECDSA and ECDH/ECKA, no EKU). SignOnly:
+    /// digitalSignature alone (kmsd's backup signer). Ignored for a CA.
+    enum class LeafKeyUsage : std::uint8_t { Tls, SignAndKeyAgreement, SignOnly };
     LeafKeyUsage leaf_key_usage = LeafKeyUsage::Tls;
 };
 
@@ -65,7 +66,8 @@ struct CertificateProfile {
 ///    authorityKeyIdentifier keyIdentifier = the issuer's SKI (self-signed: its own);
 ///  - basicConstraints, critical: cA and pathLenConstraint per the profile;
 ///  - keyUsage, critical: CA: keyCertSign | cRLSign; leaf: digitalSignature, plus keyAgreement
-///    for an EC subject key or keyEncipherment for an RSA one (TLS key exchange);
+///    for an EC subject key or keyEncipherment for an RSA one (TLS key exchange), or as
+///    CertificateProfile::leaf_key_usage says;
 ///  - extendedKeyUsage (not critical) with serverAuth / clientAuth when asked, else absent;
 ///  - subjectAltName (not critical) when any DNS name or IP address is given.
 /// The certificate is returned as built, without checking the signature the signer produced:

@@ -13,6 +13,7 @@
 
 #include "api/api.hpp"
 #include "daemon/background.hpp"
+#include "daemon/backup_snapshot.hpp"
 #include "daemon/bootstrap.hpp"
 #include "daemon/config.hpp"
 #include "daemon/files.hpp"
@@ -225,6 +226,10 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         core::PolicyService policies(ctx);
         ctx.policies = &policies;
         core::GpSessionService gp(ctx, cfg.gp_session_seconds);
+        core::BackupService backup(
+            ctx, core::BackupSources{[&] { return daemon::take_backup_snapshot(cfg, *store); },
+                                     cfg.embedded_hsm() ? "softhsm2-embedded" : "pkcs11-vendor",
+                                     cfg.token_label, KMSD_VERSION});
 
         if (!initialized) {
             store->write([&](core::WriteTxn& t) {
@@ -282,6 +287,7 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         api::ApiServices services{keys,      ops,          principals, audit,    ceremonies,
                                   distribution, approvals, ca,         policies, gp,
                                   *hsm,      health,       daemon::kOpenApiJson};
+        services.backup = &backup;
         api::Router router;
         api::add_routes(router, services);
         api::ServerOptions so;

@@ -121,12 +121,11 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         if (m_help) {
             Poco::Util::HelpFormatter help(options());
             help.setCommand("kmsd");
-            help.setUsage(
-                "[init] --data-dir DIR [--listen 127.0.0.1:PORT] [OPTIONS]\n"
-                "  init: the first start's steps (token, master keys, store, CA, TLS "
-                "certificate, first administrator), then exit; idempotent");
+            help.setUsage("[init] --data-dir DIR [--listen 127.0.0.1:PORT] [OPTIONS]");
             help.setHeader(
-                "Key management daemon: keys in a PKCS#11 HSM, metadata in LMDB, REST over HTTPS.");
+                "Key management daemon: keys in a PKCS#11 HSM, metadata in LMDB, REST over "
+                "HTTPS. 'kmsd init' runs the first start's steps (token, master keys, store, CA, "
+                "TLS certificate, first administrator) and exits; it is idempotent. See kmsd(8).");
             help.format(std::cout);
             return EXIT_OK;
         }

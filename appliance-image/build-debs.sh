@@ -86,6 +86,9 @@ install -m 0644 "$HERE/config/kmsd.env" "$APP/etc/kms/kmsd.env"
 install -d -m 0755 "$APP/usr/share/doc/kms-appliance"
 install -m 0644 "$HERE/README.md" "$APP/usr/share/doc/kms-appliance/README.md"
 install -m 0644 "$HERE/config/tsmd-example.json" "$APP/usr/share/doc/kms-appliance/tsmd-example.json"
+# Drop-ins for PINs from encrypted systemd credentials (docs/operations.md "PINs").
+install -m 0644 "$HERE/config/credentials.conf" "$HERE/config/credentials-init.conf" \
+  "$APP/usr/share/doc/kms-appliance/"
 
 # The ELF files under $1, one per line.
 elf_files() {

@@ -27,6 +27,8 @@ APPLIANCE_FILES = {  # path in the package: mode (dpkg-deb --contents), all root
     "./lib/systemd/system/kmsd-init.service": "-rw-r--r--",
     "./usr/share/man/man8/kmsd.8.gz": "-rw-r--r--", "./usr/share/man/man8/tsmd.8.gz": "-rw-r--r--",
     "./usr/share/man/man1/kmsctl.1.gz": "-rw-r--r--",
+    "./usr/share/doc/kms-appliance/credentials.conf": "-rw-r--r--",
+    "./usr/share/doc/kms-appliance/credentials-init.conf": "-rw-r--r--",
     "./etc/kms/": "drwxr-x---", "./etc/kms/tsmd/": "drwxr-x---",
     "./etc/kms/kmsd.env": "-rw-r--r--",
     "./usr/share/doc/kms-appliance/README.md": "-rw-r--r--",

@@ -36,6 +36,8 @@ PER_UNIT = {
     "tsmd@.service": ["Type=notify", "NotifyAccess=main", "Restart=on-failure"],
     "kmsd-init.service": ["Type=oneshot", "RemainAfterExit=yes", "Before=kmsd.service"],
 }
+# Drop-ins shipped in /usr/share/doc/kms-appliance for PINs from encrypted credentials.
+DROPINS = {"kmsd.service": "credentials.conf", "kmsd-init.service": "credentials-init.conf"}
 # A PIN never goes on a command line or into the environment of a service.
 FORBIDDEN = ["Type=simple", "--pin-env", "KMSD_PIN", "hsm.pin="]
 
@@ -93,6 +95,18 @@ def main():
             rc, out = verify(path)
             if rc != 0 or out:
                 fail(f"{unit}: systemd-analyze verify rc={rc}:\n{out}")
+            # The credential drop-in the documentation installs (appliance-image/config)
+            # must verify with the unit too.
+            dropin = DROPINS.get(unit)
+            if dropin:
+                with_dropin = os.path.join(tmp, "dropin-" + name)
+                with open(with_dropin, "w") as f:
+                    f.write(copy + "\n" + open(os.path.join(unit_dir, "..", "config",
+                                                            dropin)).read())
+                rc, out = verify(with_dropin)
+                if rc != 0 or out:
+                    fail(f"{unit} with {dropin}: systemd-analyze verify rc={rc}:\n{out}")
+                os.remove(with_dropin)
             print(f"ok: {unit}: systemd-analyze verify clean, {len(REQUIRED)} hardening lines")
             # The control: the same unit with one bad value must be reported.
             broken = os.path.join(tmp, "broken-" + name)

@@ -16,7 +16,8 @@ Real SoftHSM2 tokens in a temporary folder, kmsd on 127.0.0.1 port 0, stopped by
    refused with their reason, and nothing is half-written (no token, no PIN file, no admin
    token).
 3. no credential: init generates DIR/hsm.pin and hsm-so.pin (0600, 48 hex digits); kmsd runs
-   with them and its /proc entries hold no PIN.
+   with them and its /proc entries hold no PIN; with hsm.pin lost, kmsd refuses to start and
+   leaves hsm-so.pin as it was (it used to generate new PINs over the existing token's).
 4. --pin-file and --so-pin-file: init and a start use them.
 Costs about 4 s (four first starts, three served starts).
 """
@@ -185,6 +186,16 @@ def generated(kmsd, tmp):
         pins.append(text.strip())
     serve_and_check(kmsd, data, [], None, pins)
     print("ok: without credentials init generates hsm.pin and hsm-so.pin (0600); kmsd uses them")
+    # A lost hsm.pin must not make kmsd generate new PINs over an existing token: that would
+    # overwrite hsm-so.pin, the one PIN that can reset the user PIN (the bug this fixed).
+    os.rename(os.path.join(data, "hsm.pin"), os.path.join(data, "hsm.pin.moved"))
+    expect(kmsd_once(kmsd, ["--data-dir", data, "--listen", "127.0.0.1:0"]), 64,
+           "credential hsm-pin is missing", pins=pins)
+    if os.path.exists(os.path.join(data, "hsm.pin")) or \
+            open(os.path.join(data, "hsm-so.pin")).read().strip() != pins[1]:
+        fail("kmsd without hsm.pin wrote new PINs over the existing token's")
+    os.rename(os.path.join(data, "hsm.pin.moved"), os.path.join(data, "hsm.pin"))
+    print("ok: a lost hsm.pin is reported; no new PIN overwrites hsm-so.pin")
 
 
 def pin_files(kmsd, tmp):

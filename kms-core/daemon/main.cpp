@@ -333,9 +333,9 @@ class KmsdApp final : public Poco::Util::ServerApplication {
             },
             true);
 
-        api::ApiServices services{
-            keys, ops,      principals, audit, ceremonies, distribution,        approvals,
-            ca,   policies, gp,         *hsm,  health,     daemon::kOpenApiJson};
+        api::ApiServices services{keys,      ops,          principals, audit,    ceremonies,
+                                  distribution, approvals, ca,         policies, gp,
+                                  *hsm,      health,       daemon::kOpenApiJson};
         api::Router router;
         api::add_routes(router, services);
         api::ServerOptions so;

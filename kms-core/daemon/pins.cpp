@@ -65,22 +65,24 @@ PinPlan plan_pins(const DaemonConfig& cfg) {
         plan.so = from_file(cfg.so_pin_file(), "SO PIN file " + cfg.so_pin_file());
 
     if (own_files && !file_exists(cfg.user_pin_file())) {
-        if (!folder_empty(cfg.token_dir()))
-            throw Error(ErrorCode::InvalidArgument,
-                        "no user PIN for the token in " + cfg.token_dir() + ": the credential " +
-                            kUserPinCredential + " is missing (" +
-                            (std::getenv("CREDENTIALS_DIRECTORY") != nullptr
-                                 ? "not in $CREDENTIALS_DIRECTORY"
-                                 : "$CREDENTIALS_DIRECTORY is not set") +
-                            "; LoadCredential=" + kUserPinCredential +
-                            ":FILE in the unit) and neither --pin-file nor " + cfg.user_pin_file() +
-                            " exists");
+        if (!folder_empty(cfg.token_dir())) {
+            plan.user.unavailable = "no user PIN for the token in " + cfg.token_dir() +
+                                    ": the credential " + kUserPinCredential + " is missing (" +
+                                    (std::getenv("CREDENTIALS_DIRECTORY") != nullptr
+                                         ? "not in $CREDENTIALS_DIRECTORY"
+                                         : "$CREDENTIALS_DIRECTORY is not set") +
+                                    "; LoadCredential=" + kUserPinCredential +
+                                    ":FILE in the unit) and neither --pin-file nor " +
+                                    cfg.user_pin_file() + " exists";
+            return plan;
+        }
         plan.generate = true;
     }
     return plan;
 }
 
 SecretString read_pin(const PinOrigin& origin, bool embedded) {
+    if (!origin.unavailable.empty()) throw Error(ErrorCode::InvalidArgument, origin.unavailable);
     SecretString pin;
     try {
         pin = origin.source.resolve();

@@ -32,6 +32,9 @@ inline constexpr std::size_t kMaxPinLength = 255;
 struct PinOrigin {
     hsm::PinSource source;
     std::string description;
+    /// Non-empty when no source exists: why (read_pin() throws it), so a start that never
+    /// reads the PIN (`kmsd init` on an initialized data directory) does not fail.
+    std::string unavailable;
 };
 
 /// The PINs of one start.
@@ -50,9 +53,10 @@ std::optional<std::string> credential_path(const char* name);
 /// Decides where this start's PINs come from, in this order for the user PIN: the credential
 /// hsm-pin; --pin-file (hsm.pin_file); for the embedded token DIR/hsm.pin; for a vendor HSM
 /// --pin-env, then hsm.pin. For the embedded token's SO PIN: the credential hsm-so-pin;
-/// --so-pin-file (hsm.so_pin_file); DIR/hsm-so.pin when the user PIN is DIR/hsm.pin. Reads no PIN.
-/// Throws kms::Error(InvalidArgument) when the embedded token exists (its token folder is not
-/// empty) but no user PIN source exists: the credential is missing.
+/// --so-pin-file (hsm.so_pin_file); DIR/hsm-so.pin when the user PIN is DIR/hsm.pin. Reads no
+/// PIN and never throws for a missing one: when the embedded token exists (its token folder is
+/// not empty) but no user PIN source does (the credential is missing), the user origin's
+/// `unavailable` says so and read_pin() throws it.
 PinPlan plan_pins(const DaemonConfig& cfg);
 
 /// True when the credential hsm-pin is present (a vendor HSM then needs no other PIN option).
@@ -60,8 +64,8 @@ bool user_pin_credential_present();
 
 /// Reads the PIN of @p origin into locked memory. For the embedded token (@p embedded) its
 /// length must be kMinPinLength..kMaxPinLength bytes. Throws kms::Error(InvalidArgument) naming
-/// the origin (missing, unreadable, readable by others, empty, too short or too long), never
-/// the PIN.
+/// the origin (unavailable, missing, unreadable, readable by others, empty, too short or too
+/// long), never the PIN.
 SecretString read_pin(const PinOrigin& origin, bool embedded);
 
 }  // namespace kms::daemon

@@ -10,8 +10,9 @@ path): STATUS lines during the first start, then READY=1, and when READY=1 arriv
 at half of WATCHDOG_USEC; STOPPING=1 on SIGTERM, then exit 0. Second start without
 NOTIFY_SOCKET: nothing arrives and nothing is reported. Third start with NOTIFY_SOCKET naming
 no socket: one warning, kmsd serves anyway. tsmd (the echo test plugin, NOTIFY_SOCKET an
-abstract name "@..."): READY=1 after "listening" with the port answering, STOPPING=1 on SIGTERM.
-Costs about 3 s. Every process is stopped by PID and the folder removed, also on failure.
+abstract name "@..."): READY=1 after "listening" with the port answering, STOPPING=1 on SIGTERM;
+a relative or too long NOTIFY_SOCKET is reported and tsmd serves. Costs about 4 s. Every
+process is stopped by PID and the folder removed, also on failure.
 """
 import json
 import os
@@ -194,6 +195,24 @@ def tsmd_run(tsmd, echo, tmp):
         fail(f"tsmd: exit {rc} after SIGTERM:\n{open(log).read()}")
     sock.close()
     print("ok: tsmd: READY=1 after 'listening' (abstract socket), STOPPING=1 on SIGTERM")
+
+    # Unusable names: a relative path and one longer than sun_path. Reported, tsmd serves.
+    for bad, why in [("notify.sock", "neither an absolute path nor an abstract name"),
+                     ("/" + "x" * 120, "longer than a unix socket address")]:
+        log = os.path.join(tmp, "tsmd-bad.log")
+        p = start([tsmd, "--config", cfg], log, dict(os.environ, NOTIFY_SOCKET=bad))
+        deadline = time.time() + 30
+        while "listening" not in open(log).read():
+            if p.poll() is not None or time.time() > deadline:
+                fail(f"tsmd with NOTIFY_SOCKET={bad!r} did not start:\n{open(log).read()}")
+            time.sleep(0.05)
+        if healthz(port_of(open(log).read()), os.path.join(tmp, "t.crt")) != 200:
+            fail(f"tsmd with NOTIFY_SOCKET={bad!r}: /healthz")
+        rc = stop(p)
+        if rc != 0 or why not in open(log).read():
+            fail(f"tsmd with NOTIFY_SOCKET={bad!r}: rc={rc}, expected '{why}':\n"
+                 f"{open(log).read()}")
+    print("ok: tsmd: a relative or too long NOTIFY_SOCKET is reported, tsmd serves")
 
 
 def main():

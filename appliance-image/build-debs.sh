@@ -5,7 +5,7 @@
 #   appliance-image/build-debs.sh BUILD_DIR OUT_DIR
 #
 # OUT_DIR receives kms-appliance_VERSION_ARCH.deb (kmsd, kmsctl, tsmd, the TSM plugins and their
-# scripts, the systemd units, /etc/kms/kmsd.env) and kms-tools_VERSION_ARCH.deb (wallet,
+# scripts, the systemd units, the man pages, /etc/kms/kmsd.env) and kms-tools_VERSION_ARCH.deb (wallet,
 # virtual-se). The build may use any prefix: what meson installs under it lands under /usr.
 # Depends: dpkg-shlibdeps over every ELF file, plus what is loaded with dlopen (libsofthsm2).
 # KMS_DEB_REVISION (default 1) is the Debian revision. See appliance-image/README.md.
@@ -64,23 +64,31 @@ printf 'Source: kms-appliance\n\nPackage: kms-appliance\nArchitecture: any\n\nPa
 APP="$WORK/debian/kms-appliance"
 TOOLS="$WORK/debian/kms-tools"
 stage runtime "$APP"
+stage man "$APP"  # meson's own tag for install_man: kmsd.8, tsmd.8, kmsctl.1
 stage tools "$TOOLS"
 all=$(cd "$WORK/raw-all" && find . -type f | wc -l)
-tagged=$(cd "$WORK" && find raw-runtime raw-tools -type f | wc -l)
+tagged=$(cd "$WORK" && find raw-runtime raw-man raw-tools -type f | wc -l)
 if [ "$all" -ne "$tagged" ]; then
-  echo "$0: meson installs $all files, the runtime and tools tags only $tagged (give each install an install_tag)" >&2
+  echo "$0: meson installs $all files, the runtime, man and tools tags only $tagged (give each install an install_tag)" >&2
   exit 70
 fi
 
 # kms-appliance: units, default configuration, documentation.
 install -d -m 0755 "$APP/lib/systemd/system"
-install -m 0644 "$HERE/systemd/kmsd.service" "$HERE/systemd/tsmd@.service" "$APP/lib/systemd/system/"
+install -m 0644 "$HERE/systemd/kmsd.service" "$HERE/systemd/kmsd-init.service" \
+  "$HERE/systemd/tsmd@.service" "$APP/lib/systemd/system/"
+# The man pages meson installed (kmsd.8, tsmd.8, kmsctl.1), compressed as Debian policy 12.1
+# asks (gzip -9n: no name or time stamp, so the package is reproducible).
+find "$APP/usr/share/man" -type f -name '*.[0-9]' -exec gzip -9n {} +
 # /etc/kms is 0750 root:kms once postinst has given it its group (dpkg-deb makes it root:root).
 install -d -m 0750 "$APP/etc/kms" "$APP/etc/kms/tsmd"
 install -m 0644 "$HERE/config/kmsd.env" "$APP/etc/kms/kmsd.env"
 install -d -m 0755 "$APP/usr/share/doc/kms-appliance"
 install -m 0644 "$HERE/README.md" "$APP/usr/share/doc/kms-appliance/README.md"
 install -m 0644 "$HERE/config/tsmd-example.json" "$APP/usr/share/doc/kms-appliance/tsmd-example.json"
+# Drop-ins for PINs from encrypted systemd credentials (docs/operations.md "PINs").
+install -m 0644 "$HERE/config/credentials.conf" "$HERE/config/credentials-init.conf" \
+  "$APP/usr/share/doc/kms-appliance/"
 
 # The ELF files under $1, one per line.
 elf_files() {

@@ -7,7 +7,7 @@ KMS_PACKAGES=(g++ pkg-config python3 meson ninja-build
   libssl-dev liblmdb-dev libpoco-dev libp11-kit-dev libgtest-dev libgmock-dev
   softhsm2 libsofthsm2 opensc lmdb-utils curl ca-certificates openssl xxd
   libpcsclite-dev pcscd vsmartcard-vpcd
-  systemd dpkg-dev strace  # the appliance suite: systemd-analyze, dpkg-shlibdeps, strace
+  systemd dpkg-dev strace groff-base  # the appliance suite: systemd-analyze, dpkg-shlibdeps, strace, groff (man pages)
   libbenchmark-dev wrk     # benchmarks/ (Google Benchmark micro-benchmarks, wrk)
   clang-14 libclang-rt-14-dev)  # fuzz/ (libFuzzer, ASan, UBSan runtimes)
 

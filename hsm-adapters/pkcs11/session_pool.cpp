@@ -74,8 +74,29 @@ void SessionPool::open_all_locked() {
     const CK_RV rv = fn.C_Login(anchor.handle(), CKU_USER,
                                 reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(pin.data())),
                                 static_cast<CK_ULONG>(pin.size()));
-    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
-        throw ck_error(rv, "C_Login", "token '" + m_label + "'");
+    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
+        Error e = ck_error(rv, "C_Login", "token '" + m_label + "'");
+        if (rv != CKR_PIN_INCORRECT && rv != CKR_PIN_LOCKED) throw e;
+        // PKCS#11 v2.40 §3.2 CK_TOKEN_INFO flags: a module that counts wrong PINs says so
+        // (SoftHSM2 does not count them). Repeating a wrong PIN would lock the token.
+        CK_TOKEN_INFO info{};
+        std::string lockout;
+        if (fn.C_GetTokenInfo(m_slot, &info) == CKR_OK) {
+            if ((info.flags & CKF_USER_PIN_LOCKED) != 0)
+                lockout =
+                    "; the token reports the user PIN LOCKED (CKF_USER_PIN_LOCKED): only "
+                    "the security officer can unlock it";
+            else if ((info.flags & CKF_USER_PIN_FINAL_TRY) != 0)
+                lockout =
+                    "; the token reports one try left before it locks the user PIN "
+                    "(CKF_USER_PIN_FINAL_TRY): fix the PIN before the next start";
+            else if ((info.flags & CKF_USER_PIN_COUNT_LOW) != 0)
+                lockout =
+                    "; the token counts wrong PINs and locks after too many "
+                    "(CKF_USER_PIN_COUNT_LOW): fix the PIN before the next start";
+        }
+        throw Error(e.code(), std::string(e.what()) + lockout, e.native_kind(), e.native_code());
+    }
     std::vector<Session> sessions;
     sessions.reserve(m_size);
     for (std::size_t i = 0; i < m_size; ++i) sessions.push_back(Session::open(*m_module, m_slot));

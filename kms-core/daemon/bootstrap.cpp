@@ -46,7 +46,7 @@ bool is_ip(const std::string& host) {
 
 }  // namespace
 
-void prepare_embedded_hsm(const DaemonConfig& cfg) {
+void prepare_embedded_hsm(const DaemonConfig& cfg, const PinPlan& pins) {
     make_dirs(cfg.data_dir, 0700);
     if (!cfg.embedded_hsm()) return;
     make_dirs(cfg.token_dir(), 0700);
@@ -62,7 +62,7 @@ void prepare_embedded_hsm(const DaemonConfig& cfg) {
                 "slots.removable = false\n",
             0600);
     }
-    if (!file_exists(cfg.user_pin_file())) {
+    if (pins.generate) {
         // Both PINs are written before the token exists, so a start interrupted in between
         // finds them and initializes the token with the same PINs.
         write_new_pin(cfg.so_pin_file());
@@ -71,13 +71,18 @@ void prepare_embedded_hsm(const DaemonConfig& cfg) {
     ::setenv("SOFTHSM2_CONF", cfg.softhsm_conf().c_str(), 1);
 }
 
-bool ensure_embedded_token(const DaemonConfig& cfg) {
+bool ensure_embedded_token(const DaemonConfig& cfg, const PinPlan& pins) {
     if (!cfg.embedded_hsm()) return false;
-    const hsm::PinSource so{hsm::PinSource::Kind::File, cfg.so_pin_file()};
-    const hsm::PinSource user{hsm::PinSource::Kind::File, cfg.user_pin_file()};
+    if (!pins.so)
+        throw Error(ErrorCode::InvalidArgument,
+                    std::string("the embedded token is initialized with the SO PIN: the "
+                                "credential ") +
+                        kSoPinCredential + " (or --so-pin-file) must come with " +
+                        pins.user.description);
+    const SecretString so = read_pin(*pins.so, true);
+    const SecretString user = read_pin(pins.user, true);
     try {
-        hsm::initialize_token(hsm::Pkcs11Config{}.module_path, cfg.token_label, so.resolve(),
-                              user.resolve());
+        hsm::initialize_token(hsm::Pkcs11Config{}.module_path, cfg.token_label, so, user);
         return true;
     } catch (const Error& e) {
         if (e.code() == ErrorCode::Conflict) return false;  // the token exists already

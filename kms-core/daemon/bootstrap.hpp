@@ -6,19 +6,22 @@
 #include <string>
 
 #include "daemon/config.hpp"
+#include "daemon/pins.hpp"
 #include "ports/hsm.hpp"
 #include "ports/metadata_store.hpp"
 #include "services/principals.hpp"
 
 namespace kms::daemon {
 
-/// Creates the data directory (0700) and, for the embedded HSM, its softhsm2.conf, token
-/// directory and PIN files (0600), and points SOFTHSM2_CONF at it. Must run before the
-/// PKCS#11 module is loaded.
-void prepare_embedded_hsm(const DaemonConfig& cfg);
+/// Creates the data directory (0700) and, for the embedded HSM, its softhsm2.conf and token
+/// directory, and the PIN files (0600) when @p pins says to generate them (no PIN given, no
+/// token yet), and points SOFTHSM2_CONF at it. Must run before the PKCS#11 module is loaded.
+void prepare_embedded_hsm(const DaemonConfig& cfg, const PinPlan& pins);
 
-/// Initializes the embedded token when it does not exist yet. Returns true if it did.
-bool ensure_embedded_token(const DaemonConfig& cfg);
+/// Initializes the embedded token with the SO and user PINs of @p pins when it does not exist
+/// yet. Returns true if it did. Throws kms::Error(InvalidArgument) when the SO PIN has no
+/// source or a PIN is unreadable or not 4..255 bytes long (daemon/pins.hpp).
+bool ensure_embedded_token(const DaemonConfig& cfg, const PinPlan& pins);
 
 /// The internal CA: root (EC P-256 key as a key block under the master key, self-signed
 /// certificate in the store) and issuing CA (core::ensure_issuing_ca), and kmsd's TLS

@@ -3,6 +3,7 @@
 
 #include <fstream>
 
+#include "daemon/pins.hpp"
 #include "domain/error.hpp"
 
 namespace kms::daemon {
@@ -51,6 +52,8 @@ void load_config_file(const std::string& path, DaemonConfig& cfg) {
             cfg.token_label = value;
         else if (key == "hsm.pin_file")
             cfg.pin_file = value;
+        else if (key == "hsm.so_pin_file")
+            cfg.so_pin_option = value;
         else if (key == "hsm.pin_env")
             cfg.pin_env = value;
         else if (key == "hsm.pin")
@@ -85,10 +88,15 @@ void validate(const DaemonConfig& cfg) {
     if (cfg.data_dir.empty()) throw Error(ErrorCode::InvalidArgument, "--data-dir DIR is required");
     if (cfg.listen.find(':') == std::string::npos)
         throw Error(ErrorCode::InvalidArgument, "--listen: expected HOST:PORT");
-    if (!cfg.embedded_hsm() && cfg.pin_file.empty() && cfg.pin_env.empty() && cfg.pin_value.empty())
+    if (!cfg.embedded_hsm() && cfg.pin_file.empty() && cfg.pin_env.empty() &&
+        cfg.pin_value.empty() && !user_pin_credential_present())
         throw Error(ErrorCode::InvalidArgument,
-                    "a vendor HSM (--hsm-module) needs a PIN source: --pin-file, --pin-env or "
-                    "hsm.pin in the config file");
+                    "a vendor HSM (--hsm-module) needs a PIN source: the credential hsm-pin, "
+                    "--pin-file, --pin-env or hsm.pin in the config file");
+    if (!cfg.embedded_hsm() && !cfg.so_pin_option.empty())
+        throw Error(ErrorCode::InvalidArgument,
+                    "--so-pin-file: only for the embedded token (a vendor HSM is initialized "
+                    "with the vendor's tools)");
     if (cfg.token_label.empty() || cfg.token_label.size() > 32)
         throw Error(ErrorCode::InvalidArgument, "--token-label: 1 to 32 characters");
 }

@@ -15,7 +15,9 @@ struct DaemonConfig {
     // configuration, token files and PINs live in the data directory.
     std::string hsm_module;
     std::string token_label = "kms";
-    std::string pin_file;   ///< a file holding the user PIN
+    std::string pin_file;  ///< a file holding the user PIN
+    /// The embedded token's SO PIN for its initialization (with pin_file; see daemon/pins.hpp).
+    std::string so_pin_option;
     std::string pin_env;    ///< an environment variable holding the user PIN
     std::string pin_value;  ///< the PIN itself (config file only; discouraged)
     std::string hsm_profile = "auto";
@@ -50,7 +52,7 @@ struct DaemonConfig {
 };
 
 /// Reads "key = value" lines ('#' comments) into @p cfg. Keys: listen, hsm.module,
-/// hsm.token_label, hsm.pin_file, hsm.pin_env, hsm.pin, hsm.profile, hsm.sessions,
+/// hsm.token_label, hsm.pin_file, hsm.so_pin_file, hsm.pin_env, hsm.pin, hsm.profile, hsm.sessions,
 /// hsm.handle_cache, server.max_connections, server.access_log,
 /// server.anonymous_denials_per_minute, store.map_size_mb,
 /// counters.flush_seconds, gp.session_seconds. Throws kms::Error(InvalidArgument) naming the line

@@ -17,11 +17,13 @@
 #include "daemon/bootstrap.hpp"
 #include "daemon/config.hpp"
 #include "daemon/files.hpp"
+#include "daemon/pins.hpp"
 #include "domain/error.hpp"
 #include "pkcs11/pkcs11_hsm.hpp"
 #include "selftest/self_test.hpp"
 #include "services/reconcile.hpp"
 #include "store/lmdb_store.hpp"
+#include "systemd/sd_notify.hpp"
 
 namespace kms::daemon {
 extern const std::string_view kOpenApiJson;
@@ -53,7 +55,11 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         opt("config", "FILE", "key = value configuration file (see docs/operations.md)");
         opt("hsm-module", "PATH", "PKCS#11 module of a vendor HSM (default: embedded SoftHSM2)");
         opt("token-label", "LABEL", "token label (default kms)");
-        opt("pin-file", "FILE", "file holding the user PIN (vendor HSM)");
+        opt("pin-file", "FILE",
+            "file holding the user PIN (default: the credential hsm-pin, else DIR/hsm.pin)");
+        opt("so-pin-file", "FILE",
+            "file holding the SO PIN with which the first start initializes the embedded token "
+            "(default: the credential hsm-so-pin)");
         opt("pin-env", "VAR", "environment variable holding the user PIN (vendor HSM)");
         opt("hsm-profile", "NAME", "vendor profile (default auto)");
         opt("hsm-sessions", "N", "PKCS#11 sessions in the pool, 1 to 64 (default: the profile's)");
@@ -94,6 +100,8 @@ class KmsdApp final : public Poco::Util::ServerApplication {
             m_cfg.token_label = value;
         else if (name == "pin-file")
             m_cfg.pin_file = value;
+        else if (name == "so-pin-file")
+            m_cfg.so_pin_option = value;
         else if (name == "pin-env")
             m_cfg.pin_env = value;
         else if (name == "hsm-profile")
@@ -114,21 +122,25 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         if (m_help) {
             Poco::Util::HelpFormatter help(options());
             help.setCommand("kmsd");
-            help.setUsage("--data-dir DIR [--listen 127.0.0.1:PORT] [OPTIONS]");
+            help.setUsage("[init] --data-dir DIR [--listen 127.0.0.1:PORT] [OPTIONS]");
             help.setHeader(
-                "Key management daemon: keys in a PKCS#11 HSM, metadata in LMDB, REST over HTTPS.");
+                "Key management daemon: keys in a PKCS#11 HSM, metadata in LMDB, REST over "
+                "HTTPS. 'kmsd init' runs the first start's steps (token, master keys, store, CA, "
+                "TLS certificate, first administrator) and exits; it is idempotent. See kmsd(8).");
             help.format(std::cout);
             return EXIT_OK;
         }
-        if (!args.empty()) {
-            std::cerr << "kmsd: unexpected argument '" << args.front() << "' (see --help)\n";
+        // "kmsd init": the first-boot command (docs/operations.md "What the first start does").
+        const bool init_only = !args.empty() && args.front() == "init";
+        if (args.size() > (init_only ? 1U : 0U)) {
+            std::cerr << "kmsd: unexpected argument '" << args.back() << "' (see --help)\n";
             return EXIT_USAGE;
         }
         try {
             if (!m_cfg.config_file.empty()) daemon::load_config_file(m_cfg.config_file, m_cfg);
             if (!m_listen.empty()) m_cfg.listen = m_listen;  // the command line wins
             daemon::validate(m_cfg);
-            return serve();
+            return serve(init_only);
         } catch (const Error& e) {
             std::cerr << "kmsd: error: " << e.what() << " (" << error_code_name(e.code()) << ")\n";
             return e.code() == ErrorCode::InvalidArgument ? EXIT_USAGE : EXIT_SOFTWARE;
@@ -142,13 +154,26 @@ class KmsdApp final : public Poco::Util::ServerApplication {
     }
 
   private:
-    int serve() {
+    int serve(bool init_only) {
         const daemon::DaemonConfig& cfg = m_cfg;
+        // The service manager's readiness protocol (no-op without NOTIFY_SOCKET); a failure to
+        // notify is reported once and never stops kmsd.
+        const sysd::Notifier notifier = sysd::Notifier::from_environment();
+        bool notify_failed = false;
+        auto notify = [&](const std::string& state) {
+            std::string why;
+            if (!notifier.send(state, &why) && !notify_failed) {
+                notify_failed = true;
+                say("warning: cannot notify the service manager: " + why);
+            }
+        };
         // No core dumps: a dump could hold a PIN, a token or the DES3-RETAIL fallback's clear
         // key buffer (DESIGN §10). The systemd unit sets LimitCORE=0 as well.
         const rlimit no_core{0, 0};
         if (::setrlimit(RLIMIT_CORE, &no_core) != 0) say("warning: could not disable core dumps");
-        daemon::prepare_embedded_hsm(cfg);
+        const daemon::PinPlan pins = daemon::plan_pins(cfg);
+        daemon::prepare_embedded_hsm(cfg, pins);
+        notify("STATUS=opening the store");
 
         // The store first: whether it was ever initialized decides whether master keys may be
         // created. The audit sealer needs the HSM, which is opened right after.
@@ -166,21 +191,22 @@ class KmsdApp final : public Poco::Util::ServerApplication {
             },
             clock);
         const bool initialized = store->get_setting("initialized").has_value();
+        if (init_only && initialized) {
+            say("init: " + cfg.data_dir + " is initialized already; nothing to do");
+            return EXIT_OK;
+        }
 
         bool fresh_token = false;
-        if (!initialized) fresh_token = daemon::ensure_embedded_token(cfg);
+        if (!initialized) {
+            notify("STATUS=first start: initializing the token");
+            fresh_token = daemon::ensure_embedded_token(cfg, pins);
+        }
 
         hsm::Pkcs11Config hcfg;
         if (!cfg.embedded_hsm()) hcfg.module_path = cfg.hsm_module;
         hcfg.token_label = cfg.token_label;
-        if (cfg.embedded_hsm())
-            hcfg.pin = {hsm::PinSource::Kind::File, cfg.user_pin_file()};
-        else if (!cfg.pin_file.empty())
-            hcfg.pin = {hsm::PinSource::Kind::File, cfg.pin_file};
-        else if (!cfg.pin_env.empty())
-            hcfg.pin = {hsm::PinSource::Kind::Env, cfg.pin_env};
-        else
-            hcfg.pin = {hsm::PinSource::Kind::Value, cfg.pin_value};
+        hcfg.pin = pins.user.source;
+        if (cfg.embedded_hsm()) (void)daemon::read_pin(pins.user, true);  // length, clear errors
         hcfg.profile = cfg.hsm_profile;
         hcfg.sessions = cfg.hsm_sessions;
         hcfg.session_wait = std::chrono::milliseconds(cfg.hsm_wait_ms);
@@ -191,7 +217,17 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         const hsm::MasterKeys masters = initialized          ? hsm::MasterKeys::RequireExisting
                                         : cfg.embedded_hsm() ? hsm::MasterKeys::CompleteMissing
                                                              : hsm::MasterKeys::CreateIfMissing;
-        auto hsm = hsm::Pkcs11Hsm::open(hcfg, masters);
+        notify("STATUS=opening the HSM");
+        std::unique_ptr<hsm::Pkcs11Hsm> hsm;
+        try {
+            hsm = hsm::Pkcs11Hsm::open(hcfg, masters);
+        } catch (const Error& e) {
+            if (e.native_kind() != NativeKind::CkRv) throw;
+            // Which PIN was refused (the module names the code, not the PIN's origin).
+            throw Error(e.code(),
+                        std::string(e.what()) + "; user PIN from " + pins.user.description,
+                        e.native_kind(), e.native_code());
+        }
         hsm_for_seal = hsm.get();
         const core::HsmInfo hinfo = hsm->info();
         say("HSM: token '" + hinfo.token_label + "' (" + hinfo.token_manufacturer + " " +
@@ -199,6 +235,7 @@ class KmsdApp final : public Poco::Util::ServerApplication {
             std::to_string(hinfo.session_pool_size) + " session(s)");
 
         // Known-answer self-tests of every algorithm: refuse to serve if one fails.
+        notify("STATUS=running the self-tests");
         const auto results = run_self_tests(*hsm);
         std::size_t failed = 0;
         for (const auto& r : results)
@@ -236,6 +273,7 @@ class KmsdApp final : public Poco::Util::ServerApplication {
                 t.put_setting("intent/initialize", as_view(std::string("first start")));
             });
         }
+        if (!initialized) notify("STATUS=first start: CA, TLS certificate, first administrator");
         daemon::ensure_tls(cfg, *store, *hsm, clock);
         if (!initialized) {
             daemon::ensure_admin(cfg, principals);
@@ -252,12 +290,17 @@ class KmsdApp final : public Poco::Util::ServerApplication {
                 "master keys, the LMDB store, the internal CA and the first administrator");
         }
 
+        notify("STATUS=reconciling the store with the HSM");
         const auto report = core::reconcile(ctx, hsm->foreign_token_objects());
         for (const auto& o : report.hsm_orphans)
             say("reconcile: HSM object unknown to the store: " + o);
         for (const auto& o : report.store_orphans)
             say("reconcile: live key without key material: " + o);
         for (const auto& o : report.open_intents) say("reconcile: interrupted operation: " + o);
+        if (init_only) {
+            say("init: done; start the service (systemctl start kmsd)");
+            return EXIT_OK;
+        }
 
         api::HealthState health;
         health.hsm_ok = hsm->probe();
@@ -265,9 +308,20 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         // Every 250 ms (one C_GetSessionInfo and one LMDB read): /healthz reports a recovered
         // HSM at most that long after requests work again (tests/reliability/faults measured
         // up to 1060 ms with a 1 s period, over issue 8's 1 s recovery bound).
+        // The watchdog (WatchdogSec= in the unit) is pinged from this check, not from a timer of
+        // its own: a probe stuck in the module or the store, or a dead health thread, stops the
+        // pings and systemd restarts kmsd. An HSM that answers "down" still pings: /healthz
+        // reports it and kmsd reconnects by itself, which a restart would not speed up.
+        const auto watchdog_every = notifier.watchdog_interval();
+        auto last_ping = std::chrono::steady_clock::now();
         daemon::PeriodicTask health_task(250, [&] {
             health.hsm_ok.store(hsm->probe(), std::memory_order_relaxed);
             health.store_ok.store(store->probe(), std::memory_order_relaxed);
+            const auto now = std::chrono::steady_clock::now();
+            if (watchdog_every.count() > 0 && now - last_ping >= watchdog_every) {
+                last_ping = now;
+                notifier.send("WATCHDOG=1");
+            }
         });
         daemon::PeriodicTask flush_task(
             cfg.counter_flush_seconds * 1000,
@@ -305,6 +359,9 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         const std::string url = "https://" + host + ":" + std::to_string(server.port());
         daemon::write_file_atomic(cfg.url_file(), url + "\n", 0644);
         say("listening on " + url);
+        // Only now: the port accepts connections and the first start, self-tests and reconcile
+        // are done (sd_notify(3) READY=1).
+        notify("READY=1\nSTATUS=serving on " + url);
         if (!initialized) {
             say("admin token: " + cfg.admin_token_file() +
                 " (mode 0600); CA certificate: " + cfg.ca_pem());
@@ -313,6 +370,7 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         }
 
         waitForTerminationRequest();
+        notify("STOPPING=1\nSTATUS=shutting down");
         say("shutting down");
         server.stop(5000);
         flush_task.stop();

@@ -69,8 +69,12 @@ def traced(cmd, log_path, summary_path, exercise):
     """Runs cmd under strace -f -c until it logs "listening", calls exercise(), stops it with
     SIGTERM and returns the set of system calls made by every thread."""
     log = open(log_path, "w")
+    # As under systemd (Type=notify, WatchdogSec=): the readiness and watchdog datagrams are
+    # traced too, to a socket that reads nothing (a full one is fine: MSG_DONTWAIT).
+    env = dict(os.environ, NOTIFY_SOCKET=os.path.join(os.path.dirname(log_path), "notify.sock"),
+               WATCHDOG_USEC="1000000")
     tracer = subprocess.Popen(["strace", "-f", "-qq", "-c", "-o", summary_path] + cmd,
-                              stdout=log, stderr=subprocess.STDOUT)
+                              stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.time() + 90
         while "listening" not in open(log_path).read():
@@ -117,6 +121,8 @@ def main():
         if shutil.which(tool) is None:
             fail(f"{tool} is missing (scripts/deps.sh installs it)")
     with tempfile.TemporaryDirectory() as tmp:
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        notify.bind(os.path.join(tmp, "notify.sock"))
         # kmsd: first start (token, master keys, store, CA), then a key and a MAC with it.
         data = os.path.join(tmp, "kmsd")
         port = free_port()
@@ -142,6 +148,8 @@ def main():
         calls = traced([kmsd, "--data-dir", data, "--listen", f"127.0.0.1:{port}"],
                        os.path.join(tmp, "kmsd.log"), os.path.join(tmp, "kmsd.strace"), use_kmsd)
         check("kmsd", calls, allowed_by(os.path.join(unit_dir, "kmsd.service")))
+        if "sendto" not in calls:
+            fail("kmsd sent no sd_notify datagram under strace (NOTIFY_SOCKET was set)")
 
         # tsmd: the echo test plugin, a stored value and the health check.
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",

@@ -11,7 +11,8 @@
 //    "plugins": [{"instance": "sp-a", "library": "libsp_tsm.so", "config": {...}?}, ...]}
 // With clientCa, clients must present a certificate from that CA (mTLS); its CN reaches the
 // plugin as tsm_request.client. Prints one line containing "listening" when it accepts
-// connections; stops on SIGTERM or SIGINT.
+// connections and then sends READY=1 to $NOTIFY_SOCKET when set (sd_notify(3), Type=notify);
+// stops on SIGTERM or SIGINT, sending STOPPING=1.
 #include <Poco/Exception.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -47,6 +48,7 @@
 #include "plugin-api/forwarded_client.hpp"
 #include "plugin-api/tsm_plugin.h"
 #include "plugin_host.hpp"
+#include "systemd/sd_notify.hpp"
 #include "tsm_store.hpp"
 
 namespace {
@@ -352,10 +354,17 @@ int serve(const Config& cfg) {
 
     server.start();
     const std::string host = cfg.listen.substr(0, colon);
-    std::cout << "tsmd: listening on https://" << host << ":" << socket.address().port()
-              << std::endl;
+    const std::string url = "https://" + host + ":" + std::to_string(socket.address().port());
+    std::cout << "tsmd: listening on " << url << std::endl;
+    // The port accepts connections and every plugin is loaded: ready (sd_notify(3)). A failure
+    // to notify is reported and does not stop tsmd.
+    const kms::sysd::Notifier notifier = kms::sysd::Notifier::from_environment();
+    std::string why;
+    if (!notifier.send("READY=1\nSTATUS=serving on " + url, &why))
+        log_line(TSM_LOG_WARNING, "cannot notify the service manager: " + why);
     int sig = 0;
     sigwait(&stop_signals(), &sig);
+    notifier.send("STOPPING=1\nSTATUS=stopping");
     log_line(TSM_LOG_INFO, "stopping");
     const auto stopping = std::chrono::steady_clock::now();
     server.stop();

@@ -14,7 +14,7 @@ namespace kms::daemon {
 namespace {
 
 PinOrigin from_file(const std::string& path, const std::string& description) {
-    return {hsm::PinSource{hsm::PinSource::Kind::File, path}, description};
+    return {hsm::PinSource{hsm::PinSource::Kind::File, path}, description, {}};
 }
 
 bool folder_empty(const std::string& path) {
@@ -50,10 +50,10 @@ PinPlan plan_pins(const DaemonConfig& cfg) {
         plan.user = from_file(cfg.user_pin_file(), "PIN file " + cfg.user_pin_file());
     else if (!cfg.pin_env.empty())
         plan.user = {hsm::PinSource{hsm::PinSource::Kind::Env, cfg.pin_env},
-                     "environment variable " + cfg.pin_env};
+                     "environment variable " + cfg.pin_env, {}};
     else
         plan.user = {hsm::PinSource{hsm::PinSource::Kind::Value, cfg.pin_value},
-                     "hsm.pin in " + cfg.config_file};
+                     "hsm.pin in " + cfg.config_file, {}};
     if (!cfg.embedded_hsm()) return plan;
 
     const bool own_files = !user_cred && cfg.pin_file.empty();

@@ -23,6 +23,9 @@
 
 namespace kms::api {
 
+class Metrics;  // api/metrics.hpp
+class Logger;   // api/log.hpp
+
 /// Liveness as background checks last saw it; /healthz reads only this (no HSM or store call).
 struct HealthState {
     std::atomic<bool> hsm_ok{false};
@@ -44,6 +47,10 @@ struct ApiServices {
     core::Hsm& hsm;
     HealthState& health;
     std::string_view openapi_json;
+    /// GET /metrics and the request counters; null: not collected (GET /metrics is a 404).
+    Metrics* metrics = nullptr;
+    /// Where the server writes its lines; null: a text logger on stdout/stderr of its own.
+    Logger* log = nullptr;
 };
 
 /// Registers every route of the API on @p router.
@@ -61,6 +68,8 @@ void add_ca_routes(Router& router, ApiServices& services);
 void add_policy_routes(Router& router, ApiServices& services);  ///< routes_policies.cpp
 /// GlobalPlatform secure channel sessions (routes_gp.cpp).
 void add_gp_routes(Router& router, ApiServices& services);
+/// GET /metrics (metrics.cpp).
+void add_metrics_route(Router& router, ApiServices& services);
 
 /// Who is calling: a bearer token (officers) or, without one, a client certificate issued by
 /// the KMS CA and not revoked (plugins). Throws Unauthenticated (authn.cpp).

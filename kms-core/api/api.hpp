@@ -24,7 +24,11 @@
 namespace kms::api {
 
 class Metrics;  // api/metrics.hpp
-class Logger;   // api/log.hpp
+}  // namespace kms::api
+namespace kms::observe {
+class Logger;  // observe/log.hpp
+}  // namespace kms::observe
+namespace kms::api {
 
 /// Liveness as background checks last saw it; /healthz reads only this (no HSM or store call).
 struct HealthState {
@@ -50,7 +54,7 @@ struct ApiServices {
     /// GET /metrics and the request counters; null: not collected (GET /metrics is a 404).
     Metrics* metrics = nullptr;
     /// Where the server writes its lines; null: a text logger on stdout/stderr of its own.
-    Logger* log = nullptr;
+    observe::Logger* log = nullptr;
 };
 
 /// Registers every route of the API on @p router.

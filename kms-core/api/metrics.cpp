@@ -10,49 +10,18 @@ namespace kms::api {
 
 namespace {
 
+using observe::append_family;
+using observe::append_histogram;
+using observe::escape_label_value;
+using observe::format_number;
+
 constexpr int kMinStatus = 100;
 constexpr int kStatusSlots = 500;  // 100..599
 
-/// Request latency: 1 ms to 10 s (a MAC is well under 1 ms, an RSA-4096 generation seconds).
-const std::vector<double> kRequestBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                            0.25,  0.5,    1,     2.5,  5,     10};
 /// HSM call latency: from 50 µs (a cached MAC on SoftHSM2) to 10 s.
 const std::vector<double> kHsmBounds = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
                                         0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
                                         0.5,     1,      2.5,     10};
-
-std::string number(double v) {
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%.9g", v);
-    return buf;
-}
-
-void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
-    out += "# HELP ";
-    out += name;
-    out += ' ';
-    out += help;
-    out += "\n# TYPE ";
-    out += name;
-    out += ' ';
-    out += type;
-    out += '\n';
-}
-
-/// `name{labels,le="..."} n` lines, then _sum and _count. @p labels: `a="x",b="y"`.
-void histogram_lines(std::string& out, std::string_view name, const std::string& labels,
-                     const Histogram& h) {
-    const auto s = h.snapshot();
-    const std::string sep = labels.empty() ? "" : ",";
-    for (std::size_t i = 0; i <= h.bounds().size(); ++i) {
-        const std::string le = i < h.bounds().size() ? number(h.bounds()[i]) : "+Inf";
-        out += std::string(name) + "_bucket{" + labels + sep + "le=\"" + le + "\"} " +
-               std::to_string(s.cumulative[i]) + "\n";
-    }
-    const std::string braces = labels.empty() ? "" : "{" + labels + "}";
-    out += std::string(name) + "_sum" + braces + " " + number(s.sum_s) + "\n";
-    out += std::string(name) + "_count" + braces + " " + std::to_string(s.count) + "\n";
-}
 
 std::string join_path(const std::vector<std::string>& segments) {
     std::string p;
@@ -61,48 +30,6 @@ std::string join_path(const std::vector<std::string>& segments) {
 }
 
 }  // namespace
-
-std::string escape_label_value(std::string_view v) {
-    std::string out;
-    out.reserve(v.size());
-    for (const char c : v) {
-        if (c == '\\')
-            out += "\\\\";
-        else if (c == '"')
-            out += "\\\"";
-        else if (c == '\n')
-            out += "\\n";
-        else
-            out += c;
-    }
-    return out;
-}
-
-Histogram::Histogram(std::vector<double> bounds_s)
-    : m_bounds_s(std::move(bounds_s)),
-      m_buckets(std::make_unique<std::atomic<std::uint64_t>[]>(m_bounds_s.size() + 1)) {
-    for (double b : m_bounds_s) m_bounds_ns.push_back(static_cast<std::int64_t>(b * 1e9));
-}
-
-void Histogram::observe(std::chrono::nanoseconds d) noexcept {
-    const std::int64_t ns = d.count() < 0 ? 0 : d.count();
-    std::size_t i = 0;
-    while (i < m_bounds_ns.size() && ns > m_bounds_ns[i]) ++i;  // le: upper bound inclusive
-    m_buckets[i].fetch_add(1, std::memory_order_relaxed);
-    m_sum_ns.fetch_add(static_cast<std::uint64_t>(ns), std::memory_order_relaxed);
-}
-
-Histogram::Snapshot Histogram::snapshot() const {
-    Snapshot s;
-    std::uint64_t total = 0;
-    for (std::size_t i = 0; i <= m_bounds_s.size(); ++i) {
-        total += m_buckets[i].load(std::memory_order_relaxed);
-        s.cumulative.push_back(total);
-    }
-    s.count = total;
-    s.sum_s = static_cast<double>(m_sum_ns.load(std::memory_order_relaxed)) / 1e9;
-    return s;
-}
 
 std::string_view hsm_op_name(HsmOp op) {
     static constexpr std::string_view kNames[] = {"generate",
@@ -139,7 +66,7 @@ Metrics::Metrics(std::string version, MetricsSources sources)
       m_sources(std::move(sources)) {
     m_routes.push_back(route_series("-", "unmatched"));
     for (std::size_t i = 0; i < static_cast<std::size_t>(HsmOp::Count_); ++i)
-        m_hsm_latency.push_back(std::make_unique<Histogram>(kHsmBounds));
+        m_hsm_latency.push_back(std::make_unique<observe::Histogram>(kHsmBounds));
 }
 
 Metrics::RouteSeries Metrics::route_series(std::string method, std::string path) {
@@ -147,7 +74,7 @@ Metrics::RouteSeries Metrics::route_series(std::string method, std::string path)
     s.method = std::move(method);
     s.path = std::move(path);
     s.by_status = std::make_unique<std::atomic<std::uint64_t>[]>(kStatusSlots);
-    s.latency = std::make_unique<Histogram>(kRequestBounds);
+    s.latency = std::make_unique<observe::Histogram>(observe::request_latency_bounds());
     return s;
 }
 
@@ -182,8 +109,8 @@ std::string Metrics::render() const {
     std::string out;
     out.reserve(64 * 1024);
 
-    family(out, "kms_http_requests_total", "counter",
-           "HTTP requests by route template, method and status code.");
+    append_family(out, "kms_http_requests_total", "counter",
+                  "HTTP requests by route template, method and status code.");
     for (const auto& r : m_routes)
         for (int i = 0; i < kStatusSlots; ++i) {
             const auto n = r.by_status[i].load(std::memory_order_relaxed);
@@ -193,29 +120,31 @@ std::string Metrics::render() const {
                    std::to_string(i + kMinStatus) + "\"} " + std::to_string(n) + "\n";
         }
 
-    family(out, "kms_http_request_duration_seconds", "histogram",
-           "HTTP request latency by route template and method, from the request line read to "
-           "the response sent.");
+    append_family(
+        out, "kms_http_request_duration_seconds", "histogram",
+        "HTTP request latency by route template and method, from the request line read to "
+        "the response sent.");
     for (const auto& r : m_routes) {
         if (r.latency->snapshot().count == 0) continue;  // idle routes: no series
-        histogram_lines(out, "kms_http_request_duration_seconds",
-                        "route=\"" + escape_label_value(r.path) + "\",method=\"" +
-                            escape_label_value(r.method) + "\"",
-                        *r.latency);
+        append_histogram(out, "kms_http_request_duration_seconds",
+                         "route=\"" + escape_label_value(r.path) + "\",method=\"" +
+                             escape_label_value(r.method) + "\"",
+                         *r.latency);
     }
 
-    family(out, "kms_hsm_call_duration_seconds", "histogram",
-           "Latency of HSM port operations (each one or more PKCS#11 calls), by operation.");
+    append_family(out, "kms_hsm_call_duration_seconds", "histogram",
+                  "Latency of HSM port operations (each one or more PKCS#11 calls), by operation.");
     for (std::size_t i = 0; i < m_hsm_latency.size(); ++i) {
         if (m_hsm_latency[i]->snapshot().count == 0) continue;
-        histogram_lines(out, "kms_hsm_call_duration_seconds",
-                        "operation=\"" + std::string(hsm_op_name(static_cast<HsmOp>(i))) + "\"",
-                        *m_hsm_latency[i]);
+        append_histogram(out, "kms_hsm_call_duration_seconds",
+                         "operation=\"" + std::string(hsm_op_name(static_cast<HsmOp>(i))) + "\"",
+                         *m_hsm_latency[i]);
     }
 
-    family(out, "kms_hsm_errors_total", "counter",
-           "Failed HSM operations by operation, PKCS#11 function and CKR name (empty when the "
-           "failure had no CK_RV, e.g. no free session).");
+    append_family(
+        out, "kms_hsm_errors_total", "counter",
+        "Failed HSM operations by operation, PKCS#11 function and CKR name (empty when the "
+        "failure had no CK_RV, e.g. no free session).");
     {
         std::lock_guard lock(m_errors_mutex);
         for (const auto& [k, n] : m_hsm_errors)
@@ -227,15 +156,16 @@ std::string Metrics::render() const {
     if (m_sources.pool) {
         try {
             const PoolStats p = m_sources.pool();
-            family(out, "kms_hsm_sessions", "gauge", "PKCS#11 sessions in the pool.");
+            append_family(out, "kms_hsm_sessions", "gauge", "PKCS#11 sessions in the pool.");
             out += "kms_hsm_sessions " + std::to_string(p.size) + "\n";
-            family(out, "kms_hsm_sessions_in_use", "gauge", "Pooled sessions lent out now.");
+            append_family(out, "kms_hsm_sessions_in_use", "gauge", "Pooled sessions lent out now.");
             out += "kms_hsm_sessions_in_use " + std::to_string(p.in_use) + "\n";
-            family(out, "kms_hsm_session_waits_total", "counter",
-                   "Borrows that found no free session and waited.");
+            append_family(out, "kms_hsm_session_waits_total", "counter",
+                          "Borrows that found no free session and waited.");
             out += "kms_hsm_session_waits_total " + std::to_string(p.waits) + "\n";
-            family(out, "kms_hsm_session_wait_timeouts_total", "counter",
-                   "Waits for a session that ran out (--hsm-wait-ms; the request got a 503).");
+            append_family(
+                out, "kms_hsm_session_wait_timeouts_total", "counter",
+                "Waits for a session that ran out (--hsm-wait-ms; the request got a 503).");
             out += "kms_hsm_session_wait_timeouts_total " + std::to_string(p.timeouts) + "\n";
         } catch (const std::exception&) {
         }
@@ -243,8 +173,8 @@ std::string Metrics::render() const {
     if (m_sources.keys) {
         try {
             const auto keys = m_sources.keys();
-            family(out, "kms_keys", "gauge",
-                   "Keys by lifecycle state and algorithm (a census at most 15 s old).");
+            append_family(out, "kms_keys", "gauge",
+                          "Keys by lifecycle state and algorithm (a census at most 15 s old).");
             for (const auto& k : keys)
                 out += "kms_keys{state=\"" + escape_label_value(k.state) + "\",algorithm=\"" +
                        escape_label_value(k.algorithm) + "\"} " + std::to_string(k.count) + "\n";
@@ -254,18 +184,18 @@ std::string Metrics::render() const {
     if (m_sources.audit_length) {
         try {
             const auto n = m_sources.audit_length();
-            family(out, "kms_audit_chain_length", "gauge",
-                   "Records in the audit chain (the sequence number of its head).");
+            append_family(out, "kms_audit_chain_length", "gauge",
+                          "Records in the audit chain (the sequence number of its head).");
             out += "kms_audit_chain_length " + std::to_string(n) + "\n";
         } catch (const std::exception&) {
         }
     }
-    family(out, "process_start_time_seconds", "gauge",
-           "Start time of the process since the Unix epoch in seconds.");
+    append_family(out, "process_start_time_seconds", "gauge",
+                  "Start time of the process since the Unix epoch in seconds.");
     char start[40];  // %g would round seconds since 1970 to 1.79e+09
     std::snprintf(start, sizeof start, "%.3f", m_start_time_s);
     out += "process_start_time_seconds " + std::string(start) + "\n";
-    family(out, "kms_build_info", "gauge", "Always 1; the labels name the build.");
+    append_family(out, "kms_build_info", "gauge", "Always 1; the labels name the build.");
     out += "kms_build_info{program=\"kmsd\",version=\"" + escape_label_value(m_version) + "\"} 1\n";
     return out;
 }

@@ -36,33 +36,12 @@
 #include <tuple>
 #include <vector>
 
+#include "observe/exposition.hpp"
+
 namespace kms::api {
 
 class Router;
 struct ApiServices;
-
-/// A histogram with fixed upper bounds (seconds). observe() is lock-free.
-class Histogram {
-  public:
-    /// @p bounds_s: increasing upper bounds in seconds, without +Inf.
-    explicit Histogram(std::vector<double> bounds_s);
-
-    void observe(std::chrono::nanoseconds d) noexcept;
-
-    struct Snapshot {
-        std::vector<std::uint64_t> cumulative;  ///< per bound, then +Inf (== count)
-        std::uint64_t count = 0;
-        double sum_s = 0;
-    };
-    Snapshot snapshot() const;
-    const std::vector<double>& bounds() const noexcept { return m_bounds_s; }
-
-  private:
-    std::vector<double> m_bounds_s;
-    std::vector<std::int64_t> m_bounds_ns;
-    std::unique_ptr<std::atomic<std::uint64_t>[]> m_buckets;  ///< bounds + 1, not cumulative
-    std::atomic<std::uint64_t> m_sum_ns{0};
-};
 
 /// Session pool figures (SessionPool).
 struct PoolStats {
@@ -149,13 +128,13 @@ class Metrics {
         std::string method;
         std::string path;
         std::unique_ptr<std::atomic<std::uint64_t>[]> by_status;  ///< index status - 100
-        std::unique_ptr<Histogram> latency;
+        std::unique_ptr<observe::Histogram> latency;
     };
 
     static RouteSeries route_series(std::string method, std::string path);
 
     std::vector<RouteSeries> m_routes;  ///< the router's order, then "unmatched"
-    std::vector<std::unique_ptr<Histogram>> m_hsm_latency;  ///< by HsmOp
+    std::vector<std::unique_ptr<observe::Histogram>> m_hsm_latency;  ///< by HsmOp
     mutable std::mutex m_errors_mutex;
     std::map<std::tuple<HsmOp, std::string, std::string>, std::uint64_t> m_hsm_errors;
     std::string m_version;
@@ -167,9 +146,5 @@ class Metrics {
 /// time (404 while it is null), so kmsd can build Metrics from the finished route table and
 /// set it afterwards, before the server starts.
 void add_metrics_route(Router& router, ApiServices& services);
-
-/// Escapes a label value as the exposition format asks: backslash, double quote and line feed
-/// become \\, \" and \n.
-std::string escape_label_value(std::string_view v);
 
 }  // namespace kms::api

@@ -2,7 +2,7 @@
 // body, calls the use case and maps errors (one place) to JSON error replies; refusals are
 // recorded in the audit log. Every request is counted (api/metrics.hpp), carries a request id
 // (the client's X-Request-Id when valid, else one made here, echoed in the response) and, with
-// the access log on, gets one access line (api/log.hpp).
+// the access log on, gets one access line (observe/log.hpp).
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServerParams.h>
@@ -20,13 +20,18 @@
 #include "api/denial_audit.hpp"
 #include "api/error_mapping.hpp"
 #include "api/json.hpp"
-#include "api/log.hpp"
 #include "api/metrics.hpp"
 #include "domain/error.hpp"
+#include "observe/log.hpp"
 
 namespace kms::api {
 
 namespace {
+
+using observe::AccessRecord;
+using observe::LogFormat;
+using observe::Logger;
+using observe::LogLevel;
 
 /// Request ids for requests without a valid X-Request-Id: "kmsd-<8 hex, random per
 /// process>-<counter in hex>", unique within the process and unlikely to repeat across

@@ -26,7 +26,7 @@ struct DaemonConfig {
     // Server.
     int max_connections = 128;
     bool access_log = false;
-    std::string log_format = "text";  ///< "text" or "json" (api/log.hpp)
+    std::string log_format = "text";  ///< "text" or "json" (observe/log.hpp)
     /// Audit records of unauthenticated denials per client address and minute (0: no limit).
     std::size_t anonymous_denials_per_minute = 60;
     int counter_flush_seconds = 5;

@@ -12,7 +12,6 @@
 #include <string_view>
 
 #include "api/api.hpp"
-#include "api/log.hpp"
 #include "api/metrics.hpp"
 #include "daemon/background.hpp"
 #include "daemon/bootstrap.hpp"
@@ -21,6 +20,7 @@
 #include "daemon/key_census.hpp"
 #include "daemon/observed_hsm.hpp"
 #include "domain/error.hpp"
+#include "observe/log.hpp"
 #include "pkcs11/pkcs11_hsm.hpp"
 #include "selftest/self_test.hpp"
 #include "services/reconcile.hpp"
@@ -137,8 +137,8 @@ class KmsdApp final : public Poco::Util::ServerApplication {
             if (!m_listen.empty()) m_cfg.listen = m_listen;  // the command line wins
             if (!m_log_format.empty()) m_cfg.log_format = m_log_format;
             daemon::validate(m_cfg);
-            m_log = std::make_unique<api::Logger>(*api::parse_log_format(m_cfg.log_format),
-                                                  std::cout, std::cerr);
+            m_log = std::make_unique<observe::Logger>(*observe::parse_log_format(m_cfg.log_format),
+                                                      std::cout, std::cerr);
             return serve();
         } catch (const Error& e) {
             log_error(std::string(e.what()) + " (" + std::string(error_code_name(e.code())) + ")");
@@ -164,7 +164,7 @@ class KmsdApp final : public Poco::Util::ServerApplication {
 
     int serve() {
         const daemon::DaemonConfig& cfg = m_cfg;
-        api::Logger& log = *m_log;
+        observe::Logger& log = *m_log;
         // No core dumps: a dump could hold a PIN, a token or the DES3-RETAIL fallback's clear
         // key buffer (DESIGN §10). The systemd unit sets LimitCORE=0 as well.
         const rlimit no_core{0, 0};
@@ -358,7 +358,7 @@ class KmsdApp final : public Poco::Util::ServerApplication {
     daemon::DaemonConfig m_cfg;
     std::string m_listen;
     std::string m_log_format;
-    std::unique_ptr<api::Logger> m_log;
+    std::unique_ptr<observe::Logger> m_log;
     bool m_help = false;
 };
 

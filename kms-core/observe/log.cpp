@@ -1,12 +1,12 @@
 // The logger (see log.hpp): text lines as kmsd always wrote them, or JSON lines.
-#include "api/log.hpp"
+#include "observe/log.hpp"
 
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <ostream>
 
-namespace kms::api {
+namespace kms::observe {
 
 namespace {
 
@@ -74,8 +74,8 @@ std::string rfc3339_ms(std::int64_t time_ms) {
     return buf;
 }
 
-Logger::Logger(LogFormat format, std::ostream& out, std::ostream& err)
-    : m_format(format), m_out(out), m_err(err) {}
+Logger::Logger(LogFormat format, std::ostream& out, std::ostream& err, std::string program)
+    : m_format(format), m_prefix(std::move(program) + ": "), m_out(out), m_err(err) {}
 
 std::string Logger::json_line(std::int64_t time_ms, LogLevel level, std::string_view msg,
                               const std::vector<LogField>& fields) {
@@ -105,21 +105,21 @@ void Logger::info(std::string_view msg, const std::vector<LogField>& fields) {
     if (m_format == LogFormat::Json)
         write(m_out, json_line(now_ms(), LogLevel::Info, msg, fields));
     else
-        write(m_out, "kmsd: " + std::string(msg));
+        write(m_out, m_prefix + std::string(msg));
 }
 
 void Logger::warning(std::string_view msg, const std::vector<LogField>& fields) {
     if (m_format == LogFormat::Json)
         write(m_out, json_line(now_ms(), LogLevel::Warning, msg, fields));
     else
-        write(m_err, "kmsd: warning: " + std::string(msg));
+        write(m_err, m_prefix + "warning: " + std::string(msg));
 }
 
 void Logger::error(std::string_view msg, const std::vector<LogField>& fields) {
     if (m_format == LogFormat::Json)
         write(m_out, json_line(now_ms(), LogLevel::Error, msg, fields));
     else
-        write(m_err, "kmsd: error: " + std::string(msg));
+        write(m_err, m_prefix + "error: " + std::string(msg));
 }
 
 void Logger::request_line(LogLevel level, std::string_view msg,
@@ -153,4 +153,4 @@ void Logger::access(const AccessRecord& r) {
     write(m_out, line);
 }
 
-}  // namespace kms::api
+}  // namespace kms::observe

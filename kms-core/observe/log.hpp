@@ -1,11 +1,13 @@
-// kmsd's one logger: every line kmsd writes (start-up, reconcile, self-test, errors, one access
-// line per request) goes through it, as plain text for a terminal or as one JSON object per
-// line for journald and log shippers (docs/operations.md, "Monitoring and troubleshooting").
+// The daemons' one logger: every line kmsd writes (start-up, reconcile, self-test, errors, one
+// access line per request) goes through it, as plain text for a terminal or as one JSON object
+// per line for journald and log shippers (docs/operations.md, "Monitoring and
+// troubleshooting"). tsmd uses its JSON line format (json_line()).
 //
 // Text format (the default, unchanged from before the logger): informational lines go to the
-// standard output as "kmsd: <msg>"; warnings and errors to the standard error as
-// "kmsd: <msg>"; request lines (access and request errors) to the standard error without the
-// prefix, as "access <principal> <method> <path> <status> request=<id>".
+// standard output as "<program>: <msg>"; warnings and errors to the standard error as
+// "<program>: warning: <msg>" and "<program>: error: <msg>"; request lines (access and request
+// errors) to the standard error without the prefix, as
+// "access <principal> <method> <path> <status> request=<id>".
 //
 // JSON format: every line goes to the standard output (journald takes both streams alike; one
 // stream keeps the order), one object per line, keys in this order:
@@ -35,7 +37,7 @@
 #include <variant>
 #include <vector>
 
-namespace kms::api {
+namespace kms::observe {
 
 enum class LogFormat { Text, Json };
 enum class LogLevel { Info, Warning, Error };
@@ -63,8 +65,9 @@ struct AccessRecord {
 class Logger {
   public:
     /// Writes to @p out (informational lines, and everything in JSON) and @p err (text
-    /// warnings, errors, request lines). Both streams must outlive the logger.
-    Logger(LogFormat format, std::ostream& out, std::ostream& err);
+    /// warnings, errors, request lines). Both streams must outlive the logger. @p program
+    /// prefixes text lines ("kmsd").
+    Logger(LogFormat format, std::ostream& out, std::ostream& err, std::string program = "kmsd");
     Logger(const Logger&) = delete;
     Logger& operator=(const Logger&) = delete;
 
@@ -88,6 +91,7 @@ class Logger {
     void write(std::ostream& stream, const std::string& line);
 
     LogFormat m_format;
+    std::string m_prefix;  // "kmsd: "
     std::ostream& m_out;
     std::ostream& m_err;
     std::mutex m_mutex;
@@ -96,4 +100,4 @@ class Logger {
 /// RFC 3339 UTC with milliseconds: "2026-11-26T20:01:43.123Z".
 std::string rfc3339_ms(std::int64_t time_ms);
 
-}  // namespace kms::api
+}  // namespace kms::observe

@@ -285,6 +285,17 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
     }
 
   private:
+    /// For tsmd's own routes, which read no body: skips one the client sent, so that the next
+    /// request on this keep-alive connection starts at its request line; a chunked or
+    /// oversized one closes the connection instead.
+    void skip_body(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) {
+        const auto len = req.getContentLength();
+        if (req.getChunkedTransferEncoding() || len > static_cast<std::streamsize>(m_max_body))
+            resp.setKeepAlive(false);
+        else if (len > 0)
+            req.stream().ignore(len);
+    }
+
     PluginAnswer route(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
                        const std::string& own_id, std::size_t& series, std::string& path_out) {
         const Poco::URI uri(req.getURI());
@@ -292,13 +303,7 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
         path_out = path;
         if (path == "/metrics" && m_metrics.enabled()) {
             series = m_metrics.metrics();
-            // No body is read here: skip one the client sent, so that the next request on this
-            // keep-alive connection starts at its request line (or close the connection).
-            const auto len = req.getContentLength();
-            if (req.getChunkedTransferEncoding() || len > static_cast<std::streamsize>(m_max_body))
-                resp.setKeepAlive(false);
-            else if (len > 0)
-                req.stream().ignore(len);
+            skip_body(req, resp);
             if (req.getMethod() != "GET")
                 return {404, "application/json",
                         error_body("not_found", "method " + req.getMethod().substr(0, 16) +
@@ -314,6 +319,7 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
         }
         if (path == "/healthz" && req.getMethod() == "GET") {
             series = m_metrics.healthz();
+            skip_body(req, resp);
             std::string list;
             for (const auto& [name, inst] : m_instances)
                 list += (list.empty() ? "\"" : ",\"") + name + "\"";  // names are printable

@@ -1,8 +1,8 @@
 // Micro-benchmarks of kmsd's metrics (kms-core/api/metrics.hpp): what one request adds on the
 // request path (Metrics::record_request: a relaxed atomic increment of its status counter and
 // one histogram bucket plus the sum), from 1 and 8 threads on the same route (the worst case
-// for cache-line sharing), and what one scrape costs (Metrics::render over a route table the
-// size of kmsd's, with every route called).
+// for cache-line sharing), what one scrape costs (Metrics::render over a route table the size
+// of kmsd's, with every route called), and one walk of the key census.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -11,6 +11,9 @@
 
 #include "api/metrics.hpp"
 #include "api/router.hpp"
+#include "bench_env.hpp"
+#include "daemon/key_census.hpp"
+#include "store/lmdb_store.hpp"
 
 namespace {
 
@@ -67,5 +70,40 @@ void BM_MetricsRender(benchmark::State& state) {
     state.counters["bytes"] = static_cast<double>(bytes);
 }
 BENCHMARK(BM_MetricsRender);
+
+}  // namespace
+
+namespace {
+
+// The key census behind kms_keys (kms-core/daemon/key_census.hpp): one walk of a store of
+// state.range(0) keys (1000 per read transaction), which a scrape triggers at most every 15 s.
+void BM_KeyCensusWalk(benchmark::State& state) {
+    const auto n = static_cast<std::uint64_t>(state.range(0));
+    auto store = bench::BenchEnv::instance().open_store("census-" + std::to_string(n));
+    for (std::uint64_t done = 0; done < n;) {
+        store->write([&](core::WriteTxn& t) {
+            for (std::uint64_t i = 0; i < 10000 && done < n; ++i, ++done) {
+                char id[40];
+                std::snprintf(id, sizeof id, "k-%032llx", static_cast<unsigned long long>(done));
+                core::KeyRecord k;
+                k.id = id;
+                k.name = "census/" + std::to_string(done);
+                k.algorithm = done % 3 == 0 ? core::Algorithm::Aes128 : core::Algorithm::Aes256;
+                k.usage = core::UsageMask(0x7);
+                k.state = done % 10 == 0 ? core::KeyState::Deactivated : core::KeyState::Active;
+                k.created_by = "bench";
+                k.created_ms = 1700000000000;
+                k.versions.push_back({1, Bytes(72, 0xA5), Bytes(3, 0x11), {}, 1700000000000});
+                t.put_key(k);
+            }
+        });
+    }
+    for (auto _ : state) {
+        // A refresh period of 0: every call walks the store.
+        daemon::KeyCensus census(*store, std::chrono::milliseconds(0));
+        benchmark::DoNotOptimize(census.counts());
+    }
+}
+BENCHMARK(BM_KeyCensusWalk)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond)->Iterations(3);
 
 }  // namespace

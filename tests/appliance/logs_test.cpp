@@ -13,6 +13,7 @@
 #include "crypto/host_crypto.hpp"
 #include "domain/bytes.hpp"
 #include "kmsd_process.hpp"
+#include "observe/log.hpp"
 
 namespace kms::test {
 namespace {
@@ -200,6 +201,24 @@ TEST_F(Logs, EveryLineIsJsonWithRequestIdsAndNoSecretEverAppears) {
     ASSERT_TRUE(access_by_id.count("refused-1"));
     EXPECT_EQ(access_by_id["refused-1"]->getValue<int>("status"), 401);
     EXPECT_EQ(access_by_id["refused-1"]->getValue<std::string>("principal"), "-");
+}
+
+TEST(LogLine, IsOneJsonObjectWhateverTheTextHolds) {
+    using observe::Logger;
+    using observe::LogLevel;
+    // 2026-11-26T20:01:43.007Z
+    const std::int64_t t = 1795723303007;
+    EXPECT_EQ(observe::rfc3339_ms(t), "2026-11-26T20:01:43.007Z");
+    const std::string line =
+        Logger::json_line(t, LogLevel::Warning, std::string("a \"q\" \\ \n\t\x01 \xC3\xA9 end"),
+                          {{"request_id", std::string("r-1")}, {"status", std::int64_t{503}}});
+    EXPECT_EQ(
+        line,
+        R"({"time":"2026-11-26T20:01:43.007Z","level":"warning","msg":"a \"q\" \\ \n\t\u0001 ?? end","request_id":"r-1","status":503})");
+    Poco::JSON::Parser parser;
+    auto o = parser.parse(line).extract<Object::Ptr>();
+    EXPECT_EQ(o->getValue<std::string>("msg"), "a \"q\" \\ \n\t\x01 ?? end");
+    EXPECT_EQ(o->getValue<int>("status"), 503);
 }
 
 TEST(LogsConfig, AnUnknownLogFormatIsAUsageError) {

@@ -286,6 +286,11 @@ std::size_t Pkcs11Hsm::session_pool_size() const noexcept {
     return m_impl->pool->size();
 }
 
+Pkcs11Hsm::PoolStats Pkcs11Hsm::pool_stats() const {
+    const auto s = m_impl->pool->stats();
+    return PoolStats{s.size, s.in_use, s.waits, s.timeouts};
+}
+
 Pkcs11Hsm::CacheStats Pkcs11Hsm::cache_stats() const {
     const auto s = m_impl->cache.stats();
     return {s.size, s.capacity, s.hits, s.misses, s.evictions};

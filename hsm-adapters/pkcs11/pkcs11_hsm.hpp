@@ -234,6 +234,14 @@ class Pkcs11Hsm final : public core::Hsm {
     };
     CacheStats cache_stats() const;
     std::size_t session_pool_size() const noexcept;
+    /// The session pool's figures (SessionPool::stats()), for kmsd's /metrics.
+    struct PoolStats {
+        std::size_t size = 0;
+        std::size_t in_use = 0;
+        std::uint64_t waits = 0;
+        std::uint64_t timeouts = 0;
+    };
+    PoolStats pool_stats() const;
 
     struct Impl;  // internal (hsm_impl.hpp); public only so the .cpp files can share it
 

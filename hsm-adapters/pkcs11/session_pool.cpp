@@ -61,6 +61,11 @@ std::size_t SessionPool::in_use() const {
     return m_in_use;
 }
 
+SessionPool::Stats SessionPool::stats() const {
+    std::lock_guard lock(m_mutex);
+    return Stats{m_size, m_in_use, m_waits, m_timeouts};
+}
+
 bool SessionPool::logged_in_by_us() const {
     std::lock_guard lock(m_mutex);
     return m_logged_in_by_us;
@@ -186,6 +191,7 @@ std::optional<SessionPool::Lease> SessionPool::borrow_until(
         Waiter me;
         me.since = std::chrono::steady_clock::now();
         m_waiters.push_back(&me);
+        ++m_waits;
         const auto ready = [this, &me] {
             return me.state != Waiter::State::Waiting ||
                    (!m_recovering && !m_free.empty() && m_waiters.front() == &me);
@@ -197,6 +203,7 @@ std::optional<SessionPool::Lease> SessionPool::borrow_until(
             // waiter off the queue, and both make ready() true): leave the queue, and pass a
             // free session on to the next waiter if we were first.
             std::erase(m_waiters, &me);
+            ++m_timeouts;
             if (!m_recovering && !m_free.empty() && !m_waiters.empty())
                 m_waiters.front()->cv.notify_one();
             return std::nullopt;

@@ -117,6 +117,15 @@ class SessionPool {
     std::uint64_t generation() const noexcept { return m_generation.load(); }
     std::size_t size() const noexcept { return m_size; }
     std::size_t in_use() const;
+    /// Figures for monitoring (kmsd's /metrics): sessions lent now, and since the pool was
+    /// made, borrows that had to wait and waits that ran out (try_borrow_for() gave up).
+    struct Stats {
+        std::size_t size = 0;
+        std::size_t in_use = 0;
+        std::uint64_t waits = 0;
+        std::uint64_t timeouts = 0;
+    };
+    Stats stats() const;
     /// Whether our C_Login succeeded (false: the user was already logged in).
     bool logged_in_by_us() const;
 
@@ -160,6 +169,8 @@ class SessionPool {
     std::vector<CK_SESSION_HANDLE> m_free;
     std::deque<Waiter*> m_waiters;  // FIFO
     std::size_t m_in_use = 0;
+    std::uint64_t m_waits = 0;     // borrows that queued (under m_mutex, which they hold anyway)
+    std::uint64_t m_timeouts = 0;  // queued borrows whose deadline passed
     bool m_recovering = false;
     bool m_down = false;
     bool m_logged_in_by_us = false;

@@ -24,6 +24,13 @@
 
 namespace kms::api {
 
+class Metrics;  // api/metrics.hpp
+}  // namespace kms::api
+namespace kms::observe {
+class Logger;  // observe/log.hpp
+}  // namespace kms::observe
+namespace kms::api {
+
 /// Liveness as background checks last saw it; /healthz reads only this (no HSM or store call).
 struct HealthState {
     std::atomic<bool> hsm_ok{false};
@@ -47,6 +54,10 @@ struct ApiServices {
     std::string_view openapi_json;
     /// The signed online backup (routes_backup.cpp); null: POST /v1/backups answers 400.
     core::BackupService* backup = nullptr;
+    /// GET /metrics and the request counters; null: not collected (GET /metrics is a 404).
+    Metrics* metrics = nullptr;
+    /// Where the server writes its lines; null: a text logger on stdout/stderr of its own.
+    observe::Logger* log = nullptr;
 };
 
 /// Registers every route of the API on @p router.
@@ -66,6 +77,8 @@ void add_policy_routes(Router& router, ApiServices& services);  ///< routes_poli
 void add_gp_routes(Router& router, ApiServices& services);
 /// The signed online backup, POST /v1/backups (routes_backup.cpp).
 void add_backup_routes(Router& router, ApiServices& services);
+/// GET /metrics (metrics.cpp).
+void add_metrics_route(Router& router, ApiServices& services);
 
 /// Who is calling: a bearer token (officers) or, without one, a client certificate issued by
 /// the KMS CA and not revoked (plugins). Throws Unauthenticated (authn.cpp).

@@ -68,6 +68,12 @@ class Router {
     Match match(std::string_view method, std::string_view path) const;
     /// Marks the route just added (the last add()) as under dual control for @p operation.
     void require_approval(std::string operation);
+    /// Every route in the order added (for the metrics series).
+    const std::vector<Route>& routes() const noexcept { return m_routes; }
+    /// The position of @p route (a pointer from match()) in routes().
+    std::size_t index_of(const Route* route) const noexcept {
+        return static_cast<std::size_t>(route - m_routes.data());
+    }
 
   private:
     std::vector<Route> m_routes;

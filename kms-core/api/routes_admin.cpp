@@ -65,7 +65,7 @@ void add_admin_routes(Router& router, ApiServices& s) {
                 if (!role)
                     throw Error(ErrorCode::InvalidArgument,
                                 "roles: unknown role '" + n +
-                                    "' (admin, key-officer, custodian, auditor, plugin)");
+                                    "' (admin, key-officer, custodian, auditor, plugin, monitor)");
                 roles |= static_cast<std::uint32_t>(*role);
             }
             const auto csr = b.opt_string("csr", 16384);
@@ -156,6 +156,7 @@ void add_routes(Router& router, ApiServices& services) {
     add_policy_routes(router, services);
     add_gp_routes(router, services);
     add_backup_routes(router, services);
+    add_metrics_route(router, services);
 }
 
 }  // namespace kms::api

@@ -1,6 +1,8 @@
 // The HTTPS server: one request handler that matches the route, authenticates, parses the
 // body, calls the use case and maps errors (one place) to JSON error replies; refusals are
-// recorded in the audit log.
+// recorded in the audit log. Every request is counted (api/metrics.hpp), carries a request id
+// (the client's X-Request-Id when valid, else one made here, echoed in the response) and, with
+// the access log on, gets one access line (observe/log.hpp).
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServerParams.h>
@@ -10,29 +12,47 @@
 #include <Poco/URI.h>
 
 #include <chrono>
+#include <cstdio>
 #include <iostream>
-#include <mutex>
+#include <random>
 
 #include "api/api.hpp"
 #include "api/denial_audit.hpp"
 #include "api/error_mapping.hpp"
 #include "api/json.hpp"
+#include "api/metrics.hpp"
 #include "domain/error.hpp"
+#include "observe/log.hpp"
 
 namespace kms::api {
 
 namespace {
 
-/// Writes whole lines to stderr; one per server, shared by its handlers.
-class LineLog {
+using observe::AccessRecord;
+using observe::LogFormat;
+using observe::Logger;
+using observe::LogLevel;
+
+/// Request ids for requests without a valid X-Request-Id: "kmsd-<8 hex, random per
+/// process>-<counter in hex>", unique within the process and unlikely to repeat across
+/// restarts. One atomic increment per request.
+class RequestIds {
   public:
-    void operator()(const std::string& line) {
-        std::lock_guard lock(m_mutex);
-        std::cerr << line << std::endl;
+    RequestIds() {
+        std::random_device rd;
+        std::snprintf(m_prefix, sizeof m_prefix, "kmsd-%08x-", static_cast<unsigned>(rd()));
+    }
+    std::string next() {
+        char buf[48];
+        std::snprintf(
+            buf, sizeof buf, "%s%llx", m_prefix,
+            static_cast<unsigned long long>(m_next.fetch_add(1, std::memory_order_relaxed)));
+        return buf;
     }
 
   private:
-    std::mutex m_mutex;
+    char m_prefix[16] = {};
+    std::atomic<std::uint64_t> m_next{1};
 };
 
 void send(Poco::Net::HTTPServerResponse& resp, int status, const std::string& content_type,
@@ -80,22 +100,27 @@ void discard_body(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerRespon
 
 class ApiHandler final : public Poco::Net::HTTPRequestHandler {
   public:
-    ApiHandler(const Router& router, ApiServices& services, bool access_log, LineLog& log,
-               AnonymousDenialLimiter& limiter)
+    ApiHandler(const Router& router, ApiServices& services, bool access_log, Logger& log,
+               AnonymousDenialLimiter& limiter, RequestIds& ids)
         : m_router(router),
           m_services(services),
           m_access_log(access_log),
           m_log(log),
-          m_limiter(limiter) {}
+          m_limiter(limiter),
+          m_ids(ids) {}
 
     void handleRequest(Poco::Net::HTTPServerRequest& req,
                        Poco::Net::HTTPServerResponse& resp) override {
+        const auto started = std::chrono::steady_clock::now();
         std::string actor = "-";
         std::string action = "http";
         std::string target;
         std::string path;
-        const std::string request_id = request_id_of(req.get("X-Request-Id", ""));
-        if (!request_id.empty()) resp.set("X-Request-Id", request_id);
+        const Route* matched = nullptr;
+        int status = 500;
+        std::string request_id = request_id_of(req.get("X-Request-Id", ""));
+        if (request_id.empty()) request_id = m_ids.next();
+        resp.set("X-Request-Id", request_id);
         try {
             std::vector<std::pair<std::string, std::string>> query;
             try {
@@ -120,6 +145,7 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
                 throw Error(ErrorCode::NotFound, "no such endpoint: " + target);
             }
             const Route& route = *m.route;
+            matched = m.route;
             action = route.action;
             if (!m.params.empty()) target = printable(m.params.front(), 128);
 
@@ -127,6 +153,11 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
             if (route.authenticated) {
                 caller = authenticate_request(req, m_services);
                 actor = caller->name;
+                // A scraper's credential opens /metrics and nothing else (/healthz is public).
+                if (caller->roles == static_cast<std::uint32_t>(core::Role::Monitor) &&
+                    route.action != "metrics")
+                    throw Error(ErrorCode::Forbidden,
+                                "the monitor role may only read /metrics and /healthz");
             }
             // Ids and names in paths are printable ASCII; a percent-decoded NUL, CR LF or
             // non-ASCII byte would otherwise travel into lookups, messages and the audit log.
@@ -167,18 +198,17 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
             Reply reply = gated ? std::move(*gated) : route.handler(r);
             const std::string body = reply.json ? stringify(reply.json) : reply.raw;
             discard_body(req, resp);
+            status = reply.status;
             send(resp, reply.status, reply.content_type, body);
-            if (m_access_log)
-                m_log("access " + actor + " " + printable(req.getMethod(), 16) + " " +
-                      printable(path, 256) + " " + std::to_string(reply.status) +
-                      (request_id.empty() ? "" : " request=" + request_id));
         } catch (const Error& e) {
-            const int status = http_status(e.code());
+            status = http_status(e.code());
             std::string message = printable(e.what(), 512);
             if (status >= 500) {
-                m_log("error " + action + " " + target + ": " + message + " (" +
-                      std::string(error_code_name(e.code())) + ", native " +
-                      std::to_string(e.native_code()) + ")");
+                m_log.request_line(LogLevel::Error,
+                                   "error " + action + " " + target + ": " + message + " (" +
+                                       std::string(error_code_name(e.code())) + ", native " +
+                                       std::to_string(e.native_code()) + ")",
+                                   {{"request_id", request_id}, {"action", action}});
                 if (e.code() == ErrorCode::Internal) message = "internal error";
             } else {
                 if (actor == "-") actor = attributed_actor(req);
@@ -194,13 +224,36 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
             discard_body(req, resp);
             reply_error(resp, status, e.code(), message);
         } catch (const Poco::Exception& e) {
-            m_log("error " + action + ": " + e.displayText());
+            status = 500;
+            m_log.request_line(LogLevel::Error, "error " + action + ": " + e.displayText(),
+                               {{"request_id", request_id}, {"action", action}});
             resp.setKeepAlive(false);
             reply_error(resp, 500, ErrorCode::Internal, "internal error");
         } catch (const std::exception& e) {
-            m_log(std::string("error ") + action + ": " + e.what());
+            status = 500;
+            m_log.request_line(LogLevel::Error, std::string("error ") + action + ": " + e.what(),
+                               {{"request_id", request_id}, {"action", action}});
             resp.setKeepAlive(false);
             reply_error(resp, 500, ErrorCode::Internal, "internal error");
+        }
+        const auto elapsed = std::chrono::steady_clock::now() - started;
+        Metrics* metrics = m_services.metrics;
+        std::size_t route_index = 0;
+        if (metrics != nullptr) {
+            route_index = matched ? m_router.index_of(matched) : metrics->unmatched_route();
+            metrics->record_request(route_index, status, elapsed);
+        }
+        if (m_access_log) {
+            AccessRecord a;
+            a.request_id = request_id;
+            a.principal = actor;
+            a.method = printable(req.getMethod(), 16);
+            a.route = metrics != nullptr ? metrics->route_template(route_index)
+                                         : (matched ? action : "unmatched");
+            a.path = printable(path, 256);
+            a.status = status;
+            a.duration_ms = std::chrono::duration<double, std::milli>(elapsed).count();
+            m_log.access(a);
         }
     }
 
@@ -238,10 +291,13 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
             if (d.limit_reached) {
                 suffix = " (audit limit reached: further unauthenticated denials from " +
                          facts.source + " in this window are counted, not recorded)";
-                m_log("audit: unauthenticated denials from " + facts.source + " over " +
-                      std::to_string(m_limiter.per_window()) + " per window; " +
-                      std::to_string(m_limiter.suppressed_total()) +
-                      " not recorded one by one so far");
+                m_log.request_line(LogLevel::Warning,
+                                   "audit: unauthenticated denials from " + facts.source +
+                                       " over " + std::to_string(m_limiter.per_window()) +
+                                       " per window; " +
+                                       std::to_string(m_limiter.suppressed_total()) +
+                                       " not recorded one by one so far",
+                                   {});
             }
         }
         write_denial(actor, action, target, denial_detail(facts) + suffix);
@@ -250,7 +306,8 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
     void write_denial(const std::string& actor, const std::string& action,
                       const std::string& target, const std::string& detail) {
         if (!m_services.audit.record_denial(actor, action, target, detail))
-            m_log("error: could not write the audit record of a denied request");
+            m_log.request_line(LogLevel::Error,
+                               "error: could not write the audit record of a denied request", {});
     }
 
     static void reply_error(Poco::Net::HTTPServerResponse& resp, int status, ErrorCode code,
@@ -263,8 +320,9 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
     const Router& m_router;
     ApiServices& m_services;
     bool m_access_log;
-    LineLog& m_log;
+    Logger& m_log;
     AnonymousDenialLimiter& m_limiter;
+    RequestIds& m_ids;
 };
 
 class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
@@ -273,18 +331,23 @@ class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
         : m_router(router),
           m_services(services),
           m_access_log(options.access_log),
+          m_own_log(services.log ? nullptr
+                                 : std::make_unique<Logger>(LogFormat::Text, std::cout, std::cerr)),
+          m_log(services.log ? *services.log : *m_own_log),
           m_limiter(options.anonymous_denials_per_minute, 60000) {}
     Poco::Net::HTTPRequestHandler* createRequestHandler(
         const Poco::Net::HTTPServerRequest&) override {
-        return new ApiHandler(m_router, m_services, m_access_log, m_log, m_limiter);
+        return new ApiHandler(m_router, m_services, m_access_log, m_log, m_limiter, m_ids);
     }
 
   private:
     const Router& m_router;
     ApiServices& m_services;
     bool m_access_log;
-    LineLog m_log;
+    std::unique_ptr<Logger> m_own_log;  // only when kmsd gave none (tests, fuzzers)
+    Logger& m_log;
     AnonymousDenialLimiter m_limiter;
+    RequestIds m_ids;
 };
 
 Poco::Net::SocketAddress parse_listen(const std::string& listen) {

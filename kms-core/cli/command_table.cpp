@@ -67,8 +67,8 @@ std::vector<CommandSpec> build_table() {
          "Under dual control (principal.create) kmsd answers 202: kmsctl prints the approval and\n"
          "exits 9; once approved, run 'kmsctl approval execute ID --token-out FILE'.",
          {opt("role", "ROLE",
-              "admin, key-officer, custodian, auditor or plugin; repeat or separate "
-              "with commas",
+              "admin, key-officer, custodian, auditor, plugin or monitor (reads /metrics only); "
+              "repeat or separate with commas",
               true, true),
           opt("token-out", "FILE", "write the new token to FILE (created, mode 0600)"),
           opt("csr-file", "FILE", "PKCS#10 CSR, PEM: also issue a client certificate"),

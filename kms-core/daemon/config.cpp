@@ -70,6 +70,8 @@ void load_config_file(const std::string& path, DaemonConfig& cfg) {
             cfg.max_connections = static_cast<int>(to_size(key, value, 4, 4096));
         else if (key == "server.access_log")
             cfg.access_log = value == "true" || value == "1";
+        else if (key == "log.format")
+            cfg.log_format = value;
         else if (key == "server.anonymous_denials_per_minute")
             cfg.anonymous_denials_per_minute = to_size(key, value, 0, 1000000);
         else if (key == "store.map_size_mb")
@@ -97,6 +99,9 @@ void validate(const DaemonConfig& cfg) {
         throw Error(ErrorCode::InvalidArgument,
                     "--so-pin-file: only for the embedded token (a vendor HSM is initialized "
                     "with the vendor's tools)");
+    if (cfg.log_format != "text" && cfg.log_format != "json")
+        throw Error(ErrorCode::InvalidArgument, "--log-format: expected text or json, got '" +
+                                                    cfg.log_format.substr(0, 32) + "'");
     if (cfg.token_label.empty() || cfg.token_label.size() > 32)
         throw Error(ErrorCode::InvalidArgument, "--token-label: 1 to 32 characters");
 }

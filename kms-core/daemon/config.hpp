@@ -28,6 +28,7 @@ struct DaemonConfig {
     // Server.
     int max_connections = 128;
     bool access_log = false;
+    std::string log_format = "text";  ///< "text" or "json" (observe/log.hpp)
     /// Audit records of unauthenticated denials per client address and minute (0: no limit).
     std::size_t anonymous_denials_per_minute = 60;
     int counter_flush_seconds = 5;
@@ -53,7 +54,7 @@ struct DaemonConfig {
 
 /// Reads "key = value" lines ('#' comments) into @p cfg. Keys: listen, hsm.module,
 /// hsm.token_label, hsm.pin_file, hsm.so_pin_file, hsm.pin_env, hsm.pin, hsm.profile, hsm.sessions,
-/// hsm.handle_cache, server.max_connections, server.access_log,
+/// hsm.handle_cache, server.max_connections, server.access_log, log.format,
 /// server.anonymous_denials_per_minute, store.map_size_mb,
 /// counters.flush_seconds, gp.session_seconds. Throws kms::Error(InvalidArgument) naming the line
 /// on a bad entry.

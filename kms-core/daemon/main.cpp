@@ -12,13 +12,17 @@
 #include <string_view>
 
 #include "api/api.hpp"
+#include "api/metrics.hpp"
 #include "daemon/background.hpp"
 #include "daemon/backup_snapshot.hpp"
 #include "daemon/bootstrap.hpp"
 #include "daemon/config.hpp"
 #include "daemon/files.hpp"
+#include "daemon/key_census.hpp"
+#include "daemon/observed_hsm.hpp"
 #include "daemon/pins.hpp"
 #include "domain/error.hpp"
+#include "observe/log.hpp"
 #include "pkcs11/pkcs11_hsm.hpp"
 #include "selftest/self_test.hpp"
 #include "services/reconcile.hpp"
@@ -29,15 +33,15 @@ namespace kms::daemon {
 extern const std::string_view kOpenApiJson;
 }
 
+#ifndef KMS_VERSION
+#define KMS_VERSION "unknown"
+#endif
+
 namespace {
 
 using Poco::Util::Option;
 using Poco::Util::OptionSet;
 using namespace kms;
-
-void say(const std::string& line) {
-    std::cout << "kmsd: " << line << std::endl;
-}
 
 class KmsdApp final : public Poco::Util::ServerApplication {
   protected:
@@ -67,7 +71,10 @@ class KmsdApp final : public Poco::Util::ServerApplication {
             "wait at most MS for a free HSM session, then answer 503 (default 10000, 0 = no "
             "limit)");
         opt("max-connections", "N", "concurrent HTTPS connections (default 128)");
-        opt("access-log", nullptr, "log one line per request to stderr");
+        opt("access-log", nullptr,
+            "log one access line per request (text: to stderr; json: to stdout)");
+        opt("log-format", "text|json",
+            "text lines (default) or one JSON object per line on stdout, for journald");
         opt("anonymous-denials-per-minute", "N",
             "audit records of unauthenticated denials per client address and minute, the rest "
             "counted (default 60; 0: no limit)");
@@ -114,6 +121,8 @@ class KmsdApp final : public Poco::Util::ServerApplication {
             m_cfg.max_connections = number(4, 4096);
         else if (name == "access-log")
             m_cfg.access_log = true;
+        else if (name == "log-format")
+            m_log_format = value;
         else if (name == "anonymous-denials-per-minute")
             m_cfg.anonymous_denials_per_minute = static_cast<std::size_t>(number(0, 1000000));
     }
@@ -139,23 +148,36 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         try {
             if (!m_cfg.config_file.empty()) daemon::load_config_file(m_cfg.config_file, m_cfg);
             if (!m_listen.empty()) m_cfg.listen = m_listen;  // the command line wins
+            if (!m_log_format.empty()) m_cfg.log_format = m_log_format;
             daemon::validate(m_cfg);
+            m_log = std::make_unique<observe::Logger>(*observe::parse_log_format(m_cfg.log_format),
+                                                      std::cout, std::cerr);
             return serve(init_only);
         } catch (const Error& e) {
-            std::cerr << "kmsd: error: " << e.what() << " (" << error_code_name(e.code()) << ")\n";
+            log_error(std::string(e.what()) + " (" + std::string(error_code_name(e.code())) + ")");
             return e.code() == ErrorCode::InvalidArgument ? EXIT_USAGE : EXIT_SOFTWARE;
         } catch (const Poco::Exception& e) {
-            std::cerr << "kmsd: error: " << e.displayText() << "\n";
+            log_error(e.displayText());
             return EXIT_SOFTWARE;
         } catch (const std::exception& e) {
-            std::cerr << "kmsd: error: " << e.what() << "\n";
+            log_error(e.what());
             return EXIT_SOFTWARE;
         }
     }
 
   private:
+    void say(const std::string& line) { m_log->info(line); }
+    /// Through the logger once there is one (a bad --log-format or config file comes before).
+    void log_error(const std::string& line) {
+        if (m_log)
+            m_log->error(line);
+        else
+            std::cerr << "kmsd: error: " << line << "\n";
+    }
+
     int serve(bool init_only) {
         const daemon::DaemonConfig& cfg = m_cfg;
+        observe::Logger& log = *m_log;
         // The service manager's readiness protocol (no-op without NOTIFY_SOCKET); a failure to
         // notify is reported once and never stops kmsd.
         const sysd::Notifier notifier = sysd::Notifier::from_environment();
@@ -164,13 +186,13 @@ class KmsdApp final : public Poco::Util::ServerApplication {
             std::string why;
             if (!notifier.send(state, &why) && !notify_failed) {
                 notify_failed = true;
-                say("warning: cannot notify the service manager: " + why);
+                log.warning("cannot notify the service manager: " + why);
             }
         };
         // No core dumps: a dump could hold a PIN, a token or the DES3-RETAIL fallback's clear
         // key buffer (DESIGN §10). The systemd unit sets LimitCORE=0 as well.
         const rlimit no_core{0, 0};
-        if (::setrlimit(RLIMIT_CORE, &no_core) != 0) say("warning: could not disable core dumps");
+        if (::setrlimit(RLIMIT_CORE, &no_core) != 0) log.warning("could not disable core dumps");
         const daemon::PinPlan pins = daemon::plan_pins(cfg);
         daemon::prepare_embedded_hsm(cfg, pins);
         notify("STATUS=opening the store");
@@ -241,17 +263,30 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         for (const auto& r : results)
             if (!r.passed) {
                 ++failed;
-                std::cerr << "kmsd: self-test FAILED: " << r.name << ": " << r.detail << "\n";
+                log.error("self-test FAILED: " + r.name + ": " + r.detail, {{"self_test", r.name}});
             }
         if (failed != 0) {
-            std::cerr << "kmsd: " << failed << " self-test(s) failed; refusing to serve\n";
+            log.error(std::to_string(failed) + " self-test(s) failed; refusing to serve");
             return EXIT_SOFTWARE;
         }
         say("self-tests passed (" + std::to_string(results.size()) + ")");
 
+        // /metrics (api/metrics.hpp): the services reach the HSM through the timing decorator
+        // (daemon/observed_hsm.hpp); the key census walks the store at most every 15 s.
+        daemon::KeyCensus census(*store, std::chrono::seconds(15));
+        api::MetricsSources sources;
+        sources.pool = [&hsm] {
+            const auto p = hsm->pool_stats();
+            return api::PoolStats{p.size, p.in_use, p.waits, p.timeouts};
+        };
+        sources.keys = [&census] { return census.counts(); };
+        sources.audit_length = [&store] { return store->audit_head().seq; };
+        api::Metrics metrics(KMS_VERSION, std::move(sources));
+        daemon::ObservedHsm observed_hsm(*hsm, metrics);
+
         core::KeyCache key_cache;
         core::UseCounterBook counters;
-        core::ServiceContext ctx{*store, *hsm, clock, key_cache, counters};
+        core::ServiceContext ctx{*store, observed_hsm, clock, key_cache, counters};
         core::KeyLifecycle keys(ctx);
         core::KeyOperations ops(ctx);
         core::PrincipalService principals(ctx);
@@ -333,17 +368,20 @@ class KmsdApp final : public Poco::Util::ServerApplication {
                     for (const auto& d : deltas) key_cache.invalidate(d.first);
                 } catch (const std::exception& e) {
                     counters.restore(deltas);
-                    std::cerr << "kmsd: could not flush use counters: " << e.what() << "\n";
+                    log.error(std::string("could not flush use counters: ") + e.what());
                 }
             },
             true);
 
-        api::ApiServices services{keys,      ops,          principals, audit,    ceremonies,
-                                  distribution, approvals, ca,         policies, gp,
-                                  *hsm,      health,       daemon::kOpenApiJson};
+        api::ApiServices services{
+            keys, ops,      principals, audit, ceremonies, distribution,        approvals,
+            ca,   policies, gp,         *hsm,  health,     daemon::kOpenApiJson};
         services.backup = &backup;
+        services.metrics = &metrics;
+        services.log = &log;
         api::Router router;
         api::add_routes(router, services);
+        metrics.bind_routes(router);
         api::ServerOptions so;
         so.listen = cfg.listen;
         so.cert_file = cfg.server_pem();
@@ -383,6 +421,8 @@ class KmsdApp final : public Poco::Util::ServerApplication {
 
     daemon::DaemonConfig m_cfg;
     std::string m_listen;
+    std::string m_log_format;
+    std::unique_ptr<observe::Logger> m_log;
     bool m_help = false;
 };
 

@@ -17,13 +17,15 @@ std::string_view role_name(Role r) {
             return "auditor";
         case Role::Plugin:
             return "plugin";
+        case Role::Monitor:
+            return "monitor";
     }
     return "?";
 }
 
 const std::vector<Role>& all_roles() {
-    static const std::vector<Role> roles = {Role::Admin, Role::KeyOfficer, Role::Custodian,
-                                            Role::Auditor, Role::Plugin};
+    static const std::vector<Role> roles = {Role::Admin,   Role::KeyOfficer, Role::Custodian,
+                                            Role::Auditor, Role::Plugin,     Role::Monitor};
     return roles;
 }
 

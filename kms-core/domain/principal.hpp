@@ -17,8 +17,11 @@ enum class Role : std::uint32_t {
     Custodian = 1u << 2,
     Auditor = 1u << 3,
     Plugin = 1u << 4,
+    /// Reads GET /metrics (and the public /healthz) and nothing else: for a Prometheus scraper.
+    Monitor = 1u << 5,
 };
-std::string_view role_name(Role r);  ///< "admin", "key-officer", "custodian", "auditor", "plugin"
+std::string_view role_name(Role r);  ///< "admin", "key-officer", "custodian", "auditor", "plugin",
+                                     ///< "monitor"
 std::optional<Role> parse_role(std::string_view name);
 const std::vector<Role>& all_roles();
 

@@ -242,6 +242,8 @@ std::size_t ApprovalService::check_quorum(const QuorumRule& rule) {
         throw Error(ErrorCode::InvalidArgument, "approverRoles: at least one role is required");
     if ((rule.approver_roles & static_cast<std::uint32_t>(Role::Plugin)) != 0)
         throw Error(ErrorCode::InvalidArgument, "approverRoles: plugins cannot approve");
+    if ((rule.approver_roles & static_cast<std::uint32_t>(Role::Monitor)) != 0)
+        throw Error(ErrorCode::InvalidArgument, "approverRoles: monitors cannot approve");
     if (rule.ttl_seconds < 60 || rule.ttl_seconds > 604800)
         throw Error(ErrorCode::InvalidArgument, "ttlSeconds: must be between 60 and 604800");
     const std::size_t n = eligible(rule.approver_roles);

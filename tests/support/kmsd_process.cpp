@@ -222,6 +222,7 @@ HttpResponse HttpsClient::request(const std::string& method, const std::string& 
     HttpResponse out;
     out.status = static_cast<int>(resp.getStatus());
     out.content_type = resp.getContentType();
+    out.request_id = resp.get("X-Request-Id", "");
     Poco::StreamCopier::copyToString(is, out.body);
     return out;
 }

@@ -67,6 +67,7 @@ struct HttpResponse {
     int status = 0;
     std::string body;
     std::string content_type;
+    std::string request_id;  ///< the X-Request-Id response header ("" when absent)
     Poco::JSON::Object::Ptr json() const;  ///< parses body; throws on non-JSON
 };
 

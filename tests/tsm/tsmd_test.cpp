@@ -115,6 +115,12 @@ TEST(Tsmd, TheHostAnswersForPluginsThatDoNotAndRefusesWhatIsTooLarge) {
     EXPECT_EQ(too_large.status, 413);
     // The host still serves after all of that.
     EXPECT_EQ(t.client().post("/alpha/echo", "{}", "").status, 200);
+    // GET /healthz with a body: tsmd answers without reading it, and the next request on the
+    // keep-alive connection must still start at its own request line.
+    HttpsClient keep = t.client();
+    EXPECT_EQ(keep.request("GET", "/healthz", "{\"unused\":1}", "").status, 200);
+    auto next = keep.post("/alpha/echo", "{}", "");
+    EXPECT_EQ(next.status, 200) << next.body;
 }
 
 TEST(Tsmd, StartUpRefusalsNameTheInstanceAndTheReason) {

@@ -5,14 +5,24 @@
 //
 // FILE (JSON; relative paths are taken from FILE's folder):
 //   {"listen": "127.0.0.1:9443",
-//    "tls": {"certificate": "tsmd.crt", "key": "tsmd.key", "clientCa": "ca.pem"?},
+//    "tls": {"certificate": "tsmd.crt", "key": "tsmd.key", "clientCa": "ca.pem"?,
+//            "trustedProxies": ["front"]?},
 //    "store": "tsm-store",
 //    "maxBodyBytes": 1048576?, "maxConnections": 64?,
-//    "plugins": [{"instance": "sp-a", "library": "libsp_tsm.so", "config": {...}?}, ...]}
+//    "plugins": [{"instance": "sp-a", "library": "libsp_tsm.so", "config": {...}?}, ...],
+//    "logFormat": "text"|"json"?, "metrics": {"tokenFile": "metrics.token"}?}
 // With clientCa, clients must present a certificate from that CA (mTLS); its CN reaches the
-// plugin as tsm_request.client. Prints one line containing "listening" when it accepts
+// plugin as tsm_request.client, or, from a CN in tls.trustedProxies, the X-TSM-Client header's
+// value (plugin-api/forwarded_client.hpp). Prints one line containing "listening" when it accepts
 // connections and then sends READY=1 to $NOTIFY_SOCKET when set (sd_notify(3), Type=notify);
 // stops on SIGTERM or SIGINT, sending STOPPING=1.
+//
+// Logs (--log-format json|text overrides logFormat): text lines "tsmd: <level>: ..." on stderr,
+// or one JSON object per line on stdout (kms-core/observe/log.hpp), then with one access line
+// per request: request_id (the client's valid X-Request-Id, else tsmd's own, echoed in the
+// answer), tsmd_request (tsmd's own "tsmd-<n>", the id plugins see and log), instance, method,
+// path, status, duration_us, client (the certificate's CN).
+// GET /metrics: see tsmd_metrics.hpp.
 #include <Poco/Exception.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -45,11 +55,17 @@
 #include <sstream>
 #include <vector>
 
+#include "observe/log.hpp"
 #include "plugin-api/forwarded_client.hpp"
 #include "plugin-api/tsm_plugin.h"
 #include "plugin_host.hpp"
 #include "systemd/sd_notify.hpp"
 #include "tsm_store.hpp"
+#include "tsmd_metrics.hpp"
+
+#ifndef KMS_VERSION
+#define KMS_VERSION "unknown"
+#endif
 
 namespace {
 
@@ -62,12 +78,60 @@ using kms::tsm::TsmStore;
 constexpr int kExitUsage = 64;
 constexpr int kExitConfig = 78;
 
+// The log's format is set once in main() before any thread starts (plugins log through
+// log_line from their own threads), hence a global next to the mutex that serializes lines.
 std::mutex g_log_mutex;
+std::atomic<bool> g_json_log{false};
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+void json_log(kms::observe::LogLevel level, const std::string& msg,
+              const std::vector<kms::observe::LogField>& fields = {}) {
+    const std::string line = kms::observe::Logger::json_line(now_ms(), level, msg, fields);
+    std::lock_guard lock(g_log_mutex);
+    std::cout << line << std::endl;
+}
+
 void log_line(int level, const std::string& line) {
     static const char* names[] = {"debug", "info", "warning", "error"};
+    const int l = (level >= 0 && level <= 3) ? level : 3;
+    if (g_json_log.load(std::memory_order_relaxed)) {
+        using kms::observe::LogLevel;
+        json_log(l == 3   ? LogLevel::Error
+                 : l == 2 ? LogLevel::Warning
+                          : LogLevel::Info,
+                 line,
+                 l == 0 ? std::vector<kms::observe::LogField>{{"debug", std::int64_t{1}}}
+                        : std::vector<kms::observe::LogField>{});
+        return;
+    }
     std::lock_guard lock(g_log_mutex);
-    std::cerr << "tsmd: " << names[(level >= 0 && level <= 3) ? level : 3] << ": " << line
-              << std::endl;
+    std::cerr << "tsmd: " << names[l] << ": " << line << std::endl;
+}
+
+/// The start and stop lines: "tsmd: <msg>" on stdout, or a JSON info line.
+void say(const std::string& msg) {
+    if (g_json_log.load(std::memory_order_relaxed)) {
+        json_log(kms::observe::LogLevel::Info, msg);
+        return;
+    }
+    std::lock_guard lock(g_log_mutex);
+    std::cout << "tsmd: " << msg << std::endl;
+}
+
+/// The client's X-Request-Id when it is 1 to 64 of [A-Za-z0-9._:-] (the rule of kmsd), else "".
+std::string valid_request_id(const std::string& header) {
+    if (header.empty() || header.size() > 64) return {};
+    for (const char c : header) {
+        const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                        (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' || c == '-';
+        if (!ok) return {};
+    }
+    return header;
 }
 
 struct Config {
@@ -78,6 +142,8 @@ struct Config {
     std::size_t max_body = 1024 * 1024;
     int max_connections = 64;
     std::vector<PluginSpec> plugins;
+    std::string log_format = "text";
+    std::string metrics_token_file;  ///< "" = no /metrics
 };
 
 /// Milliseconds since @p start, as text for a log line.
@@ -145,6 +211,14 @@ Config read_config(const std::string& path) {
     if (c.max_body == 0 || c.max_body > 16 * 1024 * 1024 || c.max_connections < 1 ||
         c.max_connections > 1024)
         throw std::runtime_error(path + ": maxBodyBytes 1..16 MiB, maxConnections 1..1024");
+    if (o->has("logFormat")) c.log_format = need(o, "logFormat", "");
+    if (c.log_format != "text" && c.log_format != "json")
+        throw std::runtime_error(path + ": logFormat must be \"text\" or \"json\"");
+    if (o->has("metrics")) {
+        auto m = o->getObject("metrics");
+        if (!m) throw std::runtime_error(path + ": metrics must be an object");
+        c.metrics_token_file = file(need(m, "tokenFile", "metrics."));
+    }
     auto plugins = o->getArray("plugins");
     if (!plugins || plugins->size() == 0)
         throw std::runtime_error(path + ": plugins (a list of at least one instance) is required");
@@ -165,6 +239,9 @@ Config read_config(const std::string& path) {
         for (const auto& other : c.plugins)
             if (other.instance == s.instance)
                 throw std::runtime_error(path + ": instance '" + s.instance + "' appears twice");
+        if (s.instance == "metrics" || s.instance == "healthz")
+            throw std::runtime_error(path + ": instance '" + s.instance +
+                                     "' would hide tsmd's own /" + s.instance);
         c.plugins.push_back(std::move(s));
     }
     return c;
@@ -187,14 +264,27 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
   public:
     Handler(const std::map<std::string, std::unique_ptr<PluginInstance>>& instances,
             std::size_t max_body, const std::set<std::string>& proxies,
-            std::atomic<std::uint64_t>& ids)
-        : m_instances(instances), m_max_body(max_body), m_proxies(proxies), m_ids(ids) {}
+            std::atomic<std::uint64_t>& ids, kms::tsm::TsmdMetrics& metrics)
+        : m_instances(instances),
+          m_max_body(max_body),
+          m_proxies(proxies),
+          m_ids(ids),
+          m_metrics(metrics) {}
 
     void handleRequest(Poco::Net::HTTPServerRequest& req,
                        Poco::Net::HTTPServerResponse& resp) override {
+        const auto started = std::chrono::steady_clock::now();
+        // The plugin ABI promises a unique id per request (tsm_plugin.h): tsmd's own. The
+        // client's X-Request-Id, when valid, is the one echoed and logged first.
+        const std::string own_id = "tsmd-" + std::to_string(++m_ids);
+        std::string request_id = valid_request_id(req.get("X-Request-Id", ""));
+        if (request_id.empty()) request_id = own_id;
+        resp.set("X-Request-Id", request_id);
         PluginAnswer a;
+        std::size_t series = m_metrics.unmatched();
+        std::string path;
         try {
-            a = route(req, resp);
+            a = route(req, resp, own_id, series, path);
         } catch (const std::exception& e) {
             log_line(TSM_LOG_ERROR, std::string("request failed: ") + e.what());
             a = {500, "application/json", error_body("internal", "tsmd could not serve this")};
@@ -203,13 +293,63 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
         if (!a.content_type.empty()) resp.setContentType(a.content_type);
         resp.setContentLength(static_cast<std::streamsize>(a.body.size()));
         resp.send() << a.body;
+        const auto elapsed = std::chrono::steady_clock::now() - started;
+        m_metrics.record(series, a.status, elapsed);
+        if (g_json_log.load(std::memory_order_relaxed)) {
+            std::string method = req.getMethod().substr(0, 16);
+            if (path.size() > 256) path.resize(256);
+            for (auto& c : path)
+                if (c < 0x20 || c > 0x7E) c = '?';
+            json_log(kms::observe::LogLevel::Info, "access",
+                     {{"request_id", request_id},
+                      {"tsmd_request", own_id},
+                      {"instance", m_metrics.label(series)},
+                      {"method", method},
+                      {"path", path},
+                      {"status", static_cast<std::int64_t>(a.status)},
+                      {"duration_us",
+                       static_cast<std::int64_t>(
+                           std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count())},
+                      {"client", client_name(req)}});
+        }
     }
 
   private:
-    PluginAnswer route(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) {
+    /// For tsmd's own routes, which read no body: skips one the client sent, so that the next
+    /// request on this keep-alive connection starts at its request line; a chunked or
+    /// oversized one closes the connection instead.
+    void skip_body(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) {
+        const auto len = req.getContentLength();
+        if (req.getChunkedTransferEncoding() || len > static_cast<std::streamsize>(m_max_body))
+            resp.setKeepAlive(false);
+        else if (len > 0)
+            req.stream().ignore(len);
+    }
+
+    PluginAnswer route(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
+                       const std::string& own_id, std::size_t& series, std::string& path_out) {
         const Poco::URI uri(req.getURI());
         const std::string path = uri.getPath();
+        path_out = path;
+        if (path == "/metrics" && m_metrics.enabled()) {
+            series = m_metrics.metrics();
+            skip_body(req, resp);
+            if (req.getMethod() != "GET")
+                return {404, "application/json",
+                        error_body("not_found", "method " + req.getMethod().substr(0, 16) +
+                                                    " is not allowed on /metrics")};
+            if (!m_metrics.authorized(req.get("Authorization", ""))) {
+                resp.set("WWW-Authenticate", "Bearer realm=\"tsmd\"");
+                return {401, "application/json",
+                        error_body("unauthenticated",
+                                   "GET /metrics needs Authorization: Bearer and the token of "
+                                   "metrics.tokenFile")};
+            }
+            return {200, "text/plain; version=0.0.4; charset=utf-8", m_metrics.render()};
+        }
         if (path == "/healthz" && req.getMethod() == "GET") {
+            series = m_metrics.healthz();
+            skip_body(req, resp);
             std::string list;
             for (const auto& [name, inst] : m_instances)
                 list += (list.empty() ? "\"" : ",\"") + name + "\"";  // names are printable
@@ -219,6 +359,7 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
         const std::string instance =
             path.substr(1, slash == std::string::npos ? std::string::npos : slash - 1);
         const auto it = m_instances.find(instance);
+        series = m_metrics.index_of(instance);
         const auto len = req.getContentLength();
         if (it == m_instances.end()) {
             if (len > 0 && static_cast<std::size_t>(len) <= m_max_body) req.stream().ignore(len);
@@ -274,7 +415,7 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
                                                         ": 1 to 64 printable ASCII characters")};
             call.client = wallet;  // the proxy (the front) authenticated the wallet
         }
-        call.request_id = std::to_string(++m_ids);
+        call.request_id = own_id;
         return it->second->handle(call);
     }
 
@@ -282,16 +423,18 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
     std::size_t m_max_body;
     const std::set<std::string>& m_proxies;
     std::atomic<std::uint64_t>& m_ids;
+    kms::tsm::TsmdMetrics& m_metrics;
 };
 
 class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
   public:
     Factory(const std::map<std::string, std::unique_ptr<PluginInstance>>& instances,
-            std::size_t max_body, const std::set<std::string>& proxies)
-        : m_instances(instances), m_max_body(max_body), m_proxies(proxies) {}
+            std::size_t max_body, const std::set<std::string>& proxies,
+            kms::tsm::TsmdMetrics& metrics)
+        : m_instances(instances), m_max_body(max_body), m_proxies(proxies), m_metrics(metrics) {}
     Poco::Net::HTTPRequestHandler* createRequestHandler(
         const Poco::Net::HTTPServerRequest&) override {
-        return new Handler(m_instances, m_max_body, m_proxies, m_ids);
+        return new Handler(m_instances, m_max_body, m_proxies, m_ids, m_metrics);
     }
 
   private:
@@ -299,6 +442,7 @@ class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
     std::size_t m_max_body;
     const std::set<std::string>& m_proxies;
     std::atomic<std::uint64_t> m_ids{0};
+    kms::tsm::TsmdMetrics& m_metrics;
 };
 
 /// SIGTERM and SIGINT, blocked in main() before any thread exists so that every thread inherits
@@ -315,6 +459,9 @@ sigset_t& stop_signals() {
 }
 
 int serve(const Config& cfg) {
+    std::vector<std::string> names;
+    for (const PluginSpec& spec : cfg.plugins) names.push_back(spec.instance);
+    kms::tsm::TsmdMetrics metrics(names, cfg.metrics_token_file, KMS_VERSION);
     TsmStore store(cfg.store_dir);
     std::map<std::string, std::unique_ptr<PluginInstance>> instances;
     for (const PluginSpec& spec : cfg.plugins) {
@@ -349,13 +496,13 @@ int serve(const Config& cfg) {
     params->setMaxKeepAliveRequests(0);
     params->setKeepAliveTimeout(Poco::Timespan(30, 0));
     params->setServerName("tsmd");
-    Poco::Net::HTTPServer server(new Factory(instances, cfg.max_body, cfg.trusted_proxies), pool,
-                                 socket, params);
+    Poco::Net::HTTPServer server(new Factory(instances, cfg.max_body, cfg.trusted_proxies, metrics),
+                                 pool, socket, params);
 
     server.start();
     const std::string host = cfg.listen.substr(0, colon);
     const std::string url = "https://" + host + ":" + std::to_string(socket.address().port());
-    std::cout << "tsmd: listening on " << url << std::endl;
+    say("listening on " + url);
     // The port accepts connections and every plugin is loaded: ready (sd_notify(3)). A failure
     // to notify is reported and does not stop tsmd.
     const kms::sysd::Notifier notifier = kms::sysd::Notifier::from_environment();
@@ -382,7 +529,7 @@ int serve(const Config& cfg) {
     log_line(TSM_LOG_INFO, "connections closed in " + ms_since(stopping) + " ms");
     instances.clear();  // destroy() after the last request
     log_line(TSM_LOG_INFO, "plugins stopped in " + ms_since(closed) + " ms");
-    std::cout << "tsmd: stopped" << std::endl;
+    say("stopped");
     return 0;
 }
 
@@ -390,12 +537,19 @@ int serve(const Config& cfg) {
 
 int main(int argc, char** argv) {
     std::string config;
+    std::string log_format;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--config" && i + 1 < argc) {
             config = argv[++i];
+        } else if (a == "--log-format" && i + 1 < argc) {
+            log_format = argv[++i];
+            if (log_format != "text" && log_format != "json") {
+                std::cerr << "tsmd: --log-format: expected text or json\n";
+                return kExitUsage;
+            }
         } else if (a == "--help") {
-            std::cout << "usage: tsmd --config FILE (see docs/tsmd.md)\n";
+            std::cout << "usage: tsmd --config FILE [--log-format text|json] (see docs/tsmd.md)\n";
             return 0;
         } else {
             std::cerr << "tsmd: unknown argument '" << a << "'; usage: tsmd --config FILE\n";
@@ -410,7 +564,10 @@ int main(int argc, char** argv) {
     Poco::Net::initializeSSL();
     int rc = 0;
     try {
-        rc = serve(read_config(config));
+        Config cfg = read_config(config);
+        if (!log_format.empty()) cfg.log_format = log_format;  // the command line wins
+        g_json_log = cfg.log_format == "json";
+        rc = serve(cfg);
     } catch (const Poco::Exception& e) {
         std::cerr << "tsmd: " << e.displayText() << "\n";
         rc = kExitConfig;

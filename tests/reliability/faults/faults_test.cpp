@@ -104,7 +104,7 @@ class Faults : public ::testing::Test {
                 EXPECT_EQ(o.status, 503);
             }
             if (o.status == 503) {
-                HttpResponse r{o.status, o.body, ""};
+                HttpResponse r{o.status, o.body, "", ""};
                 const auto j = r.json();
                 EXPECT_EQ(j->getValue<std::string>("error"), "hsm_unavailable");
                 EXPECT_FALSE(j->getValue<std::string>("message").empty());
@@ -172,7 +172,7 @@ class Faults : public ::testing::Test {
                 continue;
             }
             EXPECT_EQ(named, 1u) << list.body;
-            HttpResponse created{o.status, o.body, ""};
+            HttpResponse created{o.status, o.body, "", ""};
             const std::string id = created.json()->getValue<std::string>("id");
             auto got = c.get("/v1/keys/" + id, s_admin);
             ASSERT_EQ(got.status, 200) << got.body;
@@ -386,7 +386,7 @@ TEST_F(Faults, AFailedCallInsideAnOperationLeavesTheSessionUsable) {
         const auto m = mac(c);
         statuses.push_back(m.status);
         if (m.status == 200) {
-            const HttpResponse r{200, m.body, ""};
+            const HttpResponse r{200, m.body, "", ""};
             EXPECT_EQ(r.json()->getValue<std::string>("mac"), s_mac);
         } else {
             EXPECT_EQ(m.status, 503) << m.body;

@@ -39,7 +39,7 @@ root_mib=$(( $(du -sm "$ROOT" | cut -f1) * 3 / 2 + 512 ))
 
 # The EFI system partition.
 truncate -s $((esp_mib * MiB)) "$WORK/esp"
-mkfs.vfat -F 32 -n KMS-ESP -i "$(printf '%08x' $((SDE & 0xffffffff)))" --invariant "$WORK/esp" >/dev/null
+mkfs.vfat -F 32 -n KMS-ESP -i "$(printf %08x $((SDE & 0xffffffff)))" "$WORK/esp" >/dev/null
 cat > "$WORK/loader.conf" <<EOF
 default kms.conf
 timeout 3
@@ -60,7 +60,7 @@ mcopy -i "$WORK/esp" "$initrd" ::/initrd.img
 
 # The root file system, populated from the tree (owners, modes, links, device nodes kept).
 E2FSPROGS_FAKE_TIME=$SDE mke2fs -q -t ext4 -L kms-root -U "$(uuid root-fs)" \
-  -E "hash_seed=$(uuid root-hash),root_owner=0:0" -d "$ROOT" "$WORK/root" "${root_mib}M"
+  -E "hash_seed=$(uuid root-hash),root_owner=0:0" -d "$ROOT" "$WORK/root" "${root_mib}M" >/dev/null
 
 # The disk: 1 MiB for the GPT, the two partitions, 1 MiB for the backup GPT.
 rm -f "$IMAGE"

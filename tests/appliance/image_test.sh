@@ -50,6 +50,7 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT   # a timeout or Ctrl-C still runs the clean-up
 
 "$BUILD_DEBS" "$BUILD" "$TMP/debs" >/dev/null
 t_debs=$SECONDS
@@ -160,7 +161,7 @@ echo "ok: kmsctl in the chroot created key $id with the admin token"
 kill -TERM $pid
 wait $pid || fail "kmsd exited with $? after SIGTERM: $(cat "$log")"
 trap - EXIT
-echo "ok: kmsd stopped by PID $pid (SIGTERM), exit 0"
+echo "ok: kmsd stopped by its PID ($pid in the test's PID namespace) with SIGTERM, exit 0"
 INNER
 set +e
 unshare --mount --pid --fork --kill-child bash "$TMP/inner.sh" "$R" "$port" "$memlock"

@@ -94,6 +94,7 @@ fi
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
+trap 'exit 143' TERM INT   # still removes WORK
 chmod 0755 "$WORK"   # the packages are read by dpkg inside the chroot
 
 # The project's packages.

@@ -72,7 +72,7 @@ SECURITY=${KMS_IMAGE_SECURITY_MIRROR:-$(host_mirror bookworm-security)}
 SECURITY=${SECURITY:-http://deb.debian.org/debian-security}
 if [ $PRINT_MIRRORS -eq 1 ]; then echo "$MIRROR $SECURITY"; exit 0; fi
 [ -n "$OUT" ] || usage
-die() { echo "$0: $*" >&2; exit "${2:-1}"; }
+die() { echo "$0: $1" >&2; exit "${2:-1}"; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (mmdebstrap --mode=root, chroot)" 77
 for tool in mmdebstrap unshare python3; do

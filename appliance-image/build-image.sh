@@ -79,22 +79,37 @@ for tool in mmdebstrap unshare python3; do
   command -v "$tool" >/dev/null || die "$tool is missing (apt install mmdebstrap util-linux python3)" 69
 done
 
+# A tarball or a disk image is made in WORK and moved to OUT at the end (an existing file is
+# replaced only then); a directory must be new or empty.
 case $OUT in
   *.tar|*.tar.gz|*.tar.xz|*.tar.zst) FORMAT=tar ;;
   *.img) [ $BOOTABLE -eq 1 ] || die "an .img output needs --bootable" 64; FORMAT=img ;;
   *) FORMAT=directory
-     if [ -e "$OUT" ] && [ -n "$(ls -A "$OUT")" ]; then die "$OUT exists and is not empty" 73; fi ;;
+     if [ -e "$OUT" ] && { [ ! -d "$OUT" ] || [ -n "$(ls -A "$OUT")" ]; }; then
+       die "$OUT exists and is not an empty directory" 73
+     fi ;;
 esac
+if [ $FORMAT != directory ] && [ -d "$OUT" ]; then die "$OUT is a directory" 73; fi
 if [ $FORMAT = img ]; then
   for tool in mkfs.vfat mcopy mmd sfdisk mke2fs; do
     command -v "$tool" >/dev/null || die "$tool is missing (apt install dosfstools mtools fdisk e2fsprogs)" 69
   done
 fi
-[ ! -e "$OUT" ] || [ -d "$OUT" ] || die "$OUT exists" 73
 
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-trap 'exit 143' TERM INT   # still removes WORK
+# On failure (or SIGTERM, Ctrl-C) nothing half-made stays: WORK goes, and so does a directory
+# OUT this run filled (one that existed, empty, is emptied again rather than removed).
+OUT_EXISTED=0
+[ ! -d "$OUT" ] || OUT_EXISTED=1
+DONE=0
+on_exit() {
+  rm -rf "$WORK"
+  if [ $DONE -eq 0 ] && [ $FORMAT = directory ] && [ "${STARTED:-0}" -eq 1 ]; then
+    if [ $OUT_EXISTED -eq 1 ]; then find "$OUT" -mindepth 1 -delete; else rm -rf "$OUT"; fi
+  fi
+}
+trap on_exit EXIT
+trap 'exit 143' TERM INT
 chmod 0755 "$WORK"   # the packages are read by dpkg inside the chroot
 
 # The project's packages.
@@ -144,8 +159,12 @@ fi
 # The appliance's own files and settings, applied after every package is installed.
 args+=(--customize-hook="$HERE/image/customize.sh \"\$1\" $BOOTABLE")
 
-target=$OUT
-[ $FORMAT != img ] || target=$WORK/root
+case $FORMAT in
+  directory) target=$OUT ;;
+  tar) target=$WORK/$(basename "$OUT") ;;
+  img) target=$WORK/root ;;
+esac
+STARTED=1
 if [ $FORMAT = directory ]; then mkdir -p "$OUT"; fi
 echo "build-image: mmdebstrap bookworm from $MIRROR (security $SECURITY), SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH${KMS_IMAGE_APT_CACHE:+, apt cache $KMS_IMAGE_APT_CACHE}" >&2
 # A private mount namespace: the build's /proc, /sys and /dev mounts disappear with it, even
@@ -155,8 +174,11 @@ unshare --mount --propagation private --fork \
   "deb $MIRROR bookworm main" "deb $MIRROR bookworm-updates main" \
   "deb $SECURITY bookworm-security main"
 
-if [ $FORMAT = img ]; then
-  "$HERE/image/make-disk.sh" "$WORK/root" "$OUT"
-fi
+case $FORMAT in
+  tar) mv -f "$target" "$OUT" ;;
+  img) "$HERE/image/make-disk.sh" "$WORK/root" "$WORK/disk.img"
+       mv -f "$WORK/disk.img" "$OUT" ;;
+esac
+DONE=1
 echo "build-image: made $FORMAT $OUT" >&2
 echo "$OUT"

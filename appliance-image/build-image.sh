@@ -28,7 +28,8 @@
 #
 # Needs root (mmdebstrap's root mode, run in a private mount namespace so that no mount of the
 # build can outlive it), mmdebstrap, and for a disk image also mtools, dosfstools and fdisk.
-# Prints what it made on the last line. See appliance-image/README.md and docs/operations.md.
+# Prints what it made on the last line; a failed build leaves nothing at OUT. See
+# appliance-image/README.md and docs/operations.md ("The appliance image").
 set -euo pipefail
 
 usage() { echo "usage: $0 OUT [--debs DIR] [--bootable]" >&2; exit 64; }

@@ -37,9 +37,10 @@ MiB=$((1024 * 1024))
 esp_mib=256
 root_mib=$(( $(du -sm "$ROOT" | cut -f1) * 3 / 2 + 512 ))
 
-# The EFI system partition.
+# The EFI system partition. --invariant fixes the times mkfs.vfat writes (it ignores
+# SOURCE_DATE_EPOCH); -i after it sets the serial (mtools honours SOURCE_DATE_EPOCH itself).
 truncate -s $((esp_mib * MiB)) "$WORK/esp"
-mkfs.vfat -F 32 -n KMS-ESP -i "$(printf %08x $((SDE & 0xffffffff)))" "$WORK/esp" >/dev/null
+mkfs.vfat -F 32 -n KMS-ESP --invariant -i "$(printf %08x $((SDE & 0xffffffff)))" "$WORK/esp" >/dev/null
 cat > "$WORK/loader.conf" <<EOF
 default kms.conf
 timeout 3

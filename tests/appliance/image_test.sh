@@ -3,7 +3,8 @@
 # a minute): builds the packages from this meson build, then the appliance's root file system
 # with appliance-image/build-image.sh (the non-bootable variant) into a temporary folder, and
 # checks it the way a newcomer would use it:
-#   - kms-appliance installed, the user kms, /var/lib/kms 0700 kms:kms, /etc/kms 0750 root:kms;
+#   - kms-appliance installed, the user kms, /var/lib/kms 0700 kms:kms and empty (no token,
+#     PIN or key in an image), /etc/kms 0750 root:kms;
 #   - /etc/nftables.conf parses (nft -c), its policy is drop and it opens exactly the ports of
 #     the shipped configuration (kmsd.service's listen port, tsmd-example.json's), and a
 #     broken copy is rejected (so the parse check can fail);
@@ -79,7 +80,9 @@ for p in systemd-sysv softhsm2 libsofthsm2 nftables curl; do
   in_root dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || fail "$p not installed"
 done
 [ -z "$(ls "$R"/var/cache/apt/archives/*.deb 2>/dev/null)" ] || fail "downloaded packages left in the image"
-echo "ok: kms-appliance $version installed; kms, /var/lib/kms 700 kms:kms, /etc/kms 750 root:kms"
+# The image holds no token, PIN or key: every appliance makes its own at its first boot.
+[ -z "$(ls -A "$R/var/lib/kms")" ] || fail "/var/lib/kms is not empty in the image: $(ls -A "$R/var/lib/kms")"
+echo "ok: kms-appliance $version installed; kms, /var/lib/kms 700 kms:kms and empty, /etc/kms 750 root:kms"
 
 # 2. The firewall: parses, drops by default, opens exactly the shipped configuration's ports.
 in_root nft -c -f /etc/nftables.conf || fail "nft -c -f /etc/nftables.conf"

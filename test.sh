@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the tests in parts:
-#   main  every meson suite of the normal build (build/), with the arguments given to test.sh;
+#   main  every meson suite of the normal build (build/) but "image" (minutes and network:
+#         tests/appliance/image_test.sh), with the arguments given to test.sh;
 #   asan  the unit and rest suites under ASan + UBSan (build-asan/, -Dsanitize=true,
 #         docs/sanitizers.md), building only the targets those suites need;
 #   fuzz  the libFuzzer targets (build-fuzz/, clang 14, -Dfuzzing=true, docs/fuzzing.md): a
@@ -55,7 +56,7 @@ if wanted main; then
   logs+=("main=build/meson-logs/testlog.json")
   if kms_build; then
     t1=$SECONDS
-    meson test -C build --print-errorlogs --num-processes 2 "$@" || rc=1
+    meson test -C build --print-errorlogs --num-processes 2 --no-suite image "$@" || rc=1
     echo "=== part main: build $((t1 - t0)) s, tests $((SECONDS - t1)) s"
   else
     rc=1

@@ -8,6 +8,8 @@ KMS_PACKAGES=(g++ pkg-config python3 meson ninja-build
   softhsm2 libsofthsm2 opensc lmdb-utils curl ca-certificates openssl xxd
   libpcsclite-dev pcscd vsmartcard-vpcd
   systemd dpkg-dev strace groff-base  # the appliance suite: systemd-analyze, dpkg-shlibdeps, strace, groff (man pages)
+  mmdebstrap               # appliance-image/build-image.sh and the image suite
+  dosfstools mtools fdisk  # build-image.sh --bootable's disk image (appliance-image-disk)
   libbenchmark-dev wrk     # benchmarks/ (Google Benchmark micro-benchmarks, wrk)
   clang-14 libclang-rt-14-dev)  # fuzz/ (libFuzzer, ASan, UBSan runtimes)
 

@@ -141,6 +141,8 @@ def check_operations(k, expected):
         st, got = k.call("POST", f"/v1/keys/{ids[op['key']]}/{op['op']}", op["request"])
         if st != op["status"]:
             fail(f"{op['key']} {op['op']}: HTTP {st} {got}, the old kmsd gave {op['status']}")
+        if op["error"] is not None and got.get("error") != op["error"]:
+            fail(f"{op['key']} {op['op']}: {got}, the old kmsd refused with {op['error']}")
         if op["response"] is not None and got != op["response"]:
             fail(f"{op['key']} {op['op']}: {got}, the old kmsd gave {op['response']}")
         replayed += 1
@@ -163,6 +165,9 @@ def check_audit(k, expected, at_least):
 
 def main():
     kmsd, fixture, expected_file = sys.argv[1:4]
+    for tool in ("mdb_dump", "mdb_load", "xz"):
+        if shutil.which(tool) is None:
+            fail(f"{tool} is missing (scripts/deps.sh installs lmdb-utils and xz-utils)")
     with open(expected_file) as f:
         expected = json.load(f)
     root = tempfile.mkdtemp(prefix="kms-upgrade-test-")

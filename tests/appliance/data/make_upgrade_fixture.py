@@ -89,7 +89,8 @@ def main():
         def op(name, suffix, body, replay=True):
             st, r = api.call("POST", f"/v1/keys/{keys[name]}/{suffix}", body)
             ops.append({"key": name, "op": suffix, "request": body, "status": st,
-                        "response": r if st < 300 else None, "replay": replay})
+                        "response": r if st < 300 else None,
+                        "error": r.get("error") if st >= 300 else None, "replay": replay})
             return r
 
         create("upg-aes128-mac", "AES-128", ["mac"])
@@ -133,16 +134,19 @@ def main():
         assert st == 200, st
         op("upg-suspended", "mac", {"algorithm": "AES-CMAC", "data": DATA})  # refused
         create("upg-preactive", "AES-128", ["mac"], activate=False)
+        op("upg-preactive", "mac", {"algorithm": "AES-CMAC", "data": DATA})  # refused
         create("upg-revoked", "AES-128", ["mac"])
         st, _ = api.call("POST", f"/v1/keys/{keys['upg-revoked']}/revoke",
                          {"reason": "keyCompromise"})
         assert st == 200, st
+        op("upg-revoked", "mac", {"algorithm": "AES-CMAC", "data": DATA})  # refused
         create("upg-destroyed", "AES-128", ["mac"])
         st, _ = api.call("POST", f"/v1/keys/{keys['upg-destroyed']}/deactivate")
         assert st == 200, st  # an active key is deactivated before it can be destroyed
         st, _ = api.call("POST", f"/v1/keys/{keys['upg-destroyed']}/destroy",
                          {"reason": "upgrade fixture"})
         assert st == 200, st
+        op("upg-destroyed", "mac", {"algorithm": "AES-CMAC", "data": DATA})  # refused
 
         expected = {"madeBy": "kmsd at commit 8210bd6ef94688498fde495d57b206fbc46e1e3e (store schema 1)", "data": DATA,
                     "keys": [], "operations": ops}

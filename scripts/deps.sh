@@ -9,6 +9,7 @@ KMS_PACKAGES=(g++ pkg-config python3 meson ninja-build
   libpcsclite-dev pcscd vsmartcard-vpcd
   systemd dpkg-dev strace groff-base  # the appliance suite: systemd-analyze, dpkg-shlibdeps, strace, groff (man pages)
   mmdebstrap               # appliance-image/build-image.sh and the image suite
+  xz-utils                 # appliance-upgrade: its fixture is a .tar.xz
   dosfstools mtools fdisk  # build-image.sh --bootable's disk image (appliance-image-disk)
   libbenchmark-dev wrk     # benchmarks/ (Google Benchmark micro-benchmarks, wrk)
   clang-14 libclang-rt-14-dev)  # fuzz/ (libFuzzer, ASan, UBSan runtimes)

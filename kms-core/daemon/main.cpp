@@ -212,6 +212,11 @@ class KmsdApp final : public Poco::Util::ServerApplication {
                 return hsm_for_seal->audit_seal(h);
             },
             clock);
+        // docs/operations.md "Upgrades": the line an operator looks for after an upgrade.
+        if (const auto from = store->opened_schema();
+            from != 0 && from < store::LmdbStore::current_schema())
+            say("store schema " + std::to_string(from) + " migrated to " +
+                std::to_string(store::LmdbStore::current_schema()));
         const bool initialized = store->get_setting("initialized").has_value();
         if (init_only && initialized) {
             say("init: " + cfg.data_dir + " is initialized already; nothing to do");

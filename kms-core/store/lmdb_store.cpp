@@ -120,7 +120,7 @@ LmdbStore::LmdbStore(LmdbOptions options, core::AuditSealer sealer, const core::
     m_lmdb->env.open(m_options.path, MDB_NOTLS);
     int dead = 0;  // reader slots left by processes that died (lmdb.h "Caveats")
     lmdb::check("mdb_reader_check", mdb_reader_check(env, &dead));
-    m_lmdb->dbis = open_tables(env);
+    m_lmdb->dbis = open_tables(env, &m_opened_schema);
 
     m_writer = std::make_unique<GroupCommitter>(
         env, m_options.max_batch,
@@ -142,6 +142,10 @@ LmdbStore::LmdbStore(LmdbOptions options, core::AuditSealer sealer, const core::
 std::unique_ptr<LmdbStore> LmdbStore::open(LmdbOptions options, core::AuditSealer sealer,
                                            const core::Clock& clock) {
     return std::make_unique<LmdbStore>(std::move(options), std::move(sealer), clock);
+}
+
+std::uint32_t LmdbStore::current_schema() {
+    return kCurrentSchema;
 }
 
 LmdbStore::~LmdbStore() {

@@ -36,7 +36,7 @@ struct LmdbOptions {
 class LmdbStore final : public core::MetadataStore {
   public:
     /// Opens (creating when missing) the store in @p options.path, checks its schema
-    /// (schema.hpp: a new store gets schema 1; a newer schema throws Error(StoreError,
+    /// (schema.hpp: a new store gets current_schema(); a newer schema throws Error(StoreError,
     /// "store schema N is newer than this kmsd (M)"); an older one is migrated) and the
     /// audit head, and starts the writer thread.
     /// @param sealer computes an audit record's seal from its hash. Called on the writer
@@ -130,6 +130,11 @@ class LmdbStore final : public core::MetadataStore {
     std::string path() const { return m_options.path; }
     /// Group commit counters since open, and the current queue depth.
     GroupCommitStats commit_stats() const { return m_writer->stats(); }
+    /// The schema_version the store had when this object opened it: 0 for a store this open
+    /// created, less than current_schema() for a store it migrated (kmsd logs that).
+    std::uint32_t opened_schema() const { return m_opened_schema; }
+    /// The schema this build reads and writes (schema.hpp).
+    static std::uint32_t current_schema();
 
   private:
     template <class Fn>
@@ -147,6 +152,7 @@ class LmdbStore final : public core::MetadataStore {
     const core::AuditSealer m_sealer;
     const core::Clock& m_clock;
     std::unique_ptr<Lmdb> m_lmdb;
+    std::uint32_t m_opened_schema = 0;   ///< set once by the constructor (opened_schema())
     std::uint64_t m_batch_start_seq = 0;  ///< writer thread only: audit head before the batch
     std::unique_ptr<GroupCommitter> m_writer;  ///< after m_lmdb: stopped before the env closes
 };

@@ -44,11 +44,12 @@ void write_version(MDB_txn* txn, const Dbis& dbis, std::uint32_t v) {
     lmdb::put(txn, dbis.meta, as_view(kSchemaVersionSetting), as_view(text));
 }
 
-void check_schema(MDB_txn* txn, const Dbis& dbis) {
+/// The version found (0 for a new store).
+std::uint32_t check_schema(MDB_txn* txn, const Dbis& dbis) {
     const auto stored = lmdb::get(txn, dbis.meta, as_view(kSchemaVersionSetting));
     if (!stored) {
         write_version(txn, dbis, kCurrentSchema);
-        return;
+        return 0;
     }
     const std::uint32_t version = parse_version(*stored);
     if (version > kCurrentSchema)
@@ -57,11 +58,12 @@ void check_schema(MDB_txn* txn, const Dbis& dbis) {
                                                std::to_string(kCurrentSchema) + ")");
     for (std::uint32_t v = version; v < kCurrentSchema; ++v) kMigrations[v - 1](txn, dbis);
     if (version != kCurrentSchema) write_version(txn, dbis, kCurrentSchema);
+    return version;
 }
 
 }  // namespace
 
-Dbis open_tables(MDB_env* env) {
+Dbis open_tables(MDB_env* env, std::uint32_t* found_version) {
     lmdb::Txn txn = lmdb::Txn::begin(env, nullptr, 0);
     Dbis dbis;
     dbis.meta = open_dbi(txn.get(), "meta");
@@ -74,8 +76,9 @@ Dbis open_tables(MDB_env* env) {
         const std::string name(core::table_name(static_cast<core::Table>(i)));
         dbis.tables[i] = open_dbi(txn.get(), name.c_str());
     }
-    check_schema(txn.get(), dbis);
+    const std::uint32_t found = check_schema(txn.get(), dbis);
     txn.commit();
+    if (found_version != nullptr) *found_version = found;
     return dbis;
 }
 

@@ -29,6 +29,8 @@ inline constexpr std::uint32_t kCurrentSchema = 2;
 /// from starting, so that the audit verification (services) can report what was changed.
 /// @p env must be open with mdb_env_set_maxdbs() >= 11 and no other transaction of this
 /// process may be live (mdb_dbi_open's rule). Nothing is written when it throws.
-Dbis open_tables(MDB_env* env);
+/// @p found_version, when not null, receives the schema_version the store had before this
+/// call: 0 for a new store, less than kCurrentSchema when it was migrated.
+Dbis open_tables(MDB_env* env, std::uint32_t* found_version = nullptr);
 
 }  // namespace kms::store

@@ -35,6 +35,8 @@ TEST_F(StoreTest, OpenCreatesPrivateDirectoryAndFilesAndWritesSchemaTwo) {
     EXPECT_EQ(mode_of(dir + "/data.mdb"), 0600u);
     EXPECT_EQ(mode_of(dir + "/lock.mdb"), 0600u);
     EXPECT_EQ(text(store->get_setting("schema_version")), "2");
+    EXPECT_EQ(store->opened_schema(), 0u);  // created by this open: nothing migrated
+    EXPECT_EQ(LmdbStore::current_schema(), 2u);
     EXPECT_EQ(store->path(), dir);
     EXPECT_EQ(store->key_count(), 0u);
     const core::AuditHead head = store->audit_head();
@@ -409,6 +411,7 @@ TEST_F(StoreTest, SchemaOneStoreIsMigratedToTwoWithItsRecordTables) {
     });
     store = open_store();
     EXPECT_EQ(text(store->get_setting("schema_version")), "2");
+    EXPECT_EQ(store->opened_schema(), 1u);  // what kmsd logs as "store schema 1 migrated to 2"
     store->write([](core::WriteTxn& t) {
         t.put(core::Table::Certificates, "0A", as_view("cert"));
         t.put(core::Table::Certificates, "0B", as_view("other"));

@@ -324,6 +324,13 @@ TEST_F(Rest, ListFiltersAndPages) {
     EXPECT_EQ(by_alg.json()->getArray("keys")->size(), 5u);
     auto destroyed = get("/v1/keys?state=Destroyed&namePrefix=page-");
     EXPECT_EQ(destroyed.json()->getArray("keys")->size(), 0u);
+    // usage: keys whose usage includes it (the console's usage filter).
+    create_key("page-mac", "AES-192", "[\"mac\",\"encrypt\"]");
+    auto by_usage = get("/v1/keys?namePrefix=page-&usage=mac");
+    ASSERT_EQ(by_usage.status, 200) << by_usage.body;
+    ASSERT_EQ(by_usage.json()->getArray("keys")->size(), 1u);
+    EXPECT_EQ(str(by_usage.json()->getArray("keys")->getObject(0), "name"), "page-mac");
+    EXPECT_EQ(get("/v1/keys?namePrefix=page-&usage=encrypt").json()->getArray("keys")->size(), 6u);
 }
 
 TEST_F(Rest, UseCountersAreCountedPerKey) {

@@ -61,6 +61,8 @@ void add_ca_routes(Router& router, ApiServices& services);
 void add_policy_routes(Router& router, ApiServices& services);  ///< routes_policies.cpp
 /// GlobalPlatform secure channel sessions (routes_gp.cpp).
 void add_gp_routes(Router& router, ApiServices& services);
+/// The web console's embedded files under /console/, public (routes_console.cpp).
+void add_console_routes(Router& router);
 
 /// Who is calling: a bearer token (officers) or, without one, a client certificate issued by
 /// the KMS CA and not revoked (plugins). Throws Unauthenticated (authn.cpp).

@@ -155,6 +155,7 @@ void add_routes(Router& router, ApiServices& services) {
     add_ca_routes(router, services);
     add_policy_routes(router, services);
     add_gp_routes(router, services);
+    add_console_routes(router);
 }
 
 }  // namespace kms::api

@@ -36,12 +36,14 @@ class LineLog {
 };
 
 void send(Poco::Net::HTTPServerResponse& resp, int status, const std::string& content_type,
-          const std::string& body) {
+          const std::string& body,
+          const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     // With its standard reason phrase: setStatus() alone left "OK" on every status line.
     resp.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
     resp.setContentType(content_type);
     resp.set("Cache-Control", "no-store");
     resp.set("X-Content-Type-Options", "nosniff");
+    for (const auto& [name, value] : headers) resp.set(name, value);
     resp.setContentLength(static_cast<std::streamsize>(body.size()));
     resp.send() << body;
 }
@@ -167,7 +169,7 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
             Reply reply = gated ? std::move(*gated) : route.handler(r);
             const std::string body = reply.json ? stringify(reply.json) : reply.raw;
             discard_body(req, resp);
-            send(resp, reply.status, reply.content_type, body);
+            send(resp, reply.status, reply.content_type, body, reply.headers);
             if (m_access_log)
                 m_log("access " + actor + " " + printable(req.getMethod(), 16) + " " +
                       printable(path, 256) + " " + std::to_string(reply.status) +

@@ -8,6 +8,9 @@ import * as keysPage from './page_keys.js';
 import * as keyPage from './page_key.js';
 import * as approvalsPage from './page_approvals.js';
 import * as auditPage from './page_audit.js';
+import * as ceremoniesPage from './page_ceremonies.js';
+import * as certsPage from './page_certs.js';
+import * as principalsPage from './page_principals.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -21,10 +24,17 @@ function parseHash() {
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   const query = new URLSearchParams(qs);
   if (parts[0] === 'keys' && parts[1]) return { page: 'key', id: parts[1], query };
-  return { page: parts[0] || 'keys', query };
+  return { page: parts[0] || defaultPage().slice(2), id: parts[1], query };
 }
 
-const pages = { hsm: hsmPage, keys: keysPage, key: keyPage, approvals: approvalsPage, audit: auditPage };
+const pages = { hsm: hsmPage, keys: keysPage, key: keyPage, approvals: approvalsPage, audit: auditPage,
+  ceremonies: ceremoniesPage, certificates: certsPage, principals: principalsPage };
+
+/** Where a session starts: custodians can only take part in ceremonies. */
+function defaultPage() {
+  const roles = api.currentSession()?.whoami.roles || [];
+  return roles.length === 1 && roles[0] === 'custodian' ? '#/ceremonies' : '#/keys';
+}
 
 let renderSeq = 0;
 async function route() {
@@ -68,7 +78,10 @@ function showSession() {
   if (s) {
     who.textContent = `${s.whoami.name} · ${s.whoami.roles.join(', ')}` +
       (s.mode === 'certificate' ? ' · client certificate' : '');
-    who.id = 'who';
+    // Only the pages this officer's roles may read (kmsd decides anyway; this avoids 403s).
+    for (const a of nav.querySelectorAll('a')) {
+      a.hidden = !a.dataset.roles.split(' ').some((r) => s.whoami.roles.includes(r));
+    }
   }
 }
 
@@ -103,7 +116,7 @@ async function doLogin(mode, token) {
     return;
   }
   showSession();
-  if (!location.hash || location.hash === '#/' || location.hash === '#') location.hash = '#/keys';
+  if (!location.hash || location.hash === '#/' || location.hash === '#') location.hash = defaultPage();
   else route();
 }
 

@@ -9,7 +9,10 @@
 // node_modules from `npm ci`), SCREENSHOT_DIR, CHROMIUM (default /usr/bin/chromium).
 // Prints one line per step and a summary; exits 1 when a step fails (never skips).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Kmsd } from './kmsd.mjs';
@@ -17,7 +20,18 @@ import { Kmsd } from './kmsd.mjs';
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
   "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
-const shots = process.env.SCREENSHOT_DIR || path.resolve('console-screenshots');
+const shots = process.env.SCREENSHOT_DIR || path.join(os.tmpdir(), 'kms-console-screenshots');
+
+/** AES KCV as kmsd computes it: the first 3 bytes of AES-CMAC(K, 16 zero bytes), in hex
+ *  (NIST SP 800-38B §6.1-6.2: for one complete block M, T = AES(K, M ⊕ K1), K1 from L = AES(K, 0)). */
+function aesKcv(key) {
+  const enc = (b) => { const c = createCipheriv(`aes-${key.length * 8}-ecb`, key, null); c.setAutoPadding(false); return Buffer.concat([c.update(b), c.final()]); };
+  const l = enc(Buffer.alloc(16));
+  const k1 = Buffer.alloc(16);
+  for (let i = 0; i < 16; i++) k1[i] = ((l[i] << 1) | (i < 15 ? l[i + 1] >> 7 : 0)) & 0xff;
+  if (l[0] & 0x80) k1[15] ^= 0x87;
+  return enc(k1).subarray(0, 3).toString('hex').toUpperCase();
+}
 
 function need(cond, message) {
   if (!cond) {
@@ -29,7 +43,8 @@ need(process.env.KMSD, 'KMSD (the kmsd binary) is not set');
 need(fs.existsSync(chromiumPath), `${chromiumPath} is missing: install the Debian packages chromium and chromium-driver (scripts/deps.sh)`);
 let chromium;
 try {
-  ({ chromium } = createRequire(path.join(process.env.CONSOLE_DIR || '.', 'package.json'))('playwright-core'));
+  const consoleDir = path.resolve(process.env.CONSOLE_DIR || new URL('../../console', import.meta.url).pathname);
+  ({ chromium } = createRequire(path.join(consoleDir, 'package.json'))('playwright-core'));
 } catch (e) {
   need(false, `playwright-core is missing: run "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci" in console/ (test.sh does) (${e.message})`);
 }
@@ -62,6 +77,7 @@ const t0 = Date.now();
 let failed = false;
 try {
   let officer2Token;
+  const custodianTokens = [];
   let page;
   const foreign = [];      // requests to any other origin
   const consoleErrors = [];
@@ -74,6 +90,11 @@ try {
     officer2Token = p.json.token;
     const q = await kmsd.request('PUT', '/v1/quorums/key.destroy', { approvals: 1 }, kmsd.adminToken);
     assert.equal(q.status, 200, q.text);
+    for (const name of ['custodian1', 'custodian2']) {
+      const c = await kmsd.request('POST', '/v1/principals', { name, roles: ['custodian'] }, kmsd.adminToken);
+      assert.equal(c.status, 201, c.text);
+      custodianTokens.push(c.json.token);
+    }
   });
 
   await step('launch Chromium', async () => {
@@ -273,6 +294,81 @@ try {
     await page.selectOption('#approval-state', '');
     await page.locator('#approvals-table .state.executed').waitFor();
     await shot('06-approvals-executed');
+  });
+
+  await step('a two-custodian ceremony: the officer opens it, each custodian enters a component', async () => {
+    const c1 = randomBytes(16);
+    const c2 = randomBytes(16);
+    const key = Buffer.from(c1.map((b, i) => b ^ c2[i]));
+    await page.click('nav a[data-page=ceremonies]');
+    await page.click('#create-ceremony-details summary');
+    await page.fill('#ceremony-name', 'console-zmk');
+    await page.selectOption('#ceremony-algorithm', 'AES-128');
+    await page.check('#ceremony-usage-wrap');
+    await page.check('#ceremony-usage-unwrap');
+    await page.fill('#ceremony-kcv', aesKcv(key));
+    await page.check('#ceremony-trusted');
+    await page.click('#create-ceremony');
+    await page.locator('#page-ceremony').waitFor();
+    const id = await page.locator('#ceremony-id').innerText();
+    assert.match(id, /^c-/);
+    await logout();
+    for (const [i, component] of [c1, c2].entries()) {
+      await login(custodianTokens[i]);
+      await page.locator('#page-ceremonies').waitFor();  // a custodian starts there
+      assert.deepEqual(await page.locator('nav a:visible').allInnerTexts(), ['Approvals', 'Ceremonies']);
+      await page.click(`a.ceremony-link:text("${id}")`);
+      await page.fill('#component', component.toString('hex'));
+      await page.fill('#component-kcv', aesKcv(component));
+      if (i === 1) await shot('08-ceremony-component');
+      await page.click('#submit-component');
+      await page.locator('#notice', { hasText: i === 0 ? 'Component accepted (1 of 2)' : 'All components received' }).waitFor();
+      // The component is in no field, no markup, no storage once sent.
+      const html = await page.evaluate(() => document.documentElement.outerHTML + JSON.stringify(sessionStorage) + JSON.stringify(localStorage));
+      assert.ok(!html.toLowerCase().includes(component.toString('hex')), 'the component is gone from the page');
+      if (i === 1) assert.match(await notice().innerText(), new RegExp(`console-zmk .* is Active, KCV ${aesKcv(key)}`));
+      await logout();
+    }
+    await login(kmsd.adminToken);
+    await page.evaluate((cid) => { location.hash = `#/ceremonies/${cid}`; }, id);
+    await page.locator('#page-ceremony .state.completed').waitFor();
+    await shot('09-ceremony');
+  });
+
+  await step('issue a certificate from a CSR, revoke it, see the CRL', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'console-csr-'));
+    let csr;
+    try {
+      execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+        '-keyout', path.join(dir, 'key.pem'), '-subj', '/CN=console-test.example', '-out', path.join(dir, 'req.pem')], { stdio: 'ignore' });
+      csr = fs.readFileSync(path.join(dir, 'req.pem'), 'utf8');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    await page.click('nav a[data-page=certificates]');
+    await page.click('#issue-details summary');
+    await page.fill('#csr', csr);
+    await page.selectOption('#cert-profile', 'server');
+    await page.click('#issue-cert');
+    await page.locator('#page-certificate').waitFor();
+    const serial = await page.locator('#cert-serial').innerText();
+    assert.match(await page.locator('#cert-pem').innerText(), /BEGIN CERTIFICATE/);
+    await shot('10-certificate');
+    await page.click('#revoke-cert');
+    await page.selectOption('#confirm-cert-reason', 'keyCompromise');
+    await confirm(serial);
+    await page.locator('#page-certificate .state.revoked').waitFor();
+    await page.click('nav a[data-page=certificates]');
+    await page.click('#show-crl');
+    assert.match(await page.locator('#crl-pem').innerText(), /BEGIN X509 CRL/);
+    await shot('11-certificates');
+  });
+
+  await step('principals and plugin policies', async () => {
+    await page.click('nav a[data-page=principals]');
+    const text = await page.locator('#principals-table').innerText();
+    for (const name of ['admin', 'officer2', 'custodian1', 'custodian2']) assert.ok(text.includes(name), name);
+    await shot('12-principals');
   });
 
   await step('the audit chain verifies', async () => {

@@ -33,7 +33,10 @@ export class Kmsd {
     k.output = '';
     k.proc = spawn(exe, ['--data-dir', k.dataDir, '--listen', `127.0.0.1:${k.port}`],
       { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    k.exited = new Promise((resolve) => k.proc.on('exit', (code, sig) => resolve(code ?? `signal ${sig}`)));
+    k.exited = new Promise((resolve) => {
+      k.proc.on('exit', (code, sig) => resolve(code ?? `signal ${sig}`));
+      k.proc.on('error', (e) => { k.output += `cannot start ${exe}: ${e.message}\n`; resolve('not started'); });
+    });
     for (const s of [k.proc.stdout, k.proc.stderr]) s.on('data', (d) => { k.output += d; });
     try {
       await Promise.race([
@@ -90,7 +93,7 @@ export class Kmsd {
 
   /** SIGTERM (SIGKILL after 10 s) by PID, then removes the temporary folder. */
   async stop() {
-    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) {
+    if (this.proc && this.proc.pid && this.proc.exitCode === null && this.proc.signalCode === null) {
       this.proc.kill('SIGTERM');
       const t = setTimeout(() => this.proc.kill('SIGKILL'), 10000);
       await this.exited;

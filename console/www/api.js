@@ -38,6 +38,12 @@ export function configureIdle(search) {
 
 export function idleSeconds() { return Math.round(idleMs / 1000); }
 
+/** The idle timeout in words: "15 minutes", "5 s". */
+export function idleText() {
+  const s = idleSeconds();
+  return s >= 60 && s % 60 === 0 ? `${s / 60} minute${s === 60 ? '' : 's'}` : `${s} s`;
+}
+
 /** Called with a message whenever the session ends without the officer asking (idle, 401). */
 export function onSessionEnd(fn) { onEnd = fn; }
 
@@ -53,7 +59,7 @@ function startIdleTimer() {
   touch();
   idleTimer = setInterval(() => {
     if (session && Date.now() - lastActivity > idleMs) {
-      end(`Your session ended after ${idleSeconds()} s without activity. Log in again.`);
+      end(`Your session ended after ${idleText()} without activity. Log in again.`);
     }
   }, 1000);
 }

@@ -97,7 +97,7 @@ function renderLogin(message) {
   } },
   h('h1', {}, 'Log in'),
   h('label', {}, 'Officer token', token),
-  h('p', { class: 'muted' }, `The token is kept in this tab's memory only; the session ends after ${api.idleSeconds()} s without activity, on log out, or when the tab closes or reloads.`),
+  h('p', { class: 'muted' }, `The token is kept in this tab's memory only; the session ends after ${api.idleText()} without activity, on log out, or when the tab closes or reloads.`),
   h('button', { type: 'submit', id: 'login' }, 'Log in'),
   h('p', { class: 'or muted' }, 'or'),
   h('button', { type: 'button', class: 'secondary', id: 'login-cert', onclick: () => doLogin('certificate', null) },

@@ -90,6 +90,13 @@ try {
     officer2Token = p.json.token;
     const q = await kmsd.request('PUT', '/v1/quorums/key.destroy', { approvals: 1 }, kmsd.adminToken);
     assert.equal(q.status, 200, q.text);
+    // A few keys so the list has something to page and filter.
+    for (const [name, algorithm, usage, activate] of [['payments-zpk-2026', 'AES-256', ['wrap', 'unwrap'], true],
+      ['card-cvk-a', 'DES3-2K', ['mac'], true], ['issuer-sign', 'EC-P256', ['sign', 'verify'], true],
+      ['hmac-tokens', 'HMAC-SHA256', ['mac'], true], ['legacy-pin', 'DES3-3K', ['encrypt', 'decrypt'], false]]) {
+      const k = await kmsd.request('POST', '/v1/keys', { name, algorithm, usage, activate }, kmsd.adminToken);
+      assert.equal(k.status, 201, k.text);
+    }
     for (const name of ['custodian1', 'custodian2']) {
       const c = await kmsd.request('POST', '/v1/principals', { name, roles: ['custodian'] }, kmsd.adminToken);
       assert.equal(c.status, 201, c.text);
@@ -130,6 +137,7 @@ try {
   const logout = async () => {
     await page.click('#logout');
     await page.locator('#login-form').waitFor();
+    assert.ok(!(await page.locator('#nav').isVisible()), 'no navigation after logging out');
   };
 
   await step('GET /console/ sends the security headers; /console redirects; unknown assets are JSON 404s', async () => {
@@ -161,6 +169,8 @@ try {
       assert.equal(r.json.error, 'not_found', bad);
     }
     await page.locator('#login-form').waitFor();
+    assert.ok(!(await page.locator('#nav').isVisible()), 'no navigation before logging in');
+    assert.match(await page.locator('#login-form').innerText(), /15 minutes without activity/);
     await shot('01-login');
   });
 
@@ -241,6 +251,9 @@ try {
 
   await step('the list filters by name, state, algorithm and usage (server-side)', async () => {
     await page.click('nav a[data-page=keys]');
+    await page.locator('#keys-table').waitFor();
+    assert.equal(await page.locator('#keys-table tbody tr').count(), 6);
+    await shot('04-keys');
     await page.fill('#filter-name', 'console-');
     await page.selectOption('#filter-usage', 'decrypt');
     await page.selectOption('#filter-state', 'Active');
@@ -248,16 +261,42 @@ try {
     await page.waitForURL(/usage=decrypt/);
     await page.locator('#keys-table').waitFor();
     assert.equal(await page.locator('#keys-table tbody tr').count(), 1);
-    await shot('04-keys');
+    assert.equal(await page.locator('#keys-table a.key-link').innerText(), 'console-demo');
+    await page.selectOption('#filter-algorithm', 'AES-128');
+    await page.click('#apply-filters');
+    await page.waitForURL(/algorithm=AES-128/);
+    await page.locator('#page-keys p.muted#keys-table').waitFor();
+    await page.selectOption('#filter-algorithm', '');
     await page.selectOption('#filter-usage', 'mac');
     await page.click('#apply-filters');
     await page.waitForURL(/usage=mac/);
     await page.locator('#page-keys p.muted#keys-table').waitFor();
   });
 
+  await step('paging follows kmsd\'s cursor forward and back', async () => {
+    await page.evaluate(() => { location.hash = '#/keys?limit=2'; });
+    const seen = [];
+    const firstPages = [];
+    for (;;) {
+      await page.locator('#keys-table tbody tr').first().waitFor();
+      const names = await page.locator('#keys-table a.key-link').allInnerTexts();
+      firstPages.push(names[0]);
+      seen.push(...names);
+      if (await page.locator('#next-page').count() === 0) break;
+      const url = page.url();
+      await page.click('#next-page');
+      await page.waitForURL((u) => u.toString() !== url);
+    }
+    assert.equal(seen.length, 6);
+    assert.equal(new Set(seen).size, 6);
+    await page.click('#prev-page');
+    await page.locator('#keys-table a.key-link', { hasText: firstPages[firstPages.length - 2] }).first().waitFor();
+    assert.equal((await page.locator('#keys-table a.key-link').allInnerTexts())[0], firstPages[firstPages.length - 2]);
+  });
+
   await step('deactivate it and request its destroy (held for approval)', async () => {
     await page.click('nav a[data-page=keys]');
-    await page.click('a.key-link');
+    await page.click('a.key-link:text-is("console-demo")');
     await page.locator('#page-key').waitFor();
     await page.click('#action-deactivate');
     await page.fill('#confirm-reason', 'end of life');
@@ -276,6 +315,8 @@ try {
     await login(officer2Token);
     assert.equal(await page.locator('#who').innerText(), 'officer2 · key-officer');
     await page.click('nav a[data-page=approvals]');
+    await page.locator('#approvals-table button.approve').waitFor();
+    await shot('06-approvals-approver');
     await page.locator('#approvals-table button.approve').click();
     await confirm(keyId);
     await page.locator('#notice', { hasText: 'approved (1 of 1' }).waitFor();
@@ -293,7 +334,7 @@ try {
     assert.equal(k.json.state, 'Destroyed');
     await page.selectOption('#approval-state', '');
     await page.locator('#approvals-table .state.executed').waitFor();
-    await shot('06-approvals-executed');
+    await shot('07-approvals-executed');
   });
 
   await step('a two-custodian ceremony: the officer opens it, each custodian enters a component', async () => {
@@ -376,7 +417,7 @@ try {
     await page.locator('#audit-table').waitFor();
     await page.click('#verify-chain');
     await page.locator('#verify-result .state.valid').waitFor();
-    await shot('07-audit');
+    await shot('13-audit');
   });
 
   await step('the session ends after the idle timeout', async () => {

@@ -5,12 +5,38 @@
 import * as api from './api.js';
 import { h, table, badge, time, confirmAction, showNotice, guarded } from './ui.js';
 import { go, refresh } from './app.js';
+import { exportResult } from './page_key.js';
+
+// The answer of an executed export, shown once on the next render of the inbox (the wrapped
+// key is for the requester to take now; kmsd does not keep it).
+let lastExport = null;
 
 const STATES = ['pending', 'approved', 'rejected', 'expired', 'executing', 'executed', 'failed'];
 
 function describe(a) {
   const body = a.request && a.request.body ? ` ${JSON.stringify(a.request.body)}` : '';
-  return `${a.operation}: ${a.summary}${body}`;
+  const key = a.keyName ? ` of key ${a.keyName}` : '';
+  return `${a.operation}${key}: ${a.summary}${body}`;
+}
+
+/** The key a request is about ("/v1/keys/{id}/..."), or null. */
+function keyIdOf(a) {
+  const m = /^\/v1\/keys\/([^/]+)/.exec(a.request?.path || '');
+  return m && m[1] !== 'import' ? decodeURIComponent(m[1]) : null;
+}
+
+/** Adds `keyName` to requests about a key, so approvers see names, not only ids. */
+async function nameKeys(approvals) {
+  const ids = [...new Set(approvals.map(keyIdOf).filter(Boolean))];
+  const names = new Map();
+  await Promise.all(ids.map(async (id) => {
+    try {
+      names.set(id, (await api.call('GET', `/v1/keys/${encodeURIComponent(id)}`)).name);
+    } catch {
+      // Not readable by this role, or destroyed and gone: the id is shown alone.
+    }
+  }));
+  for (const a of approvals) a.keyName = names.get(keyIdOf(a)) || null;
 }
 
 async function vote(a, verb) {
@@ -39,6 +65,7 @@ async function execute(a) {
   await guarded(async () => {
     const r = await api.call('POST', `/v1/approvals/${a.id}/execute`);
     showNotice(`Executed ${a.id} (${a.summary})${r && r.state ? `: ${r.name || r.id || ''} is now ${r.state}` : ''}.`);
+    if (a.operation === 'key.export' && r) lastExport = r;
     refresh();
   });
 }
@@ -47,16 +74,21 @@ export async function render({ query }) {
   const state = query.has('state') ? query.get('state') : 'pending';
   const me = api.currentSession().whoami.name;
   const list = await api.call('GET', api.withQuery('/v1/approvals', { state }));
+  await nameKeys(list.approvals);
   const filter = h('form', { class: 'inline', onsubmit: (ev) => ev.preventDefault() },
     h('label', {}, 'State', h('select', { id: 'approval-state', onchange: (ev) => go(`#/approvals?state=${ev.target.value}`) },
       h('option', { value: '', selected: state === '' }, 'all'),
       STATES.map((s) => h('option', { value: s, selected: s === state }, s)))));
+  const shown = lastExport;
+  lastExport = null;
   return h('section', { id: 'page-approvals' },
     h('h1', {}, 'Approvals'),
+    shown ? exportResult(shown) : null,
     filter,
     table([
       ['Request', (a) => h('span', { class: 'mono' }, a.id)],
-      ['Operation', (a) => h('div', {}, h('strong', {}, a.operation), h('div', { class: 'mono' }, a.summary))],
+      ['Operation', (a) => h('div', {}, h('strong', {}, a.operation), a.keyName ? ` key ${a.keyName}` : null,
+        h('div', { class: 'mono' }, a.summary))],
       ['Requested by', (a) => `${a.requestedBy}, ${time(a.createdAt)}`],
       ['State', (a) => badge(a.state)],
       ['Votes', (a) => `${a.approvals.length} of ${a.required}` + (a.rejections.length ? `, ${a.rejections.length} rejected` : '') +

@@ -20,8 +20,30 @@ function actionsFor(state) {
   return a;
 }
 
+const EXPORT_FORMATS = ['AES-KWP', 'AES-KW', 'TR-31', 'RSA-OAEP-SHA256'];
+
+/**
+ * The answer of an export (`POST /v1/keys/{id}/export`, or its approved replay): the key
+ * wrapped under the KEK, which only the KEK's holder can open. Shown with a download button.
+ */
+export function exportResult(r) {
+  const blob = r.keyBlock || r.wrapped;
+  return h('div', { class: 'card', id: 'export-result' }, h('h2', {}, `Export of ${r.keyId}`), fields([
+    ['Format', r.format], ['Under KEK', h('span', { class: 'mono' }, r.kek)], ['Version', String(r.version)],
+    ['KCV', h('span', { class: 'mono' }, r.kcv || '—')],
+    [r.keyBlock ? 'TR-31 key block' : 'Wrapped key (hex)', h('span', { class: 'mono', id: 'export-blob' }, blob)],
+  ]), h('button', { type: 'button', class: 'secondary', onclick: () => {
+    const url = URL.createObjectURL(new Blob([`${blob}\n`], { type: 'text/plain' }));
+    const a = h('a', { href: url, download: `${r.keyId}.${r.format.toLowerCase()}.txt` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  } }, 'Download'));
+}
+
 const LABELS = { rotate: 'Rotate', suspend: 'Suspend', resume: 'Resume', activate: 'Activate',
-  deactivate: 'Deactivate', revoke: 'Revoke…', destroy: 'Request destroy…' };
+  deactivate: 'Deactivate', revoke: 'Revoke…', destroy: 'Request destroy…', export: 'Request export…' };
 
 function reasonField() {
   return h('label', {}, 'Reason (recorded in the history and the audit log)',
@@ -42,6 +64,17 @@ async function runAction(key, action) {
     if (!v) return;
     body = { reason: v.reason };
     if (v.message) body.message = v.message;
+  } else if (action === 'export') {
+    const v = await confirmAction({
+      title: `Export ${key.name}?`, confirmLabel: 'Request export',
+      message: `Export ${what} wrapped under a trusted KEK (docs/key-export.md). When dual control is configured for key.export this creates a request that other officers must approve; you then execute it from the approvals inbox.`,
+      fields: [h('label', {}, 'Format', h('select', { name: 'format', id: 'confirm-export-format' }, EXPORT_FORMATS.map((f) => h('option', { value: f }, f)))),
+        h('label', {}, 'KEK (key id of a trusted key)', h('input', { name: 'kek', id: 'confirm-export-kek', required: true, pattern: 'k-[0-9A-Fa-f]{32}', autocomplete: 'off' })),
+        h('label', {}, 'TR-31 version (TR-31 only)', h('select', { name: 'tr31', id: 'confirm-export-tr31' }, h('option', { value: 'D' }, 'D (AES KBPK)'), h('option', { value: 'B' }, 'B (TDES KBPK)')))],
+    });
+    if (!v) return;
+    body = { format: v.format, kek: v.kek.trim() };
+    if (v.format === 'TR-31') body.tr31 = { version: v.tr31 };
   } else if (action === 'destroy') {
     const v = await confirmAction({
       title: `Destroy ${key.name}?`, danger: true, confirmLabel: 'Request destroy',
@@ -66,9 +99,14 @@ async function runAction(key, action) {
     const path = `/v1/keys/${encodeURIComponent(key.id)}/${action}`;
     const r = await api.call('POST', path, body);
     if (r.httpStatus === 202) {
-      showNotice(`Destroy of ${what} is waiting for approval ${r.id} (${r.approvals.length} of ${r.required}). It runs when approved and you execute it from the approvals inbox.`);
+      showNotice(`${action === 'export' ? 'Export' : 'Destroy'} of ${what} is waiting for approval ${r.id} (${r.approvals.length} of ${r.required}). It runs when approved and you execute it from the approvals inbox.`);
       keepMessagesOnce();
       go('#/approvals');
+      return;
+    }
+    if (action === 'export') {
+      showNotice(`Exported ${what} under ${r.kek} (${r.format}).`);
+      document.getElementById('export-out').replaceChildren(exportResult(r));
       return;
     }
     showNotice(action === 'rotate' ? `Rotated ${what}: version ${r.version}, KCV ${r.kcv || '—'}.`
@@ -80,6 +118,7 @@ async function runAction(key, action) {
 export async function render({ id }) {
   const key = await api.call('GET', `/v1/keys/${encodeURIComponent(id)}`);
   const actions = actionsFor(key.state);
+  if (key.exportable && !['Compromised', 'Destroyed', 'DestroyedCompromised'].includes(key.state)) actions.push('export');
   const c = key.counters || {};
   return h('section', { id: 'page-key' },
     h('p', {}, h('a', { href: '#/keys' }, '← Keys')),
@@ -88,6 +127,7 @@ export async function render({ id }) {
       type: 'button', id: `action-${a}`, class: a === 'destroy' || a === 'revoke' ? 'danger' : 'secondary',
       onclick: () => runAction(key, a),
     }, LABELS[a])), actions.length ? null : h('span', { class: 'muted' }, 'No lifecycle action in this state.')),
+    h('div', { id: 'export-out' }),
     h('div', { class: 'columns' },
       h('div', { class: 'card' }, h('h2', {}, 'Key'), fields([
         ['Id', h('span', { class: 'mono', id: 'key-id' }, key.id)],

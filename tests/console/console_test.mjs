@@ -318,7 +318,7 @@ try {
     await page.locator('#approvals-table button.approve').waitFor();
     await shot('06-approvals-approver');
     await page.locator('#approvals-table button.approve').click();
-    await confirm(keyId);
+    await confirm(`key.destroy of key console-demo: POST /v1/keys/${keyId}/destroy`);
     await page.locator('#notice', { hasText: 'approved (1 of 1' }).waitFor();
     await logout();
   });
@@ -335,6 +335,38 @@ try {
     await page.selectOption('#approval-state', '');
     await page.locator('#approvals-table .state.executed').waitFor();
     await shot('07-approvals-executed');
+  });
+
+  await step('export under dual control: request, approval by the second officer, execution shows the wrapped key', async () => {
+    const mk = async (body) => {
+      const r = await kmsd.request('POST', '/v1/keys', body, kmsd.adminToken);
+      assert.equal(r.status, 201, r.text);
+      return r.json.id;
+    };
+    const kek = await mk({ name: 'partner-zmk', algorithm: 'AES-256', usage: ['wrap', 'unwrap'], trusted: true });
+    const id = await mk({ name: 'export-me', algorithm: 'AES-128', usage: ['encrypt', 'decrypt'], exportable: true });
+    const q = await kmsd.request('PUT', '/v1/quorums/key.export', { approvals: 1 }, kmsd.adminToken);
+    assert.equal(q.status, 200, q.text);
+    await page.evaluate((kid) => { location.hash = `#/keys/${kid}`; }, id);
+    await page.click('#action-export');
+    await page.selectOption('#confirm-export-format', 'AES-KWP');
+    await page.fill('#confirm-export-kek', kek);
+    await confirm(`export-me (${id})`);
+    await page.locator('#notice', { hasText: 'Export of key export-me' }).waitFor();
+    await logout();
+    await login(officer2Token);
+    await page.click('nav a[data-page=approvals]');
+    await page.locator('#approvals-table button.approve').click();
+    await confirm(id);
+    await page.locator('#notice', { hasText: 'approved (1 of 1' }).waitFor();
+    await logout();
+    await login(kmsd.adminToken);
+    await page.evaluate(() => { location.hash = '#/approvals?state=approved'; });
+    await page.locator('#approvals-table button.execute').click();
+    await confirm(id);
+    // AES-KWP of a 16-byte key: 24 bytes (RFC 5649 §4.1).
+    assert.match(await page.locator('#export-blob').innerText(), /^[0-9A-F]{48}$/);
+    await shot('08-export');
   });
 
   await step('a two-custodian ceremony: the officer opens it, each custodian enters a component', async () => {

@@ -54,7 +54,9 @@ async function route() {
   }
   try {
     const node = await page.render(target);
-    if (seq === renderSeq) main.replaceChildren(node);
+    // Drop a render that finished after a newer one started or after the session ended (log
+    // out while a page was loading must not bring the page back over the login screen).
+    if (seq === renderSeq && api.currentSession()) main.replaceChildren(node);
   } catch (e) {
     if (seq !== renderSeq) return;
     if (!api.currentSession()) return;  // a 401 ended the session: the login screen is shown
@@ -86,6 +88,7 @@ function showSession() {
 }
 
 function renderLogin(message) {
+  ++renderSeq;  // any page still loading is stale now
   showSession();
   const token = h('input', { type: 'password', id: 'token', name: 'token', autocomplete: 'off', required: true,
     spellcheck: 'false', placeholder: 'officer token' });

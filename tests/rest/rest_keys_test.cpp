@@ -419,6 +419,31 @@ TEST_F(Rest, HsmInformationNamesTheTokenAndMechanisms) {
     EXPECT_EQ(j->getObject("token")->getValue<std::string>("label"), "kms");
     EXPECT_GT(j->getArray("mechanisms")->size(), 10u);
     EXPECT_EQ(j->getValue<std::string>("profile"), "softhsm2");
+    // CK_TOKEN_INFO and C_GetMechanismInfo (the console's HSM page).
+    auto tok = j->getObject("token");
+    bool initialized = false;
+    for (const auto& f : *tok->getArray("flags"))
+        initialized = initialized || f.extract<std::string>() == "CKF_TOKEN_INITIALIZED";
+    EXPECT_TRUE(initialized) << r.body.substr(0, 400);
+    EXPECT_FALSE(tok->getValue<std::string>("firmwareVersion").empty());
+    EXPECT_TRUE(tok->getObject("sessions")->has("open"));
+    EXPECT_TRUE(tok->getObject("memory")->has("privateFree"));
+    auto mi = j->getArray("mechanismInfo");
+    ASSERT_EQ(mi->size(), j->getArray("mechanisms")->size());
+    bool aes_keygen = false;
+    for (std::size_t n = 0; n < mi->size(); ++n) {
+        auto m = mi->getObject(static_cast<unsigned>(n));
+        if (m->getValue<std::string>("name") != "CKM_AES_KEY_GEN") continue;
+        aes_keygen = true;
+        // SoftHSM2 gives AES key sizes in bytes: 16 to 32.
+        EXPECT_EQ(m->getValue<int>("minKeySize"), 16);
+        EXPECT_EQ(m->getValue<int>("maxKeySize"), 32);
+        bool generate = false;
+        for (const auto& f : *m->getArray("flags"))
+            generate = generate || f.extract<std::string>() == "generate";
+        EXPECT_TRUE(generate);
+    }
+    EXPECT_TRUE(aes_keygen);
 }
 
 }  // namespace

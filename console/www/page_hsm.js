@@ -1,7 +1,19 @@
 // The HSM page: what kmsd reports about its PKCS#11 module and token (GET /v1/hsm) and its
 // health (GET /healthz). Roles: admin, key-officer, auditor.
 import * as api from './api.js';
-import { h, fields } from './ui.js';
+import { h, fields, table } from './ui.js';
+
+/** A CK_TOKEN_INFO number: null means the token does not report it. */
+const count = (n) => (n === null || n === undefined ? 'not reported' : String(n));
+/** A maximum: 0 is CK_EFFECTIVELY_INFINITE. */
+const limit = (n) => (n === 0 ? 'no limit' : count(n));
+function bytes(n) {
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
+}
+function memory(free, total) {
+  if ((free ?? null) === null && (total ?? null) === null) return 'not reported by the token';
+  return `${free === null ? 'not reported' : bytes(free)} free of ${total === null ? 'not reported' : bytes(total)}`;
+}
 
 export async function render() {
   const [info, health] = await Promise.all([
@@ -26,6 +38,13 @@ export async function render() {
         ['Serial', h('span', { class: 'mono' }, tok.serial)],
         ['Manufacturer', tok.manufacturer],
         ['Model', tok.model],
+        ['Slot', tok.slot === undefined ? null : String(tok.slot)],
+        ['Hardware / firmware', tok.hardwareVersion ? `${tok.hardwareVersion} / ${tok.firmwareVersion}` : null],
+        ['Sessions (all applications)', tok.sessions ? `open: ${count(tok.sessions.open)} (max ${limit(tok.sessions.max)}); ` +
+          `read-write: ${count(tok.sessions.rwOpen)} (max ${limit(tok.sessions.rwMax)})` : null],
+        ['Public memory', tok.memory ? memory(tok.memory.publicFree, tok.memory.publicTotal) : null],
+        ['Private memory', tok.memory ? memory(tok.memory.privateFree, tok.memory.privateTotal) : null],
+        ['Flags', h('div', { class: 'chips', id: 'token-flags' }, (tok.flags || []).map((f) => h('span', { class: 'chip mono' }, f.replace(/^CKF_/, ''))))],
         ['Master key KCV', h('span', { class: 'mono', id: 'master-kcv' }, info.masterKeyKcv || '—')],
       ])),
       h('div', { class: 'card' }, h('h2', {}, 'State'), fields([
@@ -36,10 +55,17 @@ export async function render() {
         ['Handle cache', `${info.handleCache?.size ?? '?'} of ${info.handleCache?.capacity ?? '?'}`],
       ]))),
     h('h2', {}, `Mechanisms (${(info.mechanisms || []).length})`),
-    h('div', { class: 'chips', id: 'mechanisms' }, (info.mechanisms || []).map((m) => h('span', { class: 'chip mono' }, m))),
+    info.mechanismInfo
+      ? table([
+        ['Mechanism', (m) => h('span', { class: 'mono' }, m.name)],
+        ['Key size', (m) => (m.minKeySize || m.maxKeySize ? `${m.minKeySize} to ${m.maxKeySize}` : '—')],
+        ['Functions', (m) => m.flags.join(', ')],
+      ], info.mechanismInfo, { id: 'mechanisms' })
+      : h('div', { class: 'chips', id: 'mechanisms' }, (info.mechanisms || []).map((m) => h('span', { class: 'chip mono' }, m))),
+    h('p', { class: 'muted' }, 'Key sizes are in the unit each mechanism defines (PKCS#11 v2.40 §3.6): bits for RSA and EC, bytes for AES and generic secrets on most modules.'),
     h('h2', {}, 'Host fallbacks'),
     (info.hostFallbacks || []).length
       ? h('ul', { id: 'host-fallbacks' }, info.hostFallbacks.map((f) => h('li', {}, f)))
       : h('p', { class: 'muted' }, 'None: every operation runs inside the HSM.'),
-    h('p', { class: 'muted' }, 'Slot list, token flags, memory and session counts, key size ranges per mechanism and self-test results are not reported by kmsd yet (docs/console.md, "What is left").'));
+    h('p', { class: 'muted' }, 'Other slots of the module and the start-up self-test results are not reported by kmsd yet (docs/console.md, "What is left").'));
 }

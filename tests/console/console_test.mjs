@@ -133,6 +133,7 @@ try {
     await page.fill('#token', token);
     await page.click('#login');
     await page.locator('#who').waitFor({ state: 'visible' });
+    await page.locator('#login-form').waitFor({ state: 'detached' });  // the first page is shown
   };
   const logout = async () => {
     await page.click('#logout');
@@ -205,7 +206,8 @@ try {
     await page.click('nav a[data-page=hsm]');
     await page.locator('#page-hsm').waitFor();
     assert.match(await page.locator('#master-kcv').innerText(), /^[0-9A-F]{6}$/);
-    assert.ok(await page.locator('#mechanisms .chip').count() > 5);
+    assert.ok(await page.locator('#mechanisms tbody tr').count() > 5);
+    assert.ok((await page.locator('#token-flags').innerText()).includes('TOKEN_INITIALIZED'));
     await shot('02-hsm');
   });
 

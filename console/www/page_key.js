@@ -77,7 +77,7 @@ async function runAction(key, action) {
     if (v.format === 'TR-31') body.tr31 = { version: v.tr31 };
   } else if (action === 'destroy') {
     const v = await confirmAction({
-      title: `Destroy ${key.name}?`, danger: true, confirmLabel: 'Request destroy',
+      title: `Destroy ${key.name}?`, danger: true, confirmLabel: 'Request destroy', typeToConfirm: key.name,
       message: `Destroy ${what}: every version is deleted from the HSM and cannot be recovered. When dual control is configured for key.destroy this only creates a request that other officers must approve.`,
       fields: [reasonField()],
     });

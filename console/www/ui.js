@@ -67,11 +67,12 @@ export function clearMessages() {
 
 /**
  * Asks before a destructive action. `title` and `message` name the object; `fields` are extra
- * inputs (nodes with a `name`). Resolves to an object of the fields' values, or null when the
+ * inputs (nodes with a `name`); with `typeToConfirm` the confirm button stays disabled until
+ * that text (the object's name) is typed. Resolves to an object of the fields' values, or null when the
  * officer cancels. Values are read from the form and the inputs removed before resolving, so
  * nothing typed into the dialog stays in the page.
  */
-export function confirmAction({ title, message, confirmLabel = 'Confirm', danger = false, fields: extra = [] }) {
+export function confirmAction({ title, message, confirmLabel = 'Confirm', danger = false, fields: extra = [], typeToConfirm = null }) {
   const dlg = document.getElementById('confirm');
   document.getElementById('confirm-title').textContent = title;
   document.getElementById('confirm-message').textContent = message;
@@ -80,6 +81,15 @@ export function confirmAction({ title, message, confirmLabel = 'Confirm', danger
   const ok = document.getElementById('confirm-ok');
   ok.textContent = confirmLabel;
   ok.className = danger ? 'danger' : '';
+  ok.disabled = false;
+  if (typeToConfirm !== null) {
+    // For what cannot be undone: the officer types the object's name back, so a slip of the
+    // mouse on the wrong row cannot destroy it.
+    const typed = h('input', { id: 'confirm-type', autocomplete: 'off', spellcheck: 'false' });
+    typed.addEventListener('input', () => { ok.disabled = typed.value !== typeToConfirm; });
+    box.append(h('label', {}, `Type ${typeToConfirm} to confirm`, typed));
+    ok.disabled = true;
+  }
   const cancel = document.getElementById('confirm-cancel');
   return new Promise((resolve) => {
     const finish = (accepted) => {
@@ -98,7 +108,7 @@ export function confirmAction({ title, message, confirmLabel = 'Confirm', danger
     const onOk = (ev) => {
       ev.preventDefault();
       const form = document.getElementById('confirm-form');
-      if (!form.reportValidity()) return;
+      if (ok.disabled || !form.reportValidity()) return;
       finish(true);
     };
     const onCancel = (ev) => { ev.preventDefault(); finish(false); };

@@ -309,6 +309,11 @@ try {
     await confirm(`console-demo (${keyId})`);
     await page.locator('#page-key .state.Deactivated').first().waitFor();
     await page.click('#action-destroy');
+    // Destroy asks for the key's name to be typed back before it can be confirmed.
+    await page.fill('#confirm-type', 'console-dem');
+    assert.ok(await page.locator('#confirm-ok').isDisabled());
+    await page.fill('#confirm-type', 'console-demo');
+    assert.ok(await page.locator('#confirm-ok').isEnabled());
     await confirm(`console-demo (${keyId})`);
     await page.locator('#page-approvals').waitFor();
     assert.match(await notice().innerText(), /waiting for approval a-[0-9A-Fa-f]{32}/);

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "api/router.hpp"
 #include "services/approvals.hpp"
@@ -23,10 +24,21 @@
 
 namespace kms::api {
 
+/// One start-up self-test as GET /v1/hsm reports it (kms-core/selftest runs them).
+struct SelfTestOutcome {
+    std::string name;  ///< what was tested and the vector's source
+    bool passed = false;
+    double elapsed_ms = 0;
+};
+
 /// Liveness as background checks last saw it; /healthz reads only this (no HSM or store call).
 struct HealthState {
     std::atomic<bool> hsm_ok{false};
     std::atomic<bool> store_ok{false};
+    /// The start-up self-tests and when they ran (ms since the epoch). Written once by kmsd
+    /// before the server starts, read-only afterwards, so handlers read them without a lock.
+    std::vector<SelfTestOutcome> self_tests;
+    std::int64_t self_tests_at_ms = 0;
 };
 
 /// The use cases the handlers call, wired by kmsd.

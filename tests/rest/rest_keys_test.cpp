@@ -444,6 +444,14 @@ TEST_F(Rest, HsmInformationNamesTheTokenAndMechanisms) {
         EXPECT_TRUE(generate);
     }
     EXPECT_TRUE(aes_keygen);
+    // The start-up self-tests: all passed (kmsd would not serve otherwise), each named.
+    auto st = j->getObject("selfTests");
+    EXPECT_GT(st->getValue<int>("passed"), 20);
+    EXPECT_EQ(st->getValue<int>("failed"), 0);
+    EXPECT_FALSE(st->isNull("ranAt"));
+    auto results = st->getArray("results");
+    ASSERT_EQ(results->size(), static_cast<std::size_t>(st->getValue<int>("passed")));
+    EXPECT_FALSE(results->getObject(0)->getValue<std::string>("name").empty());
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // The HSM page: what kmsd reports about its PKCS#11 module and token (GET /v1/hsm) and its
 // health (GET /healthz). Roles: admin, key-officer, auditor.
 import * as api from './api.js';
-import { h, fields, table } from './ui.js';
+import { h, fields, table, time } from './ui.js';
 
 /** A CK_TOKEN_INFO number: null means the token does not report it. */
 const count = (n) => (n === null || n === undefined ? 'not reported' : String(n));
@@ -67,5 +67,18 @@ export async function render() {
     (info.hostFallbacks || []).length
       ? h('ul', { id: 'host-fallbacks' }, info.hostFallbacks.map((f) => h('li', {}, f)))
       : h('p', { class: 'muted' }, 'None: every operation runs inside the HSM.'),
-    h('p', { class: 'muted' }, 'Other slots of the module and the start-up self-test results are not reported by kmsd yet (docs/console.md, "What is left").'));
+    selfTests(info.selfTests),
+    h('p', { class: 'muted' }, 'Other slots of the module are not reported by kmsd yet (docs/console.md, "What is left").'));
+}
+
+/** The start-up self-tests (kmsd serves only when all passed), folded: one line, details on demand. */
+function selfTests(st) {
+  if (!st) return null;
+  return h('details', { class: 'create', id: 'self-tests' },
+    h('summary', {}, `Self-tests at start: ${st.passed} passed, ${st.failed} failed (${time(st.ranAt)})`),
+    table([
+      ['Test (vector source)', (t) => t.name],
+      ['Result', (t) => h('span', { class: `state ${t.passed ? 'valid' : 'invalid'}` }, t.passed ? 'passed' : 'failed')],
+      ['ms', (t) => t.elapsedMs.toFixed(1)],
+    ], st.results));
 }

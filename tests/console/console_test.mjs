@@ -208,6 +208,7 @@ try {
     assert.match(await page.locator('#master-kcv').innerText(), /^[0-9A-F]{6}$/);
     assert.ok(await page.locator('#mechanisms tbody tr').count() > 5);
     assert.ok((await page.locator('#token-flags').innerText()).includes('TOKEN_INITIALIZED'));
+    assert.match(await page.locator('#self-tests summary').innerText(), /Self-tests at start: \d+ passed, 0 failed/);
     await shot('02-hsm');
   });
 

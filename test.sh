@@ -16,6 +16,7 @@ set -uo pipefail
 cd "$(dirname "$0")"
 source scripts/deps.sh
 kms_install_deps || exit 1
+kms_console_tools || exit 1
 wanted() { [[ -z ${KMS_TEST_PARTS:-} || " $KMS_TEST_PARTS " == *" $1 "* ]]; }
 logs=()   # NAME=TESTLOG for scripts/count_tests.py
 rc=0

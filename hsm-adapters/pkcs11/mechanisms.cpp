@@ -177,6 +177,37 @@ bool MechanismSet::has(CK_MECHANISM_TYPE mechanism, CK_FLAGS flags) const noexce
     return info != nullptr && (info->flags & flags) == flags;
 }
 
+std::vector<core::HsmMechanism> MechanismSet::details() const {
+    // CK_MECHANISM_INFO.flags, PKCS#11 v2.40 §3.6 table 34.
+    static constexpr std::pair<CK_FLAGS, const char*> kFlags[] = {
+        {CKF_HW, "hw"},
+        {CKF_ENCRYPT, "encrypt"},
+        {CKF_DECRYPT, "decrypt"},
+        {CKF_DIGEST, "digest"},
+        {CKF_SIGN, "sign"},
+        {CKF_SIGN_RECOVER, "sign-recover"},
+        {CKF_VERIFY, "verify"},
+        {CKF_VERIFY_RECOVER, "verify-recover"},
+        {CKF_GENERATE, "generate"},
+        {CKF_GENERATE_KEY_PAIR, "generate-key-pair"},
+        {CKF_WRAP, "wrap"},
+        {CKF_UNWRAP, "unwrap"},
+        {CKF_DERIVE, "derive"},
+    };
+    std::vector<core::HsmMechanism> out;
+    out.reserve(m_entries.size());
+    for (const auto& e : m_entries) {
+        core::HsmMechanism m;
+        m.name = ckm_name(e.type);
+        m.min_key_size = e.info.ulMinKeySize;
+        m.max_key_size = e.info.ulMaxKeySize;
+        for (const auto& [flag, name] : kFlags)
+            if ((e.info.flags & flag) != 0) m.flags.emplace_back(name);
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
 std::vector<std::string> MechanismSet::names() const {
     std::vector<std::string> out;
     out.reserve(m_entries.size());

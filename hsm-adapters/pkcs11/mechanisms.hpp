@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pkcs11/cryptoki.hpp"
+#include "ports/hsm.hpp"
 
 namespace kms::hsm {
 
@@ -31,6 +32,8 @@ class MechanismSet {
     const CK_MECHANISM_INFO* find(CK_MECHANISM_TYPE mechanism) const noexcept;
     /// Names of every offered mechanism, sorted by mechanism number.
     std::vector<std::string> names() const;
+    /// Every offered mechanism with its key sizes and flags, in the order of names().
+    std::vector<core::HsmMechanism> details() const;
     std::size_t size() const noexcept { return m_entries.size(); }
 
   private:

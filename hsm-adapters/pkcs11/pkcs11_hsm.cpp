@@ -296,6 +296,59 @@ Pkcs11Hsm::CacheStats Pkcs11Hsm::cache_stats() const {
     return {s.size, s.capacity, s.hits, s.misses, s.evictions};
 }
 
+namespace {
+
+/// The CKF_* flags set in CK_TOKEN_INFO.flags (PKCS#11 v2.40 §3.2 table 10), by name.
+std::vector<std::string> token_flag_names(CK_FLAGS flags) {
+#define KMS_CKF(x) \
+    { x, #x }
+    static constexpr std::pair<CK_FLAGS, const char*> kFlags[] = {
+        KMS_CKF(CKF_RNG),
+        KMS_CKF(CKF_WRITE_PROTECTED),
+        KMS_CKF(CKF_LOGIN_REQUIRED),
+        KMS_CKF(CKF_USER_PIN_INITIALIZED),
+        KMS_CKF(CKF_RESTORE_KEY_NOT_NEEDED),
+        KMS_CKF(CKF_CLOCK_ON_TOKEN),
+        KMS_CKF(CKF_PROTECTED_AUTHENTICATION_PATH),
+        KMS_CKF(CKF_DUAL_CRYPTO_OPERATIONS),
+        KMS_CKF(CKF_TOKEN_INITIALIZED),
+        KMS_CKF(CKF_SECONDARY_AUTHENTICATION),
+        KMS_CKF(CKF_USER_PIN_COUNT_LOW),
+        KMS_CKF(CKF_USER_PIN_FINAL_TRY),
+        KMS_CKF(CKF_USER_PIN_LOCKED),
+        KMS_CKF(CKF_USER_PIN_TO_BE_CHANGED),
+        KMS_CKF(CKF_SO_PIN_COUNT_LOW),
+        KMS_CKF(CKF_SO_PIN_FINAL_TRY),
+        KMS_CKF(CKF_SO_PIN_LOCKED),
+        KMS_CKF(CKF_SO_PIN_TO_BE_CHANGED),
+    };
+#undef KMS_CKF
+    std::vector<std::string> out;
+    for (const auto& [flag, name] : kFlags)
+        if ((flags & flag) != 0) out.emplace_back(name);
+    return out;
+}
+
+/// CK_TOKEN_INFO's counters; CK_UNAVAILABLE_INFORMATION becomes nullopt (§3.2).
+core::HsmTokenCounters token_counters(const CK_TOKEN_INFO& ti) {
+    auto v = [](CK_ULONG n) -> std::optional<std::uint64_t> {
+        if (n == CK_UNAVAILABLE_INFORMATION) return std::nullopt;
+        return static_cast<std::uint64_t>(n);
+    };
+    core::HsmTokenCounters c;
+    c.sessions = v(ti.ulSessionCount);
+    c.max_sessions = v(ti.ulMaxSessionCount);
+    c.rw_sessions = v(ti.ulRwSessionCount);
+    c.max_rw_sessions = v(ti.ulMaxRwSessionCount);
+    c.total_public_memory = v(ti.ulTotalPublicMemory);
+    c.free_public_memory = v(ti.ulFreePublicMemory);
+    c.total_private_memory = v(ti.ulTotalPrivateMemory);
+    c.free_private_memory = v(ti.ulFreePrivateMemory);
+    return c;
+}
+
+}  // namespace
+
 core::HsmInfo Pkcs11Hsm::info() {
     auto& impl = *m_impl;
     const CK_INFO ci = impl.module->info();
@@ -310,6 +363,12 @@ core::HsmInfo Pkcs11Hsm::info() {
     out.token_serial = trim_padded(ti.serialNumber);
     out.token_manufacturer = trim_padded(ti.manufacturerID);
     out.token_model = trim_padded(ti.model);
+    out.slot_id = impl.pool->slot();
+    out.token_flags = token_flag_names(ti.flags);
+    out.token_hardware_version = version_string(ti.hardwareVersion);
+    out.token_firmware_version = version_string(ti.firmwareVersion);
+    out.token_counters = token_counters(ti);
+    out.mechanism_info = impl.mechanisms.details();
     out.profile = impl.profile_name;
     out.session_pool_size = impl.pool->size();
     out.sessions_in_use = impl.pool->in_use();

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "api/router.hpp"
 #include "services/approvals.hpp"
@@ -30,11 +31,21 @@ namespace kms::observe {
 class Logger;  // observe/log.hpp
 }  // namespace kms::observe
 namespace kms::api {
+/// One start-up self-test as GET /v1/hsm reports it (kms-core/selftest runs them).
+struct SelfTestOutcome {
+    std::string name;  ///< what was tested and the vector's source
+    bool passed = false;
+    double elapsed_ms = 0;
+};
 
 /// Liveness as background checks last saw it; /healthz reads only this (no HSM or store call).
 struct HealthState {
     std::atomic<bool> hsm_ok{false};
     std::atomic<bool> store_ok{false};
+    /// The start-up self-tests and when they ran (ms since the epoch). Written once by kmsd
+    /// before the server starts, read-only afterwards, so handlers read them without a lock.
+    std::vector<SelfTestOutcome> self_tests;
+    std::int64_t self_tests_at_ms = 0;
 };
 
 /// The use cases the handlers call, wired by kmsd.
@@ -79,6 +90,8 @@ void add_gp_routes(Router& router, ApiServices& services);
 void add_backup_routes(Router& router, ApiServices& services);
 /// GET /metrics (metrics.cpp).
 void add_metrics_route(Router& router, ApiServices& services);
+/// The web console's embedded files under /console/, public (routes_console.cpp).
+void add_console_routes(Router& router);
 
 /// Who is calling: a bearer token (officers) or, without one, a client certificate issued by
 /// the KMS CA and not revoked (plugins). Throws Unauthenticated (authn.cpp).

@@ -375,6 +375,24 @@ Object::Ptr hsm_json(const core::HsmInfo& i) {
     tok->set("serial", i.token_serial);
     tok->set("manufacturer", i.token_manufacturer);
     tok->set("model", i.token_model);
+    tok->set("slot", i.slot_id);
+    tok->set("flags", string_array(i.token_flags));
+    tok->set("hardwareVersion", i.token_hardware_version);
+    tok->set("firmwareVersion", i.token_firmware_version);
+    auto opt = [](const std::optional<std::uint64_t>& v) { return v ? Var(*v) : Var(); };
+    const auto& c = i.token_counters;
+    Object::Ptr ts = new_object();
+    ts->set("open", opt(c.sessions));
+    ts->set("max", opt(c.max_sessions));
+    ts->set("rwOpen", opt(c.rw_sessions));
+    ts->set("rwMax", opt(c.max_rw_sessions));
+    tok->set("sessions", ts);
+    Object::Ptr mem = new_object();
+    mem->set("publicTotal", opt(c.total_public_memory));
+    mem->set("publicFree", opt(c.free_public_memory));
+    mem->set("privateTotal", opt(c.total_private_memory));
+    mem->set("privateFree", opt(c.free_private_memory));
+    tok->set("memory", mem);
     o->set("token", tok);
     o->set("profile", i.profile);
     Object::Ptr s = new_object();
@@ -386,6 +404,16 @@ Object::Ptr hsm_json(const core::HsmInfo& i) {
     hc->set("capacity", i.handle_cache_capacity);
     o->set("handleCache", hc);
     o->set("mechanisms", string_array(i.mechanisms));
+    Array::Ptr details = new Array();
+    for (const auto& m : i.mechanism_info) {
+        Object::Ptr mo = new_object();
+        mo->set("name", m.name);
+        mo->set("minKeySize", m.min_key_size);
+        mo->set("maxKeySize", m.max_key_size);
+        mo->set("flags", string_array(m.flags));
+        details->add(mo);
+    }
+    o->set("mechanismInfo", details);
     o->set("masterKeyKcv", i.master_key_kcv.empty() ? Var() : Var(i.master_key_kcv));
     o->set("hostFallbacks", string_array(i.host_fallbacks));
     return o;

@@ -36,6 +36,9 @@ struct Reply {
     Poco::JSON::Object::Ptr json;  ///< rendered as application/json when set
     std::string raw;               ///< otherwise this, with content_type
     std::string content_type = "application/json";
+    /// Extra response headers, set after the defaults (Cache-Control: no-store,
+    /// X-Content-Type-Options: nosniff), so a route may replace them (the console's assets).
+    std::vector<std::pair<std::string, std::string>> headers;
 };
 
 using Handler = std::function<Reply(Request&)>;

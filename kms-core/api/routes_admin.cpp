@@ -142,7 +142,27 @@ void add_admin_routes(Router& router, ApiServices& s) {
         core::require_role(*r.caller,
                            {core::Role::Admin, core::Role::KeyOfficer, core::Role::Auditor},
                            "reading HSM information");
-        return Reply{200, hsm_json(s.hsm.info())};
+        auto o = hsm_json(s.hsm.info());
+        // The start-up self-tests (kmsd serves only when all passed).
+        Poco::JSON::Array::Ptr tests = new Poco::JSON::Array();
+        std::size_t passed = 0;
+        for (const auto& t : s.health.self_tests) {
+            auto to = new_object();
+            to->set("name", t.name);
+            to->set("passed", t.passed);
+            to->set("elapsedMs", t.elapsed_ms);
+            tests->add(to);
+            passed += t.passed ? 1 : 0;
+        }
+        auto st = new_object();
+        st->set("ranAt", s.health.self_tests_at_ms != 0
+                             ? Poco::Dynamic::Var(format_time(s.health.self_tests_at_ms))
+                             : Poco::Dynamic::Var());
+        st->set("passed", passed);
+        st->set("failed", s.health.self_tests.size() - passed);
+        st->set("results", tests);
+        o->set("selfTests", st);
+        return Reply{200, o};
     });
 }
 
@@ -157,6 +177,7 @@ void add_routes(Router& router, ApiServices& services) {
     add_gp_routes(router, services);
     add_backup_routes(router, services);
     add_metrics_route(router, services);
+    add_console_routes(router);
 }
 
 }  // namespace kms::api

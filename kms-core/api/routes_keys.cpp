@@ -76,6 +76,13 @@ void add_key_routes(Router& router, ApiServices& s) {
                 throw Error(ErrorCode::InvalidArgument,
                             "algorithm: unknown algorithm '" + al->substr(0, 32) + "'");
         }
+        if (auto us = r.q("usage")) {
+            f.usage = core::parse_usage(*us);
+            if (!f.usage)
+                throw Error(ErrorCode::InvalidArgument,
+                            "usage: unknown usage '" + us->substr(0, 32) +
+                                "' (encrypt, decrypt, mac, sign, verify, wrap, unwrap, derive)");
+        }
         const std::string after = r.q("after").value_or("").substr(0, 128);
         auto page = s.keys.list(*r.caller, f, after, query_limit(r));
         auto o = new_object();

@@ -56,12 +56,14 @@ class RequestIds {
 };
 
 void send(Poco::Net::HTTPServerResponse& resp, int status, const std::string& content_type,
-          const std::string& body) {
+          const std::string& body,
+          const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     // With its standard reason phrase: setStatus() alone left "OK" on every status line.
     resp.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
     resp.setContentType(content_type);
     resp.set("Cache-Control", "no-store");
     resp.set("X-Content-Type-Options", "nosniff");
+    for (const auto& [name, value] : headers) resp.set(name, value);
     resp.setContentLength(static_cast<std::streamsize>(body.size()));
     resp.send() << body;
 }
@@ -199,7 +201,7 @@ class ApiHandler final : public Poco::Net::HTTPRequestHandler {
             const std::string body = reply.json ? stringify(reply.json) : reply.raw;
             discard_body(req, resp);
             status = reply.status;
-            send(resp, reply.status, reply.content_type, body);
+            send(resp, reply.status, reply.content_type, body, reply.headers);
         } catch (const Error& e) {
             status = http_status(e.code());
             std::string message = printable(e.what(), 512);

@@ -108,6 +108,9 @@ std::vector<CommandSpec> build_table() {
               "PreActive Active Suspended Deactivated Compromised Destroyed "
               "DestroyedCompromised"),
           opt("algorithm", "ALG", kKeyAlgorithms),
+          opt("usage", "U",
+              "only keys whose usage includes U (encrypt decrypt mac sign verify wrap "
+              "unwrap derive)"),
           opt("limit", "N", "page size, 1 to 1000 (server default 100)"),
           opt("after", "ID", "start after the key with this id (the previous page's next)"),
           opt("all", "", "fetch every page")}});

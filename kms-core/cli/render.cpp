@@ -228,6 +228,20 @@ void print_hsm(const Object::Ptr& answer, std::ostream& out) {
                          field(lib, "version") + " (Cryptoki " + field(lib, "cryptoki") + ")");
     l.add("Token", field(token, "label") + " (serial " + field(token, "serial") + ")");
     l.add("Token maker", field(token, "manufacturer") + ", model " + field(token, "model"));
+    // CK_TOKEN_INFO (console parity); absent from a kmsd older than these fields.
+    if (present(token, "flags")) {
+        auto ts = child(token, "sessions");
+        auto mem = child(token, "memory");
+        l.add("Token slot", field(token, "slot") + ", hardware " + field(token, "hardwareVersion") +
+                                ", firmware " + field(token, "firmwareVersion"));
+        l.add("Token flags", field(token, "flags"));
+        l.add("Token sessions",
+              field(ts, "open") + " open of " + field(ts, "max") + " (0: no limit)");
+        l.add("Token memory", "public " + field(mem, "publicFree") + " free of " +
+                                  field(mem, "publicTotal") + ", private " +
+                                  field(mem, "privateFree") + " free of " +
+                                  field(mem, "privateTotal") + " bytes");
+    }
     l.add("Profile", field(answer, "profile"));
     l.add("Sessions", field(sessions, "inUse") + " in use of " + field(sessions, "pool"));
     l.add("Handle cache", field(cache, "size") + " of " + field(cache, "capacity"));

@@ -118,8 +118,9 @@ ApiCall key_create_call(const Invocation& inv) {
 }
 
 ApiCall key_list_call(const Invocation& inv, const std::optional<std::string>& cursor) {
-    std::optional<std::string> state, algorithm, limit;
+    std::optional<std::string> state, algorithm, usage, limit;
     if (auto s = inv.value("state")) state = require_choice("--state", *s, key_state_names());
+    if (auto u = inv.value("usage")) usage = require_choice("--usage", *u, usage_names());
     if (auto a = inv.value("algorithm"))
         algorithm = require_choice("--algorithm", *a, key_algorithm_names());
     if (auto l = inv.value("limit")) limit = std::to_string(require_int("--limit", *l, 1, 1000));
@@ -128,6 +129,7 @@ ApiCall key_list_call(const Invocation& inv, const std::optional<std::string>& c
     return get("/v1/keys" + query({{"namePrefix", inv.value("name-prefix")},
                                    {"state", state},
                                    {"algorithm", algorithm},
+                                   {"usage", usage},
                                    {"limit", limit},
                                    {"after", after}}));
 }

@@ -7,6 +7,7 @@
 #include <Poco/Util/ServerApplication.h>
 #include <sys/resource.h>
 
+#include <chrono>
 #include <iostream>
 #include <memory>
 #include <string_view>
@@ -263,6 +264,9 @@ class KmsdApp final : public Poco::Util::ServerApplication {
 
         // Known-answer self-tests of every algorithm: refuse to serve if one fails.
         notify("STATUS=running the self-tests");
+        const auto self_tests_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count();
         const auto results = run_self_tests(*hsm);
         std::size_t failed = 0;
         for (const auto& r : results)
@@ -343,6 +347,8 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         }
 
         api::HealthState health;
+        for (const auto& r : results) health.self_tests.push_back({r.name, r.passed, r.elapsed_ms});
+        health.self_tests_at_ms = self_tests_at_ms;
         health.hsm_ok = hsm->probe();
         health.store_ok = store->probe();
         // Every 250 ms (one C_GetSessionInfo and one LMDB read): /healthz reports a recovered

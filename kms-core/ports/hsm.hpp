@@ -112,6 +112,24 @@ struct GpEncryptedKey {
 /// Which static key a KMC is diversified into (the byte k of the diversification input).
 enum class GpKeyRole : std::uint8_t { Enc = 1, Mac = 2, Dek = 3 };
 
+/// One mechanism the token offers: C_GetMechanismInfo (PKCS#11 v2.40 §5.5; CK_MECHANISM_INFO
+/// §3.6). Key sizes are in the unit the mechanism defines (bits for RSA, EC and AES on most
+/// modules, bytes for some; PKCS#11 leaves it to the mechanism).
+struct HsmMechanism {
+    std::string name;  ///< "CKM_AES_CMAC"
+    std::uint64_t min_key_size = 0;
+    std::uint64_t max_key_size = 0;
+    std::vector<std::string> flags;  ///< "encrypt", "sign", "wrap", "generate", ... (CKF_*)
+};
+
+/// CK_TOKEN_INFO's counters (PKCS#11 v2.40 §3.2). nullopt: the token reports
+/// CK_UNAVAILABLE_INFORMATION. A maximum of 0 is CK_EFFECTIVELY_INFINITE (no limit).
+struct HsmTokenCounters {
+    std::optional<std::uint64_t> sessions, max_sessions, rw_sessions, max_rw_sessions;
+    std::optional<std::uint64_t> total_public_memory, free_public_memory;
+    std::optional<std::uint64_t> total_private_memory, free_private_memory;
+};
+
 /// Facts about the module and token, for /v1/hsm and the console.
 struct HsmInfo {
     std::string module_path;
@@ -123,7 +141,13 @@ struct HsmInfo {
     std::string token_serial;
     std::string token_manufacturer;
     std::string token_model;
-    std::string profile;  ///< vendor profile in use, e.g. "softhsm2"
+    std::uint64_t slot_id = 0;             ///< the slot kmsd uses (CK_SLOT_ID)
+    std::vector<std::string> token_flags;  ///< CKF_* of CK_TOKEN_INFO, e.g. "CKF_RNG"
+    std::string token_hardware_version;    ///< "2.6"
+    std::string token_firmware_version;
+    HsmTokenCounters token_counters;
+    std::vector<HsmMechanism> mechanism_info;  ///< same order as mechanisms
+    std::string profile;                       ///< vendor profile in use, e.g. "softhsm2"
     std::size_t session_pool_size = 0;
     std::size_t sessions_in_use = 0;
     std::size_t cached_handles = 0;
@@ -162,8 +186,8 @@ class Hsm {
     /// Unwraps @p wrapped under the AES KEK @p kek (usage unwrap) and returns it as a new key
     /// block for @p spec. VerificationFailed when the wrap's integrity check fails or the
     /// value's length does not fit spec.algorithm.
-    virtual GeneratedKey unwrap_key(const KeySpec& /*spec*/, const KeyRef& /*kek*/, WrapFormat /*format*/,
-                                    ByteView /*wrapped*/) {
+    virtual GeneratedKey unwrap_key(const KeySpec& /*spec*/, const KeyRef& /*kek*/,
+                                    WrapFormat /*format*/, ByteView /*wrapped*/) {
         unsupported_distribution();
     }
     /// RSA-OAEP (SHA-256, MGF1-SHA-256, empty label) of the secret key @p key to the RSA public
@@ -197,8 +221,7 @@ class Hsm {
     /// AES-CMAC (Amendment D §6.2.2), natively where the profile has it, else with CKM_AES_CMAC
     /// in the HSM. The adapter names the path in HsmInfo::host_fallbacks.
     virtual GpSessionKeys derive_gp_session_keys(GpProtocol /*protocol*/,
-                                                 const GpCardKeys& /*card*/,
-                                                 ByteView /*context*/) {
+                                                 const GpCardKeys& /*card*/, ByteView /*context*/) {
         unsupported_gp();
     }
 
@@ -221,9 +244,7 @@ class Hsm {
     /// Encrypts sensitive data (STORE DATA) under the card's DEK: SCP02 TDEA-ECB under the
     /// session DEK, SCP03 AES-CBC with a zero ICV under the static DEK (usage wrap). @p data must
     /// be a whole number of blocks (8 or 16 bytes), at most 4096 bytes.
-    virtual Bytes gp_encrypt_data(const GpDek& /*dek*/, ByteView /*data*/) {
-        unsupported_gp();
-    }
+    virtual Bytes gp_encrypt_data(const GpDek& /*dek*/, ByteView /*data*/) { unsupported_gp(); }
 
     /// Diversifies the DES3-2K master key @p kmc (usage derive) with @p method and the 10-byte
     /// @p kdd into the card's static key @p role, inside the HSM, and returns it as a new key

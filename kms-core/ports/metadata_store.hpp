@@ -28,6 +28,7 @@ struct KeyFilter {
     std::string name_prefix;
     std::optional<KeyState> state;
     std::optional<Algorithm> algorithm;
+    std::optional<Usage> usage;  ///< keys whose usage includes this one
 };
 
 struct KeyPage {

@@ -73,7 +73,7 @@ std::string_view as_string(const MDB_val& v) {
 
 bool matches(const KeyFilter& f, const KeyRecord& k) {
     return k.name.starts_with(f.name_prefix) && (!f.state || k.state == *f.state) &&
-           (!f.algorithm || k.algorithm == *f.algorithm);
+           (!f.algorithm || k.algorithm == *f.algorithm) && (!f.usage || k.usage.has(*f.usage));
 }
 
 std::string use_detail(const core::UseCounters& d) {

@@ -223,6 +223,8 @@ TEST(KmsctlRequests, KeyListQueryAndCursor) {
     EXPECT_EQ(build_call(parse({"key", "list"})).target, "/v1/keys");
     EXPECT_THROW(build_call(parse({"key", "list", "--limit", "1001"})), UsageError);
     EXPECT_THROW(build_call(parse({"key", "list", "--state", "Alive"})), UsageError);
+    EXPECT_EQ(build_call(parse({"key", "list", "--usage", "mac"})).target, "/v1/keys?usage=mac");
+    EXPECT_THROW(build_call(parse({"key", "list", "--usage", "fly"})), UsageError);
     EXPECT_EQ(build_call(parse({"audit", "list", "--from", "7", "--limit", "10"})).target,
               "/v1/audit?from=7&limit=10");
     EXPECT_EQ(build_call(parse({"audit", "list", "--from", "7"}), std::string("20")).target,

@@ -209,6 +209,8 @@ TEST_F(Cli, AuditHsmRandomAndOpenApi) {
     auto hsm_text = ctl({"hsm", "info"});
     EXPECT_EQ(hsm_text.code, 0) << hsm_text.err;
     EXPECT_NE(hsm_text.out.find("Mechanisms:"), std::string::npos);
+    EXPECT_NE(label(hsm_text.out, "Token flags").find("CKF_TOKEN_INITIALIZED"), std::string::npos)
+        << hsm_text.out;
 
     auto random = ctl({"random", "16"});
     ASSERT_EQ(random.code, 0) << random.err;

@@ -324,6 +324,13 @@ TEST_F(Rest, ListFiltersAndPages) {
     EXPECT_EQ(by_alg.json()->getArray("keys")->size(), 5u);
     auto destroyed = get("/v1/keys?state=Destroyed&namePrefix=page-");
     EXPECT_EQ(destroyed.json()->getArray("keys")->size(), 0u);
+    // usage: keys whose usage includes it (the console's usage filter).
+    create_key("page-mac", "AES-192", "[\"mac\",\"encrypt\"]");
+    auto by_usage = get("/v1/keys?namePrefix=page-&usage=mac");
+    ASSERT_EQ(by_usage.status, 200) << by_usage.body;
+    ASSERT_EQ(by_usage.json()->getArray("keys")->size(), 1u);
+    EXPECT_EQ(str(by_usage.json()->getArray("keys")->getObject(0), "name"), "page-mac");
+    EXPECT_EQ(get("/v1/keys?namePrefix=page-&usage=encrypt").json()->getArray("keys")->size(), 6u);
 }
 
 TEST_F(Rest, UseCountersAreCountedPerKey) {
@@ -412,6 +419,39 @@ TEST_F(Rest, HsmInformationNamesTheTokenAndMechanisms) {
     EXPECT_EQ(j->getObject("token")->getValue<std::string>("label"), "kms");
     EXPECT_GT(j->getArray("mechanisms")->size(), 10u);
     EXPECT_EQ(j->getValue<std::string>("profile"), "softhsm2");
+    // CK_TOKEN_INFO and C_GetMechanismInfo (the console's HSM page).
+    auto tok = j->getObject("token");
+    bool initialized = false;
+    for (const auto& f : *tok->getArray("flags"))
+        initialized = initialized || f.extract<std::string>() == "CKF_TOKEN_INITIALIZED";
+    EXPECT_TRUE(initialized) << r.body.substr(0, 400);
+    EXPECT_FALSE(tok->getValue<std::string>("firmwareVersion").empty());
+    EXPECT_TRUE(tok->getObject("sessions")->has("open"));
+    EXPECT_TRUE(tok->getObject("memory")->has("privateFree"));
+    auto mi = j->getArray("mechanismInfo");
+    ASSERT_EQ(mi->size(), j->getArray("mechanisms")->size());
+    bool aes_keygen = false;
+    for (std::size_t n = 0; n < mi->size(); ++n) {
+        auto m = mi->getObject(static_cast<unsigned>(n));
+        if (m->getValue<std::string>("name") != "CKM_AES_KEY_GEN") continue;
+        aes_keygen = true;
+        // SoftHSM2 gives AES key sizes in bytes: 16 to 32.
+        EXPECT_EQ(m->getValue<int>("minKeySize"), 16);
+        EXPECT_EQ(m->getValue<int>("maxKeySize"), 32);
+        bool generate = false;
+        for (const auto& f : *m->getArray("flags"))
+            generate = generate || f.extract<std::string>() == "generate";
+        EXPECT_TRUE(generate);
+    }
+    EXPECT_TRUE(aes_keygen);
+    // The start-up self-tests: all passed (kmsd would not serve otherwise), each named.
+    auto st = j->getObject("selfTests");
+    EXPECT_GT(st->getValue<int>("passed"), 20);
+    EXPECT_EQ(st->getValue<int>("failed"), 0);
+    EXPECT_FALSE(st->isNull("ranAt"));
+    auto results = st->getArray("results");
+    ASSERT_EQ(results->size(), static_cast<std::size_t>(st->getValue<int>("passed")));
+    EXPECT_FALSE(results->getObject(0)->getValue<std::string>("name").empty());
 }
 
 }  // namespace

@@ -45,6 +45,8 @@ void load_config_file(const std::string& path, DaemonConfig& cfg) {
         const std::string value = trim(line.substr(eq + 1));
         if (key == "listen")
             cfg.listen = value;
+        else if (key == "kmip.listen")
+            cfg.kmip_listen = value;
         else if (key == "hsm.module")
             cfg.hsm_module = value;
         else if (key == "hsm.token_label")
@@ -85,6 +87,8 @@ void validate(const DaemonConfig& cfg) {
     if (cfg.data_dir.empty()) throw Error(ErrorCode::InvalidArgument, "--data-dir DIR is required");
     if (cfg.listen.find(':') == std::string::npos)
         throw Error(ErrorCode::InvalidArgument, "--listen: expected HOST:PORT");
+    if (!cfg.kmip_listen.empty() && cfg.kmip_listen.find(':') == std::string::npos)
+        throw Error(ErrorCode::InvalidArgument, "--kmip-listen: expected HOST:PORT");
     if (!cfg.embedded_hsm() && cfg.pin_file.empty() && cfg.pin_env.empty() && cfg.pin_value.empty())
         throw Error(ErrorCode::InvalidArgument,
                     "a vendor HSM (--hsm-module) needs a PIN source: --pin-file, --pin-env or "

@@ -1,0 +1,56 @@
+// The KMIP operations kmsd implements, each mapped onto one kms-core use case (KMIP 1.4 §4,
+// KMIP 2.0 §6). One Operations object serves one batch item: it knows the caller and the
+// protocol version the answer must be written in. Request payloads are read strictly: a
+// missing or mistyped field is Invalid Field, named in the Result Message.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+#include "kmip/processor.hpp"
+#include "kmip/protocol.hpp"
+
+namespace kms::kmip {
+
+/// A refusal with its KMIP Result Reason (processor.cpp writes it into the batch item).
+class KmipFailure : public std::runtime_error {
+  public:
+    KmipFailure(Reason r, const std::string& message) : std::runtime_error(message), m_r(r) {}
+    Reason reason() const noexcept { return m_r; }
+
+  private:
+    Reason m_r;
+};
+
+class Operations {
+  public:
+    Operations(KmipServices& s, const ProcessorLimits& limits, const core::Principal& caller,
+               Version v)
+        : m_s(s), m_limits(limits), m_caller(caller), m_v(v) {}
+
+    // Each takes the Request Payload and returns the Response Payload; throws KmipFailure or
+    // kms::Error (mapped by the processor).
+    Item discover_versions(const Item& payload);   ///< §4.26
+    Item query(const Item& payload);               ///< §4.25: operations, objects, vendor
+    Item create(const Item& payload);              ///< §4.1: symmetric keys (AES, 3DES, HMAC)
+    Item get(const Item& payload);                 ///< §4.11
+    Item get_attributes(const Item& payload);      ///< §4.12 (1.x) / 2.0 §6.1.24
+    Item get_attribute_list(const Item& payload);  ///< §4.13
+    Item locate(const Item& payload);              ///< §4.9: name, object type, state, algorithm
+    Item activate(const Item& payload);            ///< §4.19
+    Item revoke(const Item& payload);              ///< §4.20
+    Item destroy(const Item& payload);             ///< §4.21: refused for an Active object
+    Item encrypt(const Item& payload);             ///< §4.29: AES/3DES CBC
+    Item decrypt(const Item& payload);             ///< §4.30
+
+  private:
+    Item payload_with_id(const std::string& id) const;
+    std::string required_id(const Item& payload) const;
+
+    KmipServices& m_s;
+    const ProcessorLimits& m_limits;
+    const core::Principal& m_caller;
+    Version m_v;
+};
+
+}  // namespace kms::kmip

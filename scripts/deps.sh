@@ -9,7 +9,8 @@ KMS_PACKAGES=(g++ pkg-config python3 meson ninja-build
   libpcsclite-dev pcscd vsmartcard-vpcd
   systemd dpkg-dev strace  # the appliance suite: systemd-analyze, dpkg-shlibdeps, strace
   libbenchmark-dev wrk     # benchmarks/ (Google Benchmark micro-benchmarks, wrk)
-  clang-14 libclang-rt-14-dev)  # fuzz/ (libFuzzer, ASan, UBSan runtimes)
+  clang-14 libclang-rt-14-dev  # fuzz/ (libFuzzer, ASan, UBSan runtimes)
+  python3-pykmip)              # the kmip suite: PyKMIP's client against kmsd (tests/kmip)
 
 kms_install_deps() {
   local missing=()

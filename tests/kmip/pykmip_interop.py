@@ -1,0 +1,301 @@
+#!/usr/bin/python3
+# KMIP interop: Debian's PyKMIP client (python3-pykmip, ProxyKmipClient) against a real kmsd
+# over mutual TLS, in the KMIP version given on the command line (1.2, 1.4 or 2.0). kmsd is
+# started here on free ports with a temporary data directory; the client's certificate is
+# enrolled through POST /v1/principals with a CSR, as docs/kmip.md tells an administrator.
+# Every check can fail: values read back are compared with what was asked for, refusals with
+# the exact KMIP Result Reason. kmsd is stopped by PID and the folder removed even on failure.
+#
+# Usage: pykmip_interop.py VERSION   (KMSD: path of kmsd)
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import warnings
+
+warnings.filterwarnings("ignore")  # ssl.wrap_socket / PROTOCOL_TLS deprecation in PyKMIP 0.10
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from kmip.core import enums
+from kmip.core.factories import attributes as attribute_factory
+from kmip.pie import client as pie_client
+from kmip.pie import exceptions as pie_exceptions
+
+VERSIONS = {
+    "1.2": enums.KMIPVersion.KMIP_1_2,
+    "1.4": enums.KMIPVersion.KMIP_1_4,
+    "2.0": enums.KMIPVersion.KMIP_2_0,
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+    print("ok:", what)
+
+
+class Kmsd:
+    def __init__(self, root):
+        self.root = root
+        self.data = os.path.join(root, "data")
+        self.port = free_port()
+        self.kmip_port = free_port()
+        self.log = os.path.join(root, "kmsd.log")
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                [os.environ["KMSD"], "--data-dir", self.data, "--listen",
+                 "127.0.0.1:%d" % self.port, "--kmip-listen", "127.0.0.1:%d" % self.kmip_port],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while "KMIP listening on" not in self.output():
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("kmsd did not start:\n" + self.output())
+            time.sleep(0.05)
+        self.ca = os.path.join(self.data, "tls", "ca.pem")
+        with open(os.path.join(self.data, "admin.token")) as f:
+            self.token = f.read().strip()
+
+    def output(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+    def post(self, path, body):
+        ctx = ssl.create_default_context(cafile=self.ca)
+        req = urllib.request.Request(
+            "https://127.0.0.1:%d%s" % (self.port, path), data=json.dumps(body).encode(),
+            headers={"Authorization": "Bearer " + self.token,
+                     "Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(req, context=ctx, timeout=30) as r:
+            return json.loads(r.read())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def enrol(kmsd, root, name):
+    """A key-officer principal with a KMS-issued client certificate: (cert file, key file)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+           .sign(key, hashes.SHA256()))
+    r = kmsd.post("/v1/principals", {
+        "name": name, "roles": ["key-officer"],
+        "csr": csr.public_bytes(serialization.Encoding.PEM).decode()})
+    cert_file = os.path.join(root, name + ".crt")
+    key_file = os.path.join(root, name + ".key")
+    with open(cert_file, "w") as f:
+        f.write(r["certificate"] + r["chain"])
+    with open(key_file, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    os.chmod(key_file, 0o600)
+    return cert_file, key_file
+
+
+def expect_failure(fn, reason, what):
+    try:
+        fn()
+    except pie_exceptions.KmipOperationFailure as e:
+        check(e.reason == reason, "%s refused with %s (got %s: %s)" %
+              (what, reason.name, e.reason, e.message))
+        return
+    raise AssertionError(what + " was not refused")
+
+
+def attribute_values(c, uid, names):
+    _, attrs = c.get_attributes(uid, names)
+    out = {}
+    for a in attrs:
+        v = a.attribute_value
+        if hasattr(v, "name_value"):
+            out[a.attribute_name.value] = v.name_value.value
+        else:
+            out[a.attribute_name.value] = getattr(v, "value", v)
+    return out
+
+
+def run(version, kmsd, cert_file, key_file, root):
+    v = VERSIONS[version]
+    conf = os.path.join(root, "pykmip.conf")
+    open(conf, "w").close()  # nothing from ~/.pykmip or /etc/pykmip: all given here
+    c = pie_client.ProxyKmipClient(
+        hostname="127.0.0.1", port=kmsd.kmip_port, cert=cert_file, key=key_file, ca=kmsd.ca,
+        ssl_version="PROTOCOL_TLS", config_file=conf, kmip_version=v)
+    tag = version.replace(".", "")
+    with c:
+        # Discover Versions and Query go through the lower-level proxy.
+        r = c.proxy.discover_versions()
+        check(r.result_status.value == enums.ResultStatus.SUCCESS and
+              [(p.major, p.minor) for p in r.protocol_versions][:2] == [(2, 0), (1, 4)],
+              version + ": Discover Versions lists 2.0, 1.4, ...")
+        q = c.proxy.query(query_functions=[enums.QueryFunction.QUERY_OPERATIONS,
+                                           enums.QueryFunction.QUERY_OBJECTS])
+        check(enums.Operation.CREATE in q.operations and enums.Operation.ENCRYPT in q.operations
+              and enums.ObjectType.SYMMETRIC_KEY in q.object_types,
+              version + ": Query lists Create, Encrypt and Symmetric Key")
+
+        name = "kmip-interop-" + tag
+        uid = c.create(enums.CryptographicAlgorithm.AES, 256, name=name,
+                       cryptographic_usage_mask=[enums.CryptographicUsageMask.ENCRYPT,
+                                                 enums.CryptographicUsageMask.DECRYPT])
+        check(uid.startswith("k-"), version + ": Create AES-256 -> " + uid)
+        a = attribute_values(c, uid, ["State", "Cryptographic Algorithm",
+                                      "Cryptographic Length", "Name"])
+        check(a.get("State") == enums.State.PRE_ACTIVE and
+              a.get("Cryptographic Algorithm") == enums.CryptographicAlgorithm.AES and
+              a.get("Cryptographic Length") == 256 and a.get("Name") == name,
+              version + ": Get Attributes reads back a Pre-Active AES-256 key named " + name)
+        a = attribute_values(c, uid, [])
+        check("Initial Date" in a and "Cryptographic Usage Mask" in a,
+              version + ": Get Attributes without names returns all (%d)" % len(a))
+
+        located = c.locate(attributes=[attribute_factory.AttributeFactory().create_attribute(
+            enums.AttributeType.NAME, name)])
+        check(located == [uid], version + ": Locate by name finds exactly the key")
+        located = c.locate(attributes=[attribute_factory.AttributeFactory().create_attribute(
+            enums.AttributeType.NAME, "no-such-" + name)])
+        check(located == [], version + ": Locate of an unknown name finds nothing")
+
+        expect_failure(lambda: c.get(uid),
+                       enums.ResultReason.PERMISSION_DENIED if version == "1.2"
+                       else enums.ResultReason.NOT_EXTRACTABLE,
+                       version + ": Get of key material")
+        expect_failure(lambda: c.encrypt(b"x", uid=uid),
+                       enums.ResultReason.PERMISSION_DENIED if version != "2.0"
+                       else enums.ResultReason.WRONG_KEY_LIFECYCLE_STATE,
+                       version + ": Encrypt with a Pre-Active key")
+
+        c.activate(uid)
+        check(attribute_values(c, uid, ["State"])["State"] == enums.State.ACTIVE,
+              version + ": Activate -> Active")
+        params = {"block_cipher_mode": enums.BlockCipherMode.CBC,
+                  "padding_method": enums.PaddingMethod.PKCS5}
+        plain = b"interop plaintext for kmsd over KMIP " + version.encode()
+        ct, iv = c.encrypt(plain, uid=uid, cryptographic_parameters=params)
+        check(len(ct) == 48 and len(iv) == 16 and plain not in ct,
+              version + ": Encrypt AES-CBC-PKCS5 (IV from the HSM)")
+        check(c.decrypt(ct, uid=uid, cryptographic_parameters=params, iv_counter_nonce=iv)
+              == plain, version + ": Decrypt returns the plaintext")
+
+        expect_failure(lambda: c.destroy(uid),
+                       enums.ResultReason.PERMISSION_DENIED if version != "2.0"
+                       else enums.ResultReason.WRONG_KEY_LIFECYCLE_STATE,
+                       version + ": Destroy of an Active key")
+        when = int(time.time()) - 3600
+        c.revoke(enums.RevocationReasonCode.KEY_COMPROMISE, uid,
+                 revocation_message="interop test", compromise_occurrence_date=when)
+        a = attribute_values(c, uid, ["State", "Compromise Occurrence Date"])
+        check(a["State"] == enums.State.COMPROMISED and
+              a["Compromise Occurrence Date"] == when,
+              version + ": Revoke (key compromise) -> Compromised, with its date")
+        c.destroy(uid)
+        check(attribute_values(c, uid, ["State"])["State"] ==
+              enums.State.DESTROYED_COMPROMISED, version + ": Destroy -> Destroyed Compromised")
+
+        expect_failure(lambda: c.get_attributes("k-" + "0" * 32, ["State"]),
+                       enums.ResultReason.ITEM_NOT_FOUND, version + ": unknown identifier")
+        expect_failure(lambda: c.create(enums.CryptographicAlgorithm.AES, 100),
+                       enums.ResultReason.INVALID_FIELD, version + ": AES key of 100 bits")
+
+
+def raw_checks(kmsd, cert_file, key_file):
+    """Bad input on the wire: the server answers or closes, and keeps serving."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(kmsd.ca)
+    ctx.load_cert_chain(cert_file, key_file)
+
+    def exchange(data):
+        with socket.create_connection(("127.0.0.1", kmsd.kmip_port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                s.sendall(data)
+                out = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        return out
+                    out += chunk
+                    if len(out) >= 8 and len(out) >= 8 + struct.unpack(">I", out[4:8])[0]:
+                        return out
+
+    def reason(resp):
+        i = resp.find(bytes.fromhex("42007e050000000400"))
+        return None if i < 0 else struct.unpack(">I", resp[i + 8:i + 12])[0]
+
+    # An inner item whose length runs past its Request Message: Invalid Message (4).
+    resp = exchange(bytes.fromhex("4200780100000010" "42007701000000f0") + b"\0" * 8)
+    check(reason(resp) == 4, "an item longer than its structure: Invalid Message")
+    # Nesting past the depth limit (40 structures inside each other).
+    deep = b""
+    for i in range(40):
+        deep = bytes.fromhex("42007701") + struct.pack(">I", len(deep)) + deep
+    resp = exchange(bytes.fromhex("42007801") + struct.pack(">I", len(deep)) + deep)
+    check(reason(resp) == 4, "structures nested 40 deep: Invalid Message")
+    # Over the 1 MiB limit: refused from the header alone.
+    resp = exchange(bytes.fromhex("4200780100200000"))
+    check(reason(resp) == 4, "a 2 MiB message is refused with Invalid Message")
+    # Not a structure at all.
+    resp = exchange(bytes.fromhex("42007802000000040000000100000000"))
+    check(reason(resp) == 4, "a message that is not a Structure: Invalid Message")
+    # A client without a certificate does not get through the handshake.
+    bare = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    bare.load_verify_locations(kmsd.ca)
+    try:
+        with socket.create_connection(("127.0.0.1", kmsd.kmip_port), timeout=10) as raw:
+            with bare.wrap_socket(raw, server_hostname="localhost") as s:
+                s.sendall(bytes.fromhex("4200780100000000"))
+                got = s.recv(100)
+        check(got == b"", "no client certificate: connection closed")
+    except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+        check(True, "no client certificate: handshake refused")
+    check(kmsd.proc.poll() is None, "kmsd still running after bad input")
+
+
+def main():
+    version = sys.argv[1]
+    root = tempfile.mkdtemp(prefix="kms-kmip-")
+    kmsd = None
+    try:
+        kmsd = Kmsd(root)
+        cert_file, key_file = enrol(kmsd, root, "kmip-client")
+        run(version, kmsd, cert_file, key_file, root)
+        if version == "1.4":
+            raw_checks(kmsd, cert_file, key_file)
+        print("PASS: KMIP", version)
+        return 0
+    except Exception as e:  # report with kmsd's log, then fail
+        print("FAIL: %s: %s" % (type(e).__name__, e))
+        if kmsd is not None:
+            print("---- kmsd log ----\n" + kmsd.output())
+        return 1
+    finally:
+        if kmsd is not None:
+            kmsd.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

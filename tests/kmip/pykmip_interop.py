@@ -1,13 +1,12 @@
 #!/usr/bin/python3
 # KMIP interop: Debian's PyKMIP client (python3-pykmip, ProxyKmipClient) against a real kmsd
 # over mutual TLS, in the KMIP version given on the command line (1.2, 1.4 or 2.0). kmsd is
-# started here on free ports with a temporary data directory; the client's certificate is
-# enrolled through POST /v1/principals with a CSR, as docs/kmip.md tells an administrator.
+# started here on free ports with a temporary data directory; the client is enrolled with
+# openssl and kmsctl exactly as docs/kmip.md tells an administrator.
 # Every check can fail: values read back are compared with what was asked for, refusals with
 # the exact KMIP Result Reason. kmsd is stopped by PID and the folder removed even on failure.
 #
-# Usage: pykmip_interop.py VERSION   (KMSD: path of kmsd)
-import json
+# Usage: pykmip_interop.py VERSION   (KMSD, KMSCTL: paths of kmsd and kmsctl)
 import os
 import shutil
 import signal
@@ -18,15 +17,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import warnings
 
 warnings.filterwarnings("ignore")  # ssl.wrap_socket / PROTOCOL_TLS deprecation in PyKMIP 0.10
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from kmip.core import enums
 from kmip.core.factories import attributes as attribute_factory
 from kmip.pie import client as pie_client
@@ -69,21 +63,10 @@ class Kmsd:
                 raise RuntimeError("kmsd did not start:\n" + self.output())
             time.sleep(0.05)
         self.ca = os.path.join(self.data, "tls", "ca.pem")
-        with open(os.path.join(self.data, "admin.token")) as f:
-            self.token = f.read().strip()
 
     def output(self):
         with open(self.log, errors="replace") as f:
             return f.read()
-
-    def post(self, path, body):
-        ctx = ssl.create_default_context(cafile=self.ca)
-        req = urllib.request.Request(
-            "https://127.0.0.1:%d%s" % (self.port, path), data=json.dumps(body).encode(),
-            headers={"Authorization": "Bearer " + self.token,
-                     "Content-Type": "application/json"}, method="POST")
-        with urllib.request.urlopen(req, context=ctx, timeout=30) as r:
-            return json.loads(r.read())
 
     def stop(self):
         if self.proc.poll() is None:
@@ -96,23 +79,22 @@ class Kmsd:
 
 
 def enrol(kmsd, root, name):
-    """A key-officer principal with a KMS-issued client certificate: (cert file, key file)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    csr = (x509.CertificateSigningRequestBuilder()
-           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-           .sign(key, hashes.SHA256()))
-    r = kmsd.post("/v1/principals", {
-        "name": name, "roles": ["key-officer"],
-        "csr": csr.public_bytes(serialization.Encoding.PEM).decode()})
-    cert_file = os.path.join(root, name + ".crt")
+    """A key-officer principal with a KMS-issued client certificate, enrolled as docs/kmip.md
+    tells an administrator: openssl makes the key and CSR, kmsctl creates the principal and
+    writes the certificate. Returns (certificate file, key file)."""
     key_file = os.path.join(root, name + ".key")
-    with open(cert_file, "w") as f:
-        f.write(r["certificate"] + r["chain"])
-    with open(key_file, "wb") as f:
-        f.write(key.private_bytes(serialization.Encoding.PEM,
-                                  serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()))
-    os.chmod(key_file, 0o600)
+    csr_file = os.path.join(root, name + ".csr")
+    cert_file = os.path.join(root, name + ".crt")
+    subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key_file, "-subj",
+                    "/CN=" + name, "-out", csr_file],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    r = subprocess.run([os.environ["KMSCTL"], "--data-dir", kmsd.data, "principal", "create",
+                        name, "--role", "key-officer", "--csr-file", csr_file,
+                        "--cert-out", cert_file, "--token-out", os.path.join(root, name + ".token")],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    check(r.returncode == 0 and os.path.exists(cert_file),
+          "kmsctl principal create %s --csr-file ... --cert-out ...: %s" % (name, r.stdout.strip()[:200]))
     return cert_file, key_file
 
 

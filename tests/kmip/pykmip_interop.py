@@ -7,6 +7,7 @@
 # the exact KMIP Result Reason. kmsd is stopped by PID and the folder removed even on failure.
 #
 # Usage: pykmip_interop.py VERSION   (KMSD, KMSCTL: paths of kmsd and kmsctl)
+import json
 import os
 import shutil
 import signal
@@ -78,7 +79,7 @@ class Kmsd:
                 self.proc.wait()
 
 
-def enrol(kmsd, root, name):
+def enrol(kmsd, root, name, role="key-officer"):
     """A key-officer principal with a KMS-issued client certificate, enrolled as docs/kmip.md
     tells an administrator: openssl makes the key and CSR, kmsctl creates the principal and
     writes the certificate. Returns (certificate file, key file)."""
@@ -90,7 +91,7 @@ def enrol(kmsd, root, name):
                     "/CN=" + name, "-out", csr_file],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     r = subprocess.run([os.environ["KMSCTL"], "--data-dir", kmsd.data, "principal", "create",
-                        name, "--role", "key-officer", "--csr-file", csr_file,
+                        name, "--role", role, "--csr-file", csr_file,
                         "--cert-out", cert_file, "--token-out", os.path.join(root, name + ".token")],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     check(r.returncode == 0 and os.path.exists(cert_file),
@@ -121,12 +122,7 @@ def attribute_values(c, uid, names):
 
 
 def run(version, kmsd, cert_file, key_file, root):
-    v = VERSIONS[version]
-    conf = os.path.join(root, "pykmip.conf")
-    open(conf, "w").close()  # nothing from ~/.pykmip or /etc/pykmip: all given here
-    c = pie_client.ProxyKmipClient(
-        hostname="127.0.0.1", port=kmsd.kmip_port, cert=cert_file, key=key_file, ca=kmsd.ca,
-        ssl_version="PROTOCOL_TLS", config_file=conf, kmip_version=v)
+    c = client(kmsd, cert_file, key_file, root, version)
     tag = version.replace(".", "")
     with c:
         # Discover Versions and Query go through the lower-level proxy.
@@ -256,6 +252,71 @@ def raw_checks(kmsd, cert_file, key_file):
     check(kmsd.proc.poll() is None, "kmsd still running after bad input")
 
 
+def kmsctl(kmsd, *args):
+    r = subprocess.run([os.environ["KMSCTL"], "--data-dir", kmsd.data, *args],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        raise AssertionError("kmsctl %s: %s" % (" ".join(args), r.stdout))
+    return r.stdout
+
+
+def client(kmsd, cert_file, key_file, root, version):
+    """PyKMIP's client with every setting given here (an empty config file keeps
+    ~/.pykmip/pykmip.conf and /etc/pykmip out)."""
+    conf = os.path.join(root, "pykmip.conf")
+    open(conf, "w").close()
+    return pie_client.ProxyKmipClient(
+        hostname="127.0.0.1", port=kmsd.kmip_port, cert=cert_file, key=key_file, ca=kmsd.ca,
+        ssl_version="PROTOCOL_TLS", config_file=conf, kmip_version=VERSIONS[version])
+
+
+def identity_checks(kmsd, root):
+    """A plugin principal is held to its policy (refusal audited); a revoked certificate is
+    refused at the next message of an open connection."""
+    cert_file, key_file = enrol(kmsd, root, "kmip-plugin", role="plugin")
+    with client(kmsd, cert_file, key_file, root, "1.4") as c:
+        expect_failure(lambda: c.create(enums.CryptographicAlgorithm.AES, 128),
+                       enums.ResultReason.PERMISSION_DENIED, "plugin principal: Create")
+    audit = json.loads(kmsctl(kmsd, "--json", "audit", "list", "--all"))
+    denied = [r for r in audit["records"] if r.get("actor") == "kmip-plugin" and
+              r.get("action") == "kmip.op1" and r.get("outcome") == "denied"]
+    check(len(denied) == 1, "the refused KMIP Create is in the audit log: %s" % denied)
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(kmsd.ca)
+    ctx.load_cert_chain(cert_file, key_file)
+    # KMIP 1.1 Test Cases 6.1: Discover Versions, no versions provided (tests/vectors).
+    discover = bytes.fromhex(
+        "42007801000000604200770100000038420069010000002042006a02000000040000000100000000"
+        "42006b0200000004000000010000000042000d02000000040000000100000000"
+        "42000f010000001842005c05000000040000001e000000004200790100000000")
+
+    def read_message(s):
+        out = b""
+        while len(out) < 8 or len(out) < 8 + struct.unpack(">I", out[4:8])[0]:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+        return out
+
+    with socket.create_connection(("127.0.0.1", kmsd.kmip_port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(discover)
+            first = read_message(s)
+            check(bytes.fromhex("42007f05000000040000000000000000") in first,
+                  "raw Discover Versions (test case 6.1) succeeds")
+            serial = None
+            listing = json.loads(kmsctl(kmsd, "--json", "ca", "list", "--principal", "kmip-plugin"))
+            serial = listing["certificates"][0]["serial"]
+            kmsctl(kmsd, "ca", "revoke", serial, "--reason", "keyCompromise")
+            s.sendall(discover)
+            second = read_message(s)
+            check(bytes.fromhex("42007e05000000040000000300000000") in second,
+                  "after kmsctl ca revoke, the same connection's next message: "
+                  "Authentication Not Successful")
+
+
 def main():
     version = sys.argv[1]
     root = tempfile.mkdtemp(prefix="kms-kmip-")
@@ -266,6 +327,7 @@ def main():
         run(version, kmsd, cert_file, key_file, root)
         if version == "1.4":
             raw_checks(kmsd, cert_file, key_file)
+            identity_checks(kmsd, root)
         print("PASS: KMIP", version)
         return 0
     except Exception as e:  # report with kmsd's log, then fail

@@ -28,6 +28,7 @@ const AttrDef kAttrs[] = {
     {"Deactivation Date", tag::DeactivationDate, ItemType::DateTime},
     {"Compromise Date", tag::CompromiseDate, ItemType::DateTime},
     {"Compromise Occurrence Date", tag::CompromiseOccurrenceDate, ItemType::DateTime},
+    {"Link", tag::Link, ItemType::Structure},
 };
 
 const AttrDef* by_name(const std::string& n) {
@@ -40,6 +41,8 @@ const AttrDef* by_tag(std::uint32_t t) {
         if (t == d.tag) return &d;
     return nullptr;
 }
+
+std::vector<Item> from_1x(const std::vector<const Item*>& list);
 
 /// The tagged attributes of a request, in either version's form.
 std::vector<Item> tagged_attributes(const Item& payload, Version v) {
@@ -60,6 +63,12 @@ std::vector<Item> tagged_attributes(const Item& payload, Version v) {
             throw KmipFailure(Reason::FeatureNotSupported, "Templates are not supported");
         for (const Item* a : ta->find_all(tag::Attribute)) list.push_back(a);
     }
+    return from_1x(list);
+}
+
+/// 1.x Attribute structures (Attribute Name, Attribute Value) to tagged attributes.
+std::vector<Item> from_1x(const std::vector<const Item*>& list) {
+    std::vector<Item> out;
     for (const Item* a : list) {
         if (a->type != ItemType::Structure)
             throw KmipFailure(Reason::InvalidField, "Attribute is not a Structure");
@@ -83,11 +92,36 @@ std::int64_t seconds(std::int64_t ms) {
     return ms / 1000;
 }
 
+RequestedAttributes read_tagged(const std::vector<Item>& tagged);
+
 }  // namespace
 
+ObjectRef parse_uid(const std::string& uid) {
+    const std::string suffix = ObjectRef::kPublicSuffix;
+    if (uid.size() > suffix.size() &&
+        uid.compare(uid.size() - suffix.size(), suffix.size(), suffix) == 0)
+        return {uid.substr(0, uid.size() - suffix.size()), true};
+    return {uid, false};
+}
+
 RequestedAttributes read_request_attributes(const Item& payload, Version v) {
+    return read_tagged(tagged_attributes(payload, v));
+}
+
+RequestedAttributes read_attributes_in(const Item& container, Version v) {
+    if (container.type != ItemType::Structure)
+        throw KmipFailure(Reason::InvalidField, "an attribute container is not a Structure");
+    if (v.at_least(2, 0)) return read_tagged(container.children);
+    if (container.find(tag::Name) != nullptr)
+        throw KmipFailure(Reason::FeatureNotSupported, "Templates are not supported");
+    return read_tagged(from_1x(container.find_all(tag::Attribute)));
+}
+
+namespace {
+
+RequestedAttributes read_tagged(const std::vector<Item>& tagged) {
     RequestedAttributes r;
-    for (const Item& a : tagged_attributes(payload, v)) {
+    for (const Item& a : tagged) {
         const AttrDef* d = by_tag(a.tag);
         if (d == nullptr)
             throw KmipFailure(Reason::FeatureNotSupported,
@@ -138,6 +172,8 @@ RequestedAttributes read_request_attributes(const Item& payload, Version v) {
     return r;
 }
 
+}  // namespace
+
 core::Algorithm algorithm_for(const RequestedAttributes& a) {
     if (!a.algorithm) throw KmipFailure(Reason::InvalidField, "Cryptographic Algorithm is missing");
     const std::int64_t len = a.length.value_or(0);
@@ -187,6 +223,14 @@ core::UsageMask usage_from_kmip(std::uint32_t mask) {
     return out;
 }
 
+core::UsageMask usable_for(core::Algorithm a, core::UsageMask requested) {
+    const core::UsageMask kept(requested.bits() & core::usages_allowed_for(a).bits());
+    if (kept.empty())
+        throw KmipFailure(Reason::InvalidField,
+                          "Cryptographic Usage Mask: no usage a key of this algorithm can have");
+    return kept;
+}
+
 core::UsageMask default_usage(core::Algorithm a) {
     core::UsageMask m;
     if (core::info(a).family == core::KeyFamily::Hmac)
@@ -231,10 +275,24 @@ std::uint32_t kmip_state(core::KeyState s) {
 }
 
 namespace {
-std::uint32_t object_type(const core::KeyRecord& k) {
+std::uint32_t object_type(const core::KeyRecord& k, bool public_half) {
+    if (public_half) return static_cast<std::uint32_t>(ObjectType::PublicKey);
     return static_cast<std::uint32_t>(core::is_symmetric(k.algorithm) ? ObjectType::SymmetricKey
                                                                       : ObjectType::PrivateKey);
 }
+/// The public half can verify (and wrap, for RSA keys with wrap); the private half the rest.
+core::UsageMask half_usage(const core::KeyRecord& k, bool public_half) {
+    if (core::is_symmetric(k.algorithm)) return k.usage;
+    core::UsageMask m;
+    for (core::Usage u : core::all_usages()) {
+        const bool pub =
+            u == core::Usage::Verify || u == core::Usage::Wrap || u == core::Usage::Encrypt;
+        if (k.usage.has(u) && pub == public_half) m.add(u);
+    }
+    return m;
+}
+}  // namespace
+
 std::uint32_t kmip_algorithm(core::Algorithm a, Version v) {
     switch (core::info(a).family) {
         case core::KeyFamily::Aes:
@@ -256,14 +314,15 @@ std::int32_t kmip_length(core::Algorithm a) {
     if (a == core::Algorithm::Des3_3k) return 168;
     return static_cast<std::int32_t>(core::info(a).bits);
 }
-}  // namespace
 
-bool matches(const core::KeyRecord& k, const RequestedAttributes& a, Version v) {
+bool matches(const core::KeyRecord& k, const RequestedAttributes& a, Version v, bool public_half) {
     if (a.name && k.name != *a.name) return false;
-    if (a.object_type && *a.object_type != object_type(k)) return false;
+    if (a.object_type && *a.object_type != object_type(k, public_half)) return false;
     if (a.algorithm && *a.algorithm != kmip_algorithm(k.algorithm, v)) return false;
     if (a.length && *a.length != kmip_length(k.algorithm)) return false;
-    if (a.usage_mask && (usage_to_kmip(k.usage) & *a.usage_mask) != *a.usage_mask) return false;
+    if (a.usage_mask &&
+        (usage_to_kmip(half_usage(k, public_half)) & *a.usage_mask) != *a.usage_mask)
+        return false;
     if (a.state && *a.state != kmip_state(k.state)) return false;
     if (a.activation_s && (!k.activation_ms || seconds(*k.activation_ms) != *a.activation_s))
         return false;
@@ -300,17 +359,19 @@ std::vector<std::uint32_t> requested_attribute_tags(const Item& payload, Version
     return out;
 }
 
-std::vector<Item> record_attributes(const core::KeyRecord& k, Version v) {
+std::vector<Item> record_attributes(const core::KeyRecord& k, Version v, bool public_half) {
     std::vector<Item> out;
-    out.push_back(Item::text(tag::UniqueIdentifier, k.id));
+    const ObjectRef self{k.id, public_half};
+    out.push_back(Item::text(tag::UniqueIdentifier, self.uid()));
     out.push_back(
         Item::structure(tag::Name, {Item::text(tag::NameValue, k.name),
                                     Item::enumeration(tag::NameType, kNameUninterpretedText)}));
-    out.push_back(Item::enumeration(tag::ObjectType, object_type(k)));
+    out.push_back(Item::enumeration(tag::ObjectType, object_type(k, public_half)));
     out.push_back(Item::enumeration(tag::CryptographicAlgorithm, kmip_algorithm(k.algorithm, v)));
     out.push_back(Item::integer(tag::CryptographicLength, kmip_length(k.algorithm)));
-    out.push_back(Item::integer(tag::CryptographicUsageMask,
-                                static_cast<std::int32_t>(usage_to_kmip(k.usage))));
+    out.push_back(
+        Item::integer(tag::CryptographicUsageMask,
+                      static_cast<std::int32_t>(usage_to_kmip(half_usage(k, public_half)))));
     out.push_back(Item::enumeration(tag::State, kmip_state(k.state)));
     out.push_back(Item::date_time(tag::InitialDate, seconds(k.created_ms)));
     if (k.activation_ms)
@@ -321,6 +382,14 @@ std::vector<Item> record_attributes(const core::KeyRecord& k, Version v) {
         // kms keeps one compromise date: when the compromise happened (the officer's date).
         out.push_back(Item::date_time(tag::CompromiseOccurrenceDate, seconds(*k.compromise_ms)));
         out.push_back(Item::date_time(tag::CompromiseDate, seconds(*k.compromise_ms)));
+    }
+    if (core::is_asymmetric(k.algorithm)) {
+        // KMIP 1.4 §3.35: each half links to the other.
+        const ObjectRef other{k.id, !public_half};
+        out.push_back(Item::structure(
+            tag::Link,
+            {Item::enumeration(tag::LinkType, public_half ? kLinkPrivateKey : kLinkPublicKey),
+             Item::text(tag::LinkedObjectIdentifier, other.uid())}));
     }
     return out;
 }

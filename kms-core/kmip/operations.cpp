@@ -70,6 +70,10 @@ std::string Operations::required_id(const Item& payload) const {
     return id->text_value();
 }
 
+ObjectRef Operations::resolve(const Item& payload) const {
+    return parse_uid(required_id(payload));
+}
+
 Item Operations::payload_with_id(const std::string& id) const {
     return Item::structure(tag::ResponsePayload, {Item::text(tag::UniqueIdentifier, id)});
 }
@@ -113,8 +117,9 @@ Item Operations::query(const Item& payload) {
                 out.add(Item::enumeration(tag::Operation, static_cast<std::uint32_t>(op)));
             }
         } else if (f->number == kQueryObjects) {
-            out.add(Item::enumeration(tag::ObjectType,
-                                      static_cast<std::uint32_t>(ObjectType::SymmetricKey)));
+            for (ObjectType t :
+                 {ObjectType::SymmetricKey, ObjectType::PublicKey, ObjectType::PrivateKey})
+                out.add(Item::enumeration(tag::ObjectType, static_cast<std::uint32_t>(t)));
         } else if (f->number == kQueryServerInformation) {
             out.add(Item::text(tag::VendorIdentification, "kmsd"));
         }
@@ -131,7 +136,8 @@ Item Operations::create(const Item& payload) {
     const RequestedAttributes a = read_request_attributes(payload, m_v);
     core::CreateKeyRequest req;
     req.algorithm = algorithm_for(a);
-    req.usage = a.usage_mask ? usage_from_kmip(*a.usage_mask) : default_usage(req.algorithm);
+    req.usage = a.usage_mask ? usable_for(req.algorithm, usage_from_kmip(*a.usage_mask))
+                             : default_usage(req.algorithm);
     req.name = a.name ? *a.name : "kmip-" + core::new_key_id().substr(2);
     // KMIP objects start Pre-Active (§3.22) unless an Activation Date not in the future is
     // given; a later Activation Date would need a scheduler: refused.
@@ -151,8 +157,9 @@ Item Operations::create(const Item& payload) {
 }
 
 Item Operations::get(const Item& payload) {
-    const std::string id = required_id(payload);
-    const core::KeyRecord k = m_s.keys.get(m_caller, id);  // NotFound, roles, policy first
+    const ObjectRef ref = parse_uid(required_id(payload));
+    const core::KeyRecord k = m_s.keys.get(m_caller, ref.key_id);  // NotFound, roles, policy
+    if (ref.public_half && core::is_asymmetric(k.algorithm)) return get_public_key(payload, k);
     // Key material never leaves the HSM in clear (DESIGN §4): Get can hand out no Key Value.
     // Exports go wrapped through POST /v1/keys/{id}/export.
     throw KmipFailure(Reason::NotExtractable,
@@ -162,12 +169,12 @@ Item Operations::get(const Item& payload) {
 }
 
 Item Operations::get_attributes(const Item& payload) {
-    const std::string id = required_id(payload);
-    const core::KeyRecord k = m_s.keys.get(m_caller, id);
+    const ObjectRef ref = resolve(payload);
+    const core::KeyRecord k = m_s.keys.get(m_caller, ref.key_id);
     const std::vector<std::uint32_t> wanted = requested_attribute_tags(payload, m_v);
-    Item out = payload_with_id(k.id);
+    Item out = payload_with_id(ref.uid());
     std::vector<Item> attrs;
-    for (Item& a : record_attributes(k, m_v))
+    for (Item& a : record_attributes(k, m_v, ref.public_half))
         if (wanted.empty() || std::find(wanted.begin(), wanted.end(), a.tag) != wanted.end())
             attrs.push_back(std::move(a));
     if (m_v.at_least(2, 0)) {
@@ -179,10 +186,10 @@ Item Operations::get_attributes(const Item& payload) {
 }
 
 Item Operations::get_attribute_list(const Item& payload) {
-    const std::string id = required_id(payload);
-    const core::KeyRecord k = m_s.keys.get(m_caller, id);
-    Item out = payload_with_id(k.id);
-    for (const Item& a : record_attributes(k, m_v)) {
+    const ObjectRef ref = resolve(payload);
+    const core::KeyRecord k = m_s.keys.get(m_caller, ref.key_id);
+    Item out = payload_with_id(ref.uid());
+    for (const Item& a : record_attributes(k, m_v, ref.public_half)) {
         if (m_v.at_least(2, 0))
             out.add(Item::enumeration(tag::AttributeReference, a.tag));
         else
@@ -213,13 +220,17 @@ Item Operations::locate(const Item& payload) {
     for (;;) {
         const core::KeyPage page = m_s.keys.list(m_caller, f, after, 1000);
         for (const auto& k : page.keys) {
-            if (!matches(k, a, m_v)) continue;
-            ++matched;
-            if (skipped < offset) {
-                ++skipped;
-                continue;
+            // An EC or RSA key is two KMIP objects: the private key and its public half.
+            for (const bool half : {false, true}) {
+                if (half && !core::is_asymmetric(k.algorithm)) break;
+                if (!matches(k, a, m_v, half)) continue;
+                ++matched;
+                if (skipped < offset) {
+                    ++skipped;
+                    continue;
+                }
+                if (ids.size() < max_items) ids.push_back(ObjectRef{k.id, half}.uid());
             }
-            if (ids.size() < max_items) ids.push_back(k.id);
         }
         if (page.next_after.empty()) break;
         after = page.next_after;
@@ -232,13 +243,18 @@ Item Operations::locate(const Item& payload) {
 }
 
 Item Operations::activate(const Item& payload) {
-    const std::string id = required_id(payload);
-    m_s.keys.transition(m_caller, id, core::Transition::Activate, "KMIP Activate");
-    return payload_with_id(id);
+    // The halves of a key pair share one lifecycle (one record): activating the public half
+    // after the private one is a no-op, as a client activating both expects.
+    const ObjectRef ref = resolve(payload);
+    if (ref.public_half && m_s.keys.get(m_caller, ref.key_id).state == core::KeyState::Active)
+        return payload_with_id(ref.uid());
+    m_s.keys.transition(m_caller, ref.key_id, core::Transition::Activate, "KMIP Activate");
+    return payload_with_id(ref.uid());
 }
 
 Item Operations::revoke(const Item& payload) {
-    const std::string id = required_id(payload);
+    const ObjectRef ref = resolve(payload);
+    const std::string& id = ref.key_id;
     const Item& rr =
         field(payload, tag::RevocationReason, ItemType::Structure, "Revocation Reason");
     const Item& code =
@@ -261,12 +277,17 @@ Item Operations::revoke(const Item& payload) {
         throw KmipFailure(Reason::InvalidField,
                           "Compromise Occurrence Date is required for a compromise (§4.20)");
     m_s.keys.revoke(m_caller, id, reason, compromise ? when : std::nullopt, message);
-    return payload_with_id(id);
+    return payload_with_id(ref.uid());
 }
 
 Item Operations::destroy(const Item& payload) {
-    const std::string id = required_id(payload);
+    const ObjectRef ref = resolve(payload);
+    const std::string& id = ref.key_id;
     const core::KeyRecord k = m_s.keys.get(m_caller, id);
+    // Destroying either half of a key pair destroys the pair (one record, one key in the HSM).
+    if (ref.public_half &&
+        (k.state == core::KeyState::Destroyed || k.state == core::KeyState::DestroyedCompromised))
+        return payload_with_id(ref.uid());
     // §4.21: "the object SHALL NOT be Active" (destroy only after Revoke or before Activate).
     if (k.state == core::KeyState::Active || k.state == core::KeyState::Suspended)
         throw KmipFailure(Reason::WrongKeyLifecycleState,
@@ -278,7 +299,7 @@ Item Operations::destroy(const Item& payload) {
                                                         k.id +
                                                         " through the REST API and its approvals");
     m_s.keys.destroy(m_caller, id, "KMIP Destroy");
-    return payload_with_id(id);
+    return payload_with_id(ref.uid());
 }
 
 Item Operations::encrypt(const Item& payload) {

@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "domain/key.hpp"
+#include "kmip/attributes.hpp"
 #include "kmip/processor.hpp"
 #include "kmip/protocol.hpp"
 
@@ -42,10 +44,20 @@ class Operations {
     Item destroy(const Item& payload);             ///< §4.21: refused for an Active object
     Item encrypt(const Item& payload);             ///< §4.29: AES/3DES CBC
     Item decrypt(const Item& payload);             ///< §4.30
+    // operations_asymmetric.cpp
+    Item create_key_pair(const Item& payload);   ///< §4.2: RSA 2048/3072, EC P-256/P-384
+    Item sign(const Item& payload);              ///< §4.31
+    Item signature_verify(const Item& payload);  ///< §4.32
+    Item mac(const Item& payload);               ///< §4.33
+    Item mac_verify(const Item& payload);        ///< §4.34
+    Item rng_retrieve(const Item& payload);      ///< §4.35
 
   private:
     Item payload_with_id(const std::string& id) const;
     std::string required_id(const Item& payload) const;
+    ObjectRef resolve(const Item& payload) const;
+    /// Get of a key pair's public half: the DER SubjectPublicKeyInfo as Key Format X.509.
+    Item get_public_key(const Item& payload, const core::KeyRecord& k);
 
     KmipServices& m_s;
     const ProcessorLimits& m_limits;

@@ -212,6 +212,18 @@ Item Processor::dispatch(const core::Principal& caller, Version v, std::uint32_t
             return ops.encrypt(payload);
         case Op::Decrypt:
             return ops.decrypt(payload);
+        case Op::CreateKeyPair:
+            return ops.create_key_pair(payload);
+        case Op::Sign:
+            return ops.sign(payload);
+        case Op::SignatureVerify:
+            return ops.signature_verify(payload);
+        case Op::Mac:
+            return ops.mac(payload);
+        case Op::MacVerify:
+            return ops.mac_verify(payload);
+        case Op::RngRetrieve:
+            return ops.rng_retrieve(payload);
         default:
             throw KmipFailure(Reason::OperationNotSupported,
                               "operation " + std::to_string(op) + " is not supported");

@@ -19,16 +19,25 @@ inline constexpr std::uint32_t BatchErrorContinuationOption = 0x42000E;
 inline constexpr std::uint32_t BatchItem = 0x42000F;
 inline constexpr std::uint32_t BatchOrderOption = 0x420010;
 inline constexpr std::uint32_t BlockCipherMode = 0x420011;
+inline constexpr std::uint32_t CommonTemplateAttribute = 0x42001F;
 inline constexpr std::uint32_t CompromiseDate = 0x420020;
 inline constexpr std::uint32_t CompromiseOccurrenceDate = 0x420021;
 inline constexpr std::uint32_t CryptographicAlgorithm = 0x420028;
+inline constexpr std::uint32_t CryptographicDomainParameters = 0x420029;
 inline constexpr std::uint32_t CryptographicLength = 0x42002A;
 inline constexpr std::uint32_t CryptographicParameters = 0x42002B;
 inline constexpr std::uint32_t CryptographicUsageMask = 0x42002C;
 inline constexpr std::uint32_t DeactivationDate = 0x42002F;
+inline constexpr std::uint32_t HashingAlgorithm = 0x420038;
 inline constexpr std::uint32_t InitialDate = 0x420039;
 inline constexpr std::uint32_t IvCounterNonce = 0x42003D;
+inline constexpr std::uint32_t KeyBlock = 0x420040;
 inline constexpr std::uint32_t KeyFormatType = 0x420042;
+inline constexpr std::uint32_t KeyMaterial = 0x420043;
+inline constexpr std::uint32_t KeyValue = 0x420045;
+inline constexpr std::uint32_t Link = 0x42004A;
+inline constexpr std::uint32_t LinkType = 0x42004B;
+inline constexpr std::uint32_t LinkedObjectIdentifier = 0x42004C;
 inline constexpr std::uint32_t MaximumItems = 0x42004F;
 inline constexpr std::uint32_t MaximumResponseSize = 0x420050;
 inline constexpr std::uint32_t Name = 0x420053;
@@ -38,9 +47,14 @@ inline constexpr std::uint32_t ObjectType = 0x420057;
 inline constexpr std::uint32_t Offset = 0x420058;
 inline constexpr std::uint32_t Operation = 0x42005C;
 inline constexpr std::uint32_t PaddingMethod = 0x42005F;
+inline constexpr std::uint32_t PrivateKeyTemplateAttribute = 0x420065;
+inline constexpr std::uint32_t PrivateKeyUniqueIdentifier = 0x420066;
 inline constexpr std::uint32_t ProtocolVersion = 0x420069;
 inline constexpr std::uint32_t ProtocolVersionMajor = 0x42006A;
 inline constexpr std::uint32_t ProtocolVersionMinor = 0x42006B;
+inline constexpr std::uint32_t PublicKey = 0x42006D;
+inline constexpr std::uint32_t PublicKeyTemplateAttribute = 0x42006E;
+inline constexpr std::uint32_t PublicKeyUniqueIdentifier = 0x42006F;
 inline constexpr std::uint32_t QueryFunction = 0x420074;
 inline constexpr std::uint32_t RequestHeader = 0x420077;
 inline constexpr std::uint32_t RequestMessage = 0x420078;
@@ -60,12 +74,20 @@ inline constexpr std::uint32_t TemplateAttribute = 0x420091;
 inline constexpr std::uint32_t TimeStamp = 0x420092;
 inline constexpr std::uint32_t UniqueBatchItemId = 0x420093;
 inline constexpr std::uint32_t UniqueIdentifier = 0x420094;
+inline constexpr std::uint32_t ValidityIndicator = 0x42009B;
 inline constexpr std::uint32_t VendorIdentification = 0x42009D;
+inline constexpr std::uint32_t DigitalSignatureAlgorithm = 0x4200AE;
 inline constexpr std::uint32_t Data = 0x4200C2;
-inline constexpr std::uint32_t OffsetItems = 0x4200D4;         ///< KMIP 1.3
-inline constexpr std::uint32_t LocatedItems = 0x4200D5;        ///< KMIP 1.3
-inline constexpr std::uint32_t Attributes = 0x420125;          ///< KMIP 2.0
-inline constexpr std::uint32_t AttributeReference = 0x42013B;  ///< KMIP 2.0
+inline constexpr std::uint32_t SignatureData = 0x4200C3;
+inline constexpr std::uint32_t DataLength = 0x4200C4;
+inline constexpr std::uint32_t MacData = 0x4200C6;
+inline constexpr std::uint32_t OffsetItems = 0x4200D4;           ///< KMIP 1.3
+inline constexpr std::uint32_t LocatedItems = 0x4200D5;          ///< KMIP 1.3
+inline constexpr std::uint32_t Attributes = 0x420125;            ///< KMIP 2.0
+inline constexpr std::uint32_t CommonAttributes = 0x420126;      ///< KMIP 2.0
+inline constexpr std::uint32_t PrivateKeyAttributes = 0x420127;  ///< KMIP 2.0
+inline constexpr std::uint32_t PublicKeyAttributes = 0x420128;   ///< KMIP 2.0
+inline constexpr std::uint32_t AttributeReference = 0x42013B;    ///< KMIP 2.0
 }  // namespace tag
 
 /// Operation (KMIP 1.4 §9.1.3.2.27).
@@ -85,6 +107,11 @@ enum class Op : std::uint32_t {
     DiscoverVersions = 0x1E,
     Encrypt = 0x1F,
     Decrypt = 0x20,
+    Sign = 0x21,
+    SignatureVerify = 0x22,
+    Mac = 0x23,
+    MacVerify = 0x24,
+    RngRetrieve = 0x25,
 };
 
 /// Result Status (§9.1.3.2.28).
@@ -157,6 +184,25 @@ inline constexpr std::uint32_t kModeCbc = 0x01;
 inline constexpr std::uint32_t kModeGcm = 0x09;
 inline constexpr std::uint32_t kPaddingNone = 0x01;
 inline constexpr std::uint32_t kPaddingPkcs5 = 0x03;
+
+/// Key Format Type (§9.1.3.2.3): X.509 is a DER SubjectPublicKeyInfo.
+inline constexpr std::uint32_t kFormatX509 = 0x05;
+/// Link Type (§9.1.3.2.20).
+inline constexpr std::uint32_t kLinkPublicKey = 0x102;
+inline constexpr std::uint32_t kLinkPrivateKey = 0x103;
+/// Validity Indicator (§9.1.3.2.22).
+inline constexpr std::uint32_t kValid = 1;
+inline constexpr std::uint32_t kInvalid = 2;
+/// Digital Signature Algorithm (§9.1.3.2.7), Hashing Algorithm (§9.1.3.2.16), Padding Method.
+inline constexpr std::uint32_t kSha256WithRsa = 0x05;
+inline constexpr std::uint32_t kRsassaPss = 0x08;
+inline constexpr std::uint32_t kEcdsaWithSha256 = 0x0E;
+inline constexpr std::uint32_t kEcdsaWithSha384 = 0x0F;
+inline constexpr std::uint32_t kHashSha256 = 0x06;
+inline constexpr std::uint32_t kHashSha384 = 0x07;
+inline constexpr std::uint32_t kPaddingPss = 0x0A;
+inline constexpr std::uint32_t kPaddingPkcs1v15 = 0x08;
+inline constexpr std::uint32_t kModeCmac = 0x07;
 
 /// Query Function (§9.1.3.2.24).
 inline constexpr std::uint32_t kQueryOperations = 1;

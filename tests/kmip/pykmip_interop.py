@@ -22,6 +22,8 @@ import warnings
 
 warnings.filterwarnings("ignore")  # ssl.wrap_socket / PROTOCOL_TLS deprecation in PyKMIP 0.10
 
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from kmip.core import enums
 from kmip.core.factories import attributes as attribute_factory
 from kmip.pie import client as pie_client
@@ -194,10 +196,103 @@ def run(version, kmsd, cert_file, key_file, root):
         check(attribute_values(c, uid, ["State"])["State"] ==
               enums.State.DESTROYED_COMPROMISED, version + ": Destroy -> Destroyed Compromised")
 
+        return key_pair_checks(c, version)
+
         expect_failure(lambda: c.get_attributes("k-" + "0" * 32, ["State"]),
                        enums.ResultReason.ITEM_NOT_FOUND, version + ": unknown identifier")
         expect_failure(lambda: c.create(enums.CryptographicAlgorithm.AES, 100),
                        enums.ResultReason.INVALID_FIELD, version + ": AES key of 100 bits")
+
+
+def key_pair_checks(c, version):
+    """Create Key Pair (EC P-256, as ECDSA, which every version knows), the halves' Links, Get
+    of the public half, Sign checked by an outside verifier (python3-cryptography), Signature
+    Verify, and MAC with an HMAC key."""
+    tag = version.replace(".", "")
+    pub, priv = c.create_key_pair(
+        enums.CryptographicAlgorithm.ECDSA, 256,
+        public_name="kmip-pair-" + tag, public_usage_mask=[enums.CryptographicUsageMask.VERIFY],
+        private_name="kmip-pair-" + tag, private_usage_mask=[enums.CryptographicUsageMask.SIGN])
+    check(pub == priv + "-pub", version + ": Create Key Pair -> %s, %s" % (priv, pub))
+    # PyKMIP 0.10 cannot read a Link attribute value (NotImplementedError in its attribute
+    # factory): its presence is checked here, its value over raw TTLV in link_checks().
+    _, attrs = c.get_attributes(priv, ["Object Type"])
+    check(attrs[0].attribute_value.value == enums.ObjectType.PRIVATE_KEY and
+          "Link" in c.get_attribute_list(priv), version + ": a Private Key with a Link")
+    _, attrs = c.get_attributes(pub, ["Object Type", "Cryptographic Usage Mask"])
+    got = {a.attribute_name.value: a.attribute_value for a in attrs}
+    check(got["Object Type"].value == enums.ObjectType.PUBLIC_KEY and
+          got["Cryptographic Usage Mask"].value == enums.CryptographicUsageMask.VERIFY.value and
+          "Link" in c.get_attribute_list(pub), version + ": a Public Key, usage Verify, with a Link")
+    located = c.locate(attributes=[
+        attribute_factory.AttributeFactory().create_attribute(enums.AttributeType.NAME,
+                                                              "kmip-pair-" + tag),
+        attribute_factory.AttributeFactory().create_attribute(enums.AttributeType.OBJECT_TYPE,
+                                                              enums.ObjectType.PUBLIC_KEY)])
+    check(located == [pub], version + ": Locate by name and Object Type Public Key")
+    c.activate(priv)
+    c.activate(pub)  # the halves share one lifecycle: a no-op now
+    public = c.get(pub)
+    spki = serialization.load_der_public_key(public.value)
+    check(isinstance(spki, ec.EllipticCurvePublicKey) and spki.curve.name == "secp256r1",
+          version + ": Get of the public key: an X.509 SubjectPublicKeyInfo of a P-256 key")
+    params = {"digital_signature_algorithm": enums.DigitalSignatureAlgorithm.ECDSA_WITH_SHA256}
+    message = b"signed over KMIP " + version.encode()
+    signature = c.sign(message, uid=priv, cryptographic_parameters=params)
+    spki.verify(signature, message, ec.ECDSA(hashes.SHA256()))  # raises when invalid
+    check(True, version + ": Sign: a DER ECDSA signature that python3-cryptography verifies")
+    check(c.signature_verify(message, signature, uid=pub, cryptographic_parameters=params)
+          == enums.ValidityIndicator.VALID, version + ": Signature Verify: valid")
+    check(c.signature_verify(message + b"!", signature, uid=pub, cryptographic_parameters=params)
+          == enums.ValidityIndicator.INVALID, version + ": Signature Verify of another message: invalid")
+
+    hmac_uid = c.create(enums.CryptographicAlgorithm.HMAC_SHA256, 256,
+                        cryptographic_usage_mask=[enums.CryptographicUsageMask.MAC_GENERATE,
+                                                  enums.CryptographicUsageMask.MAC_VERIFY])
+    c.activate(hmac_uid)
+    _, m1 = c.mac(b"mac me", uid=hmac_uid, algorithm=enums.CryptographicAlgorithm.HMAC_SHA256)
+    _, m2 = c.mac(b"mac me", uid=hmac_uid, algorithm=enums.CryptographicAlgorithm.HMAC_SHA256)
+    _, m3 = c.mac(b"mac me too", uid=hmac_uid, algorithm=enums.CryptographicAlgorithm.HMAC_SHA256)
+    check(len(m1) == 32 and m1 == m2 and m1 != m3, version + ": MAC with HMAC-SHA256")
+    return priv, pub
+
+
+def ttlv(tag, typ, value):
+    """One TTLV item (KMIP 1.4 §9.1): Structure (1, a list), Integer (2), Enumeration (5),
+    Text String (7)."""
+    if typ == 1:
+        body = b"".join(value)
+    elif typ in (2, 5):
+        body = struct.pack(">I", value)
+    else:
+        body = value.encode()
+    return struct.pack(">I", tag)[1:] + bytes([typ]) + struct.pack(">I", len(body)) + body + \
+        b"\0" * ((8 - len(body) % 8) % 8)
+
+
+def link_checks(kmsd, cert_file, key_file, priv, pub):
+    """Get Attributes "Link" over raw TTLV (KMIP 1.4): each half names the other."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(kmsd.ca)
+    ctx.load_cert_chain(cert_file, key_file)
+    for uid, other, link_type in ((priv, pub, 0x102), (pub, priv, 0x103)):
+        version = ttlv(0x420069, 1, [ttlv(0x42006A, 2, 1), ttlv(0x42006B, 2, 4)])
+        msg = ttlv(0x420078, 1, [
+            ttlv(0x420077, 1, [version, ttlv(0x42000D, 2, 1)]),
+            ttlv(0x42000F, 1, [ttlv(0x42005C, 5, 0x0B), ttlv(0x420079, 1, [
+                ttlv(0x420094, 7, uid), ttlv(0x42000A, 7, "Link")])])])
+        with socket.create_connection(("127.0.0.1", kmsd.kmip_port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                s.sendall(msg)
+                resp = b""
+                while len(resp) < 8 or len(resp) < 8 + struct.unpack(">I", resp[4:8])[0]:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    resp += chunk
+        link = ttlv(0x42000B, 1, [ttlv(0x42004B, 5, link_type), ttlv(0x42004C, 7, other)])
+        check(link in resp, "raw Get Attributes: %s has a Link (type 0x%x) to %s" %
+              (uid, link_type, other))
 
 
 def raw_checks(kmsd, cert_file, key_file):
@@ -324,8 +419,9 @@ def main():
     try:
         kmsd = Kmsd(root)
         cert_file, key_file = enrol(kmsd, root, "kmip-client")
-        run(version, kmsd, cert_file, key_file, root)
+        priv, pub = run(version, kmsd, cert_file, key_file, root)
         if version == "1.4":
+            link_checks(kmsd, cert_file, key_file, priv, pub)
             raw_checks(kmsd, cert_file, key_file)
             identity_checks(kmsd, root)
         print("PASS: KMIP", version)

@@ -214,6 +214,11 @@ def key_pair_checks(c, version):
         public_name="kmip-pair-" + tag, public_usage_mask=[enums.CryptographicUsageMask.VERIFY],
         private_name="kmip-pair-" + tag, private_usage_mask=[enums.CryptographicUsageMask.SIGN])
     check(pub == priv + "-pub", version + ": Create Key Pair -> %s, %s" % (priv, pub))
+    # "EC" is a KMIP 1.4 value: a 1.2 client reads the key as ECDSA.
+    alg = attribute_values(c, priv, ["Cryptographic Algorithm"])["Cryptographic Algorithm"]
+    check(alg == (enums.CryptographicAlgorithm.ECDSA if version == "1.2"
+                  else enums.CryptographicAlgorithm.EC),
+          version + ": Cryptographic Algorithm reads %s" % alg)
     # PyKMIP 0.10 cannot read a Link attribute value (NotImplementedError in its attribute
     # factory): its presence is checked here, its value over raw TTLV in link_checks().
     _, attrs = c.get_attributes(priv, ["Object Type"])
@@ -344,6 +349,29 @@ def raw_checks(kmsd, cert_file, key_file):
         check(got == b"", "no client certificate: connection closed")
     except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
         check(True, "no client certificate: handshake refused")
+    # Well-formed messages the server refuses item by item.
+    def request(major, minor, items, count=None):
+        version = ttlv(0x420069, 1, [ttlv(0x42006A, 2, major), ttlv(0x42006B, 2, minor)])
+        header = ttlv(0x420077, 1, [version, ttlv(0x42000D, 2, len(items) if count is None else count)])
+        return ttlv(0x420078, 1, [header] + items)
+
+    def item(op, payload=()):
+        return ttlv(0x42000F, 1, [ttlv(0x42005C, 5, op), ttlv(0x420079, 1, list(payload))])
+
+    resp = exchange(request(1, 4, [item(0x29)]))  # Join Split Key: not implemented
+    check(reason(resp) == 5, "an operation kmsd does not implement: Operation Not Supported")
+    resp = exchange(request(1, 4, [item(0x1E)] * 33))
+    check(reason(resp) == 4, "33 batch items (limit 32): Invalid Message")
+    resp = exchange(request(1, 4, [item(0x1E)] * 2, count=3))
+    check(reason(resp) == 4, "Batch Count that does not match the items: Invalid Message")
+    resp = exchange(request(3, 0, [item(0x1E)]))
+    check(reason(resp) == 4 and bytes.fromhex("42006a02000000040000000200000000") in resp,
+          "protocol version 3.0: Invalid Message, answered in 2.0")
+    resp = exchange(request(1, 4, [item(0x0B, [ttlv(0x420094, 2, 7)])]))
+    check(reason(resp) == 7, "a Unique Identifier that is an Integer: Invalid Field")
+    two = exchange(request(1, 4, [item(0x1E), item(0x18, [ttlv(0x420074, 5, 1)])]))
+    check(two.count(bytes.fromhex("42007f05000000040000000000000000")) == 2,
+          "a batch of Discover Versions and Query: two successful items")
     check(kmsd.proc.poll() is None, "kmsd still running after bad input")
 
 

@@ -159,6 +159,12 @@ Item Processor::process_item(const core::Principal& caller, Version v, const Ite
         return failure_item(v, op, id, Reason::InvalidMessage,
                             "batch item: Request Payload missing or not a Structure");
     const auto opnum = static_cast<std::uint32_t>(op->number);
+    // The audit target of a refusal: the object named, when the payload names one.
+    std::string target;
+    if (const Item* uid = payload->find(tag::UniqueIdentifier);
+        uid != nullptr && uid->type == ItemType::TextString)
+        for (char c : uid->text_value().substr(0, 128))
+            target += (c >= 0x20 && c < 0x7F) ? c : '?';  // a client's text: printable only
     try {
         Item response = dispatch(caller, v, opnum, *payload);
         Item out = Item::structure(tag::BatchItem);
@@ -170,12 +176,12 @@ Item Processor::process_item(const core::Principal& caller, Version v, const Ite
         return out;
     } catch (const KmipFailure& f) {
         if (f.reason() == Reason::PermissionDenied)
-            m_s.audit.record_denial(caller.name, op_name(opnum), "", f.what());
+            m_s.audit.record_denial(caller.name, op_name(opnum), target, f.what());
         return failure_item(v, op, id, f.reason(), f.what());
     } catch (const Error& e) {
         const Reason r = reason_of(e.code());
         if (r == Reason::PermissionDenied)
-            m_s.audit.record_denial(caller.name, op_name(opnum), "", e.what());
+            m_s.audit.record_denial(caller.name, op_name(opnum), target, e.what());
         return failure_item(v, op, id, r, e.what());
     } catch (const std::bad_alloc&) {
         throw;

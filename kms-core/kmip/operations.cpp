@@ -59,11 +59,13 @@ core::CipherMode cipher_mode(const Item* params, core::Algorithm alg) {
 }  // namespace
 
 std::string Operations::required_id(const Item& payload) const {
-    // KMIP lets a batch item use the ID Placeholder of an earlier one (§3.1.1); not yet.
+    // Absent: the ID Placeholder an earlier item of the same request set (§3.1.1).
     const Item* id = payload.find(tag::UniqueIdentifier);
+    if (id == nullptr && !m_placeholder.empty()) return m_placeholder;
     if (id == nullptr)
         throw KmipFailure(Reason::InvalidField,
-                          "Unique Identifier is missing (ID Placeholder is not supported yet)");
+                          "Unique Identifier is missing and no earlier batch item set the ID "
+                          "Placeholder");
     if (id->type != ItemType::TextString)
         throw KmipFailure(Reason::InvalidField, "Unique Identifier is not a Text String");
     if (id->bytes.size() > 128) throw KmipFailure(Reason::ItemNotFound, "no such object");

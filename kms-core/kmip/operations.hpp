@@ -26,9 +26,10 @@ class KmipFailure : public std::runtime_error {
 
 class Operations {
   public:
+    /// @p placeholder: the request's ID Placeholder, used when a payload names no object.
     Operations(KmipServices& s, const ProcessorLimits& limits, const core::Principal& caller,
-               Version v)
-        : m_s(s), m_limits(limits), m_caller(caller), m_v(v) {}
+               Version v, const std::string& placeholder)
+        : m_s(s), m_limits(limits), m_caller(caller), m_v(v), m_placeholder(placeholder) {}
 
     // Each takes the Request Payload and returns the Response Payload; throws KmipFailure or
     // kms::Error (mapped by the processor).
@@ -63,6 +64,7 @@ class Operations {
     const ProcessorLimits& m_limits;
     const core::Principal& m_caller;
     Version m_v;
+    const std::string& m_placeholder;
 };
 
 }  // namespace kms::kmip

@@ -3,6 +3,7 @@
 #include "kmip/processor.hpp"
 
 #include <ctime>
+#include <vector>
 
 #include "domain/error.hpp"
 #include "kmip/operations.hpp"
@@ -78,6 +79,23 @@ Reason reason_of(ErrorCode c) {
     }
 }
 
+constexpr std::uint32_t kBatchContinue = 1;
+constexpr std::uint32_t kBatchStop = 2;
+constexpr std::uint32_t kBatchUndo = 3;
+
+/// The ID Placeholder after a successful item: the object Create or Register made, the
+/// private key of Create Key Pair, the one object a Locate found (KMIP 1.4 §3.1.1).
+void set_placeholder(Op op, const Item& response, std::string& placeholder) {
+    const Item* uid = nullptr;
+    if (op == Op::Create || op == Op::Register)
+        uid = response.find(tag::UniqueIdentifier);
+    else if (op == Op::CreateKeyPair)
+        uid = response.find(tag::PrivateKeyUniqueIdentifier);
+    else if (op == Op::Locate && response.find_all(tag::UniqueIdentifier).size() == 1)
+        uid = response.find(tag::UniqueIdentifier);
+    if (uid != nullptr) placeholder = uid->text_value();
+}
+
 std::string op_name(std::uint32_t op) {
     return "kmip.op" + std::to_string(op);
 }
@@ -140,15 +158,41 @@ Item Processor::handle(const core::Principal& caller, const Item& request) {
                              "Batch Count does not match the number of batch items"));
         return msg;
     }
-    msg.add(response_header(v, items.size()));
-    // Batch items run in order; Batch Error Continuation Option Stop (the default, §6.15) is
-    // not followed yet: each item runs whatever happened to the ones before (KMIP allows
-    // Continue; a later session adds Stop and Undo).
-    for (const Item* bi : items) msg.add(process_item(caller, v, *bi));
+    // Batch Error Continuation Option (KMIP 1.4 §6.15): Stop (the default) answers the items
+    // up to the first failure and leaves the rest unprocessed; Continue runs them all; Undo
+    // would need every operation to be reversible, which kmsd's audited changes are not.
+    std::uint32_t on_error = kBatchStop;
+    if (const Item* o = header->find(tag::BatchErrorContinuationOption)) {
+        if (o->type != ItemType::Enumeration || o->number < 1 || o->number > 3) {
+            msg.add(response_header(v, 1));
+            msg.add(failure_item(v, nullptr, nullptr, Reason::InvalidMessage,
+                                 "Batch Error Continuation Option: Continue, Stop or Undo"));
+            return msg;
+        }
+        on_error = static_cast<std::uint32_t>(o->number);
+    }
+    if (on_error == kBatchUndo && items.size() > 1) {
+        msg.add(response_header(v, 1));
+        msg.add(failure_item(v, nullptr, nullptr, Reason::FeatureNotSupported,
+                             "Batch Error Continuation Option Undo is not supported"));
+        return msg;
+    }
+    std::vector<Item> answers;
+    std::string placeholder;  // ID Placeholder (§3.1.1 / 2.0 §2.1.1), per request message
+    for (const Item* bi : items) {
+        answers.push_back(process_item(caller, v, *bi, placeholder));
+        const Item* st = answers.back().find(tag::ResultStatus);
+        const bool failed =
+            st == nullptr || st->number != static_cast<std::int64_t>(ResultStatus::Success);
+        if (failed && on_error != kBatchContinue) break;
+    }
+    msg.add(response_header(v, answers.size()));
+    for (auto& a : answers) msg.add(std::move(a));
     return msg;
 }
 
-Item Processor::process_item(const core::Principal& caller, Version v, const Item& bi) {
+Item Processor::process_item(const core::Principal& caller, Version v, const Item& bi,
+                             std::string& placeholder) {
     const Item* op = bi.find(tag::Operation);
     const Item* id = bi.find(tag::UniqueBatchItemId);
     if (op == nullptr || op->type != ItemType::Enumeration)
@@ -166,7 +210,8 @@ Item Processor::process_item(const core::Principal& caller, Version v, const Ite
         for (char c : uid->text_value().substr(0, 128))
             target += (c >= 0x20 && c < 0x7F) ? c : '?';  // a client's text: printable only
     try {
-        Item response = dispatch(caller, v, opnum, *payload);
+        Item response = dispatch(caller, v, opnum, *payload, placeholder);
+        set_placeholder(static_cast<Op>(opnum), response, placeholder);
         Item out = Item::structure(tag::BatchItem);
         out.add(*op);
         if (id != nullptr) out.add(*id);
@@ -191,8 +236,8 @@ Item Processor::process_item(const core::Principal& caller, Version v, const Ite
 }
 
 Item Processor::dispatch(const core::Principal& caller, Version v, std::uint32_t op,
-                         const Item& payload) {
-    Operations ops(m_s, m_limits, caller, v);
+                         const Item& payload, std::string& placeholder) {
+    Operations ops(m_s, m_limits, caller, v, placeholder);
     switch (static_cast<Op>(op)) {
         case Op::DiscoverVersions:
             return ops.discover_versions(payload);

@@ -62,8 +62,11 @@ class Processor {
     static Item decode_failure(const std::string& why);
 
   private:
-    Item process_item(const core::Principal& caller, Version v, const Item& batch_item);
-    Item dispatch(const core::Principal& caller, Version v, std::uint32_t op, const Item& payload);
+    /// @p placeholder: the request's ID Placeholder, read and set by the items in order.
+    Item process_item(const core::Principal& caller, Version v, const Item& batch_item,
+                      std::string& placeholder);
+    Item dispatch(const core::Principal& caller, Version v, std::uint32_t op, const Item& payload,
+                  std::string& placeholder);
 
     KmipServices m_s;
     ProcessorLimits m_limits;

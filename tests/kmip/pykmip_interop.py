@@ -372,6 +372,29 @@ def raw_checks(kmsd, cert_file, key_file):
     two = exchange(request(1, 4, [item(0x1E), item(0x18, [ttlv(0x420074, 5, 1)])]))
     check(two.count(bytes.fromhex("42007f05000000040000000000000000")) == 2,
           "a batch of Discover Versions and Query: two successful items")
+    # ID Placeholder (§3.1.1): Create, then Activate and Get Attributes naming no object.
+    def attr(name, typ, value):
+        return ttlv(0x420008, 1, [ttlv(0x42000A, 7, name), ttlv(0x42000B, typ, value)])
+    create = item(0x01, [ttlv(0x420057, 5, 2), ttlv(0x420091, 1, [
+        attr("Cryptographic Algorithm", 5, 3), attr("Cryptographic Length", 2, 128),
+        attr("Cryptographic Usage Mask", 2, 12)])])
+    resp = exchange(request(1, 4, [create, item(0x12), item(0x0B, [ttlv(0x42000A, 7, "State")])]))
+    check(resp.count(bytes.fromhex("42007f05000000040000000000000000")) == 3 and
+          bytes.fromhex("42000b05000000040000000200000000") in resp,
+          "one request: Create, Activate and Get Attributes through the ID Placeholder -> Active")
+    # Batch Error Continuation Option (§6.15): Stop (default) ends at the first failure.
+    missing = item(0x0B, [ttlv(0x420094, 7, "k-" + "0" * 32)])
+    resp = exchange(request(1, 4, [missing, item(0x1E)]))
+    check(resp.count(bytes.fromhex("42000f01")) == 1 and reason(resp) == 1,
+          "Stop (default): a failed first item, the second not processed")
+    cont = ttlv(0x420078, 1, [
+        ttlv(0x420077, 1, [ttlv(0x420069, 1, [ttlv(0x42006A, 2, 1), ttlv(0x42006B, 2, 4)]),
+                           ttlv(0x42000E, 5, 1), ttlv(0x42000D, 2, 2)]),
+        missing, item(0x1E)])
+    resp = exchange(cont)
+    check(resp.count(bytes.fromhex("42000f01")) == 2 and
+          bytes.fromhex("42007f05000000040000000000000000") in resp,
+          "Continue: the second item runs after a failed first one")
     check(kmsd.proc.poll() is None, "kmsd still running after bad input")
 
 

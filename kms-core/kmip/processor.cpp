@@ -238,6 +238,13 @@ Item Processor::process_item(const core::Principal& caller, Version v, const Ite
 Item Processor::dispatch(const core::Principal& caller, Version v, std::uint32_t op,
                          const Item& payload, std::string& placeholder) {
     Operations ops(m_s, m_limits, caller, v, placeholder);
+    // Encrypt to RNG Retrieve came with KMIP 1.2 (§4.29 to §4.35): an older client cannot
+    // ask for them. Discover Versions (1.1) is answered in every version: clients probe with it.
+    if (op >= static_cast<std::uint32_t>(Op::Encrypt) &&
+        op <= static_cast<std::uint32_t>(Op::RngRetrieve) && !v.at_least(1, 2))
+        throw KmipFailure(Reason::OperationNotSupported,
+                          "operation " + std::to_string(op) + " is not part of KMIP " +
+                              std::to_string(v.major) + "." + std::to_string(v.minor));
     switch (static_cast<Op>(op)) {
         case Op::DiscoverVersions:
             return ops.discover_versions(payload);

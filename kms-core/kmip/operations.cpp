@@ -8,6 +8,7 @@
 
 #include "domain/error.hpp"
 #include "kmip/attributes.hpp"
+#include "services/policies.hpp"
 
 namespace kms::kmip {
 
@@ -70,6 +71,24 @@ std::string Operations::required_id(const Item& payload) const {
         throw KmipFailure(Reason::InvalidField, "Unique Identifier is not a Text String");
     if (id->bytes.size() > 128) throw KmipFailure(Reason::ItemNotFound, "no such object");
     return id->text_value();
+}
+
+bool Operations::owns(const core::KeyRecord& k) const {
+    // Administrators manage every key; policy-restricted callers (plugins) are held to their
+    // policy by the use cases themselves; any other KMIP client (a key-officer: a storage
+    // array, a database) manages the keys it created, so that two clients never see or touch
+    // each other's keys.
+    return m_caller.has(core::Role::Admin) || core::policy_restricted(m_caller) ||
+           k.created_by == m_caller.name;
+}
+
+core::KeyRecord Operations::load(const std::string& id) {
+    core::KeyRecord k = m_s.keys.get(m_caller, id);  // NotFound, roles, plugin policy
+    if (!owns(k))
+        throw KmipFailure(Reason::PermissionDenied,
+                          "object " + k.id + " was created by another client ('" + k.created_by +
+                              "'); a KMIP client manages the objects it created");
+    return k;
 }
 
 ObjectRef Operations::resolve(const Item& payload) const {
@@ -160,7 +179,7 @@ Item Operations::create(const Item& payload) {
 
 Item Operations::get(const Item& payload) {
     const ObjectRef ref = parse_uid(required_id(payload));
-    const core::KeyRecord k = m_s.keys.get(m_caller, ref.key_id);  // NotFound, roles, policy
+    const core::KeyRecord k = load(ref.key_id);  // NotFound, roles, policy
     if (ref.public_half && core::is_asymmetric(k.algorithm)) return get_public_key(payload, k);
     // Key material never leaves the HSM in clear (DESIGN §4): Get can hand out no Key Value.
     // Exports go wrapped through POST /v1/keys/{id}/export.
@@ -172,7 +191,7 @@ Item Operations::get(const Item& payload) {
 
 Item Operations::get_attributes(const Item& payload) {
     const ObjectRef ref = resolve(payload);
-    const core::KeyRecord k = m_s.keys.get(m_caller, ref.key_id);
+    const core::KeyRecord k = load(ref.key_id);
     const std::vector<std::uint32_t> wanted = requested_attribute_tags(payload, m_v);
     Item out = payload_with_id(ref.uid());
     std::vector<Item> attrs;
@@ -189,7 +208,7 @@ Item Operations::get_attributes(const Item& payload) {
 
 Item Operations::get_attribute_list(const Item& payload) {
     const ObjectRef ref = resolve(payload);
-    const core::KeyRecord k = m_s.keys.get(m_caller, ref.key_id);
+    const core::KeyRecord k = load(ref.key_id);
     Item out = payload_with_id(ref.uid());
     for (const Item& a : record_attributes(k, m_v, ref.public_half)) {
         if (m_v.at_least(2, 0))
@@ -225,7 +244,7 @@ Item Operations::locate(const Item& payload) {
             // An EC or RSA key is two KMIP objects: the private key and its public half.
             for (const bool half : {false, true}) {
                 if (half && !core::is_asymmetric(k.algorithm)) break;
-                if (!matches(k, a, m_v, half)) continue;
+                if (!owns(k) || !matches(k, a, m_v, half)) continue;
                 ++matched;
                 if (skipped < offset) {
                     ++skipped;
@@ -248,8 +267,9 @@ Item Operations::activate(const Item& payload) {
     // The halves of a key pair share one lifecycle (one record): activating the public half
     // after the private one is a no-op, as a client activating both expects.
     const ObjectRef ref = resolve(payload);
-    if (ref.public_half && m_s.keys.get(m_caller, ref.key_id).state == core::KeyState::Active)
+    if (ref.public_half && load(ref.key_id).state == core::KeyState::Active)
         return payload_with_id(ref.uid());
+    (void)load(ref.key_id);  // ownership first
     m_s.keys.transition(m_caller, ref.key_id, core::Transition::Activate, "KMIP Activate");
     return payload_with_id(ref.uid());
 }
@@ -278,6 +298,7 @@ Item Operations::revoke(const Item& payload) {
     if (compromise && !when)
         throw KmipFailure(Reason::InvalidField,
                           "Compromise Occurrence Date is required for a compromise (§4.20)");
+    (void)load(id);  // ownership first
     m_s.keys.revoke(m_caller, id, reason, compromise ? when : std::nullopt, message);
     return payload_with_id(ref.uid());
 }
@@ -285,7 +306,7 @@ Item Operations::revoke(const Item& payload) {
 Item Operations::destroy(const Item& payload) {
     const ObjectRef ref = resolve(payload);
     const std::string& id = ref.key_id;
-    const core::KeyRecord k = m_s.keys.get(m_caller, id);
+    const core::KeyRecord k = load(id);
     // Destroying either half of a key pair destroys the pair (one record, one key in the HSM).
     if (ref.public_half &&
         (k.state == core::KeyState::Destroyed || k.state == core::KeyState::DestroyedCompromised))
@@ -307,7 +328,7 @@ Item Operations::destroy(const Item& payload) {
 Item Operations::encrypt(const Item& payload) {
     const std::string id = required_id(payload);
     const Item& data = field(payload, tag::Data, ItemType::ByteString, "Data");
-    const core::KeyRecord k = m_s.keys.get(m_caller, id);
+    const core::KeyRecord k = load(id);
     const core::CipherMode mode =
         cipher_mode(optional_field(payload, tag::CryptographicParameters, ItemType::Structure,
                                    "Cryptographic Parameters"),
@@ -328,7 +349,7 @@ Item Operations::decrypt(const Item& payload) {
     const std::string id = required_id(payload);
     const Item& data = field(payload, tag::Data, ItemType::ByteString, "Data");
     const Item& n = field(payload, tag::IvCounterNonce, ItemType::ByteString, "IV/Counter/Nonce");
-    const core::KeyRecord k = m_s.keys.get(m_caller, id);
+    const core::KeyRecord k = load(id);
     const core::CipherMode mode =
         cipher_mode(optional_field(payload, tag::CryptographicParameters, ItemType::Structure,
                                    "Cryptographic Parameters"),

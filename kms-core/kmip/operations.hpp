@@ -57,6 +57,11 @@ class Operations {
     Item payload_with_id(const std::string& id) const;
     std::string required_id(const Item& payload) const;
     ObjectRef resolve(const Item& payload) const;
+    /// Whether the caller may manage @p k over KMIP (owns(): admin, policy-restricted, or
+    /// the key's creator).
+    bool owns(const core::KeyRecord& k) const;
+    /// KeyLifecycle::get, then owns(): Permission Denied (audited) for another client's key.
+    core::KeyRecord load(const std::string& id);
     /// Get of a key pair's public half: the DER SubjectPublicKeyInfo as Key Format X.509.
     Item get_public_key(const Item& payload, const core::KeyRecord& k);
 

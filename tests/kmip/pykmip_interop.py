@@ -431,6 +431,29 @@ def client(kmsd, cert_file, key_file, root, version):
         ssl_version="PROTOCOL_TLS", config_file=conf, kmip_version=VERSIONS[version])
 
 
+def ownership_checks(kmsd, root, theirs):
+    """Another key-officer client neither sees nor manages the first client's key (refusals
+    audited); an administrator's REST view still shows it."""
+    cert_file, key_file = enrol(kmsd, root, "kmip-other")
+    with client(kmsd, cert_file, key_file, root, "1.4") as c:
+        expect_failure(lambda: c.get_attributes(theirs, ["State"]),
+                       enums.ResultReason.PERMISSION_DENIED, "another client's key: Get Attributes")
+        expect_failure(lambda: c.revoke(enums.RevocationReasonCode.CESSATION_OF_OPERATION, theirs),
+                       enums.ResultReason.PERMISSION_DENIED, "another client's key: Revoke")
+        check(c.locate(attributes=[attribute_factory.AttributeFactory().create_attribute(
+            enums.AttributeType.NAME, "kmip-pair-14")]) == [],
+            "another client's key: Locate does not find it")
+        mine = c.create(enums.CryptographicAlgorithm.AES, 128, name="kmip-other-key")
+        check(c.locate(attributes=[attribute_factory.AttributeFactory().create_attribute(
+            enums.AttributeType.NAME, "kmip-other-key")]) == [mine],
+            "its own key: Locate finds it")
+    audit = json.loads(kmsctl(kmsd, "--json", "audit", "list", "--all"))
+    denied = [r for r in audit["records"] if r.get("actor") == "kmip-other" and
+              r.get("target") == theirs and r.get("outcome") == "denied"]
+    check(len(denied) == 2, "both refusals are audited with the key named")
+    check(theirs in kmsctl(kmsd, "key", "show", theirs), "the administrator still sees the key")
+
+
 def identity_checks(kmsd, root):
     """A plugin principal is held to its policy (refusal audited); a revoked certificate is
     refused at the next message of an open connection."""
@@ -488,6 +511,7 @@ def main():
         priv, pub = run(version, kmsd, cert_file, key_file, root)
         if version == "1.4":
             link_checks(kmsd, cert_file, key_file, priv, pub)
+            ownership_checks(kmsd, root, priv)
             raw_checks(kmsd, cert_file, key_file)
             identity_checks(kmsd, root)
         print("PASS: KMIP", version)

@@ -91,6 +91,14 @@ core::KeyRecord Operations::load(const std::string& id) {
     return k;
 }
 
+core::KeyRecord Operations::load(const ObjectRef& ref) {
+    core::KeyRecord k = load(ref.key_id);
+    // Only EC and RSA keys have a public half: "ID-pub" of a secret key names nothing.
+    if (ref.public_half && !core::is_asymmetric(k.algorithm))
+        throw KmipFailure(Reason::ItemNotFound, "no object " + ref.uid());
+    return k;
+}
+
 ObjectRef Operations::resolve(const Item& payload) const {
     return parse_uid(required_id(payload));
 }
@@ -179,7 +187,7 @@ Item Operations::create(const Item& payload) {
 
 Item Operations::get(const Item& payload) {
     const ObjectRef ref = parse_uid(required_id(payload));
-    const core::KeyRecord k = load(ref.key_id);  // NotFound, roles, policy
+    const core::KeyRecord k = load(ref);  // NotFound, roles, policy
     if (ref.public_half && core::is_asymmetric(k.algorithm)) return get_public_key(payload, k);
     // Key material never leaves the HSM in clear (DESIGN §4): Get can hand out no Key Value.
     // Exports go wrapped through POST /v1/keys/{id}/export.
@@ -191,7 +199,7 @@ Item Operations::get(const Item& payload) {
 
 Item Operations::get_attributes(const Item& payload) {
     const ObjectRef ref = resolve(payload);
-    const core::KeyRecord k = load(ref.key_id);
+    const core::KeyRecord k = load(ref);
     const std::vector<std::uint32_t> wanted = requested_attribute_tags(payload, m_v);
     Item out = payload_with_id(ref.uid());
     std::vector<Item> attrs;
@@ -208,7 +216,7 @@ Item Operations::get_attributes(const Item& payload) {
 
 Item Operations::get_attribute_list(const Item& payload) {
     const ObjectRef ref = resolve(payload);
-    const core::KeyRecord k = load(ref.key_id);
+    const core::KeyRecord k = load(ref);
     Item out = payload_with_id(ref.uid());
     for (const Item& a : record_attributes(k, m_v, ref.public_half)) {
         if (m_v.at_least(2, 0))
@@ -267,9 +275,9 @@ Item Operations::activate(const Item& payload) {
     // The halves of a key pair share one lifecycle (one record): activating the public half
     // after the private one is a no-op, as a client activating both expects.
     const ObjectRef ref = resolve(payload);
-    if (ref.public_half && load(ref.key_id).state == core::KeyState::Active)
+    if (ref.public_half && load(ref).state == core::KeyState::Active)
         return payload_with_id(ref.uid());
-    (void)load(ref.key_id);  // ownership first
+    (void)load(ref);  // ownership first
     m_s.keys.transition(m_caller, ref.key_id, core::Transition::Activate, "KMIP Activate");
     return payload_with_id(ref.uid());
 }
@@ -291,14 +299,18 @@ Item Operations::revoke(const Item& payload) {
         message = m->text_value().substr(0, 1024);
     std::optional<std::int64_t> when;
     if (const Item* d = optional_field(payload, tag::CompromiseOccurrenceDate, ItemType::DateTime,
-                                       "Compromise Occurrence Date"))
+                                       "Compromise Occurrence Date")) {
+        // Seconds since 1970 up to 9999-12-31 (milliseconds must not overflow).
+        if (d->number < 0 || d->number > 253402300799)
+            throw KmipFailure(Reason::InvalidField, "Compromise Occurrence Date is out of range");
         when = d->number * 1000;
+    }
     const bool compromise = reason == core::RevocationReason::KeyCompromise ||
                             reason == core::RevocationReason::CaCompromise;
     if (compromise && !when)
         throw KmipFailure(Reason::InvalidField,
                           "Compromise Occurrence Date is required for a compromise (§4.20)");
-    (void)load(id);  // ownership first
+    (void)load(ref);  // ownership first
     m_s.keys.revoke(m_caller, id, reason, compromise ? when : std::nullopt, message);
     return payload_with_id(ref.uid());
 }
@@ -306,7 +318,7 @@ Item Operations::revoke(const Item& payload) {
 Item Operations::destroy(const Item& payload) {
     const ObjectRef ref = resolve(payload);
     const std::string& id = ref.key_id;
-    const core::KeyRecord k = load(id);
+    const core::KeyRecord k = load(ref);
     // Destroying either half of a key pair destroys the pair (one record, one key in the HSM).
     if (ref.public_half &&
         (k.state == core::KeyState::Destroyed || k.state == core::KeyState::DestroyedCompromised))

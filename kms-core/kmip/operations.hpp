@@ -62,6 +62,8 @@ class Operations {
     bool owns(const core::KeyRecord& k) const;
     /// KeyLifecycle::get, then owns(): Permission Denied (audited) for another client's key.
     core::KeyRecord load(const std::string& id);
+    /// load(ref.key_id); Item Not Found for the public half of a secret key.
+    core::KeyRecord load(const ObjectRef& ref);
     /// Get of a key pair's public half: the DER SubjectPublicKeyInfo as Key Format X.509.
     Item get_public_key(const Item& payload, const core::KeyRecord& k);
 

@@ -188,7 +188,7 @@ Item Operations::sign(const Item& payload) {
     if (ref.public_half)
         throw KmipFailure(Reason::PermissionDenied, "a public key cannot sign; use " + ref.key_id);
     const Item& data = need(payload, tag::Data, ItemType::ByteString, "Data");
-    const core::KeyRecord k = load(ref.key_id);
+    const core::KeyRecord k = load(ref);
     const core::SignAlgorithm s = sign_algorithm(crypto_params(payload), k.algorithm);
     const core::SignResult r = m_s.ops.sign(m_caller, ref.key_id, s, bytes_of(data));
     // kmsd signs ECDSA as raw r||s (PKCS#11); KMIP clients expect the X9.62 DER form.
@@ -202,7 +202,7 @@ Item Operations::signature_verify(const Item& payload) {
     const ObjectRef ref = resolve(payload);
     const Item& data = need(payload, tag::Data, ItemType::ByteString, "Data");
     const Item& sig = need(payload, tag::SignatureData, ItemType::ByteString, "Signature Data");
-    const core::KeyRecord k = load(ref.key_id);
+    const core::KeyRecord k = load(ref);
     const core::SignAlgorithm s = sign_algorithm(crypto_params(payload), k.algorithm);
     bool valid = false;
     Bytes raw = bytes_of(sig);
@@ -225,7 +225,7 @@ Item Operations::signature_verify(const Item& payload) {
 Item Operations::mac(const Item& payload) {
     const ObjectRef ref = resolve(payload);
     const Item& data = need(payload, tag::Data, ItemType::ByteString, "Data");
-    const core::KeyRecord k = load(ref.key_id);
+    const core::KeyRecord k = load(ref);
     const core::MacResult r = m_s.ops.mac(
         m_caller, ref.key_id, mac_algorithm(crypto_params(payload), k.algorithm), bytes_of(data));
     Item out = payload_with_id(ref.uid());
@@ -237,7 +237,7 @@ Item Operations::mac_verify(const Item& payload) {
     const ObjectRef ref = resolve(payload);
     const Item& data = need(payload, tag::Data, ItemType::ByteString, "Data");
     const Item& mac = need(payload, tag::MacData, ItemType::ByteString, "MAC Data");
-    const core::KeyRecord k = load(ref.key_id);
+    const core::KeyRecord k = load(ref);
     const core::CheckResult r =
         m_s.ops.verify_mac(m_caller, ref.key_id, mac_algorithm(crypto_params(payload), k.algorithm),
                            bytes_of(data), bytes_of(mac), std::nullopt);

@@ -212,6 +212,9 @@ def run(version, kmsd, cert_file, key_file, root):
 
         expect_failure(lambda: c.get_attributes("k-" + "0" * 32, ["State"]),
                        enums.ResultReason.ITEM_NOT_FOUND, version + ": unknown identifier")
+        expect_failure(lambda: c.get_attributes(uid + "-pub", ["State"]),
+                       enums.ResultReason.ITEM_NOT_FOUND,
+                       version + ": the 'public half' of a symmetric key")
         expect_failure(lambda: c.create(enums.CryptographicAlgorithm.AES, 100),
                        enums.ResultReason.INVALID_FIELD, version + ": AES key of 100 bits")
         return pair

@@ -84,23 +84,30 @@ class Kmsd:
                 self.proc.wait()
 
 
-def enrol(kmsd, root, name, role="key-officer"):
-    """A key-officer principal with a KMS-issued client certificate, enrolled as docs/kmip.md
-    tells an administrator: openssl makes the key and CSR, kmsctl creates the principal and
-    writes the certificate. Returns (certificate file, key file)."""
+def enrol(kmsd, root, name, role="key-officer", with_openssl=False):
+    """A principal with a KMS-issued client certificate, enrolled as docs/kmip.md tells an
+    administrator: kmsctl makes the key, the CSR and the principal (--key-out), or, with
+    @with_openssl, openssl makes the key and CSR (--csr-file). Returns (certificate, key)."""
     key_file = os.path.join(root, name + ".key")
     csr_file = os.path.join(root, name + ".csr")
     cert_file = os.path.join(root, name + ".crt")
-    subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key_file, "-subj",
-                    "/CN=" + name, "-out", csr_file],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    r = subprocess.run([os.environ["KMSCTL"], "--data-dir", kmsd.data, "principal", "create",
-                        name, "--role", role, "--csr-file", csr_file,
-                        "--cert-out", cert_file, "--token-out", os.path.join(root, name + ".token")],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    check(r.returncode == 0 and os.path.exists(cert_file),
-          "kmsctl principal create %s --csr-file ... --cert-out ...: %s" % (name, r.stdout.strip()[:200]))
+    args = [os.environ["KMSCTL"], "--data-dir", kmsd.data, "principal", "create", name,
+            "--role", role, "--cert-out", cert_file, "--token-out",
+            os.path.join(root, name + ".token")]
+    if with_openssl:
+        subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key_file, "-subj",
+                        "/CN=" + name, "-out", csr_file],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        args += ["--csr-file", csr_file]
+    else:
+        args += ["--key-out", key_file]
+    r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    check(r.returncode == 0 and os.path.exists(cert_file) and os.path.exists(key_file) and
+          (with_openssl or os.stat(key_file).st_mode & 0o777 == 0o600),
+          "kmsctl principal create %s %s: %s" % (
+              name, "--csr-file" if with_openssl else "--key-out (key file 0600)",
+              r.stdout.strip()[:120]))
     return cert_file, key_file
 
 
@@ -434,6 +441,19 @@ def client(kmsd, cert_file, key_file, root, version):
         ssl_version="PROTOCOL_TLS", config_file=conf, kmip_version=VERSIONS[version])
 
 
+def enrol_refused(kmsd, root):
+    """A refused enrolment (the name is taken) leaves no key file behind."""
+    key_file = os.path.join(root, "again.key")
+    r = subprocess.run([os.environ["KMSCTL"], "--data-dir", kmsd.data, "principal", "create",
+                        "kmip-client", "--role", "key-officer", "--key-out", key_file,
+                        "--cert-out", os.path.join(root, "again.crt")],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    check(r.returncode != 0 and not os.path.exists(key_file) and
+          not os.path.exists(os.path.join(root, "again.crt")),
+          "kmsctl principal create of a taken name: exit %d, no key or certificate file left (%s)"
+          % (r.returncode, r.stdout.strip()[:100]))
+
+
 def ownership_checks(kmsd, root, theirs):
     """Another key-officer client neither sees nor manages the first client's key (refusals
     audited); an administrator's REST view still shows it."""
@@ -460,7 +480,7 @@ def ownership_checks(kmsd, root, theirs):
 def identity_checks(kmsd, root):
     """A plugin principal is held to its policy (refusal audited); a revoked certificate is
     refused at the next message of an open connection."""
-    cert_file, key_file = enrol(kmsd, root, "kmip-plugin", role="plugin")
+    cert_file, key_file = enrol(kmsd, root, "kmip-plugin", role="plugin", with_openssl=True)
     with client(kmsd, cert_file, key_file, root, "1.4") as c:
         expect_failure(lambda: c.create(enums.CryptographicAlgorithm.AES, 128),
                        enums.ResultReason.PERMISSION_DENIED, "plugin principal: Create")
@@ -515,6 +535,7 @@ def main():
         if version == "1.4":
             link_checks(kmsd, cert_file, key_file, priv, pub)
             ownership_checks(kmsd, root, priv)
+            enrol_refused(kmsd, root)
             raw_checks(kmsd, cert_file, key_file)
             identity_checks(kmsd, root)
         print("PASS: KMIP", version)

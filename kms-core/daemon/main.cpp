@@ -310,8 +310,9 @@ class KmsdApp final : public Poco::Util::ServerApplication {
             ko.cert_file = so.cert_file;
             ko.key_file = so.key_file;
             ko.ca_file = so.ca_file;
+            ko.anonymous_denials_per_minute = cfg.anonymous_denials_per_minute;
             kmip_listener = std::make_unique<kmip::KmipListener>(
-                ko, kmip_processor, kmip::ListenerIdentity{ca, principals});
+                ko, kmip_processor, kmip::ListenerIdentity{ca, principals, audit});
             kmip_listener->start();
             say("KMIP listening on " + cfg.kmip_listen.substr(0, cfg.kmip_listen.rfind(':')) + ":" +
                 std::to_string(kmip_listener->port()));

@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <ctime>
 #include <iostream>
 #include <mutex>
@@ -82,9 +83,11 @@ void send_item(Poco::Net::SecureStreamSocket& s, const Item& msg) {
 
 /// The sockets of open connections, so that stop() can end reads blocked on idle clients.
 struct KmipListener::Registry {
+    explicit Registry(std::size_t denials_per_minute) : limiter(denials_per_minute, 60000) {}
     std::mutex mutex;
     std::set<int> fds;
     bool stopping = false;
+    api::AnonymousDenialLimiter limiter;  ///< refused authentications, per client address
 };
 
 namespace {
@@ -159,6 +162,7 @@ class Connection final : public Poco::Net::TCPServerConnection {
                     [&](std::string_view serial) { return m_id.ca.find(serial); },
                     [&](std::string_view name) { return m_id.principals.find(name); });
             } catch (const Error& e) {
+                audit_refusal(e.what());
                 send_item(s, Processor::failure(
                                  static_cast<std::uint32_t>(Reason::AuthenticationNotSuccessful),
                                  e.what()));
@@ -166,6 +170,32 @@ class Connection final : public Poco::Net::TCPServerConnection {
             }
             send_item(s, m_p.handle(caller, request));
         }
+    }
+
+    /// One audit record for a refused authentication, rate-limited per client address.
+    void audit_refusal(const std::string& why) {
+        std::string source = "?";
+        try {
+            source = socket().peerAddress().host().toString();
+        } catch (const Poco::Exception&) {
+        }
+        const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::steady_clock::now().time_since_epoch())
+                                .count();
+        const auto d = m_reg.limiter.admit(source, now_ms);
+        for (const auto& [from, n] : d.summaries)
+            m_id.audit.record_denial("-", "audit.suppressed", from,
+                                     std::to_string(n) + " refused KMIP authentications from " +
+                                         from + " were not recorded one by one");
+        if (!d.record) return;
+        std::string detail = "unauthenticated: " + why + " | KMIP from " + source;
+        if (d.limit_reached)
+            detail += " (audit limit reached: further refusals from " + source +
+                      " in this window are counted, not recorded)";
+        if (!m_id.audit.record_denial("-", "kmip.authenticate", "", api::printable(detail, 716)))
+            std::cerr << "kmsd: kmip: could not write the audit record of a refused "
+                         "authentication"
+                      << std::endl;
     }
 
     const ListenerOptions& m_o;
@@ -202,7 +232,8 @@ Poco::Net::SocketAddress parse_listen(const std::string& listen) {
 
 KmipListener::KmipListener(const ListenerOptions& options, Processor& processor,
                            ListenerIdentity identity)
-    : m_registry(std::make_unique<Registry>()), m_pool(2, options.max_connections + 2, 60) {
+    : m_registry(std::make_unique<Registry>(options.anonymous_denials_per_minute)),
+      m_pool(2, options.max_connections + 2, 60) {
     using Poco::Net::Context;
     // VERIFY_STRICT: a client without a certificate chaining to the KMS CA fails the handshake.
     Context::Ptr ctx = new Context(Context::TLS_SERVER_USE, options.key_file, options.cert_file,

@@ -20,7 +20,9 @@
 #include <memory>
 #include <string>
 
+#include "api/denial_audit.hpp"
 #include "kmip/processor.hpp"
+#include "services/audit_service.hpp"
 #include "services/certificate_authority.hpp"
 #include "services/principals.hpp"
 
@@ -34,12 +36,17 @@ struct ListenerOptions {
     int max_connections = 32;
     std::size_t max_message = 1u << 20;  ///< bytes of one request message
     int idle_timeout_s = 120;
+    /// Audit records of refused authentications per client address and minute (0: no limit).
+    std::size_t anonymous_denials_per_minute = 60;
 };
 
-/// Who may connect: the lookups api::principal_for_certificate needs.
+/// Who may connect: the lookups api::principal_for_certificate needs, and the audit log of
+/// refused authentications (actor "-", action "kmip.authenticate", the client's address in
+/// the detail; rate-limited per address like REST's, api/denial_audit.hpp).
 struct ListenerIdentity {
     core::CertificateAuthority& ca;
     core::PrincipalService& principals;
+    core::AuditService& audit;
 };
 
 class KmipListener {

@@ -522,6 +522,11 @@ def identity_checks(kmsd, root):
             check(bytes.fromhex("42007e05000000040000000300000000") in second,
                   "after kmsctl ca revoke, the same connection's next message: "
                   "Authentication Not Successful")
+    audit = json.loads(kmsctl(kmsd, "--json", "audit", "list", "--all"))
+    refused = [r for r in audit["records"] if r.get("action") == "kmip.authenticate"]
+    check(len(refused) == 1 and refused[0]["actor"] == "-" and
+          "revoked" in refused[0]["detail"] and "KMIP from 127.0.0.1" in refused[0]["detail"],
+          "the refused authentication is audited: %s" % [r.get("detail") for r in refused])
 
 
 def main():

@@ -114,9 +114,12 @@ class Connection final : public Poco::Net::TCPServerConnection {
     void serve_connection() {
         try {
             Poco::Net::SecureStreamSocket s(socket());
-            s.setReceiveTimeout(Poco::Timespan(m_o.idle_timeout_s, 0));
+            // The handshake gets the short timeout: a peer that connects and sends nothing
+            // must not hold one of the max_connections threads for the idle timeout.
+            s.setReceiveTimeout(Poco::Timespan(kBodyTimeoutS, 0));
             s.setSendTimeout(Poco::Timespan(30, 0));
             s.completeHandshake();
+            s.setReceiveTimeout(Poco::Timespan(m_o.idle_timeout_s, 0));
             if (!s.havePeerCertificate()) return;  // VERIFY_STRICT refuses this already
             const api::PresentedCertificate cert = presented(s.peerCertificate());
             serve(s, cert);

@@ -7,10 +7,12 @@
 // message, so a revocation stops an open connection at its next request.
 //
 // Bounds: at most max_connections connections are served at once (one thread each, more
-// wait in the accept queue), a message larger than max_message is answered Invalid Message
-// and the connection closed, an idle connection is closed after idle_timeout_s, a message
-// that does not decode is answered and the connection closed (the stream cannot be trusted
-// to be in step any more).
+// wait in the accept queue), the TLS handshake and the rest of a started message must come
+// within 10 s, a message larger than max_message is answered Invalid Message and the
+// connection closed, an idle connection is closed after idle_timeout_s, a message that does
+// not decode is answered and the connection closed (the stream cannot be trusted to be in
+// step any more). Idle authenticated connections do hold their thread: max_connections of
+// them keep further clients waiting in the queue until one closes or times out.
 #pragma once
 
 #include <Poco/Net/TCPServer.h>
@@ -33,7 +35,7 @@ struct ListenerOptions {
     std::string cert_file;  ///< PEM: kmsd's server certificate (then the chain)
     std::string key_file;   ///< PEM: its private key
     std::string ca_file;    ///< PEM: CA certificates client certificates must chain to
-    int max_connections = 32;
+    int max_connections = 64;
     std::size_t max_message = 1u << 20;  ///< bytes of one request message
     int idle_timeout_s = 120;
     /// Audit records of refused authentications per client address and minute (0: no limit).

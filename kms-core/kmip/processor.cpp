@@ -135,7 +135,9 @@ Item Processor::handle(const core::Principal& caller, const Item& request) {
     if (!supported(v)) {
         // Answered in the newest version we speak that is older than the client's (§7.1),
         // so the client can read the refusal and fall back with Discover Versions.
-        const Version answer = v.at_least(2, 0) ? Version{2, 0} : Version{1, 0};
+        const Version answer = v.at_least(2, 0)   ? Version{2, 0}
+                               : v.at_least(1, 0) ? Version{1, 4}
+                                                  : Version{1, 0};
         msg.add(response_header(answer, 1));
         msg.add(failure_item(answer, nullptr, nullptr, Reason::InvalidMessage,
                              "protocol version " + std::to_string(v.major) + "." +

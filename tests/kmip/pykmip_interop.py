@@ -392,6 +392,9 @@ def raw_checks(kmsd, cert_file, key_file):
     resp = exchange(request(3, 0, [item(0x1E)]))
     check(reason(resp) == 4 and bytes.fromhex("42006a02000000040000000200000000") in resp,
           "protocol version 3.0: Invalid Message, answered in 2.0")
+    resp = exchange(request(1, 5, [item(0x1E)]))
+    check(reason(resp) == 4 and bytes.fromhex("42006b02000000040000000400000000") in resp,
+          "protocol version 1.5: Invalid Message, answered in 1.4")
     resp = exchange(request(1, 4, [item(0x0B, [ttlv(0x420094, 2, 7)])]))
     check(reason(resp) == 7, "a Unique Identifier that is an Integer: Invalid Field")
     two = exchange(request(1, 4, [item(0x1E), item(0x18, [ttlv(0x420074, 5, 1)])]))

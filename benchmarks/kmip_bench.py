@@ -200,6 +200,16 @@ def main():
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
+            # Once, a pykmip-server outlived this loop (seen as an orphan afterwards): make
+            # sure by PID that nothing started here is left running.
+            cmdline = "/proc/%d/cmdline" % p.pid
+            try:
+                with open(cmdline, "rb") as f:
+                    alive = root.encode() in f.read()
+            except OSError:
+                alive = False
+            if alive:
+                os.kill(p.pid, signal.SIGKILL)
         if os.environ.get("BENCH_KEEP") is None:
             shutil.rmtree(root, ignore_errors=True)
         else:

@@ -198,4 +198,62 @@ if not csr_dir.exists() or not any(csr_dir.iterdir()):
             der = subprocess.run(["openssl", "req", "-in", pem, "-outform", "DER"], check=True,
                                  capture_output=True).stdout
             write("fuzz_csr", name + ".der", der)
+
+# ---- fuzz_kmip_ttlv: the encodings of tests/vectors/kmip_ttlv.txt (KMIP spec §9.1.2 examples,
+# test case 6.1) and KMIP request messages of the shapes PyKMIP sends to kmsd.
+def ttlv(tag, typ, value):
+    if typ == 1:
+        body = b"".join(value)
+    elif typ in (2, 5):
+        body = value.to_bytes(4, "big", signed=(typ == 2))
+    elif typ in (3, 6, 9):
+        body = value.to_bytes(8, "big", signed=True)
+    else:
+        body = value.encode() if isinstance(value, str) else value
+    pad = b"\0" * ((8 - len(body) % 8) % 8)
+    return tag.to_bytes(3, "big") + bytes([typ]) + len(body).to_bytes(4, "big") + body + pad
+
+
+def request(major, minor, op, payload):
+    version = ttlv(0x420069, 1, [ttlv(0x42006A, 2, major), ttlv(0x42006B, 2, minor)])
+    header = ttlv(0x420077, 1, [version, ttlv(0x42000D, 2, 1)])
+    item = ttlv(0x42000F, 1, [ttlv(0x42005C, 5, op), ttlv(0x420079, 1, payload)])
+    return ttlv(0x420078, 1, [header, item])
+
+
+def attribute(name, value):
+    return ttlv(0x420008, 1, [ttlv(0x42000A, 7, name), value])
+
+
+block = []
+for line in (ROOT / "tests" / "vectors" / "kmip_ttlv.txt").read_text().splitlines():
+    if line.startswith("hex = "):
+        block.append(line[6:])
+    elif block and line.startswith("      "):
+        block[-1] += line
+for i, hx in enumerate(block):
+    write("fuzz_kmip_ttlv", "spec-%02d" % i, h(hx))
+uid = ttlv(0x420094, 7, "k-0123456789abcdef0123456789abcdef")
+create_14 = request(1, 4, 0x01, [
+    ttlv(0x420057, 5, 2),
+    ttlv(0x420091, 1, [
+        attribute("Cryptographic Algorithm", ttlv(0x42000B, 5, 3)),
+        attribute("Cryptographic Length", ttlv(0x42000B, 2, 256)),
+        attribute("Cryptographic Usage Mask", ttlv(0x42000B, 2, 12)),
+        attribute("Name", ttlv(0x42000B, 1, [ttlv(0x420055, 7, "disk-key"), ttlv(0x420054, 5, 1)]))])])
+write("fuzz_kmip_ttlv", "create-1.4", create_14)
+write("fuzz_kmip_ttlv", "create-2.0", request(2, 0, 0x01, [
+    ttlv(0x420057, 5, 2),
+    ttlv(0x420125, 1, [ttlv(0x420028, 5, 3), ttlv(0x42002A, 2, 128), ttlv(0x42002C, 2, 12)])]))
+write("fuzz_kmip_ttlv", "get-attributes-2.0", request(2, 0, 0x0B, [uid, ttlv(0x42013B, 5, 0x42008D)]))
+write("fuzz_kmip_ttlv", "revoke-1.2", request(1, 2, 0x13, [
+    uid, ttlv(0x420081, 1, [ttlv(0x420082, 5, 2), ttlv(0x420080, 7, "lost")]),
+    ttlv(0x420021, 9, 1700000000)]))
+write("fuzz_kmip_ttlv", "encrypt-1.4", request(1, 4, 0x1F, [
+    uid, ttlv(0x42002B, 1, [ttlv(0x420011, 5, 1), ttlv(0x42005F, 5, 3)]),
+    ttlv(0x4200C2, 8, b"plaintext"), ttlv(0x420006, 6, 1)]))
+write("fuzz_kmip_ttlv", "locate-1.4", request(1, 4, 0x08, [
+    ttlv(0x42004F, 2, 10), attribute("Name", ttlv(0x42000B, 1, [ttlv(0x420055, 7, "disk-key"),
+                                                                ttlv(0x420054, 5, 1)]))]))
+write("fuzz_kmip_ttlv", "big-integer", ttlv(0x420020, 4, bytes(16)))
 print("seeds written under", CORPUS)

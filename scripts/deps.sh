@@ -13,6 +13,7 @@ KMS_PACKAGES=(g++ pkg-config python3 meson ninja-build
   dosfstools mtools fdisk  # build-image.sh --bootable's disk image (appliance-image-disk)
   libbenchmark-dev wrk     # benchmarks/ (Google Benchmark micro-benchmarks, wrk)
   clang-14 libclang-rt-14-dev  # fuzz/ (libFuzzer, ASan, UBSan runtimes)
+  python3-pykmip               # the kmip suite: PyKMIP's client against kmsd (tests/kmip)
   nodejs chromium chromium-driver)  # the console suite (tests/console): headless Chromium
 
 kms_install_deps() {

@@ -63,7 +63,9 @@ std::vector<CommandSpec> build_table() {
          "token is shown once: kmsd keeps only its hash. With --token-out it is written to\n"
          "a new file (mode 0600) instead of being printed. With --csr-file kmsd also issues a\n"
          "client certificate for mTLS (the CSR's CN must be NAME), bound to the principal;\n"
-         "--cert-out writes it to a new file.\n"
+         "--cert-out writes it to a new file. With --key-out instead of --csr-file kmsctl makes\n"
+         "the key and CSR itself and writes the key (a KMIP client's or a plugin's, "
+         "docs/kmip.md).\n"
          "Under dual control (principal.create) kmsd answers 202: kmsctl prints the approval and\n"
          "exits 9; once approved, run 'kmsctl approval execute ID --token-out FILE'.",
          {opt("role", "ROLE",
@@ -72,6 +74,9 @@ std::vector<CommandSpec> build_table() {
               true, true),
           opt("token-out", "FILE", "write the new token to FILE (created, mode 0600)"),
           opt("csr-file", "FILE", "PKCS#10 CSR, PEM: also issue a client certificate"),
+          opt("key-out", "FILE",
+              "instead of --csr-file: make a P-256 key and its CSR here, write the key to FILE "
+              "(created, mode 0600); needs --cert-out"),
           opt("cert-out", "FILE", "write the issued certificate (PEM) to FILE")}});
     t.push_back({CommandId::PrincipalList,
                  "principal list",

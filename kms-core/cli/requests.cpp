@@ -6,6 +6,7 @@
 
 #include <sstream>
 
+#include "client_key.hpp"
 #include "domain/algorithm.hpp"
 #include "exit_codes.hpp"
 #include "requests_common.hpp"
@@ -158,9 +159,22 @@ ApiCall principal_create_call(const Invocation& inv) {
     body.set("name", require_principal_name(*inv.positional));
     body.set("roles", to_array(collect_choices(inv, "role", role_names())));
     if (auto csr = inv.value("csr-file")) body.set("csr", read_csr_file("--csr-file", *csr));
-    if (inv.has("cert-out") && !inv.has("csr-file"))
-        throw UsageError("--cert-out: give --csr-file too (no certificate is issued without it)");
-    return ApiCall{"POST", "/v1/principals", to_text(body), true};
+    std::optional<ClientKey> made;
+    if (inv.has("key-out")) {
+        if (inv.has("csr-file"))
+            throw UsageError("--key-out: kmsctl makes the key and its CSR; drop --csr-file");
+        if (!inv.has("cert-out"))
+            throw UsageError("--key-out: give --cert-out too (the key is useless without it)");
+        made = make_client_key(*inv.positional);
+        body.set("csr", made->csr_pem);
+    }
+    if (inv.has("cert-out") && !inv.has("csr-file") && !made)
+        throw UsageError(
+            "--cert-out: give --csr-file too (or --key-out; no certificate is issued without "
+            "one)");
+    ApiCall call{"POST", "/v1/principals", to_text(body), true};
+    if (made) call.local_key_pem = std::move(made->key_pem);
+    return call;
 }
 
 ApiCall audit_list_call(const Invocation& inv, const std::optional<std::string>& cursor) {

@@ -28,6 +28,9 @@ struct ApiCall {
     std::string accept = "application/json";  ///< the Accept header
     /// The body carries a secret (a ceremony component): the runner wipes it after sending.
     bool secret_body = false;
+    /// A private key kmsctl made for this call (principal create --key-out; cli/client_key.hpp):
+    /// never sent; the runner writes it to --key-out once kmsd has answered, and wipes it.
+    std::optional<std::string> local_key_pem = std::nullopt;
 };
 
 /// Builds the call for @p inv (whose command must be set). For key list and audit list,

@@ -284,6 +284,7 @@ struct SecretCopies {
         if (prompted)
             for (auto& v : prompted->options["component"]) wipe(v);
         if (call && call->secret_body && call->body) wipe(*call->body);
+        if (call && call->local_key_pem) wipe(*call->local_key_pem);
     }
 };
 
@@ -358,6 +359,11 @@ int execute(const Invocation& given, const EnvLookup& env, Console& console) {
 
     const ConnectionConfig cfg = resolve_connection(inv.global, call.needs_auth, env);
     Outputs outputs(inv);  // created before the request, removed again unless written
+    // principal create --key-out: the key kmsctl made goes to its own file (0600), also
+    // created before the request and removed again unless written.
+    std::unique_ptr<OutputFile> key_file;
+    if (call.local_key_pem)
+        key_file = std::make_unique<OutputFile>("key-out", *inv.value("key-out"));
     HttpClient client(cfg);
 
     if (cmd.id == CommandId::Health) return run_health(client, inv, call, console);
@@ -384,11 +390,22 @@ int execute(const Invocation& given, const EnvLookup& env, Console& console) {
             console.err << "Nothing was written to " << file->path() << " (--" << spec.option
                         << "): give it to 'kmsctl approval execute' once the request is "
                            "approved.\n";
+        if (key_file)
+            console.err << "Nothing was written to " << key_file->path()
+                        << " (--key-out): the key is discarded; under dual control, make the "
+                           "key and CSR yourself and give --csr-file.\n";
         return to_int(ExitCode::PendingApproval);
     }
 
     RenderContext ctx;
     write_outputs(outputs, answer, ctx, console.err);
+    if (key_file) {
+        key_file->write(*call.local_key_pem,
+                        "the principal and its certificate exist but the key is lost: revoke "
+                        "the certificate (kmsctl ca revoke) and enrol again");
+        wipe(*call.local_key_pem);
+        console.err << "Private key written to " << key_file->path() << " (mode 0600)\n";
+    }
 
     if (inv.global.json || cmd.id == CommandId::OpenApi) {
         print_raw(console.out, answer.raw);

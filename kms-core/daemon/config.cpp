@@ -46,6 +46,8 @@ void load_config_file(const std::string& path, DaemonConfig& cfg) {
         const std::string value = trim(line.substr(eq + 1));
         if (key == "listen")
             cfg.listen = value;
+        else if (key == "kmip.listen")
+            cfg.kmip_listen = value;
         else if (key == "hsm.module")
             cfg.hsm_module = value;
         else if (key == "hsm.token_label")
@@ -90,6 +92,8 @@ void validate(const DaemonConfig& cfg) {
     if (cfg.data_dir.empty()) throw Error(ErrorCode::InvalidArgument, "--data-dir DIR is required");
     if (cfg.listen.find(':') == std::string::npos)
         throw Error(ErrorCode::InvalidArgument, "--listen: expected HOST:PORT");
+    if (!cfg.kmip_listen.empty() && cfg.kmip_listen.find(':') == std::string::npos)
+        throw Error(ErrorCode::InvalidArgument, "--kmip-listen: expected HOST:PORT");
     if (!cfg.embedded_hsm() && cfg.pin_file.empty() && cfg.pin_env.empty() &&
         cfg.pin_value.empty() && !user_pin_credential_present())
         throw Error(ErrorCode::InvalidArgument,

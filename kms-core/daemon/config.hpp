@@ -10,6 +10,8 @@ namespace kms::daemon {
 struct DaemonConfig {
     std::string data_dir;  ///< required
     std::string listen = "127.0.0.1:8443";
+    /// KMIP over TLS with client certificates (kmip/listener.hpp); empty: no KMIP listener.
+    std::string kmip_listen;
     std::string config_file;
     // HSM. Without --hsm-module (or hsm.module) kmsd runs an embedded SoftHSM2 token whose
     // configuration, token files and PINs live in the data directory.
@@ -52,7 +54,7 @@ struct DaemonConfig {
     std::string url_file() const { return path("kmsd.url"); }
 };
 
-/// Reads "key = value" lines ('#' comments) into @p cfg. Keys: listen, hsm.module,
+/// Reads "key = value" lines ('#' comments) into @p cfg. Keys: listen, kmip.listen, hsm.module,
 /// hsm.token_label, hsm.pin_file, hsm.so_pin_file, hsm.pin_env, hsm.pin, hsm.profile, hsm.sessions,
 /// hsm.handle_cache, server.max_connections, server.access_log, log.format,
 /// server.anonymous_denials_per_minute, store.map_size_mb,

@@ -23,6 +23,7 @@
 #include "daemon/observed_hsm.hpp"
 #include "daemon/pins.hpp"
 #include "domain/error.hpp"
+#include "kmip/listener.hpp"
 #include "observe/log.hpp"
 #include "pkcs11/pkcs11_hsm.hpp"
 #include "selftest/self_test.hpp"
@@ -57,6 +58,8 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         opt("help", nullptr, "show this help and exit");
         opt("data-dir", "DIR", "data directory (created at first start)");
         opt("listen", "HOST:PORT", "HTTPS address (default 127.0.0.1:8443)");
+        opt("kmip-listen", "HOST:PORT",
+            "also serve KMIP (TTLV over mutual TLS) there (default: off; see docs/kmip.md)");
         opt("config", "FILE", "key = value configuration file (see docs/operations.md)");
         opt("hsm-module", "PATH", "PKCS#11 module of a vendor HSM (default: embedded SoftHSM2)");
         opt("token-label", "LABEL", "token label (default kms)");
@@ -100,6 +103,8 @@ class KmsdApp final : public Poco::Util::ServerApplication {
             m_cfg.data_dir = value;
         else if (name == "listen")
             m_listen = value;
+        else if (name == "kmip-listen")
+            m_kmip_listen = value;
         else if (name == "config")
             m_cfg.config_file = value;
         else if (name == "hsm-module")
@@ -150,6 +155,7 @@ class KmsdApp final : public Poco::Util::ServerApplication {
             if (!m_cfg.config_file.empty()) daemon::load_config_file(m_cfg.config_file, m_cfg);
             if (!m_listen.empty()) m_cfg.listen = m_listen;  // the command line wins
             if (!m_log_format.empty()) m_cfg.log_format = m_log_format;
+            if (!m_kmip_listen.empty()) m_cfg.kmip_listen = m_kmip_listen;
             daemon::validate(m_cfg);
             m_log = std::make_unique<observe::Logger>(*observe::parse_log_format(m_cfg.log_format),
                                                       std::cout, std::cerr);
@@ -404,6 +410,23 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         api::ApiServer server(so, router, services);
         server.start();
 
+        // KMIP: another front on the same use cases (kmip/processor.hpp), same CA for mTLS.
+        kmip::Processor kmip_processor(kmip::KmipServices{keys, ops, approvals, audit});
+        std::unique_ptr<kmip::KmipListener> kmip_listener;
+        if (!cfg.kmip_listen.empty()) {
+            kmip::ListenerOptions ko;
+            ko.listen = cfg.kmip_listen;
+            ko.cert_file = so.cert_file;
+            ko.key_file = so.key_file;
+            ko.ca_file = so.ca_file;
+            ko.anonymous_denials_per_minute = cfg.anonymous_denials_per_minute;
+            kmip_listener = std::make_unique<kmip::KmipListener>(
+                ko, kmip_processor, kmip::ListenerIdentity{ca, principals, audit});
+            kmip_listener->start();
+            say("KMIP listening on " + cfg.kmip_listen.substr(0, cfg.kmip_listen.rfind(':')) + ":" +
+                std::to_string(kmip_listener->port()));
+        }
+
         const std::string host = cfg.listen.substr(0, cfg.listen.rfind(':'));
         const std::string url = "https://" + host + ":" + std::to_string(server.port());
         daemon::write_file_atomic(cfg.url_file(), url + "\n", 0644);
@@ -421,6 +444,7 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         waitForTerminationRequest();
         notify("STOPPING=1\nSTATUS=shutting down");
         say("shutting down");
+        if (kmip_listener) kmip_listener->stop(2000);
         server.stop(5000);
         flush_task.stop();
         health_task.stop();
@@ -434,6 +458,7 @@ class KmsdApp final : public Poco::Util::ServerApplication {
     std::string m_listen;
     std::string m_log_format;
     std::unique_ptr<observe::Logger> m_log;
+    std::string m_kmip_listen;
     bool m_help = false;
 };
 

@@ -111,6 +111,28 @@ TEST_F(KmsctlIssue3, PrincipalCreateWithCsr) {
         "no PEM certificate request");
 }
 
+TEST_F(KmsctlIssue3, PrincipalCreateWithKeyOut) {
+    // kmsctl makes the key and the CSR (CN = the name); the key stays with the call, unsent.
+    auto call = call_of({"principal", "create", "array-1", "--role", "key-officer", "--key-out",
+                         path("array-1.key"), "--cert-out", path("array-1.pem")});
+    const std::string csr = body_of(call)->getValue<std::string>("csr");
+    EXPECT_NE(csr.find("-----BEGIN CERTIFICATE REQUEST-----"), std::string::npos);
+    ASSERT_TRUE(call.local_key_pem.has_value());
+    EXPECT_NE(call.local_key_pem->find("-----BEGIN PRIVATE KEY-----"), std::string::npos);
+    EXPECT_EQ(call.body->find("PRIVATE KEY"), std::string::npos);
+    // A second call makes another key.
+    auto again = call_of({"principal", "create", "array-1", "--role", "key-officer", "--key-out",
+                          path("b.key"), "--cert-out", path("b.pem")});
+    EXPECT_NE(*again.local_key_pem, *call.local_key_pem);
+    EXPECT_REFUSED((Args{"principal", "create", "array-1", "--role", "key-officer", "--key-out",
+                         path("k.key")}),
+                   "--key-out: give --cert-out too");
+    const auto csr_file = write("alice.csr", kCsr);
+    EXPECT_REFUSED((Args{"principal", "create", "alice", "--role", "plugin", "--key-out",
+                         path("k.key"), "--csr-file", csr_file, "--cert-out", path("c.pem")}),
+                   "--key-out: kmsctl makes the key and its CSR; drop --csr-file");
+}
+
 // --- policies --------------------------------------------------------------------------------
 
 TEST_F(KmsctlIssue3, Policies) {

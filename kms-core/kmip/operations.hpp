@@ -1,0 +1,77 @@
+// The KMIP operations kmsd implements, each mapped onto one kms-core use case (KMIP 1.4 §4,
+// KMIP 2.0 §6). One Operations object serves one batch item: it knows the caller and the
+// protocol version the answer must be written in. Request payloads are read strictly: a
+// missing or mistyped field is Invalid Field, named in the Result Message.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+#include "domain/key.hpp"
+#include "kmip/attributes.hpp"
+#include "kmip/processor.hpp"
+#include "kmip/protocol.hpp"
+
+namespace kms::kmip {
+
+/// A refusal with its KMIP Result Reason (processor.cpp writes it into the batch item).
+class KmipFailure : public std::runtime_error {
+  public:
+    KmipFailure(Reason r, const std::string& message) : std::runtime_error(message), m_r(r) {}
+    Reason reason() const noexcept { return m_r; }
+
+  private:
+    Reason m_r;
+};
+
+class Operations {
+  public:
+    /// @p placeholder: the request's ID Placeholder, used when a payload names no object.
+    Operations(KmipServices& s, const ProcessorLimits& limits, const core::Principal& caller,
+               Version v, const std::string& placeholder)
+        : m_s(s), m_limits(limits), m_caller(caller), m_v(v), m_placeholder(placeholder) {}
+
+    // Each takes the Request Payload and returns the Response Payload; throws KmipFailure or
+    // kms::Error (mapped by the processor).
+    Item discover_versions(const Item& payload);   ///< §4.26
+    Item query(const Item& payload);               ///< §4.25: operations, objects, vendor
+    Item create(const Item& payload);              ///< §4.1: symmetric keys (AES, 3DES, HMAC)
+    Item get(const Item& payload);                 ///< §4.11
+    Item get_attributes(const Item& payload);      ///< §4.12 (1.x) / 2.0 §6.1.24
+    Item get_attribute_list(const Item& payload);  ///< §4.13
+    Item locate(const Item& payload);              ///< §4.9: name, object type, state, algorithm
+    Item activate(const Item& payload);            ///< §4.19
+    Item revoke(const Item& payload);              ///< §4.20
+    Item destroy(const Item& payload);             ///< §4.21: refused for an Active object
+    Item encrypt(const Item& payload);             ///< §4.29: AES/3DES CBC
+    Item decrypt(const Item& payload);             ///< §4.30
+    // operations_asymmetric.cpp
+    Item create_key_pair(const Item& payload);   ///< §4.2: RSA 2048/3072, EC P-256/P-384
+    Item sign(const Item& payload);              ///< §4.31
+    Item signature_verify(const Item& payload);  ///< §4.32
+    Item mac(const Item& payload);               ///< §4.33
+    Item mac_verify(const Item& payload);        ///< §4.34
+    Item rng_retrieve(const Item& payload);      ///< §4.35
+
+  private:
+    Item payload_with_id(const std::string& id) const;
+    std::string required_id(const Item& payload) const;
+    ObjectRef resolve(const Item& payload) const;
+    /// Whether the caller may manage @p k over KMIP (owns(): admin, policy-restricted, or
+    /// the key's creator).
+    bool owns(const core::KeyRecord& k) const;
+    /// KeyLifecycle::get, then owns(): Permission Denied (audited) for another client's key.
+    core::KeyRecord load(const std::string& id);
+    /// load(ref.key_id); Item Not Found for the public half of a secret key.
+    core::KeyRecord load(const ObjectRef& ref);
+    /// Get of a key pair's public half: the DER SubjectPublicKeyInfo as Key Format X.509.
+    Item get_public_key(const Item& payload, const core::KeyRecord& k);
+
+    KmipServices& m_s;
+    const ProcessorLimits& m_limits;
+    const core::Principal& m_caller;
+    Version m_v;
+    const std::string& m_placeholder;
+};
+
+}  // namespace kms::kmip

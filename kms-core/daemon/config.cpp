@@ -57,7 +57,10 @@ void load_config_file(const std::string& path, DaemonConfig& cfg) {
         else if (key == "hsm.so_pin_file")
             cfg.so_pin_option = value;
         else if (key == "hsm.pin_env")
-            cfg.pin_env = value;
+            throw Error(ErrorCode::InvalidArgument,
+                        "hsm.pin_env is no longer read: a PIN in kmsd's environment shows in "
+                        "/proc/PID/environ for its whole life; give the credential hsm-pin or "
+                        "hsm.pin_file");
         else if (key == "hsm.pin")
             cfg.pin_value = value;
         else if (key == "hsm.profile")
@@ -94,11 +97,11 @@ void validate(const DaemonConfig& cfg) {
         throw Error(ErrorCode::InvalidArgument, "--listen: expected HOST:PORT");
     if (!cfg.kmip_listen.empty() && cfg.kmip_listen.find(':') == std::string::npos)
         throw Error(ErrorCode::InvalidArgument, "--kmip-listen: expected HOST:PORT");
-    if (!cfg.embedded_hsm() && cfg.pin_file.empty() && cfg.pin_env.empty() &&
-        cfg.pin_value.empty() && !user_pin_credential_present())
+    if (!cfg.embedded_hsm() && cfg.pin_file.empty() && cfg.pin_value.empty() &&
+        !user_pin_credential_present())
         throw Error(ErrorCode::InvalidArgument,
                     "a vendor HSM (--hsm-module) needs a PIN source: the credential hsm-pin, "
-                    "--pin-file, --pin-env or hsm.pin in the config file");
+                    "--pin-file or hsm.pin in the config file");
     if (!cfg.embedded_hsm() && !cfg.so_pin_option.empty())
         throw Error(ErrorCode::InvalidArgument,
                     "--so-pin-file: only for the embedded token (a vendor HSM is initialized "

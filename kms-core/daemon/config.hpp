@@ -20,7 +20,6 @@ struct DaemonConfig {
     std::string pin_file;  ///< a file holding the user PIN
     /// The embedded token's SO PIN for its initialization (with pin_file; see daemon/pins.hpp).
     std::string so_pin_option;
-    std::string pin_env;    ///< an environment variable holding the user PIN
     std::string pin_value;  ///< the PIN itself (config file only; discouraged)
     std::string hsm_profile = "auto";
     std::size_t hsm_sessions = 0;  ///< 0: the vendor profile's default
@@ -55,7 +54,7 @@ struct DaemonConfig {
 };
 
 /// Reads "key = value" lines ('#' comments) into @p cfg. Keys: listen, kmip.listen, hsm.module,
-/// hsm.token_label, hsm.pin_file, hsm.so_pin_file, hsm.pin_env, hsm.pin, hsm.profile, hsm.sessions,
+/// hsm.token_label, hsm.pin_file, hsm.so_pin_file, hsm.pin, hsm.profile, hsm.sessions,
 /// hsm.handle_cache, server.max_connections, server.access_log, log.format,
 /// server.anonymous_denials_per_minute, store.map_size_mb,
 /// counters.flush_seconds, gp.session_seconds. Throws kms::Error(InvalidArgument) naming the line

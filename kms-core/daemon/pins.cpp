@@ -48,9 +48,6 @@ PinPlan plan_pins(const DaemonConfig& cfg) {
         plan.user = from_file(cfg.pin_file, "PIN file " + cfg.pin_file);
     else if (cfg.embedded_hsm())
         plan.user = from_file(cfg.user_pin_file(), "PIN file " + cfg.user_pin_file());
-    else if (!cfg.pin_env.empty())
-        plan.user = {hsm::PinSource{hsm::PinSource::Kind::Env, cfg.pin_env},
-                     "environment variable " + cfg.pin_env, {}};
     else
         plan.user = {hsm::PinSource{hsm::PinSource::Kind::Value, cfg.pin_value},
                      "hsm.pin in " + cfg.config_file, {}};

@@ -1,6 +1,6 @@
 // Where kmsd's HSM PINs come from: a systemd credential, a PIN file, or (the embedded token's
-// default) PINs generated at the first start into the data directory. Never the command line;
-// the environment only for a vendor HSM's --pin-env, which the appliance's units do not use.
+// default) PINs generated at the first start into the data directory. Never the command line
+// or the environment (a process's environment shows in /proc/PID/environ for its whole life).
 //
 // systemd.exec(5) "Credentials": LoadCredential=, LoadCredentialEncrypted= and
 // SetCredentialEncrypted= place each credential as a read-only file named after it in the
@@ -52,7 +52,7 @@ std::optional<std::string> credential_path(const char* name);
 
 /// Decides where this start's PINs come from, in this order for the user PIN: the credential
 /// hsm-pin; --pin-file (hsm.pin_file); for the embedded token DIR/hsm.pin; for a vendor HSM
-/// --pin-env, then hsm.pin. For the embedded token's SO PIN: the credential hsm-so-pin;
+/// hsm.pin. For the embedded token's SO PIN: the credential hsm-so-pin;
 /// --so-pin-file (hsm.so_pin_file); DIR/hsm-so.pin when the user PIN is DIR/hsm.pin. Reads no
 /// PIN and never throws for a missing one: when the embedded token exists (its token folder is
 /// not empty) but no user PIN source does (the credential is missing), the user origin's

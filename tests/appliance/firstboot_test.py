@@ -214,6 +214,22 @@ def pin_files(kmsd, tmp):
     print("ok: --pin-file and --so-pin-file at init, --pin-file at every start")
 
 
+def no_pin_from_the_environment(kmsd, tmp):
+    """The former --pin-env and hsm.pin_env are refused: a PIN in the environment would show in
+    /proc/PID/environ for the life of kmsd."""
+    data = os.path.join(tmp, "d5")
+    expect(kmsd_once(kmsd, ["--data-dir", data, "--listen", "127.0.0.1:0", "--pin-env",
+                            "KMS_PIN"]), 64, "pin-env")
+    conf = os.path.join(tmp, "pin-env.conf")
+    with open(conf, "w") as f:
+        f.write("hsm.pin_env = KMS_PIN\n")
+    expect(kmsd_once(kmsd, ["--data-dir", data, "--listen", "127.0.0.1:0", "--config", conf]), 64,
+           "hsm.pin_env is no longer read", "/proc/PID/environ")
+    if os.path.exists(data):
+        fail("a refused start created the data directory")
+    print("ok: --pin-env and hsm.pin_env are refused before anything is written")
+
+
 def main():
     if len(sys.argv) != 2:
         fail("usage: firstboot_test.py KMSD")
@@ -224,6 +240,7 @@ def main():
             before_the_token(kmsd, tmp)
             generated(kmsd, tmp)
             pin_files(kmsd, tmp)
+            no_pin_from_the_environment(kmsd, tmp)
         finally:
             for p in children:
                 if p.poll() is None:

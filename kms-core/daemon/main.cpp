@@ -1,8 +1,10 @@
 // kmsd: the composition root. The only place where adapters (PKCS#11, LMDB, HTTPS) are wired
 // to the use cases, and the only process that loads a PKCS#11 module or knows the HSM PIN.
+#include <Poco/AutoPtr.h>
 #include <Poco/Net/SSLManager.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
+#include <Poco/Util/OptionException.h>
 #include <Poco/Util/OptionSet.h>
 #include <Poco/Util/ServerApplication.h>
 #include <sys/resource.h>
@@ -68,7 +70,6 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         opt("so-pin-file", "FILE",
             "file holding the SO PIN with which the first start initializes the embedded token "
             "(default: the credential hsm-so-pin)");
-        opt("pin-env", "VAR", "environment variable holding the user PIN (vendor HSM)");
         opt("hsm-profile", "NAME", "vendor profile (default auto)");
         opt("hsm-sessions", "N", "PKCS#11 sessions in the pool, 1 to 64 (default: the profile's)");
         opt("hsm-wait-ms", "MS",
@@ -115,8 +116,6 @@ class KmsdApp final : public Poco::Util::ServerApplication {
             m_cfg.pin_file = value;
         else if (name == "so-pin-file")
             m_cfg.so_pin_option = value;
-        else if (name == "pin-env")
-            m_cfg.pin_env = value;
         else if (name == "hsm-profile")
             m_cfg.hsm_profile = value;
         else if (name == "hsm-sessions")
@@ -464,4 +463,19 @@ class KmsdApp final : public Poco::Util::ServerApplication {
 
 }  // namespace
 
-POCO_SERVER_MAIN(KmsdApp)
+// POCO_SERVER_MAIN, except that a bad command line (an unknown option, a missing argument)
+// exits 64 (EX_USAGE, as kmsd.8 documents) with a message naming it, not Poco's 78.
+int main(int argc, char** argv) {
+    Poco::AutoPtr<KmsdApp> app = new KmsdApp;
+    try {
+        app->init(argc, argv);
+    } catch (const Poco::Util::OptionException& e) {
+        std::cerr << "kmsd: " << e.displayText() << " (see kmsd --help)\n";
+        return 64;
+    } catch (const Poco::Exception& e) {
+        std::cerr << "kmsd: " << e.displayText() << "\n";
+        return Poco::Util::Application::EXIT_CONFIG;
+    }
+    // ServerApplication::run() is protected; Application's is public and virtual.
+    return static_cast<Poco::Util::Application&>(*app).run();
+}

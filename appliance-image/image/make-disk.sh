@@ -62,6 +62,24 @@ mcopy -i "$WORK/esp" "$initrd" ::/initrd.img
 # The root file system, populated from the tree (owners, modes, links, device nodes kept).
 E2FSPROGS_FAKE_TIME=$SDE mke2fs -q -t ext4 -L kms-root -U "$(uuid root-fs)" \
   -E "hash_seed=$(uuid root-hash),root_owner=0:0" -d "$ROOT" "$WORK/root" "${root_mib}M" >/dev/null
+# mke2fs -d copies each inode's atime, ctime and mtime from the tree, to the second. Reading the
+# tree (mke2fs does, and so does a check of it) moves atimes, and ctimes say when the tree was
+# made: set both to SOURCE_DATE_EPOCH and clamp later mtimes to it (debugfs set_inode_field,
+# which rewrites the inode's checksum), so the same tree gives the same bytes.
+times=$WORK/times.debugfs
+: > "$times"
+while IFS= read -r -d '' p; do
+  p=${p#.}
+  case $p in *'"'*|*$'\n'*) echo "make-disk: cannot name '$p' to debugfs" >&2; exit 1 ;; esac
+  printf 'sif "%s" atime @%s\nsif "%s" ctime @%s\n' "${p:-/}" "$SDE" "${p:-/}" "$SDE" >> "$times"
+done < <(cd "$ROOT" && find . -print0)
+while IFS= read -r -d '' p; do
+  p=${p#.}
+  printf 'sif "%s" mtime @%s\n' "${p:-/}" "$SDE" >> "$times"
+done < <(cd "$ROOT" && find . -newermt "@$SDE" -print0)
+debugfs -w -f "$times" "$WORK/root" >/dev/null 2>"$WORK/debugfs.err" ||
+  { cat "$WORK/debugfs.err" >&2; exit 1; }
+if grep -v '^debugfs ' "$WORK/debugfs.err" | grep -q .; then cat "$WORK/debugfs.err" >&2; exit 1; fi
 
 # The disk: 1 MiB for the GPT, the two partitions, 1 MiB for the backup GPT.
 rm -f "$IMAGE"

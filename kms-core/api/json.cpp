@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "domain/error.hpp"
+#include "observe/log.hpp"
 
 namespace kms::api {
 
@@ -200,14 +201,7 @@ std::string stringify(const Object::Ptr& obj) {
 }
 
 std::string format_time(std::int64_t ms) {
-    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms % 1000));
-    return buf;
+    return observe::rfc3339_ms(ms);
 }
 
 std::int64_t parse_time(std::string_view text, std::string_view field) {

@@ -7,6 +7,7 @@
 #include "crypto/public_key.hpp"
 #include "crypto/x509.hpp"
 #include "domain/error.hpp"
+#include "observe/log.hpp"
 #include "services/certificate_authority.hpp"
 
 namespace kms::core {
@@ -44,18 +45,6 @@ std::string json_string(std::string_view text) {
         }
     }
     return out + "\"";
-}
-
-/// RFC 3339 UTC with milliseconds.
-std::string rfc3339(std::int64_t ms) {
-    const std::time_t s = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    ::gmtime_r(&s, &tm);
-    char buf[80];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms % 1000));
-    return buf;
 }
 
 void check_label(std::string_view label) {
@@ -172,7 +161,7 @@ BackupResult BackupService::create(const Principal& caller, std::string_view lab
                     ",\n \"formatVersion\": " + std::to_string(crypto::kBackupFormatVersion) +
                     ",\n \"kmsdVersion\": " + json_string(m_sources.kmsd_version) +
                     ",\n \"storeSchemaVersion\": " + std::to_string(snap.store_schema) +
-                    ",\n \"createdAt\": " + json_string(rfc3339(now_ms)) +
+                    ",\n \"createdAt\": " + json_string(observe::rfc3339_ms(now_ms)) +
                     ",\n \"createdBy\": " + json_string(caller.name) +
                     ",\n \"label\": " + json_string(label) +
                     ",\n \"hsm\": {\"kind\": " + json_string(m_sources.hsm_kind) +

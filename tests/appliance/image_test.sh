@@ -94,8 +94,11 @@ grep -q 'chain input {' "$R/etc/nftables.conf" && grep -q 'type filter hook inpu
 kmsd_port=$(sed -n 's/.*KMSD_LISTEN=[^ ]*:\([0-9]*\).*/\1/p' "$R/lib/systemd/system/kmsd.service")
 tsmd_port=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listen"].rsplit(":", 1)[1])' \
   "$R/usr/share/doc/kms-appliance/tsmd-example.json")
+kmip_port=$(sed -n 's/.*--kmip-listen [^ ]*:\([0-9]*\).*/\1/p' "$R/lib/systemd/system/kmsd.service")
+[ -n "$kmip_port" ] || fail "kmsd.service does not start KMIP (--kmip-listen)"
 ports=$(sed -n 's/^define api_ports = { \(.*\) }$/\1/p' "$R/etc/nftables.conf")
-[ "$ports" = "$kmsd_port, $tsmd_port" ] || fail "api_ports '$ports', the shipped ports are $kmsd_port and $tsmd_port"
+[ "$ports" = "$kmsd_port, $kmip_port, $tsmd_port" ] ||
+  fail "api_ports '$ports', the shipped ports are $kmsd_port, $kmip_port (KMIP) and $tsmd_port"
 [ "$(grep -c 'dport' "$R/etc/nftables.conf")" = 1 ] || fail "a port opened beyond api_ports"
 echo "ok: nftables.conf parses (a broken copy does not), input policy drop, ports $ports only"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""appliance-syscalls: kmsd and tsmd, traced with strace through a first start, requests and a
-SIGTERM stop, make only system calls their unit's SystemCallFilter= allows. Without systemd as
+"""appliance-syscalls: kmsd and tsmd, traced with strace through a first start, requests (REST,
+and KMIP for kmsd, as kmsd.service turns it on) and a SIGTERM stop, make only system calls their unit's SystemCallFilter= allows. Without systemd as
 PID 1 the units cannot be started here; this is how the filter is checked against the real
 daemons instead (a call outside the filter would kill the service or fail with EPERM).
 
@@ -106,6 +106,37 @@ def traced(cmd, log_path, summary_path, exercise):
     return calls
 
 
+def kmip_discover_versions(ctx, port):
+    """Sends one KMIP 1.2 Discover Versions request message (KMIP 1.4 §4.26, TTLV §9.1) and
+    returns the response message's bytes."""
+    def item(tag, typ, body):
+        return (tag.to_bytes(3, "big") + bytes([typ]) + len(body).to_bytes(4, "big") + body +
+                b"\0" * ((8 - len(body) % 8) % 8))
+
+    def integer(tag, typ, v):
+        return item(tag, typ, v.to_bytes(4, "big"))
+    version = item(0x420069, 1, integer(0x42006A, 2, 1) + integer(0x42006B, 2, 2))
+    header = item(0x420077, 1, version + integer(0x42000D, 2, 1))
+    batch = item(0x42000F, 1, integer(0x42005C, 5, 0x1E) + item(0x420079, 1, b""))
+    message = item(0x420078, 1, header + batch)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            tls.sendall(message)
+            head = b""
+            while len(head) < 8:
+                chunk = tls.recv(8 - len(head))
+                if not chunk:
+                    fail("KMIP: the connection closed before a response")
+                head += chunk
+            body = b""
+            while len(body) < int.from_bytes(head[4:8], "big"):
+                chunk = tls.recv(65536)
+                if not chunk:
+                    fail("KMIP: the response was cut short")
+                body += chunk
+            return head + body
+
+
 def check(name, calls, allowed):
     outside = sorted(calls - allowed)
     if outside:
@@ -145,7 +176,24 @@ def main():
                                             "usage": ["mac", "verify"]})
             call("POST", f"/v1/keys/{key['id']}/mac", {"algorithm": "AES-CMAC",
                                                       "data": "00112233445566778899"})
-        calls = traced([kmsd, "--data-dir", data, "--listen", f"127.0.0.1:{port}"],
+            # KMIP, which kmsd.service turns on: a client certificate from the KMS CA, then one
+            # Discover Versions over mutual TLS.
+            subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=kmip-client",
+                            "-keyout", os.path.join(tmp, "c.key"), "-out",
+                            os.path.join(tmp, "c.csr")], check=True, capture_output=True)
+            made = call("POST", "/v1/principals", {"name": "kmip-client", "roles": ["key-officer"],
+                                                   "csr": open(os.path.join(tmp, "c.csr")).read()})
+            open(os.path.join(tmp, "c.crt"), "w").write(made["certificate"])
+            ctx.load_cert_chain(os.path.join(tmp, "c.crt"), os.path.join(tmp, "c.key"))
+            answer = kmip_discover_versions(ctx, kmip_port)
+            # A Response Message (42007B, a Structure) whose Result Status (42007F) is Success.
+            if answer[:4] != bytes.fromhex("42007B01") or \
+                    bytes.fromhex("42007F05000000040000000000000000") not in answer:
+                fail(f"KMIP: not a successful response: {answer[:64].hex()}")
+        kmip_port = free_port()
+        calls = traced([kmsd, "--data-dir", data, "--listen", f"127.0.0.1:{port}",
+                        "--kmip-listen", f"127.0.0.1:{kmip_port}"],
                        os.path.join(tmp, "kmsd.log"), os.path.join(tmp, "kmsd.strace"), use_kmsd)
         check("kmsd", calls, allowed_by(os.path.join(unit_dir, "kmsd.service")))
         if "sendto" not in calls:

@@ -137,11 +137,16 @@ Item Operations::query(const Item& payload) {
         if (f->type != ItemType::Enumeration)
             throw KmipFailure(Reason::InvalidField, "Query Function is not an Enumeration");
         if (f->number == kQueryOperations) {
-            for (Op op : {Op::Create, Op::Locate, Op::Get, Op::GetAttributes, Op::GetAttributeList,
-                          Op::Activate, Op::Revoke, Op::Destroy, Op::Query, Op::DiscoverVersions,
-                          Op::Encrypt, Op::Decrypt}) {
-                // Discover Versions is 1.1 (§4.26), Encrypt and Decrypt 1.2 (§4.29, §4.30).
+            for (Op op :
+                 {Op::Create, Op::ReKey, Op::Locate, Op::Get, Op::GetAttributes,
+                  Op::GetAttributeList, Op::AddAttribute, Op::ModifyAttribute, Op::DeleteAttribute,
+                  Op::SetAttribute, Op::AdjustAttribute, Op::Activate, Op::Revoke, Op::Destroy,
+                  Op::Query, Op::DiscoverVersions, Op::Encrypt, Op::Decrypt}) {
+                // Discover Versions is 1.1 (§4.26), Encrypt and Decrypt 1.2 (§4.29, §4.30),
+                // Set and Adjust Attribute 2.0.
                 if (op == Op::DiscoverVersions && !m_v.at_least(1, 1)) continue;
+                if ((op == Op::SetAttribute || op == Op::AdjustAttribute) && !m_v.at_least(2, 0))
+                    continue;
                 if ((op == Op::Encrypt || op == Op::Decrypt) && !m_v.at_least(1, 2)) continue;
                 out.add(Item::enumeration(tag::Operation, static_cast<std::uint32_t>(op)));
             }
@@ -210,6 +215,13 @@ Item Operations::get_attributes(const Item& payload) {
         out.add(Item::structure(tag::Attributes, std::move(attrs)));
     } else {
         for (const Item& a : attrs) out.add(attribute_1x(a));
+        // Custom "x-" attributes (1.x only), all or those named.
+        std::vector<std::string> names;
+        for (const Item* n : payload.find_all(tag::AttributeName)) names.push_back(n->text_value());
+        for (const Item& c : custom_attributes_1x(k))
+            if (names.empty() || std::find(names.begin(), names.end(),
+                                           c.find(tag::AttributeName)->text_value()) != names.end())
+                out.add(c);
     }
     return out;
 }
@@ -218,11 +230,23 @@ Item Operations::get_attribute_list(const Item& payload) {
     const ObjectRef ref = resolve(payload);
     const core::KeyRecord k = load(ref);
     Item out = payload_with_id(ref.uid());
+    std::vector<std::uint32_t> seen;  // a multi-instance attribute is listed once
     for (const Item& a : record_attributes(k, m_v, ref.public_half)) {
+        if (std::find(seen.begin(), seen.end(), a.tag) != seen.end()) continue;
+        seen.push_back(a.tag);
         if (m_v.at_least(2, 0))
             out.add(Item::enumeration(tag::AttributeReference, a.tag));
         else
             out.add(Item::text(tag::AttributeName, attribute_name(a.tag)));
+    }
+    if (!m_v.at_least(2, 0)) {
+        std::vector<std::string> custom;
+        for (const Item& c : custom_attributes_1x(k)) {
+            const std::string n = c.find(tag::AttributeName)->text_value();
+            if (std::find(custom.begin(), custom.end(), n) != custom.end()) continue;
+            custom.push_back(n);
+            out.add(Item::text(tag::AttributeName, n));
+        }
     }
     return out;
 }
@@ -242,12 +266,23 @@ Item Operations::locate(const Item& payload) {
         offset = static_cast<std::size_t>(oi->number);
     }
     core::KeyFilter f;
-    if (a.name) f.name_prefix = *a.name;  // then exact match below
     std::vector<std::string> ids;
     std::size_t skipped = 0, matched = 0;
     std::string after;
     for (;;) {
-        const core::KeyPage page = m_s.keys.list(m_caller, f, after, 1000);
+        core::KeyPage page;
+        if (a.name) {
+            // Names are unique among live keys (the key's name or an extra Name a client
+            // added): at most one key to look at.
+            if (const auto id = m_s.keys.find_id_by_name(m_caller, *a.name)) try {
+                    page.keys.push_back(m_s.keys.get(m_caller, *id));
+                } catch (const Error& e) {
+                    if (e.code() != ErrorCode::Forbidden && e.code() != ErrorCode::NotFound)
+                        throw;  // a plugin's policy hides it, or it went away: not found
+                }
+        } else {
+            page = m_s.keys.list(m_caller, f, after, 1000);
+        }
         for (const auto& k : page.keys) {
             // An EC or RSA key is two KMIP objects: the private key and its public half.
             for (const bool half : {false, true}) {

@@ -203,6 +203,14 @@ def attribute_checks(kmsd, cert, key, root, version):
             check(find(a, T_ATTR_INDEX)[0][2] == 1, version + ": the added Name has index 1")
         check(locate(c, alias) == [uid], version + ": Locate by the added Name finds the key")
         check(names_of(raw, uid) == ["attr-" + tag, alias], version + ": both Names read back")
+        # Names are unique among live keys over REST too: the added Name is taken there.
+        r = base.subprocess.run([os.environ["KMSCTL"], "--data-dir", kmsd.data, "key", "create",
+                                 alias, "--algorithm", "AES-128", "--usage", "encrypt"],
+                                stdout=base.subprocess.PIPE, stderr=base.subprocess.STDOUT,
+                                text=True)
+        check(r.returncode != 0 and "already exists" in r.stdout,
+              version + ": kmsctl key create with the added Name is refused (%s)" %
+              r.stdout.strip()[:80])
         # A Name another key has: refused, nothing written.
         taken = NON_UNIQUE if v2 else (EXISTS if version >= "1.4" else ILLEGAL)
         status, reason, _ = add(name_value("attr-other-" + tag), "Name")
@@ -384,6 +392,42 @@ def rekey_checks(kmsd, cert, key, root, version):
     return old
 
 
+def bad_input_checks(kmsd, cert, key, uid):
+    """Malformed attribute and Re-key requests: Invalid Field (7), nothing changed."""
+    INVALID = 0x07
+    for version in ("1.4", "2.0"):
+        raw = Raw(kmsd, cert, key, version)
+        before = raw.attributes(uid)
+        u = enc(T_UID, TEXT, uid)
+        if version == "2.0":
+            raw.refused(ADD, [u, enc(T_NEW, STRUCT, [name_value("a"), name_value("b")])], INVALID,
+                        "a New Attribute holding two attributes")
+            raw.refused(ADD, [u], INVALID, "Add Attribute without a New Attribute")
+            raw.refused(ADD, [u, enc(T_NEW, STRUCT, [enc(T_CONTACT, INT, 5)])], INVALID,
+                        "Contact Information that is an Integer")
+            raw.refused(MODIFY, [u, enc(T_CURRENT, STRUCT, [enc(T_CONTACT, TEXT, "a")]),
+                                 enc(T_NEW, STRUCT, [name_value("b")])], INVALID,
+                        "Current and New Attribute of different attributes")
+            raw.refused(ADJUST, [u, enc(T_ATTR_REF, ENUM, T_CONTACT), enc(T_ADJ_TYPE, ENUM, 9)],
+                        INVALID, "Adjustment Type 9")
+            raw.refused(DELETE, [u], INVALID, "Delete Attribute naming nothing")
+        else:
+            raw.refused(ADD, [u, enc(T_ATTRIBUTE, STRUCT, [enc(T_ATTR_NAME, TEXT, "Name")])],
+                        INVALID, "an Attribute without a value")
+            raw.refused(ADD, [u, attr1x("Name", enc(T_NAME, STRUCT, [enc(T_NAME_VALUE, INT, 1)]))],
+                        INVALID, "a Name whose value is an Integer")
+            raw.refused(ADD, [u, attr1x("Name", name_value("bad name with spaces"))], INVALID,
+                        "a Name kmsd does not allow")
+            raw.refused(MODIFY, [u, attr1x("Object Group", enc(T_GROUP, TEXT, "x"), -1)], INVALID,
+                        "a negative Attribute Index")
+            raw.refused(ADD, [u, attr1x("x-big", enc(T_ATTR_VALUE, BYTES, b"\0" * 5000))],
+                        INVALID, "a custom value over 4096 bytes")
+            raw.refused(REKEY, [u, enc(0x420058, INT, 0)], INVALID, "an Offset that is an Integer")
+        check(raw.attributes(uid) == before, version + ": the key is unchanged after bad input")
+        raw.close()
+    check(kmsd.proc.poll() is None, "kmsd still running after bad attribute requests")
+
+
 def other_client_checks(kmsd, root, theirs):
     cert, key = base.enrol(kmsd, root, "kmip-attr-other")
     raw = Raw(kmsd, cert, key, "1.4")
@@ -412,6 +456,7 @@ def main():
             uid = attribute_checks(kmsd, cert, key, root, version)
             rekey_checks(kmsd, cert, key, root, version)
         digest_check(kmsd, cert, key, root)
+        bad_input_checks(kmsd, cert, key, uid)
         other_client_checks(kmsd, root, uid)
         check(kmsd.proc.poll() is None, "kmsd still running")
         print("PASS: KMIP attributes and Re-key")

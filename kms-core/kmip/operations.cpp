@@ -33,9 +33,13 @@ Bytes to_bytes(const Octets& o) {
     return Bytes(o.begin(), o.end());
 }
 
+/// AES-GCM's tag: kms-core appends 16 bytes to the ciphertext (SP 800-38D, the full tag).
+constexpr std::size_t kGcmTagBytes = 16;
+
 /// The kms-core cipher mode for KMIP Cryptographic Parameters (Block Cipher Mode, Padding
-/// Method) on a key of @p alg. Absent parameters: CBC with PKCS#5 padding.
-core::CipherMode cipher_mode(const Item* params, core::Algorithm alg) {
+/// Method, Tag Length) on a key of @p alg. Absent parameters: CBC with PKCS#5 padding. GCM
+/// (KMIP 1.4 §2.1.5 Tag Length, §4.29) is AES only, from 1.4 on, with a 16-byte tag.
+core::CipherMode cipher_mode(const Item* params, core::Algorithm alg, Version v) {
     std::uint32_t mode = kModeCbc, padding = kPaddingPkcs5;
     if (params != nullptr) {
         if (params->type != ItemType::Structure)
@@ -48,13 +52,33 @@ core::CipherMode cipher_mode(const Item* params, core::Algorithm alg) {
             padding = static_cast<std::uint32_t>(p->number);
     }
     const bool des = core::info(alg).family == core::KeyFamily::Des3;
+    if (mode == kModeGcm && v.at_least(1, 4) && !des) {
+        if (const Item* t =
+                optional_field(*params, tag::TagLength, ItemType::Integer, "Tag Length");
+            t != nullptr && t->number != static_cast<std::int64_t>(kGcmTagBytes))
+            throw KmipFailure(Reason::FeatureNotSupported,
+                              "AES-GCM: only a Tag Length of 16 bytes is supported");
+        return core::CipherMode::AesGcm;
+    }
     if (mode != kModeCbc || (padding != kPaddingPkcs5 && padding != kPaddingNone))
         throw KmipFailure(Reason::FeatureNotSupported,
-                          "only Block Cipher Mode CBC with Padding Method PKCS5 or None is "
-                          "supported over KMIP");
+                          "only Block Cipher Mode CBC with Padding Method PKCS5 or None, and "
+                          "GCM with AES keys from KMIP 1.4 on, are supported over KMIP");
     if (padding == kPaddingPkcs5)
         return des ? core::CipherMode::Des3CbcPad : core::CipherMode::AesCbcPad;
     return des ? core::CipherMode::Des3Cbc : core::CipherMode::AesCbc;
+}
+
+/// Authenticated Encryption Additional Data (KMIP 1.4 §4.29): only with AES-GCM.
+Bytes additional_data(const Item& payload, core::CipherMode mode) {
+    const Item* a =
+        optional_field(payload, tag::AuthenticatedEncryptionAdditionalData, ItemType::ByteString,
+                       "Authenticated Encryption Additional Data");
+    if (a == nullptr) return {};
+    if (mode != core::CipherMode::AesGcm)
+        throw KmipFailure(Reason::InvalidField,
+                          "Authenticated Encryption Additional Data needs Block Cipher Mode GCM");
+    return to_bytes(a->bytes);
 }
 
 }  // namespace
@@ -379,14 +403,26 @@ Item Operations::encrypt(const Item& payload) {
     const core::CipherMode mode =
         cipher_mode(optional_field(payload, tag::CryptographicParameters, ItemType::Structure,
                                    "Cryptographic Parameters"),
-                    k.algorithm);
+                    k.algorithm, m_v);
     Bytes iv;
     if (const Item* n =
             optional_field(payload, tag::IvCounterNonce, ItemType::ByteString, "IV/Counter/Nonce"))
         iv = to_bytes(n->bytes);
     const Bytes in = to_bytes(data.bytes);
-    const core::EncryptResult r = m_s.ops.encrypt(m_caller, id, mode, in, iv, {});
+    const Bytes aad = additional_data(payload, mode);
+    const core::EncryptResult r = m_s.ops.encrypt(m_caller, id, mode, in, iv, aad);
     Item out = payload_with_id(id);
+    if (mode == core::CipherMode::AesGcm) {
+        // kms-core returns ciphertext || tag; KMIP 1.4 §4.29 answers them apart.
+        if (r.ciphertext.size() < kGcmTagBytes)
+            throw KmipFailure(Reason::CryptographicFailure, "AES-GCM: no tag");
+        const auto split = r.ciphertext.end() - static_cast<std::ptrdiff_t>(kGcmTagBytes);
+        out.add(Item::byte_string(tag::Data, Bytes(r.ciphertext.begin(), split)));
+        if (iv.empty()) out.add(Item::byte_string(tag::IvCounterNonce, r.iv));
+        out.add(
+            Item::byte_string(tag::AuthenticatedEncryptionTag, Bytes(split, r.ciphertext.end())));
+        return out;
+    }
     out.add(Item::byte_string(tag::Data, r.ciphertext));
     if (iv.empty()) out.add(Item::byte_string(tag::IvCounterNonce, r.iv));
     return out;
@@ -400,9 +436,19 @@ Item Operations::decrypt(const Item& payload) {
     const core::CipherMode mode =
         cipher_mode(optional_field(payload, tag::CryptographicParameters, ItemType::Structure,
                                    "Cryptographic Parameters"),
-                    k.algorithm);
-    const core::DecryptResult r = m_s.ops.decrypt(m_caller, id, mode, to_bytes(data.bytes),
-                                                  to_bytes(n.bytes), {}, std::nullopt);
+                    k.algorithm, m_v);
+    Bytes in = to_bytes(data.bytes);
+    if (mode == core::CipherMode::AesGcm) {
+        const Item& t = field(payload, tag::AuthenticatedEncryptionTag, ItemType::ByteString,
+                              "Authenticated Encryption Tag");
+        if (t.bytes.size() != kGcmTagBytes)
+            throw KmipFailure(Reason::FeatureNotSupported,
+                              "AES-GCM: only a 16-byte Authenticated Encryption Tag is supported");
+        in.insert(in.end(), t.bytes.begin(), t.bytes.end());
+    }
+    const Bytes aad = additional_data(payload, mode);
+    const core::DecryptResult r =
+        m_s.ops.decrypt(m_caller, id, mode, in, to_bytes(n.bytes), aad, std::nullopt);
     Item out = payload_with_id(id);
     out.add(Item::byte_string(tag::Data, r.plaintext));
     return out;

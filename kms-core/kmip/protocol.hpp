@@ -85,17 +85,20 @@ inline constexpr std::uint32_t Data = 0x4200C2;
 inline constexpr std::uint32_t SignatureData = 0x4200C3;
 inline constexpr std::uint32_t DataLength = 0x4200C4;
 inline constexpr std::uint32_t MacData = 0x4200C6;
-inline constexpr std::uint32_t OffsetItems = 0x4200D4;           ///< KMIP 1.3
-inline constexpr std::uint32_t LocatedItems = 0x4200D5;          ///< KMIP 1.3
-inline constexpr std::uint32_t Attributes = 0x420125;            ///< KMIP 2.0
-inline constexpr std::uint32_t CommonAttributes = 0x420126;      ///< KMIP 2.0
-inline constexpr std::uint32_t PrivateKeyAttributes = 0x420127;  ///< KMIP 2.0
-inline constexpr std::uint32_t PublicKeyAttributes = 0x420128;   ///< KMIP 2.0
-inline constexpr std::uint32_t AttributeReference = 0x42013B;    ///< KMIP 2.0
-inline constexpr std::uint32_t CurrentAttribute = 0x42013C;      ///< KMIP 2.0
-inline constexpr std::uint32_t NewAttribute = 0x42013D;          ///< KMIP 2.0
-inline constexpr std::uint32_t AdjustmentType = 0x420158;        ///< KMIP 2.0
-inline constexpr std::uint32_t AdjustmentValue = 0x420162;       ///< KMIP 2.0
+inline constexpr std::uint32_t TagLength = 0x4200CE;                              ///< KMIP 1.4
+inline constexpr std::uint32_t AuthenticatedEncryptionAdditionalData = 0x4200FE;  ///< KMIP 1.4
+inline constexpr std::uint32_t AuthenticatedEncryptionTag = 0x4200FF;             ///< KMIP 1.4
+inline constexpr std::uint32_t OffsetItems = 0x4200D4;                            ///< KMIP 1.3
+inline constexpr std::uint32_t LocatedItems = 0x4200D5;                           ///< KMIP 1.3
+inline constexpr std::uint32_t Attributes = 0x420125;                             ///< KMIP 2.0
+inline constexpr std::uint32_t CommonAttributes = 0x420126;                       ///< KMIP 2.0
+inline constexpr std::uint32_t PrivateKeyAttributes = 0x420127;                   ///< KMIP 2.0
+inline constexpr std::uint32_t PublicKeyAttributes = 0x420128;                    ///< KMIP 2.0
+inline constexpr std::uint32_t AttributeReference = 0x42013B;                     ///< KMIP 2.0
+inline constexpr std::uint32_t CurrentAttribute = 0x42013C;                       ///< KMIP 2.0
+inline constexpr std::uint32_t NewAttribute = 0x42013D;                           ///< KMIP 2.0
+inline constexpr std::uint32_t AdjustmentType = 0x420158;                         ///< KMIP 2.0
+inline constexpr std::uint32_t AdjustmentValue = 0x420162;                        ///< KMIP 2.0
 }  // namespace tag
 
 /// Operation (KMIP 1.4 §9.1.3.2.27).

@@ -428,6 +428,106 @@ def bad_input_checks(kmsd, cert, key, uid):
     check(kmsd.proc.poll() is None, "kmsd still running after bad attribute requests")
 
 
+def gcm_vector(name):
+    """One AES-GCM known answer from tests/hsm/vectors/aes_gcm.txt (McGrew and Viega, "The
+    Galois/Counter Mode of Operation (GCM)", Appendix B; cited in the file)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hsm", "vectors",
+                        "aes_gcm.txt")
+    vectors, cur = [], None
+    for line in open(path):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        k, _, v = (x.strip() for x in line.partition("="))
+        if k == "name":
+            cur = {"name": v}
+            vectors.append(cur)
+        else:
+            cur[k] = v
+    return [v for v in vectors if v["name"] == name][0]
+
+
+def known_key(kmsd, root, name, key_hex):
+    """An AES key of known value in kmsd, made by a two-custodian key ceremony
+    (docs/key-ceremony.md): C1 random, C2 = K xor C1, each with its AES-CMAC KCV."""
+    from cryptography.hazmat.primitives import cmac
+    from cryptography.hazmat.primitives.ciphers import algorithms
+    key = bytes.fromhex(key_hex)
+    c1 = os.urandom(len(key))
+    comps = [c1, bytes(a ^ b for a, b in zip(key, c1))]
+    made = json.loads(base.kmsctl(kmsd, "--json", "ceremony", "create", name, "--algorithm",
+                                  "AES-%d" % (8 * len(key)), "--usage", "encrypt,decrypt",
+                                  "--components", "2"))
+    for i, comp in enumerate(comps):
+        cust = "gcm-custodian-%d" % i
+        token = os.path.join(root, cust + ".token")
+        base.kmsctl(kmsd, "principal", "create", cust, "--role", "custodian", "--token-out", token)
+        mac = cmac.CMAC(algorithms.AES(comp))
+        mac.update(b"\0" * 16)
+        comp_file = os.path.join(root, cust + ".component")
+        with open(comp_file, "w") as f:
+            f.write(comp.hex())
+        env = dict(os.environ, KMS_URL="https://127.0.0.1:%d" % kmsd.port, KMS_CA=kmsd.ca,
+                   KMS_TOKEN_FILE=token)
+        r = base.subprocess.run([os.environ["KMSCTL"], "ceremony", "component", made["id"],
+                                 "--component-file", comp_file, "--kcv", mac.finalize()[:3].hex()],
+                                env=env, stdout=base.subprocess.PIPE,
+                                stderr=base.subprocess.STDOUT, text=True)
+        os.remove(comp_file)
+        check(r.returncode == 0, "ceremony component %d accepted (%s)" % (i, r.stdout.strip()[:80]))
+    shown = json.loads(base.kmsctl(kmsd, "--json", "ceremony", "show", made["id"]))
+    check(shown.get("keyId", "").startswith("k-"), "the ceremony made key " + shown.get("keyId", "?"))
+    return shown["keyId"]
+
+
+def gcm_checks(kmsd, root):
+    """AES-GCM Encrypt / Decrypt (KMIP 1.4 §4.29, §4.30: Authenticated Encryption Additional
+    Data and Tag) with a known key: McGrew-Viega test case 4 answered exactly."""
+    v = gcm_vector("McGrew-Viega test case 4")
+    uid = known_key(kmsd, root, "gcm-known", v["key"])
+    cert, key = base.enrol(kmsd, root, "kmip-admin", role="admin")
+    T_DATA, T_IV, T_PARAMS, T_MODE, T_TAGLEN, T_AAD, T_TAG = (
+        0x4200C2, 0x42003D, 0x42002B, 0x420011, 0x4200CE, 0x4200FE, 0x4200FF)
+    ENCRYPT, DECRYPT, ACTIVATE = 0x1F, 0x20, 0x12
+    gcm = enc(T_PARAMS, STRUCT, [enc(T_MODE, ENUM, 9), enc(T_TAGLEN, INT, 16)])
+    raw = Raw(kmsd, cert, key, "1.4")
+    if raw.attributes(uid, ["State"])["State"] == [1]:
+        raw.ok(ACTIVATE, [enc(T_UID, TEXT, uid)], "Activate the ceremony key")
+    aad, iv = bytes.fromhex(v["aad"]), bytes.fromhex(v["iv"])
+    plain, tag = bytes.fromhex(v["plaintext"]), bytes.fromhex(v["tag"])
+    ct = bytes.fromhex(v["ciphertext"])
+    p = raw.ok(ENCRYPT, [enc(T_UID, TEXT, uid), gcm, enc(T_DATA, BYTES, plain),
+                         enc(T_IV, BYTES, iv), enc(T_AAD, BYTES, aad)], "Encrypt AES-GCM")
+    check(find(p, T_DATA)[0][2] == ct and find(p, T_TAG)[0][2] == tag and not find(p, T_IV),
+          "1.4: AES-GCM Encrypt answers McGrew-Viega test case 4's ciphertext and tag")
+    p = raw.ok(DECRYPT, [enc(T_UID, TEXT, uid), gcm, enc(T_DATA, BYTES, ct), enc(T_IV, BYTES, iv),
+                         enc(T_AAD, BYTES, aad), enc(T_TAG, BYTES, tag)], "Decrypt AES-GCM")
+    check(find(p, T_DATA)[0][2] == plain, "1.4: AES-GCM Decrypt returns test case 4's plaintext")
+    bad = bytes([tag[0] ^ 1]) + tag[1:]
+    raw.refused(DECRYPT, [enc(T_UID, TEXT, uid), gcm, enc(T_DATA, BYTES, ct), enc(T_IV, BYTES, iv),
+                          enc(T_AAD, BYTES, aad), enc(T_TAG, BYTES, bad)], 0x0A,
+                "a wrong tag (Cryptographic Failure)")
+    raw.refused(DECRYPT, [enc(T_UID, TEXT, uid), gcm, enc(T_DATA, BYTES, ct), enc(T_IV, BYTES, iv),
+                          enc(T_AAD, BYTES, aad + b"!"), enc(T_TAG, BYTES, tag)], 0x0A,
+                "other Additional Data (Cryptographic Failure)")
+    raw.refused(DECRYPT, [enc(T_UID, TEXT, uid), gcm, enc(T_DATA, BYTES, ct), enc(T_IV, BYTES, iv)],
+                0x07, "Decrypt AES-GCM without a tag (Invalid Field)")
+    raw.refused(ENCRYPT, [enc(T_UID, TEXT, uid), enc(T_PARAMS, STRUCT, [enc(T_MODE, ENUM, 9),
+                                                                        enc(T_TAGLEN, INT, 8)]),
+                          enc(T_DATA, BYTES, plain)], 0x08, "a Tag Length of 8 (Feature Not Supported)")
+    raw.refused(ENCRYPT, [enc(T_UID, TEXT, uid), enc(T_DATA, BYTES, plain), enc(T_AAD, BYTES, aad)],
+                0x07, "Additional Data with CBC (Invalid Field)")
+    p = raw.ok(ENCRYPT, [enc(T_UID, TEXT, uid), gcm, enc(T_DATA, BYTES, plain)],
+               "Encrypt AES-GCM, IV from the HSM")
+    check(len(find(p, T_IV)[0][2]) == 12 and len(find(p, T_TAG)[0][2]) == 16,
+          "1.4: without an IV the HSM draws a 12-byte one, returned with the tag")
+    raw.close()
+    raw = Raw(kmsd, cert, key, "1.2")
+    raw.refused(ENCRYPT, [enc(T_UID, TEXT, uid), gcm, enc(T_DATA, BYTES, plain)], 0x08,
+                "AES-GCM to a KMIP 1.2 client (Feature Not Supported)")
+    raw.close()
+
+
 def other_client_checks(kmsd, root, theirs):
     cert, key = base.enrol(kmsd, root, "kmip-attr-other")
     raw = Raw(kmsd, cert, key, "1.4")
@@ -457,6 +557,7 @@ def main():
             rekey_checks(kmsd, cert, key, root, version)
         digest_check(kmsd, cert, key, root)
         bad_input_checks(kmsd, cert, key, uid)
+        gcm_checks(kmsd, root)
         other_client_checks(kmsd, root, uid)
         check(kmsd.proc.poll() is None, "kmsd still running")
         print("PASS: KMIP attributes and Re-key")

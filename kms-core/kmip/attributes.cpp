@@ -169,6 +169,12 @@ RequestedAttributes read_tagged(const std::vector<Item>& tagged) {
             case tag::ActivationDate:
                 once(r.activation_s, a.number);
                 break;
+            case tag::ObjectGroup:
+                once(r.object_group, a.text_value());
+                break;
+            case tag::ContactInformation:
+                once(r.contact_information, a.text_value());
+                break;
             default:
                 throw KmipFailure(
                     Reason::FeatureNotSupported,
@@ -335,6 +341,17 @@ bool matches(const core::KeyRecord& k, const RequestedAttributes& a, Version v, 
     if (a.state && *a.state != kmip_state(k.state)) return false;
     if (a.activation_s && (!k.activation_ms || seconds(*k.activation_ms) != *a.activation_s))
         return false;
+    // Client attributes (operations_attributes.cpp): the private half or secret key has them.
+    for (const auto& [want, name] : {std::pair{&a.object_group, "Object Group"},
+                                     std::pair{&a.contact_information, "Contact Information"}}) {
+        if (!*want) continue;
+        if (public_half) return false;
+        const bool found = std::any_of(
+            k.kmip_client_attributes.begin(), k.kmip_client_attributes.end(), [&](const auto& c) {
+                return c.name == name && client_attribute_value(c).text_value() == **want;
+            });
+        if (!found) return false;
+    }
     return true;
 }
 

@@ -23,6 +23,8 @@ struct RequestedAttributes {
     std::optional<std::uint32_t> usage_mask;
     std::optional<std::uint32_t> state;  ///< KMIP State
     std::optional<std::int64_t> activation_s;
+    std::optional<std::string> object_group;         ///< Locate only
+    std::optional<std::string> contact_information;  ///< Locate only
 };
 
 /// One KMIP managed object of kmsd: a key record, or the public half of an EC or RSA key

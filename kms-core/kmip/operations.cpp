@@ -192,6 +192,10 @@ Item Operations::create(const Item& payload) {
         throw KmipFailure(Reason::FeatureNotSupported,
                           "Create makes symmetric keys only (Object Type 2)");
     const RequestedAttributes a = read_request_attributes(payload, m_v);
+    if (a.object_group || a.contact_information)
+        throw KmipFailure(Reason::FeatureNotSupported,
+                          "Create takes no Object Group or Contact Information: add them with "
+                          "Add Attribute");
     core::CreateKeyRequest req;
     req.algorithm = algorithm_for(a);
     req.usage = a.usage_mask ? usable_for(req.algorithm, usage_from_kmip(*a.usage_mask))

@@ -32,7 +32,8 @@ Item Operations::rekey(const Item& payload) {
     // Template attributes for the replacement: an Activation Date not in the future; the rest
     // come from the existing key (§4.4's table) and cannot be given here.
     const RequestedAttributes a = read_request_attributes(payload, m_v);
-    if (a.name || a.object_type || a.algorithm || a.length || a.usage_mask || a.state)
+    if (a.name || a.object_type || a.algorithm || a.length || a.usage_mask || a.state ||
+        a.object_group || a.contact_information)
         throw KmipFailure(Reason::FeatureNotSupported,
                           "Re-key takes only an Activation Date as a template attribute: the "
                           "replacement has the existing key's attributes");

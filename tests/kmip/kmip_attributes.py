@@ -286,11 +286,14 @@ def attribute_checks(kmsd, cert, key, root, version):
                         "Delete of the last Name")
 
         # Object Group: multi-instance, in order.
-        for g in ("tier-1", "tier-2"):
+        for g in ("tier-1", "tier-2-" + tag):
             status, _, _ = add(enc(T_GROUP, TEXT, g), "Object Group")
             check(status == 0, version + ": Add Attribute Object Group " + g)
-        check(texts(raw, uid, "Object Group", T_GROUP) == ["tier-1", "tier-2"],
+        check(texts(raw, uid, "Object Group", T_GROUP) == ["tier-1", "tier-2-" + tag],
               version + ": two Object Groups read back in order")
+        group = attribute_factory.AttributeFactory().create_attribute(
+            enums.AttributeType.OBJECT_GROUP, "tier-2-" + tag)
+        check(c.locate(attributes=[group]) == [uid], version + ": Locate by Object Group")
 
         # Server-maintained attributes: Attribute Read Only (2.0) / Permission Denied (1.x).
         ro = READ_ONLY if v2 else DENIED

@@ -344,6 +344,9 @@ def digest_check(kmsd, cert, key, root):
         check(len(d) == 1 and [k[2] for k in d[0] if k[0] == T_HASH_ALG] == [6] and
               [k[2] for k in d[0] if k[0] == T_DIGEST_VALUE] == [hashlib.sha256(der).digest()],
               "1.4: Digest of the public key = SHA-256 of its X.509 encoding")
+        _, got = c.get_attributes(pub, ["Digest"])
+        check(len(got) == 1 and got[0].attribute_value.digest_value.value ==
+              hashlib.sha256(der).digest(), "1.4: PyKMIP reads the same Digest")
         check(raw.attributes(priv, ["Digest"]).get("Digest") is None,
               "1.4: no Digest for the private key (its value is only in the HSM)")
     raw.close()

@@ -23,6 +23,8 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pykmip_interop as base  # noqa: E402
 from pykmip_interop import check, enums  # noqa: E402
+from kmip.core import objects as cobjects  # noqa: E402
+from kmip.core import primitives  # noqa: E402
 from kmip.core.factories import attributes as attribute_factory  # noqa: E402
 
 STRUCT, INT, LONG, ENUM, BOOL, TEXT, BYTES, DATE, INTERVAL = 1, 2, 3, 5, 6, 7, 8, 9, 10
@@ -294,6 +296,24 @@ def attribute_checks(kmsd, cert, key, root, version):
         group = attribute_factory.AttributeFactory().create_attribute(
             enums.AttributeType.OBJECT_GROUP, "tier-2-" + tag)
         check(c.locate(attributes=[group]) == [uid], version + ": Locate by Object Group")
+        # PyKMIP's own forms: 2.0 Current / New Attribute and Attribute Reference, 1.x index.
+        if v2:
+            c.modify_attribute(uid, current_attribute=cobjects.CurrentAttribute(
+                attribute=primitives.TextString("tier-1", enums.Tags.OBJECT_GROUP)),
+                new_attribute=cobjects.NewAttribute(
+                attribute=primitives.TextString("tier-1b", enums.Tags.OBJECT_GROUP)))
+        else:
+            c.modify_attribute(uid, attribute=attribute_factory.AttributeFactory().create_attribute(
+                enums.AttributeType.OBJECT_GROUP, "tier-1b", index=0))
+        check(texts(raw, uid, "Object Group", T_GROUP) == ["tier-1b", "tier-2-" + tag],
+              version + ": PyKMIP modify_attribute of the first Object Group")
+        if v2:
+            c.delete_attribute(uid, attribute_reference=cobjects.AttributeReference(
+                vendor_identification="", attribute_name="Object Group"))
+            check(texts(raw, uid, "Object Group", T_GROUP) == [],
+                  version + ": PyKMIP delete_attribute by Attribute Reference: every Object Group")
+            for g in ("tier-1", "tier-2-" + tag):
+                add(enc(T_GROUP, TEXT, g), "Object Group")
 
         # Server-maintained attributes: Attribute Read Only (2.0) / Permission Denied (1.x).
         ro = READ_ONLY if v2 else DENIED

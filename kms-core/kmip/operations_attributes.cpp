@@ -51,8 +51,11 @@ Target target_by_name(const std::string& name, Version v) {
     if (name == "Object Group") return {Kind::Text, name, true};
     if (!v.at_least(2, 0) && is_custom_name(name)) {
         if (name.compare(0, 2, "y-") == 0) read_only(name);  // §3.39: the server's own
-        if (name.size() > 128)
-            throw KmipFailure(Reason::InvalidField, "a custom attribute name is 3 to 128 bytes");
+        // The name goes into the audit record: printable ASCII only, bounded.
+        if (name.size() > 128 ||
+            std::any_of(name.begin(), name.end(), [](char ch) { return ch < 0x20 || ch > 0x7E; }))
+            throw KmipFailure(Reason::InvalidField,
+                              "a custom attribute name is 3 to 128 printable ASCII characters");
         return {Kind::Custom, name, true};
     }
     if (attribute_tag(name) != 0) read_only(name);

@@ -449,6 +449,8 @@ def bad_input_checks(kmsd, cert, key, uid):
             raw.refused(ADD, [u, attr1x("x-big", enc(T_ATTR_VALUE, BYTES, b"\0" * 5000))],
                         INVALID, "a custom value over 4096 bytes")
             raw.refused(REKEY, [u, enc(0x420058, INT, 0)], INVALID, "an Offset that is an Integer")
+            raw.refused(ADD, [u, attr1x("x-a\nb", enc(T_ATTR_VALUE, INT, 1))], INVALID,
+                        "a custom attribute name with a newline")
         check(raw.attributes(uid) == before, version + ": the key is unchanged after bad input")
         raw.close()
     check(kmsd.proc.poll() is None, "kmsd still running after bad attribute requests")

@@ -342,13 +342,14 @@ bool matches(const core::KeyRecord& k, const RequestedAttributes& a, Version v, 
     if (a.activation_s && (!k.activation_ms || seconds(*k.activation_ms) != *a.activation_s))
         return false;
     // Client attributes (operations_attributes.cpp): the private half or secret key has them.
-    for (const auto& [want, name] : {std::pair{&a.object_group, "Object Group"},
-                                     std::pair{&a.contact_information, "Contact Information"}}) {
-        if (!*want) continue;
+    const std::pair<const std::optional<std::string>*, const char*> wanted[] = {
+        {&a.object_group, "Object Group"}, {&a.contact_information, "Contact Information"}};
+    for (const auto& w : wanted) {
+        if (!*w.first) continue;
         if (public_half) return false;
         const bool found = std::any_of(
             k.kmip_client_attributes.begin(), k.kmip_client_attributes.end(), [&](const auto& c) {
-                return c.name == name && client_attribute_value(c).text_value() == **want;
+                return c.name == w.second && client_attribute_value(c).text_value() == **w.first;
             });
         if (!found) return false;
     }

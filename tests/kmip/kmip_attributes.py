@@ -367,6 +367,11 @@ def digest_check(kmsd, cert, key, root):
         _, got = c.get_attributes(pub, ["Digest"])
         check(len(got) == 1 and got[0].attribute_value.digest_value.value ==
               hashlib.sha256(der).digest(), "1.4: PyKMIP reads the same Digest")
+        raw10 = Raw(kmsd, cert, key, "1.0")
+        d10 = raw10.attributes(pub, ["Digest"]).get("Digest", [])
+        check(len(d10) == 1 and not [k for k in d10[0] if k[0] == 0x420042],
+              "1.0: the Digest without Key Format Type (a KMIP 1.1 field)")
+        raw10.close()
         check(raw.attributes(priv, ["Digest"]).get("Digest") is None,
               "1.4: no Digest for the private key (its value is only in the HSM)")
     raw.close()

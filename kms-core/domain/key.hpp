@@ -49,6 +49,15 @@ struct UseCounters {
     }
 };
 
+/// An attribute a KMIP client set on a key (KMIP 1.4 §3.18 Object Group, §3.36 Contact
+/// Information, §3.39 Custom Attribute): its KMIP name and its value as the TTLV encoding of
+/// the value item (kmip/attributes.cpp), opaque to kms-core. Never a secret.
+struct ClientAttribute {
+    std::string name;  ///< "Contact Information", "Object Group" or "x-..."
+    Bytes value;       ///< TTLV item (tag 0x42000B Attribute Value)
+    bool operator==(const ClientAttribute&) const = default;
+};
+
 /// Where the key material lives. KeyBlock (default) is the payment-HSM model of DESIGN §4.
 enum class KeyStorage : std::uint8_t { KeyBlock = 1 };
 
@@ -70,6 +79,13 @@ struct KeyRecord {
     std::vector<KeyVersion> versions;  ///< ascending by number, never empty after creation
     std::vector<StateChange> history;
     UseCounters counters;  ///< as last flushed to the store
+    // Record format 3 (KMIP attributes and Re-key, KeyLifecycle::change_attributes / rekey):
+    /// Names after `name` (KMIP Name is multi-instance, 1.4 §3.2), each unique among live keys
+    /// as `name` is (the store's "key-alias/NAME" settings index them).
+    std::vector<std::string> kmip_extra_names;
+    std::vector<ClientAttribute> kmip_client_attributes;  ///< in the order they were added
+    std::string kmip_replaced_id;     ///< Re-key: the key this one replaced ("" if none)
+    std::string kmip_replacement_id;  ///< Re-key: the key that replaced this one ("" if none)
 
     const KeyVersion& current() const { return versions.back(); }
     /// The version with @p number, or nullptr.

@@ -1,6 +1,9 @@
 // KMIP attributes ↔ kms key records (KMIP 1.4 §3, KMIP 2.0 §4).
 #include "kmip/attributes.hpp"
 
+#include <algorithm>
+
+#include "crypto/host_crypto.hpp"
 #include "kmip/operations.hpp"
 #include "kmip/protocol.hpp"
 
@@ -29,6 +32,9 @@ const AttrDef kAttrs[] = {
     {"Compromise Date", tag::CompromiseDate, ItemType::DateTime},
     {"Compromise Occurrence Date", tag::CompromiseOccurrenceDate, ItemType::DateTime},
     {"Link", tag::Link, ItemType::Structure},
+    {"Contact Information", tag::ContactInformation, ItemType::TextString},
+    {"Object Group", tag::ObjectGroup, ItemType::TextString},
+    {"Digest", tag::Digest, ItemType::Structure},
 };
 
 const AttrDef* by_name(const std::string& n) {
@@ -162,6 +168,12 @@ RequestedAttributes read_tagged(const std::vector<Item>& tagged) {
                 break;
             case tag::ActivationDate:
                 once(r.activation_s, a.number);
+                break;
+            case tag::ObjectGroup:
+                once(r.object_group, a.text_value());
+                break;
+            case tag::ContactInformation:
+                once(r.contact_information, a.text_value());
                 break;
             default:
                 throw KmipFailure(
@@ -316,7 +328,10 @@ std::int32_t kmip_length(core::Algorithm a) {
 }
 
 bool matches(const core::KeyRecord& k, const RequestedAttributes& a, Version v, bool public_half) {
-    if (a.name && k.name != *a.name) return false;
+    if (a.name && k.name != *a.name &&
+        (public_half || std::find(k.kmip_extra_names.begin(), k.kmip_extra_names.end(), *a.name) ==
+                            k.kmip_extra_names.end()))
+        return false;
     if (a.object_type && *a.object_type != object_type(k, public_half)) return false;
     if (a.algorithm && *a.algorithm != kmip_algorithm(k.algorithm, v)) return false;
     if (a.length && *a.length != kmip_length(k.algorithm)) return false;
@@ -326,6 +341,18 @@ bool matches(const core::KeyRecord& k, const RequestedAttributes& a, Version v, 
     if (a.state && *a.state != kmip_state(k.state)) return false;
     if (a.activation_s && (!k.activation_ms || seconds(*k.activation_ms) != *a.activation_s))
         return false;
+    // Client attributes (operations_attributes.cpp): the private half or secret key has them.
+    const std::pair<const std::optional<std::string>*, const char*> wanted[] = {
+        {&a.object_group, "Object Group"}, {&a.contact_information, "Contact Information"}};
+    for (const auto& w : wanted) {
+        if (!*w.first) continue;
+        if (public_half) return false;
+        const bool found = std::any_of(
+            k.kmip_client_attributes.begin(), k.kmip_client_attributes.end(), [&](const auto& c) {
+                return c.name == w.second && client_attribute_value(c).text_value() == **w.first;
+            });
+        if (!found) return false;
+    }
     return true;
 }
 
@@ -363,9 +390,9 @@ std::vector<Item> record_attributes(const core::KeyRecord& k, Version v, bool pu
     std::vector<Item> out;
     const ObjectRef self{k.id, public_half};
     out.push_back(Item::text(tag::UniqueIdentifier, self.uid()));
-    out.push_back(
-        Item::structure(tag::Name, {Item::text(tag::NameValue, k.name),
-                                    Item::enumeration(tag::NameType, kNameUninterpretedText)}));
+    out.push_back(name_item(k.name));
+    if (!public_half)  // further names a client added (operations_attributes.cpp)
+        for (const auto& n : k.kmip_extra_names) out.push_back(name_item(n));
     out.push_back(Item::enumeration(tag::ObjectType, object_type(k, public_half)));
     out.push_back(Item::enumeration(tag::CryptographicAlgorithm, kmip_algorithm(k.algorithm, v)));
     out.push_back(Item::integer(tag::CryptographicLength, kmip_length(k.algorithm)));
@@ -391,6 +418,67 @@ std::vector<Item> record_attributes(const core::KeyRecord& k, Version v, bool pu
             {Item::enumeration(tag::LinkType, public_half ? kLinkPrivateKey : kLinkPublicKey),
              Item::text(tag::LinkedObjectIdentifier, other.uid())}));
     }
+    if (public_half) {
+        out.push_back(public_key_digest(k, v));
+        return out;
+    }
+    // Re-key (KMIP 1.4 §4.4, §3.35): the replacement points back, the replaced one forward.
+    for (const auto& [id, type] : {std::pair{k.kmip_replacement_id, kLinkReplacementObject},
+                                   std::pair{k.kmip_replaced_id, kLinkReplacedObject}})
+        if (!id.empty())
+            out.push_back(
+                Item::structure(tag::Link, {Item::enumeration(tag::LinkType, type),
+                                            Item::text(tag::LinkedObjectIdentifier, id)}));
+    for (const auto& a : k.kmip_client_attributes) {
+        const AttrDef* d = by_name(a.name);
+        if (d == nullptr) continue;  // custom "x-" attributes: custom_attributes_1x()
+        Item t = client_attribute_value(a);
+        t.tag = d->tag;
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
+Item name_item(const std::string& name) {
+    return Item::structure(tag::Name, {Item::text(tag::NameValue, name),
+                                       Item::enumeration(tag::NameType, kNameUninterpretedText)});
+}
+
+Item public_key_digest(const core::KeyRecord& k, Version v) {
+    // KMIP 1.4 §3.17: the digest of the key value in the Key Format Type it was registered or
+    // generated in; kmsd hands the public half out as X.509 (DER SubjectPublicKeyInfo), so
+    // SHA-256 over exactly the bytes Get returns. Key Format Type came with KMIP 1.1.
+    const Bytes spki = k.versions.empty() ? Bytes{} : k.current().public_key;
+    const Bytes d = crypto::sha256(spki);
+    Item out = Item::structure(tag::Digest, {Item::enumeration(tag::HashingAlgorithm, kHashSha256),
+                                             Item::byte_string(tag::DigestValue, d)});
+    if (v.at_least(1, 1)) out.add(Item::enumeration(tag::KeyFormatType, kFormatX509));
+    return out;
+}
+
+bool is_custom_name(const std::string& name) {
+    return name.size() > 2 && (name.compare(0, 2, "x-") == 0 || name.compare(0, 2, "y-") == 0);
+}
+
+core::ClientAttribute client_attribute(const std::string& name, const Item& value) {
+    Item v = value;
+    v.tag = tag::AttributeValue;
+    const Octets enc = encode(v);
+    return core::ClientAttribute{name, Bytes(enc.begin(), enc.end())};
+}
+
+Item client_attribute_value(const core::ClientAttribute& a) {
+    // Written by client_attribute() into a record this kmsd decoded without error; a value
+    // that no longer decodes is store corruption (decode throws TtlvError, General Failure).
+    return decode(OctetView(a.value.data(), a.value.size()));
+}
+
+std::vector<Item> custom_attributes_1x(const core::KeyRecord& k) {
+    std::vector<Item> out;
+    for (const auto& a : k.kmip_client_attributes)
+        if (is_custom_name(a.name))
+            out.push_back(Item::structure(tag::Attribute, {Item::text(tag::AttributeName, a.name),
+                                                           client_attribute_value(a)}));
     return out;
 }
 
@@ -405,6 +493,11 @@ Item attribute_1x(const Item& tagged) {
 std::string attribute_name(std::uint32_t t) {
     const AttrDef* d = by_tag(t);
     return d != nullptr ? d->name : "";
+}
+
+std::uint32_t attribute_tag(const std::string& name) {
+    const AttrDef* d = by_name(name);
+    return d != nullptr ? d->tag : 0;
 }
 
 }  // namespace kms::kmip

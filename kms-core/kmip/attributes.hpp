@@ -23,6 +23,8 @@ struct RequestedAttributes {
     std::optional<std::uint32_t> usage_mask;
     std::optional<std::uint32_t> state;  ///< KMIP State
     std::optional<std::int64_t> activation_s;
+    std::optional<std::string> object_group;         ///< Locate only
+    std::optional<std::string> contact_information;  ///< Locate only
 };
 
 /// One KMIP managed object of kmsd: a key record, or the public half of an EC or RSA key
@@ -68,7 +70,9 @@ bool matches(const core::KeyRecord& k, const RequestedAttributes& a, Version v,
 /// server returns the attributes it has).
 std::vector<std::uint32_t> requested_attribute_tags(const Item& payload, Version v);
 
-/// Every attribute kmsd keeps for @p k, tagged, without values newer than @p v.
+/// Every attribute kmsd keeps for @p k, tagged, without values newer than @p v: also the
+/// extra Names, Contact Information and Object Group a client added, Replacement / Replaced
+/// Object Links after a Re-key, and the public half's Digest; not the custom ones.
 /// With @p public_half: the public half's (Object Type Public Key, usage Verify/Wrap, a Private
 /// Key Link); an asymmetric private key carries a Public Key Link.
 std::vector<Item> record_attributes(const core::KeyRecord& k, Version v, bool public_half = false);
@@ -79,5 +83,26 @@ std::int32_t kmip_length(core::Algorithm a);
 Item attribute_1x(const Item& tagged);
 /// "Cryptographic Algorithm" for tag 0x420028; "" when not one kmsd keeps.
 std::string attribute_name(std::uint32_t tag);
+/// The tag of attribute @p name ("Contact Information" → 0x420022); 0 when not one kmsd keeps.
+std::uint32_t attribute_tag(const std::string& name);
+
+/// A Name attribute (Name Value, Name Type Uninterpreted Text String), tagged.
+Item name_item(const std::string& name);
+/// The Digest of a key pair's public half (KMIP 1.4 §3.17): SHA-256 over the DER
+/// SubjectPublicKeyInfo that Get returns (Key Format Type X.509, written from 1.1 on). Secret
+/// and private keys carry no Digest: their value exists only inside the HSM, which kmsd's Hsm
+/// port does not ask for a digest of (the specification lets a server without access to the
+/// value leave it out).
+Item public_key_digest(const core::KeyRecord& k, Version v);
+/// Whether @p name is a custom attribute name of KMIP 1.x (§3.39: "x-" client, "y-" server).
+bool is_custom_name(const std::string& name);
+/// A client attribute as the key record keeps it: @p value re-tagged Attribute Value, encoded
+/// as TTLV. Throws std::invalid_argument when @p value cannot be encoded.
+core::ClientAttribute client_attribute(const std::string& name, const Item& value);
+/// The stored value of @p a, tagged Attribute Value. Throws TtlvError for a corrupt value.
+Item client_attribute_value(const core::ClientAttribute& a);
+/// The custom ("x-") client attributes of @p k as 1.x Attribute structures, in order. KMIP 2.0
+/// replaced them with Vendor Attributes, which kmsd does not keep: 2.0 clients do not see them.
+std::vector<Item> custom_attributes_1x(const core::KeyRecord& k);
 
 }  // namespace kms::kmip

@@ -33,9 +33,13 @@ Bytes to_bytes(const Octets& o) {
     return Bytes(o.begin(), o.end());
 }
 
+/// AES-GCM's tag: kms-core appends 16 bytes to the ciphertext (SP 800-38D, the full tag).
+constexpr std::size_t kGcmTagBytes = 16;
+
 /// The kms-core cipher mode for KMIP Cryptographic Parameters (Block Cipher Mode, Padding
-/// Method) on a key of @p alg. Absent parameters: CBC with PKCS#5 padding.
-core::CipherMode cipher_mode(const Item* params, core::Algorithm alg) {
+/// Method, Tag Length) on a key of @p alg. Absent parameters: CBC with PKCS#5 padding. GCM
+/// (KMIP 1.4 §2.1.5 Tag Length, §4.29) is AES only, from 1.4 on, with a 16-byte tag.
+core::CipherMode cipher_mode(const Item* params, core::Algorithm alg, Version v) {
     std::uint32_t mode = kModeCbc, padding = kPaddingPkcs5;
     if (params != nullptr) {
         if (params->type != ItemType::Structure)
@@ -48,13 +52,33 @@ core::CipherMode cipher_mode(const Item* params, core::Algorithm alg) {
             padding = static_cast<std::uint32_t>(p->number);
     }
     const bool des = core::info(alg).family == core::KeyFamily::Des3;
+    if (mode == kModeGcm && v.at_least(1, 4) && !des) {
+        if (const Item* t =
+                optional_field(*params, tag::TagLength, ItemType::Integer, "Tag Length");
+            t != nullptr && t->number != static_cast<std::int64_t>(kGcmTagBytes))
+            throw KmipFailure(Reason::FeatureNotSupported,
+                              "AES-GCM: only a Tag Length of 16 bytes is supported");
+        return core::CipherMode::AesGcm;
+    }
     if (mode != kModeCbc || (padding != kPaddingPkcs5 && padding != kPaddingNone))
         throw KmipFailure(Reason::FeatureNotSupported,
-                          "only Block Cipher Mode CBC with Padding Method PKCS5 or None is "
-                          "supported over KMIP");
+                          "only Block Cipher Mode CBC with Padding Method PKCS5 or None, and "
+                          "GCM with AES keys from KMIP 1.4 on, are supported over KMIP");
     if (padding == kPaddingPkcs5)
         return des ? core::CipherMode::Des3CbcPad : core::CipherMode::AesCbcPad;
     return des ? core::CipherMode::Des3Cbc : core::CipherMode::AesCbc;
+}
+
+/// Authenticated Encryption Additional Data (KMIP 1.4 §4.29): only with AES-GCM.
+Bytes additional_data(const Item& payload, core::CipherMode mode) {
+    const Item* a =
+        optional_field(payload, tag::AuthenticatedEncryptionAdditionalData, ItemType::ByteString,
+                       "Authenticated Encryption Additional Data");
+    if (a == nullptr) return {};
+    if (mode != core::CipherMode::AesGcm)
+        throw KmipFailure(Reason::InvalidField,
+                          "Authenticated Encryption Additional Data needs Block Cipher Mode GCM");
+    return to_bytes(a->bytes);
 }
 
 }  // namespace
@@ -137,11 +161,16 @@ Item Operations::query(const Item& payload) {
         if (f->type != ItemType::Enumeration)
             throw KmipFailure(Reason::InvalidField, "Query Function is not an Enumeration");
         if (f->number == kQueryOperations) {
-            for (Op op : {Op::Create, Op::Locate, Op::Get, Op::GetAttributes, Op::GetAttributeList,
-                          Op::Activate, Op::Revoke, Op::Destroy, Op::Query, Op::DiscoverVersions,
-                          Op::Encrypt, Op::Decrypt}) {
-                // Discover Versions is 1.1 (§4.26), Encrypt and Decrypt 1.2 (§4.29, §4.30).
+            for (Op op :
+                 {Op::Create, Op::ReKey, Op::Locate, Op::Get, Op::GetAttributes,
+                  Op::GetAttributeList, Op::AddAttribute, Op::ModifyAttribute, Op::DeleteAttribute,
+                  Op::SetAttribute, Op::AdjustAttribute, Op::Activate, Op::Revoke, Op::Destroy,
+                  Op::Query, Op::DiscoverVersions, Op::Encrypt, Op::Decrypt}) {
+                // Discover Versions is 1.1 (§4.26), Encrypt and Decrypt 1.2 (§4.29, §4.30),
+                // Set and Adjust Attribute 2.0.
                 if (op == Op::DiscoverVersions && !m_v.at_least(1, 1)) continue;
+                if ((op == Op::SetAttribute || op == Op::AdjustAttribute) && !m_v.at_least(2, 0))
+                    continue;
                 if ((op == Op::Encrypt || op == Op::Decrypt) && !m_v.at_least(1, 2)) continue;
                 out.add(Item::enumeration(tag::Operation, static_cast<std::uint32_t>(op)));
             }
@@ -163,6 +192,10 @@ Item Operations::create(const Item& payload) {
         throw KmipFailure(Reason::FeatureNotSupported,
                           "Create makes symmetric keys only (Object Type 2)");
     const RequestedAttributes a = read_request_attributes(payload, m_v);
+    if (a.object_group || a.contact_information)
+        throw KmipFailure(Reason::FeatureNotSupported,
+                          "Create takes no Object Group or Contact Information: add them with "
+                          "Add Attribute");
     core::CreateKeyRequest req;
     req.algorithm = algorithm_for(a);
     req.usage = a.usage_mask ? usable_for(req.algorithm, usage_from_kmip(*a.usage_mask))
@@ -210,6 +243,13 @@ Item Operations::get_attributes(const Item& payload) {
         out.add(Item::structure(tag::Attributes, std::move(attrs)));
     } else {
         for (const Item& a : attrs) out.add(attribute_1x(a));
+        // Custom "x-" attributes (1.x only), all or those named.
+        std::vector<std::string> names;
+        for (const Item* n : payload.find_all(tag::AttributeName)) names.push_back(n->text_value());
+        for (const Item& c : custom_attributes_1x(k))
+            if (names.empty() || std::find(names.begin(), names.end(),
+                                           c.find(tag::AttributeName)->text_value()) != names.end())
+                out.add(c);
     }
     return out;
 }
@@ -218,11 +258,23 @@ Item Operations::get_attribute_list(const Item& payload) {
     const ObjectRef ref = resolve(payload);
     const core::KeyRecord k = load(ref);
     Item out = payload_with_id(ref.uid());
+    std::vector<std::uint32_t> seen;  // a multi-instance attribute is listed once
     for (const Item& a : record_attributes(k, m_v, ref.public_half)) {
+        if (std::find(seen.begin(), seen.end(), a.tag) != seen.end()) continue;
+        seen.push_back(a.tag);
         if (m_v.at_least(2, 0))
             out.add(Item::enumeration(tag::AttributeReference, a.tag));
         else
             out.add(Item::text(tag::AttributeName, attribute_name(a.tag)));
+    }
+    if (!m_v.at_least(2, 0)) {
+        std::vector<std::string> custom;
+        for (const Item& c : custom_attributes_1x(k)) {
+            const std::string n = c.find(tag::AttributeName)->text_value();
+            if (std::find(custom.begin(), custom.end(), n) != custom.end()) continue;
+            custom.push_back(n);
+            out.add(Item::text(tag::AttributeName, n));
+        }
     }
     return out;
 }
@@ -242,12 +294,23 @@ Item Operations::locate(const Item& payload) {
         offset = static_cast<std::size_t>(oi->number);
     }
     core::KeyFilter f;
-    if (a.name) f.name_prefix = *a.name;  // then exact match below
     std::vector<std::string> ids;
     std::size_t skipped = 0, matched = 0;
     std::string after;
     for (;;) {
-        const core::KeyPage page = m_s.keys.list(m_caller, f, after, 1000);
+        core::KeyPage page;
+        if (a.name) {
+            // Names are unique among live keys (the key's name or an extra Name a client
+            // added): at most one key to look at.
+            if (const auto id = m_s.keys.find_id_by_name(m_caller, *a.name)) try {
+                    page.keys.push_back(m_s.keys.get(m_caller, *id));
+                } catch (const Error& e) {
+                    if (e.code() != ErrorCode::Forbidden && e.code() != ErrorCode::NotFound)
+                        throw;  // a plugin's policy hides it, or it went away: not found
+                }
+        } else {
+            page = m_s.keys.list(m_caller, f, after, 1000);
+        }
         for (const auto& k : page.keys) {
             // An EC or RSA key is two KMIP objects: the private key and its public half.
             for (const bool half : {false, true}) {
@@ -344,14 +407,26 @@ Item Operations::encrypt(const Item& payload) {
     const core::CipherMode mode =
         cipher_mode(optional_field(payload, tag::CryptographicParameters, ItemType::Structure,
                                    "Cryptographic Parameters"),
-                    k.algorithm);
+                    k.algorithm, m_v);
     Bytes iv;
     if (const Item* n =
             optional_field(payload, tag::IvCounterNonce, ItemType::ByteString, "IV/Counter/Nonce"))
         iv = to_bytes(n->bytes);
     const Bytes in = to_bytes(data.bytes);
-    const core::EncryptResult r = m_s.ops.encrypt(m_caller, id, mode, in, iv, {});
+    const Bytes aad = additional_data(payload, mode);
+    const core::EncryptResult r = m_s.ops.encrypt(m_caller, id, mode, in, iv, aad);
     Item out = payload_with_id(id);
+    if (mode == core::CipherMode::AesGcm) {
+        // kms-core returns ciphertext || tag; KMIP 1.4 §4.29 answers them apart.
+        if (r.ciphertext.size() < kGcmTagBytes)
+            throw KmipFailure(Reason::CryptographicFailure, "AES-GCM: no tag");
+        const auto split = r.ciphertext.end() - static_cast<std::ptrdiff_t>(kGcmTagBytes);
+        out.add(Item::byte_string(tag::Data, Bytes(r.ciphertext.begin(), split)));
+        if (iv.empty()) out.add(Item::byte_string(tag::IvCounterNonce, r.iv));
+        out.add(
+            Item::byte_string(tag::AuthenticatedEncryptionTag, Bytes(split, r.ciphertext.end())));
+        return out;
+    }
     out.add(Item::byte_string(tag::Data, r.ciphertext));
     if (iv.empty()) out.add(Item::byte_string(tag::IvCounterNonce, r.iv));
     return out;
@@ -365,9 +440,19 @@ Item Operations::decrypt(const Item& payload) {
     const core::CipherMode mode =
         cipher_mode(optional_field(payload, tag::CryptographicParameters, ItemType::Structure,
                                    "Cryptographic Parameters"),
-                    k.algorithm);
-    const core::DecryptResult r = m_s.ops.decrypt(m_caller, id, mode, to_bytes(data.bytes),
-                                                  to_bytes(n.bytes), {}, std::nullopt);
+                    k.algorithm, m_v);
+    Bytes in = to_bytes(data.bytes);
+    if (mode == core::CipherMode::AesGcm) {
+        const Item& t = field(payload, tag::AuthenticatedEncryptionTag, ItemType::ByteString,
+                              "Authenticated Encryption Tag");
+        if (t.bytes.size() != kGcmTagBytes)
+            throw KmipFailure(Reason::FeatureNotSupported,
+                              "AES-GCM: only a 16-byte Authenticated Encryption Tag is supported");
+        in.insert(in.end(), t.bytes.begin(), t.bytes.end());
+    }
+    const Bytes aad = additional_data(payload, mode);
+    const core::DecryptResult r =
+        m_s.ops.decrypt(m_caller, id, mode, in, to_bytes(n.bytes), aad, std::nullopt);
     Item out = payload_with_id(id);
     out.add(Item::byte_string(tag::Data, r.plaintext));
     return out;

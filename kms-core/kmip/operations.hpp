@@ -4,6 +4,8 @@
 // missing or mistyped field is Invalid Field, named in the Result Message.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -52,6 +54,15 @@ class Operations {
     Item mac(const Item& payload);               ///< §4.33
     Item mac_verify(const Item& payload);        ///< §4.34
     Item rng_retrieve(const Item& payload);      ///< §4.35
+    // operations_attributes.cpp: Name, Contact Information, Object Group, custom "x-"
+    // attributes (1.x) through KeyLifecycle::change_attributes; the rest are read-only.
+    Item add_attribute(const Item& payload);     ///< §4.14 / 2.0 §6.1 Add Attribute
+    Item modify_attribute(const Item& payload);  ///< §4.15 / 2.0 §6.1 Modify Attribute
+    Item delete_attribute(const Item& payload);  ///< §4.16 / 2.0 §6.1 Delete Attribute
+    Item set_attribute(const Item& payload);     ///< 2.0 §6.1 Set Attribute: single-instance ones
+    Item adjust_attribute(const Item& payload);  ///< 2.0 §6.1 Adjust Attribute: none is adjustable
+    // operations_rekey.cpp
+    Item rekey(const Item& payload);  ///< §4.4 / 2.0 §6.1 Re-key: KeyLifecycle::rekey
 
   private:
     Item payload_with_id(const std::string& id) const;
@@ -66,6 +77,11 @@ class Operations {
     core::KeyRecord load(const ObjectRef& ref);
     /// Get of a key pair's public half: the DER SubjectPublicKeyInfo as Key Format X.509.
     Item get_public_key(const Item& payload, const core::KeyRecord& k);
+    /// load(ref), then KeyLifecycle::change_attributes with @p edit (@p what: the audit
+    /// label); Conflict (a name taken) becomes Non Unique Name Attribute. Returns the payload
+    /// with the object's identifier. The public half of a pair is Illegal Operation.
+    Item change_attributes(const ObjectRef& ref, const std::string& what,
+                           const std::function<void(core::KeyAttributes&)>& edit);
 
     KmipServices& m_s;
     const ProcessorLimits& m_limits;

@@ -117,6 +117,11 @@ Item Operations::create_key_pair(const Item& payload) {
     const RequestedAttributes priv =
         read(tag::PrivateKeyTemplateAttribute, tag::PrivateKeyAttributes);
     const RequestedAttributes pub = read(tag::PublicKeyTemplateAttribute, tag::PublicKeyAttributes);
+    for (const auto* r : {&common, &priv, &pub})
+        if (r->object_group || r->contact_information)
+            throw KmipFailure(Reason::FeatureNotSupported,
+                              "Create Key Pair takes no Object Group or Contact Information: add "
+                              "them with Add Attribute");
     const auto alg = common.algorithm ? common.algorithm
                      : priv.algorithm ? priv.algorithm
                                       : pub.algorithm;

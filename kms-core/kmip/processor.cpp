@@ -31,8 +31,23 @@ Item response_header(Version v, std::size_t batch_count) {
 Reason reason_for(Version v, Reason r) {
     const auto n = static_cast<std::uint32_t>(r);
     if (n >= 0x19 && n < 0x100 && !v.at_least(2, 0)) {
-        if (r == Reason::WrongKeyLifecycleState) return Reason::PermissionDenied;
-        return Reason::GeneralFailure;
+        switch (r) {
+            case Reason::WrongKeyLifecycleState:
+            case Reason::AttributeReadOnly:  // 1.4 §11.14 to §11.16: not client-modifiable
+                return Reason::PermissionDenied;
+            case Reason::AttributeNotFound:  // no such attribute or instance: Item Not Found
+            case Reason::AttributeInstanceNotFound:
+                return Reason::ItemNotFound;
+            case Reason::AttributeSingleValued:  // a second instance of a single-instance one
+            case Reason::MultiValuedAttribute:
+                return Reason::IllegalOperation;
+            case Reason::UnsupportedAttribute:
+                return Reason::FeatureNotSupported;
+            case Reason::NonUniqueNameAttribute:
+                return reason_for(v, Reason::ObjectAlreadyExists);
+            default:
+                return Reason::GeneralFailure;
+        }
     }
     if (r == Reason::ObjectAlreadyExists && !v.at_least(1, 4)) return Reason::IllegalOperation;
     if (r == Reason::NotExtractable && !v.at_least(1, 4)) return Reason::PermissionDenied;
@@ -87,7 +102,7 @@ constexpr std::uint32_t kBatchUndo = 3;
 /// private key of Create Key Pair, the one object a Locate found (KMIP 1.4 §3.1.1).
 void set_placeholder(Op op, const Item& response, std::string& placeholder) {
     const Item* uid = nullptr;
-    if (op == Op::Create || op == Op::Register)
+    if (op == Op::Create || op == Op::Register || op == Op::ReKey)
         uid = response.find(tag::UniqueIdentifier);
     else if (op == Op::CreateKeyPair)
         uid = response.find(tag::PrivateKeyUniqueIdentifier);
@@ -247,6 +262,13 @@ Item Processor::dispatch(const core::Principal& caller, Version v, std::uint32_t
         throw KmipFailure(Reason::OperationNotSupported,
                           "operation " + std::to_string(op) + " is not part of KMIP " +
                               std::to_string(v.major) + "." + std::to_string(v.minor));
+    // Set Attribute and Adjust Attribute came with KMIP 2.0 (2.0 §6.1).
+    if ((op == static_cast<std::uint32_t>(Op::SetAttribute) ||
+         op == static_cast<std::uint32_t>(Op::AdjustAttribute)) &&
+        !v.at_least(2, 0))
+        throw KmipFailure(Reason::OperationNotSupported,
+                          "operation " + std::to_string(op) + " is not part of KMIP " +
+                              std::to_string(v.major) + "." + std::to_string(v.minor));
     switch (static_cast<Op>(op)) {
         case Op::DiscoverVersions:
             return ops.discover_versions(payload);
@@ -284,6 +306,18 @@ Item Processor::dispatch(const core::Principal& caller, Version v, std::uint32_t
             return ops.mac_verify(payload);
         case Op::RngRetrieve:
             return ops.rng_retrieve(payload);
+        case Op::AddAttribute:
+            return ops.add_attribute(payload);
+        case Op::ModifyAttribute:
+            return ops.modify_attribute(payload);
+        case Op::DeleteAttribute:
+            return ops.delete_attribute(payload);
+        case Op::SetAttribute:
+            return ops.set_attribute(payload);
+        case Op::AdjustAttribute:
+            return ops.adjust_attribute(payload);
+        case Op::ReKey:
+            return ops.rekey(payload);
         default:
             throw KmipFailure(Reason::OperationNotSupported,
                               "operation " + std::to_string(op) + " is not supported");

@@ -21,6 +21,7 @@ inline constexpr std::uint32_t BatchOrderOption = 0x420010;
 inline constexpr std::uint32_t BlockCipherMode = 0x420011;
 inline constexpr std::uint32_t CommonTemplateAttribute = 0x42001F;
 inline constexpr std::uint32_t CompromiseDate = 0x420020;
+inline constexpr std::uint32_t ContactInformation = 0x420022;
 inline constexpr std::uint32_t CompromiseOccurrenceDate = 0x420021;
 inline constexpr std::uint32_t CryptographicAlgorithm = 0x420028;
 inline constexpr std::uint32_t CryptographicDomainParameters = 0x420029;
@@ -28,6 +29,8 @@ inline constexpr std::uint32_t CryptographicLength = 0x42002A;
 inline constexpr std::uint32_t CryptographicParameters = 0x42002B;
 inline constexpr std::uint32_t CryptographicUsageMask = 0x42002C;
 inline constexpr std::uint32_t DeactivationDate = 0x42002F;
+inline constexpr std::uint32_t Digest = 0x420034;
+inline constexpr std::uint32_t DigestValue = 0x420035;
 inline constexpr std::uint32_t HashingAlgorithm = 0x420038;
 inline constexpr std::uint32_t InitialDate = 0x420039;
 inline constexpr std::uint32_t IvCounterNonce = 0x42003D;
@@ -43,6 +46,7 @@ inline constexpr std::uint32_t MaximumResponseSize = 0x420050;
 inline constexpr std::uint32_t Name = 0x420053;
 inline constexpr std::uint32_t NameType = 0x420054;
 inline constexpr std::uint32_t NameValue = 0x420055;
+inline constexpr std::uint32_t ObjectGroup = 0x420056;
 inline constexpr std::uint32_t ObjectType = 0x420057;
 inline constexpr std::uint32_t Offset = 0x420058;
 inline constexpr std::uint32_t Operation = 0x42005C;
@@ -81,13 +85,20 @@ inline constexpr std::uint32_t Data = 0x4200C2;
 inline constexpr std::uint32_t SignatureData = 0x4200C3;
 inline constexpr std::uint32_t DataLength = 0x4200C4;
 inline constexpr std::uint32_t MacData = 0x4200C6;
-inline constexpr std::uint32_t OffsetItems = 0x4200D4;           ///< KMIP 1.3
-inline constexpr std::uint32_t LocatedItems = 0x4200D5;          ///< KMIP 1.3
-inline constexpr std::uint32_t Attributes = 0x420125;            ///< KMIP 2.0
-inline constexpr std::uint32_t CommonAttributes = 0x420126;      ///< KMIP 2.0
-inline constexpr std::uint32_t PrivateKeyAttributes = 0x420127;  ///< KMIP 2.0
-inline constexpr std::uint32_t PublicKeyAttributes = 0x420128;   ///< KMIP 2.0
-inline constexpr std::uint32_t AttributeReference = 0x42013B;    ///< KMIP 2.0
+inline constexpr std::uint32_t TagLength = 0x4200CE;                              ///< KMIP 1.4
+inline constexpr std::uint32_t AuthenticatedEncryptionAdditionalData = 0x4200FE;  ///< KMIP 1.4
+inline constexpr std::uint32_t AuthenticatedEncryptionTag = 0x4200FF;             ///< KMIP 1.4
+inline constexpr std::uint32_t OffsetItems = 0x4200D4;                            ///< KMIP 1.3
+inline constexpr std::uint32_t LocatedItems = 0x4200D5;                           ///< KMIP 1.3
+inline constexpr std::uint32_t Attributes = 0x420125;                             ///< KMIP 2.0
+inline constexpr std::uint32_t CommonAttributes = 0x420126;                       ///< KMIP 2.0
+inline constexpr std::uint32_t PrivateKeyAttributes = 0x420127;                   ///< KMIP 2.0
+inline constexpr std::uint32_t PublicKeyAttributes = 0x420128;                    ///< KMIP 2.0
+inline constexpr std::uint32_t AttributeReference = 0x42013B;                     ///< KMIP 2.0
+inline constexpr std::uint32_t CurrentAttribute = 0x42013C;                       ///< KMIP 2.0
+inline constexpr std::uint32_t NewAttribute = 0x42013D;                           ///< KMIP 2.0
+inline constexpr std::uint32_t AdjustmentType = 0x420158;                         ///< KMIP 2.0
+inline constexpr std::uint32_t AdjustmentValue = 0x420162;                        ///< KMIP 2.0
 }  // namespace tag
 
 /// Operation (KMIP 1.4 §9.1.3.2.27).
@@ -100,6 +111,9 @@ enum class Op : std::uint32_t {
     Get = 0x0A,
     GetAttributes = 0x0B,
     GetAttributeList = 0x0C,
+    AddAttribute = 0x0D,
+    ModifyAttribute = 0x0E,
+    DeleteAttribute = 0x0F,
     Activate = 0x12,
     Revoke = 0x13,
     Destroy = 0x14,
@@ -112,6 +126,8 @@ enum class Op : std::uint32_t {
     Mac = 0x23,
     MacVerify = 0x24,
     RngRetrieve = 0x25,
+    AdjustAttribute = 0x30,  ///< KMIP 2.0
+    SetAttribute = 0x31,     ///< KMIP 2.0
 };
 
 /// Result Status (§9.1.3.2.28).
@@ -130,10 +146,18 @@ enum class Reason : std::uint32_t {
     CryptographicFailure = 0x0A,
     IllegalOperation = 0x0B,
     PermissionDenied = 0x0C,
+    IndexOutOfBounds = 0x0E,
     KeyFormatTypeNotSupported = 0x10,
-    NotExtractable = 0x17,          ///< KMIP 1.4
-    ObjectAlreadyExists = 0x18,     ///< KMIP 1.4
-    WrongKeyLifecycleState = 0x43,  ///< KMIP 2.0
+    NotExtractable = 0x17,             ///< KMIP 1.4
+    ObjectAlreadyExists = 0x18,        ///< KMIP 1.4
+    MultiValuedAttribute = 0x1E,       ///< KMIP 2.0
+    UnsupportedAttribute = 0x1F,       ///< KMIP 2.0
+    AttributeInstanceNotFound = 0x20,  ///< KMIP 2.0
+    AttributeNotFound = 0x21,          ///< KMIP 2.0
+    AttributeReadOnly = 0x22,          ///< KMIP 2.0
+    AttributeSingleValued = 0x23,      ///< KMIP 2.0
+    NonUniqueNameAttribute = 0x35,     ///< KMIP 2.0
+    WrongKeyLifecycleState = 0x43,     ///< KMIP 2.0
     GeneralFailure = 0x100,
 };
 
@@ -190,6 +214,8 @@ inline constexpr std::uint32_t kFormatX509 = 0x05;
 /// Link Type (§9.1.3.2.20).
 inline constexpr std::uint32_t kLinkPublicKey = 0x102;
 inline constexpr std::uint32_t kLinkPrivateKey = 0x103;
+inline constexpr std::uint32_t kLinkReplacementObject = 0x106;
+inline constexpr std::uint32_t kLinkReplacedObject = 0x107;
 /// Validity Indicator (§9.1.3.2.22).
 inline constexpr std::uint32_t kValid = 1;
 inline constexpr std::uint32_t kInvalid = 2;
@@ -208,6 +234,11 @@ inline constexpr std::uint32_t kModeCmac = 0x07;
 inline constexpr std::uint32_t kQueryOperations = 1;
 inline constexpr std::uint32_t kQueryObjects = 2;
 inline constexpr std::uint32_t kQueryServerInformation = 3;
+
+/// Adjustment Type (KMIP 2.0 §11.1).
+inline constexpr std::uint32_t kAdjustIncrement = 1;
+inline constexpr std::uint32_t kAdjustDecrement = 2;
+inline constexpr std::uint32_t kAdjustNegate = 3;
 
 /// Name Type (§9.1.3.2.10).
 inline constexpr std::uint32_t kNameUninterpretedText = 1;

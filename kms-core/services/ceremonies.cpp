@@ -349,6 +349,7 @@ ComponentResult CeremonyService::add_component(const Principal& caller, std::str
     for (const auto& k : c.custodians) custodians += (custodians.empty() ? "" : ",") + k.name;
     const Bytes ceremony_rec = encode_ceremony(c);
     write_key(m_ctx, rec.id, [&](WriteTxn& t) {
+        check_alias_free(t, rec.name, rec.id);  // a KMIP client's extra name
         t.put_key(rec);
         t.put(Table::Ceremonies, c.id, ceremony_rec);
         t.append_audit(component_event);

@@ -75,6 +75,7 @@ KeyRecord KeyLifecycle::create(const Principal& caller, const CreateKeyRequest& 
         StateChange{KeyState::PreActive, rec.state, rec.created_ms, caller.name, "created"});
 
     write_key(m_ctx, rec.id, [&](WriteTxn& t) {
+        check_alias_free(t, rec.name, rec.id);  // a KMIP client's extra name (key_attributes)
         t.put_key(rec);
         t.append_audit(AuditEvent{caller.name, "key.create", rec.id, AuditOutcome::Success,
                                   describe_new_key(rec)});

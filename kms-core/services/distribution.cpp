@@ -312,6 +312,7 @@ KeyRecord DistributionService::import_key(const Principal& caller, const ImportR
     std::string detail = describe_new_key(rec) + " format=" + std::string(format);
     if (kek) detail += " kek=" + kek->id;
     write_key(m_ctx, rec.id, [&](WriteTxn& t) {
+        check_alias_free(t, rec.name, rec.id);  // a KMIP client's extra name
         t.put_key(rec);
         t.append_audit(
             AuditEvent{caller.name, "key.import", rec.id, AuditOutcome::Success, detail});

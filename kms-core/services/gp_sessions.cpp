@@ -686,6 +686,7 @@ GpDiversifiedKeys GpSessionService::diversify(const Principal& caller,
         for (const auto& rec : recs) {
             if (t.find_key_id_by_name(rec.name))
                 throw Error(ErrorCode::Conflict, "name: a key named '" + rec.name + "' already exists");
+            check_alias_free(t, rec.name, rec.id);  // a KMIP client's extra name
             t.put_key(rec);
             t.append_audit(AuditEvent{
                 caller.name, "gp.diversify", rec.id, AuditOutcome::Success,

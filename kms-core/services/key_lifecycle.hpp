@@ -6,8 +6,10 @@
 // WrongState, Hsm*, StoreError).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "ports/metadata_store.hpp"
 #include "services/context.hpp"
@@ -38,6 +40,15 @@ enum class RevocationReason : std::uint8_t {
 std::string_view revocation_reason_name(RevocationReason r);  ///< "keyCompromise", ...
 std::optional<RevocationReason> parse_revocation_reason(std::string_view name);
 
+/// The attributes of a key a client may change (KMIP Add / Modify / Delete / Set Attribute):
+/// its names and the client attributes it carries. KeyLifecycle::change_attributes hands the
+/// current ones to an edit function and stores what it leaves.
+struct KeyAttributes {
+    std::string name;                      ///< the key's name (KMIP Name index 0)
+    std::vector<std::string> extra_names;  ///< further names (KMIP Name index 1, 2, ...)
+    std::vector<ClientAttribute> client_attributes;
+};
+
 class KeyLifecycle {
   public:
     explicit KeyLifecycle(ServiceContext& ctx) : m_ctx(ctx) {}
@@ -59,6 +70,31 @@ class KeyLifecycle {
     /// Wipes every key block and leaves a tombstone (state Destroyed / DestroyedCompromised).
     KeyRecord destroy(const Principal& caller, std::string_view id, const std::string& reason);
 
+    // services/key_attributes.cpp
+    /// Changes the names and client attributes of key @p id: @p edit receives the current ones
+    /// inside the write transaction (so concurrent changes do not get lost) and may throw to
+    /// refuse (nothing is written then). Every name must pass validate_key_name and be unique
+    /// among live keys, primary and extra names alike (Conflict, field "name"). Needs admin or
+    /// key-officer; a destroyed key is WrongState. Audited as "key.attributes" with the names
+    /// and attribute names (values are not recorded: they are the client's data).
+    /// @p what names the operation in the audit detail ("KMIP Add Attribute").
+    KeyRecord change_attributes(const Principal& caller, std::string_view id,
+                                const std::function<void(KeyAttributes&)>& edit,
+                                const std::string& what);
+    /// The id of the live key whose name or extra name is @p name, or nullopt. Same roles as
+    /// get(); the caller still reads the key with get() (policy).
+    std::optional<std::string> find_id_by_name(const Principal& caller, std::string_view name);
+
+    // services/rekey_key.cpp
+    /// Re-key (KMIP 1.4 §4.4): a new key (new id, generated in the HSM) with the algorithm,
+    /// usage, flags, creator, names and client attributes of key @p id, which keeps its state
+    /// and gives up its names (it is renamed to its id: kmsd keys always have a name). The new
+    /// key links back (kmip_replaced_id), the old one forward (kmip_replacement_id). New key
+    /// Active when @p activate, else PreActive. Only a PreActive, Active or Deactivated key
+    /// with a key block can be re-keyed (WrongState), and only once (Conflict). One
+    /// transaction, audited as "key.rekey" (target: the old key). Returns the new key.
+    KeyRecord rekey(const Principal& caller, std::string_view id, bool activate);
+
   private:
     KeyRecord change_state(const Principal& caller, std::string_view id, Transition t,
                            const std::string& reason, std::optional<std::int64_t> compromise_ms);
@@ -74,6 +110,13 @@ void validate_key_usage(Algorithm alg, UsageMask usage);
 /// Throws InvalidArgument (field "trusted") when a trusted key would have a usage other than
 /// wrap, unwrap and derive, or neither wrap nor unwrap. No-op when @p trusted is false.
 void validate_trusted(bool trusted, UsageMask usage);
+/// Throws Conflict (field "name") when @p name is an extra name of a live key other than
+/// @p key_id. The store's own index covers primary names (WriteTxn::put_key); extra names are
+/// indexed by settings "key-alias/NAME" holding the key id (services/key_attributes.cpp).
+void check_alias_free(WriteTxn& t, const std::string& name, std::string_view key_id);
+/// The setting that indexes extra name @p name.
+std::string alias_setting(std::string_view name);
+
 /// The audit detail of a new key: "name=... algorithm=... usage=... state=... kcv=..." and
 /// " exportable" / " trusted" when set. Never a secret.
 std::string describe_new_key(const KeyRecord& k);

@@ -120,14 +120,23 @@ Bytes encode_key(const KeyRecord& k) {
     const auto& c = k.counters;
     for (std::uint64_t n : {c.encrypt, c.decrypt, c.mac, c.mac_verify, c.sign, c.verify})
         put_u64(out, n);
-    put_u8(out, k.trusted ? 1 : 0);  // format 2
+    put_u8(out, k.trusted ? 1 : 0);                                       // format 2
+    put_u32(out, static_cast<std::uint32_t>(k.kmip_extra_names.size()));  // format 3
+    for (const auto& n : k.kmip_extra_names) put_lv(out, n);
+    put_u32(out, static_cast<std::uint32_t>(k.kmip_client_attributes.size()));
+    for (const auto& a : k.kmip_client_attributes) {
+        put_lv(out, a.name);
+        put_lv(out, a.value);
+    }
+    put_lv(out, k.kmip_replaced_id);
+    put_lv(out, k.kmip_replacement_id);
     return out;
 }
 
 KeyRecord decode_key(ByteView data) {
     ByteReader in(data);
     const std::uint8_t format = in.u8();
-    if (format != 1 && format != kKeyRecordFormat)
+    if (format < 1 || format > kKeyRecordFormat)
         corrupt("key has unknown format " + std::to_string(format));
     KeyRecord k;
     k.id = in.lv_string();
@@ -167,6 +176,17 @@ KeyRecord decode_key(ByteView data) {
     for (std::uint64_t* n : {&c.encrypt, &c.decrypt, &c.mac, &c.mac_verify, &c.sign, &c.verify})
         *n = in.u64();
     if (format >= 2) k.trusted = get_flag(in, "trusted");
+    if (format >= 3) {
+        for (std::uint32_t n = in.u32(); n > 0; --n) k.kmip_extra_names.push_back(in.lv_string());
+        for (std::uint32_t n = in.u32(); n > 0; --n) {
+            core::ClientAttribute a;
+            a.name = in.lv_string();
+            a.value = in.lv_bytes();
+            k.kmip_client_attributes.push_back(std::move(a));
+        }
+        k.kmip_replaced_id = in.lv_string();
+        k.kmip_replacement_id = in.lv_string();
+    }
     expect_end(in, "key");
     return k;
 }

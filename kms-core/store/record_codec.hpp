@@ -8,6 +8,9 @@
 //              opt compromise | opt destroy | u32 n, n x (u32 number | lv block | lv kcv |
 //              lv public_key | u64 created_ms) | u32 n, n x (u8 from | u8 to | u64 at_ms |
 //              lv by | lv reason) | u64 encrypt, decrypt, mac, mac_verify, sign, verify
+//              | u8 trusted (format 2) | u32 n, n x lv kmip_extra_names | u32 n, n x (lv name |
+//              lv value) kmip_client_attributes | lv kmip_replaced_id | lv kmip_replacement_id
+//              (format 3)
 //   Principal: 01 | lv name | u32 roles | lv token_hash | u64 created_ms | lv created_by |
 //              u8 disabled
 //   AuditRecord: 01 | u64 seq | u64 time_ms | lv actor | lv action | lv target | u8 outcome |
@@ -27,9 +30,10 @@ namespace kms::store {
 
 /// The format byte every encoding below writes today.
 inline constexpr std::uint8_t kRecordFormat = 1;
-/// Key records are format 2 since `trusted` was added (a trailing flag byte); format-1 key
-/// records still decode, with trusted = false.
-inline constexpr std::uint8_t kKeyRecordFormat = 2;
+/// Key records are format 2 since `trusted` was added (a trailing flag byte), format 3 since
+/// the KMIP attributes were (trailing fields); format-1 and -2 key records still decode, with
+/// trusted = false and no KMIP attributes.
+inline constexpr std::uint8_t kKeyRecordFormat = 3;
 
 /// Encoders. They never fail for any value of their input.
 Bytes encode_key(const core::KeyRecord& key);

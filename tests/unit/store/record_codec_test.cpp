@@ -35,6 +35,11 @@ core::KeyRecord full_key() {
         {KeyState::Active, KeyState::Compromised, 1'700'000'002'000, "officer-2", ""},
     };
     k.counters = {1, 2, 3, 4, 5, 0xFFFFFFFFFFFFFFFFull};
+    k.kmip_extra_names = {"alias-1", "alias-2"};
+    k.kmip_client_attributes = {{"Contact Information", Bytes{0x42, 0x00, 0x0B, 0x07}},
+                                {"x-owner", Bytes{}}};
+    k.kmip_replaced_id = "k-00";
+    k.kmip_replacement_id = "k-ff";
     return k;
 }
 
@@ -74,6 +79,10 @@ void expect_same(const core::KeyRecord& a, const core::KeyRecord& b) {
     EXPECT_EQ(a.counters.mac_verify, b.counters.mac_verify);
     EXPECT_EQ(a.counters.sign, b.counters.sign);
     EXPECT_EQ(a.counters.verify, b.counters.verify);
+    EXPECT_EQ(a.kmip_extra_names, b.kmip_extra_names);
+    EXPECT_EQ(a.kmip_client_attributes, b.kmip_client_attributes);
+    EXPECT_EQ(a.kmip_replaced_id, b.kmip_replaced_id);
+    EXPECT_EQ(a.kmip_replacement_id, b.kmip_replacement_id);
 }
 
 void expect_integrity_error(ByteView data, core::KeyRecord (*decode)(ByteView)) {
@@ -89,7 +98,7 @@ TEST(RecordCodec, KeyRoundTripKeepsEveryField) {
     const core::KeyRecord k = full_key();
     const Bytes encoded = encode_key(k);
     ASSERT_FALSE(encoded.empty());
-    EXPECT_EQ(encoded[0], 2);  // format byte (key records: 2)
+    EXPECT_EQ(encoded[0], 3);  // format byte (key records: 3)
     expect_same(decode_key(encoded), k);
 }
 
@@ -103,7 +112,7 @@ TEST(RecordCodec, KeyRoundTripWithDefaultsAndNoOptionals) {
 }
 
 TEST(RecordCodec, KeyEncodingIsStable) {
-    // Pins the format-2 layout of record_codec.hpp byte for byte for a small record.
+    // Pins the format-3 layout of record_codec.hpp byte for byte for a small record.
     core::KeyRecord k;
     k.id = "k";
     k.name = "n";
@@ -114,17 +123,22 @@ TEST(RecordCodec, KeyEncodingIsStable) {
     k.created_ms = 0x0102030405060708;
     k.activation_ms = 9;
     const std::string expected =
-        std::string("02")                            // format
+        std::string("03")                            // format
         + "000000016B" + "000000016E"                // id "k", name "n"
         + "01" + "00000102" + "02" + "00" + "01"     // algorithm, usage, state, exportable, storage
         + "0000000163" + "0102030405060708"          // created_by "c", created_ms
         + "010000000000000009" + "00" + "00" + "00"  // activation 9, three absent dates
         + "00000000" + "00000000"                    // no versions, no history
         + std::string(6 * 16, '0')                   // six u64 counters
-        + "00";                                      // trusted (format 2)
+        + "00"                                       // trusted (format 2)
+        + "00000000" + "00000000"                    // no extra names, no client attributes
+        + "00000000" + "00000000";                   // no Re-key links (format 3)
     EXPECT_EQ(to_hex(encode_key(k)), expected);
+    // A format-2 record (written before the KMIP attributes) still decodes, without them.
+    const std::string v2 = "02" + expected.substr(2, expected.size() - 2 - 32);
+    EXPECT_TRUE(decode_key(from_hex(v2)).kmip_extra_names.empty());
     // A format-1 record (written before `trusted` existed) still decodes, as not trusted.
-    const std::string v1 = "01" + expected.substr(2, expected.size() - 4);
+    const std::string v1 = "01" + expected.substr(2, expected.size() - 4 - 32);
     const auto old = decode_key(from_hex(v1));
     EXPECT_EQ(old.name, "n");
     EXPECT_FALSE(old.trusted);
@@ -146,7 +160,7 @@ TEST(RecordCodec, TrailingBytesAreAnIntegrityError) {
 
 TEST(RecordCodec, UnknownFormatIsAnIntegrityError) {
     Bytes encoded = encode_key(full_key());
-    encoded[0] = 3;
+    encoded[0] = 4;
     expect_integrity_error(encoded, &decode_key);
 }
 

@@ -29,6 +29,13 @@ Bytes ec_public_key_spki(core::Algorithm curve, ByteView uncompressed_point);
 /// exponent is even.
 Bytes rsa_public_key_spki(ByteView modulus, ByteView public_exponent);
 
+/// DER SubjectPublicKeyInfo of the RSA public key in @p pkcs1_der, a PKCS#1 RSAPublicKey
+/// (RFC 8017 §A.1.1: SEQUENCE { modulus, publicExponent }). Throws InvalidArgument when it
+/// does not parse, has trailing bytes, or fails SP 800-89 §5.3.3's public key checks.
+Bytes rsa_pkcs1_to_spki(ByteView pkcs1_der);
+/// The PKCS#1 RSAPublicKey (RFC 8017 §A.1.1) inside an RSA SubjectPublicKeyInfo. Throws
+/// InvalidArgument when @p spki_der does not parse or holds no RSA key.
+Bytes rsa_spki_to_pkcs1(ByteView spki_der);
 /// The algorithm of the key in @p spki_der: EcP256, EcP384, Rsa2048 or Rsa3072; nullopt for
 /// any other key (other curves, other RSA sizes, Ed25519, ...) or when the DER does not parse.
 std::optional<core::Algorithm> spki_algorithm(ByteView spki_der);

@@ -96,6 +96,10 @@ core::KeyRecord Operations::load(const ObjectRef& ref) {
     // Only EC and RSA keys have a public half: "ID-pub" of a secret key names nothing.
     if (ref.public_half && !core::is_asymmetric(k.algorithm))
         throw KmipFailure(Reason::ItemNotFound, "no object " + ref.uid());
+    // A public key only (imported as SPKI, registered) has no private half: "ID-pub" only.
+    if (!ref.public_half && public_key_only(k))
+        throw KmipFailure(Reason::ItemNotFound, "no object " + ref.uid() + " (a public key only: " +
+                                                    ObjectRef{k.id, true}.uid() + ")");
     return k;
 }
 
@@ -252,6 +256,7 @@ Item Operations::locate(const Item& payload) {
             // An EC or RSA key is two KMIP objects: the private key and its public half.
             for (const bool half : {false, true}) {
                 if (half && !core::is_asymmetric(k.algorithm)) break;
+                if (!half && public_key_only(k)) continue;  // no private half
                 if (!owns(k) || !matches(k, a, m_v, half)) continue;
                 ++matched;
                 if (skipped < offset) {

@@ -143,7 +143,7 @@ Item Operations::query(const Item& payload) {
         if (f->number == kQueryOperations) {
             for (Op op : {Op::Create, Op::Locate, Op::Get, Op::GetAttributes, Op::GetAttributeList,
                           Op::Activate, Op::Revoke, Op::Destroy, Op::Query, Op::DiscoverVersions,
-                          Op::Encrypt, Op::Decrypt}) {
+                          Op::Encrypt, Op::Decrypt, Op::Register}) {
                 // Discover Versions is 1.1 (§4.26), Encrypt and Decrypt 1.2 (§4.29, §4.30).
                 if (op == Op::DiscoverVersions && !m_v.at_least(1, 1)) continue;
                 if ((op == Op::Encrypt || op == Op::Decrypt) && !m_v.at_least(1, 2)) continue;

@@ -52,6 +52,10 @@ class Operations {
     Item mac(const Item& payload);               ///< §4.33
     Item mac_verify(const Item& payload);        ///< §4.34
     Item rng_retrieve(const Item& payload);      ///< §4.35
+    // operations_register.cpp
+    /// §4.3: a Symmetric Key (Raw, Transparent Symmetric Key) or a Public Key (X.509,
+    /// PKCS#1, Transparent RSA / EC Public Key) onto core::KeyRegistration.
+    Item register_object(const Item& payload);
 
   private:
     Item payload_with_id(const std::string& id) const;
@@ -66,6 +70,10 @@ class Operations {
     core::KeyRecord load(const ObjectRef& ref);
     /// Get of a key pair's public half: the DER SubjectPublicKeyInfo as Key Format X.509.
     Item get_public_key(const Item& payload, const core::KeyRecord& k);
+
+    // operations_register.cpp
+    Item register_symmetric(const Item& object, const RequestedAttributes& a);
+    Item register_public(const Item& object, const RequestedAttributes& a);
 
     KmipServices& m_s;
     const ProcessorLimits& m_limits;

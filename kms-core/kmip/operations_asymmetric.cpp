@@ -163,17 +163,26 @@ Item Operations::create_key_pair(const Item& payload) {
 }
 
 Item Operations::get_public_key(const Item& payload, const core::KeyRecord& k) {
+    // X.509 (DER SubjectPublicKeyInfo) unless the client asks for PKCS#1 (RSA keys, §2.1.4).
+    std::uint32_t format = kFormatX509;
     if (const Item* f = payload.find(tag::KeyFormatType)) {
-        if (f->type != ItemType::Enumeration || f->number != kFormatX509)
+        const bool rsa = core::info(k.algorithm).family == core::KeyFamily::Rsa;
+        if (f->type != ItemType::Enumeration ||
+            (f->number != kFormatX509 && !(rsa && f->number == kFormatPkcs1)))
             throw KmipFailure(Reason::KeyFormatTypeNotSupported,
-                              "public keys are served in Key Format Type X.509 only");
+                              "public keys are served in Key Format Type X.509 (and PKCS#1 for "
+                              "RSA keys)");
+        format = static_cast<std::uint32_t>(f->number);
     }
     const Bytes& spki = k.current().public_key;
     if (spki.empty()) throw KmipFailure(Reason::ItemNotFound, "object has no public key");
     Item block = Item::structure(
         tag::KeyBlock,
-        {Item::enumeration(tag::KeyFormatType, kFormatX509),
-         Item::structure(tag::KeyValue, {Item::byte_string(tag::KeyMaterial, spki)}),
+        {Item::enumeration(tag::KeyFormatType, format),
+         Item::structure(
+             tag::KeyValue,
+             {Item::byte_string(tag::KeyMaterial,
+                                format == kFormatPkcs1 ? crypto::rsa_spki_to_pkcs1(spki) : spki)}),
          Item::enumeration(tag::CryptographicAlgorithm, kmip_algorithm(k.algorithm, m_v)),
          Item::integer(tag::CryptographicLength, kmip_length(k.algorithm))});
     Item out = Item::structure(tag::ResponsePayload);

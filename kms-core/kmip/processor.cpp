@@ -284,6 +284,8 @@ Item Processor::dispatch(const core::Principal& caller, Version v, std::uint32_t
             return ops.mac_verify(payload);
         case Op::RngRetrieve:
             return ops.rng_retrieve(payload);
+        case Op::Register:
+            return ops.register_object(payload);
         default:
             throw KmipFailure(Reason::OperationNotSupported,
                               "operation " + std::to_string(op) + " is not supported");

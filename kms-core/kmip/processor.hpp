@@ -20,6 +20,7 @@
 #include "services/audit_service.hpp"
 #include "services/key_lifecycle.hpp"
 #include "services/key_operations.hpp"
+#include "services/register_key.hpp"
 
 namespace kms::kmip {
 
@@ -29,6 +30,8 @@ struct KmipServices {
     core::KeyOperations& ops;
     core::ApprovalService& approvals;  ///< Destroy is refused while key.destroy has a quorum
     core::AuditService& audit;         ///< refusals are recorded (record_denial)
+    /// Register of symmetric and public keys (kmip/operations_register.cpp).
+    core::KeyRegistration& registration;
 };
 
 struct ProcessorLimits {

@@ -109,6 +109,12 @@ Item Operations::register_object(const Item& payload) {
                           "the Object Type attribute differs from the "
                           "request's Object Type");
     if (a.state) throw KmipFailure(Reason::InvalidField, "State is set by the server (§3.22)");
+    // REST puts key.import under dual control when a quorum is set; KMIP cannot carry the
+    // approvals, so Register (an import of key material) is refused instead of bypassing them.
+    if (m_s.approvals.quorum_for("key.import"))
+        throw KmipFailure(Reason::PermissionDenied,
+                          "key.import is under dual control: import the key through the REST API "
+                          "and its approvals");
     switch (static_cast<ObjectType>(ot.number)) {
         case ObjectType::SymmetricKey:
             return register_symmetric(

@@ -353,6 +353,19 @@ def other_client_checks(kmsd, root, theirs):
     check(len(denied) == len(theirs) + 1, "the refusals are audited (%d)" % len(denied))
 
 
+def dual_control_checks(kmsd, root, cert_file, key_file):
+    """With key.import under dual control, Register is refused (KMIP carries no approvals)
+    and the refusal audited. Last: the quorum cannot be lifted without an approval."""
+    kmsctl(kmsd, "quorum", "set", "key.import", "--approvals", "1")
+    with client(kmsd, cert_file, key_file, root, "1.4") as c:
+        expect_failure(lambda: c.register(objects.SymmetricKey(
+            enums.CryptographicAlgorithm.AES, 128, b"\x02" * 16, name="reg-dual")),
+            enums.ResultReason.PERMISSION_DENIED, "Register while key.import is under dual control")
+    audit = json.loads(kmsctl(kmsd, "--json", "audit", "list", "--all"))
+    check(any(r.get("action") == "kmip.op3" and r.get("outcome") == "denied"
+              for r in audit["records"]), "the refused Register is audited (kmip.op3)")
+
+
 def main():
     root = tempfile.mkdtemp(prefix="kms-kmip-reg-")
     kmsd = None
@@ -381,6 +394,7 @@ def main():
         log = kmsd.output().lower()
         check(all(v["key"] not in log for k, v in vectors.items() if not k.startswith("_")),
               "no key value in kmsd's log")
+        dual_control_checks(kmsd, root, cert_file, key_file)
         print("PASS: KMIP Register")
         return 0
     except Exception as e:  # report with kmsd's log, then fail

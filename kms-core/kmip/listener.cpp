@@ -21,6 +21,7 @@
 
 #include "api/authn.hpp"
 #include "domain/error.hpp"
+#include "domain/secure_bytes.hpp"
 #include "kmip/protocol.hpp"
 
 namespace kms::kmip {
@@ -68,6 +69,23 @@ bool read_exact(Poco::Net::SecureStreamSocket& s, std::uint8_t* p, std::size_t n
     }
     return true;
 }
+
+/// Wipes every value a message holds (a Register carries clear key material in Byte Strings
+/// and Big Integers), through a call the compiler cannot elide.
+void wipe_item(Item& i) noexcept {
+    kms::secure_wipe(i.bytes.data(), i.bytes.size());
+    for (Item& c : i.children) wipe_item(c);
+}
+
+/// Wipes the received bytes and their decoded form when a message's turn ends, on every path.
+struct WipeMessage {
+    Octets& buf;
+    Item& item;
+    ~WipeMessage() {
+        wipe_item(item);
+        kms::secure_wipe(buf.data(), buf.size());
+    }
+};
 
 void send_item(Poco::Net::SecureStreamSocket& s, const Item& msg) {
     const Octets out = encode(msg);
@@ -152,6 +170,7 @@ class Connection final : public Poco::Net::TCPServerConnection {
             read_exact(s, buf.data() + kHeaderSize, total - kHeaderSize, false);
             s.setReceiveTimeout(Poco::Timespan(m_o.idle_timeout_s, 0));
             Item request;
+            const WipeMessage wipe{buf, request};
             try {
                 request = decode(buf, limits);
             } catch (const TtlvError& e) {

@@ -88,7 +88,12 @@ struct WipeMessage {
 };
 
 void send_item(Poco::Net::SecureStreamSocket& s, const Item& msg) {
-    const Octets out = encode(msg);
+    Octets out = encode(msg);
+    // A Get of Secret Data answers a secret: the encoded copy is wiped on every path.
+    struct Wipe {
+        Octets& b;
+        ~Wipe() { kms::secure_wipe(b.data(), b.size()); }
+    } wipe{out};
     std::size_t sent = 0;
     while (sent < out.size()) {
         const int n = s.sendBytes(out.data() + sent, static_cast<int>(out.size() - sent));
@@ -190,7 +195,14 @@ class Connection final : public Poco::Net::TCPServerConnection {
                                  e.what()));
                 return;
             }
-            send_item(s, m_p.handle(caller, request));
+            Item response = m_p.handle(caller, request);
+            try {
+                send_item(s, response);
+            } catch (...) {
+                wipe_item(response);
+                throw;
+            }
+            wipe_item(response);
         }
     }
 

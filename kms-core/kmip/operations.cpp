@@ -151,7 +151,8 @@ Item Operations::query(const Item& payload) {
             }
         } else if (f->number == kQueryObjects) {
             for (ObjectType t :
-                 {ObjectType::SymmetricKey, ObjectType::PublicKey, ObjectType::PrivateKey})
+                 {ObjectType::SymmetricKey, ObjectType::PublicKey, ObjectType::PrivateKey,
+                  ObjectType::SecretData, ObjectType::Certificate})
                 out.add(Item::enumeration(tag::ObjectType, static_cast<std::uint32_t>(t)));
         } else if (f->number == kQueryServerInformation) {
             out.add(Item::text(tag::VendorIdentification, "kmsd"));
@@ -268,6 +269,14 @@ Item Operations::locate(const Item& payload) {
         }
         if (page.next_after.empty()) break;
         after = page.next_after;
+    }
+    for (const auto& id : locate_objects(a)) {  // Secret Data and Certificates
+        ++matched;
+        if (skipped < offset) {
+            ++skipped;
+            continue;
+        }
+        if (ids.size() < max_items) ids.push_back(id);
     }
     Item out = Item::structure(tag::ResponsePayload);
     if (m_v.at_least(1, 3))

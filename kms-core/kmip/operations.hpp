@@ -56,6 +56,13 @@ class Operations {
     /// §4.3: a Symmetric Key (Raw, Transparent Symmetric Key) or a Public Key (X.509,
     /// PKCS#1, Transparent RSA / EC Public Key) onto core::KeyRegistration.
     Item register_object(const Item& payload);
+    // operations_objects.cpp: Secret Data and Certificates (ids "o-...")
+    /// Whether @p payload of @p op names a managed object (not a key) that object_operation()
+    /// serves: Get, Get Attributes, Get Attribute List, Activate, Revoke, Destroy.
+    bool names_object(Op op, const Item& payload) const;
+    Item object_operation(Op op, const Item& payload);
+    /// The ids of the caller's managed objects that match @p a (Locate), ascending.
+    std::vector<std::string> locate_objects(const RequestedAttributes& a);
 
   private:
     Item payload_with_id(const std::string& id) const;
@@ -74,6 +81,11 @@ class Operations {
     // operations_register.cpp
     Item register_symmetric(const Item& object, const RequestedAttributes& a);
     Item register_public(const Item& object, const RequestedAttributes& a);
+    Item register_secret_data(const Item& object, const RequestedAttributes& a);
+    Item register_certificate(const Item& object, const RequestedAttributes& a);
+    // operations_objects.cpp
+    core::ManagedObject load_object(const std::string& id);
+    Item get_object(const Item& payload, const core::ManagedObject& o);
 
     KmipServices& m_s;
     const ProcessorLimits& m_limits;

@@ -127,10 +127,11 @@ Item Operations::register_object(const Item& payload) {
                               "private keys are made in the HSM (Create Key Pair); Register does "
                               "not take one");
         case ObjectType::Certificate:
+            return register_certificate(
+                need(payload, tag::Certificate, ItemType::Structure, "Certificate"), a);
         case ObjectType::SecretData:
-            throw KmipFailure(Reason::FeatureNotSupported,
-                              "Register of Certificate and Secret Data objects is not supported "
-                              "yet (Symmetric Key and Public Key are)");
+            return register_secret_data(
+                need(payload, tag::SecretData, ItemType::Structure, "Secret Data"), a);
     }
     if (ot.number >= 1 && ot.number <= 0x0A)  // Split Key, Template, Opaque Object, PGP Key, ...
         throw KmipFailure(Reason::FeatureNotSupported,
@@ -300,6 +301,58 @@ Item Operations::register_public(const Item& object, const RequestedAttributes& 
     req.source = "kmip";
     const core::KeyRecord k = m_s.registration.register_public_key(m_caller, req);
     return payload_with_id(ObjectRef{k.id, true}.uid());
+}
+
+Item Operations::register_secret_data(const Item& object, const RequestedAttributes& a) {
+    // §2.2.7: Secret Data Type and a Key Block (Opaque, as PyKMIP sends it, or Raw).
+    const Item& type = need(object, tag::SecretDataType, ItemType::Enumeration, "Secret Data Type");
+    if (type.number != kSecretPassword && type.number != kSecretSeed)
+        throw KmipFailure(Reason::InvalidField, "Secret Data Type: Password (1) or Seed (2)");
+    const KeyBlockIn kb = read_key_block(object);
+    if (kb.format != kFormatOpaque && kb.format != kFormatRaw)
+        throw KmipFailure(Reason::KeyFormatTypeNotSupported,
+                          "Secret Data registers in Key Format Type Opaque or Raw");
+    if (kb.material->type != ItemType::ByteString)
+        throw KmipFailure(Reason::InvalidField, "Key Material of Secret Data is a Byte String");
+    if (kb.algorithm || kb.length || a.algorithm || a.length)
+        throw KmipFailure(Reason::InvalidField,
+                          "Secret Data has no Cryptographic Algorithm or Length");
+    core::RegisterObjectRequest req;
+    req.name = name_or_default(a);
+    req.subtype = static_cast<std::uint32_t>(type.number);
+    req.usage_mask = a.usage_mask.value_or(0);
+    req.activate = activate_now(a);
+    req.source = "kmip";
+    const SecureBytes value(kb.material->bytes.data(), kb.material->bytes.size());
+    return payload_with_id(m_s.objects.register_secret_data(m_caller, req, value).id);
+}
+
+Item Operations::register_certificate(const Item& object, const RequestedAttributes& a) {
+    // §2.2.1: Certificate Type and Certificate Value (DER).
+    const Item& type =
+        need(object, tag::CertificateType, ItemType::Enumeration, "Certificate Type");
+    if (type.number != kCertificateX509)
+        throw KmipFailure(Reason::FeatureNotSupported, "Certificate Type: X.509 (1) only");
+    const Item& der =
+        need(object, tag::CertificateValue, ItemType::ByteString, "Certificate Value");
+    if (a.algorithm || a.length)
+        throw KmipFailure(Reason::InvalidField,
+                          "a Certificate's Cryptographic Algorithm and Length come from its key");
+    core::RegisterObjectRequest req;
+    req.name = name_or_default(a);
+    req.subtype = kCertificateX509;
+    req.usage_mask = a.usage_mask.value_or(0);
+    req.activate = activate_now(a);
+    req.source = "kmip";
+    try {
+        return payload_with_id(
+            m_s.objects
+                .register_certificate(m_caller, req, ByteView(der.bytes.data(), der.bytes.size()))
+                .id);
+    } catch (const Error& e) {
+        if (e.code() != ErrorCode::InvalidArgument) throw;
+        throw KmipFailure(Reason::InvalidField, std::string("Certificate Value: ") + e.what());
+    }
 }
 
 }  // namespace kms::kmip

@@ -20,6 +20,7 @@
 #include "services/audit_service.hpp"
 #include "services/key_lifecycle.hpp"
 #include "services/key_operations.hpp"
+#include "services/managed_objects.hpp"
 #include "services/register_key.hpp"
 
 namespace kms::kmip {
@@ -32,6 +33,8 @@ struct KmipServices {
     core::AuditService& audit;         ///< refusals are recorded (record_denial)
     /// Register of symmetric and public keys (kmip/operations_register.cpp).
     core::KeyRegistration& registration;
+    /// Secret Data and Certificates (kmip/operations_objects.cpp).
+    core::ManagedObjectService& objects;
 };
 
 struct ProcessorLimits {

@@ -9,6 +9,7 @@
 # failure.
 #
 # Usage: pykmip_register.py   (KMSD, KMSCTL: paths of kmsd and kmsctl)
+import datetime
 import json
 import os
 import shutil
@@ -22,9 +23,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pykmip_interop import (Kmsd, attribute_values, check, client, enrol,  # noqa: E402
                             expect_failure, kmsctl, ttlv)
 
+from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import cmac, hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa  # noqa: E402
 from cryptography.hazmat.primitives.ciphers import algorithms  # noqa: E402
+from cryptography.x509.oid import NameOID  # noqa: E402
 from kmip.core import enums, misc  # noqa: E402
 from kmip.core.factories import attributes as attribute_factory  # noqa: E402
 from kmip.pie import objects  # noqa: E402
@@ -173,10 +176,68 @@ def public_key_checks(c, version):
     expect_failure(lambda: c.register(objects.PublicKey(
         enums.CryptographicAlgorithm.RSA, 2048, b"\x30\x03\x02\x01\x01", name="reg-junk-" + tag)),
         enums.ResultReason.INVALID_FIELD, version + ": a public key that does not parse")
-    expect_failure(lambda: c.register(objects.SecretData(
-        b"storage array password", enums.SecretDataType.PASSWORD, name="reg-secret-" + tag)),
-        enums.ResultReason.FEATURE_NOT_SUPPORTED, version + ": Register of Secret Data")
     return uid
+
+
+SECRET = b"storage array password %s"
+
+
+def self_signed(cn):
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = x509.CertificateBuilder().subject_name(name).issuer_name(name) \
+        .public_key(key.public_key()).serial_number(x509.random_serial_number()) \
+        .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1)) \
+        .sign(key, hashes.SHA256())
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def object_checks(c, version):
+    """Secret Data (a password a storage array keeps) and an X.509 Certificate: Register, Get
+    (their purpose), attributes, Locate, and the lifecycle."""
+    tag = version.replace(".", "")
+    secret = SECRET % tag.encode()
+    sd = c.register(objects.SecretData(secret, enums.SecretDataType.PASSWORD,
+                                       name="reg-secret-" + tag))
+    check(sd.startswith("o-") and c.get(sd).value == secret,
+          version + ": Register of Secret Data -> %s; Get gives the password back" % sd)
+    a = attribute_values(c, sd, ["Object Type", "State"])
+    check(a["Object Type"] == enums.ObjectType.SECRET_DATA and
+          a["State"] == enums.State.PRE_ACTIVE, version + ": it is Pre-Active Secret Data")
+    located = c.locate(attributes=[attribute_factory.AttributeFactory().create_attribute(
+        enums.AttributeType.OBJECT_TYPE, enums.ObjectType.SECRET_DATA)])
+    check(by_name(c, "reg-secret-" + tag) == [sd] and sd in located,
+          version + ": Locate by name and by Object Type Secret Data finds it")
+    der = self_signed("reg-cert-" + tag)
+    cert = c.register(objects.X509Certificate(der, name="reg-cert-" + tag))
+    got = c.get(cert)
+    check(cert.startswith("o-") and got.value == der and
+          attribute_values(c, cert, ["Object Type"])["Object Type"] ==
+          enums.ObjectType.CERTIFICATE,
+          version + ": Register of an X.509 Certificate; Get gives its DER back")
+    expect_failure(lambda: c.register(objects.X509Certificate(b"\x30\x03\x02\x01\x01",
+                                                              name="reg-junk-cert-" + tag)),
+                   enums.ResultReason.INVALID_FIELD, version + ": a certificate that does not parse")
+    c.activate(sd)
+    c.revoke(enums.RevocationReasonCode.CESSATION_OF_OPERATION, sd)
+    check(attribute_values(c, sd, ["State"])["State"] == enums.State.DEACTIVATED,
+          version + ": Activate, Revoke -> Deactivated")
+    c.destroy(sd)
+    check(attribute_values(c, sd, ["State"])["State"] == enums.State.DESTROYED,
+          version + ": Destroy -> Destroyed")
+    expect_failure(lambda: c.get(sd),
+                   enums.ResultReason.WRONG_KEY_LIFECYCLE_STATE if version == "2.0"
+                   else enums.ResultReason.PERMISSION_DENIED,
+                   version + ": Get of destroyed Secret Data")
+    c.activate(cert)
+    expect_failure(lambda: c.destroy(cert),
+                   enums.ResultReason.WRONG_KEY_LIFECYCLE_STATE if version == "2.0"
+                   else enums.ResultReason.PERMISSION_DENIED,
+                   version + ": Destroy of an Active certificate")
+    keep = c.register(objects.SecretData(secret + b" kept", enums.SecretDataType.SEED,
+                                         name="reg-secret-kept-" + tag))
+    return keep, cert
 
 
 def spki_import_checks(kmsd, root, cert_file, key_file):
@@ -330,6 +391,24 @@ def raw_checks(kmsd, cert_file, key_file):
         key_block(0x15, ttlv(0x420043, 1, [ttlv(0x420075, 5, 7),
                                             bytes_item(0x420072, b"\x04" + b"\x01" * 64)]))])],
         1, 4, 0x07, "raw: an EC point that is not on the curve")
+    # Secret Data (§2.2.7): 2.0 Attributes, Opaque key block; then bad ones.
+    def secret(kind, fmt=0x02, extra=()):
+        return ttlv(0x420085, 1, [ttlv(0x420086, 5, kind), ttlv(0x420040, 1, [
+            ttlv(0x420042, 5, fmt), ttlv(0x420045, 1, [bytes_item(0x420043, b"raw secret")])] +
+            list(extra))])
+    resp = raw_exchange(kmsd, cert_file, key_file, request(2, 0, [
+        ttlv(0x420057, 5, 7), ttlv(0x420125, 1, [
+            ttlv(0x420053, 1, [ttlv(0x420055, 7, "reg-raw-secret-20"), ttlv(0x420054, 5, 1)])]),
+        secret(1)]))
+    check(ok in resp and b"o-" in resp, "raw 2.0: Register of Secret Data (Password, Opaque)")
+    refused([ttlv(0x420057, 5, 7), secret(9)], 1, 4, 0x07, "raw: Secret Data Type 9")
+    refused([ttlv(0x420057, 5, 7), secret(1, 0x05)], 1, 4, 0x10,
+            "raw: Secret Data in Key Format Type X.509")
+    refused([ttlv(0x420057, 5, 7), secret(1, 0x02, [ttlv(0x420028, 5, 3)])], 1, 4, 0x07,
+            "raw: Secret Data with a Cryptographic Algorithm")
+    refused([ttlv(0x420057, 5, 1), ttlv(0x420013, 1, [ttlv(0x42001D, 5, 2),
+                                                      bytes_item(0x42001E, b"pgp")])], 1, 4, 0x08,
+            "raw: a PGP certificate")
     refused([ttlv(0x420057, 5, 4), ttlv(0x420064, 1, [])], 1, 4, 0x08,
             "raw: Register of a Private Key (made in the HSM only)")
     check(kmsd.proc.poll() is None, "kmsd still running after the bad Register requests")
@@ -345,12 +424,14 @@ def other_client_checks(kmsd, root, theirs):
         expect_failure(lambda: c.encrypt(b"x" * 16, uid=theirs[0]),
                        enums.ResultReason.PERMISSION_DENIED,
                        "another client's registered key: Encrypt")
-        check(by_name(c, "reg-aes128-cbc-14") == [],
-              "another client's registered key: Locate does not find it")
+        expect_failure(lambda: c.get(theirs[2]), enums.ResultReason.PERMISSION_DENIED,
+                       "another client's Secret Data: Get")
+        check(by_name(c, "reg-aes128-cbc-14") == [] and by_name(c, "reg-secret-kept-14") == [],
+              "another client's registered key and Secret Data: Locate does not find them")
     audit = json.loads(kmsctl(kmsd, "--json", "audit", "list", "--all"))
     denied = [r for r in audit["records"] if r.get("actor") == "reg-other" and
               r.get("outcome") == "denied"]
-    check(len(denied) == len(theirs) + 1, "the refusals are audited (%d)" % len(denied))
+    check(len(denied) == len(theirs) + 2, "the refusals are audited (%d)" % len(denied))
 
 
 def dual_control_checks(kmsd, root, cert_file, key_file):
@@ -379,8 +460,9 @@ def main():
             with client(kmsd, cert_file, key_file, root, version) as c:
                 symmetric_checks(c, version, kmsd, vectors)
                 pub = public_key_checks(c, version)
+                secret, cert = object_checks(c, version)
                 if version == "1.4":
-                    theirs = [by_name(c, "reg-aes128-cbc-14")[0], pub]
+                    theirs = [by_name(c, "reg-aes128-cbc-14")[0], pub, secret, cert]
         raw_checks(kmsd, cert_file, key_file)
         spki_import_checks(kmsd, root, cert_file, key_file)
         other_client_checks(kmsd, root, theirs)
@@ -388,12 +470,20 @@ def main():
         registered = [r for r in audit["records"] if r.get("action") == "key.register"]
         leaked = [r for r in audit["records"]
                   if any(v["key"] in json.dumps(r).lower() for k, v in vectors.items()
-                         if not k.startswith("_"))]
+                         if not k.startswith("_")) or "storage array password" in json.dumps(r)]
         check(len(registered) >= 12 and not leaked,
               "%d key.register audit records, none holding a key value" % len(registered))
+        with open(os.path.join(kmsd.data, "store", "data.mdb"), "rb") as f:
+            store = f.read()
+        check(all((SECRET % v.encode()) not in store for v in ("12", "14", "20")) and
+              b"reg-secret-kept-14" in store,
+              "the store holds the Secret Data's names, never a password in clear")
         log = kmsd.output().lower()
-        check(all(v["key"] not in log for k, v in vectors.items() if not k.startswith("_")),
-              "no key value in kmsd's log")
+        check(all(v["key"] not in log for k, v in vectors.items() if not k.startswith("_")) and
+              "storage array password" not in log, "no key value or password in kmsd's log")
+        reveals = [r for r in audit["records"] if r.get("action") == "object.reveal"]
+        check(len(reveals) == 3 and all(r["actor"] == "reg-client" for r in reveals),
+              "each Get of Secret Data is audited (object.reveal): %d" % len(reveals))
         dual_control_checks(kmsd, root, cert_file, key_file)
         print("PASS: KMIP Register")
         return 0

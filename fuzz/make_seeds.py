@@ -276,6 +276,13 @@ write("fuzz_kmip_ttlv", "register-rsa-public-1.4", request(1, 4, 0x03, [
     ttlv(0x42006D, 1, [key_block(0x0B, ttlv(0x420043, 1, [
         ttlv(0x420052, 4, b"\0" + b"\xc3" * 255), ttlv(0x42006C, 4, (65537).to_bytes(8, "big"))]),
         4, 2048)])]))
+write("fuzz_kmip_ttlv", "register-secret-data-1.4", request(1, 4, 0x03, [
+    ttlv(0x420057, 5, 7), ttlv(0x420091, 1, []),
+    ttlv(0x420085, 1, [ttlv(0x420086, 5, 1), ttlv(0x420040, 1, [
+        ttlv(0x420042, 5, 2), ttlv(0x420045, 1, [ttlv(0x420043, 8, b"array password")])])])]))
+write("fuzz_kmip_ttlv", "register-certificate-2.0", request(2, 0, 0x03, [
+    ttlv(0x420057, 5, 1), ttlv(0x420125, 1, []),
+    ttlv(0x420013, 1, [ttlv(0x42001D, 5, 1), ttlv(0x42001E, 8, bytes.fromhex("3003020101"))])]))
 write("fuzz_kmip_ttlv", "register-2.0", request(2, 0, 0x03, [
     ttlv(0x420057, 5, 2), ttlv(0x420125, 1, [ttlv(0x42002C, 2, 12)]),
     ttlv(0x42008F, 1, [key_block(0x01, ttlv(0x420043, 8, aes), 3, 128)])]))

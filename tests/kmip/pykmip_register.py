@@ -318,6 +318,18 @@ def raw_checks(kmsd, cert_file, key_file):
         return None if i < 0 else struct.unpack(">I", resp[i + 8:i + 12])[0]
 
     ok = bytes.fromhex("42007f05000000040000000000000000")
+
+    def uid_in(resp):
+        i = resp.find(bytes.fromhex("42009407"))
+        n = struct.unpack(">I", resp[i + 4:i + 8])[0]
+        return resp[i + 8:i + 8 + n].decode()
+
+    def get_request(major, minor, uid, fmt):
+        version = ttlv(0x420069, 1, [ttlv(0x42006A, 2, major), ttlv(0x42006B, 2, minor)])
+        header = ttlv(0x420077, 1, [version, ttlv(0x42000D, 2, 1)])
+        return ttlv(0x420078, 1, [header, ttlv(0x42000F, 1, [
+            ttlv(0x42005C, 5, 0x0A), ttlv(0x420079, 1, [ttlv(0x420094, 7, uid),
+                                                        ttlv(0x420042, 5, fmt)])])])
     key = bytes.fromhex("2b7e151628aed2a6abf7158809cf4f3c")
     # KMIP 1.0: a Transparent Symmetric Key (§2.1.7.1), Name in a Template-Attribute.
     transparent = key_block(0x07, ttlv(0x420043, 1, [bytes_item(0x42003F, key)]), 3, 128)
@@ -346,6 +358,13 @@ def raw_checks(kmsd, cert_file, key_file):
     resp = raw_exchange(kmsd, cert_file, key_file, request(1, 4, [
         ttlv(0x420057, 5, 3), ttlv(0x42006D, 1, [ec_block])]))
     check(ok in resp and b"-pub" in resp, "raw 1.4: Register of a Transparent EC Public Key")
+    ec_uid = uid_in(resp)
+    resp = raw_exchange(kmsd, cert_file, key_file, get_request(1, 4, ec_uid, 0x15))
+    check(ok in resp and bytes_item(0x420072, q) in resp,
+          "raw 1.4: Get as Transparent EC Public Key gives the registered point back")
+    resp = raw_exchange(kmsd, cert_file, key_file, get_request(1, 2, ec_uid, 0x15))
+    check(reason(resp) == 0x10, "raw 1.2: Get as Transparent EC Public Key (a 1.3 format): Key "
+          "Format Type Not Supported")
     resp = raw_exchange(kmsd, cert_file, key_file, request(1, 0, [
         ttlv(0x420057, 5, 3), ttlv(0x42006D, 1, [ec_block])]))
     check(reason(resp) == 0x10, "raw 1.0: Transparent EC Public Key (a 1.3 format): Key Format "
@@ -357,6 +376,10 @@ def raw_checks(kmsd, cert_file, key_file):
     resp = raw_exchange(kmsd, cert_file, key_file, request(1, 4, [
         ttlv(0x420057, 5, 3), ttlv(0x42006D, 1, [rsa_block])]))
     check(ok in resp, "raw 1.4: Register of a Transparent RSA Public Key (Big Integers)")
+    resp = raw_exchange(kmsd, cert_file, key_file, get_request(2, 0, uid_in(resp), 0x0B))
+    check(ok in resp and big_item(0x420052, nums.n) in resp and
+          big_item(0x42006C, nums.e) in resp,
+          "raw 2.0: Get as Transparent RSA Public Key gives the modulus and exponent back")
     # Refusals.
     def refused(payload, major, minor, want, what):
         resp = raw_exchange(kmsd, cert_file, key_file, request(major, minor, payload))

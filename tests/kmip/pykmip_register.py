@@ -425,6 +425,10 @@ def raw_checks(kmsd, cert_file, key_file):
         secret(1)]))
     check(ok in resp and b"o-" in resp, "raw 2.0: Register of Secret Data (Password, Opaque)")
     refused([ttlv(0x420057, 5, 7), secret(9)], 1, 4, 0x07, "raw: Secret Data Type 9")
+    huge = ttlv(0x420085, 1, [ttlv(0x420086, 5, 1), ttlv(0x420040, 1, [
+        ttlv(0x420042, 5, 0x02), ttlv(0x420045, 1, [bytes_item(0x420043, b"x" * 70000)])])])
+    refused([ttlv(0x420057, 5, 7), huge], 1, 4, 0x07, "raw: 70000 bytes of Secret Data "
+            "(at most 64 KiB)")
     refused([ttlv(0x420057, 5, 7), secret(1, 0x05)], 1, 4, 0x10,
             "raw: Secret Data in Key Format Type X.509")
     refused([ttlv(0x420057, 5, 7), secret(1, 0x02, [ttlv(0x420028, 5, 3)])], 1, 4, 0x07,

@@ -267,6 +267,9 @@ Item Operations::register_public(const Item& object, const RequestedAttributes& 
     if (const auto claimed = agree(kb.algorithm, attrs.algorithm, "Cryptographic Algorithm")) {
         const bool ec = core::info(*alg).family == core::KeyFamily::Ec;
         const auto c = static_cast<CryptoAlg>(*claimed);
+        if (c == CryptoAlg::Ec && !m_v.at_least(1, 4))
+            throw KmipFailure(Reason::InvalidField,
+                              "Cryptographic Algorithm EC is a KMIP 1.4 value; use ECDSA");
         const bool fits = ec ? (c == CryptoAlg::Ec || c == CryptoAlg::Ecdsa) : c == CryptoAlg::Rsa;
         if (!fits)
             throw KmipFailure(Reason::InvalidField,

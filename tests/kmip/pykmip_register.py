@@ -385,6 +385,9 @@ def raw_checks(kmsd, cert_file, key_file):
         resp = raw_exchange(kmsd, cert_file, key_file, request(major, minor, payload))
         check(reason(resp) == want, "%s: Result Reason 0x%x (got %s)" % (what, want, reason(resp)))
 
+    refused([ttlv(0x420057, 5, 3), ttlv(0x42006D, 1, [key_block(
+        0x0F, ttlv(0x420043, 1, [ttlv(0x420075, 5, 7), bytes_item(0x420072, q)]), 0x1A, 256)])],
+        1, 2, 0x07, "raw 1.2: Cryptographic Algorithm EC (a 1.4 value)")
     refused([ttlv(0x420057, 5, 0x99), ttlv(0x42008F, 1, [])], 1, 4, 0x07,
             "raw: an unknown Object Type")
     refused([ttlv(0x420057, 5, 2), ttlv(0x42008F, 1, [

@@ -256,4 +256,34 @@ write("fuzz_kmip_ttlv", "locate-1.4", request(1, 4, 0x08, [
     ttlv(0x42004F, 2, 10), attribute("Name", ttlv(0x42000B, 1, [ttlv(0x420055, 7, "disk-key"),
                                                                 ttlv(0x420054, 5, 1)]))]))
 write("fuzz_kmip_ttlv", "big-integer", ttlv(0x420020, 4, bytes(16)))
+# Register (KMIP 1.4 §4.3): a Raw AES key (SP 800-38A F.2.1's, public), a Transparent
+# Symmetric Key in 1.0, a Transparent RSA Public Key (Big Integers) and a 2.0 Register.
+def key_block(fmt, material, alg, length):
+    return ttlv(0x420040, 1, [ttlv(0x420042, 5, fmt), ttlv(0x420045, 1, [material]),
+                              ttlv(0x420028, 5, alg), ttlv(0x42002A, 2, length)])
+aes = h("2b7e151628aed2a6abf7158809cf4f3c")
+write("fuzz_kmip_ttlv", "register-raw-1.4", request(1, 4, 0x03, [
+    ttlv(0x420057, 5, 2), ttlv(0x420091, 1, [
+        attribute("Cryptographic Usage Mask", ttlv(0x42000B, 2, 12)),
+        attribute("Name", ttlv(0x42000B, 1, [ttlv(0x420055, 7, "array-key"),
+                                             ttlv(0x420054, 5, 1)]))]),
+    ttlv(0x42008F, 1, [key_block(0x01, ttlv(0x420043, 8, aes), 3, 128)])]))
+write("fuzz_kmip_ttlv", "register-transparent-1.0", request(1, 0, 0x03, [
+    ttlv(0x420057, 5, 2), ttlv(0x420091, 1, []),
+    ttlv(0x42008F, 1, [key_block(0x07, ttlv(0x420043, 1, [ttlv(0x42003F, 8, aes)]), 3, 128)])]))
+write("fuzz_kmip_ttlv", "register-rsa-public-1.4", request(1, 4, 0x03, [
+    ttlv(0x420057, 5, 3),
+    ttlv(0x42006D, 1, [key_block(0x0B, ttlv(0x420043, 1, [
+        ttlv(0x420052, 4, b"\0" + b"\xc3" * 255), ttlv(0x42006C, 4, (65537).to_bytes(8, "big"))]),
+        4, 2048)])]))
+write("fuzz_kmip_ttlv", "register-secret-data-1.4", request(1, 4, 0x03, [
+    ttlv(0x420057, 5, 7), ttlv(0x420091, 1, []),
+    ttlv(0x420085, 1, [ttlv(0x420086, 5, 1), ttlv(0x420040, 1, [
+        ttlv(0x420042, 5, 2), ttlv(0x420045, 1, [ttlv(0x420043, 8, b"array password")])])])]))
+write("fuzz_kmip_ttlv", "register-certificate-2.0", request(2, 0, 0x03, [
+    ttlv(0x420057, 5, 1), ttlv(0x420125, 1, []),
+    ttlv(0x420013, 1, [ttlv(0x42001D, 5, 1), ttlv(0x42001E, 8, bytes.fromhex("3003020101"))])]))
+write("fuzz_kmip_ttlv", "register-2.0", request(2, 0, 0x03, [
+    ttlv(0x420057, 5, 2), ttlv(0x420125, 1, [ttlv(0x42002C, 2, 12)]),
+    ttlv(0x42008F, 1, [key_block(0x01, ttlv(0x420043, 8, aes), 3, 128)])]))
 print("seeds written under", CORPUS)

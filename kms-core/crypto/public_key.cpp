@@ -99,6 +99,75 @@ Bytes rsa_public_key_spki(ByteView modulus, ByteView public_exponent) {
     return encode_der<const EVP_PKEY, i2d_PUBKEY>(key.get(), "i2d_PUBKEY");
 }
 
+Bytes rsa_pkcs1_to_spki(ByteView pkcs1_der) {
+    const unsigned char* p = pkcs1_der.data();
+    EVP_PKEY* raw = d2i_PublicKey(EVP_PKEY_RSA, nullptr, &p, static_cast<long>(pkcs1_der.size()));
+    if (raw == nullptr) invalid("PKCS#1 RSAPublicKey: does not parse");
+    PkeyPtr key(raw);
+    if (p != pkcs1_der.data() + pkcs1_der.size())
+        invalid("PKCS#1 RSAPublicKey: trailing bytes after the key");
+    PkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
+    if (!check) openssl_fail("EVP_PKEY_CTX_new_from_pkey");
+    if (EVP_PKEY_public_check(check.get()) != 1)
+        invalid("PKCS#1 RSAPublicKey: public key validation failed");
+    const int n = i2d_PUBKEY(key.get(), nullptr);
+    if (n <= 0) openssl_fail("i2d_PUBKEY");
+    Bytes out(static_cast<std::size_t>(n));
+    unsigned char* w = out.data();
+    if (i2d_PUBKEY(key.get(), &w) != n) openssl_fail("i2d_PUBKEY");
+    return out;
+}
+
+std::pair<Bytes, Bytes> rsa_public_components(ByteView spki_der) {
+    const unsigned char* p = spki_der.data();
+    PkeyPtr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki_der.size())));
+    if (!key || EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_RSA)
+        invalid("SubjectPublicKeyInfo: not an RSA public key");
+    auto component = [&](const char* name) {
+        BIGNUM* raw = nullptr;
+        if (EVP_PKEY_get_bn_param(key.get(), name, &raw) != 1)
+            openssl_fail("EVP_PKEY_get_bn_param");
+        BnPtr bn(raw);
+        Bytes out(static_cast<std::size_t>(BN_num_bytes(bn.get())));
+        BN_bn2bin(bn.get(), out.data());
+        return out;
+    };
+    return {component(OSSL_PKEY_PARAM_RSA_N), component(OSSL_PKEY_PARAM_RSA_E)};
+}
+
+Bytes ec_public_point(ByteView spki_der) {
+    const unsigned char* p = spki_der.data();
+    PkeyPtr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki_der.size())));
+    if (!key || EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_EC)
+        invalid("SubjectPublicKeyInfo: not an EC public key");
+    // Uncompressed form, whatever form the SPKI held (RFC 5480 §2.2 allows both).
+    if (EVP_PKEY_set_utf8_string_param(key.get(), OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                       "uncompressed") != 1)
+        openssl_fail("EVP_PKEY_set_utf8_string_param");
+    std::size_t len = 0;
+    if (EVP_PKEY_get_octet_string_param(key.get(), OSSL_PKEY_PARAM_PUB_KEY, nullptr, 0, &len) != 1)
+        openssl_fail("EVP_PKEY_get_octet_string_param");
+    Bytes out(len);
+    if (EVP_PKEY_get_octet_string_param(key.get(), OSSL_PKEY_PARAM_PUB_KEY, out.data(), out.size(),
+                                        &len) != 1)
+        openssl_fail("EVP_PKEY_get_octet_string_param");
+    out.resize(len);
+    return out;
+}
+
+Bytes rsa_spki_to_pkcs1(ByteView spki_der) {
+    const unsigned char* p = spki_der.data();
+    PkeyPtr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki_der.size())));
+    if (!key || EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_RSA)
+        invalid("SubjectPublicKeyInfo: not an RSA public key");
+    const int n = i2d_PublicKey(key.get(), nullptr);
+    if (n <= 0) openssl_fail("i2d_PublicKey");
+    Bytes out(static_cast<std::size_t>(n));
+    unsigned char* w = out.data();
+    if (i2d_PublicKey(key.get(), &w) != n) openssl_fail("i2d_PublicKey");
+    return out;
+}
+
 std::optional<core::Algorithm> spki_algorithm(ByteView spki_der) {
     PkeyPtr key = parse_spki(spki_der);
     if (!key) return std::nullopt;

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <utility>
 
 #include "domain/algorithm.hpp"
 #include "domain/bytes.hpp"
@@ -29,6 +30,19 @@ Bytes ec_public_key_spki(core::Algorithm curve, ByteView uncompressed_point);
 /// exponent is even.
 Bytes rsa_public_key_spki(ByteView modulus, ByteView public_exponent);
 
+/// DER SubjectPublicKeyInfo of the RSA public key in @p pkcs1_der, a PKCS#1 RSAPublicKey
+/// (RFC 8017 §A.1.1: SEQUENCE { modulus, publicExponent }). Throws InvalidArgument when it
+/// does not parse, has trailing bytes, or fails SP 800-89 §5.3.3's public key checks.
+Bytes rsa_pkcs1_to_spki(ByteView pkcs1_der);
+/// The PKCS#1 RSAPublicKey (RFC 8017 §A.1.1) inside an RSA SubjectPublicKeyInfo. Throws
+/// InvalidArgument when @p spki_der does not parse or holds no RSA key.
+Bytes rsa_spki_to_pkcs1(ByteView spki_der);
+/// The RSA public key in @p spki_der as its big-endian unsigned modulus and public exponent
+/// (no leading zero bytes). Throws InvalidArgument when it does not parse or is not RSA.
+std::pair<Bytes, Bytes> rsa_public_components(ByteView spki_der);
+/// The EC public key in @p spki_der as the SEC 1 v2 §2.3.3 uncompressed point 04 || X || Y.
+/// Throws InvalidArgument when it does not parse or is not an EC key.
+Bytes ec_public_point(ByteView spki_der);
 /// The algorithm of the key in @p spki_der: EcP256, EcP384, Rsa2048 or Rsa3072; nullopt for
 /// any other key (other curves, other RSA sizes, Ed25519, ...) or when the DER does not parse.
 std::optional<core::Algorithm> spki_algorithm(ByteView spki_der);

@@ -410,7 +410,10 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         server.start();
 
         // KMIP: another front on the same use cases (kmip/processor.hpp), same CA for mTLS.
-        kmip::Processor kmip_processor(kmip::KmipServices{keys, ops, approvals, audit});
+        core::KeyRegistration registration(ctx);  // KMIP Register
+        core::ManagedObjectService objects(ctx);  // KMIP Secret Data, Certificates
+        kmip::Processor kmip_processor(
+            kmip::KmipServices{keys, ops, approvals, audit, registration, objects});
         std::unique_ptr<kmip::KmipListener> kmip_listener;
         if (!cfg.kmip_listen.empty()) {
             kmip::ListenerOptions ko;

@@ -110,6 +110,18 @@ ObjectRef parse_uid(const std::string& uid) {
     return {uid, false};
 }
 
+bool public_key_only(const core::KeyRecord& k) {
+    if (!core::is_asymmetric(k.algorithm) || k.versions.empty()) return false;
+    // A destroyed key pair has wiped blocks too: its first history entry tells them apart
+    // ("imported (SPKI)" over REST, "registered (public key, ...)" by KeyRegistration).
+    if (!k.history.empty()) {
+        const std::string& why = k.history.front().reason;
+        if (why.rfind("imported (SPKI", 0) == 0 || why.rfind("registered (public key", 0) == 0)
+            return true;
+    }
+    return !core::is_destroyed(k.state) && k.current().block.empty();
+}
+
 RequestedAttributes read_request_attributes(const Item& payload, Version v) {
     return read_tagged(tagged_attributes(payload, v));
 }
@@ -410,7 +422,7 @@ std::vector<Item> record_attributes(const core::KeyRecord& k, Version v, bool pu
         out.push_back(Item::date_time(tag::CompromiseOccurrenceDate, seconds(*k.compromise_ms)));
         out.push_back(Item::date_time(tag::CompromiseDate, seconds(*k.compromise_ms)));
     }
-    if (core::is_asymmetric(k.algorithm)) {
+    if (core::is_asymmetric(k.algorithm) && !public_key_only(k)) {
         // KMIP 1.4 §3.35: each half links to the other.
         const ObjectRef other{k.id, !public_half};
         out.push_back(Item::structure(

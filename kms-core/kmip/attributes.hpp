@@ -35,6 +35,9 @@ struct ObjectRef {
     std::string uid() const { return public_half ? key_id + kPublicSuffix : key_id; }
     static constexpr const char* kPublicSuffix = "-pub";
 };
+/// Whether @p k is a public key only (registered over KMIP, or imported as SPKI over REST): an
+/// EC or RSA record with no private key, whose one KMIP object is its public half "ID-pub".
+bool public_key_only(const core::KeyRecord& k);
 /// Splits a Unique Identifier into the key id and the half it names.
 ObjectRef parse_uid(const std::string& uid);
 

@@ -21,6 +21,7 @@
 
 #include "api/authn.hpp"
 #include "domain/error.hpp"
+#include "domain/secure_bytes.hpp"
 #include "kmip/protocol.hpp"
 
 namespace kms::kmip {
@@ -69,8 +70,30 @@ bool read_exact(Poco::Net::SecureStreamSocket& s, std::uint8_t* p, std::size_t n
     return true;
 }
 
+/// Wipes every value a message holds (a Register carries clear key material in Byte Strings
+/// and Big Integers), through a call the compiler cannot elide.
+void wipe_item(Item& i) noexcept {
+    kms::secure_wipe(i.bytes.data(), i.bytes.size());
+    for (Item& c : i.children) wipe_item(c);
+}
+
+/// Wipes the received bytes and their decoded form when a message's turn ends, on every path.
+struct WipeMessage {
+    Octets& buf;
+    Item& item;
+    ~WipeMessage() {
+        wipe_item(item);
+        kms::secure_wipe(buf.data(), buf.size());
+    }
+};
+
 void send_item(Poco::Net::SecureStreamSocket& s, const Item& msg) {
-    const Octets out = encode(msg);
+    Octets out = encode(msg);
+    // A Get of Secret Data answers a secret: the encoded copy is wiped on every path.
+    struct Wipe {
+        Octets& b;
+        ~Wipe() { kms::secure_wipe(b.data(), b.size()); }
+    } wipe{out};
     std::size_t sent = 0;
     while (sent < out.size()) {
         const int n = s.sendBytes(out.data() + sent, static_cast<int>(out.size() - sent));
@@ -152,6 +175,7 @@ class Connection final : public Poco::Net::TCPServerConnection {
             read_exact(s, buf.data() + kHeaderSize, total - kHeaderSize, false);
             s.setReceiveTimeout(Poco::Timespan(m_o.idle_timeout_s, 0));
             Item request;
+            const WipeMessage wipe{buf, request};
             try {
                 request = decode(buf, limits);
             } catch (const TtlvError& e) {
@@ -171,7 +195,14 @@ class Connection final : public Poco::Net::TCPServerConnection {
                                  e.what()));
                 return;
             }
-            send_item(s, m_p.handle(caller, request));
+            Item response = m_p.handle(caller, request);
+            try {
+                send_item(s, response);
+            } catch (...) {
+                wipe_item(response);
+                throw;
+            }
+            wipe_item(response);
         }
     }
 

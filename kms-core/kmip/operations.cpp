@@ -120,6 +120,10 @@ core::KeyRecord Operations::load(const ObjectRef& ref) {
     // Only EC and RSA keys have a public half: "ID-pub" of a secret key names nothing.
     if (ref.public_half && !core::is_asymmetric(k.algorithm))
         throw KmipFailure(Reason::ItemNotFound, "no object " + ref.uid());
+    // A public key only (imported as SPKI, registered) has no private half: "ID-pub" only.
+    if (!ref.public_half && public_key_only(k))
+        throw KmipFailure(Reason::ItemNotFound, "no object " + ref.uid() + " (a public key only: " +
+                                                    ObjectRef{k.id, true}.uid() + ")");
     return k;
 }
 
@@ -162,7 +166,7 @@ Item Operations::query(const Item& payload) {
             throw KmipFailure(Reason::InvalidField, "Query Function is not an Enumeration");
         if (f->number == kQueryOperations) {
             for (Op op :
-                 {Op::Create, Op::ReKey, Op::Locate, Op::Get, Op::GetAttributes,
+                 {Op::Create, Op::Register, Op::ReKey, Op::Locate, Op::Get, Op::GetAttributes,
                   Op::GetAttributeList, Op::AddAttribute, Op::ModifyAttribute, Op::DeleteAttribute,
                   Op::SetAttribute, Op::AdjustAttribute, Op::Activate, Op::Revoke, Op::Destroy,
                   Op::Query, Op::DiscoverVersions, Op::Encrypt, Op::Decrypt}) {
@@ -176,7 +180,8 @@ Item Operations::query(const Item& payload) {
             }
         } else if (f->number == kQueryObjects) {
             for (ObjectType t :
-                 {ObjectType::SymmetricKey, ObjectType::PublicKey, ObjectType::PrivateKey})
+                 {ObjectType::SymmetricKey, ObjectType::PublicKey, ObjectType::PrivateKey,
+                  ObjectType::SecretData, ObjectType::Certificate})
                 out.add(Item::enumeration(tag::ObjectType, static_cast<std::uint32_t>(t)));
         } else if (f->number == kQueryServerInformation) {
             out.add(Item::text(tag::VendorIdentification, "kmsd"));
@@ -315,6 +320,7 @@ Item Operations::locate(const Item& payload) {
             // An EC or RSA key is two KMIP objects: the private key and its public half.
             for (const bool half : {false, true}) {
                 if (half && !core::is_asymmetric(k.algorithm)) break;
+                if (!half && public_key_only(k)) continue;  // no private half
                 if (!owns(k) || !matches(k, a, m_v, half)) continue;
                 ++matched;
                 if (skipped < offset) {
@@ -326,6 +332,14 @@ Item Operations::locate(const Item& payload) {
         }
         if (page.next_after.empty()) break;
         after = page.next_after;
+    }
+    for (const auto& id : locate_objects(a)) {  // Secret Data and Certificates
+        ++matched;
+        if (skipped < offset) {
+            ++skipped;
+            continue;
+        }
+        if (ids.size() < max_items) ids.push_back(id);
     }
     Item out = Item::structure(tag::ResponsePayload);
     if (m_v.at_least(1, 3))

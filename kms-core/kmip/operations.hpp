@@ -63,6 +63,17 @@ class Operations {
     Item adjust_attribute(const Item& payload);  ///< 2.0 §6.1 Adjust Attribute: none is adjustable
     // operations_rekey.cpp
     Item rekey(const Item& payload);  ///< §4.4 / 2.0 §6.1 Re-key: KeyLifecycle::rekey
+    // operations_register.cpp
+    /// §4.3: a Symmetric Key (Raw, Transparent Symmetric Key) or a Public Key (X.509,
+    /// PKCS#1, Transparent RSA / EC Public Key) onto core::KeyRegistration.
+    Item register_object(const Item& payload);
+    // operations_objects.cpp: Secret Data and Certificates (ids "o-...")
+    /// Whether @p payload of @p op names a managed object (not a key) that object_operation()
+    /// serves: Get, Get Attributes, Get Attribute List, Activate, Revoke, Destroy.
+    bool names_object(Op op, const Item& payload) const;
+    Item object_operation(Op op, const Item& payload);
+    /// The ids of the caller's managed objects that match @p a (Locate), ascending.
+    std::vector<std::string> locate_objects(const RequestedAttributes& a);
 
   private:
     Item payload_with_id(const std::string& id) const;
@@ -82,6 +93,15 @@ class Operations {
     /// with the object's identifier. The public half of a pair is Illegal Operation.
     Item change_attributes(const ObjectRef& ref, const std::string& what,
                            const std::function<void(core::KeyAttributes&)>& edit);
+
+    // operations_register.cpp
+    Item register_symmetric(const Item& object, const RequestedAttributes& a);
+    Item register_public(const Item& object, const RequestedAttributes& a);
+    Item register_secret_data(const Item& object, const RequestedAttributes& a);
+    Item register_certificate(const Item& object, const RequestedAttributes& a);
+    // operations_objects.cpp
+    core::ManagedObject load_object(const std::string& id);
+    Item get_object(const Item& payload, const core::ManagedObject& o);
 
     KmipServices& m_s;
     const ProcessorLimits& m_limits;

@@ -101,6 +101,19 @@ core::MacAlgorithm mac_algorithm(const Item* params, core::Algorithm a) {
     return *m;
 }
 
+/// A Big Integer item (§9.1.1.4: two's complement, big-endian, a multiple of 8 bytes) of the
+/// unsigned magnitude @p magnitude.
+Item big_integer(std::uint32_t t, const Bytes& magnitude) {
+    Item i;
+    i.tag = t;
+    i.type = ItemType::BigInteger;
+    std::size_t len = magnitude.size() + 1;  // room for a 0 sign byte
+    len = (len + 7) / 8 * 8;
+    i.bytes.assign(len - magnitude.size(), 0);
+    i.bytes.insert(i.bytes.end(), magnitude.begin(), magnitude.end());
+    return i;
+}
+
 Bytes bytes_of(const Item& i) {
     return Bytes(i.bytes.begin(), i.bytes.end());
 }
@@ -168,17 +181,47 @@ Item Operations::create_key_pair(const Item& payload) {
 }
 
 Item Operations::get_public_key(const Item& payload, const core::KeyRecord& k) {
+    // X.509 (DER SubjectPublicKeyInfo) unless the client asks for another format: PKCS#1
+    // (RSA, §2.1.4), Transparent RSA Public Key (§2.1.7.5), Transparent EC Public Key
+    // (§2.1.7.12, KMIP 1.3 on) or Transparent ECDSA Public Key (§2.1.7.9, before 2.0).
+    std::uint32_t format = kFormatX509;
+    const bool rsa = core::info(k.algorithm).family == core::KeyFamily::Rsa;
     if (const Item* f = payload.find(tag::KeyFormatType)) {
-        if (f->type != ItemType::Enumeration || f->number != kFormatX509)
+        const auto n = static_cast<std::uint32_t>(f->number);
+        const bool ok =
+            f->type == ItemType::Enumeration &&
+            (n == kFormatX509 || (rsa && (n == kFormatPkcs1 || n == kFormatTransparentRsaPublic)) ||
+             (!rsa && n == kFormatTransparentEcPublic && m_v.at_least(1, 3)) ||
+             (!rsa && n == kFormatTransparentEcdsaPublic && !m_v.at_least(2, 0)));
+        if (!ok)
             throw KmipFailure(Reason::KeyFormatTypeNotSupported,
-                              "public keys are served in Key Format Type X.509 only");
+                              "public keys are served in Key Format Type X.509, PKCS#1 or "
+                              "Transparent RSA Public Key (RSA), Transparent EC / ECDSA Public "
+                              "Key (EC, as the version has it)");
+        format = n;
     }
     const Bytes& spki = k.current().public_key;
     if (spki.empty()) throw KmipFailure(Reason::ItemNotFound, "object has no public key");
+    Item material;
+    if (format == kFormatPkcs1) {
+        material = Item::byte_string(tag::KeyMaterial, crypto::rsa_spki_to_pkcs1(spki));
+    } else if (format == kFormatTransparentRsaPublic) {
+        const auto [n, e] = crypto::rsa_public_components(spki);
+        material = Item::structure(
+            tag::KeyMaterial, {big_integer(tag::Modulus, n), big_integer(tag::PublicExponent, e)});
+    } else if (format == kFormatTransparentEcPublic || format == kFormatTransparentEcdsaPublic) {
+        material = Item::structure(
+            tag::KeyMaterial,
+            {Item::enumeration(tag::RecommendedCurve,
+                               k.algorithm == core::Algorithm::EcP384 ? kCurveP384 : kCurveP256),
+             Item::byte_string(tag::QString, crypto::ec_public_point(spki))});
+    } else {
+        material = Item::byte_string(tag::KeyMaterial, spki);
+    }
     Item block = Item::structure(
         tag::KeyBlock,
-        {Item::enumeration(tag::KeyFormatType, kFormatX509),
-         Item::structure(tag::KeyValue, {Item::byte_string(tag::KeyMaterial, spki)}),
+        {Item::enumeration(tag::KeyFormatType, format),
+         Item::structure(tag::KeyValue, {std::move(material)}),
          Item::enumeration(tag::CryptographicAlgorithm, kmip_algorithm(k.algorithm, m_v)),
          Item::integer(tag::CryptographicLength, kmip_length(k.algorithm))});
     Item out = Item::structure(tag::ResponsePayload);

@@ -269,6 +269,9 @@ Item Processor::dispatch(const core::Principal& caller, Version v, std::uint32_t
         throw KmipFailure(Reason::OperationNotSupported,
                           "operation " + std::to_string(op) + " is not part of KMIP " +
                               std::to_string(v.major) + "." + std::to_string(v.minor));
+    // Secret Data and Certificates ("o-" ids) have their own store and lifecycle.
+    if (ops.names_object(static_cast<Op>(op), payload))
+        return ops.object_operation(static_cast<Op>(op), payload);
     switch (static_cast<Op>(op)) {
         case Op::DiscoverVersions:
             return ops.discover_versions(payload);
@@ -318,6 +321,8 @@ Item Processor::dispatch(const core::Principal& caller, Version v, std::uint32_t
             return ops.adjust_attribute(payload);
         case Op::ReKey:
             return ops.rekey(payload);
+        case Op::Register:
+            return ops.register_object(payload);
         default:
             throw KmipFailure(Reason::OperationNotSupported,
                               "operation " + std::to_string(op) + " is not supported");

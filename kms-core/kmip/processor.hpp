@@ -20,6 +20,8 @@
 #include "services/audit_service.hpp"
 #include "services/key_lifecycle.hpp"
 #include "services/key_operations.hpp"
+#include "services/managed_objects.hpp"
+#include "services/register_key.hpp"
 
 namespace kms::kmip {
 
@@ -29,6 +31,10 @@ struct KmipServices {
     core::KeyOperations& ops;
     core::ApprovalService& approvals;  ///< Destroy is refused while key.destroy has a quorum
     core::AuditService& audit;         ///< refusals are recorded (record_denial)
+    /// Register of symmetric and public keys (kmip/operations_register.cpp).
+    core::KeyRegistration& registration;
+    /// Secret Data and Certificates (kmip/operations_objects.cpp).
+    core::ManagedObjectService& objects;
 };
 
 struct ProcessorLimits {

@@ -99,6 +99,20 @@ inline constexpr std::uint32_t CurrentAttribute = 0x42013C;                     
 inline constexpr std::uint32_t NewAttribute = 0x42013D;                           ///< KMIP 2.0
 inline constexpr std::uint32_t AdjustmentType = 0x420158;                         ///< KMIP 2.0
 inline constexpr std::uint32_t AdjustmentValue = 0x420162;                        ///< KMIP 2.0
+// Register (kmip/operations_register.cpp): managed objects and key material.
+inline constexpr std::uint32_t Key = 0x42003F;  ///< Transparent Symmetric Key
+inline constexpr std::uint32_t KeyCompressionType = 0x420041;
+inline constexpr std::uint32_t KeyWrappingData = 0x420046;
+inline constexpr std::uint32_t Modulus = 0x420052;
+inline constexpr std::uint32_t PublicExponent = 0x42006C;
+inline constexpr std::uint32_t QString = 0x420072;
+inline constexpr std::uint32_t RecommendedCurve = 0x420075;
+inline constexpr std::uint32_t SymmetricKey = 0x42008F;
+inline constexpr std::uint32_t Certificate = 0x420013;
+inline constexpr std::uint32_t CertificateType = 0x42001D;
+inline constexpr std::uint32_t CertificateValue = 0x42001E;
+inline constexpr std::uint32_t SecretData = 0x420085;
+inline constexpr std::uint32_t SecretDataType = 0x420086;
 }  // namespace tag
 
 /// Operation (KMIP 1.4 §9.1.3.2.27).
@@ -211,6 +225,22 @@ inline constexpr std::uint32_t kPaddingPkcs5 = 0x03;
 
 /// Key Format Type (§9.1.3.2.3): X.509 is a DER SubjectPublicKeyInfo.
 inline constexpr std::uint32_t kFormatX509 = 0x05;
+/// More Key Format Types (§9.1.3.2.3) Register reads; Transparent EC Public Key is KMIP 1.3,
+/// Transparent ECDSA Public Key is reserved from KMIP 2.0 on (2.0 §11.26).
+inline constexpr std::uint32_t kFormatRaw = 0x01;
+inline constexpr std::uint32_t kFormatOpaque = 0x02;
+/// Secret Data Type (§9.1.3.2.9) and Certificate Type (§9.1.3.2.6).
+inline constexpr std::uint32_t kSecretPassword = 0x01;
+inline constexpr std::uint32_t kSecretSeed = 0x02;
+inline constexpr std::uint32_t kCertificateX509 = 0x01;
+inline constexpr std::uint32_t kFormatPkcs1 = 0x03;
+inline constexpr std::uint32_t kFormatTransparentSymmetric = 0x07;
+inline constexpr std::uint32_t kFormatTransparentRsaPublic = 0x0B;
+inline constexpr std::uint32_t kFormatTransparentEcdsaPublic = 0x0F;
+inline constexpr std::uint32_t kFormatTransparentEcPublic = 0x15;
+/// Recommended Curve (§9.1.3.2.5): the two kmsd keeps.
+inline constexpr std::uint32_t kCurveP256 = 0x07;
+inline constexpr std::uint32_t kCurveP384 = 0x0A;
 /// Link Type (§9.1.3.2.20).
 inline constexpr std::uint32_t kLinkPublicKey = 0x102;
 inline constexpr std::uint32_t kLinkPrivateKey = 0x103;

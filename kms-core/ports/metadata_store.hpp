@@ -44,12 +44,16 @@ enum class Table : std::uint8_t {
     Quorums = 2,       ///< operation name -> quorum rule
     Certificates = 3,  ///< serial (hex) -> issued certificate record
     Policies = 4,      ///< principal name -> plugin policy
+    /// KMIP Secret Data and Certificates (services/managed_objects.hpp): object id -> record,
+    /// "n:" + name -> object id (the name index).
+    ManagedObjects = 5,
 };
-inline constexpr std::size_t kTableCount = 5;
-/// "ceremonies", "approvals", "quorums", "certificates", "policies": the LMDB database names.
+inline constexpr std::size_t kTableCount = 6;
+/// "ceremonies", "approvals", "quorums", "certificates", "policies", "managed_objects": the LMDB
+/// database names.
 inline std::string_view table_name(Table t) {
-    constexpr std::string_view names[kTableCount] = {"ceremonies", "approvals", "quorums",
-                                                     "certificates", "policies"};
+    constexpr std::string_view names[kTableCount] = {
+        "ceremonies", "approvals", "quorums", "certificates", "policies", "managed_objects"};
     return names[static_cast<std::size_t>(t)];
 }
 

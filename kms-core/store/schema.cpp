@@ -20,8 +20,15 @@ using MigrationStep = void (*)(MDB_txn* txn, const Dbis& dbis);
 /// exists so the version says which databases a store has.
 void migrate_1_to_2(MDB_txn*, const Dbis&) {}
 
+/// 2 -> 3: adds the managed_objects table (KMIP Secret Data and Certificates), created empty
+/// by open_tables() like the others: nothing to rewrite. Schema 3 is also the first whose key
+/// records may be format 3 (KMIP names, client attributes and Re-key links, record_codec.cpp):
+/// older records stay readable, and a kmsd of schema 2 refuses such a store at start instead
+/// of reading a format-3 record as corrupt.
+void migrate_2_to_3(MDB_txn*, const Dbis&) {}
+
 /// Exactly one step per schema bump; the array size makes forgetting one a compile error.
-constexpr std::array<MigrationStep, kCurrentSchema - 1> kMigrations{migrate_1_to_2};
+constexpr std::array<MigrationStep, kCurrentSchema - 1> kMigrations{migrate_1_to_2, migrate_2_to_3};
 
 MDB_dbi open_dbi(MDB_txn* txn, const char* name) {
     MDB_dbi dbi = 0;

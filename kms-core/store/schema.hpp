@@ -16,7 +16,7 @@
 namespace kms::store {
 
 /// The schema this build reads and writes.
-inline constexpr std::uint32_t kCurrentSchema = 2;
+inline constexpr std::uint32_t kCurrentSchema = 3;
 
 /// Opens (creating where missing) every named database of tables.hpp in one write
 /// transaction on the calling thread, then, in the same transaction:
@@ -27,7 +27,7 @@ inline constexpr std::uint32_t kCurrentSchema = 2;
 ///   - not a decimal number: throws Error(Integrity).
 /// Commits durably. The audit chain is not judged here: a tampered log must not keep kmsd
 /// from starting, so that the audit verification (services) can report what was changed.
-/// @p env must be open with mdb_env_set_maxdbs() >= 11 and no other transaction of this
+/// @p env must be open with mdb_env_set_maxdbs() >= 12 and no other transaction of this
 /// process may be live (mdb_dbi_open's rule). Nothing is written when it throws.
 /// @p found_version, when not null, receives the schema_version the store had before this
 /// call: 0 for a new store, less than kCurrentSchema when it was migrated.

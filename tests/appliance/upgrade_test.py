@@ -6,13 +6,13 @@ format (schema 1; tests/appliance/data/upgrade-schema1.*, made by make_upgrade_f
 
 The fixture is unpacked into a temporary folder (softhsm2.conf's token path rewritten for it)
 and kmsd runs on 127.0.0.1 on a free port, stopped by PID. Checks:
-1. migration: kmsd logs "store schema 1 migrated to 2" and the store's schema_version (read
-   with mdb_dump, raw LMDB) is 2; every key of the JSON has the same id, name, algorithm,
+1. migration: kmsd logs "store schema 1 migrated to 3" and the store's schema_version (read
+   with mdb_dump, raw LMDB) is 3; every key of the JSON has the same id, name, algorithm,
    usage, state, version, KCVs and public key; every recorded MAC, encryption, decryption and
    verification gives the bytes (or the refusal status) the old kmsd gave; the audit chain
    verifies and its old records are unchanged; a key can be created and rotated.
 2. restart: no second migration, everything (the new key too) still there, the chain verifies.
-3. refusal: on a copy relabelled schema_version 3 (mdb_load), kmsd exits non-zero naming both
+3. refusal: on a copy relabelled schema_version 4 (mdb_load), kmsd exits non-zero naming both
    versions, and the store file's bytes are unchanged.
 Costs about 3 s (two served starts and one refused start).
 """
@@ -31,7 +31,7 @@ import urllib.error
 import urllib.request
 
 KEY_FIELDS = ("id", "name", "algorithm", "usage", "state", "version", "kcv", "publicKey")
-MIGRATED = "store schema 1 migrated to 2"
+MIGRATED = "store schema 1 migrated to 3"
 children = []
 
 
@@ -189,7 +189,7 @@ def main():
         first = k.start()
         if MIGRATED not in first:
             fail(f"no '{MIGRATED}' line:\n" + first)
-        if schema_version(store) != "2":
+        if schema_version(store) != "3":
             fail("schema_version after the migration: " + schema_version(store))
         check_keys(k, expected)
         check_operations(k, expected)
@@ -218,7 +218,7 @@ def main():
         check_operations(k, expected)
         check_audit(k, expected, audited + 3)
         k.stop()
-        if schema_version(store) != "2":
+        if schema_version(store) != "3":
             fail("schema_version after the restart: " + schema_version(store))
 
         # 3. a store newer than this kmsd is refused, untouched
@@ -227,7 +227,7 @@ def main():
         with open(os.path.join(newer, "softhsm2.conf"), "w") as f:
             f.writelines(l.replace(data, newer) for l in lines)
         newer_store = os.path.join(newer, "store")
-        set_schema_version(newer_store, "3")
+        set_schema_version(newer_store, "4")
         db = os.path.join(newer_store, "data.mdb")
         with open(db, "rb") as f:
             before = hashlib.sha256(f.read()).hexdigest()
@@ -236,18 +236,18 @@ def main():
                            stdin=subprocess.DEVNULL)
         out = r.stdout + r.stderr
         if r.returncode == 0:
-            fail("kmsd started on a schema 3 store:\n" + out)
-        if "store schema 3 is newer than this kmsd (2)" not in out:
+            fail("kmsd started on a schema 4 store:\n" + out)
+        if "store schema 4 is newer than this kmsd (3)" not in out:
             fail(f"no clear refusal (exit {r.returncode}):\n" + out)
         if "listening" in out:
-            fail("kmsd listened on a schema 3 store:\n" + out)
+            fail("kmsd listened on a schema 4 store:\n" + out)
         with open(db, "rb") as f:
             if hashlib.sha256(f.read()).hexdigest() != before:
-                fail("kmsd wrote into the schema 3 store it refused")
-        if schema_version(newer_store) != "3":
+                fail("kmsd wrote into the schema 4 store it refused")
+        if schema_version(newer_store) != "4":
             fail("schema_version of the refused store changed")
         print(f"ok: {len(expected['keys'])} keys migrated from schema 1, restart, "
-              f"schema 3 refused (exit {r.returncode})")
+              f"schema 4 refused (exit {r.returncode})")
     finally:
         for p in children:
             if p.poll() is None:

@@ -64,7 +64,10 @@ class Kmsd:
                  "127.0.0.1:%d" % self.port, "--kmip-listen", "127.0.0.1:%d" % self.kmip_port],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60
-        while "KMIP listening on" not in self.output():
+        # kmsd writes DIR/kmsd.url (which kmsctl reads) just before "listening on https://",
+        # after the KMIP listener's line: wait for both.
+        while "KMIP listening on" not in self.output() or \
+                "listening on https://" not in self.output():
             if self.proc.poll() is not None or time.time() > deadline:
                 raise RuntimeError("kmsd did not start:\n" + self.output())
             time.sleep(0.05)

@@ -30,13 +30,13 @@ std::vector<std::string> ids(const core::KeyPage& page) {
     return out;
 }
 
-TEST_F(StoreTest, OpenCreatesPrivateDirectoryAndFilesAndWritesSchemaTwo) {
+TEST_F(StoreTest, OpenCreatesPrivateDirectoryAndFilesAndWritesSchemaThree) {
     EXPECT_EQ(mode_of(dir), 0700u);
     EXPECT_EQ(mode_of(dir + "/data.mdb"), 0600u);
     EXPECT_EQ(mode_of(dir + "/lock.mdb"), 0600u);
-    EXPECT_EQ(text(store->get_setting("schema_version")), "2");
+    EXPECT_EQ(text(store->get_setting("schema_version")), "3");
     EXPECT_EQ(store->opened_schema(), 0u);  // created by this open: nothing migrated
-    EXPECT_EQ(LmdbStore::current_schema(), 2u);
+    EXPECT_EQ(LmdbStore::current_schema(), 3u);
     EXPECT_EQ(store->path(), dir);
     EXPECT_EQ(store->key_count(), 0u);
     const core::AuditHead head = store->audit_head();
@@ -227,7 +227,7 @@ TEST_F(StoreTest, ReservedAndMalformedSettingNamesAreRefused) {
         expect_error([&] { store->write([&](WriteTxn& txn) { txn.delete_setting(name); }); },
                      ErrorCode::InvalidArgument);
     }
-    EXPECT_EQ(text(store->get_setting("schema_version")), "2");
+    EXPECT_EQ(text(store->get_setting("schema_version")), "3");
 }
 
 TEST_F(StoreTest, AuditRecordsCarryClockTimeChainAndSeal) {
@@ -395,14 +395,31 @@ TEST_F(StoreTest, NewerSchemaIsRefusedOnOpen) {
     store.reset();
     edit_raw(dir, "meta", [](MDB_txn* txn, MDB_dbi dbi) {
         MDB_val k{14, const_cast<char*>("schema_version")};
-        MDB_val v{1, const_cast<char*>("3")};
+        MDB_val v{1, const_cast<char*>("4")};
         ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
     });
     expect_error([&] { open_store(); }, ErrorCode::StoreError,
-                 "store schema 3 is newer than this kmsd (2)");
+                 "store schema 4 is newer than this kmsd (3)");
 }
 
-TEST_F(StoreTest, SchemaOneStoreIsMigratedToTwoWithItsRecordTables) {
+TEST_F(StoreTest, SchemaTwoStoreIsMigratedToThreeWithTheManagedObjectsTable) {
+    store->write([](core::WriteTxn& t) { t.put(core::Table::Policies, "p", as_view("policy")); });
+    store.reset();
+    edit_raw(dir, "meta", [](MDB_txn* txn, MDB_dbi dbi) {
+        MDB_val k{14, const_cast<char*>("schema_version")};
+        MDB_val v{1, const_cast<char*>("2")};
+        ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
+    });
+    store = open_store();
+    EXPECT_EQ(text(store->get_setting("schema_version")), "3");
+    EXPECT_EQ(store->opened_schema(), 2u);  // kmsd logs "store schema 2 migrated to 3"
+    EXPECT_EQ(text(store->get(core::Table::Policies, "p")), "policy");
+    store->write(
+        [](core::WriteTxn& t) { t.put(core::Table::ManagedObjects, "o-1", as_view("object")); });
+    EXPECT_EQ(text(store->get(core::Table::ManagedObjects, "o-1")), "object");
+}
+
+TEST_F(StoreTest, SchemaOneStoreIsMigratedToThreeWithItsRecordTables) {
     store.reset();
     edit_raw(dir, "meta", [](MDB_txn* txn, MDB_dbi dbi) {
         MDB_val k{14, const_cast<char*>("schema_version")};
@@ -410,8 +427,8 @@ TEST_F(StoreTest, SchemaOneStoreIsMigratedToTwoWithItsRecordTables) {
         ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
     });
     store = open_store();
-    EXPECT_EQ(text(store->get_setting("schema_version")), "2");
-    EXPECT_EQ(store->opened_schema(), 1u);  // what kmsd logs as "store schema 1 migrated to 2"
+    EXPECT_EQ(text(store->get_setting("schema_version")), "3");
+    EXPECT_EQ(store->opened_schema(), 1u);  // what kmsd logs as "store schema 1 migrated to 3"
     store->write([](core::WriteTxn& t) {
         t.put(core::Table::Certificates, "0A", as_view("cert"));
         t.put(core::Table::Certificates, "0B", as_view("other"));
@@ -426,8 +443,9 @@ TEST_F(StoreTest, SchemaOneStoreIsMigratedToTwoWithItsRecordTables) {
     EXPECT_EQ(after[0].first, "0B");
     store->write([](core::WriteTxn& t) { t.erase(core::Table::Certificates, "0A"); });
     EXPECT_EQ(store->scan(core::Table::Certificates, "", 10).size(), 1u);
-    expect_error([&] { store->write([](core::WriteTxn& t) { t.put(core::Table::Policies, "", {}); }); },
-                 ErrorCode::InvalidArgument, "record key must have 1 to 255 bytes");
+    expect_error(
+        [&] { store->write([](core::WriteTxn& t) { t.put(core::Table::Policies, "", {}); }); },
+        ErrorCode::InvalidArgument, "record key must have 1 to 255 bytes");
 }
 
 TEST_F(StoreTest, GarbledSchemaVersionIsAnIntegrityError) {
@@ -497,7 +515,7 @@ TEST_F(StoreTest, HotBackupOpensAsAStoreWithTheSameContent) {
         EXPECT_EQ(copy.find_key_id_by_name("key-49"), key_id(49));
         EXPECT_FALSE(copy.find_key(key_id(99)));
         EXPECT_EQ(copy.audit_head().hash, store->audit_head().hash);
-        EXPECT_EQ(text(copy.get_setting("schema_version")), "2");
+        EXPECT_EQ(text(copy.get_setting("schema_version")), "3");
     }
     expect_error([&] { store->hot_backup(backup); }, ErrorCode::InvalidArgument, "must be empty");
     // An existing empty directory is accepted.

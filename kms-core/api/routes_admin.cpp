@@ -168,6 +168,7 @@ void add_admin_routes(Router& router, ApiServices& s) {
 
 void add_routes(Router& router, ApiServices& services) {
     add_admin_routes(router, services);
+    add_session_routes(router, services);
     add_key_routes(router, services);
     add_operation_routes(router, services);
     add_distribution_routes(router, services);

@@ -3,7 +3,10 @@
 // deactivates it and requests its destroy; a second officer approves it in the approvals inbox;
 // the first executes it; the audit chain is verified. Along the way: the security headers, no
 // request to another host, no inline script (the CSP blocks a planted one), kmsd's error
-// messages shown, the idle timeout. A screenshot of each page goes to SCREENSHOT_DIR.
+// messages shown, the idle timeout. Sessions: the officer's token is sent once (POST
+// /v1/sessions) and every other request carries the session's token; log out revokes it (401
+// over plain REST); a second kmsd with a 2 s session idle time shows the expiry as the login
+// page with kmsd's message. A screenshot of each page goes to SCREENSHOT_DIR.
 //
 // Environment: KMSD (kmsd binary), KMS_SOFTHSM_MODULE, CONSOLE_DIR (console/, holding
 // node_modules from `npm ci`), SCREENSHOT_DIR, CHROMIUM (default /usr/bin/chromium).
@@ -52,11 +55,13 @@ fs.mkdirSync(shots, { recursive: true });
 
 const results = [];
 let kmsd;
+let kmsdShort;  // console.session_idle_s = 2: the session expiry step
 let browser;
 const cleanup = async () => {
   if (browser) await browser.close().catch(() => {});
   if (kmsd) await kmsd.stop().catch(() => {});
-  browser = kmsd = null;
+  if (kmsdShort) await kmsdShort.stop().catch(() => {});
+  browser = kmsd = kmsdShort = null;
 };
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, async () => { await cleanup(); process.exit(1); });
 
@@ -79,12 +84,19 @@ try {
   let officer2Token;
   const custodianTokens = [];
   let page;
+  let context;
   const foreign = [];      // requests to any other origin
+  const credentials = [];  // [method, path, Authorization] of every API request the page sent
   const consoleErrors = [];
   const pageErrors = [];
 
   await step('start kmsd and set up a second officer and a key.destroy quorum', async () => {
+    // Both at once: the second one's start costs no time of its own.
+    const short = Kmsd.start(process.env.KMSD, {}, 'console.session_idle_s = 2\n')
+      .then((k) => { kmsdShort = k; }, (e) => e);
     kmsd = await Kmsd.start(process.env.KMSD, {});
+    const shortError = await short;
+    if (shortError) throw shortError;
     const p = await kmsd.request('POST', '/v1/principals', { name: 'officer2', roles: ['key-officer'] }, kmsd.adminToken);
     assert.equal(p.status, 201, p.text);
     officer2Token = p.json.token;
@@ -108,13 +120,18 @@ try {
     browser = await chromium.launch({
       executablePath: chromiumPath,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', `--ignore-certificate-errors-spki-list=${kmsd.spkiHash()}`],
+        '--disable-component-update', '--disable-sync',
+        `--ignore-certificate-errors-spki-list=${kmsd.spkiHash()},${kmsdShort.spkiHash()}`],
     });
-    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     page = await context.newPage();
     page.setDefaultTimeout(10000);
     const origin = kmsd.url;
-    page.on('request', (r) => { if (!r.url().startsWith(`${origin}/`) && !r.url().startsWith('data:')) foreign.push(r.url()); });
+    page.on('request', (r) => {
+      if (!r.url().startsWith(`${origin}/`) && !r.url().startsWith('data:')) foreign.push(r.url());
+      const u = new URL(r.url());
+      if (u.pathname.startsWith('/v1/')) credentials.push([r.method(), u.pathname, r.headers().authorization || '']);
+    });
     page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
     page.on('pageerror', (e) => pageErrors.push(e.message));
   });
@@ -250,6 +267,25 @@ try {
     assert.notEqual(await page.locator('#key-kcv').innerText(), kcv1);
     assert.equal(await page.locator('#versions-table tbody tr').count(), 2);
     await shot('03-key');
+  });
+
+  await step('log out revokes the session: its token then gets 401 over plain REST', async () => {
+    const used = credentials.filter(([, , a]) => a.startsWith('Bearer kmss_')).pop();
+    assert.ok(used, 'the page sends a session token');
+    const sessionToken = used[2].slice('Bearer '.length);
+    const before = await kmsd.request('GET', '/v1/sessions/current', undefined, sessionToken);
+    assert.equal(before.status, 200, before.text);
+    await logout();
+    assert.match(await notice().innerText(), /logged out/);
+    const after = await kmsd.request('GET', '/v1/whoami', undefined, sessionToken);
+    assert.equal(after.status, 401, after.text);
+    assert.match(after.json.message, /session token is not valid/);
+    const audit = await kmsd.request('GET', '/v1/audit?limit=1000', undefined, kmsd.adminToken);
+    const closes = audit.json.records.filter((r) => r.action === 'session.close' && r.target === before.json.id);
+    assert.equal(closes.length, 1, 'one session.close record names the session');
+    assert.equal(closes[0].actor, 'admin');
+    assert.ok(!audit.text.includes(sessionToken.slice(5)), 'no session token in the audit log');
+    await login(kmsd.adminToken);
   });
 
   await step('the list filters by name, state, algorithm and usage (server-side)', async () => {
@@ -504,8 +540,42 @@ try {
     assert.match(await notice().innerText(), /session ended after 5 s/);
   });
 
+  await step('kmsd\'s session expiry (2 s idle) brings the next action to the login page with its message', async () => {
+    const p2 = await context.newPage();
+    p2.setDefaultTimeout(10000);
+    p2.on('pageerror', (e) => pageErrors.push(e.message));
+    p2.on('request', (r) => { if (!r.url().startsWith(`${kmsdShort.url}/`) && !r.url().startsWith('data:')) foreign.push(r.url()); });
+    try {
+      await p2.goto(`${kmsdShort.url}/console/#/keys`);
+      await p2.fill('#token', kmsdShort.adminToken);
+      await p2.click('#login');
+      await p2.locator('#page-keys').waitFor();
+      await p2.waitForTimeout(2600);  // kmsd's idle time passes without a request
+      await p2.click('nav a[data-page=hsm]');
+      await p2.locator('#login-form').waitFor();
+      assert.match(await p2.locator('#notice').innerText(),
+        /kmsd ended the session: the session expired after 2 s without a request; log in again/);
+      assert.ok(!(await p2.locator('#nav').isVisible()), 'no navigation once the session ended');
+      await p2.screenshot({ path: path.join(shots, '14-session-expired.png') });
+      const audit = await kmsdShort.request('GET', '/v1/audit?limit=1000', undefined, kmsdShort.adminToken);
+      const expired = audit.json.records.filter((r) => r.action === 'session.expire');
+      assert.equal(expired.length, 1, audit.text);
+      assert.equal(expired[0].actor, 'admin');
+      consoleErrors.length = 0;  // Chromium logs the 401 itself
+    } finally {
+      await p2.close();
+    }
+  });
+
   await step('no other host was contacted, no script error, no CSP violation', async () => {
     assert.deepEqual(foreign, []);
+    // The long-lived tokens went only to POST /v1/sessions; everything else carried a session.
+    const longLived = [kmsd.adminToken, officer2Token, ...custodianTokens].map((t) => `Bearer ${t}`);
+    for (const [method, p, auth] of credentials) {
+      if (longLived.includes(auth)) assert.equal(`${method} ${p}`, 'POST /v1/sessions', `${method} ${p} carried an officer token`);
+      else if (p !== '/v1/sessions') assert.match(auth, /^Bearer kmss_[0-9a-f]{64}$/, `${method} ${p}`);
+    }
+    assert.ok(credentials.filter(([m, p]) => m === 'POST' && p === '/v1/sessions').length >= 8);
     assert.deepEqual(pageErrors, []);
     assert.deepEqual(consoleErrors, []);
   });

@@ -98,6 +98,15 @@ void add_admin_routes(Router& router, ApiServices& s) {
         return Reply{200, o};
     });
 
+    for (const bool disable : {true, false})
+        router.add("POST",
+                   disable ? "/v1/principals/{name}/disable" : "/v1/principals/{name}/enable",
+                   disable ? "principal.disable" : "principal.enable", BodyPolicy::None,
+                   [&s, disable](Request& r) {
+                       return Reply{200, principal_json(s.principals.set_disabled(
+                                             *r.caller, r.params[0], disable))};
+                   });
+
     router.add("GET", "/v1/audit", "audit.list", BodyPolicy::None, [&s](Request& r) {
         auto num = [&](const char* name, std::uint64_t def, std::uint64_t max) {
             auto v = r.q(name);

@@ -84,6 +84,20 @@ std::vector<CommandSpec> build_table() {
                  "List principals (admin)",
                  "Calls GET /v1/principals.",
                  {}});
+    t.push_back({CommandId::PrincipalDisable,
+                 "principal disable",
+                 "NAME",
+                 "Disable a principal: its token, certificate and sessions stop working (admin)",
+                 "Calls POST /v1/principals/{name}/disable. From its next request on the\n"
+                 "principal is refused (401); 'principal enable' undoes it. A principal cannot\n"
+                 "disable itself.",
+                 {}});
+    t.push_back({CommandId::PrincipalEnable,
+                 "principal enable",
+                 "NAME",
+                 "Enable a disabled principal again (admin)",
+                 "Calls POST /v1/principals/{name}/enable.",
+                 {}});
     for (auto& c : specs::policy_commands()) t.push_back(std::move(c));
 
     t.push_back({CommandId::KeyCreate,

@@ -202,6 +202,13 @@ ApiCall dispatch(const Invocation& inv, const std::optional<std::string>& cursor
             return principal_create_call(inv);
         case CommandId::PrincipalList:
             return get("/v1/principals");
+        case CommandId::PrincipalDisable:
+        case CommandId::PrincipalEnable:
+            return ApiCall{
+                "POST",
+                "/v1/principals/" + percent_encode(require_principal_name(*inv.positional)) +
+                    (inv.command->id == CommandId::PrincipalDisable ? "/disable" : "/enable"),
+                std::nullopt, true};
         case CommandId::KeyCreate:
             return key_create_call(inv);
         case CommandId::KeyList:

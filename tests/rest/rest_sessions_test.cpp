@@ -180,6 +180,38 @@ TEST_F(Sessions, RefusalsNameTheProblem) {
     EXPECT_EQ(str(open(custodian), "name"), "sess-custodian");
 }
 
+TEST_F(Sessions, DisablingAPrincipalEndsItsTokenAndSessions) {
+    const std::string token = create_principal("sess-officer", R"(["key-officer"])");
+    const std::string session = str(open(token), "token");
+    auto off = post("/v1/principals/sess-officer/disable", "");
+    ASSERT_EQ(off.status, 200) << off.body;
+    EXPECT_TRUE(off.json()->getValue<bool>("disabled"));
+    EXPECT_EQ(get("/v1/whoami", token).status, 401);
+    auto r = get("/v1/whoami", session);
+    EXPECT_EQ(r.status, 401) << r.body;
+    EXPECT_NE(str(r.json(), "message").find("'sess-officer' is disabled"), std::string::npos)
+        << r.body;
+    EXPECT_EQ(post("/v1/sessions", "", token).status, 401);
+    auto again = post("/v1/principals/sess-officer/disable", "");
+    EXPECT_EQ(again.status, 409) << again.body;
+    auto on = post("/v1/principals/sess-officer/enable", "");
+    ASSERT_EQ(on.status, 200) << on.body;
+    EXPECT_FALSE(on.json()->getValue<bool>("disabled"));
+    EXPECT_EQ(get("/v1/whoami", token).status, 200);
+    // The session the disabling ended stays ended.
+    EXPECT_EQ(get("/v1/whoami", session).status, 401);
+    auto self = post("/v1/principals/admin/disable", "");
+    EXPECT_EQ(self.status, 400) << self.body;
+    // One disable and one enable done; the second disable and the self-disable denied.
+    auto disables = audit_of("principal.disable");
+    ASSERT_EQ(disables.size(), 3u);
+    EXPECT_EQ(str(disables[0], "outcome"), "success");
+    EXPECT_EQ(str(disables[0], "target"), "sess-officer");
+    EXPECT_EQ(str(disables[1], "outcome"), "denied");
+    EXPECT_EQ(str(disables[2], "outcome"), "denied");
+    EXPECT_EQ(audit_of("principal.enable").size(), 1u);
+}
+
 TEST(SessionConfig, MaximumBelowIdleIsRefusedAtStart) {
     char tmpl[] = "/tmp/kms-sessions-cfg-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);

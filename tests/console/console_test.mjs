@@ -612,9 +612,25 @@ try {
     await page.click('#token-done');
   });
 
-  await step('the audit chain verifies', async () => {
+  await step('the audit log filtered by kmsd (actor, action prefix); the chain verifies', async () => {
     await page.click('nav a[data-page=audit]');
     await page.locator('#audit-table').waitFor();
+    await page.fill('#audit-actor', 'officer2');
+    await page.fill('#audit-action', 'session.*');
+    await page.click('#audit-apply');
+    await page.waitForURL(/actor=officer2/);
+    await page.locator('#audit-scan', { hasText: 'kmsd filtered' }).waitFor();
+    const rows = await page.locator('#audit-table tbody tr').evaluateAll((trs) => trs.map((tr) =>
+      [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    // officer2 logged in three times (two approvals and the principal.create one) and out again.
+    assert.ok(rows.length >= 6, JSON.stringify(rows));
+    for (const r of rows) {
+      assert.equal(r[2], 'officer2');
+      assert.match(r[3], /^session\.(open|close)$/);
+    }
+    // The same as kmsd answers over REST with the same filters.
+    const rest = await kmsd.request('GET', '/v1/audit?actor=officer2&action=session.*', undefined, kmsd.adminToken);
+    assert.deepEqual(rows.map((r) => Number(r[0])), rest.json.records.map((r) => r.seq));
     await page.click('#verify-chain');
     await page.locator('#verify-result .state.valid').waitFor();
     await shot('13-audit');

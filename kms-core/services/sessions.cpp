@@ -80,6 +80,9 @@ OpenedSession SessionService::open(const Principal& caller, std::string_view how
     out.expires_ms = now + m_limits.max_s * 1000;
     const std::string key = hash_key(out.token);
     {
+        // The slot is taken under the lock, so concurrent opens never pass max_sessions; the
+        // token is not known to anyone until open() returns, so the entry is unusable until
+        // its audit record below is written.
         std::lock_guard lock(m_mutex);
         if (m_by_hash.size() >= m_limits.max_sessions)
             for (auto it = m_by_hash.begin(); it != m_by_hash.end();)
@@ -88,13 +91,18 @@ OpenedSession SessionService::open(const Principal& caller, std::string_view how
             throw Error(ErrorCode::Conflict, "sessions: " + std::to_string(m_limits.max_sessions) +
                                                  " are open, the most kmsd keeps; log out of one "
                                                  "or wait for one to expire");
+        m_by_hash.emplace(key, Entry{out.id, caller.name, now, now});
     }
-    // Recorded before the session exists: a session the audit log does not know never works.
-    audit(caller.name, "session.open", out.id, AuditOutcome::Success,
-          "by " + std::string(how) + ", idle " + duration_text(m_limits.idle_s) + ", maximum " +
-              duration_text(m_limits.max_s));
-    std::lock_guard lock(m_mutex);
-    m_by_hash.emplace(key, Entry{out.id, caller.name, now, now});
+    try {
+        // A session the audit log does not know never works: no record, no session.
+        audit(caller.name, "session.open", out.id, AuditOutcome::Success,
+              "by " + std::string(how) + ", idle " + duration_text(m_limits.idle_s) + ", maximum " +
+                  duration_text(m_limits.max_s));
+    } catch (...) {
+        std::lock_guard lock(m_mutex);
+        m_by_hash.erase(key);
+        throw;
+    }
     return out;
 }
 

@@ -523,6 +523,31 @@ try {
     pluginToken = token;
   });
 
+  await step('enrol a principal from a CSR: the certificate is offered for download', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'console-enrol-'));
+    let csr;
+    try {
+      execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+        '-keyout', path.join(dir, 'key.pem'), '-subj', '/CN=tsm-plugin-2', '-out', path.join(dir, 'req.pem')], { stdio: 'ignore' });
+      csr = fs.readFileSync(path.join(dir, 'req.pem'), 'utf8');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    await page.click('#create-principal-details summary');
+    await page.fill('#new-principal-name', 'tsm-plugin-2');
+    await page.check('#new-principal-role-plugin');
+    await page.fill('#principal-csr', csr);
+    await page.click('#create-principal');
+    await page.locator('#new-principal').waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-principal-cert')]);
+    assert.equal(download.suggestedFilename(), 'tsm-plugin-2.pem');
+    const pem = fs.readFileSync(await download.path(), 'utf8');
+    assert.equal((pem.match(/BEGIN CERTIFICATE/g) || []).length, 3, 'the certificate and its chain');
+    const subject = execFileSync('openssl', ['x509', '-noout', '-subject'], { input: pem }).toString();
+    assert.match(subject, /CN ?= ?tsm-plugin-2/);
+    await page.click('#token-done');
+  });
+
   await step('plugin policy: edit it in the page, kmsd\'s validation error shown', async () => {
     const card = page.locator('#policy-tsm-plugin-1');
     await card.locator('details summary').click();

@@ -164,11 +164,13 @@ function quorumSection(quorums) {
     ev.preventDefault();
     const d = new FormData(ev.target);
     const op = String(d.get('operation'));
-    const body = { approvals: Number(d.get('approvals')), approverRoles: d.getAll('approverRoles').map(String) };
+    const body = { approvals: Number(d.get('approvals')) };
+    const roles = d.getAll('approverRoles').map(String);
+    if (roles.length) body.approverRoles = roles;  // none ticked: kmsd's default roles
     if (String(d.get('ttlSeconds'))) body.ttlSeconds = Number(d.get('ttlSeconds'));
     const existing = quorums.find((q) => q.operation === op);
     const v = await confirmAction({ title: `${existing ? 'Change' : 'Set'} the quorum of ${op}?`, confirmLabel: 'Save quorum',
-      message: `${op} would then need ${body.approvals} approval(s) from ${body.approverRoles.join(', ') || 'the default roles'}.` +
+      message: `${op} would then need ${body.approvals} approval(s) from ${roles.join(', ') || 'the default roles'}.` +
         (existing ? ` The change itself waits for ${existing.approvals} approval(s) under the quorum in force.` : '') });
     if (v) await guarded(() => quorumChange('PUT', op, body));
   } },

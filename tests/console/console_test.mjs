@@ -635,6 +635,12 @@ try {
     await page.locator('#new-principal').waitFor();
     assert.match(await page.locator('#new-token').innerText(), /^kms_[0-9a-f]{64}$/);
     await page.click('#token-done');
+    // Removing a quorum is itself held for approval under it.
+    await page.click('nav a[data-page=principals]');
+    await page.click('#quorums-table button.remove-quorum[data-op="principal.create"]');
+    await confirm('principal.create');
+    await page.locator('#page-approvals').waitFor();
+    assert.match(await notice().innerText(), /Changing the quorum of principal\.create is waiting for approval a-/);
   });
 
   await step('the audit log filtered by kmsd (actor, action prefix); the chain verifies', async () => {

@@ -123,7 +123,7 @@ core::Principal authenticate_request(const Poco::Net::HTTPServerRequest& req,
         return services.sessions->authenticate(bearer);
     }
     auto p = services.principals.authenticate(bearer);
-    if (!p) unauthenticated("the bearer token is not valid");
+    if (!p) unauthenticated(services.principals.refusal_reason(bearer));
     return *p;
 }
 

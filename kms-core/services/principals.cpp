@@ -112,6 +112,15 @@ std::optional<Principal> PrincipalService::authenticate(std::string_view bearer_
     return p;
 }
 
+std::string PrincipalService::refusal_reason(std::string_view bearer_token) {
+    if (well_formed(bearer_token)) {
+        const auto p =
+            m_ctx.store.find_principal_by_token_hash(crypto::sha256(as_view(bearer_token)));
+        if (p && p->disabled) return "principal '" + p->name + "' is disabled";
+    }
+    return "the bearer token is not valid";
+}
+
 std::optional<Principal> PrincipalService::find(std::string_view name) {
     return m_ctx.store.find_principal(name);
 }

@@ -29,6 +29,10 @@ class PrincipalService {
     Principal set_disabled(const Principal& caller, const std::string& name, bool disabled);
     /// The principal owning @p bearer_token, or nullopt (unknown, malformed, or disabled).
     std::optional<Principal> authenticate(std::string_view bearer_token);
+    /// Why authenticate(@p bearer_token) refused it, for the 401 message: "principal 'NAME' is
+    /// disabled" when it is a disabled principal's token (its holder may know), else "the
+    /// bearer token is not valid". One store read; call it only after a refusal.
+    std::string refusal_reason(std::string_view bearer_token);
     /// The principal named @p name, or nullopt. No role check: for authentication paths
     /// (client certificates), never for answering a caller.
     std::optional<Principal> find(std::string_view name);

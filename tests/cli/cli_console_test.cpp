@@ -17,7 +17,8 @@ TEST_F(Cli, PrincipalDisableAndEnable) {
     ASSERT_EQ(off.code, 0) << off.err;
     EXPECT_EQ(label(off.out, "Disabled"), "yes") << off.out;
     auto refused = ctl_as(token, {"whoami"});
-    EXPECT_EQ(refused.code, 3) << refused.err;               // 401
+    EXPECT_EQ(refused.code, 3) << refused.err;  // 401
+    EXPECT_NE(refused.err.find("is disabled"), std::string::npos) << refused.err;
     EXPECT_EQ(ctl({"principal", "disable", name}).code, 2);  // 409: already disabled
 
     auto on = ctl({"principal", "enable", name});

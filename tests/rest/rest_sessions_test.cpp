@@ -188,7 +188,11 @@ TEST_F(Sessions, DisablingAPrincipalEndsItsTokenAndSessions) {
     auto off = post("/v1/principals/sess-officer/disable", "");
     ASSERT_EQ(off.status, 200) << off.body;
     EXPECT_TRUE(off.json()->getValue<bool>("disabled"));
-    EXPECT_EQ(get("/v1/whoami", token).status, 401);
+    auto by_token = get("/v1/whoami", token);
+    EXPECT_EQ(by_token.status, 401) << by_token.body;
+    EXPECT_NE(str(by_token.json(), "message").find("principal 'sess-officer' is disabled"),
+              std::string::npos)
+        << by_token.body;
     auto r = get("/v1/whoami", session);
     EXPECT_EQ(r.status, 401) << r.body;
     EXPECT_NE(str(r.json(), "message").find("'sess-officer' is disabled"), std::string::npos)

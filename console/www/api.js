@@ -10,8 +10,9 @@
 // visitor of the machine can find it. The long-lived token is sent once, to open the session,
 // and dropped. The console is one page (hash navigation), so normal use never reloads.
 //
-// The page also ends the session after IDLE_MS without a key press, click or touch (and tells
-// kmsd); kmsd's own idle timeout counts requests. Whichever comes first ends it.
+// The page also ends the session after IDLE_MS without a key press, click or touch, and when
+// the tab closes or reloads (and tells kmsd); kmsd's own idle timeout counts requests.
+// Whichever comes first ends it.
 
 /** An error answer of kmsd: `{"error": code, "message": text}` with the HTTP status. */
 export class KmsError extends Error {
@@ -77,10 +78,15 @@ function end(message, revoke) {
 
 /** DELETE /v1/sessions/current with `token`; resolves whatever kmsd answers. */
 function revokeAtKmsd(token) {
+  // keepalive: the request outlives the page when it is sent as the tab closes or reloads.
   return fetch('/v1/sessions/current', { method: 'DELETE', cache: 'no-store', credentials: 'same-origin',
-    redirect: 'error', headers: { Accept: 'application/json', Authorization: `Bearer ${token}` } })
+    redirect: 'error', keepalive: true, headers: { Accept: 'application/json', Authorization: `Bearer ${token}` } })
     .then((r) => r.status, () => 0);
 }
+
+// Closing or reloading the tab logs out at kmsd too (best effort: a crash or a lost network
+// leaves the session to kmsd's idle timeout).
+window.addEventListener('pagehide', () => end(null, true));
 
 /**
  * Logs in with an officer token (mode 'token') or the browser's client certificate (mode

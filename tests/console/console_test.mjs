@@ -670,7 +670,16 @@ try {
   // The two waits run side by side (about 6 s instead of 10).
   await step('the session ends: the page\'s idle timeout, and kmsd\'s (2 s idle) brings the next action to the login page with its message', async () => {
     const pageIdle = async () => {
+      // Reloading the page logs its session out at kmsd too (a keepalive DELETE on pagehide).
+      const before = credentials.filter(([, , a]) => a.startsWith('Bearer kmss_')).pop()[2].slice(7);
+      assert.equal((await kmsd.request('GET', '/v1/whoami', undefined, before)).status, 200);
       await page.goto(`${kmsd.url}/console/?idle=5#/keys`);
+      let status = 200;
+      for (let i = 0; i < 40 && status === 200; i++) {
+        status = (await kmsd.request('GET', '/v1/whoami', undefined, before)).status;
+        if (status === 200) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(status, 401, 'the reloaded page\'s session is closed at kmsd');
       await login(kmsd.adminToken);
       await page.locator('#login-form').waitFor({ timeout: 9000 });
       assert.match(await notice().innerText(), /session ended after 5 s/);

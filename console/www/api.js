@@ -1,15 +1,18 @@
 // The console's only way to kmsd: same-origin fetch() calls to the REST API (docs/api.md),
 // and the officer's session.
 //
-// The bearer token lives in this module's memory only: not in localStorage, sessionStorage or
-// a cookie, so it is gone when the tab closes or reloads and no other page of the origin, no
-// browser extension reading storage and no later visitor of the machine can find it. The price
-// is logging in again after a reload; the console is one page (hash navigation), so normal use
-// never reloads. With a client certificate (mutual TLS) no token exists at all: the browser
-// presents the certificate on the TLS connection and requests carry no Authorization header.
+// Logging in trades the officer's long-lived credential (their token, or the browser's client
+// certificate) for a kmsd session (POST /v1/sessions): a short-lived token that kmsd ends after
+// an idle time without requests, at a maximum lifetime, at log out (DELETE
+// /v1/sessions/current) and at its restart. Only that session token is kept, in this module's
+// memory: not in localStorage, sessionStorage or a cookie, so it is gone when the tab closes or
+// reloads and no other page of the origin, no browser extension reading storage and no later
+// visitor of the machine can find it. The long-lived token is sent once, to open the session,
+// and dropped. The console is one page (hash navigation), so normal use never reloads.
 //
-// The session ends after IDLE_MS without a key press, click or touch (kmsd's tokens do not
-// expire by themselves; see docs/console.md).
+// The page also ends the session after IDLE_MS without a key press, click or touch, and when
+// the tab closes or reloads (and tells kmsd); kmsd's own idle timeout counts requests.
+// Whichever comes first ends it.
 
 /** An error answer of kmsd: `{"error": code, "message": text}` with the HTTP status. */
 export class KmsError extends Error {
@@ -21,7 +24,7 @@ export class KmsError extends Error {
 }
 
 const DEFAULT_IDLE_MS = 15 * 60 * 1000;
-let session = null;  // {mode: 'token'|'certificate', token, whoami}
+let session = null;  // {mode: 'token'|'certificate', token (the session's), whoami, id, expiresAt, idleTimeoutSeconds}
 let idleMs = DEFAULT_IDLE_MS;
 let lastActivity = Date.now();
 let idleTimer = null;
@@ -59,31 +62,54 @@ function startIdleTimer() {
   touch();
   idleTimer = setInterval(() => {
     if (session && Date.now() - lastActivity > idleMs) {
-      end(`Your session ended after ${idleText()} without activity. Log in again.`);
+      end(`Your session ended after ${idleText()} without activity. Log in again.`, true);
     }
   }, 1000);
 }
 
-function end(message) {
-  const had = session !== null;
+/** Ends the session in the page; with `revoke`, also tells kmsd (best effort, not awaited). */
+function end(message, revoke) {
+  const had = session;
   session = null;
   clearInterval(idleTimer);
+  if (had && revoke) revokeAtKmsd(had.token);
   if (had && message) onEnd(message);
 }
 
+/** DELETE /v1/sessions/current with `token`; resolves whatever kmsd answers. */
+function revokeAtKmsd(token) {
+  // keepalive: the request outlives the page when it is sent as the tab closes or reloads.
+  return fetch('/v1/sessions/current', { method: 'DELETE', cache: 'no-store', credentials: 'same-origin',
+    redirect: 'error', keepalive: true, headers: { Accept: 'application/json', Authorization: `Bearer ${token}` } })
+    .then((r) => r.status, () => 0);
+}
+
+// Closing or reloading the tab logs out at kmsd too (best effort: a crash or a lost network
+// leaves the session to kmsd's idle timeout).
+window.addEventListener('pagehide', () => end(null, true));
+
 /**
  * Logs in with an officer token (mode 'token') or the browser's client certificate (mode
- * 'certificate', token null): asks kmsd who that is. Throws KmsError when kmsd refuses.
+ * 'certificate', token null): opens a kmsd session with it (POST /v1/sessions) and keeps only
+ * the session's token; the caller drops `token`. Throws KmsError when kmsd refuses.
  */
 export async function login(mode, token) {
   session = null;
-  const whoami = await call('GET', '/v1/whoami', undefined, mode === 'token' ? token : null);
-  session = { mode, token: mode === 'token' ? token : null, whoami };
+  const opened = await call('POST', '/v1/sessions', undefined, mode === 'token' ? token : null);
+  session = {
+    mode, token: opened.token, id: opened.id, expiresAt: opened.expiresAt,
+    idleTimeoutSeconds: opened.idleTimeoutSeconds, whoami: { name: opened.name, roles: opened.roles },
+  };
   startIdleTimer();
-  return whoami;
+  return session.whoami;
 }
 
-export function logout() { end(null); }
+/** Logs out: kmsd ends the session (its token gets 401 from then on), then the page does. */
+export async function logout() {
+  const had = session;
+  end(null);
+  if (had) await revokeAtKmsd(had.token);
+}
 
 /**
  * One REST call: returns the parsed JSON answer (or the text of a non-JSON one), with the

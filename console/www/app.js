@@ -95,12 +95,12 @@ function renderLogin(message) {
   const form = h('form', { class: 'card', id: 'login-form', onsubmit: async (ev) => {
     ev.preventDefault();
     const value = token.value.trim();
-    token.value = '';  // the token lives in api.js's memory only from here on
+    token.value = '';  // sent once to open a session, then dropped (api.js keeps the session's)
     await doLogin('token', value);
   } },
   h('h1', {}, 'Log in'),
   h('label', {}, 'Officer token', token),
-  h('p', { class: 'muted' }, `The token is kept in this tab's memory only; the session ends after ${api.idleText()} without activity, on log out, or when the tab closes or reloads.`),
+  h('p', { class: 'muted' }, `The token opens a session with kmsd and is not kept. The session ends after ${api.idleText()} without activity, on log out, when kmsd's session times out, or when the tab closes or reloads.`),
   h('button', { type: 'submit', id: 'login' }, 'Log in'),
   h('p', { class: 'or muted' }, 'or'),
   h('button', { type: 'button', class: 'secondary', id: 'login-cert', onclick: () => doLogin('certificate', null) },
@@ -123,8 +123,8 @@ async function doLogin(mode, token) {
   else route();
 }
 
-logoutButton.addEventListener('click', () => {
-  api.logout();
+logoutButton.addEventListener('click', async () => {
+  await api.logout();
   clearMessages();
   main.replaceChildren();
   history.replaceState(null, '', location.pathname + location.search);

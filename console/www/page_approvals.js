@@ -6,10 +6,13 @@ import * as api from './api.js';
 import { h, table, badge, time, confirmAction, showNotice, guarded } from './ui.js';
 import { go, refresh } from './app.js';
 import { exportResult } from './page_key.js';
+import { issuedPrincipal } from './page_principals.js';
 
 // The answer of an executed export, shown once on the next render of the inbox (the wrapped
 // key is for the requester to take now; kmsd does not keep it).
 let lastExport = null;
+// The answer of an executed principal.create (its token), shown once likewise.
+let lastIssued = null;
 
 const STATES = ['pending', 'approved', 'rejected', 'expired', 'executing', 'executed', 'failed'];
 
@@ -66,6 +69,7 @@ async function execute(a) {
     const r = await api.call('POST', `/v1/approvals/${a.id}/execute`);
     showNotice(`Executed ${a.id} (${a.summary})${r && r.state ? `: ${r.name || r.id || ''} is now ${r.state}` : ''}.`);
     if (a.operation === 'key.export' && r) lastExport = r;
+    if (a.operation === 'principal.create' && r && r.token) lastIssued = r;  // shown once
     refresh();
   });
 }
@@ -81,9 +85,12 @@ export async function render({ query }) {
       STATES.map((s) => h('option', { value: s, selected: s === state }, s)))));
   const shown = lastExport;
   lastExport = null;
+  const issued = lastIssued;
+  lastIssued = null;
   return h('section', { id: 'page-approvals' },
     h('h1', {}, 'Approvals'),
     shown ? exportResult(shown) : null,
+    issued ? issuedPrincipal(issued) : null,
     filter,
     table([
       ['Request', (a) => h('span', { class: 'mono' }, a.id)],

@@ -22,6 +22,7 @@
 #include "services/key_operations.hpp"
 #include "services/policies.hpp"
 #include "services/principals.hpp"
+#include "services/sessions.hpp"
 
 namespace kms::api {
 
@@ -69,6 +70,9 @@ struct ApiServices {
     Metrics* metrics = nullptr;
     /// Where the server writes its lines; null: a text logger on stdout/stderr of its own.
     observe::Logger* log = nullptr;
+    /// Officer sessions (routes_sessions.cpp); null: session tokens are refused (401) and the
+    /// /v1/sessions routes answer 404.
+    core::SessionService* sessions = nullptr;
 };
 
 /// Registers every route of the API on @p router.
@@ -88,13 +92,17 @@ void add_policy_routes(Router& router, ApiServices& services);  ///< routes_poli
 void add_gp_routes(Router& router, ApiServices& services);
 /// The signed online backup, POST /v1/backups (routes_backup.cpp).
 void add_backup_routes(Router& router, ApiServices& services);
+/// Officer sessions: POST /v1/sessions, GET and DELETE /v1/sessions/current
+/// (routes_sessions.cpp).
+void add_session_routes(Router& router, ApiServices& services);
 /// GET /metrics (metrics.cpp).
 void add_metrics_route(Router& router, ApiServices& services);
 /// The web console's embedded files under /console/, public (routes_console.cpp).
 void add_console_routes(Router& router);
 
-/// Who is calling: a bearer token (officers) or, without one, a client certificate issued by
-/// the KMS CA and not revoked (plugins). Throws Unauthenticated (authn.cpp).
+/// Who is calling: a bearer token (an officer's or plugin's token, or a session token
+/// "kmss_..." checked by services.sessions) or, without one, a client certificate issued by
+/// the KMS CA and not revoked. Throws Unauthenticated (authn.cpp).
 core::Principal authenticate_request(const Poco::Net::HTTPServerRequest& req,
                                      ApiServices& services);
 

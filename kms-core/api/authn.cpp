@@ -1,4 +1,5 @@
-// Request authentication: a bearer token (officers, and plugins that use one) or, without an
+// Request authentication: a bearer token (officers, and plugins that use one, or a session token
+// from POST /v1/sessions) or, without an
 // Authorization header, the TLS client certificate (plugins: mTLS with a certificate issued by
 // the KMS CA, bound to a principal, not revoked).
 #include "api/authn.hpp"
@@ -115,8 +116,14 @@ core::Principal authenticate_request(const Poco::Net::HTTPServerRequest& req,
     constexpr std::string_view kBearer = "Bearer ";
     if (auth.size() <= kBearer.size() || auth.compare(0, kBearer.size(), kBearer) != 0)
         unauthenticated("an Authorization: Bearer token is required");
-    auto p = services.principals.authenticate(std::string_view(auth).substr(kBearer.size()));
-    if (!p) unauthenticated("the bearer token is not valid");
+    const std::string_view bearer = std::string_view(auth).substr(kBearer.size());
+    if (core::SessionService::is_session_token(bearer)) {
+        if (services.sessions == nullptr)
+            unauthenticated("sessions are not enabled on this server");
+        return services.sessions->authenticate(bearer);
+    }
+    auto p = services.principals.authenticate(bearer);
+    if (!p) unauthenticated(services.principals.refusal_reason(bearer));
     return *p;
 }
 

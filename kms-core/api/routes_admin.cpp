@@ -23,6 +23,42 @@ void check_principal_csr(const std::string& pem, const std::string& name) {
                     "csr: the subject CN '" + req.common_name.substr(0, 64) +
                         "' must equal the principal's name '" + name + "'");
 }
+/// The filters of GET /v1/audit: actor, action (a trailing '*' makes it a prefix), target,
+/// outcome, since and until (RFC 3339, UTC). Each is refused (400, naming it) when empty, too
+/// long or not printable ASCII, so the audit log is only ever searched for what it can hold.
+core::AuditFilter audit_filter(const Request& r) {
+    auto text = [&](const char* name, std::size_t max) -> std::string {
+        const auto v = r.q(name);
+        if (!v) return {};
+        if (v->empty() || v->size() > max)
+            throw Error(ErrorCode::InvalidArgument,
+                        std::string(name) + ": 1 to " + std::to_string(max) + " characters");
+        for (const unsigned char c : *v)
+            if (c < 0x20 || c > 0x7E)
+                throw Error(ErrorCode::InvalidArgument,
+                            std::string(name) + ": printable ASCII only (as audit records are)");
+        return *v;
+    };
+    core::AuditFilter f;
+    f.actor = text("actor", 64);
+    f.action = text("action", 64);
+    f.target = text("target", 128);
+    if (const auto o = r.q("outcome")) {
+        if (*o == "success")
+            f.outcome = core::AuditOutcome::Success;
+        else if (*o == "denied")
+            f.outcome = core::AuditOutcome::Denied;
+        else if (*o == "failed")
+            f.outcome = core::AuditOutcome::Failed;
+        else
+            throw Error(ErrorCode::InvalidArgument, "outcome: success, denied or failed");
+    }
+    if (const auto v = r.q("since")) f.since_ms = parse_time(*v, "since");
+    if (const auto v = r.q("until")) f.until_ms = parse_time(*v, "until");
+    if (f.since_ms && f.until_ms && *f.until_ms <= *f.since_ms)
+        throw Error(ErrorCode::InvalidArgument, "until: must be after since");
+    return f;
+}
 }  // namespace
 
 void add_admin_routes(Router& router, ApiServices& s) {
@@ -98,6 +134,15 @@ void add_admin_routes(Router& router, ApiServices& s) {
         return Reply{200, o};
     });
 
+    for (const bool disable : {true, false})
+        router.add("POST",
+                   disable ? "/v1/principals/{name}/disable" : "/v1/principals/{name}/enable",
+                   disable ? "principal.disable" : "principal.enable", BodyPolicy::None,
+                   [&s, disable](Request& r) {
+                       return Reply{200, principal_json(s.principals.set_disabled(
+                                             *r.caller, r.params[0], disable))};
+                   });
+
     router.add("GET", "/v1/audit", "audit.list", BodyPolicy::None, [&s](Request& r) {
         auto num = [&](const char* name, std::uint64_t def, std::uint64_t max) {
             auto v = r.q(name);
@@ -115,13 +160,13 @@ void add_admin_routes(Router& router, ApiServices& s) {
         };
         const std::uint64_t from = num("from", 1, UINT64_MAX / 2);
         const std::size_t limit = num("limit", 100, 1000);
-        const auto records = s.audit.list(*r.caller, from, limit);
+        const auto page = s.audit.search(*r.caller, audit_filter(r), from, limit);
         Poco::JSON::Array::Ptr arr = new Poco::JSON::Array();
-        for (const auto& rec : records) arr->add(audit_json(rec));
+        for (const auto& rec : page.records) arr->add(audit_json(rec));
         auto o = new_object();
         o->set("records", arr);
-        o->set("next", records.size() == limit ? Poco::Dynamic::Var(records.back().seq + 1)
-                                               : Poco::Dynamic::Var());
+        o->set("next", page.next ? Poco::Dynamic::Var(*page.next) : Poco::Dynamic::Var());
+        o->set("scanned", page.scanned);
         return Reply{200, o};
     });
 
@@ -168,6 +213,7 @@ void add_admin_routes(Router& router, ApiServices& s) {
 
 void add_routes(Router& router, ApiServices& services) {
     add_admin_routes(router, services);
+    add_session_routes(router, services);
     add_key_routes(router, services);
     add_operation_routes(router, services);
     add_distribution_routes(router, services);

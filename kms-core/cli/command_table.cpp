@@ -84,6 +84,20 @@ std::vector<CommandSpec> build_table() {
                  "List principals (admin)",
                  "Calls GET /v1/principals.",
                  {}});
+    t.push_back({CommandId::PrincipalDisable,
+                 "principal disable",
+                 "NAME",
+                 "Disable a principal: its token, certificate and sessions stop working (admin)",
+                 "Calls POST /v1/principals/{name}/disable. From its next request on the\n"
+                 "principal is refused (401); 'principal enable' undoes it. A principal cannot\n"
+                 "disable itself.",
+                 {}});
+    t.push_back({CommandId::PrincipalEnable,
+                 "principal enable",
+                 "NAME",
+                 "Enable a disabled principal again (admin)",
+                 "Calls POST /v1/principals/{name}/enable.",
+                 {}});
     for (auto& c : specs::policy_commands()) t.push_back(std::move(c));
 
     t.push_back({CommandId::KeyCreate,
@@ -250,9 +264,17 @@ std::vector<CommandSpec> build_table() {
                  "audit list",
                  "",
                  "List audit records (admin, auditor)",
-                 "Calls GET /v1/audit. One page unless --all is given.",
+                 "Calls GET /v1/audit. One page unless --all is given. The filters are applied by\n"
+                 "kmsd; with them a page may hold fewer records than --limit while more follow\n"
+                 "(kmsd reads at most 20,000 records per request): --all follows every page.",
                  {opt("from", "SEQ", "first record's sequence number"),
-                  opt("limit", "N", "page size, 1 to 1000"), opt("all", "", "fetch every page")}});
+                  opt("limit", "N", "page size, 1 to 1000"), opt("all", "", "fetch every page"),
+                  opt("actor", "NAME", "only records of this principal ('-': unauthenticated)"),
+                  opt("action", "ACTION", "only this action, or a prefix ending in '*' (key.*)"),
+                  opt("target", "TARGET", "only records about this key id, principal, ..."),
+                  opt("outcome", "OUTCOME", "only success, denied or failed"),
+                  opt("since", "TIME", "only records at or after TIME (RFC 3339)"),
+                  opt("until", "TIME", "only records before TIME (RFC 3339)")}});
     t.push_back({CommandId::AuditVerify,
                  "audit verify",
                  "",

@@ -18,6 +18,8 @@ enum class CommandId {
     Whoami,
     PrincipalCreate,
     PrincipalList,
+    PrincipalDisable,
+    PrincipalEnable,
     PolicySet,
     PolicyShow,
     KeyCreate,

@@ -295,6 +295,11 @@ ExitCode render_answer(CommandId command, const Object::Ptr& answer, const Rende
         case CommandId::PrincipalList:
             print_principals(answer, out);
             break;
+        case CommandId::PrincipalDisable:
+        case CommandId::PrincipalEnable:
+            print_labels(answer, {{"Name", "name"}, {"Roles", "roles"}, {"Disabled", "disabled"}},
+                         out);
+            break;
         case CommandId::KeyList:
             print_key_list(answer, out, err);
             break;

@@ -184,7 +184,20 @@ ApiCall audit_list_call(const Invocation& inv, const std::optional<std::string>&
     else if (auto f = inv.value("from"))
         from = std::to_string(require_int("--from", *f, 0, INT64_MAX));
     if (auto l = inv.value("limit")) limit = std::to_string(require_int("--limit", *l, 1, 1000));
-    return get("/v1/audit" + query({{"from", from}, {"limit", limit}}));
+    auto outcome = inv.value("outcome");
+    if (outcome && *outcome != "success" && *outcome != "denied" && *outcome != "failed")
+        throw UsageError("--outcome: success, denied or failed");
+    std::optional<std::string> since, until;
+    if (auto v = inv.value("since")) since = require_rfc3339("--since", *v);
+    if (auto v = inv.value("until")) until = require_rfc3339("--until", *v);
+    return get("/v1/audit" + query({{"from", from},
+                                    {"limit", limit},
+                                    {"actor", inv.value("actor")},
+                                    {"action", inv.value("action")},
+                                    {"target", inv.value("target")},
+                                    {"outcome", outcome},
+                                    {"since", since},
+                                    {"until", until}}));
 }
 
 ApiCall dispatch(const Invocation& inv, const std::optional<std::string>& cursor) {
@@ -202,6 +215,13 @@ ApiCall dispatch(const Invocation& inv, const std::optional<std::string>& cursor
             return principal_create_call(inv);
         case CommandId::PrincipalList:
             return get("/v1/principals");
+        case CommandId::PrincipalDisable:
+        case CommandId::PrincipalEnable:
+            return ApiCall{
+                "POST",
+                "/v1/principals/" + percent_encode(require_principal_name(*inv.positional)) +
+                    (inv.command->id == CommandId::PrincipalDisable ? "/disable" : "/enable"),
+                std::nullopt, true};
         case CommandId::KeyCreate:
             return key_create_call(inv);
         case CommandId::KeyList:

@@ -85,6 +85,10 @@ void load_config_file(const std::string& path, DaemonConfig& cfg) {
             cfg.counter_flush_seconds = static_cast<int>(to_size(key, value, 1, 3600));
         else if (key == "gp.session_seconds")
             cfg.gp_session_seconds = static_cast<int>(to_size(key, value, 10, 86400));
+        else if (key == "console.session_idle_s")
+            cfg.console_session_idle_s = static_cast<int>(to_size(key, value, 1, 86400));
+        else if (key == "console.session_max_s")
+            cfg.console_session_max_s = static_cast<int>(to_size(key, value, 60, 604800));
         else
             throw Error(ErrorCode::InvalidArgument,
                         path + ":" + std::to_string(n) + ": unknown key '" + key + "'");
@@ -109,6 +113,9 @@ void validate(const DaemonConfig& cfg) {
     if (cfg.log_format != "text" && cfg.log_format != "json")
         throw Error(ErrorCode::InvalidArgument, "--log-format: expected text or json, got '" +
                                                     cfg.log_format.substr(0, 32) + "'");
+    if (cfg.console_session_max_s < cfg.console_session_idle_s)
+        throw Error(ErrorCode::InvalidArgument,
+                    "console.session_max_s: must not be below console.session_idle_s");
     if (cfg.token_label.empty() || cfg.token_label.size() > 32)
         throw Error(ErrorCode::InvalidArgument, "--token-label: 1 to 32 characters");
 }

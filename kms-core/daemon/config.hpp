@@ -34,6 +34,9 @@ struct DaemonConfig {
     std::size_t anonymous_denials_per_minute = 60;
     int counter_flush_seconds = 5;
     int gp_session_seconds = 300;  ///< lifetime of a GlobalPlatform secure channel session
+    /// Officer sessions (POST /v1/sessions, the web console): idle timeout and maximum lifetime.
+    int console_session_idle_s = 900;
+    int console_session_max_s = 28800;
     std::size_t store_map_size_mb = 8192;
 
     bool embedded_hsm() const { return hsm_module.empty(); }
@@ -56,9 +59,9 @@ struct DaemonConfig {
 /// Reads "key = value" lines ('#' comments) into @p cfg. Keys: listen, kmip.listen, hsm.module,
 /// hsm.token_label, hsm.pin_file, hsm.so_pin_file, hsm.pin, hsm.profile, hsm.sessions,
 /// hsm.handle_cache, server.max_connections, server.access_log, log.format,
-/// server.anonymous_denials_per_minute, store.map_size_mb,
-/// counters.flush_seconds, gp.session_seconds. Throws kms::Error(InvalidArgument) naming the line
-/// on a bad entry.
+/// server.anonymous_denials_per_minute, store.map_size_mb, counters.flush_seconds,
+/// gp.session_seconds, console.session_idle_s (1..86400), console.session_max_s (60..604800;
+/// not below the idle time). Throws kms::Error(InvalidArgument) naming the line on a bad entry.
 void load_config_file(const std::string& path, DaemonConfig& cfg);
 
 /// Checks values and ranges; throws kms::Error(InvalidArgument) with the option name.

@@ -395,6 +395,10 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         services.backup = &backup;
         services.metrics = &metrics;
         services.log = &log;
+        core::SessionService sessions(
+            ctx, principals,
+            core::SessionLimits{cfg.console_session_idle_s, cfg.console_session_max_s, 10000});
+        services.sessions = &sessions;
         api::Router router;
         api::add_routes(router, services);
         metrics.bind_routes(router);

@@ -28,6 +28,56 @@ std::vector<AuditRecord> AuditService::list(const Principal& caller, std::uint64
     return m_ctx.store.read_audit(from, limit);
 }
 
+bool AuditFilter::matches(const AuditRecord& r) const {
+    const AuditEvent& e = r.event;
+    if (!actor.empty() && e.actor != actor) return false;
+    if (!target.empty() && e.target != target) return false;
+    if (!action.empty()) {
+        if (action.back() == '*') {
+            if (e.action.compare(0, action.size() - 1, action, 0, action.size() - 1) != 0)
+                return false;
+        } else if (e.action != action) {
+            return false;
+        }
+    }
+    if (outcome && e.outcome != *outcome) return false;
+    if (since_ms && r.time_ms < *since_ms) return false;
+    if (until_ms && r.time_ms >= *until_ms) return false;
+    return true;
+}
+
+AuditPage AuditService::search(const Principal& caller, const AuditFilter& filter,
+                               std::uint64_t from, std::size_t limit, std::uint64_t budget) {
+    require_role(caller, {Role::Admin, Role::Auditor}, "reading the audit log");
+    if (limit < 1 || limit > 1000)
+        throw Error(ErrorCode::InvalidArgument, "limit: must be between 1 and 1000");
+    if (from < 1) from = 1;
+    budget = std::max<std::uint64_t>(budget, limit);
+    settle_queued_records(m_ctx.store);
+    AuditPage page;
+    std::uint64_t at = from;
+    while (page.records.size() < limit) {
+        if (page.scanned >= budget) {
+            page.next = at;  // budget spent: the caller goes on from here
+            return page;
+        }
+        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(
+            filter.empty() ? limit - page.records.size() : 1000, budget - page.scanned));
+        const auto batch = m_ctx.store.read_audit(at, want);
+        for (const auto& r : batch) {
+            ++page.scanned;
+            at = r.seq + 1;
+            if (filter.matches(r)) {
+                page.records.push_back(r);
+                if (page.records.size() == limit) break;
+            }
+        }
+        if (batch.size() < want && page.records.size() < limit) return page;  // end of the log
+    }
+    page.next = at;  // full page: the next one starts after its last record
+    return page;
+}
+
 AuditVerification AuditService::verify(const Principal& caller) {
     require_role(caller, {Role::Admin, Role::Auditor}, "verifying the audit log");
     AuditVerification out;

@@ -68,6 +68,33 @@ std::vector<Principal> PrincipalService::list(const Principal& caller) {
     return m_ctx.store.list_principals();
 }
 
+Principal PrincipalService::set_disabled(const Principal& caller, const std::string& name,
+                                         bool disabled) {
+    require_role(caller, {Role::Admin},
+                 disabled ? "disabling a principal" : "enabling a principal");
+    if (disabled && name == caller.name)
+        throw Error(ErrorCode::InvalidArgument,
+                    "name: a principal cannot disable itself; ask another administrator");
+    Principal p;
+    m_ctx.store.write([&](WriteTxn& t) {
+        auto existing = t.find_principal(name);
+        if (!existing) throw Error(ErrorCode::NotFound, "principal '" + name + "' does not exist");
+        if (existing->disabled == disabled)
+            throw Error(ErrorCode::WrongState, "principal '" + name + "' is already " +
+                                                   (disabled ? "disabled" : "enabled"));
+        p = *existing;
+        p.disabled = disabled;
+        t.put_principal(p);
+        t.append_audit(AuditEvent{caller.name, disabled ? "principal.disable" : "principal.enable",
+                                  name, AuditOutcome::Success, ""});
+    });
+    {
+        std::unique_lock lock(m_cache_mutex);
+        m_by_token_hash.clear();  // a disabled principal's token must stop working at once
+    }
+    return p;
+}
+
 std::optional<Principal> PrincipalService::authenticate(std::string_view bearer_token) {
     if (!well_formed(bearer_token)) return std::nullopt;
     const Bytes hash = crypto::sha256(as_view(bearer_token));
@@ -83,6 +110,15 @@ std::optional<Principal> PrincipalService::authenticate(std::string_view bearer_
     if (m_by_token_hash.size() > 10000) m_by_token_hash.clear();
     m_by_token_hash.emplace(key, *p);
     return p;
+}
+
+std::string PrincipalService::refusal_reason(std::string_view bearer_token) {
+    if (well_formed(bearer_token)) {
+        const auto p =
+            m_ctx.store.find_principal_by_token_hash(crypto::sha256(as_view(bearer_token)));
+        if (p && p->disabled) return "principal '" + p->name + "' is disabled";
+    }
+    return "the bearer token is not valid";
 }
 
 std::optional<Principal> PrincipalService::find(std::string_view name) {

@@ -21,8 +21,18 @@ class PrincipalService {
 
     IssuedPrincipal create(const Principal& caller, const std::string& name, std::uint32_t roles);
     std::vector<Principal> list(const Principal& caller);
+    /// Disables (or enables again) the principal @p name (admin). A disabled principal's token,
+    /// client certificate and sessions are refused from its next request on (the token cache is
+    /// cleared here). Audited "principal.disable" / "principal.enable". Throws NotFound for an
+    /// unknown name, InvalidArgument when @p caller would disable itself (the last way back in
+    /// could be lost), WrongState when it already is in that state.
+    Principal set_disabled(const Principal& caller, const std::string& name, bool disabled);
     /// The principal owning @p bearer_token, or nullopt (unknown, malformed, or disabled).
     std::optional<Principal> authenticate(std::string_view bearer_token);
+    /// Why authenticate(@p bearer_token) refused it, for the 401 message: "principal 'NAME' is
+    /// disabled" when it is a disabled principal's token (its holder may know), else "the
+    /// bearer token is not valid". One store read; call it only after a refusal.
+    std::string refusal_reason(std::string_view bearer_token);
     /// The principal named @p name, or nullopt. No role check: for authentication paths
     /// (client certificates), never for answering a caller.
     std::optional<Principal> find(std::string_view name);

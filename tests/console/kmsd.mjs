@@ -23,15 +23,23 @@ export function freePort() {
 }
 
 export class Kmsd {
-  /** Starts kmsd (path `exe`) and waits up to 60 s for its "listening" line. */
-  static async start(exe, env) {
+  /**
+   * Starts kmsd (path `exe`) and waits up to 60 s for its "listening" line. With `config`
+   * ("key = value" lines), kmsd reads it as its --config file.
+   */
+  static async start(exe, env, config) {
     const k = new Kmsd();
     k.root = fs.mkdtempSync(path.join(os.tmpdir(), 'kmsd-console-'));
     k.dataDir = path.join(k.root, 'data');
     k.port = await freePort();
     k.url = `https://127.0.0.1:${k.port}`;
     k.output = '';
-    k.proc = spawn(exe, ['--data-dir', k.dataDir, '--listen', `127.0.0.1:${k.port}`],
+    const args = ['--data-dir', k.dataDir, '--listen', `127.0.0.1:${k.port}`];
+    if (config) {
+      fs.writeFileSync(path.join(k.root, 'kmsd.conf'), config);
+      args.push('--config', path.join(k.root, 'kmsd.conf'));
+    }
+    k.proc = spawn(exe, args,
       { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     k.exited = new Promise((resolve) => {
       k.proc.on('exit', (code, sig) => resolve(code ?? `signal ${sig}`));

@@ -35,6 +35,13 @@ struct DaemonConfig {
     int counter_flush_seconds = 5;
     int gp_session_seconds = 300;  ///< lifetime of a GlobalPlatform secure channel session
     std::size_t store_map_size_mb = 8192;
+    /// "lmdb" (DIR/store, the default) or "postgresql" (store_pg_conninfo; docs/operations.md
+    /// "PostgreSQL store").
+    std::string store_backend = "lmdb";
+    /// A libpq connection string. Never logged: no password belongs in it (use a passfile
+    /// or peer authentication), but one there would not leak either.
+    std::string store_pg_conninfo;
+    bool postgresql_store() const { return store_backend == "postgresql"; }
 
     bool embedded_hsm() const { return hsm_module.empty(); }
 
@@ -56,7 +63,8 @@ struct DaemonConfig {
 /// Reads "key = value" lines ('#' comments) into @p cfg. Keys: listen, kmip.listen, hsm.module,
 /// hsm.token_label, hsm.pin_file, hsm.so_pin_file, hsm.pin, hsm.profile, hsm.sessions,
 /// hsm.handle_cache, server.max_connections, server.access_log, log.format,
-/// server.anonymous_denials_per_minute, store.map_size_mb,
+/// server.anonymous_denials_per_minute, store.map_size_mb, store.backend,
+/// store.postgresql.conninfo,
 /// counters.flush_seconds, gp.session_seconds. Throws kms::Error(InvalidArgument) naming the line
 /// on a bad entry.
 void load_config_file(const std::string& path, DaemonConfig& cfg);

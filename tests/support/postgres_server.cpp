@@ -192,8 +192,17 @@ std::string PostgresServer::conninfo(const std::string& database) const {
 }
 
 std::string PostgresServer::create_schema() {
-    const std::string name = "t" + std::to_string(++m_next_db);
-    sql("CREATE SCHEMA " + name);
+    // One psql run (about 50 ms) makes the next 16 schemas.
+    if (m_spare_schemas.empty()) {
+        std::string batch;
+        for (int i = 0; i < 16; ++i) {
+            m_spare_schemas.push_back("t" + std::to_string(++m_next_db));
+            batch += "CREATE SCHEMA " + m_spare_schemas.back() + ";";
+        }
+        sql(batch);
+    }
+    std::string name = std::move(m_spare_schemas.front());
+    m_spare_schemas.erase(m_spare_schemas.begin());
     return name;
 }
 

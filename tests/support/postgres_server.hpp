@@ -58,6 +58,7 @@ class PostgresServer {
     int m_port = 0;
     pid_t m_pid = -1;
     int m_next_db = 0;
+    std::vector<std::string> m_spare_schemas;  ///< made in advance by create_schema()
 };
 
 }  // namespace kms::test

@@ -200,8 +200,10 @@ std::optional<Bytes> PgWriteTxn::get_setting(std::string_view name) {
             if (row[0].as<std::uint64_t>() == 0) return std::nullopt;
             return encode_audit_head(core::AuditHead{row[0].as<std::uint64_t>(), to_bytes(row[1])});
         }
-        const pqxx::result r =
-            m_w.exec_params("SELECT value FROM kms_meta WHERE name = $1", std::string(name));
+        // FOR UPDATE: settings read in a write are counters and markers read-modify-written
+        // (the CRL number, "initialized"); another node's same write waits for this one.
+        const pqxx::result r = m_w.exec_params(
+            "SELECT value FROM kms_meta WHERE name = $1 FOR UPDATE", std::string(name));
         if (r.empty()) return std::nullopt;
         return to_bytes(r[0][0]);
     });

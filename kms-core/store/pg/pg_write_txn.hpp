@@ -50,8 +50,8 @@ class PgWriteTxn final : public core::WriteTxn {
     /// call then chains a record after the last (seq, time from the clock, prev_hash, hash)
     /// in memory. finish() writes them. Writers on other nodes that append wait for the lock.
     void append_audit(const core::AuditEvent& event) override;
-    /// "store/audit_head" reads the head row (encode_audit_head()), as the LMDB store's
-    /// reserved entry does.
+    /// Locks the setting's row (FOR UPDATE) as find_key() does. "store/audit_head" reads the
+    /// head row (encode_audit_head()), as the LMDB store's reserved entry does.
     std::optional<Bytes> get_setting(std::string_view name) override;
     /// Error(InvalidArgument) for a reserved name or one that is not 1..255 printable ASCII.
     void put_setting(std::string_view name, ByteView value) override;

@@ -31,25 +31,33 @@ class Pool {
     /// unless discard() was called or the connection is no longer open.
     class Lease {
       public:
-        Lease(Pool& pool, std::unique_ptr<pqxx::connection> conn)
-            : m_pool(&pool), m_conn(std::move(conn)) {}
+        Lease(Pool& pool, std::unique_ptr<pqxx::connection> conn, bool reused)
+            : m_pool(&pool), m_conn(std::move(conn)), m_reused(reused) {}
         Lease(Lease&& other) noexcept = default;
         Lease& operator=(Lease&&) = delete;
         ~Lease();
         pqxx::connection& conn() { return *m_conn; }
+        Pool& pool() { return *m_pool; }
+        /// True when the connection came from the idle list: the server may have dropped it
+        /// since (a restart, pg_terminate_backend) without our knowing.
+        bool reused() const noexcept { return m_reused; }
         /// Close the connection instead of reusing it.
         void discard() noexcept { m_discard = true; }
 
       private:
         Pool* m_pool;
         std::unique_ptr<pqxx::connection> m_conn;
+        bool m_reused;
         bool m_discard = false;
     };
 
-    /// An idle connection, or a new one. Throws Error(StoreError, "cannot connect to
-    /// PostgreSQL: ...") when the server cannot be reached (libpq's message, which never
-    /// repeats a password).
-    Lease acquire();
+    /// An idle connection (unless @p fresh), or a new one. Throws Error(StoreError, "cannot
+    /// connect to PostgreSQL: ...") when the server cannot be reached (libpq's message, which
+    /// never repeats a password).
+    Lease acquire(bool fresh = false);
+    /// Closes every idle connection: called when one turns out dead, since the others most
+    /// likely died with it (a server restart or failover).
+    void drop_idle() noexcept;
 
   private:
     void give_back(std::unique_ptr<pqxx::connection> conn) noexcept;
@@ -64,22 +72,36 @@ class Pool {
 /// serialization_failure, 40P01 deadlock_detected.
 bool is_retryable(const pqxx::sql_error& e);
 
+/// True when the exception being handled means the connection is gone: broken_connection,
+/// SQLSTATE class 08 (connection exception) or 57 (operator intervention: admin shutdown,
+/// pg_terminate_backend), or a connection no longer open. Call only inside a catch block.
+bool connection_lost(pqxx::connection& conn) noexcept;
+
 /// Translates what libpqxx threw while @p lease was in use into kms::Error and throws it:
 /// StoreError for every failure of the connection or the server (the lease is discarded when
 /// the connection is gone or its state is unknown), naming @p what and the SQLSTATE.
 [[noreturn]] void rethrow_as_store_error(const std::string& what, Pool::Lease& lease);
 
 /// Runs @p fn(conn) on a leased connection, translating libpqxx exceptions with
-/// rethrow_as_store_error(); kms::Error passes unchanged.
+/// rethrow_as_store_error(); kms::Error passes unchanged. @p fn must be a read (idempotent):
+/// when an idle connection turns out dead, it runs once more on a new connection, so a
+/// server that came back since is used at once.
 template <class Fn>
 auto with_connection(Pool& pool, const std::string& what, Fn&& fn) {
-    Pool::Lease lease = pool.acquire();
-    try {
-        return fn(lease.conn());
-    } catch (const Error&) {
-        throw;
-    } catch (const std::exception&) {
-        rethrow_as_store_error(what, lease);
+    for (bool first = true;; first = false) {
+        Pool::Lease lease = pool.acquire(!first);
+        try {
+            return fn(lease.conn());
+        } catch (const Error&) {
+            throw;
+        } catch (const std::exception&) {
+            if (first && lease.reused() && connection_lost(lease.conn())) {
+                lease.discard();
+                pool.drop_idle();
+                continue;
+            }
+            rethrow_as_store_error(what, lease);
+        }
     }
 }
 

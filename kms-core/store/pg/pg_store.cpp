@@ -252,8 +252,15 @@ void PgStore::write(const std::function<void(core::WriteTxn&)>& fn) {
         Pool::Lease lease = m_pool->acquire();
         std::optional<pqxx::work> work;
         try {
-            work.emplace(lease.conn());
+            work.emplace(lease.conn());  // sends BEGIN
         } catch (const std::exception&) {
+            // An idle connection the server dropped since: nothing was sent that could have
+            // taken effect, so start over on a new one.
+            if (lease.reused() && connection_lost(lease.conn()) && !last_attempt) {
+                lease.discard();
+                m_pool->drop_idle();
+                continue;
+            }
             rethrow_as_store_error("write: BEGIN", lease);
         }
         PgWriteTxn txn(*work, m_clock);
@@ -269,7 +276,10 @@ void PgStore::write(const std::function<void(core::WriteTxn&)>& fn) {
             // destructor). A failed statement may leave the connection in an unknown state:
             // it is not reused.
             work.reset();
-            if (txn.failed()) lease.discard();
+            if (txn.failed()) {
+                lease.discard();
+                if (!lease.conn().is_open()) m_pool->drop_idle();
+            }
             if (txn.retry_wanted() && !last_attempt) continue;
             throw;
         }

@@ -62,7 +62,9 @@ decltype(auto) PgWriteTxn::guarded(const char* conflict_message, Body&& body) {
         throw Error(ErrorCode::Conflict, conflict_message ? conflict_message : "duplicate key");
     } catch (const pqxx::sql_error& e) {
         m_failed = true;
-        m_retry = is_retryable(e);
+        // A statement after a failed one fails with 25P02 (transaction aborted): keep the
+        // first failure's verdict.
+        m_retry = m_retry || is_retryable(e);
         throw Error(ErrorCode::StoreError, "PostgreSQL error " + e.sqlstate() + " in a write");
     } catch (const pqxx::broken_connection&) {
         m_failed = true;

@@ -93,6 +93,42 @@ TEST_P(PgStoreTest, ConcurrentConflictingStateChangesOnTwoNodesEndInOneValidStat
     expect_chain(all_audit(), 1, Bytes(32, 0));
 }
 
+TEST_P(PgStoreTest, OneNameCreatedOnTwoNodesAtOnceGoesToOneKeyTheOtherGetsConflict) {
+    // The loser either sees the winner's row in its own check or hits the unique index
+    // (then its write is run again and the check names the conflict): Conflict either way,
+    // never a StoreError, never two live keys with one name.
+    auto node2 = open_node();
+    for (unsigned round = 0; round < 20; ++round) {
+        const std::string name = "race-" + std::to_string(round);
+        std::atomic<int> ready{0};
+        std::atomic<int> wins{0};
+        auto create = [&](core::MetadataStore& s, unsigned n) {
+            ready.fetch_add(1);
+            while (ready.load() < 2) {
+            }
+            try {
+                s.write([&](WriteTxn& txn) {
+                    txn.put_key(make_key(n, name));
+                    txn.append_audit(event("key.create", key_id(n)));
+                });
+                wins.fetch_add(1);
+            } catch (const Error& e) {
+                EXPECT_EQ(e.code(), ErrorCode::Conflict) << e.what();
+            }
+        };
+        std::thread a([&] { create(*store, 1000 + 2 * round); });
+        std::thread b([&] { create(*node2, 1001 + 2 * round); });
+        a.join();
+        b.join();
+        EXPECT_EQ(wins.load(), 1) << name;
+        const auto owner = store->find_key_id_by_name(name);
+        ASSERT_TRUE(owner);
+        EXPECT_TRUE(*owner == key_id(1000 + 2 * round) || *owner == key_id(1001 + 2 * round));
+    }
+    EXPECT_EQ(store->key_count(), 20u);
+    expect_chain(all_audit(), 1, Bytes(32, 0));
+}
+
 TEST_P(PgStoreTest, WritersOnTwoNodesMakeOneAuditChain) {
     auto node2 = open_node();
     constexpr int kPerThread = 40;

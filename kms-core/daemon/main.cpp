@@ -311,6 +311,7 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         core::CertificateAuthority ca(ctx);
         core::PolicyService policies(ctx);
         ctx.policies = &policies;
+        ctx.shared_store = cfg.postgresql_store();
         core::GpSessionService gp(ctx, cfg.gp_session_seconds);
         core::BackupService backup(
             ctx,

@@ -22,6 +22,8 @@ class PrincipalService {
     IssuedPrincipal create(const Principal& caller, const std::string& name, std::uint32_t roles);
     std::vector<Principal> list(const Principal& caller);
     /// The principal owning @p bearer_token, or nullopt (unknown, malformed, or disabled).
+    /// Cached by token hash in memory, except on a shared store (ServiceContext::shared_store),
+    /// where a token another node replaced must stop working at once.
     std::optional<Principal> authenticate(std::string_view bearer_token);
     /// The principal named @p name, or nullopt. No role check: for authentication paths
     /// (client certificates), never for answering a caller.

@@ -27,13 +27,13 @@ PostgresServer& postgres() {
 class PgConfig {
   public:
     PgConfig() {
+        // The schema first: when that throws, no folder is left behind.
+        const std::string conninfo = postgres().schema_conninfo(postgres().create_schema());
         char tmpl[] = "/tmp/kmsd-pgconf-XXXXXX";
         if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
         m_dir = tmpl;
-        std::ofstream(m_dir + "/kmsd.conf")
-            << "store.backend = postgresql\n"
-            << "store.postgresql.conninfo = "
-            << postgres().schema_conninfo(postgres().create_schema()) << "\n";
+        std::ofstream(m_dir + "/kmsd.conf") << "store.backend = postgresql\n"
+                                            << "store.postgresql.conninfo = " << conninfo << "\n";
     }
     ~PgConfig() {
         std::error_code ec;

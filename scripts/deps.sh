@@ -14,6 +14,7 @@ KMS_PACKAGES=(g++ pkg-config python3 meson ninja-build
   libbenchmark-dev wrk     # benchmarks/ (Google Benchmark micro-benchmarks, wrk)
   clang-14 libclang-rt-14-dev  # fuzz/ (libFuzzer, ASan, UBSan runtimes)
   python3-pykmip               # the kmip suite: PyKMIP's client against kmsd (tests/kmip)
+  libpqxx-dev postgresql-15    # kmsd's PostgreSQL store (kms-core/store/pg) and its tests (a real server)
   nodejs chromium chromium-driver)  # the console suite (tests/console): headless Chromium
 
 kms_install_deps() {

@@ -66,6 +66,9 @@ struct ApiServices {
     std::string_view openapi_json;
     /// The signed online backup (routes_backup.cpp); null: POST /v1/backups answers 400.
     core::BackupService* backup = nullptr;
+    /// With backup null: why, answered as 409 (e.g. the PostgreSQL store, backed up with
+    /// pg_dump); empty: 400 "not available".
+    std::string backup_refusal{};
     /// GET /metrics and the request counters; null: not collected (GET /metrics is a 404).
     Metrics* metrics = nullptr;
     /// Where the server writes its lines; null: a text logger on stdout/stderr of its own.

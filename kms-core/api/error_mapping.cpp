@@ -25,9 +25,11 @@ int http_status(ErrorCode code) noexcept {
         case ErrorCode::PayloadTooLarge:
             return 413;
         case ErrorCode::HsmUnavailable:
+        // The store failed or cannot be reached now (a PostgreSQL restart, a lost connection:
+        // the next call reconnects); nothing of the request was written. Retry later.
+        case ErrorCode::StoreError:
             return 503;
         case ErrorCode::HsmError:
-        case ErrorCode::StoreError:
         case ErrorCode::Integrity:
         case ErrorCode::Internal:
             return 500;

@@ -81,6 +81,10 @@ void load_config_file(const std::string& path, DaemonConfig& cfg) {
             cfg.anonymous_denials_per_minute = to_size(key, value, 0, 1000000);
         else if (key == "store.map_size_mb")
             cfg.store_map_size_mb = to_size(key, value, 16, 1 << 24);
+        else if (key == "store.backend")
+            cfg.store_backend = value;
+        else if (key == "store.postgresql.conninfo")
+            cfg.store_pg_conninfo = value;
         else if (key == "counters.flush_seconds")
             cfg.counter_flush_seconds = static_cast<int>(to_size(key, value, 1, 3600));
         else if (key == "gp.session_seconds")
@@ -116,6 +120,17 @@ void validate(const DaemonConfig& cfg) {
     if (cfg.console_session_max_s < cfg.console_session_idle_s)
         throw Error(ErrorCode::InvalidArgument,
                     "console.session_max_s: must not be below console.session_idle_s");
+    if (cfg.store_backend != "lmdb" && cfg.store_backend != "postgresql")
+        throw Error(ErrorCode::InvalidArgument,
+                    "store.backend: expected lmdb or postgresql, got '" +
+                        cfg.store_backend.substr(0, 32) + "'");
+    if (cfg.postgresql_store() && cfg.store_pg_conninfo.empty())
+        throw Error(ErrorCode::InvalidArgument,
+                    "store.backend = postgresql needs store.postgresql.conninfo (a libpq "
+                    "connection string)");
+    if (!cfg.postgresql_store() && !cfg.store_pg_conninfo.empty())
+        throw Error(ErrorCode::InvalidArgument,
+                    "store.postgresql.conninfo is set but store.backend is not postgresql");
     if (cfg.token_label.empty() || cfg.token_label.size() > 32)
         throw Error(ErrorCode::InvalidArgument, "--token-label: 1 to 32 characters");
 }

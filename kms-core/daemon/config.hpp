@@ -38,6 +38,13 @@ struct DaemonConfig {
     int console_session_idle_s = 900;
     int console_session_max_s = 28800;
     std::size_t store_map_size_mb = 8192;
+    /// "lmdb" (DIR/store, the default) or "postgresql" (store_pg_conninfo; docs/operations.md
+    /// "PostgreSQL store").
+    std::string store_backend = "lmdb";
+    /// A libpq connection string. Never logged: no password belongs in it (use a passfile
+    /// or peer authentication), but one there would not leak either.
+    std::string store_pg_conninfo;
+    bool postgresql_store() const { return store_backend == "postgresql"; }
 
     bool embedded_hsm() const { return hsm_module.empty(); }
 
@@ -59,9 +66,10 @@ struct DaemonConfig {
 /// Reads "key = value" lines ('#' comments) into @p cfg. Keys: listen, kmip.listen, hsm.module,
 /// hsm.token_label, hsm.pin_file, hsm.so_pin_file, hsm.pin, hsm.profile, hsm.sessions,
 /// hsm.handle_cache, server.max_connections, server.access_log, log.format,
-/// server.anonymous_denials_per_minute, store.map_size_mb, counters.flush_seconds,
-/// gp.session_seconds, console.session_idle_s (1..86400), console.session_max_s (60..604800;
-/// not below the idle time). Throws kms::Error(InvalidArgument) naming the line on a bad entry.
+/// server.anonymous_denials_per_minute, store.map_size_mb, store.backend,
+/// store.postgresql.conninfo, counters.flush_seconds, gp.session_seconds,
+/// console.session_idle_s (1..86400), console.session_max_s (60..604800; not below the idle
+/// time). Throws kms::Error(InvalidArgument) naming the line on a bad entry.
 void load_config_file(const std::string& path, DaemonConfig& cfg);
 
 /// Checks values and ranges; throws kms::Error(InvalidArgument) with the option name.

@@ -24,13 +24,13 @@
 #include "daemon/key_census.hpp"
 #include "daemon/observed_hsm.hpp"
 #include "daemon/pins.hpp"
+#include "daemon/store_choice.hpp"
 #include "domain/error.hpp"
 #include "kmip/listener.hpp"
 #include "observe/log.hpp"
 #include "pkcs11/pkcs11_hsm.hpp"
 #include "selftest/self_test.hpp"
 #include "services/reconcile.hpp"
-#include "store/lmdb_store.hpp"
 #include "systemd/sd_notify.hpp"
 
 namespace kms::daemon {
@@ -207,22 +207,20 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         // created. The audit sealer needs the HSM, which is opened right after.
         core::SystemClock clock;
         core::Hsm* hsm_for_seal = nullptr;
-        store::LmdbOptions sopt;
-        sopt.path = cfg.store_dir();
-        sopt.map_size = cfg.store_map_size_mb << 20;
-        auto store = store::LmdbStore::open(
-            sopt,
+        daemon::OpenedStore opened = daemon::open_store(
+            cfg,
             [&hsm_for_seal](ByteView h) {
                 if (hsm_for_seal == nullptr)
                     throw Error(ErrorCode::Internal, "audit sealer used before the HSM is open");
                 return hsm_for_seal->audit_seal(h);
             },
             clock);
+        std::unique_ptr<core::MetadataStore>& store = opened.store;
+        if (cfg.postgresql_store()) say("store: " + opened.description);
         // docs/operations.md "Upgrades": the line an operator looks for after an upgrade.
-        if (const auto from = store->opened_schema();
-            from != 0 && from < store::LmdbStore::current_schema())
+        if (const auto from = opened.opened_schema; from != 0 && from < opened.current_schema)
             say("store schema " + std::to_string(from) + " migrated to " +
-                std::to_string(store::LmdbStore::current_schema()));
+                std::to_string(opened.current_schema));
         const bool initialized = store->get_setting("initialized").has_value();
         if (init_only && initialized) {
             say("init: " + cfg.data_dir + " is initialized already; nothing to do");
@@ -298,7 +296,9 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         api::Metrics metrics(KMS_VERSION, std::move(sources));
         daemon::ObservedHsm observed_hsm(*hsm, metrics);
 
-        core::KeyCache key_cache;
+        // On a shared PostgreSQL store another node may destroy or revoke a key at any time:
+        // no key record is cached, every use reads the stored state (docs/operations.md).
+        core::KeyCache key_cache(cfg.postgresql_store() ? 0 : 100000);
         core::UseCounterBook counters;
         core::ServiceContext ctx{*store, observed_hsm, clock, key_cache, counters};
         core::KeyLifecycle keys(ctx);
@@ -311,11 +311,13 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         core::CertificateAuthority ca(ctx);
         core::PolicyService policies(ctx);
         ctx.policies = &policies;
+        ctx.shared_store = cfg.postgresql_store();
         core::GpSessionService gp(ctx, cfg.gp_session_seconds);
         core::BackupService backup(
-            ctx, core::BackupSources{[&] { return daemon::take_backup_snapshot(cfg, *store); },
-                                     cfg.embedded_hsm() ? "softhsm2-embedded" : "pkcs11-vendor",
-                                     cfg.token_label, KMSD_VERSION});
+            ctx,
+            core::BackupSources{[&] { return daemon::take_backup_snapshot(cfg, *opened.lmdb); },
+                                cfg.embedded_hsm() ? "softhsm2-embedded" : "pkcs11-vendor",
+                                cfg.token_label, KMSD_VERSION});
 
         if (!initialized) {
             store->write([&](core::WriteTxn& t) {
@@ -336,7 +338,8 @@ class KmsdApp final : public Poco::Util::ServerApplication {
             });
             say("first start: initialized " +
                 std::string(cfg.embedded_hsm() ? "the embedded SoftHSM2 token, " : "") +
-                "master keys, the LMDB store, the internal CA and the first administrator");
+                "master keys, " + opened.description +
+                ", the internal CA and the first administrator");
         }
 
         notify("STATUS=reconciling the store with the HSM");
@@ -392,7 +395,8 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         api::ApiServices services{
             keys, ops,      principals, audit, ceremonies, distribution,        approvals,
             ca,   policies, gp,         *hsm,  health,     daemon::kOpenApiJson};
-        services.backup = &backup;
+        services.backup = opened.lmdb != nullptr ? &backup : nullptr;
+        if (opened.lmdb == nullptr) services.backup_refusal = daemon::kPostgresBackupRefusal;
         services.metrics = &metrics;
         services.log = &log;
         core::SessionService sessions(
@@ -454,9 +458,13 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         server.stop(5000);
         flush_task.stop();
         health_task.stop();
-        const store::GroupCommitStats commits = store->commit_stats();
-        say("stopped (" + std::to_string(commits.calls) + " store writes in " +
-            std::to_string(commits.batches) + " commits since start)");
+        if (opened.lmdb != nullptr) {
+            const store::GroupCommitStats commits = opened.lmdb->commit_stats();
+            say("stopped (" + std::to_string(commits.calls) + " store writes in " +
+                std::to_string(commits.batches) + " commits since start)");
+        } else {
+            say("stopped");
+        }
         return EXIT_OK;
     }
 

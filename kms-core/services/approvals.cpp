@@ -200,6 +200,11 @@ const std::vector<std::string>& ApprovalService::gated_operations() {
 
 std::optional<QuorumRule> ApprovalService::quorum_for(std::string_view operation) {
     const std::string key(operation);
+    if (m_ctx.shared_store) {  // another node may have set or deleted it: never cached
+        auto raw = m_ctx.store.get(Table::Quorums, key);
+        if (!raw) return std::nullopt;
+        return decode_quorum(*raw);
+    }
     std::uint64_t gen;
     {
         std::shared_lock lock(m_mutex);

@@ -98,7 +98,8 @@ class ApprovalService {
 
     // ---- quorums ----
     /// The rule of @p operation, or nullopt (the operation runs at once). Cached in memory;
-    /// set_quorum/delete_quorum invalidate it.
+    /// set_quorum/delete_quorum invalidate it. On a shared store (ServiceContext::shared_store)
+    /// read from the store every time: another node may have set or deleted it.
     std::optional<QuorumRule> quorum_for(std::string_view operation);
     /// Creates or replaces the rule (admin). Checks: operation known, approvals 1..9, roles
     /// not empty and without "plugin", ttl 60..604800, approvals <= eligible principals.

@@ -515,6 +515,15 @@ Bytes CertificateAuthority::crl_der() {
     return issue_crl(false);
 }
 
+namespace {
+/// The stored "ca/crl/number" (u64 big-endian); 0 before the first CRL.
+std::uint64_t stored_crl_number(const std::optional<Bytes>& stored) {
+    if (!stored) return 0;
+    ByteReader in(*stored);
+    return in.u64();
+}
+}  // namespace
+
 Bytes CertificateAuthority::issue_crl(bool force) {
     std::lock_guard lock(m_crl_mutex);
     const CaMaterial issuing = require_issuing(m_ctx.store);
@@ -526,41 +535,47 @@ Bytes CertificateAuthority::issue_crl(bool force) {
                 return *cached;
         }
     }
-    crypto::CrlContents c;
-    c.this_update_s = now_s;
-    c.next_update_s = now_s + kCrlLifetime;
-    std::uint64_t number = 0;
-    if (auto stored = m_ctx.store.get_setting(kCrlNumber)) {
-        ByteReader in(*stored);
-        number = in.u64();
-    }
-    c.crl_number = number + 1;
-    std::string after;
-    while (true) {
-        auto page = m_ctx.store.scan(Table::Certificates, after, 1000);
-        for (auto& [key, value] : page) {
-            const CertificateRecord r = decode_certificate(value);
-            if (r.status != CertificateStatus::Revoked) continue;
-            c.revoked.push_back({r.serial, r.revoked_ms / 1000, crl_reason(r.reason)});
+    // RFC 5280 §5.2.3: CRL numbers increase monotonically. m_crl_mutex orders the CRLs of
+    // this kmsd; another node on a shared store may issue one between our read of the number
+    // and our write, so the write checks the number again and, if it moved, we sign anew.
+    for (int attempt = 1;; ++attempt) {
+        crypto::CrlContents c;
+        c.this_update_s = now_s;
+        c.next_update_s = now_s + kCrlLifetime;
+        const std::uint64_t number = stored_crl_number(m_ctx.store.get_setting(kCrlNumber));
+        c.crl_number = number + 1;
+        std::string after;
+        while (true) {
+            auto page = m_ctx.store.scan(Table::Certificates, after, 1000);
+            for (auto& [key, value] : page) {
+                const CertificateRecord r = decode_certificate(value);
+                if (r.status != CertificateStatus::Revoked) continue;
+                c.revoked.push_back({r.serial, r.revoked_ms / 1000, crl_reason(r.reason)});
+            }
+            if (page.size() < 1000) break;
+            after = page.back().first;
         }
-        if (page.size() < 1000) break;
-        after = page.back().first;
+        const Bytes der =
+            crypto::issue_crl(c, issuing.cert, signer_for(m_ctx.hsm, kIssuingKeyId, issuing));
+        if (!crypto::verify_crl_signature(der, issuing.spki))
+            throw Error(ErrorCode::Integrity, "the HSM's signature on the CRL does not verify");
+        Bytes number_bytes;
+        put_u64(number_bytes, c.crl_number);
+        bool issued_elsewhere = false;
+        m_ctx.store.write([&](WriteTxn& t) {
+            issued_elsewhere = stored_crl_number(t.get_setting(kCrlNumber)) != number;
+            if (issued_elsewhere) return;
+            t.put_setting(kCrlDer, der);
+            t.put_setting(kCrlNumber, number_bytes);
+            t.append_audit(AuditEvent{"kmsd", "ca.crl-issue", std::to_string(c.crl_number),
+                                      AuditOutcome::Success,
+                                      "CRL " + std::to_string(c.crl_number) + " with " +
+                                          std::to_string(c.revoked.size()) + " revoked"});
+        });
+        if (!issued_elsewhere) return der;
+        if (attempt == 3)
+            throw Error(ErrorCode::Conflict, "CRLs are being issued concurrently; try again");
     }
-    const Bytes der =
-        crypto::issue_crl(c, issuing.cert, signer_for(m_ctx.hsm, kIssuingKeyId, issuing));
-    if (!crypto::verify_crl_signature(der, issuing.spki))
-        throw Error(ErrorCode::Integrity, "the HSM's signature on the CRL does not verify");
-    Bytes number_bytes;
-    put_u64(number_bytes, c.crl_number);
-    m_ctx.store.write([&](WriteTxn& t) {
-        t.put_setting(kCrlDer, der);
-        t.put_setting(kCrlNumber, number_bytes);
-        t.append_audit(AuditEvent{"kmsd", "ca.crl-issue", std::to_string(c.crl_number),
-                                  AuditOutcome::Success,
-                                  "CRL " + std::to_string(c.crl_number) + " with " +
-                                      std::to_string(c.revoked.size()) + " revoked"});
-    });
-    return der;
 }
 
 std::string CertificateAuthority::chain_pem() {

@@ -21,6 +21,11 @@ struct ServiceContext {
     /// Plugin policies (services/policies.hpp); set by kmsd after construction. Null means
     /// "not wired": every policy-restricted caller is refused (fail closed).
     PolicyService* policies = nullptr;
+    /// True when other processes (kmsd nodes on one PostgreSQL store) write the same store:
+    /// then no service keeps stored records in memory (principals by token, plugin policies)
+    /// and every check reads the store, so a change on one node holds on all at once. kmsd
+    /// also gives such a context a KeyCache of capacity 0.
+    bool shared_store = false;
 };
 
 /// Throws Forbidden unless @p caller has one of @p roles. @p what names the call in the message.

@@ -10,6 +10,7 @@ std::shared_ptr<const KeyRecord> KeyCache::get(std::string_view id) const {
 }
 
 void KeyCache::insert(std::shared_ptr<const KeyRecord> record, std::uint64_t generation) {
+    if (m_capacity == 0) return;
     std::unique_lock lock(m_mutex);
     if (m_generation.load(std::memory_order_acquire) != generation) return;
     if (m_map.size() >= m_capacity) m_map.clear();  // crude bound; a reload is cheap

@@ -18,6 +18,8 @@ namespace kms::core {
 
 class KeyCache {
   public:
+    /// @p capacity 0 disables the cache: get() always misses, so every use reads the store
+    /// (kmsd on a shared PostgreSQL store, where another node may change a key).
     explicit KeyCache(std::size_t capacity = 100000) : m_capacity(capacity) {}
 
     /// The cached record or nullptr.

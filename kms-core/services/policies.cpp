@@ -219,6 +219,11 @@ std::optional<PluginPolicy> PolicyService::get(const Principal& caller, std::str
 }
 
 std::optional<PluginPolicy> PolicyService::load(const std::string& name) {
+    if (m_ctx.shared_store) {  // another node may have changed it: never cached
+        auto raw = m_ctx.store.get(Table::Policies, name);
+        if (!raw) return std::nullopt;
+        return decode_policy(name, *raw);
+    }
     {
         std::shared_lock lock(m_mutex);
         auto it = m_cache.find(name);

@@ -5,7 +5,8 @@
 // A policy names keys by exact id ("k-" + 32 hex digits) or by a glob over the key's name
 // ('*' any run of characters, '?' one character; no classes, no escapes), and a set of
 // operations. Policies live in the store (Table::Policies, key = principal name) and are
-// cached in memory; set() invalidates the cache entry.
+// cached in memory; set() invalidates the cache entry. On a shared store
+// (ServiceContext::shared_store) nothing is cached: another node's set() holds at once.
 // Thread safety: every method may be called from any thread.
 #pragma once
 

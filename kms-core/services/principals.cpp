@@ -98,6 +98,11 @@ Principal PrincipalService::set_disabled(const Principal& caller, const std::str
 std::optional<Principal> PrincipalService::authenticate(std::string_view bearer_token) {
     if (!well_formed(bearer_token)) return std::nullopt;
     const Bytes hash = crypto::sha256(as_view(bearer_token));
+    if (m_ctx.shared_store) {  // another node may have replaced or disabled it
+        auto p = m_ctx.store.find_principal_by_token_hash(hash);
+        if (!p || p->disabled) return std::nullopt;
+        return p;
+    }
     const std::string key = to_hex(hash);
     {
         std::shared_lock lock(m_cache_mutex);

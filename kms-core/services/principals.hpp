@@ -28,6 +28,8 @@ class PrincipalService {
     /// could be lost), WrongState when it already is in that state.
     Principal set_disabled(const Principal& caller, const std::string& name, bool disabled);
     /// The principal owning @p bearer_token, or nullopt (unknown, malformed, or disabled).
+    /// Cached by token hash in memory, except on a shared store (ServiceContext::shared_store),
+    /// where a token another node replaced must stop working at once.
     std::optional<Principal> authenticate(std::string_view bearer_token);
     /// Why authenticate(@p bearer_token) refused it, for the 401 message: "principal 'NAME' is
     /// disabled" when it is a disabled principal's token (its holder may know), else "the

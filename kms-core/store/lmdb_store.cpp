@@ -76,22 +76,6 @@ bool matches(const KeyFilter& f, const KeyRecord& k) {
            (!f.algorithm || k.algorithm == *f.algorithm) && (!f.usage || k.usage.has(*f.usage));
 }
 
-std::string use_detail(const core::UseCounters& d) {
-    std::string out;
-    const std::pair<const char*, std::uint64_t> fields[] = {
-        {"encrypt", d.encrypt},       {"decrypt", d.decrypt}, {"mac", d.mac},
-        {"mac_verify", d.mac_verify}, {"sign", d.sign},       {"verify", d.verify},
-    };
-    for (const auto& [name, n] : fields) {
-        if (n == 0) continue;
-        if (!out.empty()) out += ' ';
-        out += name;
-        out += '=';
-        out += std::to_string(n);
-    }
-    return out;
-}
-
 }  // namespace
 
 struct LmdbStore::Lmdb {
@@ -132,11 +116,11 @@ LmdbStore::LmdbStore(LmdbOptions options, core::AuditSealer sealer, const core::
                             "a store operation failed inside the write callback; its changes "
                             "were discarded");
         },
-        GroupCommitter::BatchHooks{
-            [this](MDB_txn* parent) {
-                m_batch_start_seq = load_audit_head(parent, m_lmdb->dbis).seq;
-            },
-            [this](MDB_txn* parent) { seal_audit_head(parent); }});
+        GroupCommitter::BatchHooks{[this](MDB_txn* parent) {
+                                       m_batch_start_seq =
+                                           load_audit_head(parent, m_lmdb->dbis).seq;
+                                   },
+                                   [this](MDB_txn* parent) { seal_audit_head(parent); }});
 }
 
 std::unique_ptr<LmdbStore> LmdbStore::open(LmdbOptions options, core::AuditSealer sealer,
@@ -362,7 +346,7 @@ void LmdbStore::add_use_counters(
             key->counters += delta;
             txn.put_key(*key);
             txn.append_audit(core::AuditEvent{"kmsd", "key.use", id, core::AuditOutcome::Success,
-                                              use_detail(delta)});
+                                              use_counter_detail(delta)});
         }
     });
 }

@@ -277,4 +277,20 @@ Bytes audit_key(std::uint64_t seq) {
     return out;
 }
 
+std::string use_counter_detail(const core::UseCounters& d) {
+    std::string out;
+    const std::pair<const char*, std::uint64_t> fields[] = {
+        {"encrypt", d.encrypt},       {"decrypt", d.decrypt}, {"mac", d.mac},
+        {"mac_verify", d.mac_verify}, {"sign", d.sign},       {"verify", d.verify},
+    };
+    for (const auto& [name, n] : fields) {
+        if (n == 0) continue;
+        if (!out.empty()) out += ' ';
+        out += name;
+        out += '=';
+        out += std::to_string(n);
+    }
+    return out;
+}
+
 }  // namespace kms::store

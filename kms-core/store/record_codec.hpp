@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "domain/audit.hpp"
 #include "domain/bytes.hpp"
@@ -52,5 +53,10 @@ core::AuditHead decode_audit_head(ByteView data);
 
 /// The 8-byte big-endian key of audit record @p seq (so LMDB's byte order is seq order).
 Bytes audit_key(std::uint64_t seq);
+
+/// The detail of a "key.use" audit record, the same on every backend: the non-zero counters
+/// of @p delta as "name=n" separated by spaces, in the order encrypt decrypt mac mac_verify
+/// sign verify (e.g. "encrypt=3 mac=12").
+std::string use_counter_detail(const core::UseCounters& delta);
 
 }  // namespace kms::store

@@ -90,6 +90,23 @@ TEST_F(Approvals, NoQuorumUntilOneIsSetAndTheCacheFollowsChanges) {
     EXPECT_EQ(a[2].event.action, "quorum.delete");
 }
 
+TEST_F(Approvals, OnASharedStoreAQuorumSetOnAnotherNodeHoldsAtOnce) {
+    // Two kmsd nodes on one store (PostgreSQL): node 2 has already answered "no quorum" for
+    // key.destroy; node 1 then requires two approvals. Node 2 must gate the next destroy.
+    KeyCache node2_keys(0);
+    UseCounterBook node2_counters;
+    ServiceContext node2{*m_store, m_hsm, m_clock, node2_keys, node2_counters};
+    node2.shared_store = true;
+    ApprovalService node2_svc(node2);
+    EXPECT_FALSE(node2_svc.quorum_for("key.destroy"));
+    m_svc->set_quorum(m_alice, rule("key.destroy", 2));
+    const auto q = node2_svc.quorum_for("key.destroy");
+    ASSERT_TRUE(q) << "node 2 let key.destroy through without dual control";
+    EXPECT_EQ(q->approvals, 2u);
+    m_svc->delete_quorum(m_alice, "key.destroy");
+    EXPECT_FALSE(node2_svc.quorum_for("key.destroy"));
+}
+
 TEST_F(Approvals, QuorumRulesAreValidated) {
     EXPECT_EQ(code_of([&] { m_svc->set_quorum(m_carol, rule("key.destroy", 1)); }),
               ErrorCode::Forbidden)

@@ -8,7 +8,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <cctype>
+#include <utility>
 
 #include "crypto/host_crypto.hpp"
 #include "crypto/public_key.hpp"
@@ -365,6 +367,91 @@ TEST_F(CaService, KmsdsOwnCertificateIsRecorded) {
     EXPECT_EQ(rec->issued_by, "kmsd");
     EXPECT_EQ(rec->subject, "kmsd");
     EXPECT_EQ(rec->profile, CertProfile::Server);
+}
+
+/// The store as a second kmsd node sees it (the same data), with one interleaving: right after
+/// the first read of the CRL number outside a write, @p hook runs, as if another node issued a
+/// CRL just then. Everything else goes straight to the real store.
+class InterleavingStore final : public MetadataStore {
+  public:
+    explicit InterleavingStore(MetadataStore& inner) : m_inner(inner) {}
+    std::function<void()> hook;
+
+    std::optional<Bytes> get_setting(std::string_view name) override {
+        auto value = m_inner.get_setting(name);
+        if (name == "ca/crl/number" && hook) std::exchange(hook, nullptr)();
+        return value;
+    }
+    std::optional<KeyRecord> find_key(std::string_view id) override { return m_inner.find_key(id); }
+    std::optional<std::string> find_key_id_by_name(std::string_view n) override {
+        return m_inner.find_key_id_by_name(n);
+    }
+    KeyPage list_keys(const KeyFilter& f, std::string_view a, std::size_t l) override {
+        return m_inner.list_keys(f, a, l);
+    }
+    std::optional<Principal> find_principal(std::string_view n) override {
+        return m_inner.find_principal(n);
+    }
+    std::optional<Principal> find_principal_by_token_hash(ByteView h) override {
+        return m_inner.find_principal_by_token_hash(h);
+    }
+    std::vector<Principal> list_principals() override { return m_inner.list_principals(); }
+    std::vector<AuditRecord> read_audit(std::uint64_t f, std::size_t l) override {
+        return m_inner.read_audit(f, l);
+    }
+    AuditHead audit_head() override { return m_inner.audit_head(); }
+    std::vector<std::pair<std::string, Bytes>> list_settings(std::string_view p) override {
+        return m_inner.list_settings(p);
+    }
+    std::size_t key_count() override { return m_inner.key_count(); }
+    std::optional<Bytes> get(Table t, std::string_view k) override { return m_inner.get(t, k); }
+    std::vector<std::pair<std::string, Bytes>> scan(Table t, std::string_view a,
+                                                    std::size_t l) override {
+        return m_inner.scan(t, a, l);
+    }
+    void write(const std::function<void(WriteTxn&)>& fn) override { m_inner.write(fn); }
+    std::shared_ptr<QueuedWrite> write_queued(std::function<void(WriteTxn&)> fn) override {
+        return m_inner.write_queued(std::move(fn));
+    }
+    void add_use_counters(const std::vector<std::pair<std::string, UseCounters>>& d) override {
+        m_inner.add_use_counters(d);
+    }
+    bool probe() noexcept override { return m_inner.probe(); }
+
+  private:
+    MetadataStore& m_inner;
+};
+
+TEST_F(CaService, TwoNodesRevokingAtOnceNeverIssueTwoCrlsWithOneNumber) {
+    // Two kmsd nodes on one store (PostgreSQL, docs/operations.md): each CA orders its own
+    // CRLs with its mutex, so node 1 can issue a CRL between node 2's read of the number and
+    // node 2's write. RFC 5280 §5.2.3: CRL numbers increase monotonically.
+    m_ca->ensure_issuing_ca();
+    const auto a = issue("a", CertProfile::Client);
+    const auto b = issue("b", CertProfile::Client);
+    EXPECT_EQ(read_crl(m_ca->crl_der()).number, 1);
+
+    InterleavingStore node2_store(*m_store);
+    KeyCache node2_cache;
+    UseCounterBook node2_counters;
+    ServiceContext node2_ctx{node2_store, m_hsm, m_clock, node2_cache, node2_counters};
+    CertificateAuthority node2(node2_ctx);
+    node2_store.hook = [&] {
+        m_ca->revoke(m_officer, a.record.serial, RevocationReason::KeyCompromise);
+    };
+    node2.revoke(m_officer, b.record.serial, RevocationReason::Superseded);
+    EXPECT_FALSE(node2_store.hook) << "the interleaving did not happen";
+
+    const CrlView last = read_crl(*m_store->get_setting("ca/crl/der"));
+    EXPECT_EQ(last.number, 3) << "node 2 reissued CRL number 2";
+    std::vector<std::string> both{a.record.serial, b.record.serial};
+    std::vector<std::string> got = last.serials;
+    std::sort(both.begin(), both.end());
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, both);
+    const std::string audit = audit_text();
+    EXPECT_NE(audit.find("ca.crl-issue 2"), std::string::npos) << audit;
+    EXPECT_NE(audit.find("ca.crl-issue 3"), std::string::npos) << audit;
 }
 
 }  // namespace

@@ -266,6 +266,33 @@ TEST_F(Policies, SetIsAuditedAndInvalidatesTheCache) {
         << records.back().event.detail;
 }
 
+TEST_F(Policies, OnASharedStoreAnotherNodesChangesHoldAtOnce) {
+    // Two kmsd nodes on one store (PostgreSQL): node 2's services over the same store, with
+    // ServiceContext::shared_store as kmsd sets it there. Without it, node 2 would keep
+    // serving from its memory a policy and a token that node 1 replaced.
+    KeyCache node2_keys(0);
+    UseCounterBook node2_counters;
+    ServiceContext node2{*m_store, m_hsm, m_clock, node2_keys, node2_counters};
+    node2.shared_store = true;
+    PolicyService node2_policies(node2);
+    node2.policies = &node2_policies;
+    KeyOperations node2_ops(node2);
+
+    m_policies->set(m_admin, "tsm-a", {"tsm/a/*"}, {PolicyOperation::Mac});
+    EXPECT_NO_THROW(node2_ops.mac(m_plugin_a, m_key_a.id, kCmac, as_view("x")));
+    m_policies->set(m_admin, "tsm-a", {"tsm/a/*"}, {PolicyOperation::Encrypt});  // on node 1
+    EXPECT_EQ(code_of([&] { node2_ops.mac(m_plugin_a, m_key_a.id, kCmac, as_view("x")); }),
+              ErrorCode::Forbidden);
+
+    PrincipalService node1_principals(*m_ctx);
+    PrincipalService node2_principals(node2);
+    const std::string old_token = node1_principals.bootstrap_admin("root").token;
+    ASSERT_TRUE(node2_principals.authenticate(old_token));  // node 2 has seen it
+    const std::string new_token = node1_principals.bootstrap_admin("root").token;  // reissued
+    EXPECT_FALSE(node2_principals.authenticate(old_token));
+    EXPECT_TRUE(node2_principals.authenticate(new_token));
+}
+
 TEST_F(Policies, FailsClosedWithoutAPolicyService) {
     m_policies->set(m_admin, "tsm-a", {"*"}, {PolicyOperation::Mac, PolicyOperation::Random});
     m_ctx->policies = nullptr;

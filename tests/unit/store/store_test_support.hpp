@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "crypto/host_crypto.hpp"
@@ -61,6 +62,11 @@ inline Bytes test_seal(ByteView hash) {
 }
 
 /// "k-" + 32 hex digits, ordered like @p n.
+/// A stored value as text for comparisons, "<none>" when absent.
+inline std::string text(const std::optional<Bytes>& v) {
+    return v ? std::string(v->begin(), v->end()) : std::string("<none>");
+}
+
 inline std::string key_id(unsigned n) {
     char buf[40];
     std::snprintf(buf, sizeof buf, "k-%032x", n);

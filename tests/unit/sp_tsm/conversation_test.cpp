@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "domain/error.hpp"
+#include "plugin-api/json_int.hpp"
 
 namespace kms::tsm::sp {
 namespace {
@@ -40,6 +41,41 @@ TEST(SpTsmConversation, StartRequestRefusalsNameTheField) {
     EXPECT_EQ(msg(R"({"script":"a","variables":{"x":-1}})").first.rfind("variables.x:", 0), 0u);
     EXPECT_EQ(msg(R"({"script":"a","colour":"red"})").first.rfind("colour:", 0), 0u);
     EXPECT_EQ(msg(R"({"script":"a","seid":"0G"})").second, ErrorCode::InvalidArgument);
+}
+
+// fuzz_plugin_msgs found it (2026-11-26, fuzz/run.sh 600): Poco keeps 2^63 as an unsigned
+// value and its convert<std::int64_t>() threw RangeException, which the plugin answered 500.
+TEST(SpTsmConversation, IntegersPastInt64AreRefusalsNamingTheField) {
+    auto msg = [](const std::string& body) { return refusal([&] { parse_start_request(body); }); };
+    EXPECT_EQ(parse_start_request(R"({"script":"a","variables":{"amount":9223372036854775808}})")
+                  .variables.at("amount"),
+              "9223372036854775808");
+    EXPECT_EQ(parse_start_request(R"({"script":"a","variables":{"n":18446744073709551615}})")
+                  .variables.at("n"),
+              "18446744073709551615");
+    EXPECT_EQ(msg(R"({"script":"a","variables":{"n":true}})").first.rfind("variables.n:", 0), 0u);
+    EXPECT_EQ(parse_response_request(R"({"seq":9223372036854775808,"response":"9000"})").seq,
+              9223372036854775808u);
+    EXPECT_EQ(refusal([] {
+                  parse_response_request(R"({"seq":-9223372036854775808,"response":"9000"})");
+              }).first.rfind("seq:", 0),
+              0u);
+}
+
+TEST(PluginJsonInt, RangesWithoutPocoExceptions) {
+    using Poco::Dynamic::Var;
+    EXPECT_EQ(json_int(Var(std::uint64_t{9223372036854775808u}), 1, 127), std::nullopt);
+    EXPECT_EQ(json_int(Var(std::uint64_t{127}), 1, 127), 127);
+    EXPECT_EQ(json_int(Var(std::int64_t{0}), 1, 127), std::nullopt);
+    EXPECT_EQ(json_int(Var(std::int64_t{-5}), -10, -1), -5);
+    EXPECT_EQ(json_int(Var(std::uint64_t{3}), -10, -1), std::nullopt);
+    EXPECT_EQ(json_int(Var(true), 0, 1), std::nullopt);
+    EXPECT_EQ(json_int(Var(1.5), 0, 2), std::nullopt);
+    EXPECT_EQ(json_int(Var(std::string("1")), 0, 2), std::nullopt);
+    EXPECT_EQ(json_int(Var(), 0, 2), std::nullopt);
+    EXPECT_EQ(json_uint(Var(std::uint64_t{18446744073709551615u})), 18446744073709551615u);
+    EXPECT_EQ(json_uint(Var(std::int64_t{-1})), std::nullopt);
+    EXPECT_EQ(json_uint(Var(std::int64_t{7}), 6), std::nullopt);
 }
 
 TEST(SpTsmConversation, ResponseRequestRefusalsNameTheField) {

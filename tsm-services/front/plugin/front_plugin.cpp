@@ -26,6 +26,7 @@
 #include "front_config.hpp"
 #include "limits.hpp"
 #include "plugin-api/forwarded_client.hpp"
+#include "plugin-api/json_int.hpp"
 #include "plugin-api/tsm_plugin.h"
 #include "routing.hpp"
 #include "upstreams.hpp"
@@ -399,11 +400,9 @@ class Front {
         }
         std::int64_t ttl = 30;
         if (o->has("ttlSeconds")) {
-            const Poco::Dynamic::Var v = o->get("ttlSeconds");
-            if (!v.isInteger() || v.convert<std::int64_t>() < 1 ||
-                v.convert<std::int64_t>() > 86400)
-                refuse(400, "invalid_argument", "ttlSeconds must be an integer 1..86400");
-            ttl = v.convert<std::int64_t>();
+            const auto v = json_int(o->get("ttlSeconds"), 1, 86400);
+            if (!v) refuse(400, "invalid_argument", "ttlSeconds must be an integer 1..86400");
+            ttl = *v;
         }
         reg.ttl_ms = ttl * 1000;
         if (o->has("path")) {

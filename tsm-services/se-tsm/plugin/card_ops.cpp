@@ -11,6 +11,7 @@
 
 #include "domain/error.hpp"
 #include "operation_driver.hpp"
+#include "plugin-api/json_int.hpp"
 #include "plugin-api/tsm_plugin.h"
 #include "script_json.hpp"
 #include "se_codec.hpp"
@@ -108,10 +109,9 @@ StartBody parse_start(std::string_view text) {
         for (const auto& [n, v] : *k)
             if (n != "keyId" && n != "diversification") bad("newIsdKey." + n, "is not a field");
         if (o->has("keyVersion")) {
-            const auto v = o->get("keyVersion");
-            if (!v.isInteger() || v.convert<std::int64_t>() < 1 || v.convert<std::int64_t>() > 127)
-                bad("keyVersion", "must be an integer 1 to 127");
-            b.key_version = v.convert<int>();
+            const auto v = json_int(o->get("keyVersion"), 1, 127);
+            if (!v) bad("keyVersion", "must be an integer 1 to 127");
+            b.key_version = static_cast<int>(*v);
         }
     } else if (o->has("newIsdKey") || o->has("keyVersion")) {
         bad(o->has("newIsdKey") ? "newIsdKey" : "keyVersion", "is for rotate-keys only");

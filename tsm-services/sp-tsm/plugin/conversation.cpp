@@ -8,6 +8,7 @@
 
 #include "attribute_sync.hpp"
 #include "domain/error.hpp"
+#include "plugin-api/json_int.hpp"
 
 namespace kms::tsm::sp {
 namespace {
@@ -63,8 +64,8 @@ StartRequest parse_start_request(std::string_view body) {
         for (const auto& [name, value] : *vars) {
             if (value.isString())
                 r.variables[name] = value.extract<std::string>();
-            else if (value.isInteger() && value.convert<std::int64_t>() >= 0)
-                r.variables[name] = std::to_string(value.convert<std::uint64_t>());
+            else if (const auto n = json_uint(value))
+                r.variables[name] = std::to_string(*n);
             else
                 bad("variables." + name, "must be a string or a non-negative integer");
         }
@@ -96,8 +97,9 @@ ResponseRequest parse_response_request(std::string_view body) {
     ResponseRequest r;
     if (!o->has("seq")) bad("seq", "missing");
     const auto s = o->get("seq");
-    if (!s.isInteger() || s.convert<std::int64_t>() < 1) bad("seq", "must be an integer >= 1");
-    r.seq = s.convert<std::uint64_t>();
+    const auto seq = json_uint(s);
+    if (!seq || *seq < 1) bad("seq", "must be an integer >= 1");
+    r.seq = *seq;
     r.response = hex_field(o, "response");
     if (r.response.size() < 2) bad("response", "shorter than SW1 SW2");
     for (const auto& [name, value] : *o)

@@ -9,7 +9,7 @@
 # not), a registered key, another client's key, an administrator, and every key once kmsd runs
 # with kmip.get_secret_keys = never (the default, config file key). The audit log holds a
 # key.reveal per Get and no key value; kmsd's log and store hold no value (hex or raw bytes).
-# One kmsd data directory, two kmsd runs (about 5 s). kmsd is stopped by PID and the folder
+# One kmsd data directory, two kmsd runs (about 4 s). kmsd is stopped by PID and the folder
 # removed even on failure.
 #
 # Usage: kmip_get.py   (KMSD, KMSCTL: paths of kmsd and kmsctl)
@@ -19,6 +19,7 @@ import shutil
 import socket
 import ssl
 import struct
+import subprocess
 import sys
 import tempfile
 
@@ -156,6 +157,13 @@ def main():
     kmsd = None
     logs = b""
     try:
+        r = subprocess.run([os.environ["KMSD"], "--data-dir", os.path.join(root, "data"),
+                            "--kmip-get-secret-keys", "always"], capture_output=True, text=True,
+                           timeout=30)
+        check(r.returncode != 0 and "expected owner or never" in r.stderr and
+              not os.path.exists(os.path.join(root, "data")),
+              "--kmip-get-secret-keys always: refused before anything is made (%s)" %
+              r.stderr.strip()[:90])
         kmsd = Kmsd(root, ["--kmip-get-secret-keys", "owner"])
         cert_file, key_file = enrol(kmsd, root, "get-client")
         raw = Raw(kmsd, cert_file, key_file)

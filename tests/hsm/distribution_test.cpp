@@ -166,8 +166,9 @@ TEST(Distribution, RevealGivesTheKeyValueOnlyWhenSealedExportable) {
         const Made k = generate(a, a == Algorithm::HmacSha256 ? usage({Usage::Mac}) : kData, true);
         const SecureBytes got = shared_hsm().reveal_secret(k.ref());
         EXPECT_EQ(got.size(), core::secret_length(a));
-        if (a != Algorithm::HmacSha256)
+        if (a != Algorithm::HmacSha256) {
             EXPECT_EQ(to_hex(host_kcv(a, got.view())), to_hex(k.key.kcv));
+        }
     }
     const Made not_exportable = generate(Algorithm::Aes256, kData, false);
     expect_error(ErrorCode::UsageNotPermitted,

@@ -5,7 +5,8 @@
 # them (Raw); the value is checked by encrypting a block here with OpenSSL (python3-cryptography,
 # AES-256-CBC, no padding, a given IV) and comparing with kmsd's own KMIP Encrypt of it. Raw
 # TTLV asks for Transparent Symmetric Key, an unsupported format and a Key Wrapping
-# Specification. Refusals (Permission Denied, audited): a key made over REST (exportable or
+# Specification; Triple DES and HMAC-SHA256 keys are checked against OpenSSL's 3DES-CBC and
+# Python's HMAC. Refusals (Permission Denied, audited): a key made over REST (exportable or
 # not), a registered key, another client's key, an administrator, and every key once kmsd runs
 # with kmip.get_secret_keys = never (the default, config file key). The audit log holds a
 # key.reveal per Get and no key value; kmsd's log and store hold no value (hex or raw bytes).
@@ -13,6 +14,8 @@
 # removed even on failure.
 #
 # Usage: kmip_get.py   (KMSD, KMSCTL: paths of kmsd and kmsctl)
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -121,6 +124,37 @@ def get_checks(c, version, raw, values):
     return uid
 
 
+def other_algorithm_checks(c, raw, values):
+    """Triple DES and HMAC-SHA256 keys made over KMIP (1.4): the got value gives kmsd's own
+    Encrypt (OpenSSL's 3DES-CBC here) and MAC (Python's HMAC-SHA256 here)."""
+    des = c.create(enums.CryptographicAlgorithm.TRIPLE_DES, 168, name="get-3des",
+                   cryptographic_usage_mask=[U.ENCRYPT, U.DECRYPT])
+    # PyKMIP 0.10 cannot take this answer (it wants Cryptographic Length 192 for 24 bytes;
+    # kmsd says 168 as the KMIP test cases do): raw TTLV reads it.
+    resp = raw.get(1, 4, des)
+    at = resp.find(bytes.fromhex("4200430800000018"))  # Key Material, 24 bytes
+    check(at > 0 and reason_of(resp) is None and ttlv(0x42002A, 2, 168) in resp,
+          "1.4: raw Get of a Triple DES (168) key: 24 bytes of Raw Key Material, Length 168")
+    value = resp[at + 8:at + 32]
+    values.append(value)
+    c.activate(des)
+    params = {"block_cipher_mode": enums.BlockCipherMode.CBC,
+              "padding_method": enums.PaddingMethod.NONE}
+    ct, _ = c.encrypt(BLOCK, uid=des, cryptographic_parameters=params, iv_counter_nonce=IV[:8])
+    e = Cipher(algorithms.TripleDES(value), modes.CBC(IV[:8])).encryptor()
+    check(ct == e.update(BLOCK) + e.finalize(),
+          "1.4: OpenSSL's 3DES-CBC with the got value equals kmsd's KMIP Encrypt")
+    mac_uid = c.create(enums.CryptographicAlgorithm.HMAC_SHA256, 256, name="get-hmac",
+                       cryptographic_usage_mask=[U.MAC_GENERATE, U.MAC_VERIFY])
+    key = c.get(mac_uid)
+    values.append(key.value)
+    c.activate(mac_uid)
+    _, tag = c.mac(BLOCK, uid=mac_uid, algorithm=enums.CryptographicAlgorithm.HMAC_SHA256)
+    check(len(key.value) == 32 and tag == hmac.new(key.value, BLOCK, hashlib.sha256).digest(),
+          "1.4: HMAC-SHA256 with the got value equals kmsd's KMIP MAC")
+    return [des, mac_uid]
+
+
 def refusal_checks(kmsd, root, c, cert_file, key_file, values):
     """Keys that are not released: made over REST (exportable or not), registered, another
     client's, and an administrator's Get of this client's key."""
@@ -172,6 +206,7 @@ def main():
             with client(kmsd, cert_file, key_file, root, version) as c:
                 got.append(get_checks(c, version, raw, values))
         with client(kmsd, cert_file, key_file, root, "1.4") as c:
+            got += other_algorithm_checks(c, raw, values)
             mine, refused = refusal_checks(kmsd, root, c, cert_file, key_file, values)
         kmsd.stop()
         with open(kmsd.log, "rb") as f:
@@ -192,7 +227,7 @@ def main():
         check(shown.get("exportable") is False, "never: a key made over KMIP is not exportable")
         audit = json.loads(kmsctl(kmsd, "--json", "audit", "list", "--all"))["records"]
         reveals = [r for r in audit if r.get("action") == "key.reveal"]
-        check(len(reveals) == 3 * 4 + 1 and all(r.get("actor") == "get-client" for r in reveals)
+        check(len(reveals) == 3 * 4 + 2 + 1 and all(r.get("actor") == "get-client" for r in reveals)
               and {r.get("target") for r in reveals} == set(got + [mine]),
               "every released value has its key.reveal audit record (%d)" % len(reveals))
         denials = [r for r in audit if r.get("outcome") == "denied" and

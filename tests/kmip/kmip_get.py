@@ -155,9 +155,10 @@ def other_algorithm_checks(c, raw, values):
     return [des, mac_uid]
 
 
-def refusal_checks(kmsd, root, c, cert_file, key_file, values):
+def refusal_checks(kmsd, root, c, values):
     """Keys that are not released: made over REST (exportable or not), registered, another
-    client's, and an administrator's Get of this client's key."""
+    client's, and an administrator's Get of this client's key. Returns the releasable key
+    and the keys to try again under `never` (the REST-made ones and that key)."""
     token = os.path.join(root, "get-client.token")
     refused = []
     for name, extra in (("get-rest-exportable", ["--exportable"]), ("get-rest-plain", [])):
@@ -207,7 +208,7 @@ def main():
                 got.append(get_checks(c, version, raw, values))
         with client(kmsd, cert_file, key_file, root, "1.4") as c:
             got += other_algorithm_checks(c, raw, values)
-            mine, refused = refusal_checks(kmsd, root, c, cert_file, key_file, values)
+            mine, refused = refusal_checks(kmsd, root, c, values)
         kmsd.stop()
         with open(kmsd.log, "rb") as f:
             logs += f.read()
@@ -218,8 +219,9 @@ def main():
             f.write("kmip.get_secret_keys = never\n")
         kmsd = Kmsd(root, ["--config", conf])
         with client(kmsd, cert_file, key_file, root, "2.0") as c:
-            expect_failure(lambda: c.get(mine), DENIED,
-                           "kmip.get_secret_keys = never: Get of a key made under owner")
+            for uid in refused:
+                expect_failure(lambda: c.get(uid), DENIED,
+                               "kmip.get_secret_keys = never: Get of " + uid)
             new = c.create(enums.CryptographicAlgorithm.AES, 256, name="get-never",
                            cryptographic_usage_mask=[U.ENCRYPT, U.DECRYPT])
             expect_failure(lambda: c.get(new), DENIED, "never: Get of a new key")

@@ -117,6 +117,17 @@ SecureBytes clear_value(Pkcs11Hsm::Impl& impl, Lease& lease, const core::KeyBloc
     return value;
 }
 
+// ---- clear value for its owner (KMIP Get) ---------------------------------------------------
+
+SecureBytes Pkcs11Hsm::reveal_secret(const KeyRef& key) {
+    require_secret(key);
+    return m_impl->run([&](Lease& lease) {
+        const core::KeyBlock key_block = m_impl->open_block(lease, key);
+        require_exportable(key_block);  // from the sealed block, not the caller's record
+        return clear_value(*m_impl, lease, key_block);
+    });
+}
+
 // ---- AES-KW / AES-KWP (native) ----------------------------------------------------------------
 
 Bytes Pkcs11Hsm::wrap_key(const KeyRef& key, const KeyRef& kek, WrapFormat format) {

@@ -154,6 +154,11 @@ class Pkcs11Hsm final : public core::Hsm {
     Bytes wrap_key_rsa_oaep(const core::KeyRef& key, const core::KeyRef& recipient) override;
     core::GeneratedKey unwrap_key_rsa_oaep(const core::KeySpec& spec, const core::KeyRef& rsa_key,
                                            ByteView wrapped) override;
+    /// The value leaves the HSM as the RSA-OAEP and TR-31 host fallbacks' does (clear_value):
+    /// the sealed block (checked exportable) is unwrapped under the LMK into a session object
+    /// (CKA_TOKEN false) that is extractable and not sensitive, its CKA_VALUE is read into
+    /// SecureBytes and the object is destroyed at once; no token object is ever non-sensitive.
+    SecureBytes reveal_secret(const core::KeyRef& key) override;
     /// The header's usage, algorithm and mode of use must be what core::tr31_header_for gives
     /// for the key's sealed algorithm and usage (InvalidArgument otherwise).
     std::string export_tr31(const core::KeyRef& key, const core::KeyRef& kbpk,

@@ -52,7 +52,8 @@ std::string_view hsm_op_name(HsmOp op) {
                                                   "verify",
                                                   "random",
                                                   "audit_seal",
-                                                  "info"};
+                                                  "info",
+                                                  "reveal_secret"};
     static_assert(std::size(kNames) == static_cast<std::size_t>(HsmOp::Count_));
     return kNames[static_cast<std::size_t>(op)];
 }

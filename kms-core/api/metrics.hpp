@@ -89,6 +89,7 @@ enum class HsmOp : std::uint8_t {
     Random,
     AuditSeal,
     Info,
+    RevealSecret,
     Count_
 };
 std::string_view hsm_op_name(HsmOp op);

@@ -48,6 +48,8 @@ void load_config_file(const std::string& path, DaemonConfig& cfg) {
             cfg.listen = value;
         else if (key == "kmip.listen")
             cfg.kmip_listen = value;
+        else if (key == "kmip.get_secret_keys")
+            cfg.kmip_get_secret_keys = value;
         else if (key == "hsm.module")
             cfg.hsm_module = value;
         else if (key == "hsm.token_label")
@@ -105,6 +107,9 @@ void validate(const DaemonConfig& cfg) {
         throw Error(ErrorCode::InvalidArgument, "--listen: expected HOST:PORT");
     if (!cfg.kmip_listen.empty() && cfg.kmip_listen.find(':') == std::string::npos)
         throw Error(ErrorCode::InvalidArgument, "--kmip-listen: expected HOST:PORT");
+    if (cfg.kmip_get_secret_keys != "never" && cfg.kmip_get_secret_keys != "owner")
+        throw Error(ErrorCode::InvalidArgument,
+                    "--kmip-get-secret-keys (kmip.get_secret_keys): expected owner or never");
     if (!cfg.embedded_hsm() && cfg.pin_file.empty() && cfg.pin_value.empty() &&
         !user_pin_credential_present())
         throw Error(ErrorCode::InvalidArgument,

@@ -12,6 +12,9 @@ struct DaemonConfig {
     std::string listen = "127.0.0.1:8443";
     /// KMIP over TLS with client certificates (kmip/listener.hpp); empty: no KMIP listener.
     std::string kmip_listen;
+    /// kmip.get_secret_keys: "never" (default: no secret key leaves in clear over KMIP) or
+    /// "owner" (KMIP Create makes keys their creator may Get; docs/kmip.md "Get").
+    std::string kmip_get_secret_keys = "never";
     std::string config_file;
     // HSM. Without --hsm-module (or hsm.module) kmsd runs an embedded SoftHSM2 token whose
     // configuration, token files and PINs live in the data directory.
@@ -63,10 +66,10 @@ struct DaemonConfig {
     std::string url_file() const { return path("kmsd.url"); }
 };
 
-/// Reads "key = value" lines ('#' comments) into @p cfg. Keys: listen, kmip.listen, hsm.module,
-/// hsm.token_label, hsm.pin_file, hsm.so_pin_file, hsm.pin, hsm.profile, hsm.sessions,
-/// hsm.handle_cache, server.max_connections, server.access_log, log.format,
-/// server.anonymous_denials_per_minute, store.map_size_mb, store.backend,
+/// Reads "key = value" lines ('#' comments) into @p cfg. Keys: listen, kmip.listen,
+/// kmip.get_secret_keys, hsm.module, hsm.token_label, hsm.pin_file, hsm.so_pin_file, hsm.pin,
+/// hsm.profile, hsm.sessions, hsm.handle_cache, server.max_connections, server.access_log,
+/// log.format, server.anonymous_denials_per_minute, store.map_size_mb, store.backend,
 /// store.postgresql.conninfo, counters.flush_seconds, gp.session_seconds,
 /// console.session_idle_s (1..86400), console.session_max_s (60..604800; not below the idle
 /// time). Throws kms::Error(InvalidArgument) naming the line on a bad entry.

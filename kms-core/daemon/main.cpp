@@ -62,6 +62,8 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         opt("listen", "HOST:PORT", "HTTPS address (default 127.0.0.1:8443)");
         opt("kmip-listen", "HOST:PORT",
             "also serve KMIP (TTLV over mutual TLS) there (default: off; see docs/kmip.md)");
+        opt("kmip-get-secret-keys", "owner|never",
+            "owner: KMIP clients may Get the secret keys they create over KMIP (default: never)");
         opt("config", "FILE", "key = value configuration file (see docs/operations.md)");
         opt("hsm-module", "PATH", "PKCS#11 module of a vendor HSM (default: embedded SoftHSM2)");
         opt("token-label", "LABEL", "token label (default kms)");
@@ -106,6 +108,8 @@ class KmsdApp final : public Poco::Util::ServerApplication {
             m_listen = value;
         else if (name == "kmip-listen")
             m_kmip_listen = value;
+        else if (name == "kmip-get-secret-keys")
+            m_kmip_get_secret_keys = value;
         else if (name == "config")
             m_cfg.config_file = value;
         else if (name == "hsm-module")
@@ -155,6 +159,8 @@ class KmsdApp final : public Poco::Util::ServerApplication {
             if (!m_listen.empty()) m_cfg.listen = m_listen;  // the command line wins
             if (!m_log_format.empty()) m_cfg.log_format = m_log_format;
             if (!m_kmip_listen.empty()) m_cfg.kmip_listen = m_kmip_listen;
+            if (!m_kmip_get_secret_keys.empty())
+                m_cfg.kmip_get_secret_keys = m_kmip_get_secret_keys;
             daemon::validate(m_cfg);
             m_log = std::make_unique<observe::Logger>(*observe::parse_log_format(m_cfg.log_format),
                                                       std::cout, std::cerr);
@@ -420,8 +426,10 @@ class KmsdApp final : public Poco::Util::ServerApplication {
         // KMIP: another front on the same use cases (kmip/processor.hpp), same CA for mTLS.
         core::KeyRegistration registration(ctx);  // KMIP Register
         core::ManagedObjectService objects(ctx);  // KMIP Secret Data, Certificates
+        kmip::ProcessorLimits kmip_limits;
+        kmip_limits.get_secret_keys = cfg.kmip_get_secret_keys == "owner";
         kmip::Processor kmip_processor(
-            kmip::KmipServices{keys, ops, approvals, audit, registration, objects});
+            kmip::KmipServices{keys, ops, approvals, audit, registration, objects}, kmip_limits);
         std::unique_ptr<kmip::KmipListener> kmip_listener;
         if (!cfg.kmip_listen.empty()) {
             kmip::ListenerOptions ko;
@@ -473,6 +481,7 @@ class KmsdApp final : public Poco::Util::ServerApplication {
     std::string m_log_format;
     std::unique_ptr<observe::Logger> m_log;
     std::string m_kmip_listen;
+    std::string m_kmip_get_secret_keys;
     bool m_help = false;
 };
 

@@ -92,6 +92,9 @@ core::GeneratedKey ObservedHsm::unwrap_key_rsa_oaep(const core::KeySpec& spec,
     return timed(HsmOp::UnwrapKeyRsaOaep,
                  [&] { return m_inner.unwrap_key_rsa_oaep(spec, rsa_key, wrapped); });
 }
+SecureBytes ObservedHsm::reveal_secret(const core::KeyRef& key) {
+    return timed(HsmOp::RevealSecret, [&] { return m_inner.reveal_secret(key); });
+}
 std::string ObservedHsm::export_tr31(const core::KeyRef& key, const core::KeyRef& kbpk,
                                      const core::Tr31Header& header) {
     return timed(HsmOp::ExportTr31, [&] { return m_inner.export_tr31(key, kbpk, header); });

@@ -33,6 +33,7 @@ class ObservedHsm final : public core::Hsm {
     Bytes wrap_key_rsa_oaep(const core::KeyRef& key, const core::KeyRef& recipient) override;
     core::GeneratedKey unwrap_key_rsa_oaep(const core::KeySpec& spec, const core::KeyRef& rsa_key,
                                            ByteView wrapped) override;
+    SecureBytes reveal_secret(const core::KeyRef& key) override;
     std::string export_tr31(const core::KeyRef& key, const core::KeyRef& kbpk,
                             const core::Tr31Header& header) override;
     core::ImportedTr31 import_tr31(const core::KeySpec& spec, const core::KeyRef& kbpk,

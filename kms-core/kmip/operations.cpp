@@ -215,6 +215,9 @@ Item Operations::create(const Item& payload) {
                               "an Activation Date in the future is not supported; use Activate");
         req.activate = true;
     }
+    // kmip.get_secret_keys = owner: the key is sealed exportable and its creator may Get it
+    // (KeyLifecycle::reveal); otherwise it never leaves the HSM in clear.
+    req.exportable = req.owner_may_reveal = m_limits.get_secret_keys;
     const core::KeyRecord k = m_s.keys.create(m_caller, req);
     Item out = Item::structure(tag::ResponsePayload);
     out.add(
@@ -227,12 +230,13 @@ Item Operations::get(const Item& payload) {
     const ObjectRef ref = parse_uid(required_id(payload));
     const core::KeyRecord k = load(ref);  // NotFound, roles, policy
     if (ref.public_half && core::is_asymmetric(k.algorithm)) return get_public_key(payload, k);
-    // Key material never leaves the HSM in clear (DESIGN §4): Get can hand out no Key Value.
-    // Exports go wrapped through POST /v1/keys/{id}/export.
+    if (core::is_symmetric(k.algorithm)) return get_secret_key(payload, k);
+    // Private keys never leave the HSM in clear (DESIGN §4): Get hands out no private Key Value.
+    // Exports of secret keys go wrapped through POST /v1/keys/{id}/export.
     throw KmipFailure(Reason::NotExtractable,
                       "object " + k.id +
-                          ": key material does not leave the HSM in clear; export it wrapped "
-                          "with the REST API (POST /v1/keys/{id}/export)");
+                          ": a private key does not leave the HSM; its public half is " +
+                          ObjectRef{k.id, true}.uid());
 }
 
 Item Operations::get_attributes(const Item& payload) {

@@ -88,6 +88,9 @@ class Operations {
     core::KeyRecord load(const ObjectRef& ref);
     /// Get of a key pair's public half: the DER SubjectPublicKeyInfo as Key Format X.509.
     Item get_public_key(const Item& payload, const core::KeyRecord& k);
+    /// Get of a symmetric key (operations_get.cpp): Raw or Transparent Symmetric Key, when
+    /// ProcessorLimits::get_secret_keys and KeyLifecycle::reveal allow it.
+    Item get_secret_key(const Item& payload, const core::KeyRecord& k);
     /// load(ref), then KeyLifecycle::change_attributes with @p edit (@p what: the audit
     /// label); Conflict (a name taken) becomes Non Unique Name Attribute. Returns the payload
     /// with the object's identifier. The public half of a pair is Illegal Operation.

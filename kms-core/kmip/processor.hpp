@@ -40,6 +40,10 @@ struct KmipServices {
 struct ProcessorLimits {
     std::size_t max_batch_items = 32;  ///< more: the whole message is refused (Invalid Message)
     std::size_t max_located = 1000;    ///< Locate answers at most this many identifiers
+    /// kmsd's kmip.get_secret_keys: true ("owner"): Create makes symmetric keys exportable and
+    /// releasable to their creator, and Get hands such a key's value to its creator (docs/kmip.md
+    /// "Get of secret keys"); false ("never", the default): no secret key leaves in clear.
+    bool get_secret_keys = false;
 };
 
 /// A protocol version (Protocol Version Major / Minor).

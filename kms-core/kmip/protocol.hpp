@@ -162,6 +162,7 @@ enum class Reason : std::uint32_t {
     PermissionDenied = 0x0C,
     IndexOutOfBounds = 0x0E,
     KeyFormatTypeNotSupported = 0x10,
+    KeyCompressionTypeNotSupported = 0x11,
     NotExtractable = 0x17,             ///< KMIP 1.4
     ObjectAlreadyExists = 0x18,        ///< KMIP 1.4
     MultiValuedAttribute = 0x1E,       ///< KMIP 2.0

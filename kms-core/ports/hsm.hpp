@@ -201,6 +201,12 @@ class Hsm {
                                              ByteView /*wrapped*/) {
         unsupported_distribution();
     }
+    /// The clear value of the secret (AES, DES3, HMAC) key @p key, into locked memory, for a
+    /// KMIP Get by the key's owner (services/reveal_key.cpp decides who may ask). The block
+    /// must be sealed exportable: the adapter checks it from the sealed block
+    /// (UsageNotPermitted otherwise), whatever the caller's metadata says. The caller must
+    /// not log, store or audit the value.
+    virtual SecureBytes reveal_secret(const KeyRef& /*key*/) { unsupported_distribution(); }
     /// A TR-31 / ANSI X9.143 key block (version B: TDES KBPK; D: AES KBPK) of @p key under
     /// @p kbpk (usage wrap, trusted) with @p header (length and optional blocks are computed).
     virtual std::string export_tr31(const KeyRef& /*key*/, const KeyRef& /*kbpk*/,

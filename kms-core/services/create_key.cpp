@@ -51,6 +51,9 @@ KeyRecord KeyLifecycle::create(const Principal& caller, const CreateKeyRequest& 
     validate_key_name(req.name);
     validate_key_usage(req.algorithm, req.usage);
     validate_trusted(req.trusted, req.usage);
+    if (req.owner_may_reveal && (!req.exportable || req.trusted || !is_symmetric(req.algorithm)))
+        throw Error(ErrorCode::InvalidArgument,
+                    "a key released to its owner must be an exportable secret key, not a KEK");
     // Early, non-authoritative check so a taken name does not cost an HSM generation; the
     // store re-checks inside the transaction.
     if (m_ctx.store.find_key_id_by_name(req.name))
@@ -77,8 +80,10 @@ KeyRecord KeyLifecycle::create(const Principal& caller, const CreateKeyRequest& 
     write_key(m_ctx, rec.id, [&](WriteTxn& t) {
         check_alias_free(t, rec.name, rec.id);  // a KMIP client's extra name (key_attributes)
         t.put_key(rec);
-        t.append_audit(AuditEvent{caller.name, "key.create", rec.id, AuditOutcome::Success,
-                                  describe_new_key(rec)});
+        if (req.owner_may_reveal) t.put_setting(reveal_setting(rec.id), as_view("1"));
+        t.append_audit(
+            AuditEvent{caller.name, "key.create", rec.id, AuditOutcome::Success,
+                       describe_new_key(rec) + (req.owner_may_reveal ? " owner-may-reveal" : "")});
     });
     return rec;
 }

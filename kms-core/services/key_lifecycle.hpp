@@ -25,6 +25,9 @@ struct CreateKeyRequest {
     /// A trusted KEK: exports may go under it. Only with usage wrap and/or unwrap (nothing
     /// else), so a KEK never also protects data.
     bool trusted = false;
+    /// The creator may read the key's value in clear (KeyLifecycle::reveal). Needs
+    /// exportable. Only KMIP Create sets it, under kmip.get_secret_keys = owner.
+    bool owner_may_reveal = false;
 };
 
 /// RFC 5280 §5.3.1 reason codes, as KMIP 1.4 §3.31 Revocation Reason uses them.
@@ -95,6 +98,16 @@ class KeyLifecycle {
     /// transaction, audited as "key.rekey" (target: the old key). Returns the new key.
     KeyRecord rekey(const Principal& caller, std::string_view id, bool activate);
 
+    // services/reveal_key.cpp
+    /// The clear value of secret key @p id (current version) for its creator, for KMIP Get:
+    /// only when created with owner_may_reveal (the store setting reveal_setting(id), written
+    /// with the key) and still exportable, the caller its creator (administrators included:
+    /// Forbidden for anyone else), the key AES, DES3 or HMAC (Forbidden for a private key) and
+    /// not destroyed (WrongState). The HSM checks the sealed block's `exportable` again.
+    /// Audited "key.reveal" (never the value) before the value is returned: a failed audit
+    /// write returns nothing. The caller wipes the value (SecureBytes) and must not log it.
+    SecureBytes reveal(const Principal& caller, std::string_view id);
+
   private:
     KeyRecord change_state(const Principal& caller, std::string_view id, Transition t,
                            const std::string& reason, std::optional<std::int64_t> compromise_ms);
@@ -114,6 +127,8 @@ void validate_trusted(bool trusted, UsageMask usage);
 /// @p key_id. The store's own index covers primary names (WriteTxn::put_key); extra names are
 /// indexed by settings "key-alias/NAME" holding the key id (services/key_attributes.cpp).
 void check_alias_free(WriteTxn& t, const std::string& name, std::string_view key_id);
+/// The setting whose presence lets key @p key_id's creator read its value (reveal).
+std::string reveal_setting(std::string_view key_id);
 /// The setting that indexes extra name @p name.
 std::string alias_setting(std::string_view name);
 

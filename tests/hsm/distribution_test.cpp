@@ -2,7 +2,8 @@
 // (RFC 3394 §4, RFC 5649 §6 and NIST ACVP vectors from tests/vectors/key_wrap.txt), TR-31
 // versions B and D (published blocks from tests/vectors/tr31.txt, and round trips),
 // RSA-OAEP-SHA256, and the refusals: non-exportable key, untrusted KEK, KEK without wrap or
-// unwrap usage, tampered wrapped bytes, a value of the wrong length for the algorithm.
+// unwrap usage, tampered wrapped bytes, a value of the wrong length for the algorithm; and
+// reveal_secret (the clear value of a key sealed exportable, for KMIP Get).
 #include <gtest/gtest.h>
 
 #include "crypto/host_crypto.hpp"
@@ -142,6 +143,41 @@ TEST(Distribution, WrapRefusals) {
         shared_hsm().unwrap_key(spec_of(Algorithm::Aes128, kData), wrap_only_kek.ref(),
                                 WrapFormat::AesKwp, wrapped);
     });
+}
+
+// ---- clear value for its owner (reveal_secret, KMIP Get) -------------------------------------
+
+TEST(Distribution, RevealGivesTheKeyValueOnlyWhenSealedExportable) {
+    // Published keys (RFC 3394 §4, RFC 5649 §6, ACVP: tests/vectors/key_wrap.txt) imported
+    // exportable come back exactly.
+    int checked = 0;
+    for (const Record& r : shared_vectors("key_wrap.txt")) {
+        const Bytes value = hex_field(r, "key");
+        if (value.size() != 16 && value.size() != 24 && value.size() != 32) continue;
+        SCOPED_TRACE(r.at("key"));
+        const Made k = import(aes_for(value.size()), value, kData, true);
+        const SecureBytes got = shared_hsm().reveal_secret(k.ref());
+        EXPECT_EQ(to_hex(Bytes(got.view().begin(), got.view().end())), to_hex(value));
+        ++checked;
+    }
+    EXPECT_GE(checked, 3);
+    // A generated key: the value's KCV computed here equals the one the HSM computed.
+    for (Algorithm a : {Algorithm::Aes256, Algorithm::Des3_3k, Algorithm::HmacSha256}) {
+        const Made k = generate(a, a == Algorithm::HmacSha256 ? usage({Usage::Mac}) : kData, true);
+        const SecureBytes got = shared_hsm().reveal_secret(k.ref());
+        EXPECT_EQ(got.size(), core::secret_length(a));
+        if (a != Algorithm::HmacSha256) {
+            EXPECT_EQ(to_hex(host_kcv(a, got.view())), to_hex(k.key.kcv));
+        }
+    }
+    const Made not_exportable = generate(Algorithm::Aes256, kData, false);
+    expect_error(ErrorCode::UsageNotPermitted,
+                 [&] { shared_hsm().reveal_secret(not_exportable.ref()); });
+    Made forged = not_exportable;
+    forged.key.block[forged.key.block.size() - 40] ^= 0x01;
+    expect_error(ErrorCode::Integrity, [&] { shared_hsm().reveal_secret(forged.ref()); });
+    const Made ec = generate(Algorithm::EcP256, usage({Usage::Sign}), true);
+    expect_error(ErrorCode::InvalidArgument, [&] { shared_hsm().reveal_secret(ec.ref()); });
 }
 
 TEST(Distribution, UnwrapRefusals) {

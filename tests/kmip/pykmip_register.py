@@ -81,9 +81,7 @@ def symmetric_checks(c, version, kmsd, vectors):
         check(c.decrypt(ct, uid=uid, cryptographic_parameters=params,
                         iv_counter_nonce=bytes.fromhex(v["iv"])).hex() == v["plaintext"],
               version + ": Decrypt gives the plaintext back")
-        expect_failure(lambda: c.get(uid),
-                       enums.ResultReason.PERMISSION_DENIED if version < "1.4"
-                       else enums.ResultReason.NOT_EXTRACTABLE,
+        expect_failure(lambda: c.get(uid), enums.ResultReason.PERMISSION_DENIED,
                        version + ": Get of a registered key's material")
         expect_failure(lambda: c.register(objects.SymmetricKey(
             enums.CryptographicAlgorithm.AES, len(key) * 8, key, name=name)),

@@ -67,8 +67,25 @@ export async function render() {
     (info.hostFallbacks || []).length
       ? h('ul', { id: 'host-fallbacks' }, info.hostFallbacks.map((f) => h('li', {}, f)))
       : h('p', { class: 'muted' }, 'None: every operation runs inside the HSM.'),
-    selfTests(info.selfTests),
-    h('p', { class: 'muted' }, 'Other slots of the module are not reported by kmsd yet (docs/console.md, "What is left").'));
+    slots(info.slots),
+    selfTests(info.selfTests));
+}
+
+/** Every slot of the module (C_GetSlotList), the one kmsd uses marked, with its token if any. */
+function slots(list) {
+  if (!list) return null;
+  const tok = (s, f) => (s.token ? f(s.token) : '—');
+  return [
+    h('h2', {}, `Slots (${list.length})`),
+    table([
+      ['Slot', (s) => h('span', { class: 'mono' }, String(s.slot))],
+      ['Description', (s) => s.description + (s.inUse ? ' (kmsd)' : '')],
+      ['Token', (s) => tok(s, (t) => (t.flags.includes('CKF_TOKEN_INITIALIZED') ? t.label : 'not initialised'))],
+      ['Serial', (s) => tok(s, (t) => h('span', { class: 'mono' }, t.serial))],
+      ['Sessions', (s) => tok(s, (t) => `${count(t.sessions.open)} (max ${limit(t.sessions.max)})`)],
+      ['Private memory', (s) => tok(s, (t) => memory(t.memory.privateFree, t.memory.privateTotal))],
+    ], list, { id: 'slots' }),
+  ];
 }
 
 /** The start-up self-tests (kmsd serves only when all passed), folded: one line, details on demand. */

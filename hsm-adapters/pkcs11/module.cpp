@@ -107,12 +107,20 @@ CK_INFO Module::info() const {
 }
 
 std::vector<CK_SLOT_ID> Module::slots_with_token() const {
+    return slot_list(CK_TRUE);
+}
+
+std::vector<CK_SLOT_ID> Module::all_slots() const {
+    return slot_list(CK_FALSE);
+}
+
+std::vector<CK_SLOT_ID> Module::slot_list(CK_BBOOL token_present) const {
     std::vector<CK_SLOT_ID> slots;
     for (int attempt = 0;; ++attempt) {
         CK_ULONG n = 0;
-        check_rv(m_fn->C_GetSlotList(CK_TRUE, nullptr, &n), "C_GetSlotList");
+        check_rv(m_fn->C_GetSlotList(token_present, nullptr, &n), "C_GetSlotList");
         slots.resize(n);
-        const CK_RV rv = m_fn->C_GetSlotList(CK_TRUE, slots.data(), &n);
+        const CK_RV rv = m_fn->C_GetSlotList(token_present, slots.data(), &n);
         if (rv == CKR_BUFFER_TOO_SMALL && attempt < 3) continue;  // a slot appeared meanwhile
         check_rv(rv, "C_GetSlotList");
         slots.resize(n);

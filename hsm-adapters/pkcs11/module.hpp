@@ -50,6 +50,8 @@ class Module {
     CK_INFO info() const;
     /// Slots with a token present (C_GetSlotList(CK_TRUE)).
     std::vector<CK_SLOT_ID> slots_with_token() const;
+    /// Every slot, with or without a token (C_GetSlotList(CK_FALSE)).
+    std::vector<CK_SLOT_ID> all_slots() const;
     /// C_GetTokenInfo of @p slot.
     CK_TOKEN_INFO token_info(CK_SLOT_ID slot) const;
     /// The slot whose initialised token has the label @p label (compared
@@ -64,6 +66,7 @@ class Module {
 
   private:
     Module(std::string path, void* handle, CK_FUNCTION_LIST* fn);
+    std::vector<CK_SLOT_ID> slot_list(CK_BBOOL token_present) const;
     friend struct ModuleRegistry;
 
     std::string m_path;

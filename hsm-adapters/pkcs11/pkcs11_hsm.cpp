@@ -347,6 +347,43 @@ core::HsmTokenCounters token_counters(const CK_TOKEN_INFO& ti) {
     return c;
 }
 
+/// The CKF_* flags set in CK_SLOT_INFO.flags (PKCS#11 v2.40 §3.2 table 9), by name.
+std::vector<std::string> slot_flag_names(CK_FLAGS flags) {
+    std::vector<std::string> out;
+    if ((flags & CKF_TOKEN_PRESENT) != 0) out.emplace_back("CKF_TOKEN_PRESENT");
+    if ((flags & CKF_REMOVABLE_DEVICE) != 0) out.emplace_back("CKF_REMOVABLE_DEVICE");
+    if ((flags & CKF_HW_SLOT) != 0) out.emplace_back("CKF_HW_SLOT");
+    return out;
+}
+
+/// Every slot of @p module with its token's facts. A slot or token that disappears between the
+/// calls (a removed device) is listed with what could still be read.
+std::vector<core::HsmSlot> list_slots(const Module& module, CK_SLOT_ID used) {
+    std::vector<core::HsmSlot> out;
+    for (const CK_SLOT_ID id : module.all_slots()) {
+        core::HsmSlot s;
+        s.slot_id = id;
+        s.in_use = id == used;
+        CK_SLOT_INFO si{};
+        if (module.fn().C_GetSlotInfo(id, &si) != CKR_OK) continue;  // gone meanwhile
+        s.description = trim_padded(si.slotDescription);
+        s.manufacturer = trim_padded(si.manufacturerID);
+        s.flags = slot_flag_names(si.flags);
+        CK_TOKEN_INFO ti{};
+        if ((si.flags & CKF_TOKEN_PRESENT) != 0 && module.fn().C_GetTokenInfo(id, &ti) == CKR_OK) {
+            s.token_present = true;
+            s.token_label = trim_padded(ti.label);
+            s.token_serial = trim_padded(ti.serialNumber);
+            s.token_manufacturer = trim_padded(ti.manufacturerID);
+            s.token_model = trim_padded(ti.model);
+            s.token_flags = token_flag_names(ti.flags);
+            s.token_counters = token_counters(ti);
+        }
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
 }  // namespace
 
 core::HsmInfo Pkcs11Hsm::info() {
@@ -364,6 +401,7 @@ core::HsmInfo Pkcs11Hsm::info() {
     out.token_manufacturer = trim_padded(ti.manufacturerID);
     out.token_model = trim_padded(ti.model);
     out.slot_id = impl.pool->slot();
+    out.slots = list_slots(*impl.module, impl.pool->slot());
     out.token_flags = token_flag_names(ti.flags);
     out.token_hardware_version = version_string(ti.hardwareVersion);
     out.token_firmware_version = version_string(ti.firmwareVersion);

@@ -355,6 +355,54 @@ Object::Ptr audit_json(const core::AuditRecord& r) {
     return o;
 }
 
+namespace {
+
+/// CK_TOKEN_INFO's counters as {"sessions": {...}, "memory": {...}} members of @p tok; a
+/// counter the token does not report is null.
+void set_token_counters(Object& tok, const core::HsmTokenCounters& c) {
+    auto opt = [](const std::optional<std::uint64_t>& v) { return v ? Var(*v) : Var(); };
+    Object::Ptr ts = new_object();
+    ts->set("open", opt(c.sessions));
+    ts->set("max", opt(c.max_sessions));
+    ts->set("rwOpen", opt(c.rw_sessions));
+    ts->set("rwMax", opt(c.max_rw_sessions));
+    tok.set("sessions", ts);
+    Object::Ptr mem = new_object();
+    mem->set("publicTotal", opt(c.total_public_memory));
+    mem->set("publicFree", opt(c.free_public_memory));
+    mem->set("privateTotal", opt(c.total_private_memory));
+    mem->set("privateFree", opt(c.free_private_memory));
+    tok.set("memory", mem);
+}
+
+Array::Ptr slots_json(const std::vector<core::HsmSlot>& slots) {
+    Array::Ptr out = new Array();
+    for (const auto& s : slots) {
+        Object::Ptr o = new_object();
+        o->set("slot", s.slot_id);
+        o->set("description", s.description);
+        o->set("manufacturer", s.manufacturer);
+        o->set("flags", string_array(s.flags));
+        o->set("inUse", s.in_use);
+        if (s.token_present) {
+            Object::Ptr tok = new_object();
+            tok->set("label", s.token_label);
+            tok->set("serial", s.token_serial);
+            tok->set("manufacturer", s.token_manufacturer);
+            tok->set("model", s.token_model);
+            tok->set("flags", string_array(s.token_flags));
+            set_token_counters(*tok, s.token_counters);
+            o->set("token", tok);
+        } else {
+            o->set("token", Var());
+        }
+        out->add(o);
+    }
+    return out;
+}
+
+}  // namespace
+
 Object::Ptr hsm_json(const core::HsmInfo& i) {
     Object::Ptr o = new_object();
     o->set("module", i.module_path);
@@ -373,21 +421,9 @@ Object::Ptr hsm_json(const core::HsmInfo& i) {
     tok->set("flags", string_array(i.token_flags));
     tok->set("hardwareVersion", i.token_hardware_version);
     tok->set("firmwareVersion", i.token_firmware_version);
-    auto opt = [](const std::optional<std::uint64_t>& v) { return v ? Var(*v) : Var(); };
-    const auto& c = i.token_counters;
-    Object::Ptr ts = new_object();
-    ts->set("open", opt(c.sessions));
-    ts->set("max", opt(c.max_sessions));
-    ts->set("rwOpen", opt(c.rw_sessions));
-    ts->set("rwMax", opt(c.max_rw_sessions));
-    tok->set("sessions", ts);
-    Object::Ptr mem = new_object();
-    mem->set("publicTotal", opt(c.total_public_memory));
-    mem->set("publicFree", opt(c.free_public_memory));
-    mem->set("privateTotal", opt(c.total_private_memory));
-    mem->set("privateFree", opt(c.free_private_memory));
-    tok->set("memory", mem);
+    set_token_counters(*tok, i.token_counters);
     o->set("token", tok);
+    o->set("slots", slots_json(i.slots));
     o->set("profile", i.profile);
     Object::Ptr s = new_object();
     s->set("pool", i.session_pool_size);

@@ -251,6 +251,29 @@ void print_hsm(const Object::Ptr& answer, std::ostream& out) {
     l.print(out);
     if (fallbacks)
         for (const auto& f : *fallbacks) out << "  - " << scalar(f) << '\n';
+    // Every slot of the module (console parity); absent from a kmsd older than the field.
+    if (auto slots = list(answer, "slots"); slots && slots->size() > 0) {
+        out << "Slots:\n";
+        for (std::size_t n = 0; n < slots->size(); ++n) {
+            const Object::Ptr s = slots->getObject(static_cast<unsigned>(n));
+            if (!s) continue;
+            out << "  " << field(s, "slot") << ": " << field(s, "description");
+            if (s->has("token") && !s->isNull("token")) {
+                auto t = child(s, "token");
+                const std::string flags = field(t, "flags");
+                out << ", token "
+                    << (flags.find("CKF_TOKEN_INITIALIZED") != std::string::npos
+                            ? "'" + field(t, "label") + "'"
+                            : std::string("not initialised"))
+                    << " (serial " << field(t, "serial") << ")";
+            } else {
+                out << ", no token";
+            }
+            if (s->has("inUse") && s->get("inUse").isBoolean() && s->get("inUse").extract<bool>())
+                out << " <- kmsd";
+            out << '\n';
+        }
+    }
     if (auto mechs = list(answer, "mechanisms"); mechs && mechs->size() > 0) {
         out << "Mechanisms:\n";
         std::string line = " ";

@@ -130,6 +130,20 @@ struct HsmTokenCounters {
     std::optional<std::uint64_t> total_private_memory, free_private_memory;
 };
 
+/// One slot of the module (C_GetSlotList(CK_FALSE), C_GetSlotInfo; PKCS#11 v2.40 §5.5), with
+/// its token's facts when a token is present (C_GetTokenInfo).
+struct HsmSlot {
+    std::uint64_t slot_id = 0;
+    std::string description;         ///< CK_SLOT_INFO.slotDescription, blank padding removed
+    std::string manufacturer;        ///< CK_SLOT_INFO.manufacturerID
+    std::vector<std::string> flags;  ///< CKF_TOKEN_PRESENT, CKF_REMOVABLE_DEVICE, CKF_HW_SLOT
+    bool in_use = false;             ///< the slot kmsd's session pool uses
+    bool token_present = false;      ///< token facts below are empty otherwise
+    std::string token_label, token_serial, token_manufacturer, token_model;
+    std::vector<std::string> token_flags;
+    HsmTokenCounters token_counters;
+};
+
 /// Facts about the module and token, for /v1/hsm and the console.
 struct HsmInfo {
     std::string module_path;
@@ -142,6 +156,7 @@ struct HsmInfo {
     std::string token_manufacturer;
     std::string token_model;
     std::uint64_t slot_id = 0;             ///< the slot kmsd uses (CK_SLOT_ID)
+    std::vector<HsmSlot> slots;            ///< every slot of the module, in the module's order
     std::vector<std::string> token_flags;  ///< CKF_* of CK_TOKEN_INFO, e.g. "CKF_RNG"
     std::string token_hardware_version;    ///< "2.6"
     std::string token_firmware_version;

@@ -211,6 +211,11 @@ TEST_F(Cli, AuditHsmRandomAndOpenApi) {
     EXPECT_NE(hsm_text.out.find("Mechanisms:"), std::string::npos);
     EXPECT_NE(label(hsm_text.out, "Token flags").find("CKF_TOKEN_INITIALIZED"), std::string::npos)
         << hsm_text.out;
+    // Every slot (console parity): kmsd's token, marked, and SoftHSM2's uninitialised one.
+    EXPECT_NE(hsm_text.out.find("Slots:\n"), std::string::npos) << hsm_text.out;
+    EXPECT_NE(hsm_text.out.find("token 'kms' (serial "), std::string::npos) << hsm_text.out;
+    EXPECT_NE(hsm_text.out.find(" <- kmsd\n"), std::string::npos) << hsm_text.out;
+    EXPECT_NE(hsm_text.out.find("token not initialised"), std::string::npos) << hsm_text.out;
 
     auto random = ctl({"random", "16"});
     ASSERT_EQ(random.code, 0) << random.err;

@@ -227,6 +227,9 @@ try {
     assert.ok(await page.locator('#mechanisms tbody tr').count() > 5);
     assert.ok((await page.locator('#token-flags').innerText()).includes('TOKEN_INITIALIZED'));
     assert.match(await page.locator('#self-tests summary').innerText(), /Self-tests at start: \d+ passed, 0 failed/);
+    // SoftHSM2 offers kmsd's token and one more, uninitialised: both slots are listed.
+    assert.equal(await page.locator('#slots tbody tr').count(), 2);
+    assert.match(await page.locator('#slots tbody').innerText(), /\(kmsd\)[\s\S]*not initialised|not initialised[\s\S]*\(kmsd\)/);
     await shot('02-hsm');
   });
 

@@ -428,6 +428,28 @@ TEST_F(Rest, HsmInformationNamesTheTokenAndMechanisms) {
     EXPECT_FALSE(tok->getValue<std::string>("firmwareVersion").empty());
     EXPECT_TRUE(tok->getObject("sessions")->has("open"));
     EXPECT_TRUE(tok->getObject("memory")->has("privateFree"));
+    // Every slot of the module: SoftHSM2 offers kmsd's token and one uninitialised token more.
+    auto slots = j->getArray("slots");
+    ASSERT_EQ(slots->size(), 2u) << r.body.substr(0, 600);
+    int in_use = 0, uninitialised = 0;
+    for (std::size_t n = 0; n < slots->size(); ++n) {
+        auto s = slots->getObject(static_cast<unsigned>(n));
+        ASSERT_FALSE(s->isNull("token"));
+        auto t = s->getObject("token");
+        if (s->getValue<bool>("inUse")) {
+            ++in_use;
+            EXPECT_EQ(s->getValue<std::uint64_t>("slot"), tok->getValue<std::uint64_t>("slot"));
+            EXPECT_EQ(t->getValue<std::string>("serial"), tok->getValue<std::string>("serial"));
+        }
+        bool initialized_token = false;
+        for (const auto& f : *t->getArray("flags"))
+            initialized_token =
+                initialized_token || f.extract<std::string>() == "CKF_TOKEN_INITIALIZED";
+        if (!initialized_token) ++uninitialised;
+        EXPECT_TRUE(t->getObject("sessions")->has("open"));
+    }
+    EXPECT_EQ(in_use, 1);
+    EXPECT_EQ(uninitialised, 1);
     auto mi = j->getArray("mechanismInfo");
     ASSERT_EQ(mi->size(), j->getArray("mechanisms")->size());
     bool aes_keygen = false;

@@ -20,8 +20,8 @@
 //
 // A response whose batch item has Result Status Success (§9.1.3.2.28) counts as a success;
 // anything else counts as an error, and the first error's Result Reason and Result Message are
-// printed. A connection the server closes (or any TLS failure) counts as one error and ends
-// that thread. Output, one line, key=value:
+// printed. A connection the server closes, a TLS failure or 10 s without an answer counts as
+// one error and ends that thread. Output, one line, key=value:
 //   op=encrypt threads=2 seconds=5.00 ok=123456 errors=0 ops_per_s=24691 p50_us=78 p99_us=160
 // followed, when there were errors, by "first_error: reason=0x01 (...) message=...".
 // Latency is measured per request from the write to the end of the response.
@@ -34,6 +34,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -172,6 +173,9 @@ CtxPtr make_context(const Options& o) {
     return ctx;
 }
 
+/// Seconds a read or write may block before the connection counts as failed.
+constexpr long kIoTimeoutSeconds = 10;
+
 /// A connected, handshaken TLS connection that owns its socket; throws std::runtime_error.
 class Connection {
   public:
@@ -189,6 +193,10 @@ class Connection {
             throw std::runtime_error("cannot connect to " + o.host + ":" + o.port + ": " +
                                      std::strerror(errno));
         }
+        // A server that stops answering ends the thread (an error) instead of hanging it.
+        const timeval limit{kIoTimeoutSeconds, 0};
+        setsockopt(m_fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+        setsockopt(m_fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
         m_ssl.reset(SSL_new(ctx));
         SSL_set_fd(m_ssl.get(), m_fd);
         // The server's certificate must name HOST: an IP address SAN for a literal address.

@@ -1,16 +1,19 @@
 #!/usr/bin/python3
 # KMIP benchmark (issue 9, docs/benchmarks.md "KMIP"): kmsd's KMIP listener and PyKMIP's own
 # server (pykmip-server, the same python3-pykmip package) side by side in one run, driven by the
-# same PyKMIP client (KMIP 1.4, TLS 1.2+ with client certificates from kmsd's CA for both).
-# For each server and operation: operations per second over DURATION seconds from CLIENTS
-# client processes, and the server's CPU time per operation (utime + stime from /proc, so the
-# client's own cost, which caps the rate, is not counted).
+# same two clients (KMIP 1.4, TLS 1.2+ with client certificates from kmsd's CA for both):
+# PyKMIP's Python client (CLIENTS processes) and the C++ load client benchmarks/kmip_load
+# (THREADS threads, one connection each, the same request bytes as PyKMIP's). For each server,
+# client and operation: operations per second over DURATION seconds, and the server's CPU time
+# per operation (utime + stime from /proc, so the client's own cost is not counted). The C++
+# client's errors are counted and its first error printed: a row with errors is not a result.
 #
 # Operations: Get of an RSA-2048 public key (kmsd refuses Get of secret key material, so the
 # comparable Get is a public key's on both servers) and Encrypt of 64 bytes with AES-256 CBC,
 # PKCS#5 padding, a given IV.
 #
-# Usage: benchmarks/kmip_bench.py [DURATION_S] [CLIENTS]   (KMS_BUILD: build folder, default build)
+# Usage: benchmarks/kmip_bench.py [DURATION_S] [CLIENTS] [THREADS]
+#        (KMS_BUILD: build folder, default build; defaults 5 s, 2 processes, 2 threads)
 # Starts and stops both servers itself (free ports on 127.0.0.1, a temporary folder).
 import multiprocessing
 import os
@@ -32,6 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("KMS_BUILD", os.path.join(ROOT, "build"))
 KMSD = os.path.join(BUILD, "kms-core", "daemon", "kmsd")
 KMSCTL = os.path.join(BUILD, "kms-core", "cli", "kmsctl")
+KMIP_LOAD = os.path.join(BUILD, "benchmarks", "kmip_load")
 
 
 def free_port():
@@ -105,8 +109,30 @@ def measure(name, pid, port, files, ca, op, uid, seconds, clients):
     for p in procs:
         p.join()
     cpu, wall = cpu_seconds(pid) - cpu0, time.time() - t0
-    return {"server": name, "op": op, "ops": total, "rate": total / wall,
+    return {"server": name, "client": "PyKMIP x%d" % clients, "op": op, "ops": total,
+            "errors": 0, "rate": total / wall, "p50": "", "p99": "",
             "cpu_us": cpu / total * 1e6 if total else float("nan")}
+
+
+def measure_cpp(name, pid, port, files, ca, op, uid, seconds, threads):
+    """The C++ client (benchmarks/kmip_load): its own count of successes, errors, rate and
+    latency percentiles; the server's CPU over the whole run."""
+    cpu0 = cpu_seconds(pid)
+    r = subprocess.run([KMIP_LOAD, "--port", str(port), "--cert", files[0], "--key", files[1],
+                        "--ca", ca, "--op", op, "--id", uid, "--threads", str(threads),
+                        "--seconds", str(seconds), "--version", "1.4"],
+                       capture_output=True, text=True, timeout=seconds + 60)
+    cpu = cpu_seconds(pid) - cpu0
+    lines = r.stdout.splitlines()
+    if not lines or not lines[0].startswith("op="):
+        raise RuntimeError("kmip_load against %s: %s %s" % (name, r.stdout, r.stderr))
+    f = dict(x.split("=", 1) for x in lines[0].split())
+    if len(lines) > 1:
+        print("%s, kmip_load %s: %s" % (name, op, lines[1]))
+    ok = int(f["ok"])
+    return {"server": name, "client": "kmip_load x%d" % threads, "op": op, "ops": ok,
+            "errors": int(f["errors"]), "rate": float(f["ops_per_s"]), "p50": f["p50_us"],
+            "p99": f["p99_us"], "cpu_us": cpu / ok * 1e6 if ok else float("nan")}
 
 
 def setup_objects(port, files, ca):
@@ -127,6 +153,7 @@ def setup_objects(port, files, ca):
 def main():
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 5
     clients = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+    threads = int(sys.argv[3]) if len(sys.argv) > 3 else 2
     root = tempfile.mkdtemp(prefix="kms-kmip-bench-")
     procs = []
     try:
@@ -180,16 +207,35 @@ def main():
             aes, pub = setup_objects(port, files, chain)
             for op, uid in (("get", pub), ("encrypt", aes)):
                 rows.append(measure(name, pid, port, files, chain, op, uid, seconds, clients))
-        print("| server | operation | ops | ops/s | server CPU per op (us) |")
-        print("|---|---|---|---|---|")
+                rows.append(measure_cpp(name, pid, port, files, chain, op, uid, seconds,
+                                        threads))
+        print("| server | client | operation | ops | errors | ops/s | p50 / p99 (us) "
+              "| server CPU per op (us) |")
+        print("|---|---|---|---|---|---|---|---|")
         for r in rows:
-            print("| %s | %s | %d | %.0f | %.0f |" % (r["server"], r["op"], r["ops"], r["rate"],
-                                                    r["cpu_us"]))
-        by = {(r["server"], r["op"]): r for r in rows}
+            lat = "%s / %s" % (r["p50"], r["p99"]) if r["p50"] else "-"
+            print("| %s | %s | %s | %d | %d | %.0f | %s | %.0f |" % (
+                r["server"], r["client"], r["op"], r["ops"], r["errors"], r["rate"], lat,
+                r["cpu_us"]))
+        errors = sum(r["errors"] for r in rows)
+        if errors:
+            print("ERRORS: %d responses were not Success (see above)" % errors)
+            return 1
+        by = {(r["server"], r["client"], r["op"]): r for r in rows}
+        for cl in ("PyKMIP x%d" % clients, "kmip_load x%d" % threads):
+            for op in ("get", "encrypt"):
+                k, p = by[("kmsd", cl, op)], by[("pykmip-server", cl, op)]
+                print("%s, %s: kmsd/pykmip-server throughput x%.1f, CPU per op 1/%.1f" %
+                      (cl, op, k["rate"] / p["rate"], p["cpu_us"] / k["cpu_us"]))
+        # Best throughput each server reached with either client, and its CPU per op then.
         for op in ("get", "encrypt"):
-            k, p = by[("kmsd", op)], by[("pykmip-server", op)]
-            print("%s: kmsd/pykmip-server throughput x%.1f, CPU per op 1/%.1f" %
-                  (op, k["rate"] / p["rate"], p["cpu_us"] / k["cpu_us"]))
+            best = {s: max((r for r in rows if r["server"] == s and r["op"] == op),
+                           key=lambda r: r["rate"])
+                    for s in ("kmsd", "pykmip-server")}
+            k, p = best["kmsd"], best["pykmip-server"]
+            print("best, %s: kmsd %.0f/s (%s) vs pykmip-server %.0f/s (%s): throughput x%.1f, "
+                  "CPU per op 1/%.1f" % (op, k["rate"], k["client"], p["rate"], p["client"],
+                                         k["rate"] / p["rate"], p["cpu_us"] / k["cpu_us"]))
         return 0
     finally:
         for p in procs:

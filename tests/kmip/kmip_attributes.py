@@ -13,12 +13,10 @@
 import hashlib
 import json
 import os
-import shutil
 import socket
 import ssl
 import struct
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pykmip_interop as base  # noqa: E402
@@ -580,10 +578,9 @@ def other_client_checks(kmsd, root, theirs):
 
 
 def main():
-    root = tempfile.mkdtemp(prefix="kms-kmip-attr-")
-    kmsd = None
-    try:
-        kmsd = base.Kmsd(root)
+    def body(t):
+        root = t.root
+        t.kmsd = kmsd = base.Kmsd(root)
         cert, key = base.enrol(kmsd, root, "kmip-client")
         for version in ("1.0", "1.4", "2.0"):
             uid = attribute_checks(kmsd, cert, key, root, version)
@@ -593,18 +590,8 @@ def main():
         gcm_checks(kmsd, root)
         other_client_checks(kmsd, root, uid)
         check(kmsd.proc.poll() is None, "kmsd still running")
-        print("PASS: KMIP attributes and Re-key")
-        return 0
-    except Exception as e:  # report with kmsd's log, then fail
-        print("FAIL: %s: %s" % (type(e).__name__, e))
-        if kmsd is not None:
-            print("---- kmsd log ----\n" + kmsd.output())
-        return 1
-    finally:
-        if kmsd is not None:
-            kmsd.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
+    return base.run_test("kms-kmip-attr-", body, "KMIP attributes and Re-key")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -18,16 +18,14 @@ import hashlib
 import hmac
 import json
 import os
-import shutil
 import socket
 import ssl
 import struct
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pykmip_interop import (Kmsd, check, client, enrol, expect_failure, kmsctl,  # noqa: E402
+from pykmip_interop import (Kmsd, check, client, enrol, expect_failure, kmsctl, run_test,  # noqa: E402
                             ttlv)
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # noqa: E402
@@ -188,10 +186,8 @@ def refusal_checks(kmsd, root, c, values):
 
 
 def main():
-    root = tempfile.mkdtemp(prefix="kms-kmip-get-")
-    kmsd = None
-    logs = b""
-    try:
+    def body(t):
+        root = t.root
         r = subprocess.run([os.environ["KMSD"], "--data-dir", os.path.join(root, "data"),
                             "--kmip-get-secret-keys", "always"], capture_output=True, text=True,
                            timeout=30)
@@ -199,7 +195,7 @@ def main():
               not os.path.exists(os.path.join(root, "data")),
               "--kmip-get-secret-keys always: refused before anything is made (%s)" %
               r.stderr.strip()[:90])
-        kmsd = Kmsd(root, ["--kmip-get-secret-keys", "owner"])
+        t.kmsd = kmsd = Kmsd(root, ["--kmip-get-secret-keys", "owner"])
         cert_file, key_file = enrol(kmsd, root, "get-client")
         raw = Raw(kmsd, cert_file, key_file)
         values, got = [], []
@@ -211,13 +207,13 @@ def main():
             mine, refused = refusal_checks(kmsd, root, c, values)
         kmsd.stop()
         with open(kmsd.log, "rb") as f:
-            logs += f.read()
+            t.earlier_logs += f.read()
         # The same store under kmip.get_secret_keys = never (config file): nothing is released,
         # keys made before included, and a new key is not exportable.
         conf = os.path.join(root, "kmsd.conf")
         with open(conf, "w") as f:
             f.write("kmip.get_secret_keys = never\n")
-        kmsd = Kmsd(root, ["--config", conf])
+        t.kmsd = kmsd = Kmsd(root, ["--config", conf])
         with client(kmsd, cert_file, key_file, root, "2.0") as c:
             for uid in refused:
                 expect_failure(lambda: c.get(uid), DENIED,
@@ -241,8 +237,9 @@ def main():
         check(not any(v.hex() in dump for v in values), "no audit record holds a key value")
         kmsd.stop()
         with open(kmsd.log, "rb") as f:
-            logs += f.read()
-        check(not any(v.hex().encode() in logs.lower() or v in logs for v in values),
+            t.earlier_logs += f.read()
+        check(not any(v.hex().encode() in t.earlier_logs.lower() or v in t.earlier_logs
+                      for v in values),
               "kmsd's logs (both runs) hold no key value (hex or raw)")
         store = b""
         for base, _, files in os.walk(kmsd.data):
@@ -251,18 +248,8 @@ def main():
                     store += f.read()
         check(not any(v in store or v.hex().encode() in store for v in values),
               "no file of kmsd's data directory holds a key value (raw or hex)")
-        print("PASS: KMIP Get of secret keys")
-        return 0
-    except Exception as e:  # report with kmsd's log, then fail
-        print("FAIL: %s: %s" % (type(e).__name__, e))
-        if kmsd is not None:
-            print("---- kmsd log ----\n" + logs.decode(errors="replace") + kmsd.output())
-        return 1
-    finally:
-        if kmsd is not None:
-            kmsd.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
+    return run_test("kms-kmip-get-", body, "KMIP Get of secret keys")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,18 +13,16 @@
 #
 # Usage: kmip_load_test.py   (KMSD, KMSCTL, KMIP_LOAD: paths of kmsd, kmsctl and kmip_load)
 import os
-import shutil
 import socket
 import ssl
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pykmip_interop import Kmsd, check, client, enrol, kmsctl  # noqa: E402
+from pykmip_interop import Kmsd, check, client, enrol, kmsctl, run_test  # noqa: E402
 
 from kmip.core import enums, utils  # noqa: E402
 from kmip.pie import client as pie_client  # noqa: E402
@@ -137,10 +135,9 @@ def kmip_load_request(kmsd, root, cert_file, key_file, op, uid):
 
 
 def main():
-    root = tempfile.mkdtemp(prefix="kms-kmip-load-")
-    kmsd = None
-    try:
-        kmsd = Kmsd(root)
+    def body(t):
+        root = t.root
+        t.kmsd = kmsd = Kmsd(root)
         cert_file, key_file = enrol(kmsd, root, "kmip-load")
         with client(kmsd, cert_file, key_file, root, "1.4") as c:
             aes = c.create(enums.CryptographicAlgorithm.AES, 256)
@@ -171,18 +168,8 @@ def main():
                   % (op, len(sent) if isinstance(sent, bytes) else -1))
         rc, _, out = load(kmsd, cert_file, key_file, "--op", "sign", "--id", aes)
         check(rc == 2 and "--op must be get or encrypt" in out, "a bad --op: usage error: " + out)
-        print("PASS: kmip_load")
-        return 0
-    except Exception as e:  # report with kmsd's log, then fail
-        print("FAIL: %s: %s" % (type(e).__name__, e))
-        if kmsd is not None:
-            print("---- kmsd log ----\n" + kmsd.output()[-4000:])
-        return 1
-    finally:
-        if kmsd is not None:
-            kmsd.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
+    return run_test("kms-kmip-load-", body, "kmip_load")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -535,12 +535,44 @@ def identity_checks(kmsd, root):
           "the refused authentication is audited: %s" % [r.get("detail") for r in refused])
 
 
+class TestRun:
+    """What a test script's body works in: a new temporary folder (root) and the kmsd to report
+    on and stop (kmsd, set by the body once it starts one); earlier_logs holds the logs of a
+    kmsd the body stopped and replaced, printed first on a failure."""
+
+    def __init__(self, root):
+        self.root = root
+        self.kmsd = None
+        self.earlier_logs = b""
+
+
+def run_test(prefix, body, what):
+    """A test script's main(): body(TestRun) in a new temporary folder. Prints "PASS: what", or
+    "FAIL: ..." with kmsd's log; always stops kmsd and removes the folder. Returns the exit
+    status."""
+    t = TestRun(tempfile.mkdtemp(prefix=prefix))
+    try:
+        body(t)
+        print("PASS: " + what)
+        return 0
+    except Exception as e:  # report with kmsd's log, then fail
+        print("FAIL: %s: %s" % (type(e).__name__, e))
+        if t.kmsd is not None:
+            print("---- kmsd log ----\n" + t.earlier_logs.decode(errors="replace") +
+                  t.kmsd.output())
+        return 1
+    finally:
+        if t.kmsd is not None:
+            t.kmsd.stop()
+        shutil.rmtree(t.root, ignore_errors=True)
+
+
 def main():
     version = sys.argv[1]
-    root = tempfile.mkdtemp(prefix="kms-kmip-")
-    kmsd = None
-    try:
-        kmsd = Kmsd(root)
+
+    def body(t):
+        t.kmsd = kmsd = Kmsd(t.root)
+        root = t.root
         cert_file, key_file = enrol(kmsd, root, "kmip-client")
         priv, pub = run(version, kmsd, cert_file, key_file, root)
         if version == "1.4":
@@ -549,17 +581,8 @@ def main():
             enrol_refused(kmsd, root)
             raw_checks(kmsd, cert_file, key_file)
             identity_checks(kmsd, root)
-        print("PASS: KMIP", version)
-        return 0
-    except Exception as e:  # report with kmsd's log, then fail
-        print("FAIL: %s: %s" % (type(e).__name__, e))
-        if kmsd is not None:
-            print("---- kmsd log ----\n" + kmsd.output())
-        return 1
-    finally:
-        if kmsd is not None:
-            kmsd.stop()
-        shutil.rmtree(root, ignore_errors=True)
+
+    return run_test("kms-kmip-", body, "KMIP " + version)
 
 
 if __name__ == "__main__":

@@ -12,15 +12,13 @@
 import datetime
 import json
 import os
-import shutil
 import ssl
 import socket
 import struct
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pykmip_interop import (Kmsd, attribute_values, check, client, enrol,  # noqa: E402
+from pykmip_interop import (Kmsd, attribute_values, check, client, enrol, run_test,  # noqa: E402
                             expect_failure, kmsctl, ttlv)
 
 from cryptography import x509  # noqa: E402
@@ -476,12 +474,11 @@ def dual_control_checks(kmsd, root, cert_file, key_file):
 
 
 def main():
-    root = tempfile.mkdtemp(prefix="kms-kmip-reg-")
-    kmsd = None
-    try:
+    def body(t):
+        root = t.root
         with open(os.path.join(HERE, "register_vectors.json")) as f:
             vectors = json.load(f)
-        kmsd = Kmsd(root)
+        t.kmsd = kmsd = Kmsd(root)
         cert_file, key_file = enrol(kmsd, root, "reg-client")
         theirs = []
         for version in ("1.2", "1.4", "2.0"):
@@ -513,18 +510,8 @@ def main():
         check(len(reveals) == 3 and all(r["actor"] == "reg-client" for r in reveals),
               "each Get of Secret Data is audited (object.reveal): %d" % len(reveals))
         dual_control_checks(kmsd, root, cert_file, key_file)
-        print("PASS: KMIP Register")
-        return 0
-    except Exception as e:  # report with kmsd's log, then fail
-        print("FAIL: %s: %s" % (type(e).__name__, e))
-        if kmsd is not None:
-            print("---- kmsd log ----\n" + kmsd.output())
-        return 1
-    finally:
-        if kmsd is not None:
-            kmsd.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
+    return run_test("kms-kmip-reg-", body, "KMIP Register")
 
 if __name__ == "__main__":
     sys.exit(main())

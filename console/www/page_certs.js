@@ -3,24 +3,13 @@
 // /v1/ca/certificates), a certificate's page with its PEM and download, revocation with a
 // reason (POST /v1/ca/certificates/{serial}/revoke), and the CRL (GET /v1/ca/crl?format=pem).
 import * as api from './api.js';
-import { h, fields, table, badge, time, confirmAction, showNotice, guarded } from './ui.js';
+import { h, fields, table, badge, time, confirmAction, showNotice, guarded, download } from './ui.js';
 import { go, keepMessagesOnce, refresh } from './app.js';
 
 const PROFILES = ['server', 'client', 'secure-element'];
 const REASONS = ['unspecified', 'keyCompromise', 'caCompromise', 'affiliationChanged', 'superseded',
   'cessationOfOperation', 'privilegeWithdrawn'];
 
-/** A link that saves `text` as `filename` (a Blob URL, revoked after the click). */
-function download(label, filename, text, id) {
-  return h('button', { type: 'button', class: 'secondary', id, onclick: () => {
-    const url = URL.createObjectURL(new Blob([text], { type: 'application/x-pem-file' }));
-    const a = h('a', { href: url, download: filename });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
-  } }, label);
-}
 
 function issueForm() {
   const csr = h('textarea', { name: 'csr', id: 'csr', required: true, spellcheck: 'false',

@@ -6,7 +6,7 @@
 // /v1/quorums/{op}); changing or removing an existing quorum is itself held for approval (202).
 // Every change asks for a confirmation naming the object; kmsd's refusals show its message.
 import * as api from './api.js';
-import { h, table, time, fields, badge, confirmAction, showNotice, guarded } from './ui.js';
+import { h, table, time, fields, badge, confirmAction, showNotice, guarded, download } from './ui.js';
 import { go, keepMessagesOnce, refresh } from './app.js';
 
 const ROLES = ['admin', 'key-officer', 'custodian', 'auditor', 'plugin', 'monitor'];
@@ -18,17 +18,6 @@ const APPROVER_ROLES = ['admin', 'key-officer', 'custodian', 'auditor'];
 // token's hash, so this page is the only place it is ever shown).
 let issued = null;
 
-/** A button that saves `text` as `filename` (a Blob URL, revoked after the click). */
-function download(label, filename, text, id) {
-  return h('button', { type: 'button', class: 'secondary', id, onclick: () => {
-    const url = URL.createObjectURL(new Blob([text], { type: 'application/x-pem-file' }));
-    const a = h('a', { href: url, download: filename });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
-  } }, label);
-}
 
 /**
  * The card of a created principal (POST /v1/principals, or an executed principal.create

@@ -39,6 +39,18 @@ export function table(columns, rows, opts = {}) {
     h('tbody', {}, rows.map((r) => h('tr', {}, columns.map(([, f]) => h('td', {}, f(r)))))));
 }
 
+/** A button that saves `text` as `filename` (a PEM, through a Blob URL revoked after the click). */
+export function download(label, filename, text, id) {
+  return h('button', { type: 'button', class: 'secondary', id, onclick: () => {
+    const url = URL.createObjectURL(new Blob([text], { type: 'application/x-pem-file' }));
+    const a = h('a', { href: url, download: filename });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  } }, label);
+}
+
 export function badge(state) { return h('span', { class: `state ${state}` }, state); }
 
 export function time(iso) { return iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '—'; }

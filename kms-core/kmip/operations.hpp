@@ -88,6 +88,9 @@ class Operations {
     core::KeyRecord load(const ObjectRef& ref);
     /// Get of a key pair's public half: the DER SubjectPublicKeyInfo as Key Format X.509.
     Item get_public_key(const Item& payload, const core::KeyRecord& k);
+    /// A Key Block (KMIP 1.4 §2.1.3) of @p format holding @p material (Key Value without
+    /// attributes), with the Cryptographic Algorithm and Length of @p a in this version.
+    Item key_block(std::uint32_t format, Item material, core::Algorithm a) const;
     /// Get of a symmetric key (operations_get.cpp): Raw or Transparent Symmetric Key, when
     /// ProcessorLimits::get_secret_keys and KeyLifecycle::reveal allow it.
     Item get_secret_key(const Item& payload, const core::KeyRecord& k);

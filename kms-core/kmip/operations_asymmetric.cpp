@@ -218,17 +218,20 @@ Item Operations::get_public_key(const Item& payload, const core::KeyRecord& k) {
     } else {
         material = Item::byte_string(tag::KeyMaterial, spki);
     }
-    Item block = Item::structure(
-        tag::KeyBlock,
-        {Item::enumeration(tag::KeyFormatType, format),
-         Item::structure(tag::KeyValue, {std::move(material)}),
-         Item::enumeration(tag::CryptographicAlgorithm, kmip_algorithm(k.algorithm, m_v)),
-         Item::integer(tag::CryptographicLength, kmip_length(k.algorithm))});
+    Item block = key_block(format, std::move(material), k.algorithm);
     Item out = Item::structure(tag::ResponsePayload);
     out.add(Item::enumeration(tag::ObjectType, static_cast<std::uint32_t>(ObjectType::PublicKey)));
     out.add(Item::text(tag::UniqueIdentifier, ObjectRef{k.id, true}.uid()));
     out.add(Item::structure(tag::PublicKey, {std::move(block)}));
     return out;
+}
+
+Item Operations::key_block(std::uint32_t format, Item material, core::Algorithm a) const {
+    return Item::structure(tag::KeyBlock,
+                           {Item::enumeration(tag::KeyFormatType, format),
+                            Item::structure(tag::KeyValue, {std::move(material)}),
+                            Item::enumeration(tag::CryptographicAlgorithm, kmip_algorithm(a, m_v)),
+                            Item::integer(tag::CryptographicLength, kmip_length(a))});
 }
 
 Item Operations::sign(const Item& payload) {

@@ -46,12 +46,7 @@ Item Operations::get_secret_key(const Item& payload, const core::KeyRecord& k) {
         format == kFormatRaw
             ? Item::byte_string(tag::KeyMaterial, value.view())
             : Item::structure(tag::KeyMaterial, {Item::byte_string(tag::Key, value.view())});
-    Item block = Item::structure(
-        tag::KeyBlock,
-        {Item::enumeration(tag::KeyFormatType, format),
-         Item::structure(tag::KeyValue, {std::move(material)}),
-         Item::enumeration(tag::CryptographicAlgorithm, kmip_algorithm(k.algorithm, m_v)),
-         Item::integer(tag::CryptographicLength, kmip_length(k.algorithm))});
+    Item block = key_block(format, std::move(material), k.algorithm);
     Item out = Item::structure(tag::ResponsePayload);
     out.add(
         Item::enumeration(tag::ObjectType, static_cast<std::uint32_t>(ObjectType::SymmetricKey)));

@@ -2,7 +2,6 @@
 #include "store/tables.hpp"
 
 #include "domain/error.hpp"
-
 #include "store/lmdb_env.hpp"
 #include "store/record_codec.hpp"
 
@@ -13,10 +12,6 @@ std::string to_string(ByteView v) {
     return std::string(v.begin(), v.end());
 }
 }  // namespace
-
-bool is_reserved_setting(std::string_view name) {
-    return name == kSchemaVersionSetting || name.starts_with("store/");
-}
 
 std::optional<core::KeyRecord> load_key(MDB_txn* txn, const Dbis& dbis, std::string_view id) {
     if (id.empty()) return std::nullopt;  // LMDB rejects empty keys; no record has one
@@ -47,14 +42,6 @@ std::optional<core::Principal> load_principal_by_token_hash(MDB_txn* txn, const 
     const auto name = lmdb::get(txn, dbis.principal_tokens, token_hash);
     if (!name) return std::nullopt;
     return load_principal(txn, dbis, to_string(*name));
-}
-
-void check_table_key(std::string_view key) {
-    if (key.empty() || key.size() > 255)
-        throw Error(ErrorCode::InvalidArgument, "record key must have 1 to 255 bytes");
-    for (char c : key)
-        if (c < 0x21 || c > 0x7e)
-            throw Error(ErrorCode::InvalidArgument, "record key must be printable ASCII");
 }
 
 std::optional<Bytes> load_setting(MDB_txn* txn, const Dbis& dbis, std::string_view name) {

@@ -21,6 +21,7 @@
 #include "domain/key.hpp"
 #include "domain/principal.hpp"
 #include "ports/metadata_store.hpp"
+#include "store/store_rules.hpp"
 
 namespace kms::store {
 
@@ -36,12 +37,8 @@ struct Dbis {
     MDB_dbi table(core::Table t) const { return tables[static_cast<std::size_t>(t)]; }
 };
 
-/// Reserved meta entries, written only by the store itself.
-/// "schema_version": ASCII decimal, e.g. "1". "store/audit_head": encode_audit_head().
-inline constexpr std::string_view kSchemaVersionSetting = "schema_version";
-inline constexpr std::string_view kAuditHeadSetting = "store/audit_head";
-/// True for names put_setting()/delete_setting() must refuse.
-bool is_reserved_setting(std::string_view name);
+// The reserved meta entries ("schema_version", "store/audit_head": encode_audit_head()) and the
+// naming rules are in store_rules.hpp, shared with the PostgreSQL backend.
 
 /// Lookups through @p txn (read-only or write). Each returns a decoded copy; decoding
 /// failures throw Error(Integrity), LMDB failures Error(StoreError).
@@ -53,8 +50,6 @@ std::optional<core::Principal> load_principal(MDB_txn* txn, const Dbis& dbis,
 std::optional<core::Principal> load_principal_by_token_hash(MDB_txn* txn, const Dbis& dbis,
                                                             ByteView token_hash);
 std::optional<Bytes> load_setting(MDB_txn* txn, const Dbis& dbis, std::string_view name);
-/// Throws Error(InvalidArgument) unless @p key is 1..255 printable ASCII bytes.
-void check_table_key(std::string_view key);
 
 /// The stored head, or {0, 32 zero bytes} for an empty log.
 core::AuditHead load_audit_head(MDB_txn* txn, const Dbis& dbis);

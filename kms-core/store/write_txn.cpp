@@ -7,30 +7,9 @@
 #include "domain/error.hpp"
 #include "store/lmdb_env.hpp"
 #include "store/record_codec.hpp"
+#include "store/store_rules.hpp"
 
 namespace kms::store {
-
-namespace {
-
-// Index keys stay well under LMDB's default 511-byte key limit (mdb_env_get_maxkeysize).
-constexpr std::size_t kMaxKeyBytes = 255;
-
-void check_index_key(std::string_view value, const char* what) {
-    if (value.empty() || value.size() > kMaxKeyBytes)
-        throw Error(ErrorCode::InvalidArgument,
-                    std::string(what) + " must be 1.." + std::to_string(kMaxKeyBytes) + " bytes");
-}
-
-void check_setting_name(std::string_view name) {
-    check_index_key(name, "setting name");
-    for (char c : name)
-        if (c < 0x21 || c > 0x7E)
-            throw Error(ErrorCode::InvalidArgument, "setting name must be printable ASCII");
-    if (is_reserved_setting(name))
-        throw Error(ErrorCode::InvalidArgument, "setting name is reserved for the store");
-}
-
-}  // namespace
 
 std::optional<core::KeyRecord> LmdbWriteTxn::find_key(std::string_view id) {
     return guarded([&] { return load_key(m_txn, m_dbis, id); });
@@ -79,7 +58,7 @@ void LmdbWriteTxn::put_principal(const core::Principal& p) {
 void LmdbWriteTxn::put_principal_unguarded(const core::Principal& p) {
     check_index_key(p.name, "principal name");
     if (!p.token_hash.empty()) {
-        if (p.token_hash.size() > kMaxKeyBytes)
+        if (p.token_hash.size() > kMaxIndexKeyBytes)
             throw Error(ErrorCode::InvalidArgument, "token hash is too long");
         const auto owner = lmdb::get(m_txn, m_dbis.principal_tokens, p.token_hash);
         if (owner && std::string(owner->begin(), owner->end()) != p.name)

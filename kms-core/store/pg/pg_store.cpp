@@ -10,6 +10,7 @@
 #include "store/pg/pg_schema.hpp"
 #include "store/pg/pg_write_txn.hpp"
 #include "store/record_codec.hpp"
+#include "store/store_rules.hpp"
 
 namespace kms::store::pg {
 
@@ -222,7 +223,7 @@ std::size_t PgStore::key_count() {
 }
 
 std::optional<Bytes> PgStore::get(core::Table table, std::string_view key) {
-    check_record_key(key);
+    check_table_key(key);
     return with_connection(*m_pool, "get", [&](pqxx::connection& c) -> std::optional<Bytes> {
         pqxx::nontransaction n(c);
         const pqxx::result r = n.exec_params(

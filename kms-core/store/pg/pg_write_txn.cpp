@@ -5,31 +5,9 @@
 #include "store/pg/pg_pool.hpp"
 #include "store/pg/pg_schema.hpp"
 #include "store/record_codec.hpp"
+#include "store/store_rules.hpp"
 
 namespace kms::store::pg {
-
-namespace {
-
-// The same bound as the LMDB backend's index keys (store/write_txn.cpp).
-constexpr std::size_t kMaxKeyBytes = 255;
-constexpr std::string_view kAuditHeadSetting = "store/audit_head";
-
-void check_index_key(std::string_view value, const char* what) {
-    if (value.empty() || value.size() > kMaxKeyBytes)
-        throw Error(ErrorCode::InvalidArgument,
-                    std::string(what) + " must be 1.." + std::to_string(kMaxKeyBytes) + " bytes");
-}
-
-void check_setting_name(std::string_view name) {
-    check_index_key(name, "setting name");
-    for (char c : name)
-        if (c < 0x21 || c > 0x7E)
-            throw Error(ErrorCode::InvalidArgument, "setting name must be printable ASCII");
-    if (is_reserved_setting(name))
-        throw Error(ErrorCode::InvalidArgument, "setting name is reserved for the store");
-}
-
-}  // namespace
 
 pqxx::binarystring bin(ByteView v) {
     return pqxx::binarystring(v.data(), v.size());
@@ -38,18 +16,6 @@ pqxx::binarystring bin(ByteView v) {
 Bytes to_bytes(const pqxx::field& f) {
     const pqxx::binarystring b(f);
     return Bytes(b.data(), b.data() + b.size());
-}
-
-void check_record_key(std::string_view key) {
-    if (key.empty() || key.size() > 255)
-        throw Error(ErrorCode::InvalidArgument, "record key must have 1 to 255 bytes");
-    for (char c : key)
-        if (c < 0x21 || c > 0x7e)
-            throw Error(ErrorCode::InvalidArgument, "record key must be printable ASCII");
-}
-
-bool is_reserved_setting(std::string_view name) {
-    return name == "schema_version" || name.starts_with("store/");
 }
 
 template <class Body>
@@ -127,7 +93,7 @@ std::optional<core::Principal> PgWriteTxn::find_principal(std::string_view name)
 
 void PgWriteTxn::put_principal(const core::Principal& p) {
     check_index_key(p.name, "principal name");
-    if (p.token_hash.size() > kMaxKeyBytes)
+    if (p.token_hash.size() > kMaxIndexKeyBytes)
         throw Error(ErrorCode::InvalidArgument, "token hash is too long");
     guarded("token already in use", [&] {
         if (!p.token_hash.empty()) {
@@ -228,7 +194,7 @@ void PgWriteTxn::delete_setting(std::string_view name) {
 }
 
 std::optional<Bytes> PgWriteTxn::get(core::Table table, std::string_view key) {
-    check_record_key(key);
+    check_table_key(key);
     return guarded(nullptr, [&]() -> std::optional<Bytes> {
         // FOR UPDATE: approvals and ceremonies are read, voted on and written back.
         const pqxx::result r = m_w.exec_params(
@@ -240,7 +206,7 @@ std::optional<Bytes> PgWriteTxn::get(core::Table table, std::string_view key) {
 }
 
 void PgWriteTxn::put(core::Table table, std::string_view key, ByteView value) {
-    check_record_key(key);
+    check_table_key(key);
     guarded(nullptr, [&] {
         m_w.exec_params0("INSERT INTO " + table_sql_name(table) +
                              " (key, value) VALUES ($1, $2) "
@@ -250,7 +216,7 @@ void PgWriteTxn::put(core::Table table, std::string_view key, ByteView value) {
 }
 
 void PgWriteTxn::erase(core::Table table, std::string_view key) {
-    check_record_key(key);
+    check_table_key(key);
     guarded(nullptr, [&] {
         m_w.exec_params0("DELETE FROM " + table_sql_name(table) + " WHERE key = $1",
                          std::string(key));

@@ -20,11 +20,7 @@ namespace kms::store::pg {
 pqxx::binarystring bin(ByteView v);
 /// The bytes of a bytea field.
 Bytes to_bytes(const pqxx::field& f);
-/// Throws Error(InvalidArgument) unless @p key is 1..255 printable ASCII bytes (the rule of
-/// store/tables.hpp check_table_key(), which the LMDB backend applies).
-void check_record_key(std::string_view key);
-/// True for the setting names only the store writes ("schema_version", "store/...").
-bool is_reserved_setting(std::string_view name);
+// Names are checked by store/store_rules.hpp, the rules the LMDB backend applies too.
 
 /// Lives for one attempt of one write() callback on the calling thread. Not thread-safe.
 class PgWriteTxn final : public core::WriteTxn {

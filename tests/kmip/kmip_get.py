@@ -18,15 +18,13 @@ import hashlib
 import hmac
 import json
 import os
-import socket
-import ssl
 import struct
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pykmip_interop import (Kmsd, check, client, enrol, expect_failure, kmsctl, run_test,  # noqa: E402
-                            ttlv)
+from pykmip_interop import (Kmsd, check, client, client_context, enrol, expect_failure,  # noqa: E402
+                            kmip_exchange, kmsctl, run_test, ttlv)
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # noqa: E402
 from kmip.core import enums  # noqa: E402
@@ -50,9 +48,7 @@ class Raw:
 
     def __init__(self, kmsd, cert_file, key_file):
         self.kmsd = kmsd
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        self.ctx.load_verify_locations(kmsd.ca)
-        self.ctx.load_cert_chain(cert_file, key_file)
+        self.ctx = client_context(kmsd, cert_file, key_file)
 
     def get(self, major, minor, uid, extra=()):
         version = ttlv(0x420069, 1, [ttlv(0x42006A, 2, major), ttlv(0x42006B, 2, minor)])
@@ -60,16 +56,7 @@ class Raw:
             ttlv(0x420077, 1, [version, ttlv(0x42000D, 2, 1)]),
             ttlv(0x42000F, 1, [ttlv(0x42005C, 5, 0x0A), ttlv(0x420079, 1, [
                 ttlv(0x420094, 7, uid)] + list(extra))])])
-        with socket.create_connection(("127.0.0.1", self.kmsd.kmip_port), timeout=10) as raw:
-            with self.ctx.wrap_socket(raw, server_hostname="localhost") as s:
-                s.sendall(msg)
-                out = b""
-                while len(out) < 8 or len(out) < 8 + struct.unpack(">I", out[4:8])[0]:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    out += chunk
-        return out
+        return kmip_exchange(self.kmsd, self.ctx, msg)
 
 
 def reason_of(resp):

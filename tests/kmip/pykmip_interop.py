@@ -303,26 +303,45 @@ def ttlv(tag, typ, value):
         b"\0" * ((8 - len(body) % 8) % 8)
 
 
-def link_checks(kmsd, cert_file, key_file, priv, pub):
-    """Get Attributes "Link" over raw TTLV (KMIP 1.4): each half names the other."""
+def client_context(kmsd, cert_file, key_file):
+    """A TLS client context for kmsd's KMIP port: kmsd's CA, the client's certificate."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(kmsd.ca)
     ctx.load_cert_chain(cert_file, key_file)
+    return ctx
+
+
+def kmip_exchange(kmsd, ctx, data):
+    """Sends @data (one request message, or any bytes) on a new TLS connection to kmsd's KMIP
+    port and returns what comes back: one whole response message, or less when the server
+    closes first."""
+    with socket.create_connection(("127.0.0.1", kmsd.kmip_port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(data)
+            out = b""
+            while len(out) < 8 or len(out) < 8 + struct.unpack(">I", out[4:8])[0]:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+            return out
+
+
+def raw_exchange(kmsd, cert_file, key_file, data):
+    """kmip_exchange() as the client with this certificate and key."""
+    return kmip_exchange(kmsd, client_context(kmsd, cert_file, key_file), data)
+
+
+def link_checks(kmsd, cert_file, key_file, priv, pub):
+    """Get Attributes "Link" over raw TTLV (KMIP 1.4): each half names the other."""
+    ctx = client_context(kmsd, cert_file, key_file)
     for uid, other, link_type in ((priv, pub, 0x102), (pub, priv, 0x103)):
         version = ttlv(0x420069, 1, [ttlv(0x42006A, 2, 1), ttlv(0x42006B, 2, 4)])
         msg = ttlv(0x420078, 1, [
             ttlv(0x420077, 1, [version, ttlv(0x42000D, 2, 1)]),
             ttlv(0x42000F, 1, [ttlv(0x42005C, 5, 0x0B), ttlv(0x420079, 1, [
                 ttlv(0x420094, 7, uid), ttlv(0x42000A, 7, "Link")])])])
-        with socket.create_connection(("127.0.0.1", kmsd.kmip_port), timeout=10) as raw:
-            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
-                s.sendall(msg)
-                resp = b""
-                while len(resp) < 8 or len(resp) < 8 + struct.unpack(">I", resp[4:8])[0]:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    resp += chunk
+        resp = kmip_exchange(kmsd, ctx, msg)
         link = ttlv(0x42000B, 1, [ttlv(0x42004B, 5, link_type), ttlv(0x42004C, 7, other)])
         check(link in resp, "raw Get Attributes: %s has a Link (type 0x%x) to %s" %
               (uid, link_type, other))
@@ -330,22 +349,10 @@ def link_checks(kmsd, cert_file, key_file, priv, pub):
 
 def raw_checks(kmsd, cert_file, key_file):
     """Bad input on the wire: the server answers or closes, and keeps serving."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.load_verify_locations(kmsd.ca)
-    ctx.load_cert_chain(cert_file, key_file)
+    ctx = client_context(kmsd, cert_file, key_file)
 
     def exchange(data):
-        with socket.create_connection(("127.0.0.1", kmsd.kmip_port), timeout=10) as raw:
-            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
-                s.sendall(data)
-                out = b""
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        return out
-                    out += chunk
-                    if len(out) >= 8 and len(out) >= 8 + struct.unpack(">I", out[4:8])[0]:
-                        return out
+        return kmip_exchange(kmsd, ctx, data)
 
     def reason(resp):
         i = resp.find(bytes.fromhex("42007e050000000400"))

@@ -12,14 +12,12 @@
 import datetime
 import json
 import os
-import ssl
-import socket
 import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pykmip_interop import (Kmsd, attribute_values, check, client, enrol, run_test,  # noqa: E402
-                            expect_failure, kmsctl, ttlv)
+from pykmip_interop import (Kmsd, attribute_values, check, client, enrol,  # noqa: E402
+                            expect_failure, kmsctl, raw_exchange, run_test, ttlv)
 
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import cmac, hashes, serialization  # noqa: E402
@@ -257,22 +255,6 @@ def spki_import_checks(kmsd, root, cert_file, key_file):
               by_name(c, "reg-rest-spki") == [uid + "-pub"],
               "... its one object is the Public Key %s-pub, without a Link; Locate finds only it"
               % uid)
-
-
-def raw_exchange(kmsd, cert_file, key_file, data):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.load_verify_locations(kmsd.ca)
-    ctx.load_cert_chain(cert_file, key_file)
-    with socket.create_connection(("127.0.0.1", kmsd.kmip_port), timeout=10) as raw:
-        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
-            s.sendall(data)
-            out = b""
-            while len(out) < 8 or len(out) < 8 + struct.unpack(">I", out[4:8])[0]:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                out += chunk
-            return out
 
 
 def bytes_item(tag, value):

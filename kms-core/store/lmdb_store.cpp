@@ -14,6 +14,7 @@
 #include "store/lmdb_env.hpp"
 #include "store/record_codec.hpp"
 #include "store/schema.hpp"
+#include "store/store_rules.hpp"
 #include "store/tables.hpp"
 #include "store/write_txn.hpp"
 
@@ -338,17 +339,7 @@ std::shared_ptr<core::QueuedWrite> LmdbStore::write_queued(
 void LmdbStore::add_use_counters(
     const std::vector<std::pair<std::string, core::UseCounters>>& deltas) {
     if (deltas.empty()) return;
-    write([&](core::WriteTxn& txn) {
-        for (const auto& [id, delta] : deltas) {
-            if (delta.zero()) continue;
-            auto key = txn.find_key(id);
-            if (!key) continue;
-            key->counters += delta;
-            txn.put_key(*key);
-            txn.append_audit(core::AuditEvent{"kmsd", "key.use", id, core::AuditOutcome::Success,
-                                              use_counter_detail(delta)});
-        }
-    });
+    write([&](core::WriteTxn& txn) { apply_use_counters(txn, deltas); });
 }
 
 bool LmdbStore::probe() noexcept {

@@ -1,9 +1,10 @@
-// The naming rules both store backends share (store_rules.hpp).
+// What both store backends share (store_rules.hpp).
 #include "store/store_rules.hpp"
 
 #include <string>
 
 #include "domain/error.hpp"
+#include "store/record_codec.hpp"
 
 namespace kms::store {
 
@@ -32,6 +33,19 @@ void check_table_key(std::string_view key) {
     for (char c : key)
         if (c < 0x21 || c > 0x7E)
             throw Error(ErrorCode::InvalidArgument, "record key must be printable ASCII");
+}
+
+void apply_use_counters(core::WriteTxn& txn,
+                        const std::vector<std::pair<std::string, core::UseCounters>>& deltas) {
+    for (const auto& [id, delta] : deltas) {
+        if (delta.zero()) continue;
+        auto key = txn.find_key(id);
+        if (!key) continue;
+        key->counters += delta;
+        txn.put_key(*key);
+        txn.append_audit(core::AuditEvent{"kmsd", "key.use", id, core::AuditOutcome::Success,
+                                          use_counter_detail(delta)});
+    }
 }
 
 }  // namespace kms::store

@@ -1,10 +1,16 @@
-// The rules every MetadataStore backend applies to what callers name, whatever the engine
-// underneath (LMDB in store/, PostgreSQL in store/pg/): so a name refused by one is refused by
-// the other, with the same kms::Error and message. No engine headers here.
+// What every MetadataStore backend does the same way, whatever the engine underneath (LMDB in
+// store/, PostgreSQL in store/pg/): the rules for what callers name, so that a name refused by
+// one is refused by the other with the same kms::Error and message, and the usage-counter flush.
+// No engine headers here.
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ports/metadata_store.hpp"
 
 namespace kms::store {
 
@@ -32,5 +38,11 @@ void check_setting_name(std::string_view name);
 /// Throws Error(InvalidArgument) unless @p key (a record table's key) is 1..255 printable
 /// ASCII bytes.
 void check_table_key(std::string_view key);
+
+/// MetadataStore::add_use_counters() inside @p txn: each key of @p deltas that exists gets its
+/// counters added and one "key.use" audit record (detail: record_codec.hpp
+/// use_counter_detail()); zero deltas and unknown ids are skipped.
+void apply_use_counters(core::WriteTxn& txn,
+                        const std::vector<std::pair<std::string, core::UseCounters>>& deltas);
 
 }  // namespace kms::store

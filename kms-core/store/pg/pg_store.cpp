@@ -309,17 +309,7 @@ std::shared_ptr<core::QueuedWrite> PgStore::write_queued(std::function<void(core
 void PgStore::add_use_counters(
     const std::vector<std::pair<std::string, core::UseCounters>>& deltas) {
     if (deltas.empty()) return;
-    write([&](core::WriteTxn& txn) {
-        for (const auto& [id, delta] : deltas) {
-            if (delta.zero()) continue;
-            auto key = txn.find_key(id);
-            if (!key) continue;
-            key->counters += delta;
-            txn.put_key(*key);
-            txn.append_audit(core::AuditEvent{"kmsd", "key.use", id, core::AuditOutcome::Success,
-                                              use_counter_detail(delta)});
-        }
-    });
+    write([&](core::WriteTxn& txn) { apply_use_counters(txn, deltas); });
 }
 
 bool PgStore::probe() noexcept {
